@@ -10,6 +10,7 @@ mod candles;
 mod error;
 mod instrument;
 mod market;
+mod settings;
 mod time;
 mod trade;
 
@@ -17,5 +18,6 @@ pub use candles::{Candles, CandleRow};
 pub use error::ParseError;
 pub use instrument::Instrument;
 pub use market::{ExchangeId, MarketType, Pair};
+pub use settings::StrategySettings;
 pub use time::{format_ts_ms, parse_date_ms, TimeRange, Timeframe};
 pub use trade::{iso_ts_ms, ExitReason, OpenExitOrder, Trade, UnclosedTrade};

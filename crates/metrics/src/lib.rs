@@ -1,0 +1,59 @@
+//! Backtest summary metrics with Freqtrade's exact definitions (trade-based and wallet-based),
+//! per-pair and per-exit-reason breakdowns, a terminal report and an equity/drawdown plot.
+//!
+//! Input is what a simulator knows at the end of a run ([`SummaryInput`]); output is a
+//! [`Summary`] whose JSON form uses Freqtrade's key names. This crate does no simulation and
+//! no I/O beyond formatting.
+
+use tradai_core::{StrategySettings, Trade, UnclosedTrade};
+
+/// Stake per trade: a fixed amount, or Freqtrade's `unlimited` (wallet split over free slots).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum StakeAmount {
+    /// Fixed stake in the stake currency.
+    Fixed(f64),
+    /// `unlimited`: available balance divided by free slots.
+    Unlimited,
+}
+
+/// Everything the summary needs from a finished run.
+#[derive(Debug, Clone)]
+pub struct SummaryInput<'a> {
+    /// Closed trades in the order they closed (force exits last).
+    pub trades: &'a [Trade],
+    /// Trades left open because their force-exit order could not fill.
+    pub unclosed_trades: &'a [UnclosedTrade],
+    /// The strategy's exit and risk settings (echoed in the summary).
+    pub settings: &'a StrategySettings,
+    /// Strategy name.
+    pub strategy: &'a str,
+    /// Pairs of the run, in whitelist order.
+    pub pair_count: usize,
+    /// `--timerange` text as given, empty when none.
+    pub timerange: &'a str,
+    /// Stake per trade.
+    pub stake_amount: StakeAmount,
+    /// Stake currency (`BTC`, `USDT`).
+    pub stake_currency: &'a str,
+    /// `dry_run_wallet`.
+    pub starting_balance: f64,
+    /// Wallet total at the end (spot: excludes stakes of unclosed trades).
+    pub final_balance: f64,
+    /// `max_open_trades` as configured (-1 means unlimited).
+    pub max_open_trades_setting: i64,
+    /// Entry signals dropped because all slots were taken.
+    pub rejected_signals: u64,
+    /// Mean over pairs of (last close − first close) / first close from the backtest start.
+    pub market_change: f64,
+    /// `spot` or `futures`.
+    pub trading_mode: &'a str,
+    /// `isolated` for futures, empty for spot.
+    pub margin_mode: &'a str,
+    /// First candle of the backtest window (after startup trimming), epoch ms.
+    pub backtest_start_ms: i64,
+    /// Last candle of the backtest window, epoch ms.
+    pub backtest_end_ms: i64,
+    /// Wallet balance per candle (one value per timestamp, summed over pairs), for the
+    /// wallet-based metrics and the equity plot.
+    pub balance_series: &'a [(i64, f64)],
+}
