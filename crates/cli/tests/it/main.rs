@@ -1,0 +1,3 @@
+//! Integration tests of the `tradai` binary and workspace-wide conventions (one test binary).
+
+mod tidy;

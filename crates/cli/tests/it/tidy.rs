@@ -1,0 +1,102 @@
+//! Cheap conventions enforced over the whole workspace: the dependency direction written in
+//! docs/ARCHITECTURE.md, and the `//!` header every source file must start with.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Dependencies (normal, not dev) of every workspace crate, by package name.
+fn crate_deps() -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(workspace_root().join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else { continue };
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let name = doc["package"]["name"].as_str().unwrap().to_owned();
+        let mut deps: Vec<String> = Vec::new();
+        if let Some(t) = doc.get("dependencies").and_then(toml::Value::as_table) {
+            deps.extend(t.keys().cloned());
+        }
+        out.insert(name, deps);
+    }
+    out
+}
+
+/// Domain crates must not know about HTTP, the CLI, terminals or AWS.
+const DOMAIN: [&str; 6] = ["tradai-core", "tradai-store", "tradai-indicators", "tradai-engine", "tradai-metrics", "tradai-settings"];
+const ENTRY_POINT_OR_TRANSPORT: [&str; 12] = [
+    "tradai-cli",
+    "tradai-server",
+    "clap",
+    "indicatif",
+    "axum",
+    "hyper",
+    "tower",
+    "tower-http",
+    "reqwest",
+    "aws-config",
+    "aws-sdk-s3",
+    "aws-sdk-sqs",
+];
+
+#[test]
+fn domain_crates_do_not_depend_on_entry_points() {
+    let deps = crate_deps();
+    let mut bad = Vec::new();
+    for (name, ds) in &deps {
+        if !DOMAIN.contains(&name.as_str()) {
+            continue;
+        }
+        for d in ds {
+            if ENTRY_POINT_OR_TRANSPORT.contains(&d.as_str()) || d.starts_with("aws-sdk-") {
+                bad.push(format!("{name} -> {d}"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "forbidden dependency edges (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
+fn core_depends_on_no_other_workspace_crate() {
+    let deps = crate_deps();
+    let core = &deps["tradai-core"];
+    assert!(core.iter().all(|d| !d.starts_with("tradai-")), "tradai-core must stay at the bottom: {core:?}");
+}
+
+#[test]
+fn every_crate_is_in_the_architecture_doc() {
+    let doc = fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).unwrap();
+    for name in crate_deps().keys() {
+        assert!(doc.contains(&format!("`{name}`")), "docs/ARCHITECTURE.md has no code-map entry for {name}");
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "target") {
+                continue;
+            }
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_source_file_says_what_it_is_for() {
+    let mut files = Vec::new();
+    rust_files(&workspace_root().join("crates"), &mut files);
+    let missing: Vec<_> = files
+        .iter()
+        .filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
+}

@@ -1,0 +1,422 @@
+//! Layered settings, the Rust counterpart of the seeds' pydantic settings.
+//!
+//! Precedence, lowest first: built-in defaults < `tradai.toml` < `TRADAI_*` environment
+//! variables < command-line flags. Nested keys use `__` in the environment
+//! (`TRADAI_BINANCE__API_KEY` sets `binance.api_key`); top-level keys need no section
+//! (`TRADAI_DATA_DIR`). Every layer is merged as a JSON tree and the result is deserialised once,
+//! so an error names the key and the layer it came from.
+//!
+//! Secrets are wrapped in [`Secret`], whose `Debug`, `Display` and `Serialize` never print the
+//! value; [`Settings::masked`] is what `tradai config show` prints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A secret string (API key, token, password). It never prints its value.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    #[must_use]
+    pub fn new(v: impl Into<String>) -> Self {
+        Self(v.into())
+    }
+
+    /// The secret value, for the one place that sends it (a signed request, an auth header).
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a value is set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"********\"" })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "" } else { "********" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "********" })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Exchange credentials and endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// API key.
+    pub api_key: Secret,
+    /// API secret.
+    pub api_secret: Secret,
+    /// Spot REST base URL.
+    pub spot_url: String,
+    /// USDT-M futures REST base URL.
+    pub futures_url: String,
+}
+
+impl Default for ExchangeSettings {
+    fn default() -> Self {
+        Self {
+            api_key: Secret::default(),
+            api_secret: Secret::default(),
+            spot_url: "https://api.binance.com".into(),
+            futures_url: "https://fapi.binance.com".into(),
+        }
+    }
+}
+
+/// Experiment-tracking settings (MLflow-compatible).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrackingSettings {
+    /// Tracking URI; empty means the embedded store under the data dir.
+    pub uri: String,
+    /// Basic-auth user.
+    pub username: String,
+    /// Basic-auth password.
+    pub password: Secret,
+}
+
+/// Service ports and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address services bind to.
+    pub host: String,
+    /// backend-api port.
+    pub backend_port: u16,
+    /// data-collection port.
+    pub data_collection_port: u16,
+    /// strategy-service port.
+    pub strategy_service_port: u16,
+    /// Worker pool size of the local executor.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            backend_port: 8000,
+            data_collection_port: 8002,
+            strategy_service_port: 8003,
+            workers: 2,
+        }
+    }
+}
+
+/// The effective settings of a TradAI process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where candles and the embedded databases live (a directory or an `s3://` URL).
+    pub data_dir: String,
+    /// Default exchange.
+    pub exchange: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log_level: String,
+    /// Binance settings.
+    pub binance: ExchangeSettings,
+    /// Experiment tracking.
+    pub tracking: TrackingSettings,
+    /// Services.
+    pub server: ServerSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            exchange: "binance".into(),
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            binance: ExchangeSettings::default(),
+            tracking: TrackingSettings::default(),
+            server: ServerSettings::default(),
+        }
+    }
+}
+
+fn default_data_dir() -> String {
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".tradai").join("data"))
+        .unwrap_or_else(|| PathBuf::from(".tradai/data"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The config file exists but could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// A key has a value of the wrong type, or is unknown.
+    #[error("invalid setting from {layer}: {message}")]
+    Invalid {
+        /// Which layer supplied it (`tradai.toml`, `environment`, `flags`).
+        layer: String,
+        /// What serde said, naming the key.
+        message: String,
+    },
+    /// An environment variable names no known setting or has a value of the wrong type.
+    #[error("invalid environment variable {name}={value}: {reason}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value (masked when the key is a secret).
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where each layer comes from. Built by the entry point from its flags.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsSources {
+    /// Explicit config file (`--config`); when `None`, `./tradai.toml` is used if it exists.
+    pub config_file: Option<PathBuf>,
+    /// Environment variables to consider (normally `std::env::vars()`).
+    pub env: Vec<(String, String)>,
+    /// Flag overrides as dotted keys (`data_dir`, `server.backend_port`) with raw values.
+    pub flags: BTreeMap<String, String>,
+}
+
+impl SettingsSources {
+    /// Sources from the process environment and the given config file and flags.
+    #[must_use]
+    pub fn from_process(config_file: Option<PathBuf>, flags: BTreeMap<String, String>) -> Self {
+        Self { config_file, env: std::env::vars().collect(), flags }
+    }
+}
+
+const SECRET_KEYS: [&str; 3] = ["api_key", "api_secret", "password"];
+
+impl Settings {
+    /// Loads the layered settings.
+    ///
+    /// # Errors
+    /// [`SettingsError`] naming the file, variable or key that is wrong.
+    pub fn load(src: &SettingsSources) -> Result<Self, SettingsError> {
+        let defaults = serde_json::to_value(Self::default()).map_err(|e| invalid("defaults", &e))?;
+        let mut tree = defaults.clone();
+        // Secrets serialise masked; the default tree must hold real (empty) values.
+        unmask_defaults(&mut tree);
+
+        let file = match &src.config_file {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("tradai.toml")).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+            let parsed: toml::Value =
+                toml::from_str(&text).map_err(|e| SettingsError::Toml { path: path.clone(), message: e.message().to_owned() })?;
+            let as_json = serde_json::to_value(parsed).map_err(|e| invalid("tradai.toml", &e))?;
+            merge(&mut tree, as_json);
+            check(&tree, "tradai.toml")?;
+        }
+
+        for (name, raw) in &src.env {
+            let Some(rest) = name.strip_prefix("TRADAI_") else { continue };
+            if matches!(rest, "CONFIG" | "API_URL") || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let shown = if path.last().is_some_and(|k| SECRET_KEYS.contains(&k.as_str())) { "********".to_owned() } else { raw.clone() };
+            let Some(slot) = lookup(&defaults, &path) else {
+                // Unknown TRADAI_* variables belong to other tools (or later versions): ignore them.
+                continue;
+            };
+            let v = typed_value(slot, raw).map_err(|reason| SettingsError::Env { name: name.clone(), value: shown, reason })?;
+            set(&mut tree, &path, v);
+        }
+        check(&tree, "environment")?;
+
+        for (key, raw) in &src.flags {
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let slot = lookup(&defaults, &path).ok_or_else(|| SettingsError::Invalid { layer: "flags".into(), message: format!("unknown setting '{key}'") })?;
+            let v = typed_value(slot, raw).map_err(|reason| SettingsError::Invalid { layer: "flags".into(), message: format!("{key}={raw}: {reason}") })?;
+            set(&mut tree, &path, v);
+        }
+        serde_json::from_value(tree).map_err(|e| invalid("flags", &e))
+    }
+
+    /// The settings as JSON with every secret replaced by `********`.
+    #[must_use]
+    pub fn masked(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The data directory as a local path, when it is not a URL.
+    #[must_use]
+    pub fn local_data_dir(&self) -> Option<&Path> {
+        (!self.data_dir.contains("://")).then(|| Path::new(&self.data_dir))
+    }
+}
+
+fn invalid(layer: &str, e: &serde_json::Error) -> SettingsError {
+    SettingsError::Invalid { layer: layer.into(), message: e.to_string() }
+}
+
+fn check(tree: &Value, layer: &str) -> Result<(), SettingsError> {
+    serde_json::from_value::<Settings>(tree.clone()).map(|_| ()).map_err(|e| invalid(layer, &e))
+}
+
+fn unmask_defaults(v: &mut Value) {
+    match v {
+        Value::Object(m) => m.values_mut().for_each(unmask_defaults),
+        Value::String(s) if s == "********" => s.clear(),
+        _ => {}
+    }
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, k| cur.get(k))
+}
+
+fn set(tree: &mut Value, path: &[String], v: Value) {
+    let mut cur = tree;
+    for k in &path[..path.len() - 1] {
+        if !cur.get(k).is_some_and(Value::is_object) {
+            if let Value::Object(m) = cur {
+                m.insert(k.clone(), Value::Object(Map::new()));
+            }
+        }
+        cur = cur.get_mut(k).expect("just inserted");
+    }
+    if let Value::Object(m) = cur {
+        m.insert(path[path.len() - 1].clone(), v);
+    }
+}
+
+fn typed_value(slot: &Value, raw: &str) -> Result<Value, String> {
+    match slot {
+        Value::Bool(_) => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Value::Bool(true)),
+            "0" | "false" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err("expected true or false".into()),
+        },
+        Value::Number(n) if n.is_u64() || n.is_i64() => {
+            raw.trim().parse::<i64>().map(Value::from).map_err(|_| "expected a whole number".into())
+        }
+        Value::Number(_) => raw.trim().parse::<f64>().map(Value::from).map_err(|_| "expected a number".into()),
+        Value::Object(_) => Err("names a section, not a setting".into()),
+        _ => Ok(Value::String(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(file: Option<PathBuf>, env: &[(&str, &str)], flags: &[(&str, &str)]) -> SettingsSources {
+        SettingsSources {
+            config_file: file,
+            env: env.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
+            flags: flags.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
+        }
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        std::fs::write(&f, "data_dir = \"/from/file\"\nexchange = \"binance\"\n[server]\nbackend_port = 9000\nworkers = 4\n").unwrap();
+        let s = Settings::load(&src(Some(f.clone()), &[], &[])).unwrap();
+        assert_eq!(s.data_dir, "/from/file");
+        assert_eq!(s.server.backend_port, 9000);
+        assert_eq!(s.server.data_collection_port, 8002);
+
+        let s = Settings::load(&src(Some(f.clone()), &[("TRADAI_DATA_DIR", "/from/env"), ("TRADAI_SERVER__WORKERS", "8")], &[])).unwrap();
+        assert_eq!(s.data_dir, "/from/env");
+        assert_eq!(s.server.workers, 8);
+
+        let s = Settings::load(&src(Some(f), &[("TRADAI_DATA_DIR", "/from/env")], &[("data_dir", "/from/flag")])).unwrap();
+        assert_eq!(s.data_dir, "/from/flag");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let s = Settings::load(&src(None, &[("TRADAI_BINANCE__API_KEY", "abc123supersecret")], &[])).unwrap();
+        assert_eq!(s.binance.api_key.expose(), "abc123supersecret");
+        let shown = s.masked().to_string();
+        assert!(!shown.contains("abc123supersecret"));
+        assert!(shown.contains("********"));
+        assert!(!format!("{s:?}").contains("abc123supersecret"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Settings::load(&src(None, &[("TRADAI_SERVER__BACKEND_PORT", "eighty")], &[])).unwrap_err().to_string();
+        assert!(e.contains("TRADAI_SERVER__BACKEND_PORT=eighty"), "{e}");
+        let e = Settings::load(&src(None, &[("TRADAI_BINANCE__API_SECRET", "x")], &[("log_format", "xml")])).unwrap_err().to_string();
+        assert!(e.contains("xml"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.toml");
+        std::fs::write(&f, "dataa_dir = 1\n").unwrap();
+        let e = Settings::load(&src(Some(f), &[], &[])).unwrap_err().to_string();
+        assert!(e.contains("dataa_dir"), "{e}");
+    }
+}
