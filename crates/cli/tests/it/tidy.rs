@@ -27,7 +27,8 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 6] = ["tradai-core", "tradai-store", "tradai-indicators", "tradai-engine", "tradai-metrics", "tradai-settings"];
+const DOMAIN: [&str; 7] =
+    ["tradai-core", "tradai-store", "tradai-indicators", "tradai-engine", "tradai-metrics", "tradai-settings", "tradai-jobs"];
 const ENTRY_POINT_OR_TRANSPORT: [&str; 12] = [
     "tradai-cli",
     "tradai-server",

@@ -1,0 +1,96 @@
+//! Jobs: the durable record of work the platform accepted (backtests, syncs, hyperopt runs),
+//! the one place where legal status transitions are enforced, and the `JobRepository` trait
+//! with its embedded SQLite implementation (DynamoDB sits beside it in the AWS back end).
+//!
+//! Durability rule: a job exists once `create` returns; the API answers 202 only after that.
+//! Every status change is a compare-and-set on the current status, so two workers can never
+//! both run a job and a finished job can never be reopened.
+
+mod model;
+mod sqlite;
+
+pub use model::{Job, JobError, JobFilter, JobId, JobStatus, NewJob, Page};
+pub use sqlite::SqliteJobRepository;
+
+/// Why a repository call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// No job with that id.
+    #[error("job '{0}' not found")]
+    NotFound(String),
+    /// The job is not in a status from which the requested change is legal.
+    #[error("job '{id}' is {from}; cannot move it to {to}")]
+    IllegalTransition {
+        /// The job.
+        id: String,
+        /// Its current status.
+        from: JobStatus,
+        /// The requested status.
+        to: JobStatus,
+    },
+    /// The database failed (disk, lock, corruption).
+    #[error("job database error")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl RepoError {
+    /// Whether retrying the same call may succeed (database busy or I/O hiccup).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Storage(_))
+    }
+}
+
+/// Durable storage of jobs. Implementations must make every method atomic.
+pub trait JobRepository: Send + Sync {
+    /// Stores a new PENDING job. With an idempotency key already used, returns the job created
+    /// first (and `false`), so a client retrying a submission never creates a duplicate.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`] when the write cannot be committed.
+    fn create(&self, job: NewJob) -> Result<(Job, bool), RepoError>;
+
+    /// One job by id.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn get(&self, id: &str) -> Result<Job, RepoError>;
+
+    /// Jobs matching a filter, newest first.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn list(&self, filter: &JobFilter) -> Result<Page, RepoError>;
+
+    /// Atomically takes the oldest PENDING job of `job_type`, marks it RUNNING for
+    /// `executor_id` and counts the attempt.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn claim_next(&self, job_type: &str, executor_id: &str) -> Result<Option<Job>, RepoError>;
+
+    /// Records progress (0..1) of a RUNNING job and refreshes its heartbeat.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`] when the job is no longer RUNNING.
+    fn heartbeat(&self, id: &str, progress: f64) -> Result<(), RepoError>;
+
+    /// Moves a job to a new status if the transition is legal, storing result or error.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`], [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn transition(&self, id: &str, to: JobStatus, result: Option<serde_json::Value>, error: Option<JobError>) -> Result<Job, RepoError>;
+
+    /// RUNNING jobs whose heartbeat is older than `stale_before_ms`, or whose executor is not
+    /// in `live_executors` (the orphan scan after a crash).
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn find_orphans(&self, stale_before_ms: i64, live_executors: &[String]) -> Result<Vec<Job>, RepoError>;
+
+    /// Liveness of the database, for readiness checks.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn ping(&self) -> Result<(), RepoError>;
+}

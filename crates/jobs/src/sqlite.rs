@@ -1,0 +1,287 @@
+//! The embedded job repository: one SQLite file in WAL mode with `synchronous=FULL`, so a job
+//! whose `create` returned survives a power cut, not only a process crash.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use crate::{Job, JobError, JobFilter, JobRepository, JobStatus, NewJob, Page, RepoError};
+
+/// [`JobRepository`] on a SQLite database file.
+pub struct SqliteJobRepository {
+    conn: Mutex<Connection>,
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
+    RepoError::Storage(Box::new(e))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+const COLUMNS: &str = "id, job_type, status, config, label, idempotency_key, created_at, updated_at, started_at, \
+     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested";
+
+impl SqliteJobRepository {
+    /// Opens (and creates or migrates) the database at `path`.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`] when the file cannot be opened or the schema not created.
+    pub fn open(path: &Path) -> Result<Self, RepoError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(storage)?;
+        }
+        let conn = Connection::open(path).map_err(storage)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests, throwaway runs).
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    pub fn in_memory() -> Result<Self, RepoError> {
+        Self::init(Connection::open_in_memory().map_err(storage)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, RepoError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(storage)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS jobs (
+                 id TEXT PRIMARY KEY,
+                 job_type TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 config TEXT NOT NULL,
+                 label TEXT,
+                 idempotency_key TEXT UNIQUE,
+                 created_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL,
+                 started_at INTEGER,
+                 finished_at INTEGER,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 progress REAL NOT NULL DEFAULT 0,
+                 heartbeat_at INTEGER,
+                 executor_id TEXT,
+                 result TEXT,
+                 error TEXT,
+                 cancel_requested INTEGER NOT NULL DEFAULT 0
+             );
+             CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, job_type, created_at);
+             CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);",
+        )
+        .map_err(storage)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back), so a poisoned mutex is safe to reuse.
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks a running job for cancellation, or cancels a pending one at once.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`] for finished jobs, [`RepoError::NotFound`].
+    pub fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {
+        let job = self.get(id)?;
+        match job.status {
+            JobStatus::Pending => self.transition(id, JobStatus::Cancelled, None, None),
+            JobStatus::Running => {
+                self.lock()
+                    .execute("UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1", params![id, now_ms()])
+                    .map_err(storage)?;
+                self.get(id)
+            }
+            s => Err(RepoError::IllegalTransition { id: id.to_owned(), from: s, to: JobStatus::Cancelled }),
+        }
+    }
+}
+
+fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
+    let status: String = r.get(2)?;
+    let config: String = r.get(3)?;
+    let result: Option<String> = r.get(14)?;
+    let error: Option<String> = r.get(15)?;
+    let conv = |e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into());
+    Ok(Job {
+        id: r.get(0)?,
+        job_type: r.get(1)?,
+        status: status.parse().map_err(conv)?,
+        config: serde_json::from_str(&config).map_err(|e| conv(e.to_string()))?,
+        label: r.get(4)?,
+        idempotency_key: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+        started_at: r.get(8)?,
+        finished_at: r.get(9)?,
+        attempts: r.get(10)?,
+        progress: r.get(11)?,
+        heartbeat_at: r.get(12)?,
+        executor_id: r.get(13)?,
+        result: result.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| conv(e.to_string()))?,
+        error: error.map(|s| serde_json::from_str::<JobError>(&s)).transpose().map_err(|e| conv(e.to_string()))?,
+        cancel_requested: r.get::<_, i64>(16)? != 0,
+    })
+}
+
+fn get_in(conn: &Connection, id: &str) -> Result<Job, RepoError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"), params![id], row_to_job)
+        .optional()
+        .map_err(storage)?
+        .ok_or_else(|| RepoError::NotFound(id.to_owned()))
+}
+
+impl JobRepository for SqliteJobRepository {
+    fn create(&self, job: NewJob) -> Result<(Job, bool), RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        if let Some(key) = &job.idempotency_key {
+            let existing: Option<String> =
+                tx.query_row("SELECT id FROM jobs WHERE idempotency_key = ?1", params![key], |r| r.get(0)).optional().map_err(storage)?;
+            if let Some(id) = existing {
+                let j = get_in(&tx, &id)?;
+                return Ok((j, false));
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO jobs (id, job_type, status, config, label, idempotency_key, created_at, updated_at)
+             VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?6)",
+            params![id, job.job_type, job.config.to_string(), job.label, job.idempotency_key, now],
+        )
+        .map_err(storage)?;
+        let j = get_in(&tx, &id)?;
+        tx.commit().map_err(storage)?;
+        Ok((j, true))
+    }
+
+    fn get(&self, id: &str) -> Result<Job, RepoError> {
+        get_in(&self.lock(), id)
+    }
+
+    fn list(&self, f: &JobFilter) -> Result<Page, RepoError> {
+        let limit = f.limit.unwrap_or(50).clamp(1, 500);
+        let conn = self.lock();
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(t) = &f.job_type {
+            args.push(t.clone());
+            clauses.push(format!("job_type = ?{}", args.len()));
+        }
+        if let Some(s) = f.status {
+            args.push(s.as_str().to_owned());
+            clauses.push(format!("status = ?{}", args.len()));
+        }
+        if let Some(l) = &f.label {
+            args.push(l.clone());
+            clauses.push(format!("label = ?{}", args.len()));
+        }
+        let where_ = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let total: i64 = conn
+            .query_row(&format!("SELECT COUNT(*) FROM jobs {where_}"), rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            .map_err(storage)?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT {COLUMNS} FROM jobs {where_} ORDER BY created_at DESC, id LIMIT {limit} OFFSET {}", f.offset))
+            .map_err(storage)?;
+        let items = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), row_to_job)
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        Ok(Page { items, total: usize::try_from(total).unwrap_or(0), limit, offset: f.offset })
+    }
+
+    fn claim_next(&self, job_type: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let id: Option<String> = tx
+            .query_row(
+                "SELECT id FROM jobs WHERE status = 'PENDING' AND job_type = ?1 ORDER BY created_at, id LIMIT 1",
+                params![job_type],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        let Some(id) = id else { return Ok(None) };
+        let now = now_ms();
+        tx.execute(
+            "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
+             attempts = attempts + 1, progress = 0 WHERE id = ?1 AND status = 'PENDING'",
+            params![id, executor_id, now],
+        )
+        .map_err(storage)?;
+        let j = get_in(&tx, &id)?;
+        tx.commit().map_err(storage)?;
+        Ok(Some(j))
+    }
+
+    fn heartbeat(&self, id: &str, progress: f64) -> Result<(), RepoError> {
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE jobs SET progress = ?2, heartbeat_at = ?3, updated_at = ?3 WHERE id = ?1 AND status = 'RUNNING'",
+                params![id, progress.clamp(0.0, 1.0), now_ms()],
+            )
+            .map_err(storage)?;
+        if n == 0 {
+            let j = get_in(&conn, id)?;
+            return Err(RepoError::IllegalTransition { id: id.to_owned(), from: j.status, to: JobStatus::Running });
+        }
+        Ok(())
+    }
+
+    fn transition(&self, id: &str, to: JobStatus, result: Option<serde_json::Value>, error: Option<JobError>) -> Result<Job, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let cur = get_in(&tx, id)?;
+        if !cur.status.can_move_to(to) {
+            return Err(RepoError::IllegalTransition { id: id.to_owned(), from: cur.status, to });
+        }
+        let now = now_ms();
+        let finished = to.is_terminal().then_some(now);
+        let progress = if to == JobStatus::Completed { 1.0 } else { cur.progress };
+        let executor = if to == JobStatus::Pending { None } else { cur.executor_id.clone() };
+        tx.execute(
+            "UPDATE jobs SET status = ?2, updated_at = ?3, finished_at = ?4, result = ?5, error = ?6, progress = ?7,
+             executor_id = ?8 WHERE id = ?1 AND status = ?9",
+            params![
+                id,
+                to.as_str(),
+                now,
+                finished,
+                result.map(|v| v.to_string()),
+                error.map(|e| serde_json::to_string(&e).unwrap_or_default()),
+                progress,
+                executor,
+                cur.status.as_str()
+            ],
+        )
+        .map_err(storage)?;
+        let j = get_in(&tx, id)?;
+        tx.commit().map_err(storage)?;
+        Ok(j)
+    }
+
+    fn find_orphans(&self, stale_before_ms: i64, live_executors: &[String]) -> Result<Vec<Job>, RepoError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE status = 'RUNNING' ORDER BY created_at")).map_err(storage)?;
+        let running = stmt.query_map([], row_to_job).map_err(storage)?.collect::<Result<Vec<_>, _>>().map_err(storage)?;
+        Ok(running
+            .into_iter()
+            .filter(|j| {
+                let dead_executor = j.executor_id.as_ref().is_none_or(|e| !live_executors.contains(e));
+                let stale = j.heartbeat_at.unwrap_or(0) < stale_before_ms;
+                dead_executor || stale
+            })
+            .collect())
+    }
+
+    fn ping(&self) -> Result<(), RepoError> {
+        self.lock().query_row("SELECT 1", [], |_| Ok(())).map_err(storage)
+    }
+}

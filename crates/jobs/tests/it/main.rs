@@ -1,0 +1,98 @@
+//! Integration tests of the SQLite job repository: durability across reopen, idempotency,
+//! claim exclusivity, legal transitions and the orphan scan.
+
+use std::sync::Arc;
+
+use tradai_jobs::{JobError, JobFilter, JobRepository, JobStatus, NewJob, RepoError, SqliteJobRepository};
+
+fn new_job(key: Option<&str>) -> NewJob {
+    NewJob {
+        job_type: "backtest".into(),
+        config: serde_json::json!({"strategy": "EmaCross"}),
+        idempotency_key: key.map(str::to_owned),
+        label: Some("EmaCross".into()),
+    }
+}
+
+#[test]
+fn jobs_survive_reopen_and_keys_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.sqlite");
+    let id = {
+        let repo = SqliteJobRepository::open(&path).unwrap();
+        let (a, created) = repo.create(new_job(Some("k1"))).unwrap();
+        assert!(created);
+        let (b, created) = repo.create(new_job(Some("k1"))).unwrap();
+        assert!(!created);
+        assert_eq!(a.id, b.id);
+        a.id
+    };
+    let repo = SqliteJobRepository::open(&path).unwrap();
+    let j = repo.get(&id).unwrap();
+    assert_eq!(j.status, JobStatus::Pending);
+    assert_eq!(j.config["strategy"], "EmaCross");
+    assert!(matches!(repo.get("nope"), Err(RepoError::NotFound(_))));
+}
+
+#[test]
+fn claims_are_exclusive_under_contention() {
+    let repo = Arc::new(SqliteJobRepository::in_memory().unwrap());
+    for _ in 0..50 {
+        repo.create(new_job(None)).unwrap();
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|w| {
+            let repo = Arc::clone(&repo);
+            std::thread::spawn(move || {
+                let mut mine = Vec::new();
+                while let Some(j) = repo.claim_next("backtest", &format!("w{w}")).unwrap() {
+                    mine.push(j.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 50);
+    assert_eq!(all.len(), 50);
+}
+
+#[test]
+fn illegal_transitions_are_refused() {
+    let repo = SqliteJobRepository::in_memory().unwrap();
+    let (j, _) = repo.create(new_job(None)).unwrap();
+    assert!(matches!(repo.transition(&j.id, JobStatus::Completed, None, None), Err(RepoError::IllegalTransition { .. })));
+    let j = repo.claim_next("backtest", "w").unwrap().unwrap();
+    assert_eq!(j.attempts, 1);
+    repo.heartbeat(&j.id, 0.5).unwrap();
+    let done = repo.transition(&j.id, JobStatus::Completed, Some(serde_json::json!({"trades": 3})), None).unwrap();
+    assert_eq!(done.progress, 1.0);
+    assert!(done.finished_at.is_some());
+    assert!(repo.transition(&j.id, JobStatus::Running, None, None).is_err());
+    assert!(repo.heartbeat(&j.id, 0.9).is_err());
+    let err = JobError { code: "x".into(), message: "y".into(), retryable: false };
+    assert!(repo.transition(&j.id, JobStatus::Failed, None, Some(err)).is_err());
+}
+
+#[test]
+fn orphans_are_found_and_listing_filters() {
+    let repo = SqliteJobRepository::in_memory().unwrap();
+    for _ in 0..3 {
+        repo.create(new_job(None)).unwrap();
+    }
+    let a = repo.claim_next("backtest", "dead-worker").unwrap().unwrap();
+    let b = repo.claim_next("backtest", "live-worker").unwrap().unwrap();
+    let orphans = repo.find_orphans(0, &["live-worker".to_owned()]).unwrap();
+    assert_eq!(orphans.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![a.id.clone()]);
+    let back = repo.transition(&a.id, JobStatus::Pending, None, None).unwrap();
+    assert_eq!(back.executor_id, None);
+    let page = repo.list(&JobFilter { status: Some(JobStatus::Pending), ..JobFilter::default() }).unwrap();
+    assert_eq!(page.total, 2);
+    let page = repo.list(&JobFilter { limit: Some(1), offset: 1, ..JobFilter::default() }).unwrap();
+    assert_eq!((page.items.len(), page.total), (1, 3));
+    let c = repo.request_cancel(&b.id).unwrap();
+    assert!(c.cancel_requested);
+}
