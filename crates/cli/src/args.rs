@@ -105,6 +105,16 @@ pub enum Command {
     /// Inspect the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run every service (backend-api, data-collection, strategy-service) in one process.
+    Up(crate::cmd::services::UpArgs),
+    /// Run one service on its own.
+    Serve(crate::cmd::services::ServeArgs),
+    /// Submit and follow jobs on a running backend (`--api URL`).
+    #[command(subcommand)]
+    Jobs(crate::cmd::services::JobsCommand),
+    /// Manage API keys of the backend.
+    #[command(subcommand)]
+    Keys(crate::cmd::services::KeysCommand),
 }
 
 /// `tradai config ...`
