@@ -27,5 +27,5 @@ fn main() -> ExitCode {
 fn run(args: args::Cli) -> anyhow::Result<ExitCode> {
     let settings = args.global.load_settings()?;
     logging::init(&settings, &args.global);
-    cmd::dispatch(args.command, &settings)
+    cmd::dispatch(args.command, &settings, args.global.quiet)
 }

@@ -1,6 +1,7 @@
 //! One module per command group; `dispatch` routes a parsed command to its handler.
 
 mod config;
+pub mod data;
 pub mod services;
 
 use std::process::ExitCode;
@@ -10,13 +11,14 @@ use tradai_settings::Settings;
 use crate::args::Command;
 
 /// Runs one command.
-pub fn dispatch(cmd: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Config(c) => config::run(c, settings),
         Command::Up(a) => services::run_up(a, settings),
         Command::Serve(a) => services::run_serve(a, settings),
         Command::Jobs(c) => services::run_jobs(c, settings),
         Command::Keys(c) => services::run_keys(c, settings),
-        Command::Data(_) | Command::Backtest(_) | Command::Strategies(_) => anyhow::bail!("not built yet"),
+        Command::Data(c) => data::run(c, settings, quiet),
+        Command::Backtest(_) | Command::Strategies(_) => anyhow::bail!("not built yet"),
     }
 }

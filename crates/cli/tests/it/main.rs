@@ -1,3 +1,4 @@
 //! Integration tests of the `tradai` binary and workspace-wide conventions (one test binary).
 
 mod tidy;
+mod data;

@@ -1,0 +1,334 @@
+//! `tradai data ...`: import, list, validate, freshness, synth and delete of stored candles.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId, Pair, Timeframe};
+use tradai_settings::Settings;
+use tradai_store::{
+    freshness, BlockingCandleStore, FreqtradeImport, ImportEvent, ImportReport, SeriesInfo, SeriesKey, SynthSpec,
+    ValidationReport,
+};
+
+use crate::args::{parse_duration_ms, parse_pairs, parse_timeframe, DataCommand, ImportCommand};
+use crate::output::{print_json, progress, Table};
+
+/// Opens the store named by the settings, with an error that names the location.
+pub fn open_store(settings: &Settings) -> anyhow::Result<BlockingCandleStore> {
+    BlockingCandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))
+}
+
+fn exchange(raw: &str) -> anyhow::Result<ExchangeId> {
+    Ok(ExchangeId::new(raw)?)
+}
+
+/// Runs a `data` subcommand.
+pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DataCommand::Import(ImportCommand::Freqtrade { dir, exchange: ex, markets, json }) => {
+            let store = open_store(settings)?;
+            let opts = FreqtradeImport { exchange: exchange(&ex)?, markets };
+            let report = with_import_progress(quiet, |cb| store.import_freqtrade(&dir, &opts, cb))
+                .with_context(|| format!("import of '{}' failed; the store is unchanged", dir.display()))?;
+            print_import(&report, json)
+        }
+        DataCommand::Import(ImportCommand::Csv { file, exchange: ex, pair, timeframe, json }) => {
+            let key = SeriesKey::new(exchange(&ex)?, pair.parse::<Pair>()?, parse_timeframe(&timeframe)?);
+            let store = open_store(settings)?;
+            let report = with_import_progress(quiet, |cb| store.import_file(&file, &key, cb))
+                .with_context(|| format!("import of '{}' failed; the store is unchanged", file.display()))?;
+            print_import(&report, json)
+        }
+        DataCommand::List { exchange: ex, json } => {
+            let store = open_store(settings)?;
+            let only = ex.as_deref().map(exchange).transpose()?;
+            let list: Vec<SeriesInfo> = store.list()?.into_iter().filter(|s| only.as_ref().is_none_or(|e| &s.key.exchange == e)).collect();
+            print_list(&list, json)
+        }
+        DataCommand::Validate { exchange: ex, pairs, timeframe, json } => {
+            let store = open_store(settings)?;
+            let keys = select_series(&store, &exchange(&ex)?, &parse_pairs(&pairs)?, timeframe.as_deref().map(parse_timeframe).transpose()?)?;
+            let mut reports = Vec::new();
+            for key in keys {
+                let r = store.validate(&key).with_context(|| format!("cannot validate {key}"))?;
+                reports.push((key, r));
+            }
+            print_validation(&reports, json)
+        }
+        DataCommand::Freshness { exchange: ex, pairs, timeframe, stale_after, now, json } => {
+            let store = open_store(settings)?;
+            let tf = parse_timeframe(&timeframe)?;
+            let stale_ms = parse_duration_ms(&stale_after)?;
+            let now_ms = match now {
+                Some(t) => parse_date_ms(&t)?,
+                None => chrono::Utc::now().timestamp_millis(),
+            };
+            let ex = exchange(&ex)?;
+            let pairs = parse_pairs(&pairs)?;
+            print_freshness(&store, &ex, &pairs, tf, now_ms, stale_ms, json)
+        }
+        DataCommand::Synth { pairs, timeframe, days, seed, start, exchange: ex, json } => {
+            anyhow::ensure!(pairs > 0 && pairs <= 1000, "invalid --pairs {pairs}: expected 1 to 1000");
+            anyhow::ensure!(days > 0 && days <= 3650 * 2, "invalid --days {days}: expected 1 to 7300");
+            let tf = parse_timeframe(&timeframe)?;
+            let ex = exchange(&ex)?;
+            let pair_list: Vec<Pair> = (0..pairs).map(|i| format!("SYN{i}/USDT").parse()).collect::<Result<_, _>>()?;
+            let mut spec = SynthSpec::new(pair_list.clone(), tf, days, seed);
+            spec.start_ms = parse_date_ms(&start)?;
+            let store = open_store(settings)?;
+            let pb = progress(pairs as u64, "synth", quiet);
+            let mut out = Vec::new();
+            for (i, pair) in pair_list.iter().enumerate() {
+                pb.set_message(pair.to_string());
+                let candles = tradai_store::synth_series(&spec, i);
+                let key = SeriesKey::new(ex.clone(), pair.clone(), tf);
+                let rep = store.append(&key, &candles).with_context(|| format!("cannot store {key}"))?;
+                out.push(json!({"pair": pair.to_string(), "rows": rep.rows, "bytes": rep.bytes}));
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            let rows: usize = out.iter().map(|o| o["rows"].as_u64().unwrap_or(0) as usize).sum();
+            if json {
+                print_json(&json!({"exchange": ex.to_string(), "timeframe": tf.to_string(), "series": out, "rows": rows}))?;
+            } else {
+                println!("generated {rows} candles for {pairs} pairs ({tf}, {days} days, seed {seed}) under exchange '{ex}'");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Delete { exchange: ex, pair, timeframe } => {
+            let store = open_store(settings)?;
+            let key = SeriesKey::new(exchange(&ex)?, pair.parse::<Pair>()?, parse_timeframe(&timeframe)?);
+            let n = store.delete(&key)?;
+            anyhow::ensure!(n > 0, "no stored series {key}");
+            println!("deleted {key} ({n} files)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn with_import_progress<T>(
+    quiet: bool,
+    f: impl FnOnce(&mut (dyn FnMut(ImportEvent<'_>) + Send)) -> Result<T, tradai_store::StoreError>,
+) -> Result<T, tradai_store::StoreError> {
+    let pb = progress(0, "import", quiet);
+    let pb2 = pb.clone();
+    let mut cb = move |ev: ImportEvent<'_>| match ev {
+        ImportEvent::Scanned { files, .. } => pb2.set_length(2 * files as u64),
+        ImportEvent::Checked { path, .. } => {
+            pb2.set_message(format!("checking {}", path.file_name().and_then(|n| n.to_str()).unwrap_or("")));
+            pb2.inc(1);
+        }
+        ImportEvent::Written { file, .. } => {
+            pb2.set_message(format!("wrote {}", file.key.pair));
+            pb2.inc(1);
+        }
+    };
+    let r = f(&mut cb);
+    pb.finish_and_clear();
+    r
+}
+
+fn print_import(r: &ImportReport, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(&json!({
+            "files": r.files.iter().map(|f| json!({
+                "path": f.path.display().to_string(), "exchange": f.key.exchange.to_string(),
+                "pair": f.key.pair.to_string(), "timeframe": f.key.timeframe.to_string(), "rows": f.rows,
+                "first": f.first_ts.map(format_ts_ms), "last": f.last_ts.map(format_ts_ms),
+            })).collect::<Vec<_>>(),
+            "skipped": r.skipped.iter().map(|s| json!({"path": s.path.display().to_string(), "reason": s.reason})).collect::<Vec<_>>(),
+            "instruments": r.instruments.len(),
+            "rows": r.rows(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["pair", "market", "timeframe", "rows>", "first", "last", "file"]);
+    for f in &r.files {
+        t.row(vec![
+            f.key.pair.to_string(),
+            f.key.market_type().to_string(),
+            f.key.timeframe.to_string(),
+            f.rows.to_string(),
+            f.first_ts.map(format_ts_ms).unwrap_or_default(),
+            f.last_ts.map(format_ts_ms).unwrap_or_default(),
+            f.path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("imported {} candles from {} files; {} instruments", r.rows(), r.files.len(), r.instruments.len());
+    for s in &r.skipped {
+        println!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_list(list: &[SeriesInfo], json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        print_json(&list.iter().map(series_json).collect::<Vec<_>>())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        println!("no candles stored yet (try `tradai data import freqtrade DIR` or `tradai data synth`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["exchange", "market", "pair", "timeframe", "rows>", "first", "last", "updated", "size>"]);
+    for s in list {
+        t.row(vec![
+            s.key.exchange.to_string(),
+            s.key.market_type().to_string(),
+            s.key.pair.to_string(),
+            s.key.timeframe.to_string(),
+            s.rows.to_string(),
+            format_ts_ms(s.first_ts),
+            format_ts_ms(s.last_ts),
+            format_ts_ms(s.updated_ms),
+            human_bytes(s.bytes),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn series_json(s: &SeriesInfo) -> serde_json::Value {
+    json!({
+        "exchange": s.key.exchange.to_string(), "market_type": s.key.market_type().to_string(),
+        "pair": s.key.pair.to_string(), "timeframe": s.key.timeframe.to_string(),
+        "rows": s.rows, "first": format_ts_ms(s.first_ts), "last": format_ts_ms(s.last_ts),
+        "first_ts": s.first_ts, "last_ts": s.last_ts, "updated": format_ts_ms(s.updated_ms),
+        "partitions": s.partitions, "bytes": s.bytes,
+    })
+}
+
+fn human_bytes(b: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = b as f64;
+    if f >= 1e9 {
+        format!("{:.1} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.1} MB", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1} kB", f / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
+
+/// The stored series of `exchange` restricted to `pairs` (all when empty) and `timeframe`.
+/// A requested pair with no stored series is an error naming it.
+fn select_series(store: &BlockingCandleStore, exchange: &ExchangeId, pairs: &[Pair], tf: Option<Timeframe>) -> anyhow::Result<Vec<SeriesKey>> {
+    let all: Vec<SeriesKey> = store
+        .list()?
+        .into_iter()
+        .map(|s| s.key)
+        .filter(|k| &k.exchange == exchange && tf.is_none_or(|t| k.timeframe == t))
+        .collect();
+    if pairs.is_empty() {
+        return Ok(all);
+    }
+    let mut out = Vec::new();
+    for p in pairs {
+        let found: Vec<SeriesKey> = all.iter().filter(|k| &k.pair == p).cloned().collect();
+        anyhow::ensure!(
+            !found.is_empty(),
+            "pair '{p}' has no stored candles on {exchange}{} (see `tradai data list`)",
+            tf.map(|t| format!(" {t}")).unwrap_or_default()
+        );
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+fn print_validation(reports: &[(SeriesKey, ValidationReport)], json: bool) -> anyhow::Result<ExitCode> {
+    let bad = reports.iter().any(|(_, r)| r.duplicates > 0 || r.out_of_order > 0 || r.off_grid > 0 || r.ohlc_issues > 0);
+    if json {
+        print_json(&reports.iter().map(|(k, r)| json!({
+            "exchange": k.exchange.to_string(), "pair": k.pair.to_string(), "timeframe": k.timeframe.to_string(),
+            "rows": r.rows, "missing": r.missing,
+            "gaps": r.gaps.iter().map(|g| json!({"after": format_ts_ms(g.after_ts), "next": format_ts_ms(g.next_ts), "missing": g.missing})).collect::<Vec<_>>(),
+            "duplicates": r.duplicates, "out_of_order": r.out_of_order, "off_grid": r.off_grid, "ohlc_issues": r.ohlc_issues,
+            "ohlc_examples": r.ohlc_examples.iter().map(|i| json!({"ts": format_ts_ms(i.ts), "problem": format!("{:?}", i.problem)})).collect::<Vec<_>>(),
+            "clean": r.is_clean(),
+        })).collect::<Vec<_>>())?;
+    } else {
+        let mut t = Table::new(&["pair", "timeframe", "rows>", "gaps>", "missing>", "duplicates>", "out of order>", "OHLC issues>", "status"]);
+        for (k, r) in reports {
+            let status = if r.is_clean() {
+                "ok"
+            } else if r.duplicates + r.out_of_order + r.off_grid + r.ohlc_issues > 0 {
+                "PROBLEMS"
+            } else {
+                "gaps"
+            };
+            t.row(vec![
+                k.pair.to_string(),
+                k.timeframe.to_string(),
+                r.rows.to_string(),
+                r.gaps.len().to_string(),
+                r.missing.to_string(),
+                r.duplicates.to_string(),
+                r.out_of_order.to_string(),
+                r.ohlc_issues.to_string(),
+                status.to_owned(),
+            ]);
+        }
+        print!("{}", t.render());
+        for (k, r) in reports {
+            for g in r.gaps.iter().take(5) {
+                println!("  {} {}: {} missing after {}", k.pair, k.timeframe, g.missing, format_ts_ms(g.after_ts));
+            }
+        }
+    }
+    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn print_freshness(
+    store: &BlockingCandleStore,
+    exchange: &ExchangeId,
+    pairs: &[Pair],
+    tf: Timeframe,
+    now_ms: i64,
+    stale_ms: i64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let list: Vec<SeriesInfo> = store.list()?.into_iter().filter(|s| &s.key.exchange == exchange && s.key.timeframe == tf).collect();
+    let mut rows = Vec::new();
+    let mut any_stale = false;
+    let wanted: Vec<Pair> = if pairs.is_empty() { list.iter().map(|s| s.key.pair.clone()).collect() } else { pairs.to_vec() };
+    anyhow::ensure!(!wanted.is_empty(), "no stored {tf} series on {exchange} (see `tradai data list`)");
+    for p in &wanted {
+        match list.iter().find(|s| &s.key.pair == p) {
+            Some(info) => {
+                let f = &freshness(std::slice::from_ref(info), now_ms, stale_ms)[0];
+                any_stale |= f.stale;
+                #[allow(clippy::cast_precision_loss)]
+                let age_hours = (f.age_ms as f64 / 3_600_000.0 * 100.0).round() / 100.0;
+                rows.push(json!({
+                    "symbol": p.to_string(), "last_update": format_ts_ms(info.last_ts), "age_hours": age_hours,
+                    "is_fresh": !f.stale, "row_count": info.rows,
+                }));
+            }
+            None => {
+                any_stale = true;
+                rows.push(json!({"symbol": p.to_string(), "error": "no stored candles", "is_fresh": false}));
+            }
+        }
+    }
+    if json {
+        print_json(&json!({"timeframe": tf.to_string(), "results": rows, "all_fresh": !any_stale}))?;
+    } else {
+        let mut t = Table::new(&["symbol", "last candle", "age (h)>", "rows>", "status"]);
+        for r in &rows {
+            t.row(vec![
+                r["symbol"].as_str().unwrap_or("").to_owned(),
+                r["last_update"].as_str().unwrap_or("-").to_owned(),
+                r["age_hours"].as_f64().map_or("-".into(), |a| format!("{a:.2}")),
+                r["row_count"].as_u64().map_or("-".into(), |n| n.to_string()),
+                if r["is_fresh"].as_bool() == Some(true) { "fresh".into() } else { r["error"].as_str().unwrap_or("STALE").to_owned() },
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    Ok(if any_stale { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
