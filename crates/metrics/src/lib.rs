@@ -4,8 +4,32 @@
 //! Input is what a simulator knows at the end of a run ([`SummaryInput`]); output is a
 //! [`Summary`] whose JSON form uses Freqtrade's key names. This crate does no simulation and
 //! no I/O beyond formatting.
+//!
+//! - [`summarize`]: the full summary, Freqtrade's `summary` object key for key.
+//! - [`compare_summaries`]: key-by-key diff of two summaries as JSON, for conformance tests.
+//! - [`render_text_report`]: headline metrics and per-pair / exit-reason tables for a terminal.
+//! - [`render_equity_svg`]: equity curve and underwater plot as a standalone SVG.
+//!
+//! On the reference runs the trade-based metrics are bit-identical to Freqtrade's, because
+//! the reductions follow pandas' evaluation orders ([`numeric`]) and the drawdown uses numpy's
+//! unstable sort order ([`npsort`]).
 
-use tradai_core::{StrategySettings, Trade, UnclosedTrade};
+mod compare;
+mod drawdown;
+pub mod npsort;
+pub mod numeric;
+mod plot;
+mod report;
+mod summary;
+mod wallet;
+
+pub use compare::compare_summaries;
+pub use plot::{equity_from_trades, render_equity_svg, PlotOptions};
+pub use report::{render_text_report, ReportOptions};
+pub use summary::{summarize, ExitReasonResult, PairResult, Summary};
+pub use wallet::{daily_returns, wallet_stats, WalletStats};
+
+use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};
 
 /// Stake per trade: a fixed amount, or Freqtrade's `unlimited` (wallet split over free slots).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -27,8 +51,11 @@ pub struct SummaryInput<'a> {
     pub settings: &'a StrategySettings,
     /// Strategy name.
     pub strategy: &'a str,
-    /// Pairs of the run, in whitelist order.
+    /// Number of pairs in the run (caps `max_open_trades`).
     pub pair_count: usize,
+    /// Pairs of the run, in whitelist order: `results_per_pair` lists every one of them (with
+    /// zero rows for pairs that never traded) and breaks profit ties in this order.
+    pub pairs: &'a [Pair],
     /// `--timerange` text as given, empty when none.
     pub timerange: &'a str,
     /// Stake per trade.

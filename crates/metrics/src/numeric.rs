@@ -1,10 +1,12 @@
 //! Float reductions that reproduce numpy's and pandas' evaluation order.
 //!
-//! The reference numbers come from pandas/numpy, so sums are taken the way numpy's
-//! `pairwise_sum` takes them (blocks of 8 partial sums, halving above 128 elements) and
-//! pandas' groupby sums use Kahan compensation. Plain sequential sums differ in the last bits,
-//! which is harmless at a relative 1e-6 but makes bit-for-bit comparison with the reference
-//! impossible; porting the order keeps results identical to the last bit in practice.
+//! The reference numbers come from pandas/numpy, and each reduction there has its own order:
+//! `Series.sum`/`mean` use numpy's `pairwise_sum` (8 partial sums, halving above 128
+//! elements); a groupby/resample sum over sorted groups is `np.add.reduceat`, i.e. the first
+//! element plus the pairwise sum of the rest; `Series.std` goes to bottleneck's two-pass
+//! sequential loop (bottleneck is installed with Freqtrade, and pandas uses it for std but not
+//! for sum or mean). Plain sequential sums would differ in the last bits: harmless at a
+//! relative 1e-6, but porting the orders makes the results identical to the reference.
 
 /// numpy's block size below which a pairwise sum is one unrolled loop.
 const PW_BLOCKSIZE: usize = 128;
@@ -51,23 +53,25 @@ pub fn mean(a: &[f64]) -> f64 {
     pairwise_sum(a) / a.len() as f64
 }
 
-/// Standard deviation with `ddof` delta degrees of freedom, evaluated as numpy's `_var`:
-/// mean by pairwise sum, squared deviations, pairwise sum, divide, square root.
-/// NaN when `len <= ddof` (numpy warns and returns NaN).
+/// Standard deviation with `ddof` delta degrees of freedom as pandas computes it with
+/// bottleneck: sequential sum for the mean, then a sequential sum of squared deviations.
+/// NaN when `len <= ddof`.
 #[must_use]
 pub fn std(a: &[f64], ddof: usize) -> f64 {
     if a.len() <= ddof {
         return f64::NAN;
     }
-    let m = mean(a);
-    let sq: Vec<f64> = a
-        .iter()
-        .map(|x| {
-            let d = x - m;
-            d * d
-        })
-        .collect();
-    (pairwise_sum(&sq) / (a.len() - ddof) as f64).sqrt()
+    let mut sum = 0.0;
+    for x in a {
+        sum += x;
+    }
+    let m = sum / a.len() as f64;
+    let mut sq = 0.0;
+    for x in a {
+        let d = x - m;
+        sq += d * d;
+    }
+    (sq / (a.len() - ddof) as f64).sqrt()
 }
 
 /// Median as numpy computes it: the middle element, or the mean of the two middle ones.
@@ -86,26 +90,13 @@ pub fn median(a: &[f64]) -> f64 {
     }
 }
 
-/// Kahan-compensated running sum, the algorithm of pandas' cython `group_sum`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KahanSum {
-    sum: f64,
-    compensation: f64,
-}
-
-impl KahanSum {
-    /// Adds one value.
-    pub fn add(&mut self, val: f64) {
-        let y = val - self.compensation;
-        let t = self.sum + y;
-        self.compensation = t - self.sum - y;
-        self.sum = t;
-    }
-
-    /// The sum so far.
-    #[must_use]
-    pub fn value(self) -> f64 {
-        self.sum
+/// Sum of one group as `np.add.reduceat` gives it (pandas' groupby/resample `sum` on sorted
+/// groups): the first element plus the pairwise sum of the others. 0 for an empty group.
+#[must_use]
+pub fn reduceat_sum(group: &[f64]) -> f64 {
+    match group.split_first() {
+        Some((first, rest)) => first + pairwise_sum(rest),
+        None => 0.0,
     }
 }
 
@@ -177,11 +168,11 @@ mod tests {
     }
 
     #[test]
-    fn kahan_recovers_lost_bits() {
-        let mut k = KahanSum::default();
-        for v in [1.0, 1e-16, 1e-16, 1e-16, 1e-16] {
-            k.add(v);
-        }
-        assert!(k.value() > 1.0);
+    fn reduceat_adds_the_first_element_last() {
+        // numpy/pandas give a + (b + c) here, not (a + b) + c.
+        let (a, b, c) = (8.010_891_474_473_901e-6, -7.635_587_423_736_156e-8, -2.293_589_113_879_602e-5);
+        assert_eq!(reduceat_sum(&[a, b, c]), a + (b + c));
+        assert_ne!(reduceat_sum(&[a, b, c]), (a + b) + c);
+        assert_eq!(reduceat_sum(&[]), 0.0);
     }
 }

@@ -1,0 +1,389 @@
+//! Equity and drawdown plot as a self-contained SVG string (no plotting crate).
+//!
+//! Top panel: the balance over time with the starting balance as a dashed reference. Bottom
+//! panel: the underwater curve, the percentage below the running peak, filled. Both share the
+//! time axis. Very long series are thinned to a few points per pixel column (first, min, max,
+//! last of each column) so a year of 1-minute candles still gives a small file that looks the
+//! same.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use tradai_core::Trade;
+
+/// Size, title and labels of the plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotOptions {
+    /// Title line at the top.
+    pub title: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Stake currency for the value axis caption.
+    pub currency: String,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        Self { title: "Equity".to_owned(), width: 1000, height: 600, currency: String::new() }
+    }
+}
+
+/// A balance curve from closed trades only: the starting balance at `start_ms`, then the
+/// running balance after each trade in close-date order (for runs without a balance series).
+#[must_use]
+pub fn equity_from_trades(trades: &[Trade], starting_balance: f64, start_ms: i64) -> Vec<(i64, f64)> {
+    let mut sorted: Vec<&Trade> = trades.iter().collect();
+    sorted.sort_by_key(|t| t.close_timestamp);
+    let mut out = Vec::with_capacity(trades.len() + 1);
+    let first = sorted.first().map_or(start_ms, |t| t.close_timestamp.min(start_ms));
+    out.push((first, starting_balance));
+    let mut bal = starting_balance;
+    for t in sorted {
+        bal += t.profit_abs;
+        out.push((t.close_timestamp, bal));
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Round tick steps for a value range: 1, 2, 2.5 or 5 times a power of ten.
+fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
+    let span = (hi - lo).abs().max(f64::EPSILON * hi.abs().max(1.0));
+    let raw = span / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() * step;
+    let ticks = (0..).map(|i| first + f64::from(i) * step).take_while(|v| *v <= hi + step * 1e-9).take(50).collect();
+    (ticks, step)
+}
+
+fn decimals_for(step: f64) -> usize {
+    let d = -step.log10().floor();
+    // 2.5-steps need one more digit than their magnitude.
+    let extra = usize::from((step / 10f64.powf(step.log10().floor()) - 2.5).abs() < 1e-9);
+    (d.max(0.0) as usize + extra).min(10)
+}
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Time ticks on round UTC boundaries, about `target` of them.
+fn time_ticks(t0: i64, t1: i64, target: i64) -> (Vec<i64>, i64) {
+    let steps = [
+        MINUTE,
+        5 * MINUTE,
+        15 * MINUTE,
+        30 * MINUTE,
+        HOUR,
+        2 * HOUR,
+        3 * HOUR,
+        6 * HOUR,
+        12 * HOUR,
+        DAY,
+        2 * DAY,
+        7 * DAY,
+        14 * DAY,
+        30 * DAY,
+        91 * DAY,
+        182 * DAY,
+        365 * DAY,
+    ];
+    let span = (t1 - t0).max(1);
+    let step = steps.iter().copied().find(|s| span / s <= target).unwrap_or(365 * DAY);
+    let first = t0.div_euclid(step) * step + if t0.rem_euclid(step) == 0 { 0 } else { step };
+    let ticks = (0..).map(|i| first + i * step).take_while(|t| *t <= t1).take(60).collect();
+    (ticks, step)
+}
+
+fn time_label(ts: i64, step: i64) -> String {
+    let Some(d) = DateTime::<Utc>::from_timestamp_millis(ts) else { return ts.to_string() };
+    let fmt = if step >= 30 * DAY {
+        "%b %Y"
+    } else if step >= DAY {
+        "%b %d"
+    } else {
+        "%b %d %H:%M"
+    };
+    d.format(fmt).to_string()
+}
+
+/// Keeps first, min, max and last point of every pixel column when the series is much denser
+/// than the plot, so spikes survive thinning.
+fn thin(series: &[(i64, f64)], columns: usize, t0: i64, t1: i64) -> Vec<(i64, f64)> {
+    if series.len() <= columns * 4 {
+        return series.to_vec();
+    }
+    let span = (t1 - t0).max(1) as f64;
+    let mut out = Vec::with_capacity(columns * 4);
+    let mut bucket: Vec<(i64, f64)> = Vec::new();
+    let mut current = usize::MAX;
+    let flush = |bucket: &mut Vec<(i64, f64)>, out: &mut Vec<(i64, f64)>| {
+        if bucket.is_empty() {
+            return;
+        }
+        let (mut lo, mut hi) = (0, 0);
+        for (i, p) in bucket.iter().enumerate() {
+            if p.1 < bucket[lo].1 {
+                lo = i;
+            }
+            if p.1 > bucket[hi].1 {
+                hi = i;
+            }
+        }
+        let mut keep = vec![0, lo, hi, bucket.len() - 1];
+        keep.sort_unstable();
+        keep.dedup();
+        out.extend(keep.into_iter().map(|i| bucket[i]));
+        bucket.clear();
+    };
+    for &p in series {
+        let col = (((p.0 - t0) as f64 / span) * columns as f64) as usize;
+        if col != current {
+            flush(&mut bucket, &mut out);
+            current = col;
+        }
+        bucket.push(p);
+    }
+    flush(&mut bucket, &mut out);
+    out
+}
+
+/// Renders the balance series (`(epoch ms, balance)`, sorted here) as an SVG document: the
+/// equity curve on top, the underwater (drawdown %) plot below, date and value axes, title.
+///
+/// An empty series gives a valid SVG that says there is no data.
+#[must_use]
+pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -> String {
+    let (w, h) = (f64::from(options.width.max(300)), f64::from(options.height.max(240)));
+    let mut series: Vec<(i64, f64)> = balance_series.iter().copied().filter(|p| p.1.is_finite()).collect();
+    series.sort_by_key(|p| p.0);
+
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
+        w / 2.0,
+        xml_escape(&options.title)
+    );
+
+    let Some((&(t0, _), &(t1, _))) = series.first().zip(series.last()) else {
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no balance data</text>"##,
+            w / 2.0,
+            h / 2.0
+        );
+        svg.push_str("</svg>\n");
+        return svg;
+    };
+
+    // Layout: left margin for value labels, equity panel ~64%, drawdown panel ~22%.
+    let (left, right, top) = (78.0, 24.0, 48.0);
+    let plot_w = w - left - right;
+    let eq_h = (h - top - 70.0) * 0.72;
+    let gap = 18.0;
+    let dd_top = top + eq_h + gap;
+    let dd_h = h - dd_top - 48.0;
+
+    let start_balance = series[0].1;
+    let mut peak = f64::NEG_INFINITY;
+    let underwater: Vec<(i64, f64)> = series
+        .iter()
+        .map(|&(t, b)| {
+            peak = peak.max(b);
+            (t, if peak > 0.0 { (b - peak) / peak * 100.0 } else { 0.0 })
+        })
+        .collect();
+    let (mut vmin, mut vmax) =
+        series.iter().fold((start_balance, start_balance), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    if vmax - vmin < 1e-12 * vmax.abs().max(1.0) {
+        vmin -= vmax.abs().max(1.0) * 0.01;
+        vmax += vmax.abs().max(1.0) * 0.01;
+    }
+    let pad = (vmax - vmin) * 0.06;
+    let (vmin, vmax) = (vmin - pad, vmax + pad);
+    let dd_min = underwater.iter().map(|p| p.1).fold(0.0f64, f64::min);
+    let dd_floor = if dd_min > -1e-9 { -1.0 } else { dd_min * 1.1 };
+
+    let span = (t1 - t0).max(1) as f64;
+    let x_of = |t: i64| left + (t - t0) as f64 / span * plot_w;
+    let y_eq = |v: f64| top + (vmax - v) / (vmax - vmin) * eq_h;
+    let y_dd = |v: f64| dd_top + (v / dd_floor) * dd_h;
+
+    // Panels and grid.
+    for (y, ph) in [(top, eq_h), (dd_top, dd_h)] {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{left}" y="{y}" width="{plot_w}" height="{ph}" fill="#fafbfc" stroke="#c8ccd0"/>"##
+        );
+    }
+    let (vticks, vstep) = nice_ticks(vmin, vmax, 8);
+    let vdec = decimals_for(vstep);
+    for v in &vticks {
+        let y = y_eq(*v);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.vdec$}</text>"##,
+            left + plot_w,
+            left - 6.0,
+            y + 4.0
+        );
+    }
+    let (dticks, dstep) = nice_ticks(dd_floor, 0.0, 4);
+    let ddec = decimals_for(dstep);
+    for v in &dticks {
+        let y = y_dd(*v);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.ddec$}%</text>"##,
+            left + plot_w,
+            left - 6.0,
+            y + 4.0
+        );
+    }
+    // Labels are about 45 px wide (80 with a time), so ~85 px per tick keeps them apart.
+    let tick_target = ((plot_w / 85.0) as i64).max(2);
+    let (tticks, tstep) = time_ticks(t0, t1, tick_target);
+    for t in &tticks {
+        let x = x_of(*t);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.2}" y1="{top}" x2="{x:.2}" y2="{:.2}" stroke="#eceef0"/><line x1="{x:.2}" y1="{:.2}" x2="{x:.2}" y2="{:.2}" stroke="#888"/><text x="{x:.2}" y="{:.2}" text-anchor="middle" fill="#444">{}</text>"##,
+            dd_top + dd_h,
+            dd_top + dd_h,
+            dd_top + dd_h + 5.0,
+            dd_top + dd_h + 19.0,
+            time_label(*t, tstep)
+        );
+    }
+
+    // Axis captions.
+    let caption =
+        if options.currency.is_empty() { "Balance".to_owned() } else { format!("Balance ({})", options.currency) };
+    let _ = writeln!(
+        svg,
+        r##"<text transform="translate(16 {:.2}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
+        top + eq_h / 2.0,
+        xml_escape(&caption)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text transform="translate(16 {:.2}) rotate(-90)" text-anchor="middle" fill="#333">Drawdown</text>"##,
+        dd_top + dd_h / 2.0
+    );
+    let first_day =
+        DateTime::<Utc>::from_timestamp_millis(t0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let last_day =
+        DateTime::<Utc>::from_timestamp_millis(t1).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let _ = writeln!(
+        svg,
+        r##"<text x="{:.2}" y="{:.2}" text-anchor="middle" fill="#666">{first_day} to {last_day} (UTC)</text>"##,
+        left + plot_w / 2.0,
+        h - 8.0
+    );
+
+    // Starting-balance reference.
+    let ys = y_eq(start_balance);
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{left}" y1="{ys:.2}" x2="{}" y2="{ys:.2}" stroke="#999" stroke-dasharray="5 4"/>"##,
+        left + plot_w
+    );
+
+    let columns = plot_w as usize;
+    let eq_points = thin(&series, columns, t0, t1);
+    let pts: Vec<String> = eq_points.iter().map(|&(t, v)| format!("{:.2},{:.2}", x_of(t), y_eq(v))).collect();
+    let _ = writeln!(
+        svg,
+        r##"<polyline class="equity" fill="none" stroke="#1f6fd1" stroke-width="1.6" stroke-linejoin="round" points="{}"/>"##,
+        pts.join(" ")
+    );
+
+    let dd_points = thin(&underwater, columns, t0, t1);
+    let mut area: Vec<String> = Vec::with_capacity(dd_points.len() + 2);
+    area.push(format!("{:.2},{:.2}", x_of(t0), y_dd(0.0)));
+    area.extend(dd_points.iter().map(|&(t, v)| format!("{:.2},{:.2}", x_of(t), y_dd(v))));
+    area.push(format!("{:.2},{:.2}", x_of(t1), y_dd(0.0)));
+    let _ = writeln!(
+        svg,
+        r##"<polygon class="drawdown" fill="#d9534f" fill-opacity="0.35" stroke="#c9302c" stroke-width="1" points="{}"/>"##,
+        area.join(" ")
+    );
+
+    // Mark the deepest point of the underwater curve.
+    if let Some(&(tlow, dlow)) = underwater.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+        if dlow < 0.0 {
+            let (x, y) = (x_of(tlow), y_dd(dlow));
+            let anchor = if x > left + plot_w * 0.8 { "end" } else { "start" };
+            let dx = if anchor == "end" { -6.0 } else { 6.0 };
+            let _ = writeln!(
+                svg,
+                r##"<circle cx="{x:.2}" cy="{y:.2}" r="3" fill="#c9302c"/><text x="{:.2}" y="{:.2}" text-anchor="{anchor}" fill="#a02622" font-size="11">max {dlow:.2}%</text>"##,
+                x + dx,
+                // The trough sits near the panel floor (the scale leaves 10% below it), so the
+                // label goes above the point.
+                y - 6.0
+            );
+        }
+    }
+    let (end_t, end_v) = series[series.len() - 1];
+    let change = if start_balance != 0.0 { (end_v / start_balance - 1.0) * 100.0 } else { 0.0 };
+    let _ = writeln!(
+        svg,
+        r##"<text x="{:.2}" y="{:.2}" text-anchor="end" fill="#1f6fd1" font-size="11">{end_v:.6} ({change:+.2}%)</text>"##,
+        x_of(end_t) - 4.0,
+        top + 14.0
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nice_ticks_are_round() {
+        let (t, s) = nice_ticks(0.87, 1.01, 6);
+        assert!((s - 0.025).abs() < 1e-12, "{s}");
+        assert!((t[0] - 0.875).abs() < 1e-12);
+        assert_eq!(decimals_for(0.025), 3);
+        assert_eq!(decimals_for(0.02), 2);
+        assert_eq!(decimals_for(5.0), 0);
+    }
+
+    #[test]
+    fn time_ticks_land_on_midnight() {
+        let t0 = 1_515_569_100_000; // 2018-01-10 07:25
+        let (ticks, step) = time_ticks(t0, t0 + 20 * DAY, 8);
+        assert_eq!(step, 7 * DAY);
+        assert!(ticks.iter().all(|t| t % DAY == 0));
+        assert_eq!(time_label(ticks[0], step), "Jan 11");
+    }
+
+    #[test]
+    fn thinning_keeps_extremes() {
+        let s: Vec<(i64, f64)> = (0..10_000).map(|i| (i, if i == 5_000 { -50.0 } else { 1.0 })).collect();
+        let t = thin(&s, 100, 0, 9_999);
+        assert!(t.len() <= 400);
+        assert!(t.iter().any(|p| p.1 == -50.0));
+        assert_eq!(t.first(), s.first());
+        assert_eq!(t.last(), s.last());
+    }
+
+    #[test]
+    fn equity_from_trades_starts_at_the_wallet() {
+        assert_eq!(equity_from_trades(&[], 1.0, 42), vec![(42, 1.0)]);
+    }
+}
