@@ -1,9 +1,13 @@
 //! The backtest use case: request → validated request → candles from the store → engine →
 //! export document (Freqtrade's shape: `trades`, `unclosed_trades`, `summary`).
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
+use tradai_core::{ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
+use tradai_engine::{BacktestConfig, BacktestError, BacktestRunner, PairData, StakeAmount, StrategyRegistry};
+use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
+use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
 /// A backtest as a client asks for it (CLI flags, API body, job config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,29 +96,261 @@ impl BacktestFailure {
 }
 
 /// The result document of a backtest: `{"trades": [...], "unclosed_trades": [...], "summary": {...}}`
-/// plus a rendered text report.
+/// plus a rendered text report and plot.
 #[derive(Debug, Clone)]
 pub struct BacktestOutcome {
-    /// Freqtrade-shaped export.
+    /// Freqtrade-shaped export (with a `meta` block describing the run).
     pub export: serde_json::Value,
     /// Human-readable report.
     pub report_text: String,
     /// Equity/drawdown SVG.
     pub equity_svg: String,
+    /// Candles simulated over all pairs (after start-up trimming is not subtracted).
+    pub candles: usize,
+}
+
+/// A request whose fields all parsed: what the engine needs, plus the strategy to run.
+#[derive(Debug, Clone)]
+pub struct ValidatedRequest {
+    /// Strategy name as registered.
+    pub strategy: String,
+    /// Exchange of the stored candles.
+    pub exchange: ExchangeId,
+    /// Engine configuration.
+    pub config: BacktestConfig,
+    /// `--timerange` text ("" when none), echoed in the summary.
+    pub timerange_text: String,
+}
+
+fn field(field: &'static str, message: impl Into<String>) -> BacktestFailure {
+    BacktestFailure::InvalidField { field, message: message.into() }
+}
+
+impl BacktestRequest {
+    /// Checks every field that can be checked without data, naming the first bad one.
+    ///
+    /// # Errors
+    /// [`BacktestFailure::InvalidField`].
+    pub fn validate(&self, registry: &StrategyRegistry) -> Result<ValidatedRequest, BacktestFailure> {
+        let strategy = registry.get(&self.strategy).map_err(|e| field("strategy", e.to_string()))?;
+        let settings = strategy.settings();
+        let exchange = ExchangeId::new(&self.exchange).map_err(|e| field("exchange", e.to_string()))?;
+        if self.pairs.is_empty() {
+            return Err(field("pairs", "at least one pair is required"));
+        }
+        let mut pairs = Vec::with_capacity(self.pairs.len());
+        for p in &self.pairs {
+            let pair: Pair = p.trim().parse().map_err(|e: tradai_core::ParseError| field("pairs", e.to_string()))?;
+            if pairs.contains(&pair) {
+                return Err(field("pairs", format!("pair '{pair}' is listed twice")));
+            }
+            pairs.push(pair);
+        }
+        let timeframe = match &self.timeframe {
+            Some(t) => t.parse::<Timeframe>().map_err(|e| field("timeframe", e.to_string()))?,
+            None => settings.timeframe,
+        };
+        let timerange = match &self.timerange {
+            Some(t) if !t.trim().is_empty() => t.parse::<TimeRange>().map_err(|e| field("timerange", e.to_string()))?,
+            _ => TimeRange::all(),
+        };
+        let stake_amount = match &self.stake_amount {
+            serde_json::Value::String(s) if s == "unlimited" => StakeAmount::Unlimited,
+            serde_json::Value::String(s) => StakeAmount::Fixed(
+                s.parse::<f64>().map_err(|_| field("stake_amount", format!("invalid stake amount '{s}' (expected a positive number or unlimited)")))?,
+            ),
+            serde_json::Value::Number(n) => StakeAmount::Fixed(n.as_f64().unwrap_or(f64::NAN)),
+            other => return Err(field("stake_amount", format!("invalid stake amount {other} (expected a positive number or unlimited)"))),
+        };
+        if let StakeAmount::Fixed(s) = stake_amount {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(field("stake_amount", format!("invalid stake amount {s}: must be a positive number or unlimited")));
+            }
+        }
+        if !(self.dry_run_wallet.is_finite() && self.dry_run_wallet > 0.0) {
+            return Err(field("dry_run_wallet", format!("invalid wallet {}: must be a positive number", self.dry_run_wallet)));
+        }
+        let max_open_trades = match self.max_open_trades {
+            -1 => None,
+            n if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            n => return Err(field("max_open_trades", format!("invalid max open trades {n}: use a positive number, or -1 for unlimited"))),
+        };
+        if !(self.fee.is_finite() && (0.0..0.5).contains(&self.fee)) {
+            return Err(field("fee", format!("invalid fee {}: must be >= 0 and below 0.5", self.fee)));
+        }
+        let trading_mode = match self.trading_mode.as_str() {
+            "spot" => MarketType::Spot,
+            "futures" => MarketType::Futures,
+            other => return Err(field("trading_mode", format!("invalid trading mode '{other}' (expected spot or futures)"))),
+        };
+        for p in &pairs {
+            if p.market_type() != trading_mode {
+                return Err(field(
+                    "pairs",
+                    format!("pair '{p}' is a {} pair but the trading mode is {trading_mode} (futures pairs look like BTC/USDT:USDT)", p.market_type()),
+                ));
+            }
+        }
+        if let Some(l) = self.leverage {
+            if !(l.is_finite() && (1.0..=125.0).contains(&l)) {
+                return Err(field("leverage", format!("invalid leverage {l}: must be between 1 and 125")));
+            }
+        }
+        let config = BacktestConfig {
+            pairs,
+            timeframe,
+            timerange,
+            stake_amount,
+            starting_balance: self.dry_run_wallet,
+            max_open_trades,
+            fee: self.fee,
+            trading_mode,
+            leverage: self.leverage,
+            tradable_balance_ratio: 0.99,
+        };
+        config.validate().map_err(engine_error_to_field)?;
+        Ok(ValidatedRequest {
+            strategy: strategy.name().to_owned(),
+            exchange,
+            config,
+            timerange_text: self.timerange.clone().unwrap_or_default(),
+        })
+    }
+}
+
+fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
+    let name = match &e {
+        BacktestError::UnknownPair { .. } | BacktestError::EmptyData { .. } | BacktestError::NoPairs => "pairs",
+        BacktestError::TimerangeOutsideData { .. } => "timerange",
+        BacktestError::TimeframeMismatch { .. } => "timeframe",
+        BacktestError::StakeExceedsWallet { .. } | BacktestError::UnlimitedStakeAndSlots => "stake_amount",
+        BacktestError::NegativeFee { .. } => "fee",
+        BacktestError::ShortInSpot { .. } => "trading_mode",
+        BacktestError::InvalidSetting { name, .. } => match *name {
+            "leverage" => "leverage",
+            "starting balance" => "dry_run_wallet",
+            _ => "config",
+        },
+        BacktestError::Params(_) => "parameters",
+        _ => return BacktestFailure::Engine(Box::new(e)),
+    };
+    field(name, e.to_string())
+}
+
+/// Reads the candles and instrument metadata of every pair of the request from the store.
+///
+/// # Errors
+/// [`BacktestFailure::InvalidField`] when a pair has no candles on the timeframe (naming the
+/// timeframes that do exist), [`BacktestFailure::Store`] when reading fails.
+pub fn load_pairs(
+    store: &BlockingCandleStore,
+    req: &ValidatedRequest,
+    startup_candles: usize,
+    cancel: &AtomicBool,
+) -> Result<Vec<PairData>, BacktestFailure> {
+    let tf = req.config.timeframe;
+    let listing = store.list().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
+    // Read from the start-up window before the range to one candle past its (inclusive) end.
+    let startup_ms = i64::try_from(startup_candles).unwrap_or(0).saturating_mul(tf.millis());
+    let range = TimeRange {
+        start_ms: req.config.timerange.start_ms.map(|s| s - startup_ms),
+        end_ms: req.config.timerange.end_ms.map(|e| e + tf.millis()),
+    };
+    let keys: Vec<SeriesKey> = req.config.pairs.iter().map(|p| SeriesKey::new(req.exchange.clone(), p.clone(), tf)).collect();
+    for k in &keys {
+        if !listing.iter().any(|s| &s.key == k) {
+            let other: Vec<String> = listing
+                .iter()
+                .filter(|s| s.key.exchange == k.exchange && s.key.pair == k.pair)
+                .map(|s| s.key.timeframe.to_string())
+                .collect();
+            return Err(if other.is_empty() {
+                field("pairs", format!("pair '{}' has no stored candles on {} (see `tradai data list`)", k.pair, k.exchange))
+            } else {
+                field("timeframe", format!("no {tf} candles stored for '{}'; stored timeframes: {}", k.pair, other.join(", ")))
+            });
+        }
+    }
+    // Sequential over pairs: the store already decodes partitions in parallel, and its blocking
+    // wrapper must not be entered from rayon workers that its own decoding needs.
+    keys.iter()
+        .map(|k| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(BacktestFailure::Cancelled);
+            }
+            let candles = store.read(k, range, Columns::ALL).map_err(|e| BacktestFailure::Store(Box::new(e)))?;
+            let instrument = store
+                .instrument(&k.exchange, &k.pair)
+                .map_err(|e| BacktestFailure::Store(Box::new(e)))?
+                .unwrap_or_else(|| Instrument::unknown(k.pair.clone()));
+            Ok(PairData { pair: k.pair.clone(), candles, instrument })
+        })
+        .collect()
 }
 
 /// Runs a backtest from the store.
 ///
-/// `progress` receives values in 0..=1; `cancel` is polled and makes the run stop with
-/// [`BacktestFailure::Cancelled`] within a fraction of a second.
+/// `progress` receives values in 0..=1; `cancel` is polled between phases (loading each pair,
+/// signals, simulation, metrics), each of which takes well under a second on a year of
+/// minute candles, so a cancelled run stops with [`BacktestFailure::Cancelled`] promptly.
 ///
 /// # Errors
 /// [`BacktestFailure`]: invalid fields name the field and the value.
 pub fn run(
-    _store: &tradai_store::BlockingCandleStore,
-    _req: &BacktestRequest,
-    _progress: &(dyn Fn(f64) + Sync),
-    _cancel: &AtomicBool,
+    store: &BlockingCandleStore,
+    req: &BacktestRequest,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
 ) -> Result<BacktestOutcome, BacktestFailure> {
-    Err(BacktestFailure::Engine("the backtest engine is not wired in yet".into()))
+    let registry = StrategyRegistry::builtin();
+    let v = req.validate(&registry)?;
+    let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
+    progress(0.05);
+    let data = load_pairs(store, &v, strategy.settings().startup_candle_count, cancel)?;
+    let candles: usize = data.iter().map(|d| d.candles.len()).sum();
+    progress(0.4);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(BacktestFailure::Cancelled);
+    }
+    let result = BacktestRunner::new(strategy).run(&v.config, &data).map_err(engine_error_to_field)?;
+    drop(data);
+    progress(0.85);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(BacktestFailure::Cancelled);
+    }
+    let stake_currency = v.config.pairs[0].settle().unwrap_or(v.config.pairs[0].quote()).to_owned();
+    let export = result.export(&v.config, &stake_currency, &v.timerange_text);
+    let report_text = render_text_report(&export.summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
+    let equity_svg = render_equity_svg(
+        &result.balance_series,
+        &PlotOptions {
+            title: format!("{} on {} pairs, {}", v.strategy, v.config.pairs.len(), v.config.timeframe),
+            currency: stake_currency.clone(),
+            ..PlotOptions::default()
+        },
+    );
+    let mut doc = serde_json::to_value(&export).map_err(|e| BacktestFailure::Engine(Box::new(e)))?;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "meta".to_owned(),
+            serde_json::json!({
+                "generator": concat!("tradai ", env!("CARGO_PKG_VERSION")),
+                "strategy": v.strategy,
+                "exchange": v.exchange.to_string(),
+                "pairs": v.config.pairs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "timeframe": v.config.timeframe.to_string(),
+                "timerange": if v.timerange_text.is_empty() { serde_json::Value::Null } else { v.timerange_text.clone().into() },
+                "stake_currency": stake_currency,
+                "stake_amount": req.stake_amount,
+                "dry_run_wallet": v.config.starting_balance,
+                "max_open_trades": req.max_open_trades,
+                "fee": v.config.fee,
+                "trading_mode": v.config.trading_mode.to_string(),
+                "leverage": v.config.leverage,
+                "candles": candles,
+            }),
+        );
+    }
+    progress(1.0);
+    Ok(BacktestOutcome { export: doc, report_text, equity_svg, candles })
 }

@@ -50,6 +50,17 @@ pub trait JobRepository: Send + Sync {
     /// [`RepoError::Storage`] when the write cannot be committed.
     fn create(&self, job: NewJob) -> Result<(Job, bool), RepoError>;
 
+    /// Stores several jobs in one commit (group commit), with the same idempotency rule as
+    /// [`JobRepository::create`] for each. One durable write for many submissions is what lets
+    /// an API accept more jobs per second than the disk has flushes per second. The default
+    /// implementation creates them one by one.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`] when the commit fails; then none of the jobs exists.
+    fn create_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<(Job, bool)>, RepoError> {
+        jobs.into_iter().map(|j| self.create(j)).collect()
+    }
+
     /// One job by id.
     ///
     /// # Errors
@@ -87,6 +98,18 @@ pub trait JobRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::Storage`].
     fn find_orphans(&self, stale_before_ms: i64, live_executors: &[String]) -> Result<Vec<Job>, RepoError>;
+
+    /// Marks a running job for cancellation, or cancels a pending one at once.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`] for finished jobs, [`RepoError::NotFound`].
+    fn request_cancel(&self, id: &str) -> Result<Job, RepoError>;
+
+    /// Number of jobs per status (for metrics and dashboards).
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn count_by_status(&self) -> Result<Vec<(JobStatus, usize)>, RepoError>;
 
     /// Liveness of the database, for readiness checks.
     ///

@@ -1,5 +1,9 @@
 //! The embedded job repository: one SQLite file in WAL mode with `synchronous=FULL`, so a job
 //! whose `create` returned survives a power cut, not only a process crash.
+//!
+//! Writes go through one connection (SQLite has one writer anyway); reads of a file database
+//! use a small pool of their own connections, so a status poll never waits behind a write's
+//! `fsync` (WAL readers see the last commit without blocking the writer).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -11,7 +15,14 @@ use crate::{Job, JobError, JobFilter, JobRepository, JobStatus, NewJob, Page, Re
 /// [`JobRepository`] on a SQLite database file.
 pub struct SqliteJobRepository {
     conn: Mutex<Connection>,
+    /// Read-only connections of a file database; empty for an in-memory one (which cannot be
+    /// shared between connections), whose reads then use `conn`.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Read connections per file database: enough for the API's request threads on a small machine.
+const READERS: usize = 4;
 
 fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
     RepoError::Storage(Box::new(e))
@@ -34,7 +45,14 @@ impl SqliteJobRepository {
             std::fs::create_dir_all(dir).map_err(storage)?;
         }
         let conn = Connection::open(path).map_err(storage)?;
-        Self::init(conn)
+        let mut repo = Self::init(conn)?;
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(storage)?;
+            r.busy_timeout(std::time::Duration::from_secs(10)).map_err(storage)?;
+            repo.readers.push(Mutex::new(r));
+        }
+        Ok(repo)
     }
 
     /// An in-memory database (tests, throwaway runs).
@@ -73,7 +91,7 @@ impl SqliteJobRepository {
              CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);",
         )
         .map_err(storage)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self { conn: Mutex::new(conn), readers: Vec::new(), next_reader: std::sync::atomic::AtomicUsize::new(0) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -82,23 +100,39 @@ impl SqliteJobRepository {
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Marks a running job for cancellation, or cancels a pending one at once.
-    ///
-    /// # Errors
-    /// [`RepoError::IllegalTransition`] for finished jobs, [`RepoError::NotFound`].
-    pub fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {
-        let job = self.get(id)?;
-        match job.status {
-            JobStatus::Pending => self.transition(id, JobStatus::Cancelled, None, None),
-            JobStatus::Running => {
-                self.lock()
-                    .execute("UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1", params![id, now_ms()])
-                    .map_err(storage)?;
-                self.get(id)
+    /// A connection for a read: a pooled reader when there is one, else the writer.
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.lock();
+        }
+        let start = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(g) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return g;
             }
-            s => Err(RepoError::IllegalTransition { id: id.to_owned(), from: s, to: JobStatus::Cancelled }),
+        }
+        self.readers[start % self.readers.len()].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn insert_in(tx: &rusqlite::Transaction<'_>, job: NewJob) -> Result<(Job, bool), RepoError> {
+    if let Some(key) = &job.idempotency_key {
+        let existing: Option<String> =
+            tx.query_row("SELECT id FROM jobs WHERE idempotency_key = ?1", params![key], |r| r.get(0)).optional().map_err(storage)?;
+        if let Some(id) = existing {
+            let j = get_in(tx, &id)?;
+            return Ok((j, false));
         }
     }
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO jobs (id, job_type, status, config, label, idempotency_key, created_at, updated_at)
+         VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?6)",
+        params![id, job.job_type, job.config.to_string(), job.label, job.idempotency_key, now],
+    )
+    .map_err(storage)?;
+    Ok((get_in(tx, &id)?, true))
 }
 
 fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
@@ -139,34 +173,26 @@ impl JobRepository for SqliteJobRepository {
     fn create(&self, job: NewJob) -> Result<(Job, bool), RepoError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
-        if let Some(key) = &job.idempotency_key {
-            let existing: Option<String> =
-                tx.query_row("SELECT id FROM jobs WHERE idempotency_key = ?1", params![key], |r| r.get(0)).optional().map_err(storage)?;
-            if let Some(id) = existing {
-                let j = get_in(&tx, &id)?;
-                return Ok((j, false));
-            }
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO jobs (id, job_type, status, config, label, idempotency_key, created_at, updated_at)
-             VALUES (?1, ?2, 'PENDING', ?3, ?4, ?5, ?6, ?6)",
-            params![id, job.job_type, job.config.to_string(), job.label, job.idempotency_key, now],
-        )
-        .map_err(storage)?;
-        let j = get_in(&tx, &id)?;
+        let out = insert_in(&tx, job)?;
         tx.commit().map_err(storage)?;
-        Ok((j, true))
+        Ok(out)
+    }
+
+    fn create_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<(Job, bool)>, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let out = jobs.into_iter().map(|j| insert_in(&tx, j)).collect::<Result<Vec<_>, _>>()?;
+        tx.commit().map_err(storage)?;
+        Ok(out)
     }
 
     fn get(&self, id: &str) -> Result<Job, RepoError> {
-        get_in(&self.lock(), id)
+        get_in(&self.read(), id)
     }
 
     fn list(&self, f: &JobFilter) -> Result<Page, RepoError> {
         let limit = f.limit.unwrap_or(50).clamp(1, 500);
-        let conn = self.lock();
+        let conn = self.read();
         let mut clauses = Vec::new();
         let mut args: Vec<String> = Vec::new();
         if let Some(t) = &f.job_type {
@@ -281,7 +307,41 @@ impl JobRepository for SqliteJobRepository {
             .collect())
     }
 
+    fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {
+        let job = self.get(id)?;
+        match job.status {
+            JobStatus::Pending => self.transition(id, JobStatus::Cancelled, None, None).or_else(|e| match e {
+                // Claimed between the read and the write: flag it for its worker instead.
+                RepoError::IllegalTransition { from: JobStatus::Running, .. } => self.request_cancel(id),
+                e => Err(e),
+            }),
+            JobStatus::Running => {
+                let conn = self.lock();
+                conn.execute(
+                    "UPDATE jobs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1 AND status = 'RUNNING'",
+                    params![id, now_ms()],
+                )
+                .map_err(storage)?;
+                let j = get_in(&conn, id)?;
+                drop(conn);
+                Ok(j)
+            }
+            s => Err(RepoError::IllegalTransition { id: id.to_owned(), from: s, to: JobStatus::Cancelled }),
+        }
+    }
+
+    fn count_by_status(&self) -> Result<Vec<(JobStatus, usize)>, RepoError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status").map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(storage)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        Ok(rows.into_iter().filter_map(|(s, n)| Some((s.parse().ok()?, usize::try_from(n).unwrap_or(0)))).collect())
+    }
+
     fn ping(&self) -> Result<(), RepoError> {
-        self.lock().query_row("SELECT 1", [], |_| Ok(())).map_err(storage)
+        self.read().query_row("SELECT 1", [], |_| Ok(())).map_err(storage)
     }
 }

@@ -121,6 +121,28 @@ pub struct ServerSettings {
     pub strategy_service_port: u16,
     /// Worker pool size of the local executor.
     pub workers: usize,
+    /// How backtest jobs run: `local` (in-process worker pool) or `subprocess` (each job runs
+    /// `tradai backtest` as a child process).
+    pub executor: String,
+    /// The `tradai` binary the `subprocess` executor runs; empty means this binary.
+    pub backtest_bin: String,
+    /// Attempts a job gets when its worker dies before it gives up as FAILED.
+    pub max_attempts: u32,
+    /// Seconds without a heartbeat after which a RUNNING job counts as orphaned.
+    pub orphan_after_secs: u64,
+    /// Seconds running jobs get to finish on shutdown before they are handed back as PENDING.
+    pub shutdown_grace_secs: u64,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Sustained requests per second per client address on state-changing routes (0: no limit).
+    pub rate_limit_per_sec: u32,
+    /// data-collection URL for a backend-api run on its own (`tradai serve backend-api`).
+    pub data_collection_url: String,
+    /// strategy-service URL for a backend-api run on its own.
+    pub strategy_service_url: String,
+    /// Directory of layered strategy config files (`<Strategy>.toml` / `.json`); empty means
+    /// `strategies/` under the service state directory.
+    pub strategy_config_dir: String,
 }
 
 impl Default for ServerSettings {
@@ -131,6 +153,16 @@ impl Default for ServerSettings {
             data_collection_port: 8002,
             strategy_service_port: 8003,
             workers: 2,
+            executor: "local".into(),
+            backtest_bin: String::new(),
+            max_attempts: 3,
+            orphan_after_secs: 30,
+            shutdown_grace_secs: 10,
+            body_limit_bytes: 1024 * 1024,
+            rate_limit_per_sec: 100,
+            data_collection_url: String::new(),
+            strategy_service_url: String::new(),
+            strategy_config_dir: String::new(),
         }
     }
 }

@@ -51,7 +51,7 @@ impl SeriesKey {
 
     /// The folder holding this series' partitions, relative to the store root.
     pub(crate) fn dir(&self, root: &Path) -> Path {
-        pair_dir(root, &self.exchange, &self.pair).child(self.timeframe.as_str())
+        pair_dir(root, &self.exchange, &self.pair).join(self.timeframe.as_str())
     }
 }
 
@@ -64,9 +64,9 @@ impl fmt::Display for SeriesKey {
 /// The folder of one pair (its timeframes and instrument file).
 pub(crate) fn pair_dir(root: &Path, exchange: &ExchangeId, pair: &Pair) -> Path {
     root.clone()
-        .child(exchange.as_str())
-        .child(pair.market_type().as_str())
-        .child(pair.file_stem())
+        .join(exchange.as_str())
+        .join(pair.market_type().as_str())
+        .join(pair.file_stem())
 }
 
 /// Parses Freqtrade's file stem back into a pair: `ETH_BTC` (spot) or `XRP_USDT_USDT`

@@ -1,1 +1,54 @@
-//! Candle storage.
+//! Candle storage for TradAI: partitioned Parquet files on a local directory or S3, import
+//! from Freqtrade data directories and CSV, data validation, freshness and synthetic data.
+//!
+//! # Layout and format
+//!
+//! `<root>/<exchange>/<spot|futures>/<PAIR_STEM>/<timeframe>/<YYYY-MM>.parquet` (one file per
+//! UTC month for timeframes under a day, `<YYYY>.parquet` per year otherwise), with the pair's
+//! `instrument.json` beside its timeframe folders. Files are plain Parquet (zstd): `date` as
+//! `timestamp[ms, UTC]` and `open high low close volume` as `float64`, so pandas, polars or
+//! DuckDB read them without TradAI. There is no manifest: listings come from the files and
+//! their footers, so nothing can disagree with the data after a crash.
+//!
+//! # Guarantees
+//!
+//! Every file is written whole and atomically (temp file + rename locally, a single `PUT` on
+//! S3); readers never see a half-written file, and a crash leaves each partition old or new
+//! and the series readable. See [`CandleStore`]'s module for the multi-partition details.
+//!
+//! # Features
+//!
+//! * `s3` — `s3://bucket/prefix` locations through `object_store`'s AWS back end (off by
+//!   default; it adds an HTTP and TLS stack).
+//!
+//! Architecture invariant: this crate knows candles, files and object stores; it knows
+//! nothing of strategies, the CLI (no clap, no progress bars: it reports through callbacks)
+//! or exchanges' HTTP APIs.
+
+mod blocking;
+mod codec;
+mod error;
+mod freshness;
+mod import;
+mod layout;
+mod store;
+mod synth;
+mod validate;
+
+pub use blocking::BlockingCandleStore;
+pub use codec::{Columns, WriteTuning};
+pub use error::{BoxError, ErrorKind, StoreError};
+pub use freshness::{freshness, Freshness};
+pub use import::{
+    read_candle_file, read_markets, scan_freqtrade_dir, FreqtradeImport, ImportEvent, ImportReport, ImportedFile, Progress,
+    SkippedFile, SourceFile, SourceFormat,
+};
+pub use layout::SeriesKey;
+pub use store::{AppendReport, CandleStore, SeriesInfo, StoreOptions};
+pub use synth::{synth, synth_series, SynthSpec};
+pub use validate::{validate_candles, Gap, OhlcIssue, OhlcProblem, ValidationReport};
+
+#[doc(hidden)]
+pub fn __encode(c: &tradai_core::Candles, t: WriteTuning) -> Vec<u8> { codec::encode(c.clone(), t).unwrap() }
+#[doc(hidden)]
+pub fn __decode(b: bytes::Bytes) -> tradai_core::Candles { codec::assemble(&[codec::decode("x", b, Columns::ALL, None, None).unwrap()]) }

@@ -1,5 +1,6 @@
 //! One module per command group; `dispatch` routes a parsed command to its handler.
 
+mod backtest;
 mod config;
 pub mod data;
 pub mod services;
@@ -19,6 +20,7 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Jobs(c) => services::run_jobs(c, settings),
         Command::Keys(c) => services::run_keys(c, settings),
         Command::Data(c) => data::run(c, settings, quiet),
-        Command::Backtest(_) | Command::Strategies(_) => anyhow::bail!("not built yet"),
+        Command::Backtest(a) => backtest::run(a, settings),
+        Command::Strategies(c) => backtest::strategies(c),
     }
 }

@@ -1,52 +1,435 @@
 //! `tradai up`, `tradai serve <name>`, `tradai jobs ...`, `tradai keys ...`: the services and
-//! their clients. (Being built: see issue "Platform services and job orchestration".)
+//! their clients. The services live in `tradai-server`; this module turns flags into its
+//! config and its results into tables or JSON.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
+use tradai_server::clients::{BackendClient, RetryPolicy};
+use tradai_server::dto::{BacktestStatus, BacktestSubmission, StakeAmountInput};
+use tradai_server::serve::{Listening, ServerConfig, ServiceName};
 use tradai_settings::Settings;
+
+use crate::output::{print_json, Table};
+
+/// Flags shared by `up` and `serve` (they override `server.*` settings).
+#[derive(Debug, Args)]
+pub struct ServiceFlags {
+    /// Address to bind (127.0.0.1 is forced while no API key exists).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// backend-api port (0: any free port).
+    #[arg(long)]
+    pub backend_port: Option<u16>,
+    /// data-collection port.
+    #[arg(long)]
+    pub data_collection_port: Option<u16>,
+    /// strategy-service port.
+    #[arg(long)]
+    pub strategy_service_port: Option<u16>,
+    /// Backtests run at once by the local executor.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Executor mode: local or subprocess.
+    #[arg(long)]
+    pub executor: Option<String>,
+}
+
+impl ServiceFlags {
+    fn apply(&self, s: &Settings) -> Settings {
+        let mut s = s.clone();
+        if let Some(h) = &self.host {
+            s.server.host.clone_from(h);
+        }
+        if let Some(p) = self.backend_port {
+            s.server.backend_port = p;
+        }
+        if let Some(p) = self.data_collection_port {
+            s.server.data_collection_port = p;
+        }
+        if let Some(p) = self.strategy_service_port {
+            s.server.strategy_service_port = p;
+        }
+        if let Some(w) = self.workers {
+            s.server.workers = w;
+        }
+        if let Some(e) = &self.executor {
+            s.server.executor.clone_from(e);
+        }
+        s
+    }
+}
 
 /// `tradai up` flags.
 #[derive(Debug, Args)]
-pub struct UpArgs {}
+pub struct UpArgs {
+    /// Service settings.
+    #[command(flatten)]
+    pub flags: ServiceFlags,
+}
 
 /// `tradai serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Service name: backend-api, data-collection or strategy-service.
     pub name: String,
+    /// Service settings.
+    #[command(flatten)]
+    pub flags: ServiceFlags,
+}
+
+/// Where the backend is and how to authenticate.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// backend-api base URL.
+    #[arg(long, env = "TRADAI_API_URL", default_value = "http://127.0.0.1:8000")]
+    pub api: String,
+    /// API key (sent as a bearer token).
+    #[arg(long, env = "TRADAI_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `tradai jobs ...`
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// List jobs.
-    List {},
+    /// Submit a backtest job.
+    Submit {
+        /// Backend and output.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Strategy name.
+        #[arg(long)]
+        strategy: String,
+        /// Exchange whose stored candles to use.
+        #[arg(long, default_value = "binance")]
+        exchange: String,
+        /// Pairs, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        pairs: Vec<String>,
+        /// Timeframe (the strategy's when omitted).
+        #[arg(long)]
+        timeframe: Option<String>,
+        /// YYYYMMDD-YYYYMMDD.
+        #[arg(long)]
+        timerange: Option<String>,
+        /// Stake per trade, or `unlimited`.
+        #[arg(long, default_value = "unlimited")]
+        stake_amount: String,
+        /// Starting wallet.
+        #[arg(long, default_value_t = 1000.0)]
+        wallet: f64,
+        /// Max open trades; -1 unlimited.
+        #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
+        max_open_trades: i64,
+        /// Fee ratio per side.
+        #[arg(long, default_value_t = 0.001)]
+        fee: f64,
+        /// spot or futures.
+        #[arg(long, default_value = "spot")]
+        trading_mode: String,
+        /// Leverage (futures).
+        #[arg(long)]
+        leverage: Option<f64>,
+        /// Experiment name.
+        #[arg(long)]
+        experiment: Option<String>,
+        /// Idempotency key (a random one is used when omitted, so retries never duplicate).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until the job finishes, printing progress.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show one job.
+    Status {
+        /// Backend and output.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Job id.
+        id: String,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Backend and output.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this strategy.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Jobs to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
+    /// Cancel a job.
+    Cancel {
+        /// Backend and output.
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Job id.
+        id: String,
+    },
 }
 
 /// `tradai keys ...`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create an API key.
-    Create {},
+    /// Create an API key; it is printed once and stored only as a salted hash.
+    Create {
+        /// A label (who or what uses the key).
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// Key id (the part after `tdk_`).
+        id: String,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn print_listening(l: &[Listening]) {
+    // One line per service on stdout, so scripts (and tests) can read the bound ports.
+    let mut out = std::io::stdout().lock();
+    for x in l {
+        let _ = writeln!(out, "{}: http://{}", x.service.as_str(), x.addr);
+    }
+    let _ = out.flush();
+}
+
+fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `tradai up`.
-pub fn run_up(_a: UpArgs, _s: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("tradai up is not built yet")
+pub fn run_up(a: UpArgs, s: &Settings) -> anyhow::Result<ExitCode> {
+    serve(&[ServiceName::DataCollection, ServiceName::StrategyService, ServiceName::Backend], &a.flags, s)
 }
 
 /// Runs `tradai serve`.
-pub fn run_serve(_a: ServeArgs, _s: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("tradai serve is not built yet")
+pub fn run_serve(a: ServeArgs, s: &Settings) -> anyhow::Result<ExitCode> {
+    let name: ServiceName = a.name.parse()?;
+    serve(&[name], &a.flags, s)
+}
+
+fn client(api: &ApiArgs) -> BackendClient {
+    BackendClient::new(&api.api, api.api_key.clone(), RetryPolicy::default())
+}
+
+fn ts(s: Option<&str>) -> String {
+    s.map(|t| t.get(..19).unwrap_or(t).replace('T', " ")).unwrap_or_default()
+}
+
+fn print_status(j: &BacktestStatus) {
+    let mut t = Table::new(&["field", "value"]);
+    let mut row = |k: &str, v: String| t.row(vec![k.to_owned(), v]);
+    row("job_id", j.job_id.clone());
+    row("status", j.status.clone());
+    row("progress", format!("{:.0}%", j.progress * 100.0));
+    row("strategy", j.strategy.clone().unwrap_or_default());
+    row("created", ts(Some(&j.created_at)));
+    row("started", ts(j.started_at.as_deref()));
+    row("finished", ts(j.finished_at.as_deref()));
+    row("attempts", j.attempts.to_string());
+    if let Some(r) = &j.result {
+        row("trades", r.get("trade_count").map(ToString::to_string).unwrap_or_default());
+        if let Some(p) = r.pointer("/summary/profit_total_abs") {
+            row("profit_total_abs", p.to_string());
+        }
+    }
+    if let Some(e) = &j.error {
+        row("error", format!("{}: {}{}", e.code, e.message, if e.retryable { " (retryable)" } else { "" }));
+    }
+    print!("{}", t.render());
 }
 
 /// Runs `tradai jobs`.
-pub fn run_jobs(_c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("tradai jobs is not built yet")
+pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    match c {
+        JobsCommand::Submit {
+            api,
+            strategy,
+            exchange,
+            pairs,
+            timeframe,
+            timerange,
+            stake_amount,
+            wallet,
+            max_open_trades,
+            fee,
+            trading_mode,
+            leverage,
+            experiment,
+            idempotency_key,
+            wait,
+        } => {
+            let stake = if stake_amount == "unlimited" {
+                StakeAmountInput::Text(stake_amount)
+            } else {
+                StakeAmountInput::Amount(stake_amount.parse().with_context(|| format!("invalid --stake-amount '{stake_amount}' (a number or unlimited)"))?)
+            };
+            let body = BacktestSubmission {
+                strategy,
+                exchange: Some(exchange),
+                pairs,
+                timeframe,
+                timerange,
+                start_date: None,
+                end_date: None,
+                stake_amount: Some(stake),
+                dry_run_wallet: Some(wallet),
+                max_open_trades: Some(max_open_trades),
+                fee: Some(fee),
+                trading_mode: Some(trading_mode),
+                leverage,
+                experiment_name: experiment,
+            };
+            let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));
+            let c = client(&api);
+            let r = rt.block_on(c.submit(&body, Some(&key))).context("submitting the backtest")?;
+            if !wait {
+                if api.json {
+                    print_json(&r)?;
+                } else {
+                    println!("{} {} ({})", r.job_id, r.status, if r.created { "accepted" } else { "already submitted with this key" });
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let done = rt.block_on(async {
+                loop {
+                    let j = c.status(&r.job_id).await?;
+                    if matches!(j.status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
+                        return Ok::<_, tradai_server::clients::ClientError>(j);
+                    }
+                    if !api.json {
+                        eprint!("\r{} {:>3.0}%", j.status, j.progress * 100.0);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            })?;
+            if api.json {
+                print_json(&done)?;
+            } else {
+                eprintln!();
+                print_status(&done);
+            }
+            Ok(if done.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        JobsCommand::Status { api, id } => {
+            let j = rt.block_on(client(&api).status(&id))?;
+            if api.json {
+                print_json(&j)?;
+            } else {
+                print_status(&j);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCommand::List { api, status, strategy, limit, offset } => {
+            let page = rt.block_on(client(&api).list(status.as_deref(), strategy.as_deref(), limit, offset))?;
+            if api.json {
+                print_json(&page)?;
+            } else {
+                let mut t = Table::new(&["job_id", "status", "progress>", "strategy", "created", "finished", "error"]);
+                for j in &page.items {
+                    t.row(vec![
+                        j.job_id.clone(),
+                        j.status.clone(),
+                        format!("{:.0}%", j.progress * 100.0),
+                        j.strategy.clone().unwrap_or_default(),
+                        ts(Some(&j.created_at)),
+                        ts(j.finished_at.as_deref()),
+                        j.error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
+                    ]);
+                }
+                print!("{}", t.render());
+                println!("{} of {} job(s)", page.items.len(), page.total);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCommand::Cancel { api, id } => {
+            let j = rt.block_on(client(&api).cancel(&id))?;
+            if api.json {
+                print_json(&j)?;
+            } else {
+                println!("{} {}{}", j.job_id, j.status, if j.cancel_requested { " (cancel requested)" } else { "" });
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    // Unique enough for an idempotency key: time and pid, no extra dependency.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{now:x}-{:x}", std::process::id())
+}
+
+fn key_store(s: &Settings) -> anyhow::Result<tradai_server::auth::ApiKeyStore> {
+    let cfg = ServerConfig::from_settings(s)?;
+    Ok(tradai_server::auth::ApiKeyStore::open(&cfg.db_path())?)
 }
 
 /// Runs `tradai keys`.
-pub fn run_keys(_c: KeysCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("tradai keys is not built yet")
+pub fn run_keys(c: KeysCommand, s: &Settings) -> anyhow::Result<ExitCode> {
+    let store = key_store(s)?;
+    match c {
+        KeysCommand::Create { name, json } => {
+            let (info, key) = store.create(&name)?;
+            if json {
+                let mut m = BTreeMap::new();
+                m.insert("id", serde_json::json!(info.id));
+                m.insert("name", serde_json::json!(info.name));
+                m.insert("key", serde_json::json!(key));
+                print_json(&m)?;
+            } else {
+                println!("{key}");
+                eprintln!("API key '{}' (id {}) created. It is shown only now; store it safely.", info.name, info.id);
+                eprintln!("Restart or keep running the services: state-changing routes now need 'Authorization: Bearer <key>'.");
+            }
+        }
+        KeysCommand::List { json } => {
+            let keys = store.list()?;
+            if json {
+                print_json(&keys)?;
+            } else {
+                let mut t = Table::new(&["id", "name", "created", "revoked"]);
+                let d = |ms: i64| chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                for k in keys {
+                    t.row(vec![k.id, k.name, d(k.created_at), k.revoked_at.map(d).unwrap_or_default()]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            store.revoke(&id)?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,3 +2,4 @@
 
 mod tidy;
 mod data;
+mod services;

@@ -96,3 +96,21 @@ fn orphans_are_found_and_listing_filters() {
     let c = repo.request_cancel(&b.id).unwrap();
     assert!(c.cancel_requested);
 }
+
+#[test]
+fn batches_commit_together_and_reads_see_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = SqliteJobRepository::open(&dir.path().join("jobs.sqlite")).unwrap();
+    let (first, _) = repo.create(new_job(Some("dup"))).unwrap();
+    let out = repo.create_batch(vec![new_job(None), new_job(Some("dup")), new_job(Some("other"))]).unwrap();
+    assert_eq!(out.iter().map(|(_, created)| *created).collect::<Vec<_>>(), vec![true, false, true]);
+    assert_eq!(out[1].0.id, first.id);
+    // Read connections see the batch as soon as it is committed.
+    assert_eq!(repo.get(&out[2].0.id).unwrap().status, JobStatus::Pending);
+    let counts = repo.count_by_status().unwrap();
+    assert_eq!(counts, vec![(JobStatus::Pending, 3)]);
+    let pending = repo.claim_next("backtest", "w").unwrap().unwrap();
+    let cancelled = repo.request_cancel(&out[0].0.id).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(repo.request_cancel(&pending.id).unwrap().cancel_requested);
+}

@@ -1,0 +1,140 @@
+//! `tradai backtest` and `tradai strategies list`: thin translation of flags into a
+//! [`BacktestRequest`] and of its outcome into a report, an export file and a plot.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use tradai_app::backtest::{self, BacktestFailure, BacktestRequest};
+use tradai_engine::{ParamKind, StrategyRegistry};
+use tradai_settings::Settings;
+
+use crate::args::{BacktestArgs, StrategiesCommand};
+use crate::cmd::data::open_store;
+use crate::output::{print_json, Table};
+
+/// The request a set of `tradai backtest` flags describes.
+fn request(a: &BacktestArgs) -> BacktestRequest {
+    let stake = match a.stake_amount.parse::<f64>() {
+        Ok(x) => serde_json::json!(x),
+        Err(_) => serde_json::Value::String(a.stake_amount.clone()),
+    };
+    BacktestRequest {
+        strategy: a.strategy.clone(),
+        exchange: a.exchange.clone(),
+        pairs: a.pairs.clone(),
+        timeframe: a.timeframe.clone(),
+        timerange: a.timerange.clone(),
+        stake_amount: stake,
+        dry_run_wallet: a.wallet,
+        max_open_trades: a.max_open_trades,
+        fee: a.fee,
+        trading_mode: a.trading_mode.clone(),
+        leverage: a.leverage,
+    }
+}
+
+/// Runs `tradai backtest`.
+pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    if let Some(p) = &a.plot {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        anyhow::ensure!(ext.eq_ignore_ascii_case("svg"), "invalid --plot '{}': the plot is written as SVG, use a .svg file name", p.display());
+    }
+    let req = request(&a);
+    // Validate before touching the store so a typo is reported as such, not as a store error.
+    req.validate(&StrategyRegistry::builtin()).map_err(flag_error)?;
+    let store = open_store(settings)?;
+    let cancel = AtomicBool::new(false);
+    let outcome = backtest::run(&store, &req, &|_| {}, &cancel).map_err(flag_error)?;
+    if let Some(path) = &a.export {
+        let text = serde_json::to_string_pretty(&outcome.export)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write export file '{}'", path.display()))?;
+    }
+    if let Some(path) = &a.plot {
+        std::fs::write(path, &outcome.equity_svg).with_context(|| format!("cannot write plot '{}'", path.display()))?;
+    }
+    if a.json {
+        print_json(&outcome.export["summary"])?;
+    } else {
+        let mut text = outcome.report_text.clone();
+        if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            let summary: tradai_metrics::Summary = serde_json::from_value(outcome.export["summary"].clone())?;
+            text = tradai_metrics::render_text_report(&summary, &tradai_metrics::ReportOptions { strategy: a.strategy.clone(), color: true });
+        }
+        print!("{text}");
+        if let Some(p) = &a.export {
+            println!("trades and summary written to {}", p.display());
+        }
+        if let Some(p) = &a.plot {
+            println!("equity plot written to {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Maps request field names back to the flags a CLI user typed.
+fn flag_error(e: BacktestFailure) -> anyhow::Error {
+    match e {
+        BacktestFailure::InvalidField { field, message } => {
+            let flag = match field {
+                "dry_run_wallet" => "wallet",
+                "stake_amount" => "stake-amount",
+                "max_open_trades" => "max-open-trades",
+                "trading_mode" => "trading-mode",
+                other => other,
+            };
+            anyhow::anyhow!("invalid --{flag}: {message}")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Runs `tradai strategies ...`.
+pub fn strategies(cmd: StrategiesCommand) -> anyhow::Result<ExitCode> {
+    let registry = StrategyRegistry::builtin();
+    match cmd {
+        StrategiesCommand::List { json } => {
+            let mut rows = Vec::new();
+            for info in registry.list() {
+                let s = registry.get(&info.name)?;
+                rows.push((info, s.settings()));
+            }
+            if json {
+                print_json(
+                    &rows
+                        .iter()
+                        .map(|(i, s)| serde_json::json!({"name": i.name, "settings": s, "parameters": i.parameters}))
+                        .collect::<Vec<_>>(),
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = Table::new(&["strategy", "timeframe", "startup>", "stoploss>", "ROI", "trailing", "short", "parameters"]);
+            for (i, s) in &rows {
+                let roi = s.minimal_roi.iter().map(|(k, v)| format!("{k}m:{v}")).collect::<Vec<_>>().join(" ");
+                let params = i
+                    .parameters
+                    .iter()
+                    .map(|p| match &p.kind {
+                        ParamKind::Int { low, high } => format!("{}={} [{low}..{high}]", p.name, p.default),
+                        ParamKind::Decimal { low, high, .. } => format!("{}={} [{low}..{high}]", p.name, p.default),
+                        _ => format!("{}={}", p.name, p.default),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                t.row(vec![
+                    i.name.clone(),
+                    s.timeframe.to_string(),
+                    s.startup_candle_count.to_string(),
+                    s.stoploss.to_string(),
+                    roi,
+                    if s.trailing_stop { "yes".into() } else { "no".into() },
+                    if s.can_short { "yes".into() } else { "no".into() },
+                    params,
+                ]);
+            }
+            print!("{}", t.render());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

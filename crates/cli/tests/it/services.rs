@@ -1,0 +1,239 @@
+//! `tradai up` end to end, on free loopback ports: a backtest over HTTP gives the CLI's trades,
+//! a SIGKILL during a running job never loses it, the executor refuses bad settings at
+//! start-up, and API keys guard submissions.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tradai() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tradai"));
+    // Keep the caller's settings and keys out of the test.
+    c.env_remove("TRADAI_CONFIG").env_remove("TRADAI_API_KEY").env_remove("TRADAI_API_URL").current_dir(std::env::temp_dir());
+    c
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The ten BTC pairs of the reference runs (January 2018 in `sample-data`).
+const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+
+fn import_sample(data: &Path) {
+    let dir = repo().join("sample-data/binance");
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--quiet", "data", "import", "freqtrade"])
+        .arg(&dir)
+        .args(["--exchange", "binance", "--markets"])
+        .arg(dir.join("markets.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A running `tradai up`; killed (SIGKILL) when dropped.
+struct Up {
+    child: Child,
+    backend: String,
+    stderr: PathBuf,
+}
+
+impl Up {
+    fn start(data: &Path, envs: &[(&str, &str)]) -> Self {
+        let stderr = data.with_extension(format!("up-{}.log", std::process::id()));
+        let mut cmd = tradai();
+        cmd.arg("--data-dir")
+            .arg(data)
+            .args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut backend = None;
+        for _ in 0..3 {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("tradai up stopped early: {}", std::fs::read_to_string(&stderr).unwrap_or_default());
+            };
+            if let Some(url) = line.strip_prefix("backend-api: ") {
+                backend = Some(url.to_owned());
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, backend: backend.expect("backend-api address"), stderr }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn jobs(api: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = tradai().args(["jobs"]).args(args).args(["--api", api, "--json"]).output().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn submit_args() -> Vec<&'static str> {
+    vec![
+        "submit", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--stake-amount", "0.05", "--wallet", "1",
+        "--max-open-trades", "3", "--fee", "0.001",
+    ]
+}
+
+/// Polls a job until it is final; panics after `within`.
+fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (ok, j, err) = jobs(api, &["status", id]);
+        assert!(ok, "status failed: {err}");
+        if matches!(j["status"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED")) {
+            return j;
+        }
+        assert!(start.elapsed() < within, "job {id} still {} after {within:?}", j["status"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn api_trades(api: &str, id: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::RetryPolicy::default());
+    let t = rt.block_on(c.trades(id)).unwrap();
+    serde_json::to_value(t.trades).unwrap()
+}
+
+#[test]
+fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let export = tmp.path().join("cli.json");
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
+        .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "CLI backtest failed: {}", String::from_utf8_lossy(&out.stderr));
+    let cli: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+
+    let up = Up::start(&data, &[]);
+    assert!(up.log().contains("127.0.0.1 only"), "no-key start-up must say it binds to loopback: {}", up.log());
+    let mut args = submit_args();
+    args.extend(["--idempotency-key", "e2e-1"]);
+    let (ok, sub, err) = jobs(&up.backend, &args);
+    assert!(ok, "submit failed: {err}");
+    let id = sub["job_id"].as_str().unwrap().to_owned();
+    let (ok, again, _) = jobs(&up.backend, &args);
+    assert!(ok);
+    assert_eq!(again["job_id"], id.as_str(), "a duplicate Idempotency-Key returns the first job");
+    assert_eq!(again["created"], false);
+
+    let done = wait_final(&up.backend, &id, Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    assert_eq!(done["progress"], 1.0);
+    let trades = api_trades(&up.backend, &id);
+    assert!(!trades.as_array().unwrap().is_empty());
+    assert_eq!(trades, cli["trades"], "API and CLI trades differ");
+    assert_eq!(done["result"]["summary"], cli["summary"]);
+    let (ok, list, _) = jobs(&up.backend, &["list", "--status", "COMPLETED"]);
+    assert!(ok);
+    assert_eq!(list["total"], 1);
+}
+
+#[test]
+fn a_sigkill_during_a_running_job_never_loses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let short = [("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2"), ("TRADAI_SERVER__WORKERS", "1")];
+    let mut up = Up::start(&data, &short);
+    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    assert!(ok, "submit failed: {err}");
+    let id = sub["job_id"].as_str().unwrap().to_owned();
+    // Kill as soon as it runs (or, on a very fast machine, whatever state it reached).
+    let start = Instant::now();
+    loop {
+        let (_, j, _) = jobs(&up.backend, &["status", &id]);
+        if j["status"] != "PENDING" || start.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    up.kill();
+    let up = Up::start(&data, &short);
+    let done = wait_final(&up.backend, &id, Duration::from_secs(300));
+    match done["status"].as_str() {
+        Some("COMPLETED") => {}
+        Some("FAILED") => assert!(done["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "FAILED needs a reason: {done}"),
+        s => panic!("unexpected final status {s:?}: {done}"),
+    }
+    let (_, list, _) = jobs(&up.backend, &["list"]);
+    assert_eq!(list["total"], 1, "the job is neither lost nor duplicated");
+}
+
+#[test]
+fn bad_executor_settings_fail_at_start_up_with_the_setting_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (vec![("TRADAI_SERVER__EXECUTOR", "subprocess"), ("TRADAI_SERVER__BACKTEST_BIN", "/nonexistent/tradai")], "server.backtest_bin"),
+        (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "server.executor"),
+        (vec![("TRADAI_SERVER__EXECUTOR", "docker")], "'docker'"),
+        (vec![("TRADAI_SERVER__MAX_ATTEMPTS", "0")], "server.max_attempts"),
+    ];
+    for (envs, want) in cases {
+        let mut c = tradai();
+        c.arg("--data-dir").arg(tmp.path().join("data")).args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"]);
+        for (k, v) in &envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{envs:?}: {err}");
+        assert!(err.contains(want), "{envs:?}: expected {want} in: {err}");
+    }
+}
+
+#[test]
+fn api_keys_are_required_once_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let out = tradai().arg("--data-dir").arg(&data).args(["keys", "create", "--name", "ci", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let up = Up::start(&data, &[("TRADAI_SERVER__WORKERS", "0")]);
+    let (ok, _, err) = jobs(&up.backend, &submit_args());
+    assert!(!ok && err.contains("401"), "a submission without a key must be refused: {err}");
+    let mut args = submit_args();
+    args.extend(["--api-key", &key]);
+    let (ok, sub, err) = jobs(&up.backend, &args);
+    assert!(ok, "{err}");
+    assert_eq!(sub["status"], "PENDING");
+    assert!(!up.log().contains(key.split('_').next_back().unwrap()), "the key must never be logged");
+    let out = tradai().arg("--data-dir").arg(&data).args(["keys", "list", "--json"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "ci");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+}

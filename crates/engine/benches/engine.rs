@@ -1,0 +1,96 @@
+//! Throughput of a full backtest (indicators + simulation) on synthetic candles.
+//!
+//! `cargo bench -p tradai-engine` prints candles per second for the reference strategies:
+//! end to end (preparation included), on prepared data (the way hyperopt runs), and split
+//! into indicators+signals and the simulation alone.
+
+use std::time::Instant;
+
+use tradai_core::{CandleRow, Candles, Instrument, Pair, Timeframe};
+use tradai_engine::{
+    BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount,
+    StrategyRegistry,
+};
+
+/// A reproducible random walk on an 8-decimal price grid (like the BTC pairs).
+fn synthetic(pair: &str, n: usize, seed: u64) -> PairData {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let round = |p: f64| (p * 1e8).round() / 1e8;
+    let mut c = Candles::with_capacity(n);
+    let mut price = 0.05;
+    for i in 0..n {
+        let open = round(price);
+        let close = round(price * (1.0 + (next() - 0.5) * 0.01));
+        let high = round(open.max(close) * (1.0 + next() * 0.003));
+        let low = round(open.min(close) * (1.0 - next() * 0.003));
+        c.push(CandleRow { ts: 1_500_000_000_000 + 300_000 * i as i64, open, high, low, close, volume: 1.0 + next() });
+        price = close;
+    }
+    let pair: Pair = pair.parse().expect("pair");
+    let mut instrument = Instrument::unknown(pair.clone());
+    instrument.amount_step = Some(0.001);
+    PairData { pair, candles: c, instrument }
+}
+
+/// Best wall time of a few runs (the machine is shared; the minimum is the least noisy).
+fn best<F: FnMut()>(mut f: F) -> f64 {
+    let mut b = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        f();
+        b = b.min(t.elapsed().as_secs_f64());
+    }
+    b
+}
+
+fn main() {
+    let pairs = 10;
+    let n = 500_000;
+    let data: Vec<PairData> = (0..pairs).map(|k| synthetic(&format!("P{k}/BTC"), n, k as u64)).collect();
+    let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
+    cfg.stake_amount = StakeAmount::Fixed(0.05);
+    cfg.starting_balance = 1.0;
+    cfg.max_open_trades = Some(3);
+    let registry = StrategyRegistry::builtin();
+    let m = (pairs * n) as f64 / 1e6;
+    println!("{pairs} pairs x {n} candles; M candles/s (RAYON_NUM_THREADS=1 for one core)");
+    for name in ["EmaCross", "RsiMeanReversion", "BollingerBreakout"] {
+        let strategy = registry.get(name).expect("built-in");
+        let runner = BacktestRunner::new(strategy);
+        let params = ParamValues::defaults(&strategy.parameters());
+        let end_to_end = best(|| {
+            std::hint::black_box(runner.run(&cfg, &data).expect("runs"));
+        });
+        let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 30).expect("prepares");
+        let prepared = best(|| {
+            std::hint::black_box(runner.run_prepared(&cfg, &market, None).expect("runs"));
+        });
+        let signals = best(|| {
+            for p in &market.pairs {
+                std::hint::black_box(strategy.populate(&p.candles, &params));
+            }
+        });
+        let mut caches = vec![IndicatorCache::new(); market.pairs.len()];
+        let cached = best(|| {
+            std::hint::black_box(runner.run_prepared(&cfg, &market, Some(&mut caches)).expect("runs"));
+        });
+        let cached_signals = best(|| {
+            for (p, c) in market.pairs.iter().zip(caches.iter_mut()) {
+                std::hint::black_box(strategy.populate_with_cache(&p.candles, &params, c));
+            }
+        });
+        let sim = cached - cached_signals;
+        println!(
+            "{name:>18}: end to end {:6.1} | prepared data {:6.1} | indicators+signals {:6.1} | simulation {:6.1} | indicators+simulation {:6.1}",
+            m / end_to_end,
+            m / prepared,
+            m / signals,
+            m / sim,
+            m / (signals + sim),
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! Backtest engine: strategies, signals and a trade simulator that reproduces Freqtrade
+//! 2026.9's backtester trade for trade.
+//!
+//! The flow of a run:
+//! 1. [`PreparedMarket::new`] cuts each pair's candles to the time range (plus start-up
+//!    candles), merges duplicates, fills gaps on the timeframe grid and derives the monthly
+//!    price tick — all independent of strategy parameters, so hyperopt does it once.
+//! 2. A [`Strategy`] turns each pair's candles into signal columns ([`Signals`]), in parallel
+//!    over pairs, optionally reusing indicator columns through an [`IndicatorCache`].
+//! 3. The simulator walks time candle by candle over all pairs (slots are shared, so this
+//!    part is sequential) and applies every rule of `conformance/SEMANTICS.md`: signal shift,
+//!    pair order, slots, exact-decimal stake and amount, tick rounding, exit order and prices,
+//!    resting exit orders, futures reversal, force exit at the end.
+//! 4. The [`BacktestResult`] carries what [`tradai_metrics::summarize`] needs.
+//!
+//! [`BacktestRunner`] wraps the three steps. [`StrategyRegistry`] names the built-in
+//! strategies. This crate knows no storage, CLI or network: data comes in as [`PairData`].
+
+mod config;
+mod data;
+mod decimal;
+mod error;
+mod registry;
+mod runner;
+mod sim;
+pub mod strategies;
+mod strategy;
+mod tick;
+
+pub use config::BacktestConfig;
+pub use data::{PairData, PreparedMarket, PreparedPair};
+pub use error::BacktestError;
+pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
+pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
+pub use strategy::{
+    IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy,
+};
+pub use tradai_metrics::StakeAmount;

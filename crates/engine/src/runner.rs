@@ -1,0 +1,224 @@
+//! Running a strategy over prepared data, and the result a run hands to metrics and export.
+
+use rayon::prelude::*;
+use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};
+use tradai_metrics::{summarize, Summary, SummaryInput};
+
+use crate::config::BacktestConfig;
+use crate::data::{PairData, PreparedMarket};
+use crate::error::BacktestError;
+use crate::sim::simulate;
+use crate::strategy::{IndicatorCache, ParamValues, Signals, Strategy};
+
+/// Everything a finished backtest produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestResult {
+    /// Strategy name.
+    pub strategy: String,
+    /// The settings the run used (the strategy's, as the summary echoes them).
+    pub settings: StrategySettings,
+    /// Closed trades in closing order; force exits last.
+    pub trades: Vec<Trade>,
+    /// Trades whose force exit could not fill at the end (not in `trades`).
+    pub unclosed_trades: Vec<UnclosedTrade>,
+    /// Entry signals dropped because every slot was taken.
+    pub rejected_signals: u64,
+    /// Starting balance.
+    pub starting_balance: f64,
+    /// Wallet total at the end: spot excludes the stakes of unclosed trades.
+    pub final_balance: f64,
+    /// Mean relative price change over the pairs, from the backtest start.
+    pub market_change: f64,
+    /// First backtested candle (after start-up), epoch ms.
+    pub backtest_start_ms: i64,
+    /// Last candle, epoch ms.
+    pub backtest_end_ms: i64,
+    /// Wallet balance at every candle (Freqtrade's wallet capture: free balance plus, in spot,
+    /// `amount · open` of each open trade whose pair has that candle).
+    pub balance_series: Vec<(i64, f64)>,
+    /// Pairs without any candle after the start-up rows (they took no part).
+    pub skipped_pairs: Vec<Pair>,
+}
+
+impl BacktestResult {
+    /// The input of [`tradai_metrics::summarize`] for this run.
+    ///
+    /// `timerange` is the `--timerange` text as given (empty when none).
+    #[must_use]
+    pub fn summary_input<'a>(
+        &'a self,
+        config: &'a BacktestConfig,
+        stake_currency: &'a str,
+        timerange: &'a str,
+    ) -> SummaryInput<'a> {
+        SummaryInput {
+            trades: &self.trades,
+            unclosed_trades: &self.unclosed_trades,
+            settings: &self.settings,
+            strategy: &self.strategy,
+            pair_count: config.pairs.len(),
+            pairs: &config.pairs,
+            timerange,
+            stake_amount: config.stake_amount,
+            stake_currency,
+            starting_balance: self.starting_balance,
+            final_balance: self.final_balance,
+            max_open_trades_setting: config.max_open_trades_setting(),
+            rejected_signals: self.rejected_signals,
+            market_change: self.market_change,
+            trading_mode: config.trading_mode.as_str(),
+            margin_mode: if config.trading_mode == tradai_core::MarketType::Futures { "isolated" } else { "" },
+            backtest_start_ms: self.backtest_start_ms,
+            backtest_end_ms: self.backtest_end_ms,
+            balance_series: &self.balance_series,
+        }
+    }
+
+    /// The summary metrics of this run.
+    #[must_use]
+    pub fn summary(&self, config: &BacktestConfig, stake_currency: &str, timerange: &str) -> Summary {
+        summarize(&self.summary_input(config, stake_currency, timerange))
+    }
+
+    /// The export document in the shape of Freqtrade's results (and the conformance
+    /// `expected/*.json` files): `trades`, `unclosed_trades` and `summary`.
+    #[must_use]
+    pub fn export(&self, config: &BacktestConfig, stake_currency: &str, timerange: &str) -> BacktestExport {
+        BacktestExport {
+            trades: self.trades.clone(),
+            unclosed_trades: self.unclosed_trades.clone(),
+            summary: self.summary(config, stake_currency, timerange),
+        }
+    }
+}
+
+/// The exported form of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BacktestExport {
+    /// Closed trades.
+    pub trades: Vec<Trade>,
+    /// Trades left open.
+    pub unclosed_trades: Vec<UnclosedTrade>,
+    /// Summary metrics with Freqtrade's key names.
+    pub summary: Summary,
+}
+
+/// Runs one strategy with one set of parameter values.
+pub struct BacktestRunner<'s> {
+    strategy: &'s dyn Strategy,
+    params: ParamValues,
+}
+
+impl std::fmt::Debug for BacktestRunner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BacktestRunner").field("strategy", &self.strategy.name()).field("params", &self.params).finish()
+    }
+}
+
+impl<'s> BacktestRunner<'s> {
+    /// A runner for `strategy` with its default parameters.
+    #[must_use]
+    pub fn new(strategy: &'s dyn Strategy) -> Self {
+        Self { strategy, params: ParamValues::defaults(&strategy.parameters()) }
+    }
+
+    /// Uses `params` (missing names keep their defaults).
+    #[must_use]
+    pub fn with_params(mut self, params: &ParamValues) -> Self {
+        for (k, v) in params.iter() {
+            self.params.set(k, v.clone());
+        }
+        self
+    }
+
+    /// The strategy.
+    #[must_use]
+    pub fn strategy(&self) -> &dyn Strategy {
+        self.strategy
+    }
+
+    fn check(&self, config: &BacktestConfig) -> Result<StrategySettings, BacktestError> {
+        config.validate()?;
+        self.params.validate(&self.strategy.parameters())?;
+        let settings = self.strategy.settings();
+        if settings.can_short && config.trading_mode == tradai_core::MarketType::Spot {
+            return Err(BacktestError::ShortInSpot { strategy: self.strategy.name().to_owned() });
+        }
+        Ok(settings)
+    }
+
+    /// Prepares `data` and runs the backtest.
+    ///
+    /// # Errors
+    /// [`BacktestError`] for an invalid configuration or parameters, a pair without data,
+    /// candles off the timeframe grid, or a time range that leaves nothing to test.
+    pub fn run(&self, config: &BacktestConfig, data: &[PairData]) -> Result<BacktestResult, BacktestError> {
+        let settings = self.check(config)?;
+        let market = PreparedMarket::new(
+            &config.pairs,
+            config.timeframe,
+            &config.timerange,
+            data,
+            settings.startup_candle_count,
+        )?;
+        self.run_prepared(config, &market, None)
+    }
+
+    /// Runs on data prepared once (see [`PreparedMarket::new`], with this strategy's
+    /// start-up count). With `caches` (one per pair of `market`, in its order), indicator
+    /// columns are taken from and added to them, so repeated runs with other parameters
+    /// recompute only what changed.
+    ///
+    /// # Errors
+    /// As [`BacktestRunner::run`], and [`BacktestError::SignalLength`] when the strategy
+    /// returns signal columns of the wrong length.
+    pub fn run_prepared(
+        &self,
+        config: &BacktestConfig,
+        market: &PreparedMarket,
+        caches: Option<&mut [IndicatorCache]>,
+    ) -> Result<BacktestResult, BacktestError> {
+        let settings = self.check(config)?;
+        let signals = self.signals(market, caches);
+        for (p, s) in market.pairs.iter().zip(&signals) {
+            if !s.has_len(p.candles.len()) {
+                return Err(BacktestError::SignalLength {
+                    strategy: self.strategy.name().to_owned(),
+                    pair: p.pair.clone(),
+                    expected: p.candles.len(),
+                    got: s.len(),
+                });
+            }
+        }
+        let out = simulate(config, &settings, market, &signals);
+        Ok(BacktestResult {
+            strategy: self.strategy.name().to_owned(),
+            settings,
+            trades: out.trades,
+            unclosed_trades: out.unclosed,
+            rejected_signals: out.rejected,
+            starting_balance: config.starting_balance,
+            final_balance: out.final_balance,
+            market_change: market.market_change(),
+            backtest_start_ms: market.min_date_ms,
+            backtest_end_ms: market.max_date_ms,
+            balance_series: out.balance_series,
+            skipped_pairs: market.skipped_pairs(),
+        })
+    }
+
+    /// Signal columns of every pair, computed in parallel.
+    fn signals(&self, market: &PreparedMarket, caches: Option<&mut [IndicatorCache]>) -> Vec<Signals> {
+        let strategy = self.strategy;
+        let params = &self.params;
+        match caches {
+            Some(caches) if caches.len() == market.pairs.len() => market
+                .pairs
+                .par_iter()
+                .zip(caches.par_iter_mut())
+                .map(|(p, cache)| strategy.populate_with_cache(&p.candles, params, cache))
+                .collect(),
+            _ => market.pairs.par_iter().map(|p| strategy.populate(&p.candles, params)).collect(),
+        }
+    }
+}

@@ -1,0 +1,926 @@
+//! The trade simulator: Freqtrade's backtest loop over all pairs, candle by candle.
+//!
+//! Every rule here is a rule of `conformance/SEMANTICS.md`; the section numbers in comments
+//! refer to it. Time runs from `min_date + tf` to `max_date`; at each candle the pairs with
+//! open trades are processed first (in the order their trades opened), then the pairs with
+//! an entry signal in whitelist order.
+//!
+//! What happens to an open trade depends only on its own pair's candles, never on other pairs
+//! (slots and the wallet matter only when entering). So when a trade opens, its exits are
+//! evaluated forward over its pair's candles in one tight loop ([`Sim::scan_exits`]) until
+//! its exit order fills. The main loop then only visits candles where something happens — an
+//! entry signal or a fill — and processes them in Freqtrade's order, which keeps slots,
+//! wallet, closing order and rejected signals exact while the cost grows with signals and
+//! trade-candles, not with candles times pairs.
+
+use tradai_core::{iso_ts_ms, ExitReason, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
+use tradai_metrics::StakeAmount;
+
+use crate::config::BacktestConfig;
+use crate::data::PreparedMarket;
+use crate::decimal::{dec, one_plus_minus, product_to_f64, py_round, to_tick, Dec, Tick, TickRounding};
+use crate::strategy::Signals;
+use crate::tick::TickSeries;
+
+/// Long or short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Long,
+    Short,
+}
+
+/// An exit order waiting to fill (§7).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ExitOrder {
+    price: f64,
+    amount: f64,
+    placed: i64,
+    reason: ExitReason,
+}
+
+/// An open trade and everything Freqtrade tracks on it.
+#[derive(Debug, Clone)]
+struct OpenTrade {
+    side: Side,
+    open_ts: i64,
+    /// Raw open of the entry candle: the order price (stake and profit ratio use it).
+    open_raw: f64,
+    /// `open_raw` truncated to 18 decimals (the average price profit is computed from).
+    avg_price: f64,
+    /// `avg_price` rounded half-up to the tick (reported, ROI and stops use it).
+    open_rate: f64,
+    amount: f64,
+    amount_dec: Dec,
+    stake: f64,
+    leverage: f64,
+    tick: Option<Tick>,
+    /// `open_value(amount, open_rate)`.
+    open_trade_value: f64,
+    stop_loss: f64,
+    stop_loss_pct: f64,
+    initial_stop_loss: f64,
+    initial_stop_loss_pct: f64,
+    is_stop_loss_trailing: bool,
+    max_rate: Option<f64>,
+    min_rate: Option<f64>,
+    exit_order: Option<ExitOrder>,
+    exit_reason: Option<ExitReason>,
+    enter_tag: String,
+    /// Time index of the candle where the exit order fills; `None` while it never does
+    /// within the pair's data.
+    close_k: Option<i64>,
+    /// Index of this trade in [`Sim::opened`].
+    opened_idx: usize,
+}
+
+/// A trade's position span, for the per-candle wallet capture (§10).
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    pair: usize,
+    amount: f64,
+    /// Entry candle (not counted: the capture happens before the entry).
+    open_k: i64,
+    /// Last candle counted: the fill candle, or the pair's last candle.
+    end_k: i64,
+}
+
+/// The read-only columns of one pair.
+struct PairView<'a> {
+    ts0: i64,
+    /// Time index (candles since `min_date`) of row 0, so a row is found without division.
+    k0: i64,
+    n: usize,
+    /// First row of the loop: the first trimmed candle is dropped after the signal shift.
+    first_row: usize,
+    has_window: bool,
+    open: &'a [f64],
+    high: &'a [f64],
+    low: &'a [f64],
+    close: &'a [f64],
+    enter_long: &'a [bool],
+    exit_long: &'a [bool],
+    enter_short: &'a [bool],
+    exit_short: &'a [bool],
+    tags: Option<&'a [Option<String>]>,
+    ticks: &'a TickSeries,
+    price_tick: Option<Tick>,
+    amount_step: Option<Tick>,
+    min_amount: Option<f64>,
+    min_notional: Option<f64>,
+}
+
+/// What one simulation produced.
+pub(crate) struct SimOutput {
+    pub trades: Vec<Trade>,
+    pub unclosed: Vec<UnclosedTrade>,
+    pub rejected: u64,
+    pub final_balance: f64,
+    pub balance_series: Vec<(i64, f64)>,
+}
+
+/// One exit candidate of §5 step 7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    ExitSignal,
+    StopLoss,
+    Roi,
+    TrailingStopLoss,
+}
+
+struct Sim<'a> {
+    cfg: &'a BacktestConfig,
+    st: &'a StrategySettings,
+    names: Vec<&'a Pair>,
+    pairs: Vec<PairView<'a>>,
+    step: i64,
+    tf_minutes: i64,
+    spot: bool,
+    can_short: bool,
+    leverage: f64,
+    fee: f64,
+    one_plus_fee: Dec,
+    one_minus_fee: Dec,
+    one_plus_fee_f: f64,
+    one_minus_fee_f: f64,
+    open: Vec<Option<OpenTrade>>,
+    /// Pairs with an open trade, in the order the trades opened.
+    open_order: Vec<usize>,
+    closed_profit: f64,
+    tied: f64,
+    free: f64,
+    rejected: u64,
+    trades: Vec<Trade>,
+    /// Every trade opened, in opening order.
+    opened: Vec<Position>,
+    /// Last time index of the run (`max_date`).
+    k_max: i64,
+}
+
+/// Runs the simulation. `signals` is aligned with `market.pairs`.
+pub(crate) fn simulate(
+    cfg: &BacktestConfig,
+    st: &StrategySettings,
+    market: &PreparedMarket,
+    signals: &[Signals],
+) -> SimOutput {
+    let spot = cfg.trading_mode == MarketType::Spot;
+    let (one_plus_fee, one_minus_fee) = one_plus_minus(cfg.fee);
+    let pairs = market
+        .pairs
+        .iter()
+        .zip(signals)
+        .map(|(p, s)| PairView {
+            ts0: p.candles.ts.first().copied().unwrap_or(0),
+            k0: p.candles.ts.first().map_or(0, |t| (t - market.min_date_ms).div_euclid(market.timeframe.millis())),
+            n: p.candles.len(),
+            first_row: p.startup_rows + 1,
+            has_window: p.has_window(),
+            open: &p.candles.open,
+            high: &p.candles.high,
+            low: &p.candles.low,
+            close: &p.candles.close,
+            enter_long: &s.enter_long,
+            exit_long: &s.exit_long,
+            enter_short: &s.enter_short,
+            exit_short: &s.exit_short,
+            tags: s.enter_tag.as_deref(),
+            ticks: &p.ticks,
+            price_tick: p.instrument.price_tick.and_then(Tick::new),
+            amount_step: p.instrument.amount_step.and_then(Tick::new),
+            min_amount: p.instrument.min_amount,
+            min_notional: p.instrument.min_notional,
+        })
+        .collect::<Vec<_>>();
+    let n_pairs = pairs.len();
+    let mut sim = Sim {
+        cfg,
+        st,
+        names: market.pairs.iter().map(|p| &p.pair).collect(),
+        pairs,
+        step: market.timeframe.millis(),
+        tf_minutes: market.timeframe.minutes(),
+        spot,
+        can_short: !spot && st.can_short,
+        leverage: if spot { 1.0 } else { cfg.leverage.unwrap_or(st.leverage).max(1.0) },
+        fee: cfg.fee,
+        one_plus_fee,
+        one_minus_fee,
+        one_plus_fee_f: 1.0 + cfg.fee,
+        one_minus_fee_f: 1.0 - cfg.fee,
+        open: vec![None; n_pairs],
+        open_order: Vec::new(),
+        closed_profit: 0.0,
+        tied: 0.0,
+        free: cfg.starting_balance,
+        rejected: 0,
+        trades: Vec::new(),
+        opened: Vec::new(),
+        k_max: (market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()),
+    };
+    sim.wallet_update();
+    let balance_series = sim.run_loop(market.min_date_ms);
+    let unclosed = sim.handle_left_open();
+    let final_balance = sim.wallet_total();
+    SimOutput { trades: sim.trades, unclosed, rejected: sim.rejected, final_balance, balance_series }
+}
+
+impl Sim<'_> {
+    /// The main loop (§3). Returns the balance captured at every candle (§10).
+    fn run_loop(&mut self, min_date: i64) -> Vec<(i64, f64)> {
+        // Entry candidates of all pairs, by time index and then whitelist order.
+        let mut events: Vec<(i64, usize)> = Vec::new();
+        for (p, pv) in self.pairs.iter().enumerate() {
+            if !pv.has_window {
+                continue;
+            }
+            for i in pv.first_row..pv.n {
+                if self.trade_dir(pv, i).is_some() {
+                    events.push((pv.k0 + i as i64, p));
+                }
+            }
+        }
+        events.sort_unstable();
+        let k_max = self.k_max;
+        let len = usize::try_from(k_max + 1).unwrap_or(0);
+        // Wallet total at the start of each candle (before anything is processed).
+        let mut free_at = vec![0.0; len];
+        let mut processed_at = vec![i64::MIN; self.pairs.len()];
+        let mut snapshot: Vec<usize> = Vec::new();
+        let mut ev = 0usize;
+        let mut k = 1i64;
+        while k <= k_max {
+            let next_entry = events.get(ev).map(|e| e.0);
+            let next_fill = self.open_order.iter().filter_map(|&p| self.open[p].as_ref().and_then(|tr| tr.close_k)).min();
+            let kn = match (next_entry, next_fill) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(k_max + 1),
+            }
+            .min(k_max + 1);
+            let value = self.wallet_total();
+            for slot in &mut free_at[idx(k)..idx(kn.min(k_max + 1))] {
+                *slot = value;
+            }
+            if kn > k_max {
+                break;
+            }
+            free_at[idx(kn)] = value;
+            let can_enter = kn != k_max;
+            let t = min_date + self.step * kn;
+
+            // Pairs with open trades first, in the order the trades opened.
+            snapshot.clear();
+            snapshot.extend_from_slice(&self.open_order);
+            for &p in &snapshot {
+                let Some(i) = self.row_at(p, kn) else { continue };
+                processed_at[p] = kn;
+                let Some(tr) = &self.open[p] else { continue };
+                if tr.close_k != Some(kn) {
+                    continue;
+                }
+                let side = tr.side;
+                self.close_trade(p, t);
+                // Futures: a position closed by the opposite signal reverses on this candle.
+                if let Some(dir) = self.trade_dir(&self.pairs[p], i) {
+                    if dir != side {
+                        self.try_enter(p, i, kn, dir, can_enter);
+                    }
+                }
+            }
+            // Then the entry signals, in whitelist order.
+            while let Some(&(ek, p)) = events.get(ev) {
+                if ek != kn {
+                    break;
+                }
+                ev += 1;
+                if processed_at[p] == kn {
+                    continue;
+                }
+                processed_at[p] = kn;
+                if let Some(i) = self.row_at(p, kn) {
+                    let Some(dir) = self.trade_dir(&self.pairs[p], i) else { continue };
+                    self.try_enter(p, i, kn, dir, can_enter);
+                }
+            }
+            k = kn + 1;
+        }
+        self.balance_series(min_date, &free_at)
+    }
+
+    /// The wallet capture of every candle: the wallet total plus, in spot, `amount · open`
+    /// of each trade open at the candle's start whose pair has the candle. Positions are
+    /// summed first, in opening order, and the wallet added last — Freqtrade's float order.
+    fn balance_series(&mut self, min_date: i64, free_at: &[f64]) -> Vec<(i64, f64)> {
+        let mut positions = vec![0.0; free_at.len()];
+        if self.spot {
+            for (p, tr) in self.open.iter().enumerate() {
+                if let Some(tr) = tr {
+                    let pv = &self.pairs[p];
+                    self.opened[tr.opened_idx].end_k = pv.k0 + pv.n as i64 - 1;
+                }
+            }
+            for pos in &self.opened {
+                let pv = &self.pairs[pos.pair];
+                let last = pos.end_k.min(self.k_max);
+                for k in (pos.open_k + 1)..=last {
+                    positions[idx(k)] += pos.amount * pv.open[idx(k - pv.k0)];
+                }
+            }
+        }
+        (1..free_at.len()).map(|k| (min_date + self.step * k as i64, free_at[k] + positions[k])).collect()
+    }
+
+    /// The entry step of `backtest_loop` for a pair without an open trade (§3): enter if a
+    /// slot is free, otherwise count a rejected signal. Nothing happens on the last candle.
+    fn try_enter(&mut self, p: usize, i: usize, k: i64, dir: Side, can_enter: bool) {
+        if !can_enter || self.open[p].is_some() {
+            return;
+        }
+        // max_open_trades <= 0 means unlimited in Freqtrade's slot test.
+        let slot_free = match self.cfg.max_open_trades {
+            None | Some(0) => true,
+            Some(m) => self.open_order.len() < m,
+        };
+        if !slot_free {
+            self.rejected += 1;
+            return;
+        }
+        let t = self.pairs[p].ts0 + self.step * i as i64;
+        self.enter_trade(p, i, t, dir);
+        // An exit order filled on the entry candle closes the trade right away, before the
+        // next pair is processed (it frees the slot for it).
+        if self.open[p].as_ref().is_some_and(|tr| tr.close_k == Some(k)) {
+            self.close_trade(p, t);
+        }
+    }
+
+    /// Index of pair `p`'s row at time index `k` (candles since `min_date`), if it has one
+    /// (§3 step 3). Rows are contiguous after gap filling.
+    fn row_at(&self, p: usize, k: i64) -> Option<usize> {
+        let pv = &self.pairs[p];
+        let i = usize::try_from(k - pv.k0).ok()?;
+        (pv.has_window && i >= pv.first_row && i < pv.n).then_some(i)
+    }
+
+    /// `check_for_trade_entry` on row `i`, whose signals are those of candle `i - 1` (§3).
+    fn trade_dir(&self, pv: &PairView<'_>, i: usize) -> Option<Side> {
+        let s = i - 1;
+        let enter_long = pv.enter_long[s];
+        let exit_long = pv.exit_long[s];
+        let enter_short = self.can_short && flag(pv.enter_short, s);
+        let exit_short = self.can_short && flag(pv.exit_short, s);
+        if enter_long && !(exit_long || enter_short) {
+            Some(Side::Long)
+        } else if enter_short && !(exit_short || enter_long) {
+            Some(Side::Short)
+        } else {
+            None
+        }
+    }
+
+    // ---- wallet (§4) ----
+
+    fn wallet_update(&mut self) {
+        // Python's sum() over the open trades in opening order.
+        let mut tied = 0.0;
+        for &p in &self.open_order {
+            if let Some(tr) = &self.open[p] {
+                tied += tr.stake;
+            }
+        }
+        self.tied = tied;
+        self.free = self.cfg.starting_balance + self.closed_profit - tied;
+    }
+
+    /// The stake-currency total: free balance in spot, free plus margins in futures.
+    fn wallet_total(&self) -> f64 {
+        if self.spot {
+            self.free
+        } else {
+            self.free + self.tied
+        }
+    }
+
+    fn available(&self) -> f64 {
+        let a = (self.tied + self.free) * self.cfg.tradable_balance_ratio - self.tied;
+        if self.free < a {
+            self.free
+        } else {
+            a
+        }
+    }
+
+    /// `get_trade_stake_amount`; `None` where Freqtrade raises `DependencyException`.
+    fn stake_for_entry(&self) -> Option<f64> {
+        let available = self.available();
+        let stake = match self.cfg.stake_amount {
+            StakeAmount::Fixed(s) => s,
+            StakeAmount::Unlimited => match self.cfg.max_open_trades {
+                Some(0) | None => 0.0,
+                Some(m) => {
+                    let possible = (available + self.tied) / m as f64;
+                    if available < possible {
+                        available
+                    } else {
+                        possible
+                    }
+                }
+            },
+        };
+        if available < stake {
+            return None;
+        }
+        Some(if stake < 0.0 { 0.0 } else { stake })
+    }
+
+    /// `get_min_pair_stake_amount(pair, price, -0.05, leverage)`, 0 without limits.
+    fn min_stake(&self, p: usize, price: f64, leverage: f64) -> f64 {
+        let pv = &self.pairs[p];
+        let margin_reserve: f64 = 1.0 + 0.05;
+        let stoploss_reserve = (margin_reserve / (1.0 - 0.05)).clamp(1.0, 1.5);
+        let limits = [pv.min_notional.map(|c| c * stoploss_reserve), pv.min_amount.map(|a| a * price * margin_reserve)];
+        let mut best: Option<f64> = None;
+        for l in limits.into_iter().flatten() {
+            if best.is_none_or(|b| l > b) {
+                best = Some(l);
+            }
+        }
+        best.map_or(0.0, |b| b / leverage)
+    }
+
+    /// `validate_stake_amount` with no maximum stake (markets here never cap it).
+    fn validate_stake(&self, stake: f64, min_stake: f64) -> f64 {
+        if stake == 0.0 {
+            return 0.0;
+        }
+        let max_allowed = self.available();
+        if min_stake > max_allowed {
+            return 0.0;
+        }
+        let mut stake = stake;
+        if stake < min_stake {
+            if stake * 1.3 < min_stake {
+                return 0.0;
+            }
+            stake = min_stake;
+        }
+        if stake > max_allowed {
+            stake = max_allowed;
+        }
+        stake
+    }
+
+    // ---- money math (§8) ----
+
+    fn open_value(&self, amount: Dec, rate: f64, side: Side) -> f64 {
+        let f = if side == Side::Short { self.one_minus_fee } else { self.one_plus_fee };
+        product_to_f64(&[amount, dec(rate), f])
+    }
+
+    fn close_value(&self, amount: Dec, rate: f64, side: Side) -> f64 {
+        let f = if side == Side::Short { self.one_plus_fee } else { self.one_minus_fee };
+        product_to_f64(&[amount, dec(rate), f])
+    }
+
+    /// `calc_profit_ratio(rate)`, exact and rounded to 8 decimals.
+    fn profit_ratio_exact(&self, tr: &OpenTrade, rate: f64) -> f64 {
+        let cv = self.close_value(tr.amount_dec, rate, tr.side);
+        let otv = tr.open_trade_value;
+        if otv == 0.0 {
+            return 0.0;
+        }
+        let r = match tr.side {
+            Side::Long => (cv / otv - 1.0) * tr.leverage,
+            Side::Short => (1.0 - cv / otv) * tr.leverage,
+        };
+        py_round(r, 8)
+    }
+
+    /// The profit ratio at `rate` as far as a comparison with `threshold` needs it: a float
+    /// estimate when it is clearly on one side (its error is ~1e-15, the rounding 5e-9), the
+    /// exact value otherwise. Comparisons with `threshold` give the exact result either way.
+    fn profit_ratio_vs(&self, tr: &OpenTrade, rate: f64, threshold: f64) -> f64 {
+        let otv = tr.open_trade_value;
+        if otv == 0.0 {
+            return 0.0;
+        }
+        let (f, sign) = if tr.side == Side::Short { (self.one_plus_fee_f, -1.0) } else { (self.one_minus_fee_f, 1.0) };
+        let approx = sign * (tr.amount * rate * f / otv - 1.0) * tr.leverage;
+        if (approx - threshold).abs() > 2e-8 + 1e-12 * approx.abs() {
+            approx
+        } else {
+            self.profit_ratio_exact(tr, rate)
+        }
+    }
+
+    /// The stop for `rate` and stop-loss ratio `sl` (§4): float `rate·(1 ∓ |sl/lev|)`, then
+    /// rounded up (long) or down (short) to the tick.
+    fn stop_for(rate: f64, sl: f64, leverage: f64, side: Side, tick: Option<Tick>) -> f64 {
+        let (raw, mode) = match side {
+            Side::Long => (rate * (1.0 - (sl / leverage).abs()), TickRounding::Up),
+            Side::Short => (rate * (1.0 + (sl / leverage).abs()), TickRounding::Down),
+        };
+        tick.map_or(raw, |tk| to_tick(raw, tk, mode))
+    }
+
+    // ---- entry (§4) ----
+
+    fn enter_trade(&mut self, p: usize, i: usize, t: i64, side: Side) {
+        let pv = &self.pairs[p];
+        let (o, h, l) = (pv.open[i], pv.high[i], pv.low[i]);
+        let propose = match side {
+            Side::Long => {
+                if o <= h {
+                    o
+                } else {
+                    h
+                }
+            }
+            Side::Short => {
+                if o >= l {
+                    o
+                } else {
+                    l
+                }
+            }
+        };
+        let Some(stake) = self.stake_for_entry() else { return };
+        let leverage = self.leverage;
+        let min_stake = self.min_stake(p, propose, leverage);
+        let stake = self.validate_stake(stake, min_stake);
+        if stake == 0.0 || (min_stake != 0.0 && stake < min_stake) {
+            return;
+        }
+        let pv = &self.pairs[p];
+        let amount_p = (stake / propose) * leverage;
+        let amount = pv.amount_step.map_or(amount_p, |s| to_tick(amount_p, s, TickRounding::Truncate));
+        if amount == 0.0 {
+            return;
+        }
+        // The entry fills at once: the open lies inside its own candle. The trade keeps the
+        // tick of the month it opened in.
+        let tick = pv.ticks.asof(t).or(pv.price_tick);
+        let amount_dec = dec(amount);
+        let open_dec = dec(propose);
+        let stake_exact = product_to_f64(&[open_dec, amount_dec]) / leverage;
+        let avg_price = open_dec.trunc18().to_f64();
+        let open_rate = tick.map_or(avg_price, |tk| to_tick(avg_price, tk, TickRounding::HalfUp));
+        let open_trade_value = self.open_value(amount_dec, open_rate, side);
+        let stop = Self::stop_for(open_rate, self.st.stoploss, leverage, side, tick);
+        let enter_tag = pv.tags.and_then(|tags| tags[i - 1].clone()).unwrap_or_default();
+        let open_k = pv.k0 + i as i64;
+        let mut tr = OpenTrade {
+            side,
+            open_ts: t,
+            open_raw: propose,
+            avg_price,
+            open_rate,
+            amount,
+            amount_dec,
+            stake: stake_exact,
+            leverage,
+            tick,
+            open_trade_value,
+            stop_loss: stop,
+            stop_loss_pct: -self.st.stoploss.abs(),
+            initial_stop_loss: stop,
+            initial_stop_loss_pct: -self.st.stoploss.abs(),
+            is_stop_loss_trailing: false,
+            max_rate: None,
+            min_rate: None,
+            exit_order: None,
+            exit_reason: None,
+            enter_tag,
+            close_k: None,
+            opened_idx: self.opened.len(),
+        };
+        tr.close_k = self.scan_exits(p, &mut tr, i);
+        self.opened.push(Position { pair: p, amount, open_k, end_k: open_k });
+        self.open[p] = Some(tr);
+        self.open_order.push(p);
+        self.wallet_update();
+    }
+
+    // ---- exits (§5, §6, §7) ----
+
+    /// Steps 4 and 5 of `backtest_loop` on every candle of the trade's pair from row `from`
+    /// on: evaluate the exits, then try to fill the exit order. Returns the time index of the
+    /// candle where it fills, leaving the trade in its state at that moment (or at the pair's
+    /// last candle when it never fills).
+    fn scan_exits(&self, p: usize, tr: &mut OpenTrade, from: usize) -> Option<i64> {
+        let pv = &self.pairs[p];
+        for i in from..pv.n {
+            let t = pv.ts0 + self.step * i as i64;
+            self.evaluate_exits(p, tr, i, t);
+            if tr.exit_order.is_some_and(|oo| pv.low[i] <= oo.price && oo.price <= pv.high[i]) {
+                return Some(pv.k0 + i as i64);
+            }
+        }
+        None
+    }
+
+    /// §5: adjust the trailing stop, collect the exit candidates and place the first order.
+    fn evaluate_exits(&self, p: usize, tr: &mut OpenTrade, i: usize, t: i64) {
+        let pv = &self.pairs[p];
+        let (o, h, l, c) = (pv.open[i], pv.high[i], pv.low[i], pv.close[i]);
+        let s = i - 1;
+        let (enter, exit_sig) = match tr.side {
+            Side::Long => (pv.enter_long[s], pv.exit_long[s]),
+            Side::Short => (flag(pv.enter_short, s), flag(pv.exit_short, s)),
+        };
+        let st = self.st;
+        // Python's `x or current_rate`: a zero price counts as missing.
+        let high = if h != 0.0 { h } else { o };
+        let low = if l != 0.0 { l } else { o };
+        let rate_best = if tr.side == Side::Short { low } else { high };
+
+        // adjust_min_max_rates comes before everything else.
+        let prev_max = tr.max_rate.filter(|v| *v != 0.0).unwrap_or(tr.open_rate);
+        let prev_min = tr.min_rate.filter(|v| *v != 0.0).unwrap_or(tr.open_rate);
+        tr.max_rate = Some(if high >= prev_max { high } else { prev_max });
+        tr.min_rate = Some(if low <= prev_min { low } else { prev_min });
+
+        // Trailing stop adjustment, judged on the candle extreme (§5.3).
+        if st.trailing_stop {
+            let dir_correct = match tr.side {
+                Side::Long => tr.stop_loss < low,
+                Side::Short => tr.stop_loss > high,
+            };
+            if dir_correct {
+                let offset = st.trailing_stop_positive_offset;
+                let bound_profit = self.profit_ratio_vs(tr, rate_best, offset);
+                if !(st.trailing_only_offset_is_reached && bound_profit < offset) {
+                    let mut sl = st.stoploss;
+                    if let Some(tsp) = st.trailing_stop_positive {
+                        if bound_profit > offset {
+                            sl = tsp;
+                        }
+                    }
+                    let new_stop = Self::stop_for(rate_best, sl, tr.leverage, tr.side, tr.tick);
+                    let moves = match tr.side {
+                        Side::Long => new_stop > tr.stop_loss,
+                        Side::Short => new_stop < tr.stop_loss,
+                    };
+                    if moves {
+                        tr.is_stop_loss_trailing = true;
+                        tr.stop_loss = new_stop;
+                        tr.stop_loss_pct = -sl.abs();
+                    }
+                }
+            }
+        }
+
+        let stop_hit = match tr.side {
+            Side::Long => tr.stop_loss >= low,
+            Side::Short => tr.stop_loss <= high,
+        };
+        let trade_dur = (t - tr.open_ts).div_euclid(60_000);
+        let roi_reached = !(enter && st.ignore_roi_if_entry_signal)
+            && st.roi_at(trade_dur).is_some_and(|(_, roi)| self.profit_ratio_vs(tr, rate_best, roi) > roi);
+
+        let mut candidates = [None; 4];
+        if st.use_exit_signal
+            && exit_sig
+            && !enter
+            && (!st.exit_profit_only || self.profit_ratio_vs(tr, o, st.exit_profit_offset) > st.exit_profit_offset)
+        {
+            candidates[0] = Some(Candidate::ExitSignal);
+        }
+        if stop_hit && !tr.is_stop_loss_trailing {
+            candidates[1] = Some(Candidate::StopLoss);
+        }
+        if roi_reached {
+            candidates[2] = Some(Candidate::Roi);
+        }
+        if stop_hit && tr.is_stop_loss_trailing {
+            candidates[3] = Some(Candidate::TrailingStopLoss);
+        }
+        for cand in candidates.into_iter().flatten() {
+            if self.exit_for_candidate(p, tr, cand, (o, h, l, c), t, trade_dur) {
+                break;
+            }
+        }
+    }
+
+    /// `_get_exit_for_signal`: price the candidate and place its order. True when an order
+    /// was placed (or replaced); false when the candidate was skipped or an identical order
+    /// already rests, in which case the next candidate is tried.
+    fn exit_for_candidate(
+        &self,
+        p: usize,
+        tr: &mut OpenTrade,
+        cand: Candidate,
+        (o, h, l, c): (f64, f64, f64, f64),
+        t: i64,
+        trade_dur: i64,
+    ) -> bool {
+        let (rate, reason) = match cand {
+            Candidate::StopLoss | Candidate::TrailingStopLoss => {
+                let reason = if cand == Candidate::StopLoss { ExitReason::StopLoss } else { ExitReason::TrailingStopLoss };
+                (self.close_rate_for_stoploss(tr, cand, (o, h, l), trade_dur), reason)
+            }
+            Candidate::Roi => match self.close_rate_for_roi(tr, (o, h, l, c), trade_dur) {
+                Some(r) => (r, ExitReason::Roi),
+                None => return false,
+            },
+            Candidate::ExitSignal => {
+                // Limit exit orders cannot be placed beyond the candle.
+                let r = match tr.side {
+                    Side::Long => {
+                        if o >= l {
+                            o
+                        } else {
+                            l
+                        }
+                    }
+                    Side::Short => {
+                        if o <= h {
+                            o
+                        } else {
+                            h
+                        }
+                    }
+                };
+                (r, ExitReason::ExitSignal)
+            }
+        };
+        tr.exit_reason = Some(reason);
+        self.place_exit_order(p, tr, rate, reason, t)
+    }
+
+    /// `_exit_trade`: round the price half-up to the tick and the amount down to the lot
+    /// step; keep an identical resting order (false), otherwise replace it (true).
+    fn place_exit_order(&self, p: usize, tr: &mut OpenTrade, rate: f64, reason: ExitReason, t: i64) -> bool {
+        let price = tr.tick.map_or(rate, |tk| to_tick(rate, tk, TickRounding::HalfUp));
+        let amount = self.pairs[p].amount_step.map_or(tr.amount, |s| to_tick(tr.amount, s, TickRounding::Truncate));
+        if let Some(oo) = &tr.exit_order {
+            if oo.price == price && oo.amount == amount {
+                return false;
+            }
+        }
+        tr.exit_order = Some(ExitOrder { price, amount, placed: t, reason });
+        true
+    }
+
+    /// `_get_close_rate_for_stoploss` (§6).
+    fn close_rate_for_stoploss(&self, tr: &OpenTrade, cand: Candidate, (o, h, l): (f64, f64, f64), dur: i64) -> f64 {
+        let stop = tr.stop_loss;
+        match tr.side {
+            Side::Short if stop < l => return o,
+            Side::Long if stop > h => return o,
+            _ => {}
+        }
+        if cand == Candidate::TrailingStopLoss && dur == 0 {
+            let st = self.st;
+            let side = if tr.side == Side::Short { -1.0 } else { 1.0 };
+            let lev = tr.leverage;
+            let tsp = st.trailing_stop_positive.filter(|v| *v != 0.0);
+            let stop_rate = match tsp {
+                Some(tsp) if st.trailing_stop && st.trailing_only_offset_is_reached => {
+                    o * (1.0 + side * st.trailing_stop_positive_offset.abs() - side * (tsp / lev).abs())
+                }
+                _ => o * (1.0 - side * (tr.stop_loss_pct / lev).abs()),
+            };
+            return match tr.side {
+                Side::Short => {
+                    if h <= stop_rate {
+                        h
+                    } else {
+                        stop_rate
+                    }
+                }
+                Side::Long => {
+                    if l >= stop_rate {
+                        l
+                    } else {
+                        stop_rate
+                    }
+                }
+            };
+        }
+        stop
+    }
+
+    /// `_get_close_rate_for_roi` (§6); `None` for the opening-candle ValueError case.
+    fn close_rate_for_roi(&self, tr: &OpenTrade, (o, h, l, c): (f64, f64, f64, f64), dur: i64) -> Option<f64> {
+        let Some((roi_entry, roi)) = self.st.roi_at(dur) else { return Some(o) };
+        if roi == -1.0 && roi_entry % self.tf_minutes == 0 {
+            return Some(o);
+        }
+        let side = if tr.side == Side::Short { -1.0 } else { 1.0 };
+        let ov = tr.open_trade_value;
+        let v0 = self.close_value(tr.amount_dec, 0.0, tr.side);
+        let v1 = self.close_value(tr.amount_dec, 1.0, tr.side);
+        let close_rate = ((1.0 + roi / tr.leverage * side) * ov - v0) / (v1 - v0);
+        let is_new_roi = match tr.side {
+            Side::Short => o < close_rate,
+            Side::Long => o > close_rate,
+        };
+        if dur > 0 && dur == roi_entry && roi_entry % self.tf_minutes == 0 && is_new_roi {
+            return Some(o);
+        }
+        let value_error = dur == 0
+            && match tr.side {
+                Side::Short => o < c && tr.open_rate > o && close_rate < c,
+                Side::Long => o > c && tr.open_rate < o && close_rate > c,
+            };
+        if value_error {
+            return None;
+        }
+        let clamped = if close_rate >= l { close_rate } else { l };
+        Some(if clamped <= h { clamped } else { h })
+    }
+
+    /// Closes pair `p`'s trade at its exit order's price on candle `t` (§8).
+    fn close_trade(&mut self, p: usize, t: i64) {
+        let Some(tr) = self.open[p].take() else { return };
+        let Some(oo) = tr.exit_order else {
+            self.open[p] = Some(tr);
+            return;
+        };
+        let amount_dec = dec(oo.amount);
+        let cv = self.close_value(amount_dec, oo.price, tr.side);
+        let ov_avg = self.open_value(amount_dec, tr.avg_price, tr.side);
+        let raw_profit = match tr.side {
+            Side::Long => cv - ov_avg,
+            Side::Short => ov_avg - cv,
+        };
+        let profit_abs = py_round(raw_profit, 8);
+        let total_stake = self.open_value(amount_dec, tr.open_raw, tr.side);
+        let profit_ratio = if total_stake > 0.0 { profit_abs / total_stake * tr.leverage } else { 0.0 };
+        self.closed_profit += profit_abs;
+        self.open_order.retain(|&q| q != p);
+        self.opened[tr.opened_idx].end_k = self.pairs[p].k0 + (t - self.pairs[p].ts0) / self.step;
+        self.trades.push(Trade {
+            pair: self.names[p].clone(),
+            open_timestamp: tr.open_ts,
+            close_timestamp: t,
+            open_rate: tr.open_rate,
+            close_rate: oo.price,
+            amount: py_round(tr.amount, 8),
+            stake_amount: py_round(tr.stake, 8),
+            profit_abs,
+            profit_ratio,
+            exit_reason: tr.exit_reason.unwrap_or(oo.reason),
+            is_short: tr.side == Side::Short,
+            leverage: tr.leverage,
+            fee_open: self.fee,
+            fee_close: self.fee,
+            initial_stop_loss_abs: tr.initial_stop_loss,
+            initial_stop_loss_ratio: tr.initial_stop_loss_pct,
+            stop_loss_abs: tr.stop_loss,
+            stop_loss_ratio: tr.stop_loss_pct,
+            min_rate: tr.min_rate.unwrap_or(tr.open_rate),
+            max_rate: tr.max_rate.unwrap_or(tr.open_rate),
+            funding_fees: 0.0,
+            enter_tag: tr.enter_tag,
+            exit_order_placed: oo.placed,
+        });
+        self.wallet_update();
+    }
+
+    /// `handle_left_open` (§7, §9): force-exit every trade still open at the open of its
+    /// pair's last candle; a force exit that cannot fill leaves the trade open and unreported.
+    fn handle_left_open(&mut self) -> Vec<UnclosedTrade> {
+        // Pairs in the order they were first processed: by first row, then whitelist order.
+        let mut order: Vec<usize> = (0..self.pairs.len()).filter(|&p| self.pairs[p].has_window).collect();
+        order.sort_by_key(|&p| (self.pairs[p].ts0 + self.step * self.pairs[p].first_row as i64, p));
+        let mut unclosed = Vec::new();
+        for p in order {
+            let Some(mut tr) = self.open[p].take() else { continue };
+            let pv = &self.pairs[p];
+            let last = pv.n - 1;
+            let t = pv.ts0 + self.step * last as i64;
+            let (o, h, l) = (pv.open[last], pv.high[last], pv.low[last]);
+            self.place_exit_order(p, &mut tr, o, ExitReason::ForceExit, t);
+            tr.exit_reason = Some(ExitReason::ForceExit);
+            let fills = tr.exit_order.is_some_and(|oo| l <= oo.price && oo.price <= h);
+            if fills {
+                self.open[p] = Some(tr);
+                self.close_trade(p, t);
+            } else {
+                if let Some(oo) = tr.exit_order {
+                    unclosed.push(UnclosedTrade {
+                        pair: self.names[p].clone(),
+                        open_date: iso_ts_ms(tr.open_ts),
+                        open_rate: tr.open_rate,
+                        amount: tr.amount,
+                        stake_amount: tr.stake,
+                        open_exit_order: OpenExitOrder { price: oo.price, placed: iso_ts_ms(oo.placed), tag: oo.reason },
+                    });
+                }
+                self.open[p] = Some(tr);
+            }
+        }
+        unclosed
+    }
+}
+
+/// A non-negative time index or row as a vector index.
+fn idx(k: i64) -> usize {
+    usize::try_from(k).unwrap_or(0)
+}
+
+/// A signal of a column that may be empty (never set).
+fn flag(col: &[bool], i: usize) -> bool {
+    col.get(i).copied().unwrap_or(false)
+}

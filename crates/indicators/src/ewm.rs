@@ -1,0 +1,152 @@
+//! Exponentially weighted means with pandas' `ewm(adjust=False).mean()` semantics, bit for bit.
+
+/// How the smoothing factor of an exponentially weighted mean is given, as in pandas.
+///
+/// pandas turns every form into a centre of mass first and then computes
+/// `alpha = 1 / (1 + com)`; that round trip is kept because it can change the last bit of
+/// `alpha` (for example `alpha = 1/14` does not survive it exactly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EwmSpec {
+    /// `span` (>= 1): `com = (span - 1) / 2`.
+    Span(f64),
+    /// Smoothing factor in `(0, 1]`: `com = (1 - alpha) / alpha`.
+    Alpha(f64),
+    /// Centre of mass (>= 0).
+    Com(f64),
+}
+
+impl EwmSpec {
+    /// The centre of mass pandas derives from this specification.
+    #[must_use]
+    pub fn com(self) -> f64 {
+        match self {
+            Self::Span(span) => (span - 1.0) / 2.0,
+            Self::Alpha(alpha) => (1.0 - alpha) / alpha,
+            Self::Com(com) => com,
+        }
+    }
+
+    /// The smoothing factor pandas actually uses: `1 / (1 + com)`.
+    #[must_use]
+    pub fn alpha(self) -> f64 {
+        1.0 / (1.0 + self.com())
+    }
+}
+
+/// pandas `Series.ewm(<spec>, adjust=False).mean()` (with `ignore_na=False`, `min_periods=0`).
+///
+/// The update is the one in pandas' cython `ewm`: `y[0] = x[0]` and for each later
+/// observation `y = ((1 - a) * y + a * x) / ((1 - a) + a)`, skipped when `y == x` (pandas'
+/// guard against drift on constant series). A NaN input keeps the previous mean but ages its
+/// weight by `1 - a` (pandas' `ignore_na=False`); leading NaNs stay NaN until the first
+/// observation.
+#[must_use]
+pub fn ewm_mean(x: &[f64], spec: EwmSpec) -> Vec<f64> {
+    let mut out = vec![0.0; x.len()];
+    ewm_mean_into(x, spec, &mut out);
+    out
+}
+
+/// [`ewm_mean`] writing into `out` (no allocation).
+///
+/// # Panics
+/// When `out.len() != x.len()`.
+pub fn ewm_mean_into(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
+    assert_eq!(x.len(), out.len(), "output length must equal input length");
+    if x.is_empty() {
+        return;
+    }
+    let alpha = spec.alpha();
+    let old_wt_factor = 1.0 - alpha;
+    let new_wt = alpha;
+    if !x.iter().any(|v| v.is_nan()) {
+        ewm_no_nan(x, old_wt_factor, new_wt, out);
+        return;
+    }
+    let mut weighted = x[0];
+    let mut nobs = usize::from(!weighted.is_nan());
+    out[0] = if nobs >= 1 { weighted } else { f64::NAN };
+    let mut old_wt = 1.0;
+    for i in 1..x.len() {
+        let cur = x[i];
+        let is_observation = !cur.is_nan();
+        nobs += usize::from(is_observation);
+        if !weighted.is_nan() {
+            // ignore_na=False: a missing value still ages the old weight.
+            old_wt *= old_wt_factor;
+            if is_observation {
+                if weighted != cur {
+                    weighted = old_wt * weighted + new_wt * cur;
+                    // Dividing by exactly 1.0 changes no bit, and `(1 - a) + a` is exactly 1
+                    // for the usual spans: skipping it keeps the recurrence short.
+                    let denom = old_wt + new_wt;
+                    if denom != 1.0 {
+                        weighted /= denom;
+                    }
+                }
+                // adjust=False: the old weight restarts at 1 after every observation.
+                old_wt = 1.0;
+            }
+        } else if is_observation {
+            weighted = cur;
+        }
+        out[i] = if nobs >= 1 { weighted } else { f64::NAN };
+    }
+}
+
+/// The same recurrence for input without NaN: the old weight is always exactly `1 - a`.
+fn ewm_no_nan(x: &[f64], old_wt: f64, new_wt: f64, out: &mut [f64]) {
+    let denom = old_wt + new_wt;
+    let mut weighted = x[0];
+    out[0] = weighted;
+    for (o, &cur) in out[1..].iter_mut().zip(&x[1..]) {
+        if weighted != cur {
+            weighted = old_wt * weighted + new_wt * cur;
+            if denom != 1.0 {
+                weighted /= denom;
+            }
+        }
+        *o = weighted;
+    }
+}
+
+/// Exponential moving average with pandas' `ewm(span=span, adjust=False).mean()`.
+#[must_use]
+pub fn ema(x: &[f64], span: usize) -> Vec<f64> {
+    ewm_mean(x, EwmSpec::Span(span as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpha_round_trip_matches_pandas() {
+        // pandas: com = (1 - 1/14) / (1/14) = 13.000000000000002, alpha = 1/(1+com).
+        let a = EwmSpec::Alpha(1.0 / 14.0).alpha();
+        assert_eq!(EwmSpec::Alpha(1.0 / 14.0).com(), 13.000000000000002);
+        assert_eq!(a, 1.0 / (1.0 + 13.000000000000002));
+        assert_eq!(EwmSpec::Span(12.0).com(), 5.5);
+    }
+
+    #[test]
+    fn constant_series_is_constant_and_first_value_seeds() {
+        let y = ema(&[2.5; 5], 12);
+        assert!(y.iter().all(|v| *v == 2.5));
+        let y = ema(&[1.0, 2.0], 3);
+        assert_eq!(y[0], 1.0);
+        assert_eq!(y[1], (0.5 * 1.0 + 0.5 * 2.0) / (0.5 + 0.5));
+    }
+
+    #[test]
+    fn leading_nan_then_values() {
+        let y = ema(&[f64::NAN, f64::NAN, 4.0, 6.0], 3);
+        assert!(y[0].is_nan() && y[1].is_nan());
+        assert_eq!(y[2], 4.0);
+        assert_eq!(y[3], 5.0);
+        // A NaN in the middle keeps the previous mean and ages its weight.
+        let y = ema(&[4.0, f64::NAN, 6.0], 3);
+        assert_eq!(y[1], 4.0);
+        assert_eq!(y[2], (0.25 * 4.0 + 0.5 * 6.0) / (0.25 + 0.5));
+    }
+}

@@ -1,0 +1,461 @@
+//! Request and response bodies of the three services, shared by the handlers, the typed
+//! clients and the OpenAPI documents so the three can never disagree.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// --- health -----------------------------------------------------------------------------------
+
+/// Liveness answer of every service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    /// Always `healthy` when the process answers.
+    pub status: String,
+    /// Service name.
+    pub service: String,
+    /// Package version.
+    pub version: String,
+}
+
+impl HealthResponse {
+    /// The answer of `service`.
+    #[must_use]
+    pub fn of(service: &str) -> Self {
+        Self { status: "healthy".into(), service: service.into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+/// One dependency's readiness.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckResult {
+    /// Whether the dependency answered.
+    pub ok: bool,
+    /// Why not, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Readiness answer: 200 when every check passes, 503 otherwise.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReadyResponse {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// Per-dependency results (`jobs_db`, `data_collection`, `strategy_service`, `executor`).
+    pub checks: BTreeMap<String, CheckResult>,
+}
+
+// --- data-collection --------------------------------------------------------------------------
+
+/// Query of `GET /api/v1/data/symbols`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SymbolsQuery {
+    /// Only this exchange.
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// Only this timeframe.
+    #[serde(default)]
+    pub timeframe: Option<String>,
+}
+
+/// One stored series.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SymbolInfo {
+    /// Exchange id.
+    pub exchange: String,
+    /// Pair in CCXT notation.
+    pub symbol: String,
+    /// `spot` or `futures`.
+    pub market: String,
+    /// Timeframe.
+    pub timeframe: String,
+    /// First candle (RFC 3339).
+    pub first: String,
+    /// Last candle (RFC 3339).
+    pub last: String,
+    /// Number of candles.
+    pub row_count: u64,
+}
+
+/// Answer of `GET /api/v1/data/symbols`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SymbolsResponse {
+    /// Stored series.
+    pub symbols: Vec<SymbolInfo>,
+}
+
+/// Body of `POST /api/v1/data/freshness`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessRequest {
+    /// Pairs to check (CCXT notation).
+    pub symbols: Vec<String>,
+    /// Timeframe of the series.
+    pub timeframe: String,
+    /// Exchange (default `binance`).
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Age in hours after which a series is stale (default 24).
+    #[serde(default = "default_stale_hours")]
+    pub stale_threshold_hours: f64,
+}
+
+/// Freshness of one symbol (the seeds' shape).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SymbolFreshness {
+    /// Close time of the last candle (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update: Option<String>,
+    /// Hours since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_hours: Option<f64>,
+    /// Whether it is within the threshold.
+    pub is_fresh: bool,
+    /// Candles stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_count: Option<u64>,
+    /// Why it could not be checked (not stored, bad symbol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Answer of `POST /api/v1/data/freshness`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FreshnessResponse {
+    /// Per symbol.
+    pub results: BTreeMap<String, SymbolFreshness>,
+    /// Whether every symbol is fresh.
+    pub all_fresh: bool,
+    /// The symbols that are not.
+    pub stale_symbols: Vec<String>,
+}
+
+/// Body of `POST /api/v1/data/validate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataValidateRequest {
+    /// Exchange (default `binance`).
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Pairs to check; every stored pair when empty.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Timeframe to check; every stored timeframe when absent.
+    #[serde(default)]
+    pub timeframe: Option<String>,
+}
+
+/// Validation of one series.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesValidation {
+    /// Pair.
+    pub symbol: String,
+    /// Timeframe.
+    pub timeframe: String,
+    /// Candles.
+    pub rows: usize,
+    /// Gaps on the timeframe grid.
+    pub gaps: usize,
+    /// Candles missing in the gaps.
+    pub missing: u64,
+    /// Duplicate timestamps.
+    pub duplicates: usize,
+    /// Candles whose OHLC values disagree.
+    pub ohlc_issues: usize,
+    /// Timestamps out of order.
+    pub out_of_order: usize,
+    /// Timestamps off the timeframe grid.
+    pub off_grid: usize,
+    /// No problem other than gaps.
+    pub clean: bool,
+}
+
+/// Answer of `POST /api/v1/data/validate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DataValidateResponse {
+    /// Per series.
+    pub reports: Vec<SeriesValidation>,
+    /// Whether every series is clean.
+    pub all_clean: bool,
+}
+
+// --- strategy-service -------------------------------------------------------------------------
+
+/// A strategy with its metadata, settings and tunable parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StrategyDetail {
+    /// Name.
+    pub name: String,
+    /// Timeframe it is written for.
+    pub timeframe: String,
+    /// Candles it needs before its first signal.
+    pub startup_candle_count: usize,
+    /// Whether it may short (futures).
+    pub can_short: bool,
+    /// Exit and risk settings (ROI table, stop-loss, trailing, ...), Freqtrade's names.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// Tunable parameters: name, kind, range, default, space.
+    #[schema(value_type = Vec<Object>)]
+    pub parameters: Vec<serde_json::Value>,
+}
+
+/// Answer of `GET /api/v1/strategies`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StrategyList {
+    /// Strategies in registration order.
+    pub strategies: Vec<StrategyDetail>,
+}
+
+/// Body of `POST /api/v1/strategies/{name}/validate`: what a run would use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyValidateRequest {
+    /// Timeframe of the run.
+    #[serde(default)]
+    pub timeframe: Option<String>,
+    /// Pairs of the run.
+    #[serde(default)]
+    pub pairs: Vec<String>,
+    /// `spot` or `futures`.
+    #[serde(default)]
+    pub trading_mode: Option<String>,
+    /// Parameter values by name; defaults for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// One problem found by a validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field (`timeframe`, `pairs[1]`, `parameters.fast`).
+    pub field: String,
+    /// What is wrong, quoting the value.
+    pub message: String,
+}
+
+/// Answer of `POST /api/v1/strategies/{name}/validate`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StrategyValidateResponse {
+    /// Strategy name.
+    pub strategy: String,
+    /// Whether the run settings fit the strategy.
+    pub valid: bool,
+    /// The timeframe the run would use (the strategy's when none was given).
+    pub timeframe: String,
+    /// Problems found.
+    pub errors: Vec<FieldProblem>,
+}
+
+/// Body of `POST /api/v1/configs/prepare`: the seeds' `prepare_config` (base config merged with
+/// overrides, OmegaConf style).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareConfigRequest {
+    /// Strategy name.
+    pub strategy: String,
+    /// Base config file in the strategy config directory; `<strategy>.toml` or `.json` when
+    /// absent (and none when neither exists).
+    #[serde(default)]
+    pub config_file: Option<String>,
+    /// Values merged over the base (objects merge key by key, everything else replaces).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config_overrides: serde_json::Value,
+    /// Run id stamped into the merged config.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// Experiment name stamped into the merged config.
+    #[serde(default)]
+    pub experiment_name: Option<String>,
+}
+
+/// Answer of `POST /api/v1/configs/prepare`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PreparedConfig {
+    /// Strategy name.
+    pub strategy: String,
+    /// The merged, validated config.
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    /// Layers merged, lowest first.
+    pub layers: Vec<String>,
+    /// SHA-256 of the merged config's canonical JSON, to tell identical runs apart.
+    pub config_hash: String,
+}
+
+// --- backend-api ------------------------------------------------------------------------------
+
+/// `stake_amount`: a positive number, or `"unlimited"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum StakeAmountInput {
+    /// Stake per trade in the stake currency.
+    Amount(f64),
+    /// Split the wallet between the free slots.
+    Text(String),
+}
+
+/// Body of `POST /api/v1/backtests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestSubmission {
+    /// Strategy name (`GET /api/v1/strategies`).
+    pub strategy: String,
+    /// Exchange whose stored candles to use (default `binance`).
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`).
+    pub pairs: Vec<String>,
+    /// Timeframe; the strategy's when absent.
+    #[serde(default)]
+    pub timeframe: Option<String>,
+    /// `YYYYMMDD-YYYYMMDD` (either side may be empty). Exclusive with start/end dates.
+    #[serde(default)]
+    pub timerange: Option<String>,
+    /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// Stake per trade, or `"unlimited"` (default).
+    #[serde(default)]
+    pub stake_amount: Option<StakeAmountInput>,
+    /// Starting wallet (default 1000).
+    #[serde(default)]
+    pub dry_run_wallet: Option<f64>,
+    /// Maximum simultaneous trades, -1 for unlimited (default 3).
+    #[serde(default)]
+    pub max_open_trades: Option<i64>,
+    /// Fee ratio per side (default 0.001).
+    #[serde(default)]
+    pub fee: Option<f64>,
+    /// `spot` (default) or `futures`.
+    #[serde(default)]
+    pub trading_mode: Option<String>,
+    /// Leverage (futures).
+    #[serde(default)]
+    pub leverage: Option<f64>,
+    /// Experiment the run belongs to (for tracking).
+    #[serde(default)]
+    pub experiment_name: Option<String>,
+}
+
+/// Answer of `POST /api/v1/backtests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubmitResponse {
+    /// Job id.
+    pub job_id: String,
+    /// Status at the time of the answer (PENDING for a new job).
+    pub status: String,
+    /// Where to poll.
+    pub status_url: String,
+    /// False when an earlier submission with the same `Idempotency-Key` is returned.
+    pub created: bool,
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobErrorBody {
+    /// Stable code (`invalid_request`, `worker_lost`, `engine_error`, `store_error`).
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Whether submitting the same job again may succeed.
+    pub retryable: bool,
+}
+
+/// A backtest job as `GET /api/v1/backtests/{id}` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BacktestStatus {
+    /// Job id.
+    pub job_id: String,
+    /// PENDING, RUNNING, COMPLETED, FAILED or CANCELLED.
+    pub status: String,
+    /// 0..1.
+    pub progress: f64,
+    /// Strategy name.
+    pub strategy: Option<String>,
+    /// Experiment name.
+    pub experiment_name: Option<String>,
+    /// Accepted at (RFC 3339).
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Current or last attempt started.
+    pub started_at: Option<String>,
+    /// Reached a final status.
+    pub finished_at: Option<String>,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Cancellation requested while running.
+    pub cancel_requested: bool,
+    /// The accepted request.
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    /// Summary of a COMPLETED job (Freqtrade's summary keys, trade count).
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Error of a FAILED job.
+    pub error: Option<JobErrorBody>,
+}
+
+/// Query of `GET /api/v1/backtests`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only this strategy.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Page size, 1..=500 (default 50).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Jobs to skip.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 1_000_000_000)]
+    pub offset: Option<u32>,
+}
+
+/// Answer of `GET /api/v1/backtests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BacktestPage {
+    /// Jobs, newest first.
+    pub items: Vec<BacktestStatus>,
+    /// Jobs matching the filter.
+    pub total: usize,
+    /// Page size used.
+    pub limit: usize,
+    /// Offset used.
+    pub offset: usize,
+}
+
+/// Answer of `GET /api/v1/backtests/{id}/trades`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TradesResponse {
+    /// Job id.
+    pub job_id: String,
+    /// Closed trades, Freqtrade's export field names.
+    #[schema(value_type = Vec<Object>)]
+    pub trades: Vec<serde_json::Value>,
+    /// Trades still open at the end.
+    #[schema(value_type = Vec<Object>)]
+    pub unclosed_trades: Vec<serde_json::Value>,
+}
+
+fn default_exchange() -> String {
+    "binance".into()
+}
+
+fn default_stale_hours() -> f64 {
+    24.0
+}

@@ -1,0 +1,76 @@
+//! The OpenAPI 3.1 documents of the three services, generated from the handlers' annotations
+//! and the body types, so the spec cannot drift from the code.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto::*;
+use crate::error::{ErrorBody, ErrorDetail};
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "TradAI backend-api", description = "Backtest jobs, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    paths(
+        crate::backend::submit, crate::backend::status, crate::backend::list, crate::backend::cancel,
+        crate::backend::trades, crate::backend::report, crate::backend::strategies, crate::backend::strategy,
+        crate::backend::health, crate::backend::ready, crate::backend::metrics
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
+        BacktestPage, TradesResponse, StrategyList, StrategyDetail, HealthResponse, ReadyResponse, CheckResult
+    )),
+    modifiers(&BearerKey)
+)]
+struct BackendDoc;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "TradAI data-collection", description = "Stored candle series, their freshness and validation."),
+    paths(crate::data_service::health, crate::data_service::symbols, crate::data_service::freshness, crate::data_service::validate),
+    components(schemas(
+        ErrorBody, ErrorDetail, HealthResponse, SymbolsResponse, SymbolInfo, FreshnessRequest, FreshnessResponse, SymbolFreshness,
+        DataValidateRequest, DataValidateResponse, SeriesValidation
+    ))
+)]
+struct DataDoc;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "TradAI strategy-service", description = "Strategies, run validation and layered strategy configs."),
+    paths(
+        crate::strategy_service::health, crate::strategy_service::list, crate::strategy_service::detail,
+        crate::strategy_service::validate, crate::strategy_service::prepare
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, HealthResponse, StrategyList, StrategyDetail, StrategyValidateRequest, StrategyValidateResponse,
+        FieldProblem, PrepareConfigRequest, PreparedConfig
+    ))
+)]
+struct StrategyDoc;
+
+/// The backend-api document.
+#[must_use]
+pub fn backend() -> utoipa::openapi::OpenApi {
+    BackendDoc::openapi()
+}
+
+/// The data-collection document.
+#[must_use]
+pub fn data_collection() -> utoipa::openapi::OpenApi {
+    DataDoc::openapi()
+}
+
+/// The strategy-service document.
+#[must_use]
+pub fn strategy_service() -> utoipa::openapi::OpenApi {
+    StrategyDoc::openapi()
+}
