@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
+use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
 use tradai_engine::{BacktestConfig, BacktestError, BacktestRunner, PairData, StakeAmount, StrategyRegistry};
 use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
@@ -279,6 +279,19 @@ pub fn load_pairs(
                 return Err(BacktestFailure::Cancelled);
             }
             let candles = store.read(k, range, Columns::ALL).map_err(|e| BacktestFailure::Store(Box::new(e)))?;
+            if candles.is_empty() {
+                let info = listing.iter().find(|s| &s.key == k);
+                return Err(field(
+                    "timerange",
+                    format!(
+                        "time range '{}' is outside the stored candles of '{}' ({} to {})",
+                        req.timerange_text,
+                        k.pair,
+                        info.map(|i| format_ts_ms(i.first_ts)).unwrap_or_default(),
+                        info.map(|i| format_ts_ms(i.last_ts)).unwrap_or_default()
+                    ),
+                ));
+            }
             let instrument = store
                 .instrument(&k.exchange, &k.pair)
                 .map_err(|e| BacktestFailure::Store(Box::new(e)))?

@@ -3,3 +3,4 @@
 mod tidy;
 mod data;
 mod services;
+mod backtest;

@@ -1,0 +1,137 @@
+//! `tradai backtest` through the conformance contract of `shared/conformance/README.md`: the
+//! three reference runs must match Freqtrade's trades exactly and its summary to 1e-6; bad
+//! input must fail with one line naming the bad value.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::data::{imported_store, json_of, run_err, run_ok, shared};
+
+const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    a == b || (a - b).abs() <= rel * a.abs().max(b.abs())
+}
+
+/// Compares two exports trade by trade (exact keys exact, floats to `rel`), then the summary.
+pub fn assert_conforms(actual: &Value, expected: &Value, what: &str) {
+    let at = actual["trades"].as_array().unwrap();
+    let et = expected["trades"].as_array().unwrap();
+    assert_eq!(at.len(), et.len(), "{what}: trade count");
+    for (i, (a, e)) in at.iter().zip(et).enumerate() {
+        for k in ["pair", "open_date", "close_date", "exit_reason", "is_short"] {
+            assert_eq!(a[k], e[k], "{what}: trade {i} field {k}\nactual   {a}\nexpected {e}");
+        }
+        for k in ["open_rate", "close_rate", "amount", "stake_amount", "profit_abs", "profit_ratio"] {
+            let (x, y) = (a[k].as_f64().unwrap(), e[k].as_f64().unwrap());
+            assert!(close(x, y, 1e-9), "{what}: trade {i} field {k}: {x} vs {y}\nactual   {a}\nexpected {e}");
+        }
+    }
+    let au = actual["unclosed_trades"].as_array().unwrap();
+    let eu = expected["unclosed_trades"].as_array().unwrap();
+    assert_eq!(au.len(), eu.len(), "{what}: unclosed trades");
+    for (a, e) in au.iter().zip(eu) {
+        assert_eq!(a["pair"], e["pair"], "{what}: unclosed");
+        assert_eq!(a["open_date"], e["open_date"], "{what}: unclosed");
+    }
+    let diffs = tradai_metrics::compare_summaries(&actual["summary"], &expected["summary"], 1e-6);
+    assert!(diffs.is_empty(), "{what}: summary differs:\n{}", diffs.join("\n"));
+}
+
+fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("out.json");
+    run_ok(&[
+        "backtest", "--data-dir", d, "--exchange", "binance", "--strategy", strategy, "--pairs", PAIRS, "--timeframe", "5m",
+        "--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", mot, "--fee", "0.001", "--export", export.to_str().unwrap(),
+    ]);
+    let actual: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(shared().join(format!("conformance/expected/{name}.json"))).unwrap()).unwrap();
+    assert_conforms(&actual, &expected, name);
+}
+
+#[test]
+fn the_three_reference_runs_match_freqtrade() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    reference_run(d, "EmaCross", "3", "EmaCross-mot3");
+    reference_run(d, "BollingerBreakout", "3", "BollingerBreakout-mot3");
+    reference_run(d, "RsiMeanReversion", "-1", "RsiMeanReversion-unlimited");
+}
+
+#[test]
+fn report_json_and_plot() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let plot = dir.path().join("equity.svg");
+    let out = run_ok(&[
+        "backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "ETH/BTC,LTC/BTC", "--timeframe", "5m",
+        "--timerange", "20180115-20180125", "--stake-amount", "0.05", "--wallet", "1", "--plot", plot.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Results per pair") && text.contains("ETH/BTC") && text.contains("Exit reasons"), "{text}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "not an SVG");
+    assert!(svg.contains("<polyline") || svg.contains("<path"));
+    let s = json_of(&run_ok(&[
+        "backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "ETH/BTC,LTC/BTC", "--timeframe", "5m",
+        "--timerange", "20180115-20180125", "--stake-amount", "0.05", "--wallet", "1", "--json",
+    ]));
+    assert_eq!(s["backtest_start"], "2018-01-15 00:00:00");
+    assert!(s["total_trades"].as_u64().unwrap() > 0);
+    assert_eq!(s["timerange"], "20180115-20180125");
+}
+
+#[test]
+fn bad_backtest_input_is_one_line() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let base = |extra: &[&str]| {
+        let mut v = vec!["backtest", "--data-dir", d, "--strategy", "EmaCross", "--stake-amount", "0.05", "--wallet", "1"];
+        if !extra.contains(&"--pairs") {
+            v.extend(["--pairs", "ETH/BTC"]);
+        }
+        v.extend_from_slice(extra);
+        v.into_iter().map(str::to_owned).collect::<Vec<String>>()
+    };
+    let check = |args: Vec<String>, needle: &str| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_err(&a, needle);
+    };
+    check(
+        ["backtest", "--data-dir", d, "--strategy", "NoSuchStrategy", "--pairs", "ETH/BTC"].map(str::to_owned).to_vec(),
+        "'NoSuchStrategy'",
+    );
+    check(base(&["--pairs", "DOGE/BTC"]), "'DOGE/BTC'");
+    check(base(&["--pairs", "BTCUSDT"]), "'BTCUSDT'");
+    check(base(&["--timerange", "20190101-20190201"]), "20190101-20190201");
+    check(base(&["--stake-amount", "5"]), "stake");
+    check(base(&["--fee", "-0.001"]), "-0.001");
+    check(base(&["--timeframe", "1h"]), "1h");
+    check(base(&["--timeframe", "7x"]), "'7x'");
+    check(base(&["--max-open-trades", "0"]), "max-open-trades");
+    check(base(&["--plot", "x.pdf"]), "x.pdf");
+}
+
+#[test]
+fn sample_data_runs_futures_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sample = repo.join("sample-data/binance");
+    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", sample.to_str().unwrap(), "--markets", sample.join("markets.json").to_str().unwrap()]);
+    let s = json_of(&run_ok(&[
+        "backtest", "--data-dir", d, "--strategy", "EmaCrossFutures", "--pairs", "XRP/USDT:USDT", "--timeframe", "5m",
+        "--stake-amount", "100", "--wallet", "1000", "--max-open-trades", "1", "--fee", "0.0005", "--trading-mode", "futures",
+        "--leverage", "2", "--json",
+    ]));
+    assert!(s["trade_count_long"].as_u64().unwrap() > 0 && s["trade_count_short"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["trading_mode"], "futures");
+    // A futures pair in a spot run is refused with a message naming the pair.
+    run_err(
+        &["backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "XRP/USDT:USDT", "--timeframe", "5m", "--stake-amount", "100", "--wallet", "1000"],
+        "XRP/USDT:USDT",
+    );
+}
