@@ -15,7 +15,7 @@ use crate::strategy::{IndicatorCache, ParamValues, Signals, Strategy};
 pub struct BacktestResult {
     /// Strategy name.
     pub strategy: String,
-    /// The settings the run used (the strategy's, as the summary echoes them).
+    /// The settings the run used: the strategy's, with the run's timeframe and leverage.
     pub settings: StrategySettings,
     /// Closed trades in closing order; force exits last.
     pub trades: Vec<Trade>,
@@ -140,10 +140,17 @@ impl<'s> BacktestRunner<'s> {
     fn check(&self, config: &BacktestConfig) -> Result<StrategySettings, BacktestError> {
         config.validate()?;
         self.params.validate(&self.strategy.parameters())?;
-        let settings = self.strategy.settings();
+        let mut settings = self.strategy.settings();
         if settings.can_short && config.trading_mode == tradai_core::MarketType::Spot {
             return Err(BacktestError::ShortInSpot { strategy: self.strategy.name().to_owned() });
         }
+        // As in Freqtrade, the run's timeframe overrides the strategy's; the leverage is the
+        // configured one in futures and 1 in spot.
+        settings.timeframe = config.timeframe;
+        settings.leverage = match config.trading_mode {
+            tradai_core::MarketType::Spot => 1.0,
+            tradai_core::MarketType::Futures => config.leverage.unwrap_or(settings.leverage).max(1.0),
+        };
         Ok(settings)
     }
 

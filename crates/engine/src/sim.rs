@@ -1,4 +1,4 @@
-//! The trade simulator: Freqtrade's backtest loop over all pairs, candle by candle.
+//! The trade simulator: Freqtrade's backtest loop over all pairs.
 //!
 //! Every rule here is a rule of `conformance/SEMANTICS.md`; the section numbers in comments
 //! refer to it. Time runs from `min_date + tf` to `max_date`; at each candle the pairs with
@@ -201,7 +201,7 @@ pub(crate) fn simulate(
         tf_minutes: market.timeframe.minutes(),
         spot,
         can_short: !spot && st.can_short,
-        leverage: if spot { 1.0 } else { cfg.leverage.unwrap_or(st.leverage).max(1.0) },
+        leverage: if spot { 1.0 } else { st.leverage.max(1.0) },
         fee: cfg.fee,
         one_plus_fee,
         one_minus_fee,

@@ -70,6 +70,33 @@ impl FitsFast {
         Self { e: 0, lo: f64::INFINITY, hi: f64::NEG_INFINITY, m: i32::MIN, scale: 1.0, half_unit: None }
     }
 
+    /// Whether every value of `cols[..][range]` certainly fits `m` decimals, decided with
+    /// whole-block (vectorisable) arithmetic; false means "check value by value".
+    fn block_fits(&mut self, cols: &[&[f64]; 4], range: std::ops::Range<usize>, m: i32) -> bool {
+        let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+        for col in cols {
+            for &x in &col[range.clone()] {
+                lo = lo.min(x.abs());
+                hi = hi.max(x.abs());
+            }
+        }
+        // Prime the decade and the factors on one value, then require the block to share it.
+        if self.check(hi, m).is_none() || !(lo >= self.lo && hi < self.hi) {
+            return false;
+        }
+        let Some(half_unit) = self.half_unit else { return true };
+        // Round to nearest with the 2^52 trick (exact below 2^52; here x·10^m < 10^13).
+        const MAGIC: f64 = 4_503_599_627_370_496.0;
+        let mut worst = 0.0f64;
+        for col in cols {
+            for &x in &col[range.clone()] {
+                let y = x.abs() * self.scale;
+                worst = worst.max((y - ((y + MAGIC) - MAGIC)).abs());
+            }
+        }
+        worst < 0.5 * half_unit
+    }
+
     fn check(&mut self, x: f64, m: i32) -> Option<bool> {
         let ax = x.abs();
         if !ax.is_finite() || ax == 0.0 {
@@ -137,14 +164,20 @@ impl TickSeries {
             let (start, next) = month_bounds(ts[i]);
             let mut max = -1i32;
             let mut fast = FitsFast::new();
-            while i < ts.len() && ts[i] < next {
-                for col in cols {
-                    let x = col[i];
-                    if fast.check(x, max) != Some(true) {
-                        max = max.max(decimals_14sig(x));
+            let end = i + ts[i..].partition_point(|&t| t < next);
+            while i < end {
+                let block = i..(i + 64).min(end);
+                if !fast.block_fits(&cols, block.clone(), max) {
+                    for j in block.clone() {
+                        for col in cols {
+                            let x = col[j];
+                            if fast.check(x, max) != Some(true) {
+                                max = max.max(decimals_14sig(x));
+                            }
+                        }
                     }
                 }
-                i += 1;
+                i = block.end;
             }
             let tick = if max >= 0 {
                 // Python: 1 / 10**count with a float count; 10**k is exact up to 1e22.
@@ -219,6 +252,35 @@ mod tests {
                     assert_eq!(f, exact <= m.max(0), "x={x:?} m={m} exact={exact}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn block_path_matches_value_by_value() {
+        let jan = 1_514_764_800_000i64;
+        let mut state = 3u64;
+        let mut rnd = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state >> 11
+        };
+        for round in 0..20 {
+            let n = 700;
+            let ts: Vec<i64> = (0..n).map(|i| jan + 300_000 * i as i64).collect();
+            let decimals = 2 + round % 7;
+            let col = |r: &mut dyn FnMut() -> u64| -> Vec<f64> {
+                (0..n)
+                    .map(|_| {
+                        let v = (r() % 1_000_000 + 1) as f64 / 10f64.powi(decimals);
+                        if r().is_multiple_of(3) { f64::from_bits(v.to_bits() + 1) } else { v }
+                    })
+                    .collect()
+            };
+            let mut cols: Vec<Vec<f64>> = (0..4).map(|_| col(&mut rnd)).collect();
+            // One value with more decimals deep inside a block.
+            cols[2][(rnd() % n as u64) as usize] = 0.123456789;
+            let naive = cols.iter().flatten().map(|&x| decimals_14sig(x)).max().unwrap();
+            let s = TickSeries::from_prices(&ts, [&cols[0], &cols[1], &cols[2], &cols[3]]);
+            assert_eq!(s.asof(jan), Tick::new(1.0 / 10f64.powi(naive)), "round {round}");
         }
     }
 
