@@ -153,9 +153,12 @@ pub fn format_ts_ms(ms: i64) -> String {
         .map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
-/// A half-open time window `[start, end)` in epoch milliseconds; either side may be open.
+/// A time window in epoch milliseconds; either side may be open.
 ///
 /// Text form follows Freqtrade's `--timerange`: `20180115-20180125`, `20180115-`, `-20180125`.
+/// [`TimeRange::contains`] and store reads treat it as half-open `[start, end)`; a backtest
+/// treats the end as inclusive, as Freqtrade does (a candle opening exactly at the end is
+/// kept), so callers that read candles for a backtest ask the store for one candle more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TimeRange {
     /// Inclusive start, if bounded.

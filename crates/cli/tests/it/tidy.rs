@@ -27,11 +27,20 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 7] =
-    ["tradai-core", "tradai-store", "tradai-indicators", "tradai-engine", "tradai-metrics", "tradai-settings", "tradai-jobs"];
-const ENTRY_POINT_OR_TRANSPORT: [&str; 12] = [
+const DOMAIN: [&str; 8] = [
+    "tradai-core",
+    "tradai-store",
+    "tradai-indicators",
+    "tradai-engine",
+    "tradai-metrics",
+    "tradai-settings",
+    "tradai-jobs",
+    "tradai-app",
+];
+const ENTRY_POINT_OR_TRANSPORT: [&str; 13] = [
     "tradai-cli",
     "tradai-server",
+    "tradai-exchange",
     "clap",
     "indicatif",
     "axum",
@@ -59,6 +68,15 @@ fn domain_crates_do_not_depend_on_entry_points() {
         }
     }
     assert!(bad.is_empty(), "forbidden dependency edges (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
+fn engine_knows_no_storage_and_indicators_know_nothing() {
+    let deps = crate_deps();
+    let engine = &deps["tradai-engine"];
+    assert!(!engine.iter().any(|d| d == "tradai-store" || d == "parquet" || d == "object_store"), "tradai-engine must not read storage: {engine:?}");
+    let ind = &deps["tradai-indicators"];
+    assert!(ind.iter().all(|d| !d.starts_with("tradai-")), "tradai-indicators must stay standalone: {ind:?}");
 }
 
 #[test]
