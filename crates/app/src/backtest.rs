@@ -170,6 +170,16 @@ impl BacktestRequest {
         if !(self.dry_run_wallet.is_finite() && self.dry_run_wallet > 0.0) {
             return Err(field("dry_run_wallet", format!("invalid wallet {}: must be a positive number", self.dry_run_wallet)));
         }
+        if let StakeAmount::Fixed(s) = stake_amount {
+            // Freqtrade refuses a stake above the tradable part of the wallet (99 %).
+            let tradable = self.dry_run_wallet * 0.99;
+            if s > tradable {
+                return Err(field(
+                    "stake_amount",
+                    format!("stake amount {s} is larger than the tradable balance {tradable} (99% of the wallet {})", self.dry_run_wallet),
+                ));
+            }
+        }
         let max_open_trades = match self.max_open_trades {
             -1 => None,
             n if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),

@@ -216,6 +216,21 @@ pub enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Download candles from an exchange into the store, incrementally.
+    ///
+    /// Resumes after the last stored candle, backfills gaps, never stores the still-open
+    /// candle, and stores each pair's instrument metadata (tick, lot step, minimums). Running
+    /// the same sync twice changes nothing. Exit code 2 when any pair fails (the others are
+    /// still stored).
+    ///
+    /// Example:
+    ///   tradai data sync --exchange binance --pairs BTC/USDT,ETH/USDT:USDT --timeframe 1h \
+    ///       --start 2024-01-01
+    ///
+    /// Endpoints default to the real exchanges; TRADAI_BINANCE_SPOT_URL,
+    /// TRADAI_BINANCE_FUTURES_URL and TRADAI_BYBIT_URL override them (as do binance.spot_url
+    /// and binance.futures_url in the settings).
+    Sync(crate::cmd::sync::SyncArgs),
     /// Delete one stored series.
     Delete {
         /// Exchange of the series.
@@ -284,8 +299,9 @@ pub struct BacktestArgs {
     /// Candle timeframe; must match the strategy's and the stored data's.
     #[arg(long)]
     pub timeframe: Option<String>,
-    /// Window as YYYYMMDD-YYYYMMDD (either side may be empty); whole data when omitted.
-    #[arg(long)]
+    /// Window as YYYYMMDD-YYYYMMDD (either side may be empty, e.g. -20180120); whole data when
+    /// omitted. The end is inclusive, as in Freqtrade.
+    #[arg(long, allow_hyphen_values = true)]
     pub timerange: Option<String>,
     /// Stake per trade in the stake currency, or `unlimited`.
     #[arg(long, default_value = "unlimited")]

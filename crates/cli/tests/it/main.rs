@@ -4,3 +4,4 @@ mod tidy;
 mod data;
 mod services;
 mod backtest;
+mod sync;

@@ -159,35 +159,62 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
     let (ok, list, _) = jobs(&up.backend, &["list", "--status", "COMPLETED"]);
     assert!(ok);
     assert_eq!(list["total"], 1);
+    drop(up);
+
+    // The subprocess executor runs `tradai backtest --export` itself: same trades again.
+    let up = Up::start(&data, &[("TRADAI_SERVER__EXECUTOR", "subprocess")]);
+    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    assert!(ok, "submit failed: {err}");
+    let id = sub["job_id"].as_str().unwrap().to_owned();
+    let done = wait_final(&up.backend, &id, Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    assert_eq!(api_trades(&up.backend, &id), cli["trades"], "subprocess executor trades differ");
 }
 
 #[test]
 fn a_sigkill_during_a_running_job_never_loses_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    import_sample(&data);
+    // Twenty synthetic pairs over half a year: a backtest that runs long enough (about a
+    // second or more) to be killed in the middle.
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--quiet", "data", "synth", "--pairs", "20", "--timeframe", "5m", "--days", "180", "--exchange", "binance"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pairs: Vec<String> = (0..20).map(|i| format!("SYN{i}/USDT")).collect();
+    let pairs = pairs.join(",");
     let short = [("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2"), ("TRADAI_SERVER__WORKERS", "1")];
     let mut up = Up::start(&data, &short);
-    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    let args = ["submit", "--strategy", "EmaCross", "--pairs", &pairs, "--timeframe", "5m", "--stake-amount", "10", "--wallet", "1000"];
+    let (ok, sub, err) = jobs(&up.backend, &args);
     assert!(ok, "submit failed: {err}");
     let id = sub["job_id"].as_str().unwrap().to_owned();
-    // Kill as soon as it runs (or, on a very fast machine, whatever state it reached).
+
+    // Poll in-process (a millisecond per call) and kill the server the moment the job runs.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::RetryPolicy::default());
     let start = Instant::now();
-    loop {
-        let (_, j, _) = jobs(&up.backend, &["status", &id]);
-        if j["status"] != "PENDING" || start.elapsed() > Duration::from_secs(30) {
-            break;
+    let seen = loop {
+        let j = rt.block_on(client.status(&id)).unwrap();
+        if j.status != "PENDING" || start.elapsed() > Duration::from_secs(60) {
+            break j.status;
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        std::thread::sleep(Duration::from_millis(2));
+    };
     up.kill();
+    assert_eq!(seen, "RUNNING", "the job must be killed while running");
+
     let up = Up::start(&data, &short);
     let done = wait_final(&up.backend, &id, Duration::from_secs(300));
     match done["status"].as_str() {
-        Some("COMPLETED") => {}
+        Some("COMPLETED") => assert_eq!(done["attempts"], 2, "completed on the retry: {done}"),
         Some("FAILED") => assert!(done["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "FAILED needs a reason: {done}"),
         s => panic!("unexpected final status {s:?}: {done}"),
     }
+    assert!(up.log().contains("handing the job back"), "{}", up.log());
     let (_, list, _) = jobs(&up.backend, &["list"]);
     assert_eq!(list["total"], 1, "the job is neither lost nor duplicated");
 }
