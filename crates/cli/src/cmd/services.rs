@@ -97,6 +97,8 @@ pub struct ApiArgs {
 
 /// `tradai jobs ...`
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum JobsCommand {
     /// Submit a backtest job.
     Submit {

@@ -171,29 +171,23 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
     assert_eq!(api_trades(&up.backend, &id), cli["trades"], "subprocess executor trades differ");
 }
 
-#[test]
-fn a_sigkill_during_a_running_job_never_loses_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    // Twenty synthetic pairs over half a year: a backtest that runs long enough (about a
-    // second or more) to be killed in the middle.
+/// Twenty synthetic pairs over half a year, and a backtest of them that runs long enough
+/// (about a second or more) to be interrupted; returns the job id once it is RUNNING.
+fn submit_long_job(data: &Path, up: &Up) -> String {
     let out = tradai()
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .args(["--quiet", "data", "synth", "--pairs", "20", "--timeframe", "5m", "--days", "180", "--exchange", "binance"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pairs: Vec<String> = (0..20).map(|i| format!("SYN{i}/USDT")).collect();
     let pairs = pairs.join(",");
-    let short = [("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2"), ("TRADAI_SERVER__WORKERS", "1")];
-    let mut up = Up::start(&data, &short);
     let args = ["submit", "--strategy", "EmaCross", "--pairs", &pairs, "--timeframe", "5m", "--stake-amount", "10", "--wallet", "1000"];
     let (ok, sub, err) = jobs(&up.backend, &args);
     assert!(ok, "submit failed: {err}");
     let id = sub["job_id"].as_str().unwrap().to_owned();
-
-    // Poll in-process (a millisecond per call) and kill the server the moment the job runs.
+    // Poll in-process (a millisecond per call) so the caller can act the moment the job runs.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::RetryPolicy::default());
     let start = Instant::now();
@@ -204,8 +198,18 @@ fn a_sigkill_during_a_running_job_never_loses_it() {
         }
         std::thread::sleep(Duration::from_millis(2));
     };
+    assert_eq!(seen, "RUNNING", "the job must be caught while running");
+    id
+}
+
+#[test]
+fn a_sigkill_during_a_running_job_never_loses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let short = [("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2"), ("TRADAI_SERVER__WORKERS", "1")];
+    let mut up = Up::start(&data, &short);
+    let id = submit_long_job(&data, &up);
     up.kill();
-    assert_eq!(seen, "RUNNING", "the job must be killed while running");
 
     let up = Up::start(&data, &short);
     let done = wait_final(&up.backend, &id, Duration::from_secs(300));
@@ -217,6 +221,49 @@ fn a_sigkill_during_a_running_job_never_loses_it() {
     assert!(up.log().contains("handing the job back"), "{}", up.log());
     let (_, list, _) = jobs(&up.backend, &["list"]);
     assert_eq!(list["total"], 1, "the job is neither lost nor duplicated");
+}
+
+#[test]
+fn sigterm_hands_a_running_job_back_and_the_next_start_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let env = [("TRADAI_SERVER__SHUTDOWN_GRACE_SECS", "0"), ("TRADAI_SERVER__WORKERS", "1")];
+    let mut up = Up::start(&data, &env);
+    let id = submit_long_job(&data, &up);
+    let pid = up.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = up.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}\n{}", up.log());
+    assert!(up.log().contains("handed back"), "{}", up.log());
+    let up = Up::start(&data, &env);
+    let done = wait_final(&up.backend, &id, Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["attempts"], 2);
+}
+
+#[test]
+fn serve_runs_one_service_alone() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = tradai()
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .args(["serve", "strategy-service", "--strategy-service-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("strategy-service: http://").unwrap_or_else(|| panic!("{line}")).to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(conn, "GET /api/v1/strategies/EmaCross HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("\"name\":\"EmaCross\""), "{resp}");
 }
 
 #[test]
