@@ -15,7 +15,7 @@ VENV="${TRADAI_VENV:-/opt/tradai-venv}"
 MAX_EXAMPLES="${MAX_EXAMPLES:-100}"
 if [ ! -x "$VENV/bin/schemathesis" ]; then
   [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q schemathesis
+  "$VENV/bin/pip" install -q "schemathesis==4.32.5"
 fi
 
 if [ -z "${TRADAI_BIN:-}" ]; then
