@@ -99,6 +99,16 @@ pub enum Command {
     ///       --timerange 20180115-20180125 --stake-amount 0.05 --wallet 1 \
     ///       --max-open-trades 3 --fee 0.001 --export result.json --plot equity.svg
     Backtest(BacktestArgs),
+    /// Search strategy parameters (and ROI, stop-loss, trailing) for the lowest loss.
+    ///
+    /// Samplers: tpe (Bayesian), random, grid; the same --seed and --jobs give the same
+    /// results. --oos-timerange or --split checks the best parameters on held-out data.
+    ///
+    /// Example:
+    ///   tradai hyperopt --strategy EmaCross --pairs ETH/BTC,LTC/BTC --timeframe 5m \
+    ///       --epochs 500 --spaces buy,roi --loss sharpe --sampler tpe --seed 1 --split 0.7 \
+    ///       --best-config best.json --export epochs.json --heatmap heat.svg
+    Hyperopt(crate::cmd::hyperopt::HyperoptArgs),
     /// Built-in strategies and their tunable parameters.
     #[command(subcommand)]
     Strategies(StrategiesCommand),

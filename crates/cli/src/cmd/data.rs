@@ -96,6 +96,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             }
             Ok(ExitCode::SUCCESS)
         }
+        DataCommand::Sync(a) => super::sync::run(a, settings, quiet),
         DataCommand::Delete { exchange: ex, pair, timeframe } => {
             let store = open_store(settings)?;
             let key = SeriesKey::new(exchange(&ex)?, pair.parse::<Pair>()?, parse_timeframe(&timeframe)?);

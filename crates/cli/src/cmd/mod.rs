@@ -2,8 +2,10 @@
 
 mod backtest;
 mod config;
+pub mod hyperopt;
 pub mod data;
 pub mod services;
+pub mod sync;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,7 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Keys(c) => services::run_keys(c, settings),
         Command::Data(c) => data::run(c, settings, quiet),
         Command::Backtest(a) => backtest::run(a, settings),
+        Command::Hyperopt(a) => hyperopt::run(a, settings, quiet),
         Command::Strategies(c) => backtest::strategies(c),
     }
 }

@@ -5,3 +5,4 @@ mod data;
 mod services;
 mod backtest;
 mod sync;
+mod hyperopt;

@@ -27,7 +27,7 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 8] = [
+const DOMAIN: [&str; 9] = [
     "tradai-core",
     "tradai-store",
     "tradai-indicators",
@@ -36,6 +36,7 @@ const DOMAIN: [&str; 8] = [
     "tradai-settings",
     "tradai-jobs",
     "tradai-app",
+    "tradai-hyperopt",
 ];
 const ENTRY_POINT_OR_TRANSPORT: [&str; 13] = [
     "tradai-cli",

@@ -1,0 +1,67 @@
+//! `tradai hyperopt` through the real binary on the 10-pair sample data: a small TPE run with
+//! out-of-sample split and every output file, same seed → same epochs, bad flags named.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::data::{json_of, repo, run_err, run_ok};
+
+const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+
+fn sample_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("sample-data/binance");
+    let markets = data.join("markets.json");
+    run_ok(&[
+        "--data-dir", dir.path().to_str().unwrap(), "-q", "data", "import", "freqtrade", data.to_str().unwrap(), "--markets",
+        markets.to_str().unwrap(),
+    ]);
+    dir
+}
+
+fn hyperopt(d: &str, out: &Path, seed: &str) -> Value {
+    let p = |n: &str| out.join(n).to_str().unwrap().to_owned();
+    json_of(&run_ok(&[
+        "--data-dir", d, "hyperopt", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--epochs", "16",
+        "--spaces", "buy,stoploss", "--loss", "sharpe", "--sampler", "tpe", "--seed", seed, "--jobs", "2", "--split", "0.7",
+        "--stake-amount", "0.05", "--wallet", "1", "--top", "3", "--export", &p("epochs.json"), "--best-config",
+        &p("best.json"), "--heatmap", &p("heat.svg"), "--json",
+    ]))
+}
+
+#[test]
+fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
+    let store = sample_store();
+    let d = store.path().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let a = hyperopt(d, out.path(), "3");
+    assert_eq!(a["epochs"], 16);
+    assert_eq!(a["top"].as_array().unwrap().len(), 3);
+    assert!(a["out_of_sample"]["out_of_sample"]["trades"].as_u64().unwrap() > 0, "{a}");
+    let best: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("best.json")).unwrap()).unwrap();
+    assert_eq!(best["strategy"], "EmaCross");
+    for k in ["fast", "slow"] {
+        assert_eq!(best["params"][k], a["best"]["params"][k], "{k}");
+    }
+    assert!(best["stoploss"].as_f64().unwrap() < 0.0 && best["minimal_roi"].is_object());
+    let epochs: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("epochs.json")).unwrap()).unwrap();
+    assert_eq!(epochs["study"]["epochs"].as_array().unwrap().len(), 16);
+    assert!(std::fs::read_to_string(out.path().join("heat.svg")).unwrap().starts_with("<svg"));
+    let b = hyperopt(d, out.path(), "3");
+    assert_eq!(a["top"], b["top"], "same seed and jobs, same epochs");
+}
+
+#[test]
+fn hyperopt_names_bad_flags() {
+    let store = tempfile::tempdir().unwrap();
+    let d = store.path().to_str().unwrap();
+    let base = ["--data-dir", d, "hyperopt", "--strategy", "EmaCross", "--pairs", "ETH/BTC", "--epochs", "5"];
+    let with = |extra: &[&'static str]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<&str>>();
+    run_err(&with(&["--loss", "sharp"]), "unknown loss function 'sharp'");
+    run_err(&with(&["--spaces", "buy,sells"]), "unknown hyperopt space 'sells'");
+    run_err(&with(&["--spaces", "sell"]), "no parameters in the 'sell' space");
+    run_err(&with(&["--sampler", "bayes"]), "unknown sampler 'bayes'");
+    run_err(&with(&["--heatmap", "x.png"]), "'x.png'");
+    run_err(&["--data-dir", d, "hyperopt", "--strategy", "Nope", "--pairs", "ETH/BTC"], "unknown strategy 'Nope'");
+}
