@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
-use tradai_engine::{BacktestConfig, BacktestError, BacktestRunner, PairData, StakeAmount, StrategyRegistry};
+use tradai_core::StrategySettings;
+use tradai_engine::{
+    BacktestConfig, BacktestError, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount, StrategyRegistry, WithSettings,
+};
 use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
@@ -44,6 +47,87 @@ pub struct BacktestRequest {
     /// Leverage (futures).
     #[serde(default)]
     pub leverage: Option<f64>,
+    /// Strategy parameter values (e.g. from `tradai hyperopt --best-config`); defaults for
+    /// the rest.
+    #[serde(default)]
+    pub params: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Exit and risk settings replacing the strategy's own (ROI table, stop-loss, trailing).
+    #[serde(default)]
+    pub overrides: Option<SettingsOverrides>,
+}
+
+/// Exit and risk settings that replace a strategy's own, with Freqtrade's names; the shape
+/// `tradai hyperopt --best-config` writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsOverrides {
+    /// ROI table `{"minutes": ratio}`.
+    #[serde(default)]
+    pub minimal_roi: Option<std::collections::BTreeMap<String, f64>>,
+    /// Stop-loss ratio (negative).
+    #[serde(default)]
+    pub stoploss: Option<f64>,
+    /// Trailing stop on or off.
+    #[serde(default)]
+    pub trailing_stop: Option<bool>,
+    /// Trailing distance once the offset is reached.
+    #[serde(default)]
+    pub trailing_stop_positive: Option<f64>,
+    /// Profit at which the positive trailing distance applies.
+    #[serde(default)]
+    pub trailing_stop_positive_offset: Option<f64>,
+    /// Trail only once the offset is reached.
+    #[serde(default)]
+    pub trailing_only_offset_is_reached: Option<bool>,
+}
+
+impl SettingsOverrides {
+    /// `base` with these overrides applied.
+    ///
+    /// # Errors
+    /// [`BacktestFailure::InvalidField`] for a ROI key that is not whole minutes, a positive
+    /// stop-loss, or a negative trailing distance.
+    pub fn apply(&self, base: &StrategySettings) -> Result<StrategySettings, BacktestFailure> {
+        let mut s = base.clone();
+        if let Some(roi) = &self.minimal_roi {
+            let mut table = Vec::with_capacity(roi.len());
+            for (k, v) in roi {
+                let minutes: i64 = k
+                    .parse()
+                    .ok()
+                    .filter(|m| *m >= 0)
+                    .ok_or_else(|| field("minimal_roi", format!("invalid ROI key '{k}': expected whole minutes such as \"0\" or \"30\"")))?;
+                if !v.is_finite() {
+                    return Err(field("minimal_roi", format!("invalid ROI value {v} at '{k}'")));
+                }
+                table.push((minutes, *v));
+            }
+            table.sort_by_key(|(m, _)| *m);
+            s.minimal_roi = table;
+        }
+        if let Some(sl) = self.stoploss {
+            if !(sl.is_finite() && sl < 0.0 && sl > -1.0) {
+                return Err(field("stoploss", format!("invalid stoploss {sl}: must be between -1 and 0")));
+            }
+            s.stoploss = sl;
+        }
+        if let Some(t) = self.trailing_stop {
+            s.trailing_stop = t;
+        }
+        if let Some(t) = self.trailing_stop_positive {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(field("trailing_stop_positive", format!("invalid trailing_stop_positive {t}: must be positive")));
+            }
+            s.trailing_stop_positive = Some(t);
+        }
+        if let Some(t) = self.trailing_stop_positive_offset {
+            s.trailing_stop_positive_offset = t;
+        }
+        if let Some(t) = self.trailing_only_offset_is_reached {
+            s.trailing_only_offset_is_reached = t;
+        }
+        Ok(s)
+    }
 }
 
 fn default_exchange() -> String {
@@ -335,7 +419,17 @@ pub fn run(
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
-    let result = BacktestRunner::new(strategy).run(&v.config, &data).map_err(engine_error_to_field)?;
+    let mut params = ParamValues::defaults(&strategy.parameters());
+    for (k, val) in req.params.iter().flatten() {
+        let pv: ParamValue = serde_json::from_value(val.clone()).map_err(|_| field("params", format!("invalid value {val} for parameter '{k}'")))?;
+        params.set(k, pv);
+    }
+    let settings = match &req.overrides {
+        Some(o) => o.apply(&strategy.settings())?,
+        None => strategy.settings(),
+    };
+    let wrapped = WithSettings::new(strategy, settings);
+    let result = BacktestRunner::new(&wrapped).with_params(&params).run(&v.config, &data).map_err(engine_error_to_field)?;
     drop(data);
     progress(0.85);
     if cancel.load(Ordering::Relaxed) {

@@ -331,6 +331,10 @@ pub struct BacktestArgs {
     /// Leverage for futures (default: the strategy's).
     #[arg(long)]
     pub leverage: Option<f64>,
+    /// Strategy config JSON as `tradai hyperopt --best-config` writes it:
+    /// {"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}.
+    #[arg(long, value_name = "FILE")]
+    pub strategy_config: Option<PathBuf>,
     /// Write trades and summary as JSON (Freqtrade's export shape).
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,

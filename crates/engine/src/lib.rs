@@ -26,6 +26,7 @@ mod sim;
 pub mod strategies;
 mod strategy;
 mod tick;
+mod with_settings;
 
 pub use config::BacktestConfig;
 pub use data::{PairData, PreparedMarket, PreparedPair};
@@ -36,3 +37,4 @@ pub use strategy::{
     IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy,
 };
 pub use tradai_metrics::StakeAmount;
+pub use with_settings::WithSettings;

@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use rand::Rng;
 use serde::Serialize;
-use tradai_core::{Candles, StrategySettings, Timeframe};
-use tradai_engine::{IndicatorCache, ParamKind, ParamSpace, ParamValue, ParamValues, Signals, Strategy};
+use tradai_core::{StrategySettings, Timeframe};
+use tradai_engine::{ParamKind, ParamSpace, ParamValue, ParamValues, Strategy};
 
 use crate::error::HyperoptError;
 
@@ -420,43 +420,7 @@ fn round_ratio(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// A strategy with its settings replaced: how the ROI, stop-loss and trailing spaces reach the
-/// engine, which reads settings from the strategy (no engine change needed, and indicator
-/// caches still apply because `populate` is the inner strategy's).
-pub struct WithSettings<'a> {
-    inner: &'a dyn Strategy,
-    settings: StrategySettings,
-}
-
-impl<'a> WithSettings<'a> {
-    /// `inner` with `settings`.
-    #[must_use]
-    pub fn new(inner: &'a dyn Strategy, settings: StrategySettings) -> Self {
-        Self { inner, settings }
-    }
-}
-
-impl Strategy for WithSettings<'_> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn settings(&self) -> StrategySettings {
-        self.settings.clone()
-    }
-
-    fn parameters(&self) -> Vec<tradai_engine::ParamSpec> {
-        self.inner.parameters()
-    }
-
-    fn populate_with_cache(&self, candles: &Candles, params: &ParamValues, cache: &mut IndicatorCache) -> Signals {
-        self.inner.populate_with_cache(candles, params, cache)
-    }
-
-    fn populate(&self, candles: &Candles, params: &ParamValues) -> Signals {
-        self.inner.populate(candles, params)
-    }
-}
+pub use tradai_engine::WithSettings;
 
 #[cfg(test)]
 mod tests {

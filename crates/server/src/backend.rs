@@ -348,6 +348,8 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
         fee,
         trading_mode: market.as_str().to_owned(),
         leverage: sub.leverage,
+        params: None,
+        overrides: None,
     })
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use tradai_app::backtest::{self, BacktestFailure, BacktestRequest};
+use tradai_app::backtest::{self, BacktestFailure, BacktestRequest, SettingsOverrides};
 use tradai_engine::{ParamKind, StrategyRegistry};
 use tradai_settings::Settings;
 
@@ -14,13 +14,38 @@ use crate::args::{BacktestArgs, StrategiesCommand};
 use crate::cmd::data::open_store;
 use crate::output::{print_json, Table};
 
-/// The request a set of `tradai backtest` flags describes.
-fn request(a: &BacktestArgs) -> BacktestRequest {
+/// The request a set of `tradai backtest` flags describes (with a `--strategy-config` file read).
+fn request(a: &BacktestArgs) -> anyhow::Result<BacktestRequest> {
     let stake = match a.stake_amount.parse::<f64>() {
         Ok(x) => serde_json::json!(x),
         Err(_) => serde_json::Value::String(a.stake_amount.clone()),
     };
-    BacktestRequest {
+    let (params, overrides) = match &a.strategy_config {
+        None => (None, None),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read strategy config '{}'", path.display()))?;
+            let mut v: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("strategy config '{}' is not valid JSON", path.display()))?;
+            let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config '{}' must be a JSON object", path.display()))?;
+            if let Some(s) = obj.remove("strategy") {
+                anyhow::ensure!(
+                    s.as_str() == Some(a.strategy.as_str()),
+                    "strategy config '{}' is for strategy {s}, not '{}'",
+                    path.display(),
+                    a.strategy
+                );
+            }
+            let params = obj.remove("params").map(|p| match p {
+                serde_json::Value::Object(m) => Ok(m),
+                other => Err(anyhow::anyhow!("invalid \"params\" in '{}': expected an object, got {other}", path.display())),
+            });
+            let params = params.transpose()?;
+            let overrides: SettingsOverrides = serde_json::from_value(serde_json::Value::Object(obj.clone()))
+                .with_context(|| format!("invalid strategy config '{}'", path.display()))?;
+            (params, Some(overrides))
+        }
+    };
+    Ok(BacktestRequest {
         strategy: a.strategy.clone(),
         exchange: a.exchange.clone(),
         pairs: a.pairs.clone(),
@@ -32,7 +57,9 @@ fn request(a: &BacktestArgs) -> BacktestRequest {
         fee: a.fee,
         trading_mode: a.trading_mode.clone(),
         leverage: a.leverage,
-    }
+        params,
+        overrides,
+    })
 }
 
 /// Runs `tradai backtest`.
@@ -41,7 +68,7 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
         anyhow::ensure!(ext.eq_ignore_ascii_case("svg"), "invalid --plot '{}': the plot is written as SVG, use a .svg file name", p.display());
     }
-    let req = request(&a);
+    let req = request(&a)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
     req.validate(&StrategyRegistry::builtin()).map_err(flag_error)?;
     let store = open_store(settings)?;

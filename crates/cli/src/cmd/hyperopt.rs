@@ -166,6 +166,8 @@ pub fn run(a: HyperoptArgs, settings: &Settings, quiet: bool) -> anyhow::Result<
         fee: a.fee,
         trading_mode: a.trading_mode.clone(),
         leverage: a.leverage,
+        params: None,
+        overrides: None,
     };
     let registry = StrategyRegistry::builtin();
     let validated = req.validate(&registry).map_err(flag_error)?;

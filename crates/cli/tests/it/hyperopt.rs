@@ -50,6 +50,24 @@ fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
     assert!(std::fs::read_to_string(out.path().join("heat.svg")).unwrap().starts_with("<svg"));
     let b = hyperopt(d, out.path(), "3");
     assert_eq!(a["top"], b["top"], "same seed and jobs, same epochs");
+
+    // The best config replays in a backtest: its stop-loss and ROI table are the ones used.
+    let cfg = out.path().join("best.json");
+    let s = json_of(&run_ok(&[
+        "--data-dir", d, "backtest", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--stake-amount", "0.05",
+        "--wallet", "1", "--strategy-config", cfg.to_str().unwrap(), "--json",
+    ]));
+    assert_eq!(s["stoploss"], best["stoploss"]);
+    let roi_keys: Vec<i64> = best["minimal_roi"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
+    let used: Vec<i64> = s["minimal_roi"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
+    let mut sorted = roi_keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(used.iter().copied().collect::<std::collections::BTreeSet<_>>(), sorted.into_iter().collect());
+    std::fs::write(&cfg, r#"{"strategy": "EmaCross", "params": {"fastt": 9}}"#).unwrap();
+    run_err(
+        &["--data-dir", d, "backtest", "--strategy", "EmaCross", "--pairs", PAIRS, "--stake-amount", "0.05", "--wallet", "1", "--strategy-config", cfg.to_str().unwrap()],
+        "'fastt'",
+    );
 }
 
 #[test]
