@@ -15,7 +15,7 @@ use tradai_core::{ExchangeId, Instrument, MarketType, Pair, Timeframe};
 
 use crate::client::{check_progress, normalise};
 use crate::http::{base_url, excerpt, header_u32, RawResponse, Transport, TransportConfig};
-use crate::kline::{opt_decimal, KlineList, Ms, Num};
+use crate::kline::{decode_list, opt_decimal, KlineList, Ms, Num};
 use crate::ratelimit::{LimiterConfig, WindowLimiter};
 use crate::{CandlePage, CandleRequest, ExchangeClient, ExchangeError, FundingRate, Market, PriceKind, RateLimitState, VenueSymbol};
 
@@ -140,8 +140,10 @@ impl BinanceClient {
         self.transport
             .get(base, &pq, limiter, weight, |raw, request| {
                 check_error(raw, request, &symbol, Some(&req.pair))?;
-                let list: KlineList = serde_json::from_slice(&raw.body)
-                    .map_err(|e| ExchangeError::decode(EXCHANGE, request, "klines are not the documented array of arrays", Some(e)))?;
+                let list = KlineList(
+                    decode_list(&raw.body)
+                        .map_err(|e| ExchangeError::decode(EXCHANGE, request, "klines are not the documented array of arrays", Some(e)))?,
+                );
                 let sent = list.0.len();
                 // A full page may have more after it; a short one ends the range.
                 let covered = if sent < page_size { req.end_ms } else { list.0.ts.iter().max().map_or(req.end_ms, |t| t + tf) };

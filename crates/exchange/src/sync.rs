@@ -290,17 +290,17 @@ pub async fn sync_pairs(
     progress: SyncProgress,
     cancel: CancelToken,
 ) -> Result<SyncReport, SyncError> {
-    let invalid = |reason: String| Err(SyncError::InvalidRequest { reason });
+    let invalid = |reason: String| SyncError::InvalidRequest { reason };
     if request.pairs.is_empty() {
-        return invalid("no pairs given".into());
+        return Err(invalid("no pairs given".into()));
     }
     if let Some(end) = request.end_ms {
         if end <= request.start_ms {
-            return invalid(format!("end {} is not after start {}", tradai_core::format_ts_ms(end), tradai_core::format_ts_ms(request.start_ms)));
+            return Err(invalid(format!("end {} is not after start {}", tradai_core::format_ts_ms(end), tradai_core::format_ts_ms(request.start_ms))));
         }
     }
     if !client.supports_timeframe(request.timeframe) {
-        return invalid(format!("{} has no {} candles", client.id(), request.timeframe));
+        return Err(invalid(format!("{} has no {} candles", client.id(), request.timeframe)));
     }
     let started = Instant::now();
     let request = Arc::new(request);

@@ -18,7 +18,9 @@ use crate::fake::FakeExchange;
 pub const NOW: i64 = 1_709_253_000_000;
 /// 2024-01-01 00:00 UTC.
 pub const JAN1: i64 = 1_704_067_200_000;
+/// One hour in ms.
 pub const HOUR: i64 = 3_600_000;
+/// One minute in ms.
 pub const MINUTE: i64 = 60_000;
 
 /// Retries fast enough for tests; the breaker out of the way unless a test wants it.
@@ -32,14 +34,17 @@ pub fn fast_transport() -> TransportConfig {
     }
 }
 
+/// A Binance client for both hosts of the fake, with this transport.
 pub fn binance_with(fake: &FakeExchange, transport: TransportConfig) -> Arc<BinanceClient> {
     Arc::new(BinanceClient::new(BinanceConfig { spot_url: fake.url(), futures_url: fake.url(), transport, ..BinanceConfig::default() }).unwrap())
 }
 
+/// A Binance client for the fake with fast retries.
 pub fn binance(fake: &FakeExchange) -> Arc<BinanceClient> {
     binance_with(fake, fast_transport())
 }
 
+/// A Bybit client for the fake with fast retries.
 pub fn bybit(fake: &FakeExchange) -> Arc<BybitClient> {
     Arc::new(BybitClient::new(BybitConfig { url: fake.url(), transport: fast_transport(), ..BybitConfig::default() }).unwrap())
 }
