@@ -16,6 +16,17 @@
 //! S3); readers never see a half-written file, and a crash leaves each partition old or new
 //! and the series readable. See [`CandleStore`]'s module for the multi-partition details.
 //!
+//! # Reading the files without TradAI
+//!
+//! ```text
+//! pandas: pd.read_parquet("<root>/binance/spot/ETH_BTC/5m/")
+//! polars: pl.read_parquet("<root>/binance/spot/ETH_BTC/5m/*.parquet")
+//! ```
+//!
+//! A writer killed mid-write can leave a staging file `<name>.parquet#<n>` beside the
+//! partitions. TradAI ignores it; a directory reader such as pandas may not, so use a
+//! `*.parquet` glob or clear them with [`CandleStore::remove_temp_files`].
+//!
 //! # Features
 //!
 //! * `s3` — `s3://bucket/prefix` locations through `object_store`'s AWS back end (off by
@@ -47,8 +58,3 @@ pub use layout::SeriesKey;
 pub use store::{AppendReport, CandleStore, SeriesInfo, StoreOptions};
 pub use synth::{synth, synth_series, SynthSpec};
 pub use validate::{validate_candles, Gap, OhlcIssue, OhlcProblem, ValidationReport};
-
-#[doc(hidden)]
-pub fn __encode(c: &tradai_core::Candles, t: WriteTuning) -> Vec<u8> { codec::encode(c.clone(), t).unwrap() }
-#[doc(hidden)]
-pub fn __decode(b: bytes::Bytes) -> tradai_core::Candles { codec::assemble(&[codec::decode("x", b, Columns::ALL, None, None).unwrap()]) }

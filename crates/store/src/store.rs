@@ -40,7 +40,7 @@ const IO_CONCURRENCY: usize = 8;
 const FOOTER_PREFETCH: u64 = 16 * 1024;
 
 /// Options for [`CandleStore::open_with`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StoreOptions {
     /// On a local directory, `fsync` each file and its folder before a write returns, so
     /// written candles survive a power loss or kernel crash, not only a process crash.
@@ -52,12 +52,6 @@ pub struct StoreOptions {
     pub fsync: bool,
     /// Parquet compression and encoding.
     pub tuning: WriteTuning,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self { fsync: false, tuning: WriteTuning::default() }
-    }
 }
 
 /// Summary of one stored series, derived from its files' footers.
@@ -291,10 +285,7 @@ impl CandleStore {
                 .map(|(old, r)| {
                     let fresh = shared.slice(r);
                     let merged = match old {
-                        Some((path, bytes)) => {
-                            let stored = codec::assemble(&[codec::decode(&path, bytes, Columns::ALL, None, None)?]);
-                            merge(stored, &fresh)
-                        }
+                        Some((path, bytes)) => merge(codec::decode_all(&path, bytes)?, &fresh),
                         None => fresh,
                     };
                     codec::encode(merged, tuning)
@@ -339,9 +330,9 @@ impl CandleStore {
         spawn_cpu(key.to_string(), move || {
             let parts = files
                 .into_par_iter()
-                .map(|(path, bytes)| codec::decode(&path, bytes, columns, start, end))
+                .map(|(path, bytes)| codec::PartitionRead::open(path, bytes, start, end))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(codec::assemble(&parts))
+            codec::decode_partitions(&parts, columns)
         })
         .await
     }

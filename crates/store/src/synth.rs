@@ -92,20 +92,20 @@ impl TickGrid {
             None => x / self.tick,
         }
     }
-    fn from_ticks(self, k: f64) -> f64 {
+    fn price_of(self, k: f64) -> f64 {
         match self.inv {
             Some(inv) => k / inv,
             None => k * self.tick,
         }
     }
     fn round(self, x: f64) -> f64 {
-        self.from_ticks(self.to_ticks(x).round())
+        self.price_of(self.to_ticks(x).round())
     }
     fn ceil(self, x: f64) -> f64 {
-        self.from_ticks(self.to_ticks(x).ceil())
+        self.price_of(self.to_ticks(x).ceil())
     }
     fn floor(self, x: f64) -> f64 {
-        self.from_ticks(self.to_ticks(x).floor())
+        self.price_of(self.to_ticks(x).floor())
     }
 }
 
