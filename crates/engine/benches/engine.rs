@@ -2,7 +2,10 @@
 //!
 //! `cargo bench -p tradai-engine` prints candles per second for the reference strategies:
 //! end to end (preparation included), on prepared data (the way hyperopt runs), and split
-//! into indicators+signals and the simulation alone.
+//! into indicators+signals and the simulation alone. Two workloads: a 5m random walk on an
+//! 8-decimal grid (like the BTC reference pairs), and the benchmark targets' one — what
+//! `tradai data synth` stores (10 pairs, a year of 1m candles, generated in-process).
+//! `cargo bench -p tradai-engine -- synth` (or `-- walk`) runs one of them only.
 
 use std::time::Instant;
 
@@ -11,6 +14,7 @@ use tradai_engine::{
     BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount,
     StrategyRegistry,
 };
+use tradai_store::{synth_series, SynthSpec};
 
 /// A reproducible random walk on an 8-decimal price grid (like the BTC pairs).
 fn synthetic(pair: &str, n: usize, seed: u64) -> PairData {
@@ -36,10 +40,21 @@ fn synthetic(pair: &str, n: usize, seed: u64) -> PairData {
     PairData { pair, candles: c, instrument }
 }
 
+/// What `tradai data synth` stores with its defaults (seed 42, 365 days of 1m, SYN0..SYN9).
+fn synth_data() -> Vec<PairData> {
+    let pairs: Vec<Pair> = (0..10).map(|k| format!("SYN{k}/USDT").parse().expect("pair")).collect();
+    let spec = SynthSpec::new(pairs.clone(), Timeframe::M1, 365, 42);
+    pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, pair)| PairData { candles: synth_series(&spec, i), instrument: Instrument::unknown(pair.clone()), pair })
+        .collect()
+}
+
 /// Best wall time of a few runs (the machine is shared; the minimum is the least noisy).
-fn best<F: FnMut()>(mut f: F) -> f64 {
+fn best<F: FnMut()>(runs: usize, mut f: F) -> f64 {
     let mut b = f64::MAX;
-    for _ in 0..5 {
+    for _ in 0..runs {
         let t = Instant::now();
         f();
         b = b.min(t.elapsed().as_secs_f64());
@@ -47,50 +62,70 @@ fn best<F: FnMut()>(mut f: F) -> f64 {
     b
 }
 
-fn main() {
-    let pairs = 10;
-    let n = 500_000;
-    let data: Vec<PairData> = (0..pairs).map(|k| synthetic(&format!("P{k}/BTC"), n, k as u64)).collect();
-    let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
-    cfg.stake_amount = StakeAmount::Fixed(0.05);
-    cfg.starting_balance = 1.0;
-    cfg.max_open_trades = Some(3);
+fn bench(title: &str, cfg: &BacktestConfig, data: &[PairData], strategies: &[&str], runs: usize) {
     let registry = StrategyRegistry::builtin();
-    let m = (pairs * n) as f64 / 1e6;
-    println!("{pairs} pairs x {n} candles; M candles/s (RAYON_NUM_THREADS=1 for one core)");
-    for name in ["EmaCross", "RsiMeanReversion", "BollingerBreakout"] {
+    let candles: usize = data.iter().map(|d| d.candles.len()).sum();
+    let m = candles as f64 / 1e6;
+    println!("{title}: {} pairs, {candles} candles; M candles/s (RAYON_NUM_THREADS=1 for one core)", data.len());
+    for &name in strategies {
         let strategy = registry.get(name).expect("built-in");
         let runner = BacktestRunner::new(strategy);
         let params = ParamValues::defaults(&strategy.parameters());
-        let end_to_end = best(|| {
-            std::hint::black_box(runner.run(&cfg, &data).expect("runs"));
+        let startup = strategy.settings().startup_candle_count;
+        let end_to_end = best(runs, || {
+            std::hint::black_box(runner.run(cfg, data).expect("runs"));
         });
-        let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 30).expect("prepares");
-        let prepared = best(|| {
-            std::hint::black_box(runner.run_prepared(&cfg, &market, None).expect("runs"));
+        let preparation = best(runs, || {
+            std::hint::black_box(PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, data, startup).expect("prepares"));
         });
-        let signals = best(|| {
+        let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, data, startup).expect("prepares");
+        let prepared = best(runs, || {
+            std::hint::black_box(runner.run_prepared(cfg, &market, None).expect("runs"));
+        });
+        let signals = best(runs, || {
             for p in &market.pairs {
                 std::hint::black_box(strategy.populate(&p.candles, &params));
             }
         });
         let mut caches = vec![IndicatorCache::new(); market.pairs.len()];
-        let cached = best(|| {
-            std::hint::black_box(runner.run_prepared(&cfg, &market, Some(&mut caches)).expect("runs"));
+        let cached = best(runs, || {
+            std::hint::black_box(runner.run_prepared(cfg, &market, Some(&mut caches)).expect("runs"));
         });
-        let cached_signals = best(|| {
+        let cached_signals = best(runs, || {
             for (p, c) in market.pairs.iter().zip(caches.iter_mut()) {
                 std::hint::black_box(strategy.populate_with_cache(&p.candles, &params, c));
             }
         });
         let sim = cached - cached_signals;
         println!(
-            "{name:>18}: end to end {:6.1} | prepared data {:6.1} | indicators+signals {:6.1} | simulation {:6.1} | indicators+simulation {:6.1}",
+            "{name:>18}: end to end {:6.1} | preparation {:6.1} | prepared data (indicators+simulation) {:6.1} | indicators+signals {:6.1} | simulation {:6.1}",
             m / end_to_end,
+            m / preparation,
             m / prepared,
             m / signals,
             m / sim,
-            m / (signals + sim),
         );
+    }
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if wanted("walk") {
+        let (pairs, n) = (10, 500_000);
+        let data: Vec<PairData> = (0..pairs).map(|k| synthetic(&format!("P{k}/BTC"), n, k as u64)).collect();
+        let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
+        cfg.stake_amount = StakeAmount::Fixed(0.05);
+        cfg.starting_balance = 1.0;
+        cfg.max_open_trades = Some(3);
+        bench("walk (5m, 8 decimals)", &cfg, &data, &["EmaCross", "RsiMeanReversion", "BollingerBreakout"], 5);
+    }
+    if wanted("synth") {
+        let data = synth_data();
+        let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M1);
+        cfg.stake_amount = StakeAmount::Fixed(100.0);
+        cfg.starting_balance = 10_000.0;
+        cfg.max_open_trades = Some(5);
+        bench("synth (tradai data synth: 1m, one year)", &cfg, &data, &["EmaCross", "RsiMeanReversion"], 7);
     }
 }

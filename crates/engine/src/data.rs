@@ -121,12 +121,16 @@ fn check_grid(pair: &Pair, ts: &[i64], tf: Timeframe) -> Result<(), BacktestErro
 /// Freqtrade's `ohlcv_fill_up_missing_data` on the rows `range` of `c`: one candle per grid
 /// step from the first to the last; a missing candle gets open = high = low = close =
 /// previous close and volume 0.
-pub(crate) fn fill_gaps(c: &Candles, range: std::ops::Range<usize>, step: i64) -> Candles {
+///
+/// Candles that already cover the whole grid are passed through: borrowed input stays
+/// borrowed and owned input is moved, so the common case (a series without gaps, no time
+/// range) copies nothing.
+pub(crate) fn fill_gaps(c: Cow<'_, Candles>, range: std::ops::Range<usize>, step: i64) -> Cow<'_, Candles> {
     let ts = &c.ts[range.clone()];
-    let Some((&first, &last)) = ts.first().zip(ts.last()) else { return Candles::default() };
+    let Some((&first, &last)) = ts.first().zip(ts.last()) else { return Cow::Owned(Candles::default()) };
     let n = usize::try_from((last - first) / step + 1).unwrap_or(0);
     if n == ts.len() {
-        return c.slice(range);
+        return if range == (0..c.len()) { c } else { Cow::Owned(c.slice(range)) };
     }
     let mut out = Candles::with_capacity(n);
     let mut src = range.start;
@@ -140,16 +144,31 @@ pub(crate) fn fill_gaps(c: &Candles, range: std::ops::Range<usize>, step: i64) -
             out.push(tradai_core::CandleRow { ts: t, open: prev, high: prev, low: prev, close: prev, volume: 0.0 });
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// One pair after preparation, its candles borrowed from the input where nothing changed.
+pub(crate) struct Prepared<'a> {
+    pair: &'a Pair,
+    candles: Cow<'a, Candles>,
+    startup_rows: usize,
+    instrument: &'a Instrument,
+    ticks: TickSeries,
+}
+
+impl Prepared<'_> {
+    fn has_window(&self) -> bool {
+        self.candles.len() > self.startup_rows
+    }
 }
 
 /// Cuts, merges, checks and gap-fills one pair's candles.
-fn prepare_pair(
-    d: &PairData,
+fn prepare_pair<'a>(
+    d: &'a PairData,
     tf: Timeframe,
     timerange: &TimeRange,
     startup: usize,
-) -> Result<PreparedPair, BacktestError> {
+) -> Result<Prepared<'a>, BacktestError> {
     if d.candles.is_empty() {
         return Err(BacktestError::EmptyData { pair: d.pair.clone() });
     }
@@ -161,31 +180,26 @@ fn prepare_pair(
     let b = timerange.end_ms.map_or(merged.len(), |e| merged.ts.partition_point(|&t| t <= e));
     let range = a..b.max(a);
     check_grid(&d.pair, &merged.ts[range.clone()], tf)?;
-    let candles = fill_gaps(&merged, range, step);
+    let candles = fill_gaps(merged, range, step);
     let ticks = TickSeries::from_prices(&candles.ts, [&candles.open, &candles.high, &candles.low, &candles.close]);
-    Ok(PreparedPair {
-        pair: d.pair.clone(),
-        startup_rows: startup.min(candles.len()),
-        candles,
-        instrument: d.instrument.clone(),
-        ticks,
-    })
+    Ok(Prepared { pair: &d.pair, startup_rows: startup.min(candles.len()), candles, instrument: &d.instrument, ticks })
 }
 
-impl PreparedMarket {
-    /// Prepares the configured `pairs` from `data` for a strategy needing `startup` candles.
-    ///
-    /// # Errors
-    /// [`BacktestError::UnknownPair`] when a pair has no entry in `data`,
-    /// [`BacktestError::EmptyData`] when its candles are empty,
-    /// [`BacktestError::TimeframeMismatch`] when they are not on the timeframe's grid, and
-    /// [`BacktestError::TimerangeOutsideData`] when no pair keeps a candle after the cut and
-    /// the start-up rows.
-    pub fn new(
+/// Every pair of a run prepared, borrowing from the input where it can (see [`Prepared`]).
+pub(crate) struct PreparedInput<'a> {
+    pairs: Vec<Prepared<'a>>,
+    timeframe: Timeframe,
+    min_date_ms: i64,
+    max_date_ms: i64,
+}
+
+impl<'a> PreparedInput<'a> {
+    /// [`PreparedMarket::new`] without copying candles that need no change.
+    pub(crate) fn new(
         pairs: &[Pair],
         timeframe: Timeframe,
         timerange: &TimeRange,
-        data: &[PairData],
+        data: &'a [PairData],
         startup: usize,
     ) -> Result<Self, BacktestError> {
         if pairs.is_empty() {
@@ -214,21 +228,65 @@ impl PreparedMarket {
         Ok(Self { pairs: prepared, timeframe, min_date_ms, max_date_ms })
     }
 
-    /// Pairs without a candle after start-up (Freqtrade skips them with a warning).
-    #[must_use]
-    pub fn skipped_pairs(&self) -> Vec<Pair> {
+    /// The view the simulator reads.
+    pub(crate) fn view(&self) -> MarketView<'_> {
+        MarketView {
+            pairs: self
+                .pairs
+                .iter()
+                .map(|p| PairView {
+                    pair: p.pair,
+                    candles: &p.candles,
+                    startup_rows: p.startup_rows,
+                    instrument: p.instrument,
+                    ticks: &p.ticks,
+                })
+                .collect(),
+            timeframe: self.timeframe,
+            min_date_ms: self.min_date_ms,
+            max_date_ms: self.max_date_ms,
+        }
+    }
+}
+
+/// One prepared pair, borrowed from a [`PreparedMarket`] or a [`PreparedInput`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PairView<'a> {
+    pub(crate) pair: &'a Pair,
+    pub(crate) candles: &'a Candles,
+    pub(crate) startup_rows: usize,
+    pub(crate) instrument: &'a Instrument,
+    pub(crate) ticks: &'a TickSeries,
+}
+
+impl PairView<'_> {
+    pub(crate) fn has_window(&self) -> bool {
+        self.candles.len() > self.startup_rows
+    }
+}
+
+/// Prepared pairs as the signal step and the simulator read them, whoever owns the candles.
+#[derive(Debug, Clone)]
+pub(crate) struct MarketView<'a> {
+    pub(crate) pairs: Vec<PairView<'a>>,
+    pub(crate) timeframe: Timeframe,
+    pub(crate) min_date_ms: i64,
+    pub(crate) max_date_ms: i64,
+}
+
+impl MarketView<'_> {
+    /// See [`PreparedMarket::skipped_pairs`].
+    pub(crate) fn skipped_pairs(&self) -> Vec<Pair> {
         self.pairs.iter().filter(|p| !p.has_window()).map(|p| p.pair.clone()).collect()
     }
 
-    /// Freqtrade's `market_change`: the mean over pairs of `(last close − first close) /
-    /// first close`, counting candles at or after `min_date` (numpy's pairwise mean).
-    #[must_use]
-    pub fn market_change(&self) -> f64 {
+    /// See [`PreparedMarket::market_change`].
+    pub(crate) fn market_change(&self) -> f64 {
         let changes: Vec<f64> = self
             .pairs
             .iter()
             .filter_map(|p| {
-                let c = &p.candles;
+                let c = p.candles;
                 let from = c.ts.partition_point(|&t| t < self.min_date_ms);
                 let closes = &c.close[from..];
                 let start = closes.iter().copied().find(|v| !v.is_nan())?;
@@ -240,6 +298,75 @@ impl PreparedMarket {
             return 0.0;
         }
         tradai_metrics::numeric::pairwise_sum(&changes) / changes.len() as f64
+    }
+}
+
+impl PreparedMarket {
+    /// Prepares the configured `pairs` from `data` for a strategy needing `startup` candles.
+    ///
+    /// # Errors
+    /// [`BacktestError::UnknownPair`] when a pair has no entry in `data`,
+    /// [`BacktestError::EmptyData`] when its candles are empty,
+    /// [`BacktestError::TimeframeMismatch`] when they are not on the timeframe's grid, and
+    /// [`BacktestError::TimerangeOutsideData`] when no pair keeps a candle after the cut and
+    /// the start-up rows.
+    pub fn new(
+        pairs: &[Pair],
+        timeframe: Timeframe,
+        timerange: &TimeRange,
+        data: &[PairData],
+        startup: usize,
+    ) -> Result<Self, BacktestError> {
+        let input = PreparedInput::new(pairs, timeframe, timerange, data, startup)?;
+        Ok(Self {
+            pairs: input
+                .pairs
+                .into_iter()
+                .map(|p| PreparedPair {
+                    pair: p.pair.clone(),
+                    candles: p.candles.into_owned(),
+                    startup_rows: p.startup_rows,
+                    instrument: p.instrument.clone(),
+                    ticks: p.ticks,
+                })
+                .collect(),
+            timeframe,
+            min_date_ms: input.min_date_ms,
+            max_date_ms: input.max_date_ms,
+        })
+    }
+
+    /// The borrowed view the simulator reads.
+    pub(crate) fn view(&self) -> MarketView<'_> {
+        MarketView {
+            pairs: self
+                .pairs
+                .iter()
+                .map(|p| PairView {
+                    pair: &p.pair,
+                    candles: &p.candles,
+                    startup_rows: p.startup_rows,
+                    instrument: &p.instrument,
+                    ticks: &p.ticks,
+                })
+                .collect(),
+            timeframe: self.timeframe,
+            min_date_ms: self.min_date_ms,
+            max_date_ms: self.max_date_ms,
+        }
+    }
+
+    /// Pairs without a candle after start-up (Freqtrade skips them with a warning).
+    #[must_use]
+    pub fn skipped_pairs(&self) -> Vec<Pair> {
+        self.view().skipped_pairs()
+    }
+
+    /// Freqtrade's `market_change`: the mean over pairs of `(last close − first close) /
+    /// first close`, counting candles at or after `min_date` (numpy's pairwise mean).
+    #[must_use]
+    pub fn market_change(&self) -> f64 {
+        self.view().market_change()
     }
 }
 
@@ -259,11 +386,16 @@ mod tests {
     #[test]
     fn gaps_are_filled_with_previous_close() {
         let c = candles(&[(0, 10.0), (300_000, 11.0), (1_200_000, 12.0)]);
-        let f = fill_gaps(&c, 0..c.len(), 300_000);
+        let f = fill_gaps(Cow::Borrowed(&c), 0..c.len(), 300_000);
         assert_eq!(f.len(), 5);
         assert_eq!(f.ts, vec![0, 300_000, 600_000, 900_000, 1_200_000]);
         assert_eq!(f.row(2), CandleRow { ts: 600_000, open: 11.5, high: 11.5, low: 11.5, close: 11.5, volume: 0.0 });
         assert_eq!(f.row(4).open, 12.0);
+        // Without gaps nothing is copied; a cut copies only its rows.
+        let full = candles(&[(0, 10.0), (300_000, 11.0), (600_000, 12.0)]);
+        assert!(matches!(fill_gaps(Cow::Borrowed(&full), 0..3, 300_000), Cow::Borrowed(_)));
+        let cut = fill_gaps(Cow::Borrowed(&full), 1..3, 300_000);
+        assert_eq!(cut.ts, vec![300_000, 600_000]);
     }
 
     #[test]

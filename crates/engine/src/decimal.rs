@@ -79,29 +79,103 @@ impl Dec {
         if !x.is_finite() {
             return None;
         }
-        Self::from_f64_fast(x).or_else(|| Self::from_f64_formatted(x))
+        Self::from_f64_fast(x).or_else(|| Self::from_f64_exact(x)).or_else(|| Self::from_f64_formatted(x))
     }
 
     /// The shortest repr when it has at most 15 significant digits and 22 decimals, found
-    /// without formatting: the first `k` for which `m = round(x·10^k)` satisfies
-    /// `m / 10^k == x` (an exact check: both are exact floats and the division rounds once).
-    /// With at most 15 digits no other decimal of as few digits reads back as `x`, and the
-    /// smallest `k` gives the fewest digits, so this is the string Python's `repr` prints.
+    /// without formatting. At most one decimal with 15 significant digits reads back as `x`
+    /// (their spacing, 1e-15 relative at least, exceeds the 2.2e-16 of a float's rounding
+    /// interval), so when `m = round(x·10^k)` for the `k` giving 15 digits satisfies
+    /// `m / 10^k == x` (exact: both are exact floats and the division rounds once), `m` with
+    /// its trailing zeros removed is the repr, and otherwise the repr has 16 or 17 digits.
+    /// `|y - m| < 0.25` holds for that `m` (`x·10^k` is within 0.11 of it, `y` within 0.07 of
+    /// `x·10^k`). The result is the first `k` from 0 on that reads back, as Python's is.
     fn from_f64_fast(x: f64) -> Option<Self> {
         let ax = x.abs();
         if ax == 0.0 {
             return Some(Self::ZERO);
         }
-        for (k, &p) in POW10F.iter().enumerate() {
-            let y = ax * p;
-            if y >= 1e15 {
+        let (k, y) = scale_15_digits(ax)?;
+        let m = (y + 0.5) as u64;
+        if !((y - m as f64).abs() < 0.25 && m as f64 / POW10F[k as usize] == ax) {
+            return None;
+        }
+        let (mut m, mut k) = (m, k);
+        while k > 0 && m % 10 == 0 {
+            m /= 10;
+            k -= 1;
+        }
+        let mant = i128::from(m);
+        Some(Self { mant: if x < 0.0 { -mant } else { mant }, scale: i32::try_from(k).ok()? })
+    }
+
+    /// The shortest repr with 16 or 17 significant digits (what [`Dec::from_f64_fast`] leaves),
+    /// found with exact integer arithmetic instead of formatting.
+    ///
+    /// For `k` decimals the decimals nearest `x` are `floor(x·10^k)` and the next integer;
+    /// the repr is the one of them, for the smallest `k`, that reads back as `x` (the nearer
+    /// one when both do). `x·10^k` and the read-back are computed exactly. `None` (format
+    /// instead) outside the range where that fits 128 bits, for subnormals, and on an exact
+    /// tie between the two candidates.
+    fn from_f64_exact(x: f64) -> Option<Self> {
+        let ax = x.abs();
+        let (m, e) = decompose(ax);
+        if m < (1u64 << 52) {
+            return None;
+        }
+        // From the 15-digit scale on (it may be one short when `y` rounded up to 1e15); 17
+        // digits always read back.
+        let (k15, _) = scale_15_digits(ax)?;
+        for k in k15..=(k15 + 3).min(22) {
+            let p = u128::from(m) * u128::try_from(POW10[k as usize]).ok()?;
+            let (floor, rem, half) = if e >= 0 {
+                (p.checked_shl(u32::try_from(e).ok()?).filter(|v| v >> e == p)?, 0, 1)
+            } else {
+                let sh = u32::try_from(-e).ok()?;
+                if sh >= 127 {
+                    return None;
+                }
+                (p >> sh, p & ((1u128 << sh) - 1), 1u128 << (sh - 1))
+            };
+            if rem == half {
                 return None;
             }
-            // |y - m| < 0.22 for the right m (x·10^k is within m·1.1e-16 of it).
-            let m = (y + 0.5) as u64;
-            if (y - m as f64).abs() < 0.25 && m as f64 / p == ax {
-                let mant = i128::from(m);
-                return Some(Self { mant: if x < 0.0 { -mant } else { mant }, scale: k as i32 });
+            let nearer = if rem > half { floor + 1 } else { floor };
+            let farther = if rem == 0 { None } else { Some(if rem > half { floor } else { floor + 1 }) };
+            // c / 10^k reads back as x when it lies inside x's rounding interval, whose ends
+            // (the midpoints to the neighbours) are (2m ± 1)·2^(e-1) (a quarter ulp below a
+            // power of two), inclusive when m is even. In units of 10^-k: (2m ± 1)·10^k·2^(e-1).
+            let ten_k = u128::try_from(POW10[k as usize]).ok()?;
+            let upper = (2 * u128::from(m) + 1).checked_mul(ten_k)?;
+            let (lower, lower_shift) = if m == 1u64 << 52 {
+                ((4 * u128::from(m) - 1).checked_mul(ten_k)?, e - 2)
+            } else {
+                ((2 * u128::from(m) - 1).checked_mul(ten_k)?, e - 1)
+            };
+            let inclusive = m % 2 == 0;
+            let reads_back = |c: u128| {
+                let below_upper = match cmp_scaled(c, upper, e - 1) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => inclusive,
+                    std::cmp::Ordering::Greater => false,
+                };
+                let above_lower = match cmp_scaled(c, lower, lower_shift) {
+                    std::cmp::Ordering::Greater => true,
+                    std::cmp::Ordering::Equal => inclusive,
+                    std::cmp::Ordering::Less => false,
+                };
+                below_upper && above_lower
+            };
+            for c in std::iter::once(nearer).chain(farther) {
+                if reads_back(c) {
+                    let (mut c, mut k) = (c, k);
+                    while k > 0 && c % 10 == 0 {
+                        c /= 10;
+                        k -= 1;
+                    }
+                    let mant = i128::try_from(c).ok()?;
+                    return Some(Self { mant: if x < 0.0 { -mant } else { mant }, scale: i32::try_from(k).ok()? });
+                }
             }
         }
         None
@@ -138,11 +212,28 @@ impl Dec {
                 return m * POW10F[(-self.scale) as usize];
             }
         }
+        if let Some(v) = self.to_f64_exact() {
+            return v;
+        }
         let mut buf = Buf::new();
         if write!(buf, "{}e{}", self.mant, -self.scale).is_err() {
             return f64::NAN;
         }
         buf.as_str().parse().unwrap_or(f64::NAN)
+    }
+
+    /// `float(self)` by exact integer comparisons (see [`ratio_to_f64`]) where they fit 128
+    /// bits; `None` otherwise.
+    fn to_f64_exact(self) -> Option<f64> {
+        let n = self.mant.unsigned_abs();
+        let v = if self.scale >= 0 {
+            ratio_to_f64(n, u32::try_from(self.scale).ok()?)?
+        } else {
+            // An integer: the conversion rounds correctly (to nearest, ties to even).
+            let k = u128::try_from(pow10(u32::try_from(-self.scale).ok()?)?).ok()?;
+            n.checked_mul(k)? as f64
+        };
+        Some(if self.mant < 0 { -v } else { v })
     }
 
     fn is_zero(self) -> bool {
@@ -190,6 +281,118 @@ impl Dec {
             None => Self { mant: 0, scale: 18 },
         }
     }
+}
+
+/// `log10(2)`, for the decimal exponent estimate.
+const LOG10_2: f64 = 0.301_029_995_663_981_2;
+
+/// The number of decimals `k <= 22` for which `y = x·10^k` (as a float) lies in
+/// `[1e14, 1e15)`: 15 digits before the point. `None` for `x >= 1e15`, `x < ~1e-8`, zero.
+fn scale_15_digits(ax: f64) -> Option<(u32, f64)> {
+    let e2 = ((ax.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    // floor(log10 ax) is this or one more, so y starts in [1e14, 2e15).
+    let e10 = (f64::from(e2) * LOG10_2).floor() as i32;
+    let mut k = u32::try_from(14 - e10).ok()?;
+    let mut y = ax * *POW10F.get(k as usize)?;
+    if y >= 1e15 {
+        k = k.checked_sub(1)?;
+        y = ax * POW10F[k as usize];
+    }
+    (y >= 1e14 && y < 1e15).then_some((k, y))
+}
+
+/// `5^s` for `s <= 27` (below 2^63).
+const POW5: [u128; 28] = {
+    let mut t = [1u128; 28];
+    let mut i = 1;
+    while i < 28 {
+        t[i] = t[i - 1] * 5;
+        i += 1;
+    }
+    t
+};
+
+/// `|x| = m·2^e` exactly, `m < 2^53` (below 2^52 only for subnormals), for finite `x`.
+fn decompose(x: f64) -> (u64, i32) {
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), exp - 1075)
+    }
+}
+
+/// How `n` compares with `b·2^k`, exactly.
+fn cmp_scaled(n: u128, b: u128, k: i32) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    if k >= 0 {
+        if k >= 128 {
+            return if b == 0 { n.cmp(&0) } else { Less };
+        }
+        // n = hi·2^k + lo with 0 <= lo < 2^k.
+        let hi = n >> k;
+        match hi.cmp(&b) {
+            Equal if n & ((1u128 << k) - 1) != 0 => Greater,
+            o => o,
+        }
+    } else {
+        let j = -k;
+        if j >= 128 {
+            return if n == 0 { 0.cmp(&b) } else { Greater };
+        }
+        // n·2^j against b = hi·2^j + lo.
+        let hi = b >> j;
+        match n.cmp(&hi) {
+            Equal if b & ((1u128 << j) - 1) != 0 => Less,
+            o => o,
+        }
+    }
+}
+
+/// `float(n / 10^s)` correctly rounded (to nearest, ties to even) for `s <= 27`, without
+/// formatting: a float estimate within a few ulps, moved to its neighbour while the exact
+/// value lies beyond the midpoint to it. The midpoints of `c = m·2^e` are `(2m ± 1)·2^(e-1)`
+/// (a quarter ulp below a power of two), and `n / 10^s` against `M·2^j` is `n` against
+/// `M·5^s·2^(j+s)`, exact in 128 bits. `None` outside the normal range or for larger `s`.
+fn ratio_to_f64(n: u128, s: u32) -> Option<f64> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    if n == 0 {
+        return Some(0.0);
+    }
+    let five_s = *POW5.get(s as usize)?;
+    let nf = if let Ok(small) = u64::try_from(n) { small as f64 } else { n as f64 };
+    let mut c = if s <= 22 { nf / POW10F[s as usize] } else { nf / 1e22 / POW10F[s as usize - 22] };
+    let si = i32::try_from(s).ok()?;
+    let even = |a: f64, b: f64| if a.to_bits() & 1 == 0 { a } else { b };
+    // The estimate is off by a few ulps at most; the bound only guards against a bug looping.
+    for _ in 0..8 {
+        if !(c.is_finite() && c >= f64::MIN_POSITIVE) {
+            return None;
+        }
+        let (m, e) = decompose(c);
+        let upper = (2 * u128::from(m) + 1) * five_s;
+        match cmp_scaled(n, upper, e - 1 + si) {
+            Greater => {
+                c = c.next_up();
+                continue;
+            }
+            Equal => return Some(even(c, c.next_up())),
+            Less => {}
+        }
+        let lower = if m == 1u64 << 52 {
+            cmp_scaled(n, (4 * u128::from(m) - 1) * five_s, e - 2 + si)
+        } else {
+            cmp_scaled(n, (2 * u128::from(m) - 1) * five_s, e - 1 + si)
+        };
+        match lower {
+            Less => c = c.next_down(),
+            Equal => return Some(even(c.next_down(), c)),
+            Greater => return Some(c),
+        }
+    }
+    None
 }
 
 /// `float(a·b·c…)` computed exactly: Python's `float(Precise(a) * Precise(b) * …)`.
@@ -286,11 +489,40 @@ pub(crate) fn py_round(x: f64, ndigits: usize) -> f64 {
             }
         }
     }
+    if let Some(r) = py_round_exact(x, ndigits) {
+        return r;
+    }
     let mut buf = Buf::new();
     if write!(buf, "{x:.ndigits$}").is_err() {
         return x;
     }
     buf.as_str().parse().unwrap_or(x)
+}
+
+/// [`py_round`] in exact integer arithmetic: `|x|·10^n = m·10^n·2^e` rounded half to even
+/// at the binary point, then read back with [`ratio_to_f64`]. `None` where that does not fit.
+fn py_round_exact(x: f64, ndigits: usize) -> Option<f64> {
+    let n = u32::try_from(ndigits).ok().filter(|n| *n <= 22)?;
+    let (m, e) = decompose(x.abs());
+    if e >= 0 {
+        // An integer already.
+        return Some(x);
+    }
+    let p = u128::from(m) * u128::try_from(POW10[n as usize]).ok()?;
+    let sh = u32::try_from(-e).ok()?;
+    let q = if sh >= 127 {
+        // Below 2^-74 of a unit: rounds to zero.
+        0
+    } else {
+        let (q, rem, half) = (p >> sh, p & ((1u128 << sh) - 1), 1u128 << (sh - 1));
+        if rem > half || (rem == half && q & 1 == 1) {
+            q + 1
+        } else {
+            q
+        }
+    };
+    let r = ratio_to_f64(q, n)?;
+    Some(if x.is_sign_negative() { -r } else { r })
 }
 
 /// How a value is brought onto a tick grid.
@@ -466,5 +698,121 @@ mod tests {
     fn python_round() {
         assert_eq!(py_round(-0.000973570000000001, 8), -0.00097357);
         assert_eq!(py_round(2.9860000000000003e-05, 14), 2.986e-05);
+    }
+
+    /// Values like the engine meets them: grid prices, quotients, products, with noise.
+    fn sample_values(count: usize, mut state: u64) -> Vec<f64> {
+        let mut out = Vec::with_capacity(count);
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state
+        };
+        while out.len() < count {
+            let r = next();
+            let decimals = (r >> 59) as i32 % 12;
+            let units = ((r >> 17) % 100_000_000) as f64 + 1.0;
+            let price = units / 10f64.powi(decimals);
+            out.push(price);
+            out.push(f64::from_bits(price.to_bits() + (r & 3)));
+            out.push(100.0 / price);
+            out.push(price * 0.95);
+            out.push(price * 1.001 * 0.999);
+            // Raw bits across 1e-7 .. 1e14.
+            let bits = f64::from_bits(0x3E70_0000_0000_0000 + (next() % (0x42D0_0000_0000_0000 - 0x3E70_0000_0000_0000)));
+            out.push(bits);
+        }
+        out
+    }
+
+    #[test]
+    fn exact_paths_agree_with_formatting() {
+        check_exact_paths(60_000, 5);
+    }
+
+    #[test]
+    #[ignore = "slow: millions of values (cargo test --release -- --ignored)"]
+    fn exact_paths_agree_with_formatting_at_length() {
+        for seed in 0..8 {
+            check_exact_paths(1_000_000, seed);
+        }
+    }
+
+    /// The first `k` whose rounding reads back (the earlier, linear form of the fast path).
+    fn linear_fast_path(x: f64) -> Option<Dec> {
+        let ax = x.abs();
+        for (k, &p) in POW10F.iter().enumerate() {
+            let y = ax * p;
+            if y >= 1e15 {
+                return None;
+            }
+            let m = (y + 0.5) as u64;
+            if (y - m as f64).abs() < 0.25 && m as f64 / p == ax {
+                let mant = i128::from(m);
+                return Some(Dec { mant: if x < 0.0 { -mant } else { mant }, scale: k as i32 });
+            }
+        }
+        None
+    }
+
+    /// The repr, rounding and read-back paths without formatting give what formatting gives.
+    fn check_exact_paths(count: usize, seed: u64) {
+        let (mut exact_reprs, mut exact_rounds) = (0, 0);
+        for x in sample_values(count, seed) {
+            if let Some(old) = linear_fast_path(x) {
+                // Same mantissa and scale, not only the same value.
+                assert_eq!(Dec::from_f64(x), Some(old), "{x:?}");
+            }
+            let slow = Dec::from_f64_formatted(x).unwrap();
+            let same = |d: Dec| Dec::align(d, slow).map(|(a, b, _)| a == b) == Some(true);
+            if Dec::from_f64_fast(x).is_none() {
+                // The exact path itself, not only through the fallback.
+                if let Some(d) = Dec::from_f64_exact(x) {
+                    assert!(same(d), "{x:?}: {d:?} vs {slow:?}");
+                    exact_reprs += 1;
+                }
+            }
+            let d = Dec::from_f64(x).unwrap();
+            assert!(same(d), "{x:?}: {d:?} vs {slow:?}");
+            for nd in [8usize, 14] {
+                let mut buf = String::new();
+                write!(buf, "{x:.nd$}").unwrap();
+                let want = buf.parse::<f64>().unwrap().to_bits();
+                if let Some(r) = py_round_exact(x, nd) {
+                    assert_eq!(r.to_bits(), want, "{x:?} to {nd}");
+                    exact_rounds += 1;
+                }
+                assert_eq!(py_round(x, nd).to_bits(), want, "{x:?} to {nd}");
+            }
+        }
+        assert!(exact_reprs > count / 3 && exact_rounds >= 2 * count, "{exact_reprs} {exact_rounds}");
+        // Products wider than 53 bits read back like the parsed decimal string.
+        let xs = sample_values(count / 2, seed + 100);
+        for w in xs.windows(3) {
+            let d = Dec { mant: 1, scale: 0 };
+            let mut acc = Some(d);
+            for f in w {
+                acc = acc.and_then(|a| Some(Dec { mant: a.mant.checked_mul(dec(*f).mant)?, scale: a.scale + dec(*f).scale }));
+            }
+            let Some(p) = acc else { continue };
+            let parsed: f64 = format!("{}e{}", p.mant, -p.scale).parse().unwrap();
+            assert_eq!(p.to_f64().to_bits(), parsed.to_bits(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn ratio_rounding_edges() {
+        // Exact ties round to even; values beyond 2^53 and across binades.
+        for (n, s) in [(9_007_199_254_740_993u128, 0u32), (9_007_199_254_740_995, 0), (45_035_996_273_704_965, 1)] {
+            let parsed: f64 = format!("{n}e-{s}").parse().unwrap();
+            assert_eq!(ratio_to_f64(n, s), Some(parsed), "{n}e-{s}");
+        }
+        let mut state = 1u64;
+        for _ in 0..100_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let n = u128::from(state) * u128::from(state >> 40) + u128::from(state & 0xFFFF);
+            let s = (state >> 58) as u32 % 28;
+            let parsed: f64 = format!("{n}e-{s}").parse().unwrap();
+            assert_eq!(ratio_to_f64(n, s), Some(parsed), "{n}e-{s}");
+        }
     }
 }

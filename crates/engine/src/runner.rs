@@ -5,7 +5,7 @@ use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};
 use tradai_metrics::{summarize, Summary, SummaryInput};
 
 use crate::config::BacktestConfig;
-use crate::data::{PairData, PreparedMarket};
+use crate::data::{MarketView, PairData, PreparedInput, PreparedMarket};
 use crate::error::BacktestError;
 use crate::sim::simulate;
 use crate::strategy::{IndicatorCache, ParamValues, Signals, Strategy};
@@ -156,19 +156,21 @@ impl<'s> BacktestRunner<'s> {
 
     /// Prepares `data` and runs the backtest.
     ///
+    /// Candles that need no cut, merge or gap filling are read in place, not copied.
+    ///
     /// # Errors
     /// [`BacktestError`] for an invalid configuration or parameters, a pair without data,
     /// candles off the timeframe grid, or a time range that leaves nothing to test.
     pub fn run(&self, config: &BacktestConfig, data: &[PairData]) -> Result<BacktestResult, BacktestError> {
         let settings = self.check(config)?;
-        let market = PreparedMarket::new(
+        let input = PreparedInput::new(
             &config.pairs,
             config.timeframe,
             &config.timerange,
             data,
             settings.startup_candle_count,
         )?;
-        self.run_prepared(config, &market, None)
+        self.run_view(config, settings, &input.view(), None)
     }
 
     /// Runs on data prepared once (see [`PreparedMarket::new`], with this strategy's
@@ -186,6 +188,17 @@ impl<'s> BacktestRunner<'s> {
         caches: Option<&mut [IndicatorCache]>,
     ) -> Result<BacktestResult, BacktestError> {
         let settings = self.check(config)?;
+        self.run_view(config, settings, &market.view(), caches)
+    }
+
+    /// Signals, simulation and result on prepared pairs, whoever owns their candles.
+    fn run_view(
+        &self,
+        config: &BacktestConfig,
+        settings: StrategySettings,
+        market: &MarketView<'_>,
+        caches: Option<&mut [IndicatorCache]>,
+    ) -> Result<BacktestResult, BacktestError> {
         let signals = self.signals(market, caches);
         for (p, s) in market.pairs.iter().zip(&signals) {
             if !s.has_len(p.candles.len()) {
@@ -215,7 +228,7 @@ impl<'s> BacktestRunner<'s> {
     }
 
     /// Signal columns of every pair, computed in parallel.
-    fn signals(&self, market: &PreparedMarket, caches: Option<&mut [IndicatorCache]>) -> Vec<Signals> {
+    fn signals(&self, market: &MarketView<'_>, caches: Option<&mut [IndicatorCache]>) -> Vec<Signals> {
         let strategy = self.strategy;
         let params = &self.params;
         match caches {
@@ -223,9 +236,9 @@ impl<'s> BacktestRunner<'s> {
                 .pairs
                 .par_iter()
                 .zip(caches.par_iter_mut())
-                .map(|(p, cache)| strategy.populate_with_cache(&p.candles, params, cache))
+                .map(|(p, cache)| strategy.populate_with_cache(p.candles, params, cache))
                 .collect(),
-            _ => market.pairs.par_iter().map(|p| strategy.populate(&p.candles, params)).collect(),
+            _ => market.pairs.par_iter().map(|p| strategy.populate(p.candles, params)).collect(),
         }
     }
 }

@@ -13,11 +13,14 @@
 //! wallet, closing order and rejected signals exact while the cost grows with signals and
 //! trade-candles, not with candles times pairs.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use tradai_core::{iso_ts_ms, ExitReason, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
 use tradai_metrics::StakeAmount;
 
 use crate::config::BacktestConfig;
-use crate::data::PreparedMarket;
+use crate::data::MarketView;
 use crate::decimal::{dec, one_plus_minus, product_to_f64, py_round, to_tick, Dec, Tick, TickRounding};
 use crate::strategy::Signals;
 use crate::tick::TickSeries;
@@ -160,7 +163,7 @@ struct Sim<'a> {
 pub(crate) fn simulate(
     cfg: &BacktestConfig,
     st: &StrategySettings,
-    market: &PreparedMarket,
+    market: &MarketView<'_>,
     signals: &[Signals],
 ) -> SimOutput {
     let spot = cfg.trading_mode == MarketType::Spot;
@@ -184,7 +187,7 @@ pub(crate) fn simulate(
             enter_short: &s.enter_short,
             exit_short: &s.exit_short,
             tags: s.enter_tag.as_deref(),
-            ticks: &p.ticks,
+            ticks: p.ticks,
             price_tick: p.instrument.price_tick.and_then(Tick::new),
             amount_step: p.instrument.amount_step.and_then(Tick::new),
             min_amount: p.instrument.min_amount,
@@ -195,7 +198,7 @@ pub(crate) fn simulate(
     let mut sim = Sim {
         cfg,
         st,
-        names: market.pairs.iter().map(|p| &p.pair).collect(),
+        names: market.pairs.iter().map(|p| p.pair).collect(),
         pairs,
         step: market.timeframe.millis(),
         tf_minutes: market.timeframe.minutes(),
@@ -227,29 +230,21 @@ pub(crate) fn simulate(
 impl Sim<'_> {
     /// The main loop (§3). Returns the balance captured at every candle (§10).
     fn run_loop(&mut self, min_date: i64) -> Vec<(i64, f64)> {
-        // Entry candidates of all pairs, by time index and then whitelist order.
-        let mut events: Vec<(i64, usize)> = Vec::new();
-        for (p, pv) in self.pairs.iter().enumerate() {
-            if !pv.has_window {
-                continue;
-            }
-            for i in pv.first_row..pv.n {
-                if self.trade_dir(pv, i).is_some() {
-                    events.push((pv.k0 + i as i64, p));
-                }
-            }
-        }
-        events.sort_unstable();
+        // Entry candidates of every pair in time order, merged across pairs by time index
+        // and then whitelist order (the heap's tuple order).
+        let per_pair: Vec<Vec<i64>> = self.pairs.iter().map(|pv| self.entry_candidates(pv)).collect();
+        let mut cursor = vec![0usize; per_pair.len()];
+        let mut events: BinaryHeap<Reverse<(i64, usize)>> =
+            per_pair.iter().enumerate().filter_map(|(p, ks)| Some(Reverse((*ks.first()?, p)))).collect();
         let k_max = self.k_max;
         let len = usize::try_from(k_max + 1).unwrap_or(0);
         // Wallet total at the start of each candle (before anything is processed).
         let mut free_at = vec![0.0; len];
         let mut processed_at = vec![i64::MIN; self.pairs.len()];
         let mut snapshot: Vec<usize> = Vec::new();
-        let mut ev = 0usize;
         let mut k = 1i64;
         while k <= k_max {
-            let next_entry = events.get(ev).map(|e| e.0);
+            let next_entry = events.peek().map(|e| e.0 .0);
             let next_fill = self.open_order.iter().filter_map(|&p| self.open[p].as_ref().and_then(|tr| tr.close_k)).min();
             let kn = match (next_entry, next_fill) {
                 (Some(a), Some(b)) => a.min(b),
@@ -287,11 +282,15 @@ impl Sim<'_> {
                 }
             }
             // Then the entry signals, in whitelist order.
-            while let Some(&(ek, p)) = events.get(ev) {
+            while let Some(&Reverse((ek, p))) = events.peek() {
                 if ek != kn {
                     break;
                 }
-                ev += 1;
+                events.pop();
+                cursor[p] += 1;
+                if let Some(&next) = per_pair[p].get(cursor[p]) {
+                    events.push(Reverse((next, p)));
+                }
                 if processed_at[p] == kn {
                     continue;
                 }
@@ -304,6 +303,42 @@ impl Sim<'_> {
             k = kn + 1;
         }
         self.balance_series(min_date, &free_at)
+    }
+
+    /// Time indices of the rows of `pv` where `check_for_trade_entry` gives a direction.
+    ///
+    /// Only rows with an entry flag can have one, and those are rare: the flag columns are
+    /// read eight at a time and only set flags are looked at.
+    fn entry_candidates(&self, pv: &PairView<'_>) -> Vec<i64> {
+        let mut out = Vec::new();
+        if !pv.has_window {
+            return out;
+        }
+        // Row i holds the signals of candle i - 1.
+        let signal_rows = pv.first_row - 1..pv.n - 1;
+        let visit = |col: &[bool], out: &mut Vec<i64>| {
+            if col.is_empty() {
+                return;
+            }
+            for_each_set(&col[signal_rows.clone()], |j| {
+                let i = signal_rows.start + j + 1;
+                if self.trade_dir(pv, i).is_some() {
+                    out.push(pv.k0 + i as i64);
+                }
+            });
+        };
+        visit(pv.enter_long, &mut out);
+        if self.can_short && !pv.enter_short.is_empty() {
+            let longs = out.len();
+            visit(pv.enter_short, &mut out);
+            // Both passes are in time order, but not together; a row with both flags gives
+            // at most one direction yet was visited twice.
+            if out.len() > longs {
+                out.sort_unstable();
+                out.dedup();
+            }
+        }
+        out
     }
 
     /// The wallet capture of every candle: the wallet total plus, in spot, `amount · open`
@@ -320,9 +355,13 @@ impl Sim<'_> {
             }
             for pos in &self.opened {
                 let pv = &self.pairs[pos.pair];
-                let last = pos.end_k.min(self.k_max);
-                for k in (pos.open_k + 1)..=last {
-                    positions[idx(k)] += pos.amount * pv.open[idx(k - pv.k0)];
+                let (first, last) = (pos.open_k + 1, pos.end_k.min(self.k_max));
+                if first > last {
+                    continue;
+                }
+                let opens = &pv.open[idx(first - pv.k0)..=idx(last - pv.k0)];
+                for (slot, &o) in positions[idx(first)..=idx(last)].iter_mut().zip(opens) {
+                    *slot += pos.amount * o;
                 }
             }
         }
@@ -606,16 +645,84 @@ impl Sim<'_> {
     /// on: evaluate the exits, then try to fill the exit order. Returns the time index of the
     /// candle where it fills, leaving the trade in its state at that moment (or at the pair's
     /// last candle when it never fills).
+    ///
+    /// Most candles of a trade can produce no exit candidate at all; runs of those ("quiet"
+    /// candles, see [`Quiet`]) only move the trade's min/max rates and are stepped over in a
+    /// tight loop. Every other candle goes through the full evaluation.
     fn scan_exits(&self, p: usize, tr: &mut OpenTrade, from: usize) -> Option<i64> {
         let pv = &self.pairs[p];
-        for i in from..pv.n {
+        let mut i = from;
+        while i < pv.n {
+            if let Some(q) = self.quiet(pv, tr, i) {
+                i = q.skip(pv, tr, i);
+                if i >= pv.n {
+                    break;
+                }
+            }
             let t = pv.ts0 + self.step * i as i64;
             self.evaluate_exits(p, tr, i, t);
             if tr.exit_order.is_some_and(|oo| pv.low[i] <= oo.price && oo.price <= pv.high[i]) {
                 return Some(pv.k0 + i as i64);
             }
+            i += 1;
         }
         None
+    }
+
+    /// The bounds within which candles from row `i` on are quiet for `tr`, or `None` when
+    /// the trade's state allows no shortcut (trailing stop, a resting exit order, a zero open
+    /// value).
+    fn quiet<'c>(&self, pv: &PairView<'c>, tr: &OpenTrade, i: usize) -> Option<Quiet<'c>> {
+        let st = self.st;
+        let otv = tr.open_trade_value;
+        if st.trailing_stop || tr.exit_order.is_some() || !(otv > 0.0 && tr.amount > 0.0 && tr.open_rate != 0.0) {
+            return None;
+        }
+        let t = pv.ts0 + self.step * i as i64;
+        let dur = (t - tr.open_ts).div_euclid(60_000);
+        // The ROI entry in force stays the same until the trade's age reaches the next key.
+        let until = match st.minimal_roi.iter().map(|(k, _)| *k).filter(|k| *k > dur).min() {
+            Some(key) => {
+                let t_key = tr.open_ts + key * 60_000;
+                let row = (t_key - pv.ts0 + self.step - 1).div_euclid(self.step);
+                usize::try_from(row).unwrap_or(0).min(pv.n)
+            }
+            None => pv.n,
+        };
+        // `profit_ratio_vs(rate, roi) > roi` is impossible while the float estimate of the
+        // ratio stays below `roi - margin`: the estimate is within ~1e-15 relative of the
+        // exact ratio, which the 8-decimal rounding moves by at most 5e-9. The price bound
+        // is shrunk by 1e-9 relative on top, for the float error of the bound itself.
+        let (f, short) = match tr.side {
+            Side::Long => (self.one_minus_fee_f, false),
+            Side::Short => (self.one_plus_fee_f, true),
+        };
+        let roi_bound = match st.roi_at(dur) {
+            None => {
+                if short {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Some((_, roi)) => {
+                let target = (roi - 1e-6 * (1.0 + roi.abs())) / tr.leverage;
+                let scale = otv / (tr.amount * f);
+                if short {
+                    let b = (1.0 - target) * scale;
+                    b + b.abs() * 1e-9
+                } else {
+                    let b = (1.0 + target) * scale;
+                    b - b.abs() * 1e-9
+                }
+            }
+        };
+        let exit: &'c [bool] = match (st.use_exit_signal, tr.side) {
+            (false, _) => &[],
+            (true, Side::Long) => pv.exit_long,
+            (true, Side::Short) => pv.exit_short,
+        };
+        Some(Quiet { until, exit, stop: tr.stop_loss, roi_bound, short })
     }
 
     /// §5: adjust the trailing stop, collect the exit candidates and place the first order.
@@ -837,7 +944,8 @@ impl Sim<'_> {
             self.open[p] = Some(tr);
             return;
         };
-        let amount_dec = dec(oo.amount);
+        // The order amount is the trade's unless a lot step cut it.
+        let amount_dec = if oo.amount.to_bits() == tr.amount.to_bits() { tr.amount_dec } else { dec(oo.amount) };
         let cv = self.close_value(amount_dec, oo.price, tr.side);
         let ov_avg = self.open_value(amount_dec, tr.avg_price, tr.side);
         let raw_profit = match tr.side {
@@ -923,4 +1031,79 @@ fn idx(k: i64) -> usize {
 /// A signal of a column that may be empty (never set).
 fn flag(col: &[bool], i: usize) -> bool {
     col.get(i).copied().unwrap_or(false)
+}
+
+/// Candles on which `evaluate_exits` finds no exit candidate and changes nothing but the
+/// trade's min/max rates, for a trade without trailing stop or resting exit order.
+///
+/// A candle is quiet when: no exit signal for the trade's side (a candidate needs one), the
+/// stop is not touched (`low > stop` long, `high < stop` short), the ROI cannot be reached
+/// (`high < roi_bound` long, `low > roi_bound` short), high and low are non-zero (so
+/// they are used as they are, not replaced by the open), and the ROI entry in force does not
+/// change (rows before `until`). NaN prices fail the comparisons, so they are never quiet.
+struct Quiet<'c> {
+    until: usize,
+    exit: &'c [bool],
+    stop: f64,
+    roi_bound: f64,
+    short: bool,
+}
+
+impl Quiet<'_> {
+    /// Steps over the quiet candles from row `i` on, updating the trade's min/max rates the
+    /// way `evaluate_exits` would; returns the first row that is not quiet (or `until`).
+    fn skip(&self, pv: &PairView<'_>, tr: &mut OpenTrade, i: usize) -> usize {
+        let end = self.until.max(i);
+        let (highs, lows) = (&pv.high[i..end], &pv.low[i..end]);
+        // Row j holds the signal of candle j - 1; an empty column never signals.
+        let exits = if self.exit.is_empty() { &[][..] } else { &self.exit[i - 1..end - 1] };
+        let mut max = tr.max_rate.filter(|v| *v != 0.0).unwrap_or(tr.open_rate);
+        let mut min = tr.min_rate.filter(|v| *v != 0.0).unwrap_or(tr.open_rate);
+        let mut n = 0;
+        for (k, (&h, &l)) in highs.iter().zip(lows).enumerate() {
+            let signal = exits.get(k).copied().unwrap_or(false);
+            let calm = if self.short {
+                h < self.stop && l > self.roi_bound
+            } else {
+                l > self.stop && h < self.roi_bound
+            };
+            if signal || !calm || h == 0.0 || l == 0.0 {
+                break;
+            }
+            // adjust_min_max_rates, as in `evaluate_exits`.
+            if h >= max {
+                max = h;
+            }
+            if l <= min {
+                min = l;
+            }
+            n += 1;
+        }
+        if n > 0 {
+            tr.max_rate = Some(max);
+            tr.min_rate = Some(min);
+        }
+        i + n
+    }
+}
+
+/// Calls `f` with the index of every `true` in `col`, in order, reading eight flags at a
+/// time (entry flags are sparse).
+fn for_each_set(col: &[bool], mut f: impl FnMut(usize)) {
+    let mut chunks = col.chunks_exact(8);
+    for (c, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_le_bytes(std::array::from_fn(|j| u8::from(chunk[j])));
+        let mut bits = word;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize / 8;
+            f(c * 8 + j);
+            bits &= !(0xFFu64 << (j * 8));
+        }
+    }
+    let base = col.len() - chunks.remainder().len();
+    for (j, &b) in chunks.remainder().iter().enumerate() {
+        if b {
+            f(base + j);
+        }
+    }
 }

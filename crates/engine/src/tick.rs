@@ -33,107 +33,45 @@ const POW10F: [f64; 23] = [
     1e20, 1e21, 1e22,
 ];
 
-/// Distance of `y >= 0` to the nearest integer, without a libm call.
-fn dist_to_integer(y: f64) -> f64 {
-    if y >= 4_503_599_627_370_496.0 {
-        // Every float from 2^52 on is an integer.
-        return 0.0;
-    }
-    let frac = y - (y as u64) as f64;
-    frac.min(1.0 - frac)
-}
+/// `2^52`: adding and subtracting it rounds a smaller non-negative float to an integer.
+const MAGIC: f64 = 4_503_599_627_370_496.0;
 
-/// Fast test of `decimals_14sig(x) <= max(m, 0)` without formatting, for a stream of prices
-/// that mostly stay within one decade (the decade is cached between calls).
+/// Relative distance to the nearest integer below which [`fits`] answers yes; see there.
+const FIT_REL: f64 = 4e-15;
+
+/// Whether the 14-significant-digit print of `x` certainly has at most `m` decimals, where
+/// `scale = 10^max(m, 0)` (exact, `m <= 22`). False means "not certain": ask
+/// [`decimals_14sig`].
 ///
-/// The 14-digit print of `x` is a multiple of `10^-m` exactly when `x` lies within half a
-/// 14th-digit unit of such a multiple. That half unit is at least ~5e-15 relative to `x`,
-/// fifty times the float error of `x · 10^m`; inside a factor-2 band around it, and near a
-/// power of ten (where the 14-digit rounding may carry into the next decade), the answer is
-/// `None` and the caller formats exactly.
-#[derive(Debug, Clone, Copy)]
-struct FitsFast {
-    /// Decimal exponent of the cached decade, and its bounds shrunk by 1e-9 relative.
-    e: i32,
-    lo: f64,
-    hi: f64,
-    /// `m` the two factors below were computed for (`i32::MIN`: none).
-    m: i32,
-    /// `10^max(m, 0)`.
-    scale: f64,
-    /// Half a 14th-digit unit in units of `10^-m`; `None` when every 14-digit print fits.
-    half_unit: Option<f64>,
+/// Why it is exact when it says yes: let `Y = |x|·10^m` (real) and `y` its float, `r` the
+/// integer nearest `y`. The print rounds `Y` to a multiple of `u = 10^(e+m-13)` (`e` the decade
+/// of `x`). When `|y - r| <= 4e-15·y`, then `|Y - r| < 4.12e-15·Y < 0.412·u` (`Y < 10^(e+m+1)`,
+/// and `y` is within 2^-53 of `Y`), so for `u <= 1` the print is `r·10^-m` (at most `m`
+/// decimals), and for `u > 1` it has `13 - e < m` decimals anyway. From `y >= 2^52` on the
+/// second case always holds (and the test passes: the rounding error is ~1 ulp). NaN and
+/// infinities fail the test; zero passes (it prints without decimals).
+#[inline]
+fn fits(x: f64, scale: f64) -> bool {
+    let y = x.abs() * scale;
+    let r = (y + MAGIC) - MAGIC;
+    (y - r).abs() <= y * FIT_REL
 }
 
-impl FitsFast {
-    fn new() -> Self {
-        Self { e: 0, lo: f64::INFINITY, hi: f64::NEG_INFINITY, m: i32::MIN, scale: 1.0, half_unit: None }
+/// [`fits`] for every value of the rows `range` of `cols`, with no early exit so the loop
+/// vectorises (a block that fails is re-checked value by value).
+fn block_fits(cols: &[&[f64]; 4], range: std::ops::Range<usize>, scale: f64) -> bool {
+    let mut ok = true;
+    for col in cols {
+        for &x in &col[range.clone()] {
+            ok &= fits(x, scale);
+        }
     }
+    ok
+}
 
-    /// Whether every value of `cols[..][range]` certainly fits `m` decimals, decided with
-    /// whole-block (vectorisable) arithmetic; false means "check value by value".
-    fn block_fits(&mut self, cols: &[&[f64]; 4], range: std::ops::Range<usize>, m: i32) -> bool {
-        let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
-        for col in cols {
-            for &x in &col[range.clone()] {
-                lo = lo.min(x.abs());
-                hi = hi.max(x.abs());
-            }
-        }
-        // Prime the decade and the factors on one value, then require the block to share it.
-        if self.check(hi, m).is_none() || !(lo >= self.lo && hi < self.hi) {
-            return false;
-        }
-        let Some(half_unit) = self.half_unit else { return true };
-        // Round to nearest with the 2^52 trick (exact below 2^52; here x·10^m < 10^13).
-        const MAGIC: f64 = 4_503_599_627_370_496.0;
-        let mut worst = 0.0f64;
-        for col in cols {
-            for &x in &col[range.clone()] {
-                let y = x.abs() * self.scale;
-                worst = worst.max((y - ((y + MAGIC) - MAGIC)).abs());
-            }
-        }
-        worst < 0.5 * half_unit
-    }
-
-    fn check(&mut self, x: f64, m: i32) -> Option<bool> {
-        let ax = x.abs();
-        if !ax.is_finite() || ax == 0.0 {
-            return Some(true);
-        }
-        if !(ax >= self.lo && ax < self.hi) {
-            let e = ax.log10().floor() as i32;
-            let p = 10f64.powi(e);
-            self.e = e;
-            self.lo = p * (1.0 + 1e-9);
-            self.hi = 10.0 * p * (1.0 - 1e-9);
-            self.m = i32::MIN;
-            if !(ax >= self.lo && ax < self.hi) {
-                return None;
-            }
-        }
-        if m != self.m {
-            let m0 = m.max(0);
-            self.m = m;
-            self.scale = *POW10F.get(usize::try_from(m0).ok()?)?;
-            self.half_unit = if m0 >= 13 - self.e {
-                None
-            } else {
-                let k = usize::try_from(13 - self.e - m0).ok()?;
-                Some(0.5 / *POW10F.get(k)?)
-            };
-        }
-        let Some(half_unit) = self.half_unit else { return Some(true) };
-        let d = dist_to_integer(ax * self.scale);
-        if d < 0.5 * half_unit {
-            Some(true)
-        } else if d > 2.0 * half_unit {
-            Some(false)
-        } else {
-            None
-        }
-    }
+/// `10^max(m, 0)` when exact as a float.
+fn scale_for(m: i32) -> Option<f64> {
+    POW10F.get(usize::try_from(m.max(0)).ok()?).copied()
 }
 
 /// Start of the UTC calendar month containing `ts` and of the next one, epoch ms.
@@ -157,21 +95,25 @@ pub(crate) struct TickSeries {
 
 impl TickSeries {
     /// Derives the ticks from price columns sorted by `ts`.
+    ///
+    /// Exact: every value either certainly fits the month's maximum so far ([`fits`], checked
+    /// a block at a time) or has its decimals counted by formatting, so formatting runs only
+    /// when the maximum grows (a few times per month) or on rare ambiguous values.
     pub(crate) fn from_prices(ts: &[i64], cols: [&[f64]; 4]) -> Self {
+        const BLOCK: usize = 256;
         let mut months = Vec::new();
         let mut i = 0;
         while i < ts.len() {
             let (start, next) = month_bounds(ts[i]);
             let mut max = -1i32;
-            let mut fast = FitsFast::new();
             let end = i + ts[i..].partition_point(|&t| t < next);
             while i < end {
-                let block = i..(i + 64).min(end);
-                if !fast.block_fits(&cols, block.clone(), max) {
+                let block = i..(i + BLOCK).min(end);
+                if !scale_for(max).is_some_and(|scale| block_fits(&cols, block.clone(), scale)) {
                     for j in block.clone() {
                         for col in cols {
                             let x = col[j];
-                            if fast.check(x, max) != Some(true) {
+                            if !scale_for(max).is_some_and(|scale| fits(x, scale)) {
                                 max = max.max(decimals_14sig(x));
                             }
                         }
@@ -216,42 +158,50 @@ mod tests {
         assert_eq!(decimals_14sig(9.999999999999999e-5), 4);
     }
 
-    #[test]
-    fn fast_path_agrees_with_formatting() {
-        let xs = [
-            0.041940000000000005, 3.0010000000000002e-05, 0.5123, 1.2345, 0.000123, 98765.4321, 0.07, 0.0700001,
-            1.0, 1234.0, 3.3950000000000005e-05, 9.999999999999999e-5, 0.1 + 0.2,
-        ];
-        let mut fast = FitsFast::new();
-        for x in xs {
-            let exact = decimals_14sig(x);
-            for m in -1..16 {
-                if let Some(f) = fast.check(x, m) {
-                    assert_eq!(f, exact <= m.max(0), "x={x} m={m} exact={exact}");
-                }
+    /// `fits` never says yes when the exact count exceeds `m`.
+    fn assert_sound(x: f64) {
+        let exact = decimals_14sig(x);
+        for m in -1..=22 {
+            if fits(x, scale_for(m).unwrap()) {
+                assert!(exact <= m.max(0), "x={x:?} m={m} exact={exact}");
             }
         }
     }
 
     #[test]
-    fn fast_path_agrees_on_noisy_prices() {
-        // Prices on grids of 1 to 12 decimals, some with one-ulp noise as in the data files.
+    fn fast_check_agrees_with_formatting() {
+        let xs = [
+            0.041940000000000005, 3.0010000000000002e-05, 0.5123, 1.2345, 0.000123, 98765.4321, 0.07, 0.0700001,
+            1.0, 1234.0, 3.3950000000000005e-05, 9.999999999999999e-5, 0.1 + 0.2, 99.99999999999999, 0.0, -0.5,
+            f64::NAN, f64::INFINITY, 1e300, 5e-324, 123456789012.345, 9_007_199_254_740_992.0,
+        ];
+        for x in xs {
+            assert_sound(x);
+        }
+        // It does say yes on grid prices, noisy or not (otherwise the fast path is useless).
+        for (x, m) in [(0.041940000000000005, 5), (100.23, 2), (3.0010000000000002e-05, 8), (0.0, -1), (1e300, 0)] {
+            assert!(fits(x, scale_for(m).unwrap()), "{x:?} {m}");
+        }
+    }
+
+    #[test]
+    fn fast_check_is_sound_on_noisy_and_random_values() {
+        // Prices on grids of 1 to 12 decimals, some with ulps of noise, and raw random bits.
         let mut state = 7u64;
-        let mut fast = FitsFast::new();
-        for _ in 0..20_000 {
+        for _ in 0..200_000 {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let decimals = (state >> 60) as i32 % 12 + 1;
             let units = ((state >> 20) % 10_000_000) as f64 + 1.0;
             let mut x = units / 10f64.powi(decimals);
             if state & 1 == 1 {
-                x = f64::from_bits(x.to_bits() + 1);
+                x = f64::from_bits(x.to_bits() + (state >> 8) % 3);
             }
-            let exact = decimals_14sig(x);
-            for m in [-1, 1, 4, 8, 11] {
-                if let Some(f) = fast.check(x, m) {
-                    assert_eq!(f, exact <= m.max(0), "x={x:?} m={m} exact={exact}");
-                }
-            }
+            assert_sound(x);
+            assert_sound(f64::from_bits(state >> 2));
+            // Values right at the edge of the 14th digit.
+            let edge = (units + 0.5) * 10f64.powi(-(((state >> 40) % 20) as i32));
+            assert_sound(edge);
+            assert_sound(f64::from_bits(edge.to_bits() + 1));
         }
     }
 
@@ -295,5 +245,90 @@ mod tests {
         // February has only integers: asof falls back to January.
         assert_eq!(s.asof(feb + 1000).map(Tick::value), Some(0.01));
         assert_eq!(s.asof(jan - 1), None);
+    }
+
+    /// The monthly maxima counted value by value, by formatting (the definition).
+    fn naive(ts: &[i64], cols: [&[f64]; 4]) -> TickSeries {
+        let mut months: Vec<(i64, Option<Tick>)> = Vec::new();
+        let mut maxes: Vec<i32> = Vec::new();
+        for (j, &t) in ts.iter().enumerate() {
+            let (start, _) = month_bounds(t);
+            if months.last().is_none_or(|m| m.0 != start) {
+                months.push((start, None));
+                maxes.push(-1);
+            }
+            let m = maxes.last_mut().unwrap();
+            for col in cols {
+                *m = (*m).max(decimals_14sig(col[j]));
+            }
+        }
+        for (m, max) in months.iter_mut().zip(maxes) {
+            m.1 = if max >= 0 { Tick::new(1.0 / 10f64.powi(max)) } else { None };
+        }
+        TickSeries { months }
+    }
+
+    fn check_same(c: &tradai_core::Candles) {
+        let cols = [&c.open[..], &c.high[..], &c.low[..], &c.close[..]];
+        assert_eq!(TickSeries::from_prices(&c.ts, cols), naive(&c.ts, cols));
+    }
+
+    #[test]
+    fn same_ticks_as_formatting_on_synth_data() {
+        let pairs: Vec<tradai_core::Pair> = ["A/USDT", "B/USDT", "C/USDT"].iter().map(|p| p.parse().unwrap()).collect();
+        let mut spec = tradai_store::SynthSpec::new(pairs, tradai_core::Timeframe::M5, 70, 42);
+        for (start_price, tick) in [(100.0, None), (0.05, Some(1e-8)), (3.3e-5, None), (25_000.0, Some(0.1))] {
+            spec.start_price = start_price;
+            spec.tick = tick;
+            for i in 0..3 {
+                check_same(&tradai_store::synth_series(&spec, i));
+            }
+        }
+    }
+
+    /// Every file of the shared data set and a year of `tradai data synth` (run with
+    /// `cargo test --release -p tradai-engine -- --ignored`).
+    #[test]
+    #[ignore = "slow: formats every price"]
+    fn same_ticks_as_formatting_on_all_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/freqtrade");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        if let Ok(f) = std::fs::read_dir(dir.join("futures")) {
+            files.extend(f.map(|e| e.unwrap().path()));
+        }
+        let mut checked = 0;
+        for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "feather")) {
+            let bytes = std::fs::read(path).unwrap();
+            let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+            let mut c = tradai_core::Candles::default();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let col = |name: &str| batch.column_by_name(name).unwrap().clone();
+                let date = col("date");
+                let date = date.as_any().downcast_ref::<arrow_array::TimestampNanosecondArray>().unwrap();
+                let f = |name: &str| {
+                    col(name).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap().values().to_vec()
+                };
+                let (o, h, l, cl) = (f("open"), f("high"), f("low"), f("close"));
+                for i in 0..batch.num_rows() {
+                    c.push(tradai_core::CandleRow {
+                        ts: date.value(i) / 1_000_000,
+                        open: o[i],
+                        high: h[i],
+                        low: l[i],
+                        close: cl[i],
+                        volume: 1.0,
+                    });
+                }
+            }
+            check_same(&c);
+            checked += 1;
+        }
+        assert!(checked >= 13, "only {checked} files");
+        let pairs: Vec<tradai_core::Pair> = (0..10).map(|k| format!("SYN{k}/USDT").parse().unwrap()).collect();
+        let spec = tradai_store::SynthSpec::new(pairs, tradai_core::Timeframe::M1, 365, 42);
+        for i in 0..10 {
+            check_same(&tradai_store::synth_series(&spec, i));
+        }
     }
 }

@@ -33,6 +33,45 @@ impl EwmSpec {
     }
 }
 
+/// One update of pandas' `ewm(adjust=False).mean()` on an observation (not NaN), for code
+/// that runs several averages, or uses them, in a single pass over a column.
+///
+/// [`ewm_mean`] on a column without NaN is this step applied from `y = x[0]` on, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EwmStep {
+    keep: f64,
+    alpha: f64,
+    denom: f64,
+}
+
+impl EwmStep {
+    /// The step for `spec` (pandas' `alpha = 1 / (1 + com)`).
+    #[must_use]
+    pub fn new(spec: EwmSpec) -> Self {
+        let alpha = spec.alpha();
+        let keep = 1.0 - alpha;
+        Self { keep, alpha, denom: keep + alpha }
+    }
+
+    /// The mean after observing `x` when it was `y`: `((1 - a)·y + a·x) / ((1 - a) + a)`,
+    /// or `y` itself when `y == x` (pandas' guard). The division is skipped when the divisor
+    /// is exactly 1.0, which changes no bit (it is for the usual spans).
+    #[inline]
+    #[must_use]
+    pub fn next(self, y: f64, x: f64) -> f64 {
+        if y != x {
+            let v = self.keep * y + self.alpha * x;
+            if self.denom != 1.0 {
+                v / self.denom
+            } else {
+                v
+            }
+        } else {
+            y
+        }
+    }
+}
+
 /// pandas `Series.ewm(<spec>, adjust=False).mean()` (with `ignore_na=False`, `min_periods=0`).
 ///
 /// The update is the one in pandas' cython `ewm`: `y[0] = x[0]` and for each later
@@ -60,7 +99,7 @@ pub fn ewm_mean_into(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
     let old_wt_factor = 1.0 - alpha;
     let new_wt = alpha;
     if !x.iter().any(|v| v.is_nan()) {
-        ewm_no_nan(x, old_wt_factor, new_wt, out);
+        ewm_no_nan(x, spec, out);
         return;
     }
     let mut weighted = x[0];
@@ -95,17 +134,12 @@ pub fn ewm_mean_into(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
 }
 
 /// The same recurrence for input without NaN: the old weight is always exactly `1 - a`.
-fn ewm_no_nan(x: &[f64], old_wt: f64, new_wt: f64, out: &mut [f64]) {
-    let denom = old_wt + new_wt;
+fn ewm_no_nan(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
+    let step = EwmStep::new(spec);
     let mut weighted = x[0];
     out[0] = weighted;
     for (o, &cur) in out[1..].iter_mut().zip(&x[1..]) {
-        if weighted != cur {
-            weighted = old_wt * weighted + new_wt * cur;
-            if denom != 1.0 {
-                weighted /= denom;
-            }
-        }
+        weighted = step.next(weighted, cur);
         *o = weighted;
     }
 }
@@ -136,6 +170,20 @@ mod tests {
         let y = ema(&[1.0, 2.0], 3);
         assert_eq!(y[0], 1.0);
         assert_eq!(y[1], (0.5 * 1.0 + 0.5 * 2.0) / (0.5 + 0.5));
+    }
+
+    #[test]
+    fn step_is_the_column_recurrence() {
+        let x: Vec<f64> = (0..500).map(|i| 1.0 + f64::from(i % 17) * 0.013 + f64::from(i / 50) * 0.1).collect();
+        for spec in [EwmSpec::Span(12.0), EwmSpec::Span(26.0), EwmSpec::Alpha(1.0 / 14.0), EwmSpec::Span(7.0)] {
+            let col = ewm_mean(&x, spec);
+            let step = EwmStep::new(spec);
+            let mut y = x[0];
+            for t in 1..x.len() {
+                y = step.next(y, x[t]);
+                assert_eq!(y.to_bits(), col[t].to_bits());
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tradai_core::{Candles, StrategySettings, Timeframe};
+use tradai_indicators::{EwmSpec, EwmStep};
 
 use super::{ema_close, has_volume, window};
 use crate::strategy::{IndicatorCache, ParamSpace, ParamSpec, ParamValues, Signals, Strategy};
@@ -38,6 +39,28 @@ fn cross(prev: (f64, f64), cur: (f64, f64)) -> (bool, bool) {
     (up, down)
 }
 
+/// Calls `f(t, up, down)` for every candle `t >= 1` with the crossings of EMA(close, fast)
+/// over EMA(close, slow), both EMAs advanced in the same pass (their dependency chains
+/// overlap) and never stored. `false` when the close has a NaN: then the caller takes the
+/// column path, whose NaN rules this pass does not implement.
+fn for_each_cross(close: &[f64], fast: usize, slow: usize, mut f: impl FnMut(usize, bool, bool)) -> bool {
+    if close.iter().any(|v| v.is_nan()) {
+        return false;
+    }
+    let Some(&first) = close.first() else { return true };
+    // `ind::ema` is `ewm_mean(Span(span))`; the step is its recurrence, bit for bit.
+    let (sf, ss) = (EwmStep::new(EwmSpec::Span(fast as f64)), EwmStep::new(EwmSpec::Span(slow as f64)));
+    let (mut yf, mut ys) = (first, first);
+    for (t, &x) in close.iter().enumerate().skip(1) {
+        let prev = (yf, ys);
+        yf = sf.next(yf, x);
+        ys = ss.next(ys, x);
+        let (up, down) = cross(prev, (yf, ys));
+        f(t, up, down);
+    }
+    true
+}
+
 /// Long when EMA(close, fast) crosses above EMA(close, slow) on a candle with volume; exit
 /// when it crosses below. ROI 10 %, stop-loss −5 %.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,6 +92,23 @@ impl Strategy for EmaCross {
             xl[t] = down;
         }
         s
+    }
+
+    fn populate(&self, candles: &Candles, params: &ParamValues) -> Signals {
+        // Without a cache the EMA columns are not needed afterwards: fuse them with the
+        // crossings into one pass (same values as the cached path).
+        let n = candles.len();
+        let mut s = Signals::long_only(n);
+        let (el, xl, vol) = (&mut s.enter_long[..n], &mut s.exit_long[..n], &candles.volume[..n]);
+        let fused = for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
+            el[t] = up & (vol[t] > 0.0);
+            xl[t] = down;
+        });
+        if fused {
+            s
+        } else {
+            self.populate_with_cache(candles, params, &mut IndicatorCache::new())
+        }
     }
 }
 
@@ -108,5 +148,57 @@ impl Strategy for EmaCrossFutures {
             s.exit_short[t] = up;
         }
         s
+    }
+
+    fn populate(&self, candles: &Candles, params: &ParamValues) -> Signals {
+        // See `EmaCross::populate`.
+        let n = candles.len();
+        let mut s = Signals::none(n);
+        let vol = &candles.volume[..n];
+        let (el, es) = (&mut s.enter_long[..n], &mut s.enter_short[..n]);
+        let (xl, xs) = (&mut s.exit_long[..n], &mut s.exit_short[..n]);
+        let fused = for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
+            let v = vol[t] > 0.0;
+            el[t] = up & v;
+            es[t] = down & v;
+            xl[t] = down;
+            xs[t] = up;
+        });
+        if fused {
+            s
+        } else {
+            self.populate_with_cache(candles, params, &mut IndicatorCache::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::ParamValue;
+
+    #[test]
+    fn fused_signals_equal_the_column_path() {
+        let pairs: Vec<tradai_core::Pair> = vec!["A/USDT".parse().unwrap()];
+        let spec = tradai_store::SynthSpec::new(pairs, Timeframe::M5, 30, 3);
+        let mut c = tradai_store::synth_series(&spec, 0);
+        // Flat stretches (the `y == x` branch) and a gap-filled candle without volume.
+        for t in 100..140 {
+            c.close[t] = c.close[99];
+        }
+        c.volume[500] = 0.0;
+        let mut with_nan = c.clone();
+        with_nan.close[700] = f64::NAN;
+        let strategies: [&dyn Strategy; 2] = [&EmaCross, &EmaCrossFutures];
+        for candles in [&c, &with_nan] {
+            for strategy in strategies {
+                for (fast, slow) in [(12, 26), (2, 5), (50, 200), (26, 12), (7, 7)] {
+                    let p = ParamValues::new().with("fast", ParamValue::Int(fast)).with("slow", ParamValue::Int(slow));
+                    let cached = strategy.populate_with_cache(candles, &p, &mut IndicatorCache::new());
+                    assert_eq!(strategy.populate(candles, &p), cached, "{} {fast}/{slow}", strategy.name());
+                    assert!(fast == slow || cached.enter_long.iter().any(|b| *b));
+                }
+            }
+        }
     }
 }
