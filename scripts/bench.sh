@@ -16,7 +16,7 @@ fi
 
 if [ "$what" = backtest ] || [ "$what" = all ]; then
   echo "== backtest engine (EmaCross, indicators + simulation, one core)"
-  cargo bench --locked -p tradai-engine --bench backtest
+  RAYON_NUM_THREADS=1 cargo bench --locked -p tradai-engine --bench engine
   echo "== whole tradai backtest process: 10 pairs x 1 year of 1m candles (5.26M candles)"
   if [ ! -d "$BENCH_DIR/synth" ]; then
     "$TRADAI" --data-dir "$BENCH_DIR" -q data synth --pairs 10 --timeframe 1m --days 365 --seed 1
