@@ -20,7 +20,7 @@ fi
 
 if [ -z "${TRADAI_BIN:-}" ]; then
   cargo build --locked -q -p tradai-cli
-  TRADAI_BIN=target/debug/tradai
+  TRADAI_BIN="${CARGO_TARGET_DIR:-target}/debug/tradai"
 fi
 
 TMP="$(mktemp -d)"
