@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
 use tradai_core::StrategySettings;
+use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
 use tradai_engine::{
     BacktestConfig, BacktestError, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount, StrategyRegistry, WithSettings,
 };
@@ -92,11 +92,9 @@ impl SettingsOverrides {
         if let Some(roi) = &self.minimal_roi {
             let mut table = Vec::with_capacity(roi.len());
             for (k, v) in roi {
-                let minutes: i64 = k
-                    .parse()
-                    .ok()
-                    .filter(|m| *m >= 0)
-                    .ok_or_else(|| field("minimal_roi", format!("invalid ROI key '{k}': expected whole minutes such as \"0\" or \"30\"")))?;
+                let minutes: i64 = k.parse().ok().filter(|m| *m >= 0).ok_or_else(|| {
+                    field("minimal_roi", format!("invalid ROI key '{k}': expected whole minutes such as \"0\" or \"30\""))
+                })?;
                 if !v.is_finite() {
                     return Err(field("minimal_roi", format!("invalid ROI value {v} at '{k}'")));
                 }
@@ -241,7 +239,8 @@ impl BacktestRequest {
         let stake_amount = match &self.stake_amount {
             serde_json::Value::String(s) if s == "unlimited" => StakeAmount::Unlimited,
             serde_json::Value::String(s) => StakeAmount::Fixed(
-                s.parse::<f64>().map_err(|_| field("stake_amount", format!("invalid stake amount '{s}' (expected a positive number or unlimited)")))?,
+                s.parse::<f64>()
+                    .map_err(|_| field("stake_amount", format!("invalid stake amount '{s}' (expected a positive number or unlimited)")))?,
             ),
             serde_json::Value::Number(n) => StakeAmount::Fixed(n.as_f64().unwrap_or(f64::NAN)),
             other => return Err(field("stake_amount", format!("invalid stake amount {other} (expected a positive number or unlimited)"))),
@@ -281,7 +280,10 @@ impl BacktestRequest {
             if p.market_type() != trading_mode {
                 return Err(field(
                     "pairs",
-                    format!("pair '{p}' is a {} pair but the trading mode is {trading_mode} (futures pairs look like BTC/USDT:USDT)", p.market_type()),
+                    format!(
+                        "pair '{p}' is a {} pair but the trading mode is {trading_mode} (futures pairs look like BTC/USDT:USDT)",
+                        p.market_type()
+                    ),
                 ));
             }
         }
@@ -421,7 +423,8 @@ pub fn run(
     }
     let mut params = ParamValues::defaults(&strategy.parameters());
     for (k, val) in req.params.iter().flatten() {
-        let pv: ParamValue = serde_json::from_value(val.clone()).map_err(|_| field("params", format!("invalid value {val} for parameter '{k}'")))?;
+        let pv: ParamValue =
+            serde_json::from_value(val.clone()).map_err(|_| field("params", format!("invalid value {val} for parameter '{k}'")))?;
         params.set(k, pv);
     }
     let settings = match &req.overrides {

@@ -69,11 +69,14 @@ impl GlobalArgs {
             flags.insert("data_dir".to_owned(), d.clone());
         }
         if let Some(f) = self.log_format {
-            flags.insert("log_format".to_owned(), match f {
-                LogFormatArg::Human => "human",
-                LogFormatArg::Json => "json",
-            }
-            .to_owned());
+            flags.insert(
+                "log_format".to_owned(),
+                match f {
+                    LogFormatArg::Human => "human",
+                    LogFormatArg::Json => "json",
+                }
+                .to_owned(),
+            );
         }
         if let Some(l) = &self.log_level {
             flags.insert("log_level".to_owned(), l.clone());

@@ -80,14 +80,7 @@ impl Candles {
     /// When `i >= len()`.
     #[must_use]
     pub fn row(&self, i: usize) -> CandleRow {
-        CandleRow {
-            ts: self.ts[i],
-            open: self.open[i],
-            high: self.high[i],
-            low: self.low[i],
-            close: self.close[i],
-            volume: self.volume[i],
-        }
+        CandleRow { ts: self.ts[i], open: self.open[i], high: self.high[i], low: self.low[i], close: self.close[i], volume: self.volume[i] }
     }
 
     /// Copies the candles with index in `range`.

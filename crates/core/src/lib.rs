@@ -14,7 +14,7 @@ mod settings;
 mod time;
 mod trade;
 
-pub use candles::{Candles, CandleRow};
+pub use candles::{CandleRow, Candles};
 pub use error::ParseError;
 pub use instrument::Instrument;
 pub use market::{ExchangeId, MarketType, Pair};

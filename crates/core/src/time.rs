@@ -94,10 +94,7 @@ impl fmt::Display for Timeframe {
 impl FromStr for Timeframe {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL.iter()
-            .find(|(_, name, _)| *name == s)
-            .map(|(t, _, _)| *t)
-            .ok_or_else(|| ParseError::Timeframe { input: s.to_owned() })
+        ALL.iter().find(|(_, name, _)| *name == s).map(|(t, _, _)| *t).ok_or_else(|| ParseError::Timeframe { input: s.to_owned() })
     }
 }
 
@@ -149,8 +146,7 @@ pub fn parse_date_ms(s: &str) -> Result<i64, ParseError> {
 /// Formats epoch milliseconds as `YYYY-MM-DD HH:MM:SS` in UTC (Freqtrade's summary style).
 #[must_use]
 pub fn format_ts_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 /// A time window in epoch milliseconds; either side may be open.

@@ -69,8 +69,7 @@ impl FromStr for ExitReason {
 /// Formats epoch milliseconds as Freqtrade's ISO form, `2018-01-10T08:25:00+00:00`.
 #[must_use]
 pub fn iso_ts_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
 }
 
 fn parse_iso(s: &str) -> Result<i64, String> {

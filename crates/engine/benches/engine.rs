@@ -10,10 +10,7 @@
 use std::time::Instant;
 
 use tradai_core::{CandleRow, Candles, Instrument, Pair, Timeframe};
-use tradai_engine::{
-    BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount,
-    StrategyRegistry,
-};
+use tradai_engine::{BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount, StrategyRegistry};
 use tradai_store::{synth_series, SynthSpec};
 
 /// A reproducible random walk on an 8-decimal price grid (like the BTC pairs).

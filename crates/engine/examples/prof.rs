@@ -9,11 +9,16 @@ fn main() {
     let name = args.get(1).cloned().unwrap_or("EmaCross".into());
     let phase = args.get(2).cloned().unwrap_or("prepared".into());
     let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
-    if phase_is_cli() { return cli(); }
+    if phase_is_cli() {
+        return cli();
+    }
     let pairs: Vec<Pair> = (0..10).map(|k| format!("SYN{k}/USDT").parse().unwrap()).collect();
     let spec = SynthSpec::new(pairs.clone(), Timeframe::M1, 365, 42);
-    let data: Vec<PairData> = pairs.into_iter().enumerate()
-        .map(|(i, pair)| PairData { candles: synth_series(&spec, i), instrument: Instrument::unknown(pair.clone()), pair }).collect();
+    let data: Vec<PairData> = pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, pair)| PairData { candles: synth_series(&spec, i), instrument: Instrument::unknown(pair.clone()), pair })
+        .collect();
     let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M1);
     cfg.stake_amount = StakeAmount::Fixed(100.0);
     cfg.starting_balance = 10_000.0;
@@ -28,16 +33,28 @@ fn main() {
     let t = Instant::now();
     for _ in 0..reps {
         match phase.as_str() {
-            "prepare" => { std::hint::black_box(PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 30).unwrap()); }
-            "signals" => { for p in &market.pairs { std::hint::black_box(strategy.populate(&p.candles, &params)); } }
-            "e2e" => { std::hint::black_box(runner.run(&cfg, &data).unwrap()); }
-            _ => { std::hint::black_box(runner.run_prepared(&cfg, &market, None).unwrap()); }
+            "prepare" => {
+                std::hint::black_box(PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 30).unwrap());
+            }
+            "signals" => {
+                for p in &market.pairs {
+                    std::hint::black_box(strategy.populate(&p.candles, &params));
+                }
+            }
+            "e2e" => {
+                std::hint::black_box(runner.run(&cfg, &data).unwrap());
+            }
+            _ => {
+                std::hint::black_box(runner.run_prepared(&cfg, &market, None).unwrap());
+            }
         }
     }
     eprintln!("{phase}: {:.1} ms/rep", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
 }
 
-fn phase_is_cli() -> bool { std::env::args().nth(2).as_deref() == Some("cli") }
+fn phase_is_cli() -> bool {
+    std::env::args().nth(2).as_deref() == Some("cli")
+}
 
 /// What `tradai backtest` does, phase by phase (app::backtest::run).
 fn cli() {
@@ -49,12 +66,15 @@ fn cli() {
     let ex = ExchangeId::new("synth").unwrap();
     let pairs: Vec<Pair> = (0..10).map(|k| format!("SYN{k}/USDT").parse().unwrap()).collect();
     let _listing = store.list().unwrap();
-    let data: Vec<PairData> = pairs.iter().map(|p| {
-        let k = SeriesKey::new(ex.clone(), p.clone(), Timeframe::M1);
-        let candles = store.read(&k, TimeRange::all(), Columns::ALL).unwrap();
-        let instrument = store.instrument(&ex, p).unwrap().unwrap_or_else(|| Instrument::unknown(p.clone()));
-        PairData { pair: p.clone(), candles, instrument }
-    }).collect();
+    let data: Vec<PairData> = pairs
+        .iter()
+        .map(|p| {
+            let k = SeriesKey::new(ex.clone(), p.clone(), Timeframe::M1);
+            let candles = store.read(&k, TimeRange::all(), Columns::ALL).unwrap();
+            let instrument = store.instrument(&ex, p).unwrap().unwrap_or_else(|| Instrument::unknown(p.clone()));
+            PairData { pair: p.clone(), candles, instrument }
+        })
+        .collect();
     let t1 = Instant::now();
     let mut cfg = BacktestConfig::new(pairs.clone(), Timeframe::M1);
     cfg.stake_amount = StakeAmount::Fixed(100.0);
@@ -73,6 +93,14 @@ fn cli() {
     drop(doc);
     let t6 = Instant::now();
     let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-    eprintln!("load {:.0} ms | engine run {:.0} | drop data {:.0} | export+summary {:.0} | to_value {:.0} | drop doc {:.0} | total {:.0}",
-        ms(t0,t1), ms(t1,t2), ms(t2,t3), ms(t3,t4), ms(t4,t5), ms(t5,t6), ms(t0,t6));
+    eprintln!(
+        "load {:.0} ms | engine run {:.0} | drop data {:.0} | export+summary {:.0} | to_value {:.0} | drop doc {:.0} | total {:.0}",
+        ms(t0, t1),
+        ms(t1, t2),
+        ms(t2, t3),
+        ms(t3, t4),
+        ms(t4, t5),
+        ms(t5, t6),
+        ms(t0, t6)
+    );
 }

@@ -77,11 +77,7 @@ impl BacktestConfig {
         }
         if let Some(l) = self.leverage {
             if !(l.is_finite() && l >= 1.0) {
-                return Err(BacktestError::InvalidSetting {
-                    name: "leverage",
-                    value: l.to_string(),
-                    expected: "a number >= 1",
-                });
+                return Err(BacktestError::InvalidSetting { name: "leverage", value: l.to_string(), expected: "a number >= 1" });
             }
         }
         match self.stake_amount {

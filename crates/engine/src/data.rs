@@ -103,12 +103,7 @@ fn check_grid(pair: &Pair, ts: &[i64], tf: Timeframe) -> Result<(), BacktestErro
     for w in ts.windows(2) {
         let gap = w[1] - w[0];
         if gap != step && gap % step != 0 {
-            return Err(mismatch(format!(
-                "{} minutes between candles at {} and {}",
-                gap / 60_000,
-                format_ts_ms(w[0]),
-                format_ts_ms(w[1])
-            )));
+            return Err(mismatch(format!("{} minutes between candles at {} and {}", gap / 60_000, format_ts_ms(w[0]), format_ts_ms(w[1]))));
         }
         min_gap = min_gap.min(gap);
     }
@@ -162,12 +157,14 @@ impl Prepared<'_> {
     }
 }
 
-/// Cuts, merges, checks and gap-fills one pair's candles.
+/// Cuts, merges, checks and gap-fills one pair's candles; `owned` copies them even when
+/// nothing changed (for a [`PreparedMarket`], in the parallel step).
 fn prepare_pair<'a>(
     d: &'a PairData,
     tf: Timeframe,
     timerange: &TimeRange,
     startup: usize,
+    owned: bool,
 ) -> Result<Prepared<'a>, BacktestError> {
     if d.candles.is_empty() {
         return Err(BacktestError::EmptyData { pair: d.pair.clone() });
@@ -180,7 +177,10 @@ fn prepare_pair<'a>(
     let b = timerange.end_ms.map_or(merged.len(), |e| merged.ts.partition_point(|&t| t <= e));
     let range = a..b.max(a);
     check_grid(&d.pair, &merged.ts[range.clone()], tf)?;
-    let candles = fill_gaps(merged, range, step);
+    let mut candles = fill_gaps(merged, range, step);
+    if owned {
+        candles = Cow::Owned(candles.into_owned());
+    }
     let ticks = TickSeries::from_prices(&candles.ts, [&candles.open, &candles.high, &candles.low, &candles.close]);
     Ok(Prepared { pair: &d.pair, startup_rows: startup.min(candles.len()), candles, instrument: &d.instrument, ticks })
 }
@@ -202,6 +202,17 @@ impl<'a> PreparedInput<'a> {
         data: &'a [PairData],
         startup: usize,
     ) -> Result<Self, BacktestError> {
+        Self::build(pairs, timeframe, timerange, data, startup, false)
+    }
+
+    fn build(
+        pairs: &[Pair],
+        timeframe: Timeframe,
+        timerange: &TimeRange,
+        data: &'a [PairData],
+        startup: usize,
+        owned: bool,
+    ) -> Result<Self, BacktestError> {
         if pairs.is_empty() {
             return Err(BacktestError::NoPairs);
         }
@@ -209,10 +220,7 @@ impl<'a> PreparedInput<'a> {
             .iter()
             .map(|p| data.iter().find(|d| &d.pair == p).ok_or_else(|| BacktestError::UnknownPair { pair: p.clone() }))
             .collect::<Result<Vec<_>, _>>()?;
-        let prepared = inputs
-            .par_iter()
-            .map(|d| prepare_pair(d, timeframe, timerange, startup))
-            .collect::<Result<Vec<_>, _>>()?;
+        let prepared = inputs.par_iter().map(|d| prepare_pair(d, timeframe, timerange, startup, owned)).collect::<Result<Vec<_>, _>>()?;
         let window = prepared.iter().filter(|p| p.has_window());
         let min_date = window.clone().map(|p| p.candles.ts[p.startup_rows]).min();
         let max_date = window.map(|p| p.candles.ts[p.candles.len() - 1]).max();
@@ -317,7 +325,7 @@ impl PreparedMarket {
         data: &[PairData],
         startup: usize,
     ) -> Result<Self, BacktestError> {
-        let input = PreparedInput::new(pairs, timeframe, timerange, data, startup)?;
+        let input = PreparedInput::build(pairs, timeframe, timerange, data, startup, true)?;
         Ok(Self {
             pairs: input
                 .pairs

@@ -63,10 +63,8 @@ fn pow10(k: u32) -> Option<i128> {
 }
 
 /// Powers of ten that are exact as floats.
-const POW10F: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
-];
+const POW10F: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 impl Dec {
     /// Zero.
@@ -100,11 +98,7 @@ impl Dec {
         if !((y - m as f64).abs() < 0.25 && m as f64 / POW10F[k as usize] == ax) {
             return None;
         }
-        let (mut m, mut k) = (m, k);
-        while k > 0 && m % 10 == 0 {
-            m /= 10;
-            k -= 1;
-        }
+        let (m, k) = strip_zeros(m, k);
         let mant = i128::from(m);
         Some(Self { mant: if x < 0.0 { -mant } else { mant }, scale: i32::try_from(k).ok()? })
     }
@@ -283,22 +277,37 @@ impl Dec {
     }
 }
 
-/// `log10(2)`, for the decimal exponent estimate.
-const LOG10_2: f64 = 0.301_029_995_663_981_2;
-
 /// The number of decimals `k <= 22` for which `y = x·10^k` (as a float) lies in
 /// `[1e14, 1e15)`: 15 digits before the point. `None` for `x >= 1e15`, `x < ~1e-8`, zero.
 fn scale_15_digits(ax: f64) -> Option<(u32, f64)> {
     let e2 = ((ax.to_bits() >> 52) & 0x7ff) as i32 - 1023;
-    // floor(log10 ax) is this or one more, so y starts in [1e14, 2e15).
-    let e10 = (f64::from(e2) * LOG10_2).floor() as i32;
+    // About floor(e2·log10 2) (78913 / 2^18 is log10 2 to 6 digits; the shift floors), so
+    // floor(log10 ax) is within one of it and one or two corrections find k.
+    let e10 = (e2 * 78_913) >> 18;
     let mut k = u32::try_from(14 - e10).ok()?;
     let mut y = ax * *POW10F.get(k as usize)?;
-    if y >= 1e15 {
-        k = k.checked_sub(1)?;
-        y = ax * POW10F[k as usize];
+    for _ in 0..2 {
+        if y >= 1e15 {
+            k = k.checked_sub(1)?;
+        } else if y < 1e14 {
+            k += 1;
+        } else {
+            break;
+        }
+        y = ax * *POW10F.get(k as usize)?;
     }
     (y >= 1e14 && y < 1e15).then_some((k, y))
+}
+
+/// `m·10^-k` with the trailing zeros of `m` dropped, `k` kept at or above 0.
+fn strip_zeros(mut m: u64, mut k: u32) -> (u64, u32) {
+    for (p, d) in [(100_000_000u64, 8u32), (10_000, 4), (100, 2), (10, 1)] {
+        while k >= d && m % p == 0 {
+            m /= p;
+            k -= d;
+        }
+    }
+    (m, k)
 }
 
 /// `5^s` for `s <= 27` (below 2^63).
@@ -362,7 +371,8 @@ fn ratio_to_f64(n: u128, s: u32) -> Option<f64> {
         return Some(0.0);
     }
     let five_s = *POW5.get(s as usize)?;
-    let nf = if let Ok(small) = u64::try_from(n) { small as f64 } else { n as f64 };
+    // An estimate only (two roundings at most): the loop below makes it exact.
+    let nf = ((n >> 64) as u64) as f64 * 18_446_744_073_709_551_616.0 + (n as u64) as f64;
     let mut c = if s <= 22 { nf / POW10F[s as usize] } else { nf / 1e22 / POW10F[s as usize - 22] };
     let si = i32::try_from(s).ok()?;
     let even = |a: f64, b: f64| if a.to_bits() & 1 == 0 { a } else { b };
@@ -395,12 +405,22 @@ fn ratio_to_f64(n: u128, s: u32) -> Option<f64> {
     None
 }
 
+/// `a·b`, `None` on overflow; without the general overflow check when the magnitudes
+/// clearly fit (below 2^126 together).
+fn mul_i128(a: i128, b: i128) -> Option<i128> {
+    if a.unsigned_abs().leading_zeros() + b.unsigned_abs().leading_zeros() >= 130 {
+        Some(a * b)
+    } else {
+        a.checked_mul(b)
+    }
+}
+
 /// `float(a·b·c…)` computed exactly: Python's `float(Precise(a) * Precise(b) * …)`.
 pub(crate) fn product_to_f64(factors: &[Dec]) -> f64 {
     // Most products fit in 128 bits; only those need no big-number arithmetic.
     let mut acc = Some(Dec::ONE);
     for f in factors {
-        acc = acc.and_then(|a| Some(Dec { mant: a.mant.checked_mul(f.mant)?, scale: a.scale + f.scale }));
+        acc = acc.and_then(|a| Some(Dec { mant: mul_i128(a.mant, f.mant)?, scale: a.scale + f.scale }));
     }
     if let Some(p) = acc {
         return p.to_f64();
@@ -543,6 +563,8 @@ pub(crate) enum TickRounding {
 pub(crate) struct Tick {
     value: f64,
     dec: Dec,
+    /// `d` when the tick is exactly `10^-d` (`d <= 22`), the case [`to_tick`] shortcuts.
+    decimals: Option<u32>,
 }
 
 impl Tick {
@@ -551,7 +573,9 @@ impl Tick {
         if !(value.is_finite() && value > 0.0) {
             return None;
         }
-        Some(Self { value, dec: Dec::from_f64(value)? })
+        let dec = Dec::from_f64(value)?;
+        let decimals = (dec.mant == 1).then(|| u32::try_from(dec.scale).ok()).flatten().filter(|d| *d <= 22);
+        Some(Self { value, dec, decimals })
     }
 
     /// The tick as a float.
@@ -567,6 +591,60 @@ impl Tick {
 /// Values too far from the tick's magnitude for exact 128-bit arithmetic (beyond any real
 /// price or amount) are returned unchanged.
 pub(crate) fn to_tick(x: f64, tick: Tick, mode: TickRounding) -> f64 {
+    if let Some(v) = to_tick_fast(x, tick, mode) {
+        return v;
+    }
+    to_tick_exact(x, tick, mode)
+}
+
+/// [`to_tick`] for a positive `x` and a tick `10^-d`, in floats where that is exact: with
+/// `y = x·10^d < 2^40`, the exact `repr(x)·10^d` is within `2.3e-16·y` of `y` (half an ulp
+/// for the repr, half for the product), so unless `y` is that close to an integer (or, for
+/// `HalfUp`, to a half) its floor and rounding are those of `y`, and the result
+/// `q·10^-d` reads back correctly as `q / 10^d` (one rounding). Close to an integer, `x` is on
+/// the grid exactly when `r / 10^d == x` (then `repr(x)` has at most `d` decimals and `x`
+/// comes back unchanged). `None` leaves the rest to [`to_tick_exact`].
+fn to_tick_fast(x: f64, tick: Tick, mode: TickRounding) -> Option<f64> {
+    const MAGIC: f64 = 4_503_599_627_370_496.0;
+    let d = tick.decimals?;
+    if !(x > 0.0) {
+        return None;
+    }
+    let p = POW10F[d as usize];
+    let y = x * p;
+    if !(y < 1_099_511_627_776.0) {
+        return None;
+    }
+    let r = (y + MAGIC) - MAGIC;
+    let margin = y * 4e-16;
+    if (y - r).abs() <= margin {
+        return (r / p == x).then_some(x);
+    }
+    let floor = if r > y { r - 1.0 } else { r };
+    let q = match mode {
+        TickRounding::Truncate | TickRounding::Down => floor,
+        TickRounding::Up => floor + 1.0,
+        TickRounding::HalfUp => {
+            let frac = y - floor;
+            if (frac - 0.5).abs() <= margin {
+                return None;
+            }
+            if frac > 0.5 {
+                floor + 1.0
+            } else {
+                floor
+            }
+        }
+    };
+    let v = q / p;
+    Some(match mode {
+        TickRounding::Up | TickRounding::Down => py_round(v, 14),
+        TickRounding::HalfUp | TickRounding::Truncate => v,
+    })
+}
+
+/// [`to_tick`] in exact decimal arithmetic.
+fn to_tick_exact(x: f64, tick: Tick, mode: TickRounding) -> f64 {
     let Some(d) = Dec::from_f64(x) else { return x };
     match mode {
         TickRounding::HalfUp | TickRounding::Truncate => {
@@ -797,6 +875,31 @@ mod tests {
             let parsed: f64 = format!("{}e{}", p.mant, -p.scale).parse().unwrap();
             assert_eq!(p.to_f64().to_bits(), parsed.to_bits(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn tick_fast_path_agrees_with_exact() {
+        let ticks: Vec<Tick> = [1.0, 0.1, 0.01, 1e-4, 1e-8, 0.001].iter().map(|v| t(*v)).collect();
+        let modes = [TickRounding::HalfUp, TickRounding::Up, TickRounding::Down, TickRounding::Truncate];
+        let mut fast = 0;
+        for x in sample_values(60_000, 21) {
+            for &tk in &ticks {
+                for mode in modes {
+                    let want = to_tick_exact(x, tk, mode);
+                    if let Some(v) = to_tick_fast(x, tk, mode) {
+                        assert_eq!(v.to_bits(), want.to_bits(), "{x:?} {tk:?} {mode:?}");
+                        fast += 1;
+                    }
+                }
+            }
+        }
+        // Halves and grid values exactly.
+        for (x, tk) in [(0.125, 0.01), (2.5, 1.0), (100.23, 0.01), (0.041940000000000005, 1e-8), (3.4295e-05, 1e-8)] {
+            for mode in modes {
+                assert_eq!(to_tick(x, t(tk), mode).to_bits(), to_tick_exact(x, t(tk), mode).to_bits(), "{x} {tk} {mode:?}");
+            }
+        }
+        assert!(fast > 1_000_000, "{fast}");
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Strategies by name: the lookup the CLI, hyperopt and the services use.
 
-use crate::strategies::{
-    BollingerBreakout, DonchianBreakout, EmaCross, EmaCrossFutures, MacdTrend, RsiMeanReversion,
-};
+use crate::strategies::{BollingerBreakout, DonchianBreakout, EmaCross, EmaCrossFutures, MacdTrend, RsiMeanReversion};
 use crate::strategy::{ParamSpec, Strategy};
 
 /// A strategy name the registry does not know.
@@ -89,10 +87,11 @@ impl StrategyRegistry {
     /// # Errors
     /// [`UnknownStrategy`] naming the unknown name and listing the known ones.
     pub fn get(&self, name: &str) -> Result<&dyn Strategy, UnknownStrategy> {
-        self.entries.iter().find(|s| s.name() == name).map(|s| s.as_ref()).ok_or_else(|| UnknownStrategy {
-            name: name.to_owned(),
-            known: self.names().join(", "),
-        })
+        self.entries
+            .iter()
+            .find(|s| s.name() == name)
+            .map(|s| s.as_ref())
+            .ok_or_else(|| UnknownStrategy { name: name.to_owned(), known: self.names().join(", ") })
     }
 
     /// Registered names in registration order.

@@ -45,12 +45,7 @@ impl BacktestResult {
     ///
     /// `timerange` is the `--timerange` text as given (empty when none).
     #[must_use]
-    pub fn summary_input<'a>(
-        &'a self,
-        config: &'a BacktestConfig,
-        stake_currency: &'a str,
-        timerange: &'a str,
-    ) -> SummaryInput<'a> {
+    pub fn summary_input<'a>(&'a self, config: &'a BacktestConfig, stake_currency: &'a str, timerange: &'a str) -> SummaryInput<'a> {
         SummaryInput {
             trades: &self.trades,
             unclosed_trades: &self.unclosed_trades,
@@ -163,13 +158,7 @@ impl<'s> BacktestRunner<'s> {
     /// candles off the timeframe grid, or a time range that leaves nothing to test.
     pub fn run(&self, config: &BacktestConfig, data: &[PairData]) -> Result<BacktestResult, BacktestError> {
         let settings = self.check(config)?;
-        let input = PreparedInput::new(
-            &config.pairs,
-            config.timeframe,
-            &config.timerange,
-            data,
-            settings.startup_candle_count,
-        )?;
+        let input = PreparedInput::new(&config.pairs, config.timeframe, &config.timerange, data, settings.startup_candle_count)?;
         self.run_view(config, settings, &input.view(), None)
     }
 

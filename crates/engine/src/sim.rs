@@ -59,6 +59,8 @@ struct OpenTrade {
     tick: Option<Tick>,
     /// `open_value(amount, open_rate)`.
     open_trade_value: f64,
+    /// `open_value(amount, open_raw)` (the profit ratio's denominator).
+    open_value_raw: f64,
     stop_loss: f64,
     stop_loss_pct: f64,
     initial_stop_loss: f64,
@@ -72,19 +74,6 @@ struct OpenTrade {
     /// Time index of the candle where the exit order fills; `None` while it never does
     /// within the pair's data.
     close_k: Option<i64>,
-    /// Index of this trade in [`Sim::opened`].
-    opened_idx: usize,
-}
-
-/// A trade's position span, for the per-candle wallet capture (§10).
-#[derive(Debug, Clone, Copy)]
-struct Position {
-    pair: usize,
-    amount: f64,
-    /// Entry candle (not counted: the capture happens before the entry).
-    open_k: i64,
-    /// Last candle counted: the fill candle, or the pair's last candle.
-    end_k: i64,
 }
 
 /// The read-only columns of one pair.
@@ -153,19 +142,15 @@ struct Sim<'a> {
     free: f64,
     rejected: u64,
     trades: Vec<Trade>,
-    /// Every trade opened, in opening order.
-    opened: Vec<Position>,
+    /// Spot: per time index, `Σ amount · open` of the trades open at the candle's start
+    /// (§10), added trade by trade in opening order.
+    positions: Vec<f64>,
     /// Last time index of the run (`max_date`).
     k_max: i64,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
-pub(crate) fn simulate(
-    cfg: &BacktestConfig,
-    st: &StrategySettings,
-    market: &MarketView<'_>,
-    signals: &[Signals],
-) -> SimOutput {
+pub(crate) fn simulate(cfg: &BacktestConfig, st: &StrategySettings, market: &MarketView<'_>, signals: &[Signals]) -> SimOutput {
     let spot = cfg.trading_mode == MarketType::Spot;
     let (one_plus_fee, one_minus_fee) = one_plus_minus(cfg.fee);
     let pairs = market
@@ -217,7 +202,11 @@ pub(crate) fn simulate(
         free: cfg.starting_balance,
         rejected: 0,
         trades: Vec::new(),
-        opened: Vec::new(),
+        positions: if spot {
+            vec![0.0; usize::try_from((market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()) + 1).unwrap_or(0)]
+        } else {
+            Vec::new()
+        },
         k_max: (market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()),
     };
     sim.wallet_update();
@@ -344,28 +333,29 @@ impl Sim<'_> {
     /// The wallet capture of every candle: the wallet total plus, in spot, `amount · open`
     /// of each trade open at the candle's start whose pair has the candle. Positions are
     /// summed first, in opening order, and the wallet added last — Freqtrade's float order.
-    fn balance_series(&mut self, min_date: i64, free_at: &[f64]) -> Vec<(i64, f64)> {
-        let mut positions = vec![0.0; free_at.len()];
-        if self.spot {
-            for (p, tr) in self.open.iter().enumerate() {
-                if let Some(tr) = tr {
-                    let pv = &self.pairs[p];
-                    self.opened[tr.opened_idx].end_k = pv.k0 + pv.n as i64 - 1;
-                }
-            }
-            for pos in &self.opened {
-                let pv = &self.pairs[pos.pair];
-                let (first, last) = (pos.open_k + 1, pos.end_k.min(self.k_max));
-                if first > last {
-                    continue;
-                }
-                let opens = &pv.open[idx(first - pv.k0)..=idx(last - pv.k0)];
-                for (slot, &o) in positions[idx(first)..=idx(last)].iter_mut().zip(opens) {
-                    *slot += pos.amount * o;
-                }
-            }
+    ///
+    /// The positions were summed when each trade was scanned ([`Sim::add_position`]).
+    fn balance_series(&self, min_date: i64, free_at: &[f64]) -> Vec<(i64, f64)> {
+        let position = |k: usize| self.positions.get(k).copied().unwrap_or(0.0);
+        (1..free_at.len()).map(|k| (min_date + self.step * k as i64, free_at[k] + position(k))).collect()
+    }
+
+    /// Adds a spot trade's `amount · open` to the wallet capture of every candle after its
+    /// entry row `from` up to `last` (the fill candle, or the pair's last candle when the
+    /// trade is still open at the end: it is force-exited there). Trades are scanned in
+    /// opening order, so each candle's sum has Freqtrade's order.
+    fn add_position(&mut self, p: usize, amount: f64, from: usize, last: usize) {
+        if !self.spot || last <= from {
+            return;
         }
-        (1..free_at.len()).map(|k| (min_date + self.step * k as i64, free_at[k] + positions[k])).collect()
+        let pv = &self.pairs[p];
+        let k = |row: usize| idx(pv.k0 + row as i64);
+        let (Some(slots), Some(opens)) = (self.positions.get_mut(k(from + 1)..=k(last)), pv.open.get(from + 1..=last)) else {
+            return;
+        };
+        for (slot, &o) in slots.iter_mut().zip(opens) {
+            *slot += amount * o;
+        }
     }
 
     /// The entry step of `backtest_loop` for a pair without an open trade (§3): enter if a
@@ -603,10 +593,12 @@ impl Sim<'_> {
         let stake_exact = product_to_f64(&[open_dec, amount_dec]) / leverage;
         let avg_price = open_dec.trunc18().to_f64();
         let open_rate = tick.map_or(avg_price, |tk| to_tick(avg_price, tk, TickRounding::HalfUp));
-        let open_trade_value = self.open_value(amount_dec, open_rate, side);
+        // open_rate is usually the raw open itself (prices on the tick grid): one product then.
+        let open_value_raw = self.open_value(amount_dec, propose, side);
+        let open_trade_value =
+            if open_rate.to_bits() == propose.to_bits() { open_value_raw } else { self.open_value(amount_dec, open_rate, side) };
         let stop = Self::stop_for(open_rate, self.st.stoploss, leverage, side, tick);
         let enter_tag = pv.tags.and_then(|tags| tags[i - 1].clone()).unwrap_or_default();
-        let open_k = pv.k0 + i as i64;
         let mut tr = OpenTrade {
             side,
             open_ts: t,
@@ -619,6 +611,7 @@ impl Sim<'_> {
             leverage,
             tick,
             open_trade_value,
+            open_value_raw,
             stop_loss: stop,
             stop_loss_pct: -self.st.stoploss.abs(),
             initial_stop_loss: stop,
@@ -630,10 +623,10 @@ impl Sim<'_> {
             exit_reason: None,
             enter_tag,
             close_k: None,
-            opened_idx: self.opened.len(),
         };
         tr.close_k = self.scan_exits(p, &mut tr, i);
-        self.opened.push(Position { pair: p, amount, open_k, end_k: open_k });
+        let last = tr.close_k.map_or(self.pairs[p].n - 1, |k| idx(k - self.pairs[p].k0));
+        self.add_position(p, amount, i, last);
         self.open[p] = Some(tr);
         self.open_order.push(p);
         self.wallet_update();
@@ -728,7 +721,8 @@ impl Sim<'_> {
     /// §5: adjust the trailing stop, collect the exit candidates and place the first order.
     fn evaluate_exits(&self, p: usize, tr: &mut OpenTrade, i: usize, t: i64) {
         let pv = &self.pairs[p];
-        let (o, h, l, c) = (pv.open[i], pv.high[i], pv.low[i], pv.close[i]);
+        // The close is read only for an ROI exit (a cache miss saved on most exit candles).
+        let (o, h, l) = (pv.open[i], pv.high[i], pv.low[i]);
         let s = i - 1;
         let (enter, exit_sig) = match tr.side {
             Side::Long => (pv.enter_long[s], pv.exit_long[s]),
@@ -802,7 +796,7 @@ impl Sim<'_> {
             candidates[3] = Some(Candidate::TrailingStopLoss);
         }
         for cand in candidates.into_iter().flatten() {
-            if self.exit_for_candidate(p, tr, cand, (o, h, l, c), t, trade_dur) {
+            if self.exit_for_candidate(p, tr, cand, (o, h, l, i), t, trade_dur) {
                 break;
             }
         }
@@ -816,7 +810,7 @@ impl Sim<'_> {
         p: usize,
         tr: &mut OpenTrade,
         cand: Candidate,
-        (o, h, l, c): (f64, f64, f64, f64),
+        (o, h, l, i): (f64, f64, f64, usize),
         t: i64,
         trade_dur: i64,
     ) -> bool {
@@ -825,7 +819,7 @@ impl Sim<'_> {
                 let reason = if cand == Candidate::StopLoss { ExitReason::StopLoss } else { ExitReason::TrailingStopLoss };
                 (self.close_rate_for_stoploss(tr, cand, (o, h, l), trade_dur), reason)
             }
-            Candidate::Roi => match self.close_rate_for_roi(tr, (o, h, l, c), trade_dur) {
+            Candidate::Roi => match self.close_rate_for_roi(tr, (o, h, l, self.pairs[p].close[i]), trade_dur) {
                 Some(r) => (r, ExitReason::Roi),
                 None => return false,
             },
@@ -944,20 +938,23 @@ impl Sim<'_> {
             self.open[p] = Some(tr);
             return;
         };
-        // The order amount is the trade's unless a lot step cut it.
-        let amount_dec = if oo.amount.to_bits() == tr.amount.to_bits() { tr.amount_dec } else { dec(oo.amount) };
+        // The order amount is the trade's unless a lot step cut it, and the average price is
+        // the raw open unless it had more than 18 decimals: then products from the entry
+        // are reused.
+        let same_amount = oo.amount.to_bits() == tr.amount.to_bits();
+        let amount_dec = if same_amount { tr.amount_dec } else { dec(oo.amount) };
         let cv = self.close_value(amount_dec, oo.price, tr.side);
-        let ov_avg = self.open_value(amount_dec, tr.avg_price, tr.side);
+        let total_stake = if same_amount { tr.open_value_raw } else { self.open_value(amount_dec, tr.open_raw, tr.side) };
+        let ov_avg =
+            if tr.avg_price.to_bits() == tr.open_raw.to_bits() { total_stake } else { self.open_value(amount_dec, tr.avg_price, tr.side) };
         let raw_profit = match tr.side {
             Side::Long => cv - ov_avg,
             Side::Short => ov_avg - cv,
         };
         let profit_abs = py_round(raw_profit, 8);
-        let total_stake = self.open_value(amount_dec, tr.open_raw, tr.side);
         let profit_ratio = if total_stake > 0.0 { profit_abs / total_stake * tr.leverage } else { 0.0 };
         self.closed_profit += profit_abs;
         self.open_order.retain(|&q| q != p);
-        self.opened[tr.opened_idx].end_k = self.pairs[p].k0 + (t - self.pairs[p].ts0) / self.step;
         self.trades.push(Trade {
             pair: self.names[p].clone(),
             open_timestamp: tr.open_ts,
@@ -1062,11 +1059,7 @@ impl Quiet<'_> {
         let mut n = 0;
         for (k, (&h, &l)) in highs.iter().zip(lows).enumerate() {
             let signal = exits.get(k).copied().unwrap_or(false);
-            let calm = if self.short {
-                h < self.stop && l > self.roi_bound
-            } else {
-                l > self.stop && h < self.roi_bound
-            };
+            let calm = if self.short { h < self.stop && l > self.roi_bound } else { l > self.stop && h < self.roi_bound };
             if signal || !calm || h == 0.0 || l == 0.0 {
                 break;
             }

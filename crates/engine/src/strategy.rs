@@ -101,12 +101,7 @@ impl ParamSpec {
     /// A decimal parameter.
     #[must_use]
     pub fn decimal(name: &str, low: f64, high: f64, decimals: u32, default: f64, space: ParamSpace) -> Self {
-        Self {
-            name: name.to_owned(),
-            kind: ParamKind::Decimal { low, high, decimals },
-            default: ParamValue::Decimal(default),
-            space,
-        }
+        Self { name: name.to_owned(), kind: ParamKind::Decimal { low, high, decimals }, default: ParamValue::Decimal(default), space }
     }
 
     /// Whether `v` has this parameter's type and lies in its range.
@@ -277,13 +272,7 @@ impl Signals {
     /// `n` candles without any signal and without short columns.
     #[must_use]
     pub fn long_only(n: usize) -> Self {
-        Self {
-            enter_long: vec![false; n],
-            exit_long: vec![false; n],
-            enter_short: Vec::new(),
-            exit_short: Vec::new(),
-            enter_tag: None,
-        }
+        Self { enter_long: vec![false; n], exit_long: vec![false; n], enter_short: Vec::new(), exit_short: Vec::new(), enter_tag: None }
     }
 
     /// Number of candles covered.

@@ -28,10 +28,8 @@ pub(crate) fn decimals_14sig(x: f64) -> i32 {
     }
 }
 
-const POW10F: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
-    1e20, 1e21, 1e22,
-];
+const POW10F: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /// `2^52`: adding and subtracting it rounds a smaller non-negative float to an integer.
 const MAGIC: f64 = 4_503_599_627_370_496.0;
@@ -171,9 +169,28 @@ mod tests {
     #[test]
     fn fast_check_agrees_with_formatting() {
         let xs = [
-            0.041940000000000005, 3.0010000000000002e-05, 0.5123, 1.2345, 0.000123, 98765.4321, 0.07, 0.0700001,
-            1.0, 1234.0, 3.3950000000000005e-05, 9.999999999999999e-5, 0.1 + 0.2, 99.99999999999999, 0.0, -0.5,
-            f64::NAN, f64::INFINITY, 1e300, 5e-324, 123456789012.345, 9_007_199_254_740_992.0,
+            0.041940000000000005,
+            3.0010000000000002e-05,
+            0.5123,
+            1.2345,
+            0.000123,
+            98765.4321,
+            0.07,
+            0.0700001,
+            1.0,
+            1234.0,
+            3.3950000000000005e-05,
+            9.999999999999999e-5,
+            0.1 + 0.2,
+            99.99999999999999,
+            0.0,
+            -0.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e300,
+            5e-324,
+            123456789012.345,
+            9_007_199_254_740_992.0,
         ];
         for x in xs {
             assert_sound(x);
@@ -221,7 +238,11 @@ mod tests {
                 (0..n)
                     .map(|_| {
                         let v = (r() % 1_000_000 + 1) as f64 / 10f64.powi(decimals);
-                        if r().is_multiple_of(3) { f64::from_bits(v.to_bits() + 1) } else { v }
+                        if r().is_multiple_of(3) {
+                            f64::from_bits(v.to_bits() + 1)
+                        } else {
+                            v
+                        }
                     })
                     .collect()
             };
@@ -306,9 +327,7 @@ mod tests {
                 let col = |name: &str| batch.column_by_name(name).unwrap().clone();
                 let date = col("date");
                 let date = date.as_any().downcast_ref::<arrow_array::TimestampNanosecondArray>().unwrap();
-                let f = |name: &str| {
-                    col(name).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap().values().to_vec()
-                };
+                let f = |name: &str| col(name).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap().values().to_vec();
                 let (o, h, l, cl) = (f("open"), f("high"), f("low"), f("close"));
                 for i in 0..batch.num_rows() {
                     c.push(tradai_core::CandleRow {

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use tradai_core::{Pair, Timeframe};
 use tradai_exchange::{
-    fetch_candles, no_progress, sync_pairs, BinanceClient, BinanceConfig, CancelToken, CandleRequest, ExchangeClient, LimiterConfig, PriceKind,
-    SyncOptions, SyncRequest,
+    fetch_candles, no_progress, sync_pairs, BinanceClient, BinanceConfig, CancelToken, CandleRequest, ExchangeClient, LimiterConfig,
+    PriceKind, SyncOptions, SyncRequest,
 };
 use tradai_store::{CandleStore, StoreOptions};
 
@@ -58,7 +58,8 @@ fn main() {
 
         // Warm-up: renders every page once into the fake's cache.
         let warm = tempfile::tempdir().unwrap();
-        let store = CandleStore::open_with(warm.path().to_str().unwrap(), StoreOptions { fsync: false, ..StoreOptions::default() }).unwrap();
+        let store =
+            CandleStore::open_with(warm.path().to_str().unwrap(), StoreOptions { fsync: false, ..StoreOptions::default() }).unwrap();
         let r = sync_pairs(client(&url), store, request.clone(), no_progress(), CancelToken::new()).await.unwrap();
         assert!(r.is_success(), "{r:?}");
 
@@ -69,7 +70,13 @@ fn main() {
             let t = Instant::now();
             let futs = pairs.iter().map(|p| {
                 let c = Arc::clone(&c);
-                let req = CandleRequest { pair: p.clone(), timeframe: Timeframe::M1, start_ms: NOW - days * DAY, end_ms: NOW, kind: PriceKind::Trade };
+                let req = CandleRequest {
+                    pair: p.clone(),
+                    timeframe: Timeframe::M1,
+                    start_ms: NOW - days * DAY,
+                    end_ms: NOW,
+                    kind: PriceKind::Trade,
+                };
                 tokio::spawn(async move { fetch_candles(c.as_ref(), &req).await.unwrap().len() })
             });
             let n: usize = futures::future::join_all(futs).await.into_iter().map(Result::unwrap).sum();
@@ -83,7 +90,8 @@ fn main() {
             let mut best = Duration::MAX;
             for _ in 0..3 {
                 let dir = tempfile::tempdir().unwrap();
-                let store = CandleStore::open_with(dir.path().to_str().unwrap(), StoreOptions { fsync, ..StoreOptions::default() }).unwrap();
+                let store =
+                    CandleStore::open_with(dir.path().to_str().unwrap(), StoreOptions { fsync, ..StoreOptions::default() }).unwrap();
                 let t = Instant::now();
                 let r = sync_pairs(client(&url), store, request.clone(), no_progress(), CancelToken::new()).await.unwrap();
                 best = best.min(t.elapsed());

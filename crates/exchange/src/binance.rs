@@ -86,7 +86,11 @@ impl BinanceClient {
     /// [`ExchangeError::Config`] for an unusable URL (or https without the `tls` feature).
     pub fn new(config: BinanceConfig) -> Result<Self, ExchangeError> {
         Ok(Self {
-            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config { exchange: EXCHANGE.into(), url: String::new(), reason: e.to_string() })?,
+            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config {
+                exchange: EXCHANGE.into(),
+                url: String::new(),
+                reason: e.to_string(),
+            })?,
             spot_url: base_url(EXCHANGE, &config.spot_url)?,
             futures_url: base_url(EXCHANGE, &config.futures_url)?,
             spot: WindowLimiter::new("binance spot", config.spot_limit),
@@ -202,7 +206,10 @@ impl BinanceClient {
                     check_error(raw, request, &symbol, Some(pair))?;
                     let rows: Vec<FundingRow> = serde_json::from_slice(&raw.body)
                         .map_err(|e| ExchangeError::decode(EXCHANGE, request, "funding rates are not the documented array", Some(e)))?;
-                    Ok(rows.into_iter().map(|r| FundingRate { ts: r.funding_time.0, rate: r.funding_rate.0, mark_price: r.mark_price }).collect())
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| FundingRate { ts: r.funding_time.0, rate: r.funding_rate.0, mark_price: r.mark_price })
+                        .collect())
                 })
                 .await?;
             let Some(last) = page.iter().map(|f| f.ts).max() else { break };
@@ -239,7 +246,13 @@ fn check_error(raw: &RawResponse, request: &str, symbol: &VenueSymbol, pair: Opt
         Ok(e) if e.code == INVALID_SYMBOL => {
             Err(ExchangeError::UnknownSymbol { exchange: EXCHANGE.into(), symbol: symbol.to_string(), pair: pair.cloned() })
         }
-        Ok(e) => Err(ExchangeError::Rejected { exchange: EXCHANGE.into(), request: request.into(), status: raw.status, code: Some(e.code), message: e.msg }),
+        Ok(e) => Err(ExchangeError::Rejected {
+            exchange: EXCHANGE.into(),
+            request: request.into(),
+            status: raw.status,
+            code: Some(e.code),
+            message: e.msg,
+        }),
         Err(_) => Err(ExchangeError::Rejected {
             exchange: EXCHANGE.into(),
             request: request.into(),
@@ -347,7 +360,9 @@ impl ExchangeClient for BinanceClient {
         match pair.settle() {
             None => Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote()))),
             // USDⓈ-M perpetuals settle in their quote asset; coin-margined ones live on dapi.
-            Some(s) if s == pair.quote() && matches!(s, "USDT" | "USDC") => Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote()))),
+            Some(s) if s == pair.quote() && matches!(s, "USDT" | "USDC") => {
+                Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote())))
+            }
             Some(_) => Err(self.unsupported(format!("pair {pair} (only USDT- and USDC-margined futures, BASE/USDT:USDT)"))),
         }
     }
@@ -387,7 +402,8 @@ impl ExchangeClient for BinanceClient {
     fn market<'a>(&'a self, pair: &'a Pair) -> BoxFuture<'a, Result<Market, ExchangeError>> {
         Box::pin(async move {
             let symbol = self.venue_symbol(pair)?;
-            let unknown = || ExchangeError::UnknownSymbol { exchange: EXCHANGE.into(), symbol: symbol.to_string(), pair: Some(pair.clone()) };
+            let unknown =
+                || ExchangeError::UnknownSymbol { exchange: EXCHANGE.into(), symbol: symbol.to_string(), pair: Some(pair.clone()) };
             // Spot exchangeInfo takes a symbol filter; futures exchangeInfo has no parameters,
             // so its full list is fetched once and reused.
             let markets = match pair.market_type() {
@@ -416,8 +432,12 @@ mod tests {
     use super::*;
 
     fn client() -> BinanceClient {
-        BinanceClient::new(BinanceConfig { spot_url: "http://127.0.0.1:1".into(), futures_url: "http://127.0.0.1:1".into(), ..BinanceConfig::default() })
-            .unwrap()
+        BinanceClient::new(BinanceConfig {
+            spot_url: "http://127.0.0.1:1".into(),
+            futures_url: "http://127.0.0.1:1".into(),
+            ..BinanceConfig::default()
+        })
+        .unwrap()
     }
 
     #[test]

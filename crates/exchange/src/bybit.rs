@@ -204,7 +204,11 @@ impl BybitClient {
     /// [`ExchangeError::Config`] for an unusable URL (or https without the `tls` feature).
     pub fn new(config: BybitConfig) -> Result<Self, ExchangeError> {
         Ok(Self {
-            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config { exchange: EXCHANGE.into(), url: String::new(), reason: e.to_string() })?,
+            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config {
+                exchange: EXCHANGE.into(),
+                url: String::new(),
+                reason: e.to_string(),
+            })?,
             url: base_url(EXCHANGE, &config.url)?,
             limiter: WindowLimiter::new("bybit", config.limit),
             page_size: config.page_size.clamp(1, 1000),
@@ -222,9 +226,7 @@ impl BybitClient {
         pq: &str,
         symbol: Option<(&VenueSymbol, &Pair)>,
     ) -> Result<(T, Option<i64>), ExchangeError> {
-        self.transport
-            .get(&self.url, pq, &self.limiter, 1, |raw, request| unwrap_envelope::<T>(raw, request, symbol))
-            .await
+        self.transport.get(&self.url, pq, &self.limiter, 1, |raw, request| unwrap_envelope::<T>(raw, request, symbol)).await
     }
 
     async fn fetch_page(&self, req: &CandleRequest) -> Result<CandlePage, ExchangeError> {
@@ -283,11 +285,16 @@ impl BybitClient {
         // Newest first and at most 200 per page: walk backwards from the end.
         let mut end = end_ms;
         while end > start_ms {
-            let pq = format!("/v5/market/funding/history?category=linear&symbol={symbol}&startTime={start_ms}&endTime={}&limit=200", end - 1);
+            let pq =
+                format!("/v5/market/funding/history?category=linear&symbol={symbol}&startTime={start_ms}&endTime={}&limit=200", end - 1);
             let (page, _) = self.call::<FundingResult>(&pq, Some((&symbol, pair))).await?;
             let Some(oldest) = page.list.iter().map(|r| r.funding_rate_timestamp.0).min() else { break };
             let full = page.list.len() >= 200;
-            out.extend(page.list.into_iter().map(|r| FundingRate { ts: r.funding_rate_timestamp.0, rate: r.funding_rate.0, mark_price: None }));
+            out.extend(page.list.into_iter().map(|r| FundingRate {
+                ts: r.funding_rate_timestamp.0,
+                rate: r.funding_rate.0,
+                mark_price: None,
+            }));
             if !full || oldest >= end {
                 break;
             }
@@ -308,7 +315,12 @@ fn unwrap_envelope<T: for<'de> Deserialize<'de> + Default>(
 ) -> Result<(T, Option<i64>), ExchangeError> {
     if raw.status == 403 {
         // Bybit bans the IP for 10 minutes on "access too frequent".
-        return Err(ExchangeError::RateLimited { exchange: EXCHANGE.into(), request: request.into(), status: 403, retry_after: Some(Duration::from_secs(600)) });
+        return Err(ExchangeError::RateLimited {
+            exchange: EXCHANGE.into(),
+            request: request.into(),
+            status: 403,
+            retry_after: Some(Duration::from_secs(600)),
+        });
     }
     let env: Envelope<T> = match serde_json::from_slice(&raw.body) {
         Ok(e) => e,
@@ -316,7 +328,13 @@ fn unwrap_envelope<T: for<'de> Deserialize<'de> + Default>(
             return Err(ExchangeError::decode(EXCHANGE, request, "not the documented {retCode, retMsg, result} envelope", Some(e)))
         }
         Err(_) => {
-            return Err(ExchangeError::Rejected { exchange: EXCHANGE.into(), request: request.into(), status: raw.status, code: None, message: excerpt(&raw.body) })
+            return Err(ExchangeError::Rejected {
+                exchange: EXCHANGE.into(),
+                request: request.into(),
+                status: raw.status,
+                code: None,
+                message: excerpt(&raw.body),
+            })
         }
     };
     match env.ret_code {
@@ -324,15 +342,24 @@ fn unwrap_envelope<T: for<'de> Deserialize<'de> + Default>(
         c if RATE_LIMITED.contains(&c) => {
             Err(ExchangeError::RateLimited { exchange: EXCHANGE.into(), request: request.into(), status: raw.status, retry_after: None })
         }
-        c if SERVER_BUSY.contains(&c) => {
-            Err(ExchangeError::Server { exchange: EXCHANGE.into(), request: request.into(), status: raw.status, excerpt: format!("retCode {c}: {}", env.ret_msg) })
-        }
+        c if SERVER_BUSY.contains(&c) => Err(ExchangeError::Server {
+            exchange: EXCHANGE.into(),
+            request: request.into(),
+            status: raw.status,
+            excerpt: format!("retCode {c}: {}", env.ret_msg),
+        }),
         10001 if env.ret_msg.to_ascii_lowercase().contains("symbol") => Err(ExchangeError::UnknownSymbol {
             exchange: EXCHANGE.into(),
             symbol: symbol.map(|(s, _)| s.to_string()).unwrap_or_default(),
             pair: symbol.map(|(_, p)| p.clone()),
         }),
-        c => Err(ExchangeError::Rejected { exchange: EXCHANGE.into(), request: request.into(), status: raw.status, code: Some(c), message: env.ret_msg }),
+        c => Err(ExchangeError::Rejected {
+            exchange: EXCHANGE.into(),
+            request: request.into(),
+            status: raw.status,
+            code: Some(c),
+            message: env.ret_msg,
+        }),
     }
 }
 
@@ -370,10 +397,11 @@ impl ExchangeClient for BybitClient {
             let symbol = self.venue_symbol(pair)?;
             let markets = self.fetch_markets(pair.market_type(), Some((&symbol, pair))).await?;
             // An unknown symbol is an empty list here, not an error code.
-            markets
-                .into_iter()
-                .find(|m| &m.pair == pair)
-                .ok_or_else(|| ExchangeError::UnknownSymbol { exchange: EXCHANGE.into(), symbol: symbol.to_string(), pair: Some(pair.clone()) })
+            markets.into_iter().find(|m| &m.pair == pair).ok_or_else(|| ExchangeError::UnknownSymbol {
+                exchange: EXCHANGE.into(),
+                symbol: symbol.to_string(),
+                pair: Some(pair.clone()),
+            })
         })
     }
 
@@ -410,14 +438,24 @@ mod tests {
         let raw = |status, body: &str| RawResponse { status, body: bytes::Bytes::from(body.to_owned()) };
         let pair: Pair = "NOPE/USDT:USDT".parse().unwrap();
         let sym = VenueSymbol::new("NOPEUSDT");
-        let e = unwrap_envelope::<KlineResult>(&raw(200, r#"{"retCode":10001,"retMsg":"Not supported symbols","result":{},"time":1}"#), "GET /k", Some((&sym, &pair)))
-            .unwrap_err();
+        let e = unwrap_envelope::<KlineResult>(
+            &raw(200, r#"{"retCode":10001,"retMsg":"Not supported symbols","result":{},"time":1}"#),
+            "GET /k",
+            Some((&sym, &pair)),
+        )
+        .unwrap_err();
         assert!(matches!(e, ExchangeError::UnknownSymbol { .. }), "{e}");
-        let e = unwrap_envelope::<KlineResult>(&raw(200, r#"{"retCode":10006,"retMsg":"Too many visits!","result":{}}"#), "GET /k", None).unwrap_err();
+        let e = unwrap_envelope::<KlineResult>(&raw(200, r#"{"retCode":10006,"retMsg":"Too many visits!","result":{}}"#), "GET /k", None)
+            .unwrap_err();
         assert!(e.is_retryable());
         let e = unwrap_envelope::<KlineResult>(&raw(200, r#"{"retCode":0,"result":{"list":[["1","1","#), "GET /k", None).unwrap_err();
         assert!(matches!(e, ExchangeError::Decode { .. }));
-        let (k, t) = unwrap_envelope::<KlineResult>(&raw(200, r#"{"retCode":0,"retMsg":"OK","result":{"list":[["60000","1","2","0.5","1.5","10","15"]]},"time":7}"#), "GET /k", None).unwrap();
+        let (k, t) = unwrap_envelope::<KlineResult>(
+            &raw(200, r#"{"retCode":0,"retMsg":"OK","result":{"list":[["60000","1","2","0.5","1.5","10","15"]]},"time":7}"#),
+            "GET /k",
+            None,
+        )
+        .unwrap();
         assert_eq!((k.list.0.ts, t), (vec![60_000], Some(7)));
     }
 }

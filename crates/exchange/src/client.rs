@@ -123,7 +123,9 @@ pub trait ExchangeClient: Send + Sync + Debug {
     /// [`ExchangeError::Unsupported`] by default; any [`ExchangeError`] of the requests.
     fn funding_rates<'a>(&'a self, pair: &'a Pair, start_ms: i64, end_ms: i64) -> BoxFuture<'a, Result<Vec<FundingRate>, ExchangeError>> {
         let _ = (start_ms, end_ms);
-        Box::pin(async move { Err(ExchangeError::Unsupported { exchange: self.id().to_string(), what: format!("funding rates ({pair})") }) })
+        Box::pin(
+            async move { Err(ExchangeError::Unsupported { exchange: self.id().to_string(), what: format!("funding rates ({pair})") }) },
+        )
     }
 
     /// The state of every rate limiter this client keeps.

@@ -155,9 +155,7 @@ impl ExchangeError {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::UnknownSymbol { .. } | Self::Unsupported { .. } | Self::Rejected { .. } | Self::Config { .. } => {
-                ErrorKind::BadRequest
-            }
+            Self::UnknownSymbol { .. } | Self::Unsupported { .. } | Self::Rejected { .. } | Self::Config { .. } => ErrorKind::BadRequest,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Transport { .. } | Self::Server { .. } | Self::CircuitOpen { .. } => ErrorKind::Transient,
             Self::Decode { .. } => ErrorKind::BadResponse,
@@ -296,7 +294,8 @@ mod tests {
         assert!(r.is_retryable());
         assert!(!r.is_outage());
         assert!(r.to_string().ends_with("http 429, retry after 3s"), "{r}");
-        let s = ExchangeError::Server { exchange: "bybit".into(), request: "GET /v5/market/kline".into(), status: 502, excerpt: String::new() };
+        let s =
+            ExchangeError::Server { exchange: "bybit".into(), request: "GET /v5/market/kline".into(), status: 502, excerpt: String::new() };
         assert!(s.is_retryable() && s.is_outage());
         let d = ExchangeError::decode("binance", "GET /x", "not json", None);
         assert_eq!(d.kind(), ErrorKind::BadResponse);

@@ -93,7 +93,11 @@ impl Transport {
             // Proxies from the environment would send 127.0.0.1 test traffic elsewhere.
             .no_proxy()
             .build()
-            .map_err(|e| ExchangeError::Config { exchange: exchange.to_owned(), url: String::new(), reason: format!("cannot build the http client: {e}") })?;
+            .map_err(|e| ExchangeError::Config {
+                exchange: exchange.to_owned(),
+                url: String::new(),
+                reason: format!("cannot build the http client: {e}"),
+            })?;
         let breaker = CircuitBreaker::new(config.breaker);
         Ok(Self { exchange: exchange.to_owned(), http, config, breaker, used_weight })
     }
@@ -172,7 +176,12 @@ impl Transport {
         }
         let body = resp.bytes().await.map_err(transport)?;
         if status >= 500 {
-            return Err(ExchangeError::Server { exchange: self.exchange.clone(), request: request.to_owned(), status, excerpt: excerpt(&body) });
+            return Err(ExchangeError::Server {
+                exchange: self.exchange.clone(),
+                request: request.to_owned(),
+                status,
+                excerpt: excerpt(&body),
+            });
         }
         Ok(RawResponse { status, body })
     }

@@ -189,8 +189,7 @@ impl Scanner<'_> {
     /// `str::parse`.
     fn float(&mut self) -> Option<f64> {
         const POW10: [f64; 23] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-            1e21, 1e22,
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
         ];
         let save = self.i;
         let quoted = self.peek()? == b'"';
@@ -254,7 +253,8 @@ impl Scanner<'_> {
                     self.i += end + 1;
                 }
                 b'0'..=b'9' | b'-' | b't' | b'f' | b'n' => {
-                    while self.i < self.b.len() && (self.b[self.i].is_ascii_alphanumeric() || matches!(self.b[self.i], b'-' | b'+' | b'.')) {
+                    while self.i < self.b.len() && (self.b[self.i].is_ascii_alphanumeric() || matches!(self.b[self.i], b'-' | b'+' | b'.'))
+                    {
                         self.i += 1;
                     }
                 }
@@ -360,7 +360,13 @@ mod tests {
             assert_eq!(fast, serde_json::from_str::<KlineList>(p).unwrap().0, "{p}");
         }
         // Shapes the scanner leaves to serde: escapes, nested values, trailing garbage, bad rows.
-        for p in [r#"[[1,"1","1","1","1","1","a\"b"]]"#, r#"[[1,"1","1","1","1","1",[2]]]"#, "[] x", r#"[[1,"x","1","1","1","1"]]"#, r#"[[1,"1","1","1","NaN","1"]]"#] {
+        for p in [
+            r#"[[1,"1","1","1","1","1","a\"b"]]"#,
+            r#"[[1,"1","1","1","1","1",[2]]]"#,
+            "[] x",
+            r#"[[1,"x","1","1","1","1"]]"#,
+            r#"[[1,"1","1","1","NaN","1"]]"#,
+        ] {
             assert!(scan_list(p.as_bytes()).is_none(), "{p}");
         }
         assert!(decode_list(br#"[[1,"1","1","1","1","1","a\"b"]]"#).is_ok(), "valid JSON still decodes through serde");
@@ -371,8 +377,22 @@ mod tests {
     #[test]
     fn fast_decimals_are_bit_identical_to_str_parse() {
         let mut cases: Vec<String> = [
-            "0", "0.0", "-0.5", "1", "0.01634790", "148976.11427815", "9007199254740991", "9007199254740993", "0.1", "0.3",
-            "123456789.123456789", "0.0000000000000000000001", "1e5", "-1.5E-3", "17055.5", "1234567890123456789012",
+            "0",
+            "0.0",
+            "-0.5",
+            "1",
+            "0.01634790",
+            "148976.11427815",
+            "9007199254740991",
+            "9007199254740993",
+            "0.1",
+            "0.3",
+            "123456789.123456789",
+            "0.0000000000000000000001",
+            "1e5",
+            "-1.5E-3",
+            "17055.5",
+            "1234567890123456789012",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -402,7 +422,9 @@ mod tests {
 
     #[test]
     fn bad_rows_are_errors() {
-        for bad in [r#"[[1,"x","1","1","1","1"]]"#, r#"[[1,"1","1"]]"#, r#"[[1,"1","1","1","NaN","1"]]"#, r#"[[1,"1","1","1","1","1"]"#, "{}"] {
+        for bad in
+            [r#"[[1,"x","1","1","1","1"]]"#, r#"[[1,"1","1"]]"#, r#"[[1,"1","1","1","NaN","1"]]"#, r#"[[1,"1","1","1","1","1"]"#, "{}"]
+        {
             assert!(serde_json::from_str::<KlineList>(bad).is_err(), "{bad}");
         }
     }

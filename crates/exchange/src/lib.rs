@@ -47,7 +47,10 @@ pub use http::TransportConfig;
 pub use ratelimit::{LimiterConfig, RateLimitState};
 pub use resilience::{BreakerConfig, RetryPolicy};
 pub use symbol::{split_concatenated, VenueSymbol};
-pub use sync::{error_chain, no_progress, sync_pairs, CancelToken, PairOutcome, PairSummary, SyncEvent, SyncOptions, SyncProgress, SyncReport, SyncRequest};
+pub use sync::{
+    error_chain, no_progress, sync_pairs, CancelToken, PairOutcome, PairSummary, SyncEvent, SyncOptions, SyncProgress, SyncReport,
+    SyncRequest,
+};
 use tradai_core::ExchangeId;
 
 /// Environment variable overriding the Binance spot base URL.
@@ -109,7 +112,10 @@ pub fn connect(exchange: &ExchangeId, endpoints: &Endpoints, transport: Transpor
             ..BinanceConfig::default()
         })?)),
         "bybit" => Ok(Arc::new(BybitClient::new(BybitConfig { url: endpoints.bybit.clone(), transport, ..BybitConfig::default() })?)),
-        other => Err(ExchangeError::Unsupported { exchange: other.to_owned(), what: format!("data collection (supported: {})", EXCHANGES.join(", ")) }),
+        other => Err(ExchangeError::Unsupported {
+            exchange: other.to_owned(),
+            what: format!("data collection (supported: {})", EXCHANGES.join(", ")),
+        }),
     }
 }
 
@@ -126,4 +132,3 @@ mod tests {
         assert!(err.to_string().contains("kraken") && err.to_string().contains("binance, bybit"), "{err}");
     }
 }
-

@@ -78,7 +78,14 @@ impl WindowLimiter {
             config,
             origin,
             origin_wall_ms,
-            inner: Mutex::new(Inner { window_index: i64::MIN, used: 0, blocked_until: None, requests: 0, waits: 0, waited: Duration::ZERO }),
+            inner: Mutex::new(Inner {
+                window_index: i64::MIN,
+                used: 0,
+                blocked_until: None,
+                requests: 0,
+                waits: 0,
+                waited: Duration::ZERO,
+            }),
         }
     }
 
@@ -175,10 +182,7 @@ impl WindowLimiter {
             window_ms: u64::try_from(self.config.window.as_millis()).unwrap_or(u64::MAX),
             budget: self.config.budget,
             used: if current { inner.used } else { 0 },
-            blocked_for_ms: inner
-                .blocked_until
-                .filter(|u| *u > now)
-                .map(|u| u64::try_from((u - now).as_millis()).unwrap_or(u64::MAX)),
+            blocked_for_ms: inner.blocked_until.filter(|u| *u > now).map(|u| u64::try_from((u - now).as_millis()).unwrap_or(u64::MAX)),
             requests: inner.requests,
             waits: inner.waits,
             waited_ms: u64::try_from(inner.waited.as_millis()).unwrap_or(u64::MAX),

@@ -57,10 +57,17 @@ impl Default for BreakerConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant, failures: u32 },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+        failures: u32,
+    },
     /// One probe is in flight; everyone else fails fast until it reports.
-    HalfOpen { failures: u32 },
+    HalfOpen {
+        failures: u32,
+    },
 }
 
 /// Why a call was refused: the breaker is open.

@@ -39,8 +39,7 @@ impl fmt::Display for VenueSymbol {
 
 /// Quote assets tried, longest first, when a concatenated symbol must be split without a
 /// market listing.
-const KNOWN_QUOTES: [&str; 14] =
-    ["FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BIDR", "USDP", "EUR", "TRY", "BRL", "BTC", "ETH", "BNB", "DAI"];
+const KNOWN_QUOTES: [&str; 14] = ["FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BIDR", "USDP", "EUR", "TRY", "BRL", "BTC", "ETH", "BNB", "DAI"];
 
 /// Splits a concatenated symbol (`ETHBTC`) into a pair of `market`'s kind by known quote
 /// suffixes; futures pairs are taken as settled in their quote (`BTCUSDT` → `BTC/USDT:USDT`).

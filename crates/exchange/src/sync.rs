@@ -296,7 +296,11 @@ pub async fn sync_pairs(
     }
     if let Some(end) = request.end_ms {
         if end <= request.start_ms {
-            return Err(invalid(format!("end {} is not after start {}", tradai_core::format_ts_ms(end), tradai_core::format_ts_ms(request.start_ms))));
+            return Err(invalid(format!(
+                "end {} is not after start {}",
+                tradai_core::format_ts_ms(end),
+                tradai_core::format_ts_ms(request.start_ms)
+            )));
         }
     }
     if !client.supports_timeframe(request.timeframe) {
@@ -524,7 +528,9 @@ async fn sync_pair(
                         tracing::warn!(%pair, error = %error_chain(&e), "cannot store candles fetched before a failure");
                     }
                     return Err(match outcome {
-                        Some(Err(source)) => SyncError::Fetch { exchange, pair: pair.clone(), timeframe: tf, start_ms: cursor, end_ms: b, source },
+                        Some(Err(source)) => {
+                            SyncError::Fetch { exchange, pair: pair.clone(), timeframe: tf, start_ms: cursor, end_ms: b, source }
+                        }
                         _ => cancelled(),
                     });
                 }

@@ -41,15 +41,8 @@ fn main() {
     let jobs = std::env::var("TRADAI_BENCH_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(0);
     println!("EmaCross fast/slow over {} pairs, {candles} candles (5m sample data)", pairs.len());
     for (sampler, epochs) in [(SamplerKind::Random, 2000), (SamplerKind::Tpe, 1000)] {
-        let config = HyperoptConfig {
-            epochs,
-            spaces: vec![SpaceName::Buy],
-            loss: LossFunction::Sharpe,
-            sampler,
-            seed: 1,
-            jobs,
-            tpe_startup: None,
-        };
+        let config =
+            HyperoptConfig { epochs, spaces: vec![SpaceName::Buy], loss: LossFunction::Sharpe, sampler, seed: 1, jobs, tpe_startup: None };
         let h = Hyperopt::new(strategy, bt.clone(), config).expect("config");
         let t = Instant::now();
         let out = h.run(&data, &RunPlan::default(), &|_| {}).expect("run");

@@ -62,5 +62,9 @@ pub enum HyperoptError {
     },
     /// The backtest rejected the configuration, the data or a parameter set.
     #[error("backtest failed")]
-    Backtest(#[from] #[source] BacktestError),
+    Backtest(
+        #[from]
+        #[source]
+        BacktestError,
+    ),
 }

@@ -121,8 +121,17 @@ mod tests {
 
     #[test]
     fn lower_is_better_and_unknown_names_list_the_valid_ones() {
-        let good = EpochMetrics { trades: 5, profit_total: 0.2, sharpe: 2.0, sortino: 3.0, calmar: 4.0, max_drawdown: 0.05, ..Default::default() };
-        let bad = EpochMetrics { trades: 5, profit_total: -0.1, sharpe: -1.0, sortino: -1.0, calmar: -1.0, max_drawdown: 0.3, ..Default::default() };
+        let good =
+            EpochMetrics { trades: 5, profit_total: 0.2, sharpe: 2.0, sortino: 3.0, calmar: 4.0, max_drawdown: 0.05, ..Default::default() };
+        let bad = EpochMetrics {
+            trades: 5,
+            profit_total: -0.1,
+            sharpe: -1.0,
+            sortino: -1.0,
+            calmar: -1.0,
+            max_drawdown: 0.3,
+            ..Default::default()
+        };
         for l in ["sharpe", "sortino", "calmar", "profit", "max_drawdown", "multi"] {
             let f: LossFunction = l.parse().unwrap();
             assert!(f.loss(&good) < f.loss(&bad), "{l}");

@@ -165,7 +165,10 @@ pub fn render_heatmap_svg(study: &Study, dims: &[Dimension], title: &str) -> Opt
     let (left, top, cw, ch) = (90.0, 50.0, (480.0 / nx as f64).min(60.0), (360.0 / ny as f64).min(50.0));
     let (w, h) = (left + cw * nx as f64 + 140.0, top + ch * ny as f64 + 70.0);
     let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="sans-serif" font-size="11">"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" font-family="sans-serif" font-size="11">"#
+    );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(s, r#"<text x="{left}" y="22" font-size="14">{}</text>"#, esc(title));
     let _ = writeln!(
@@ -184,7 +187,14 @@ pub fn render_heatmap_svg(study: &Study, dims: &[Dimension], title: &str) -> Opt
             let fill = if v.is_finite() { colour(if hi > lo { (v - lo) / (hi - lo) } else { 0.0 }) } else { "#eee".to_owned() };
             let _ = write!(s, r#"<rect x="{x:.1}" y="{y:.1}" width="{cw:.1}" height="{ch:.1}" fill="{fill}" stroke="white">"#);
             if v.is_finite() {
-                let _ = write!(s, "<title>{}={}, {}={}: {v:.4}</title>", esc(&dx.name), esc(&bin_label(&dx.domain, bx)), esc(&dy.name), esc(&bin_label(&dy.domain, by)));
+                let _ = write!(
+                    s,
+                    "<title>{}={}, {}={}: {v:.4}</title>",
+                    esc(&dx.name),
+                    esc(&bin_label(&dx.domain, bx)),
+                    esc(&dy.name),
+                    esc(&bin_label(&dy.domain, by))
+                );
             }
             s.push_str("</rect>\n");
         }
@@ -198,8 +208,20 @@ pub fn render_heatmap_svg(study: &Study, dims: &[Dimension], title: &str) -> Opt
         let y = top + ch * ((ny - 1 - by) as f64 + 0.5) + 4.0;
         let _ = writeln!(s, r#"<text x="{:.1}" y="{y:.1}" text-anchor="end">{}</text>"#, left - 6.0, esc(&bin_label(&dy.domain, by)));
     }
-    let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"#, left + cw * nx as f64 / 2.0, base + 36.0, esc(&dx.name));
-    let _ = writeln!(s, r#"<text x="20" y="{:.1}" font-size="13" transform="rotate(-90 20 {:.1})" text-anchor="middle">{}</text>"#, top + ch * ny as f64 / 2.0, top + ch * ny as f64 / 2.0, esc(&dy.name));
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"#,
+        left + cw * nx as f64 / 2.0,
+        base + 36.0,
+        esc(&dx.name)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="20" y="{:.1}" font-size="13" transform="rotate(-90 20 {:.1})" text-anchor="middle">{}</text>"#,
+        top + ch * ny as f64 / 2.0,
+        top + ch * ny as f64 / 2.0,
+        esc(&dy.name)
+    );
     let lx = left + cw * nx as f64 + 30.0;
     for i in 0..10 {
         let t = f64::from(i) / 9.0;

@@ -171,11 +171,7 @@ impl Parzen {
             let right = if rank + 1 == n { high - mus[i] } else { mus[order[rank + 1]] - mus[i] };
             sigmas[i] = left.max(right).clamp(min_sigma, range);
         }
-        let norms = mus
-            .iter()
-            .zip(&sigmas)
-            .map(|(m, s)| (norm_cdf((high - m) / s) - norm_cdf((low - m) / s)).max(1e-12))
-            .collect();
+        let norms = mus.iter().zip(&sigmas).map(|(m, s)| (norm_cdf((high - m) / s) - norm_cdf((low - m) / s)).max(1e-12)).collect();
         Self { mus, sigmas, norms, low, high }
     }
 
@@ -286,7 +282,11 @@ mod tests {
         vec![
             Dimension { name: "a".into(), space: SpaceName::Buy, domain: Domain::Int { low: 0, high: 100 } },
             Dimension { name: "b".into(), space: SpaceName::Buy, domain: Domain::Real { low: -1.0, high: 1.0, decimals: 2 } },
-            Dimension { name: "c".into(), space: SpaceName::Sell, domain: Domain::Categorical { options: vec!["x".into(), "y".into(), "z".into()] } },
+            Dimension {
+                name: "c".into(),
+                space: SpaceName::Sell,
+                domain: Domain::Categorical { options: vec!["x".into(), "y".into(), "z".into()] },
+            },
         ]
     }
 

@@ -283,9 +283,7 @@ impl SearchSpace {
                     for s in specs.iter().filter(|s| s.space == want) {
                         let domain = match &s.kind {
                             ParamKind::Int { low, high } => Domain::Int { low: *low, high: *high },
-                            ParamKind::Decimal { low, high, decimals } => {
-                                Domain::Real { low: *low, high: *high, decimals: *decimals }
-                            }
+                            ParamKind::Decimal { low, high, decimals } => Domain::Real { low: *low, high: *high, decimals: *decimals },
                             ParamKind::Categorical { options } => Domain::Categorical { options: options.clone() },
                             ParamKind::Bool => Domain::Bool,
                         };
@@ -322,11 +320,7 @@ impl SearchSpace {
                         space,
                         domain: Domain::Real { low: 0.001, high: 0.1, decimals: 3 },
                     });
-                    dimensions.push(Dimension {
-                        name: "trailing_only_offset_is_reached".to_owned(),
-                        space,
-                        domain: Domain::Bool,
-                    });
+                    dimensions.push(Dimension { name: "trailing_only_offset_is_reached".to_owned(), space, domain: Domain::Bool });
                 }
             }
         }
@@ -362,14 +356,9 @@ impl SearchSpace {
             }
             values.insert(d.name.clone(), v);
         }
-        if let (Some(t1), Some(t2), Some(t3), Some(p1), Some(p2), Some(p3)) = (
-            num.get("roi_t1"),
-            num.get("roi_t2"),
-            num.get("roi_t3"),
-            num.get("roi_p1"),
-            num.get("roi_p2"),
-            num.get("roi_p3"),
-        ) {
+        if let (Some(t1), Some(t2), Some(t3), Some(p1), Some(p2), Some(p3)) =
+            (num.get("roi_t1"), num.get("roi_t2"), num.get("roi_t3"), num.get("roi_p1"), num.get("roi_p2"), num.get("roi_p3"))
+        {
             // Freqtrade's `generate_roi_table`: four steps falling to zero.
             let (t1, t2, t3) = (*t1 as i64, *t2 as i64, *t3 as i64);
             settings.minimal_roi = vec![(0, p1 + p2 + p3), (t3, p1 + p2), (t3 + t2, *p1), (t3 + t2 + t1, 0.0)]

@@ -355,7 +355,8 @@ impl<'s> Hyperopt<'s> {
             let results: Vec<(f64, EpochMetrics)> = self.pool.install(|| {
                 todo.par_iter()
                     .map(|p| {
-                        let mut cache = caches.lock().map(|mut c| c.pop()).ok().flatten().unwrap_or_else(|| vec![IndicatorCache::new(); n_pairs]);
+                        let mut cache =
+                            caches.lock().map(|mut c| c.pop()).ok().flatten().unwrap_or_else(|| vec![IndicatorCache::new(); n_pairs]);
                         for c in &mut cache {
                             if c.len() > MAX_CACHED_COLUMNS {
                                 c.clear();
@@ -382,11 +383,7 @@ impl<'s> Hyperopt<'s> {
                 history.push((p.clone(), loss));
                 epochs.push(Epoch { index: t, params: candidate.values, loss, metrics, is_best, point: p });
             }
-            progress(&Progress {
-                done: offset + end,
-                total: grand_total,
-                best_loss: best.map_or(f64::INFINITY, |b| epochs[b].loss),
-            });
+            progress(&Progress { done: offset + end, total: grand_total, best_loss: best.map_or(f64::INFINITY, |b| epochs[b].loss) });
             start = end;
         }
         Ok(Study { epochs, best: best.unwrap_or(0) })
@@ -415,10 +412,7 @@ impl<'s> Hyperopt<'s> {
     fn cut(&self, (lo, hi): (i64, i64), ratio: f64) -> (TimeRange, TimeRange) {
         let step = self.backtest.timeframe.millis();
         let at = lo + (((hi - lo) as f64 * ratio) as i64).div_euclid(step) * step;
-        (
-            TimeRange { start_ms: Some(lo), end_ms: Some(at - step) },
-            TimeRange { start_ms: Some(at), end_ms: Some(hi) },
-        )
+        (TimeRange { start_ms: Some(lo), end_ms: Some(at - step) }, TimeRange { start_ms: Some(at), end_ms: Some(hi) })
     }
 
     fn compare(
@@ -430,7 +424,9 @@ impl<'s> Hyperopt<'s> {
         point: &[f64],
     ) -> Result<SampleComparison, HyperoptError> {
         let market = self.prepare(data, test).map_err(|e| match e {
-            HyperoptError::Backtest(b) => HyperoptError::EmptyWindow { what: "out-of-sample".into(), detail: format!("{} ({b})", window_text(test)) },
+            HyperoptError::Backtest(b) => {
+                HyperoptError::EmptyWindow { what: "out-of-sample".into(), detail: format!("{} ({b})", window_text(test)) }
+            }
             other => other,
         })?;
         let (loss, metrics) = self.evaluate_point(&market, point)?;
@@ -457,7 +453,11 @@ impl<'s> Hyperopt<'s> {
             Validation::OutOfSample(r) => (self.backtest.timerange, Some(r)),
             Validation::Split(ratio) => {
                 if !(ratio > 0.0 && ratio < 1.0) {
-                    return Err(HyperoptError::InvalidSetting { name: "split ratio", value: ratio.to_string(), expected: "a number between 0 and 1 (exclusive)" });
+                    return Err(HyperoptError::InvalidSetting {
+                        name: "split ratio",
+                        value: ratio.to_string(),
+                        expected: "a number between 0 and 1 (exclusive)",
+                    });
                 }
                 let (a, b) = self.cut(self.data_span(data, &self.backtest.timerange)?, ratio);
                 (a, Some(b))
@@ -490,7 +490,10 @@ impl<'s> Hyperopt<'s> {
                 let ki = k as i64;
                 let tr = TimeRange { start_ms: Some(edge(ki)), end_ms: Some(edge(ki + 1) - step) };
                 let te = TimeRange { start_ms: Some(edge(ki + 1)), end_ms: Some(edge(ki + 2) - step) };
-                let m = self.prepare(data, &tr).map_err(|e| HyperoptError::EmptyWindow { what: format!("walk-forward fold {k} train"), detail: format!("{} ({e})", window_text(&tr)) })?;
+                let m = self.prepare(data, &tr).map_err(|e| HyperoptError::EmptyWindow {
+                    what: format!("walk-forward fold {k} train"),
+                    detail: format!("{} ({e})", window_text(&tr)),
+                })?;
                 let s = self.search(&m, self.config.seed.wrapping_add(k as u64 + 1), (per_search * (k + 1), grand_total), progress)?;
                 drop(m);
                 let b = s.best();

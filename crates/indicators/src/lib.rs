@@ -18,9 +18,7 @@ mod series;
 pub use bands::{bollinger, bollinger_shifted, Bands};
 pub use ewm::{ema, ewm_mean, ewm_mean_into, EwmSpec, EwmStep};
 pub use oscillators::{atr, macd, rsi, true_range, Macd};
-pub use rolling::{
-    rolling_max, rolling_min, rolling_std, rolling_std_shifted, rolling_sum_shifted, sma, sma_shifted,
-};
+pub use rolling::{rolling_max, rolling_min, rolling_std, rolling_std_shifted, rolling_sum_shifted, sma, sma_shifted};
 pub use series::{crossed_above, crossed_below, diff, shift};
 
 /// Upper Donchian channel: the highest `high` of the last `window` candles (this one included).

@@ -50,10 +50,7 @@ impl JobStatus {
     #[must_use]
     pub fn can_move_to(self, to: Self) -> bool {
         use JobStatus::{Cancelled, Completed, Failed, Pending, Running};
-        matches!(
-            (self, to),
-            (Pending, Running | Cancelled | Failed) | (Running, Completed | Failed | Cancelled | Pending)
-        )
+        matches!((self, to), (Pending, Running | Cancelled | Failed) | (Running, Completed | Failed | Cancelled | Pending))
     }
 }
 

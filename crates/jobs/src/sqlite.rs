@@ -85,8 +85,9 @@ impl SqliteJobRepository {
         let mut repo = Self::init(conn)?;
         repo.checkpointer = Some(Checkpointer::start(path)?);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(storage)?;
+            let r =
+                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(storage)?;
             r.busy_timeout(std::time::Duration::from_secs(10)).map_err(storage)?;
             repo.readers.push(Mutex::new(r));
         }
@@ -333,7 +334,8 @@ impl JobRepository for SqliteJobRepository {
 
     fn find_orphans(&self, stale_before_ms: i64, live_executors: &[String]) -> Result<Vec<Job>, RepoError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE status = 'RUNNING' ORDER BY created_at")).map_err(storage)?;
+        let mut stmt =
+            conn.prepare(&format!("SELECT {COLUMNS} FROM jobs WHERE status = 'RUNNING' ORDER BY created_at")).map_err(storage)?;
         let running = stmt.query_map([], row_to_job).map_err(storage)?.collect::<Result<Vec<_>, _>>().map_err(storage)?;
         Ok(running
             .into_iter()

@@ -178,12 +178,7 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     );
 
     let Some((&(t0, _), &(t1, _))) = series.first().zip(series.last()) else {
-        let _ = writeln!(
-            svg,
-            r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no balance data</text>"##,
-            w / 2.0,
-            h / 2.0
-        );
+        let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no balance data</text>"##, w / 2.0, h / 2.0);
         svg.push_str("</svg>\n");
         return svg;
     };
@@ -205,8 +200,7 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
             (t, if peak > 0.0 { (b - peak) / peak * 100.0 } else { 0.0 })
         })
         .collect();
-    let (mut vmin, mut vmax) =
-        series.iter().fold((start_balance, start_balance), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (mut vmin, mut vmax) = series.iter().fold((start_balance, start_balance), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if vmax - vmin < 1e-12 * vmax.abs().max(1.0) {
         vmin -= vmax.abs().max(1.0) * 0.01;
         vmax += vmax.abs().max(1.0) * 0.01;
@@ -223,10 +217,7 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
 
     // Panels and grid.
     for (y, ph) in [(top, eq_h), (dd_top, dd_h)] {
-        let _ = writeln!(
-            svg,
-            r##"<rect x="{left}" y="{y}" width="{plot_w}" height="{ph}" fill="#fafbfc" stroke="#c8ccd0"/>"##
-        );
+        let _ = writeln!(svg, r##"<rect x="{left}" y="{y}" width="{plot_w}" height="{ph}" fill="#fafbfc" stroke="#c8ccd0"/>"##);
     }
     let (vticks, vstep) = nice_ticks(vmin, vmax, 8);
     let vdec = decimals_for(vstep);
@@ -269,8 +260,7 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     }
 
     // Axis captions.
-    let caption =
-        if options.currency.is_empty() { "Balance".to_owned() } else { format!("Balance ({})", options.currency) };
+    let caption = if options.currency.is_empty() { "Balance".to_owned() } else { format!("Balance ({})", options.currency) };
     let _ = writeln!(
         svg,
         r##"<text transform="translate(16 {:.2}) rotate(-90)" text-anchor="middle" fill="#333">{}</text>"##,
@@ -282,10 +272,8 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
         r##"<text transform="translate(16 {:.2}) rotate(-90)" text-anchor="middle" fill="#333">Drawdown</text>"##,
         dd_top + dd_h / 2.0
     );
-    let first_day =
-        DateTime::<Utc>::from_timestamp_millis(t0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-    let last_day =
-        DateTime::<Utc>::from_timestamp_millis(t1).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let first_day = DateTime::<Utc>::from_timestamp_millis(t0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let last_day = DateTime::<Utc>::from_timestamp_millis(t1).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
     let _ = writeln!(
         svg,
         r##"<text x="{:.2}" y="{:.2}" text-anchor="middle" fill="#666">{first_day} to {last_day} (UTC)</text>"##,
@@ -295,11 +283,7 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
 
     // Starting-balance reference.
     let ys = y_eq(start_balance);
-    let _ = writeln!(
-        svg,
-        r##"<line x1="{left}" y1="{ys:.2}" x2="{}" y2="{ys:.2}" stroke="#999" stroke-dasharray="5 4"/>"##,
-        left + plot_w
-    );
+    let _ = writeln!(svg, r##"<line x1="{left}" y1="{ys:.2}" x2="{}" y2="{ys:.2}" stroke="#999" stroke-dasharray="5 4"/>"##, left + plot_w);
 
     let columns = plot_w as usize;
     let eq_points = thin(&series, columns, t0, t1);

@@ -175,28 +175,17 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
     let signed_money = |x: f64| format!("{x:+.dec$} {cur}");
     let mut out = String::new();
 
-    let title = if options.strategy.is_empty() {
-        "Backtest result".to_owned()
-    } else {
-        format!("Backtest result: {}", options.strategy)
-    };
+    let title = if options.strategy.is_empty() { "Backtest result".to_owned() } else { format!("Backtest result: {}", options.strategy) };
     let _ = writeln!(out, "{}", p.bold(&title));
     let _ = writeln!(out, "{}", "═".repeat(title.chars().count().max(60)));
 
     let mut kv: Vec<(&str, String)> = Vec::new();
-    kv.push((
-        "Period",
-        format!("{} → {}  ({} days, {})", s.backtest_start, s.backtest_end, s.backtest_days, s.timeframe),
-    ));
+    kv.push(("Period", format!("{} → {}  ({} days, {})", s.backtest_start, s.backtest_end, s.backtest_days, s.timeframe)));
     let stake = match s.stake_amount {
         StakeAmount::Fixed(x) => money(x),
         StakeAmount::Unlimited => "unlimited".to_owned(),
     };
-    let slots = if s.max_open_trades_setting < 0 {
-        format!("unlimited ({})", s.max_open_trades)
-    } else {
-        s.max_open_trades.to_string()
-    };
+    let slots = if s.max_open_trades_setting < 0 { format!("unlimited ({})", s.max_open_trades) } else { s.max_open_trades.to_string() };
     kv.push(("Trading", format!("{}  stake {stake}  max open trades {slots}", s.trading_mode)));
     kv.push((
         "Trades",
@@ -217,10 +206,7 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
             p.paint(&format!("({})", signed_pct(s.profit_total)), Tone::of(s.profit_total))
         ),
     ));
-    kv.push((
-        "Final balance",
-        format!("{}  (start {}, CAGR {})", money(s.final_balance), money(s.starting_balance), signed_pct(s.cagr)),
-    ));
+    kv.push(("Final balance", format!("{}  (start {}, CAGR {})", money(s.final_balance), money(s.starting_balance), signed_pct(s.cagr))));
     kv.push(("Win rate", format!("{}  ({} wins / {} draws / {} losses)", pct(s.winrate), s.wins, s.draws, s.losses)));
     kv.push((
         "Profit factor",
@@ -240,13 +226,7 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
     if w.start_balance != 0.0 {
         kv.push((
             "Wallet drawdown",
-            format!(
-                "{}  ({})  low {} on {}",
-                pct(w.max_drawdown_account),
-                money(w.max_drawdown_abs),
-                money(w.low_balance),
-                w.low_date
-            ),
+            format!("{}  ({})  low {} on {}", pct(w.max_drawdown_account), money(w.max_drawdown_abs), money(w.low_balance), w.low_date),
         ));
     }
     kv.push(("Sharpe / Sortino", format!("{:.2} / {:.2}", s.sharpe, s.sortino)));
@@ -266,10 +246,7 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
         ),
     ));
     kv.push(("Streaks", format!("{} wins, {} losses in a row", s.max_consecutive_wins, s.max_consecutive_losses)));
-    kv.push((
-        "Market change",
-        format!("{}  (rejected entry signals: {})", signed_pct(s.market_change), s.rejected_signals),
-    ));
+    kv.push(("Market change", format!("{}  (rejected entry signals: {})", signed_pct(s.market_change), s.rejected_signals)));
     let label_w = kv.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     for (k, v) in &kv {
         let _ = writeln!(out, "{}  {v}", p.paint(&format!("{k:<label_w$}"), Tone::Dim));
@@ -304,8 +281,7 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
         ]
     };
     let (pair_rows, pair_total) = split_total(&s.results_per_pair, |r| r.key.as_str());
-    Table { rows: pair_rows.iter().map(|r| pair_cells(r)).collect(), total: pair_total.map(pair_cells), ..pair_table }
-        .render(&p, &mut out);
+    Table { rows: pair_rows.iter().map(|r| pair_cells(r)).collect(), total: pair_total.map(pair_cells), ..pair_table }.render(&p, &mut out);
     out.push('\n');
 
     let reason_cells = |r: &crate::ExitReasonResult| {
@@ -385,8 +361,7 @@ mod tests {
         // Coloured output keeps the same visible layout.
         let mut coloured = String::new();
         t.render(&Painter { color: true }, &mut coloured);
-        let stripped =
-            coloured.replace("\x1b[31m", "").replace("\x1b[32m", "").replace("\x1b[1m", "").replace("\x1b[0m", "");
+        let stripped = coloured.replace("\x1b[31m", "").replace("\x1b[32m", "").replace("\x1b[1m", "").replace("\x1b[0m", "");
         assert_eq!(stripped, out);
     }
 }

@@ -247,9 +247,7 @@ mod stake_json {
         match Repr::deserialize(d)? {
             Repr::Fixed(x) => Ok(StakeAmount::Fixed(x)),
             Repr::Text(t) if t == "unlimited" => Ok(StakeAmount::Unlimited),
-            Repr::Text(t) => {
-                Err(serde::de::Error::custom(format!("stake_amount '{t}' is neither a number nor 'unlimited'")))
-            }
+            Repr::Text(t) => Err(serde::de::Error::custom(format!("stake_amount '{t}' is neither a number nor 'unlimited'"))),
         }
     }
 }
@@ -352,10 +350,8 @@ fn results_per_pair(input: &SummaryInput<'_>) -> Vec<PairResult> {
         }
         group.push(t);
     }
-    let mut rows: Vec<PairResult> = order
-        .into_iter()
-        .map(|p| Group { trades: by_pair.remove(p).unwrap_or_default() }.pair_row(p.to_string()))
-        .collect();
+    let mut rows: Vec<PairResult> =
+        order.into_iter().map(|p| Group { trades: by_pair.remove(p).unwrap_or_default() }.pair_row(p.to_string())).collect();
     sort_desc_by_profit(&mut rows, |r| r.profit_total_abs);
     rows.push(Group { trades: input.trades.iter().collect() }.pair_row("TOTAL".to_owned()));
     rows
@@ -367,8 +363,7 @@ fn exit_reason_summary(trades: &[Trade]) -> Vec<ExitReasonResult> {
     for t in trades {
         groups.entry(t.exit_reason.as_str()).or_default().push(t);
     }
-    let mut rows: Vec<ExitReasonResult> =
-        groups.into_iter().map(|(k, v)| Group { trades: v }.reason_row(k.to_owned())).collect();
+    let mut rows: Vec<ExitReasonResult> = groups.into_iter().map(|(k, v)| Group { trades: v }.reason_row(k.to_owned())).collect();
     sort_desc_by_profit(&mut rows, |r| r.profit_total_abs);
     rows.push(Group { trades: trades.iter().collect() }.reason_row("TOTAL".to_owned()));
     rows
@@ -461,10 +456,7 @@ fn trade_drawdown(trades: &[Trade], starting_balance: f64) -> TradeDrawdown {
     let order = numpy_argsort(&keys);
     let dates: Vec<i64> = order.iter().map(|&i| keys[i]).collect();
     let values: Vec<f64> = order.iter().map(|&i| trades[i].profit_abs).collect();
-    match (
-        max_drawdown(&dates, &values, starting_balance, false),
-        max_drawdown(&dates, &values, starting_balance, true),
-    ) {
+    match (max_drawdown(&dates, &values, starting_balance, false), max_drawdown(&dates, &values, starting_balance, true)) {
         (Some(dd), Some(rel)) => TradeDrawdown {
             account: dd.relative_account_drawdown,
             relative: rel.relative_account_drawdown,
@@ -550,8 +542,7 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
     let per_wallet: Vec<f64> = profits.iter().map(|p| p / w).collect();
     let no_ratios = n == 0 || start == end;
 
-    let sharpe =
-        if no_ratios { 0.0 } else { annualized_ratio(pairwise_sum(&per_wallet) / ratio_days, std(&per_wallet, 0)) };
+    let sharpe = if no_ratios { 0.0 } else { annualized_ratio(pairwise_sum(&per_wallet) / ratio_days, std(&per_wallet, 0)) };
     let sortino = if no_ratios {
         0.0
     } else {
@@ -663,11 +654,6 @@ pub fn summarize(input: &SummaryInput<'_>) -> Summary {
         wallet_stats: wallet_stats(input.balance_series),
         exit_reason_summary: exit_reason_summary(trades),
         results_per_pair: results_per_pair(input),
-        daily_profit: daily
-            .days
-            .iter()
-            .zip(&daily.profit_abs)
-            .map(|(d, p)| (format_ts_ms(d * DAY_MS)[..10].to_owned(), *p))
-            .collect(),
+        daily_profit: daily.days.iter().zip(&daily.profit_abs).map(|(d, p)| (format_ts_ms(d * DAY_MS)[..10].to_owned(), *p)).collect(),
     }
 }

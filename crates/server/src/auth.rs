@@ -180,12 +180,16 @@ impl ApiKeyStore {
     /// [`KeyError::NotFound`], [`KeyError::Storage`].
     pub fn revoke(&self, id: &str) -> Result<(), KeyError> {
         let conn = self.conn();
-        let exists: Option<String> = conn.query_row("SELECT id FROM api_keys WHERE id = ?1", params![id], |r| r.get(0)).optional().map_err(storage)?;
+        let exists: Option<String> =
+            conn.query_row("SELECT id FROM api_keys WHERE id = ?1", params![id], |r| r.get(0)).optional().map_err(storage)?;
         if exists.is_none() {
             return Err(KeyError::NotFound(id.to_owned()));
         }
-        conn.execute("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, chrono::Utc::now().timestamp_millis()])
-            .map_err(storage)?;
+        conn.execute(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, chrono::Utc::now().timestamp_millis()],
+        )
+        .map_err(storage)?;
         drop(conn);
         self.reload()
     }
@@ -224,8 +228,10 @@ pub async fn require_key(State(keys): State<std::sync::Arc<ApiKeyStore>>, req: R
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|s| s.trim().to_owned());
     let Some(key) = presented else {
-        return AppError::Unauthorized("this route needs an API key: send 'Authorization: Bearer <key>' (create one with `tradai keys create`)")
-            .into_response();
+        return AppError::Unauthorized(
+            "this route needs an API key: send 'Authorization: Bearer <key>' (create one with `tradai keys create`)",
+        )
+        .into_response();
     };
     if !keys.verify(&key) {
         return AppError::Unauthorized("invalid or revoked API key").into_response();

@@ -19,8 +19,8 @@ use tradai_jobs::{Job, JobFilter, JobRepository, JobStatus, NewJob};
 
 use crate::clients::{ClientError, DataCollectionClient, StrategyServiceClient};
 use crate::dto::{
-    BacktestPage, BacktestStatus, BacktestSubmission, CheckResult, HealthResponse, JobErrorBody, ListQuery, ReadyResponse, StakeAmountInput,
-    StrategyDetail, StrategyList, StrategyValidateRequest, StrategyValidateResponse, SubmitResponse, TradesResponse,
+    BacktestPage, BacktestStatus, BacktestSubmission, CheckResult, HealthResponse, JobErrorBody, ListQuery, ReadyResponse,
+    StakeAmountInput, StrategyDetail, StrategyList, StrategyValidateRequest, StrategyValidateResponse, SubmitResponse, TradesResponse,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
 use crate::executor::{BacktestJobConfig, BacktestJobSubmitter, BACKTEST};
@@ -221,17 +221,17 @@ pub async fn ready(State(st): State<BackendState>) -> Response {
     let jobs = Arc::clone(&st.jobs);
     let (db, data, strat) = tokio::join!(tokio::task::spawn_blocking(move || jobs.ping()), st.data.0.health(), st.strategies.0.health());
     let mut checks = std::collections::BTreeMap::new();
-    checks.insert("jobs_db".to_owned(), match db {
-        Ok(r) => check(r),
-        Err(e) => check::<()>(Err(e)),
-    });
+    checks.insert(
+        "jobs_db".to_owned(),
+        match db {
+            Ok(r) => check(r),
+            Err(e) => check::<()>(Err(e)),
+        },
+    );
     checks.insert("data_collection".to_owned(), check(data));
     checks.insert("strategy_service".to_owned(), check(strat));
     let exec_ok = st.executor.is_healthy() && st.accepting.load(Ordering::SeqCst);
-    checks.insert("executor".to_owned(), CheckResult {
-        ok: exec_ok,
-        detail: (!exec_ok).then(|| "shutting down".to_owned()),
-    });
+    checks.insert("executor".to_owned(), CheckResult { ok: exec_ok, detail: (!exec_ok).then(|| "shutting down".to_owned()) });
     let all = checks.values().all(|c| c.ok);
     let code = if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(ReadyResponse { status: if all { "ready" } else { "not_ready" }.into(), checks })).into_response()
@@ -307,7 +307,9 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
     let stake_amount = match &sub.stake_amount {
         None => serde_json::Value::String("unlimited".into()),
         Some(StakeAmountInput::Text(t)) if t == "unlimited" => serde_json::Value::String("unlimited".into()),
-        Some(StakeAmountInput::Text(t)) => return Err(f("stake_amount", format!("expected a positive number or \"unlimited\", got '{t}'"))),
+        Some(StakeAmountInput::Text(t)) => {
+            return Err(f("stake_amount", format!("expected a positive number or \"unlimited\", got '{t}'")))
+        }
         Some(StakeAmountInput::Amount(x)) if x.is_finite() && *x > 0.0 => serde_json::json!(x),
         Some(StakeAmountInput::Amount(x)) => return Err(f("stake_amount", format!("must be positive, got {x}"))),
     };
@@ -454,7 +456,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody)),
     security((), ("api_key" = [])))]
-pub async fn submit(State(st): State<BackendState>, headers: HeaderMap, ApiJson(sub): ApiJson<BacktestSubmission>) -> Result<Response, AppError> {
+pub async fn submit(
+    State(st): State<BackendState>,
+    headers: HeaderMap,
+    ApiJson(sub): ApiJson<BacktestSubmission>,
+) -> Result<Response, AppError> {
     if !st.accepting.load(Ordering::SeqCst) {
         return Err(AppError::Unavailable { code: "shutting_down", message: "the server is shutting down; submit again shortly".into() });
     }
@@ -462,7 +468,8 @@ pub async fn submit(State(st): State<BackendState>, headers: HeaderMap, ApiJson(
     let mut req = validate_submission(&sub)?;
     st.check_dependencies(&mut req).await?;
     let label = Some(req.strategy.clone());
-    let config = serde_json::to_value(BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone() }).map_err(AppError::internal)?;
+    let config = serde_json::to_value(BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone() })
+        .map_err(AppError::internal)?;
     let (job, created) = st.intake.submit(NewJob { job_type: BACKTEST.into(), config, idempotency_key: key, label }).await?;
     if created {
         st.submitted.fetch_add(1, Ordering::Relaxed);
@@ -485,7 +492,8 @@ pub async fn submit(State(st): State<BackendState>, headers: HeaderMap, ApiJson(
 }
 
 fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 fn to_status(j: Job) -> BacktestStatus {
@@ -544,16 +552,16 @@ pub async fn list(State(st): State<BackendState>, ApiQuery(q): ApiQuery<ListQuer
     if offset > 1_000_000_000 {
         return Err(AppError::InvalidQuery { field: "offset".into(), message: "must be at most 1000000000".into() });
     }
-    let filter = JobFilter {
-        job_type: Some(BACKTEST.into()),
-        status,
-        label: q.strategy,
-        limit: Some(limit as usize),
-        offset: offset as usize,
-    };
+    let filter =
+        JobFilter { job_type: Some(BACKTEST.into()), status, label: q.strategy, limit: Some(limit as usize), offset: offset as usize };
     let jobs = Arc::clone(&st.jobs);
     let page = tokio::task::spawn_blocking(move || jobs.list(&filter)).await??;
-    Ok(Json(BacktestPage { items: page.items.into_iter().map(to_status).collect(), total: page.total, limit: page.limit, offset: page.offset }))
+    Ok(Json(BacktestPage {
+        items: page.items.into_iter().map(to_status).collect(),
+        total: page.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }
 
 /// Cancels a backtest: a PENDING one at once, a RUNNING one within a second.
@@ -598,7 +606,9 @@ pub async fn trades(State(st): State<BackendState>, UrlPath(id): UrlPath<String>
     let results = st.results.clone();
     let jid = job.id.clone();
     let mut export = tokio::task::spawn_blocking(move || results.export(&jid)).await?.map_err(result_error)?;
-    let take = |v: &mut serde_json::Value, k: &str| v.get_mut(k).map(serde_json::Value::take).and_then(|x| serde_json::from_value(x).ok()).unwrap_or_default();
+    let take = |v: &mut serde_json::Value, k: &str| {
+        v.get_mut(k).map(serde_json::Value::take).and_then(|x| serde_json::from_value(x).ok()).unwrap_or_default()
+    };
     Ok(Json(TradesResponse { job_id: job.id, trades: take(&mut export, "trades"), unclosed_trades: take(&mut export, "unclosed_trades") }))
 }
 
@@ -645,7 +655,9 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     }
     extra.push_str("# HELP tradai_jobs_submitted_total Jobs accepted by this process.\n# TYPE tradai_jobs_submitted_total counter\n");
     let _ = writeln!(extra, "tradai_jobs_submitted_total {}", st.submitted.load(Ordering::Relaxed));
-    extra.push_str("# HELP tradai_circuit_state Circuit breaker state (0 closed, 1 half-open, 2 open).\n# TYPE tradai_circuit_state gauge\n");
+    extra.push_str(
+        "# HELP tradai_circuit_state Circuit breaker state (0 closed, 1 half-open, 2 open).\n# TYPE tradai_circuit_state gauge\n",
+    );
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"data-collection\"}} {}", st.data.0.circuit().as_gauge());
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"strategy-service\"}} {}", st.strategies.0.circuit().as_gauge());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())

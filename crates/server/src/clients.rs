@@ -276,7 +276,12 @@ impl ServiceClient {
     ///
     /// # Errors
     /// [`ClientError`]; 4xx answers are returned at once (retrying cannot fix them).
-    pub async fn call<B: Serialize + Sync, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ClientError> {
+    pub async fn call<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         self.call_with(method, path, body, &[], self.retry).await
     }
 
@@ -328,7 +333,11 @@ impl ServiceClient {
             Ok(r) => r,
             Err(e) => {
                 self.breaker.on_failure();
-                return Err(if e.is_timeout() { ClientError::Timeout { service, timeout_ms: timeout.as_millis() } } else { ClientError::Connect { service, source: e } });
+                return Err(if e.is_timeout() {
+                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
+                } else {
+                    ClientError::Connect { service, source: e }
+                });
             }
         };
         let status = resp.status();
@@ -336,7 +345,11 @@ impl ServiceClient {
             Ok(b) => b,
             Err(e) => {
                 self.breaker.on_failure();
-                return Err(if e.is_timeout() { ClientError::Timeout { service, timeout_ms: timeout.as_millis() } } else { ClientError::Connect { service, source: e } });
+                return Err(if e.is_timeout() {
+                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
+                } else {
+                    ClientError::Connect { service, source: e }
+                });
             }
         };
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -499,7 +512,11 @@ impl BackendClient {
     ///
     /// # Errors
     /// [`ClientError`].
-    pub async fn submit(&self, body: &crate::dto::BacktestSubmission, idempotency_key: Option<&str>) -> Result<crate::dto::SubmitResponse, ClientError> {
+    pub async fn submit(
+        &self,
+        body: &crate::dto::BacktestSubmission,
+        idempotency_key: Option<&str>,
+    ) -> Result<crate::dto::SubmitResponse, ClientError> {
         let mut h = self.auth();
         let mut retry = self.inner.retry;
         match idempotency_key {
@@ -521,7 +538,13 @@ impl BackendClient {
     ///
     /// # Errors
     /// [`ClientError`].
-    pub async fn list(&self, status: Option<&str>, strategy: Option<&str>, limit: u32, offset: u32) -> Result<crate::dto::BacktestPage, ClientError> {
+    pub async fn list(
+        &self,
+        status: Option<&str>,
+        strategy: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<crate::dto::BacktestPage, ClientError> {
         let mut q = vec![format!("limit={limit}"), format!("offset={offset}")];
         if let Some(s) = status {
             q.push(format!("status={}", encode(s)));
@@ -529,7 +552,9 @@ impl BackendClient {
         if let Some(s) = strategy {
             q.push(format!("strategy={}", encode(s)));
         }
-        self.inner.call_with::<(), _>(Method::GET, &format!("/api/v1/backtests?{}", q.join("&")), None, &self.auth(), self.inner.retry).await
+        self.inner
+            .call_with::<(), _>(Method::GET, &format!("/api/v1/backtests?{}", q.join("&")), None, &self.auth(), self.inner.retry)
+            .await
     }
 
     /// Cancels a job (idempotent: cancelling twice is harmless).
@@ -546,7 +571,9 @@ impl BackendClient {
     /// # Errors
     /// [`ClientError`].
     pub async fn trades(&self, id: &str) -> Result<crate::dto::TradesResponse, ClientError> {
-        self.inner.call_with::<(), _>(Method::GET, &format!("/api/v1/backtests/{}/trades", encode(id)), None, &self.auth(), self.inner.retry).await
+        self.inner
+            .call_with::<(), _>(Method::GET, &format!("/api/v1/backtests/{}/trades", encode(id)), None, &self.auth(), self.inner.retry)
+            .await
     }
 }
 
@@ -556,7 +583,11 @@ mod tests {
 
     #[test]
     fn breaker_opens_half_opens_and_closes() {
-        let b = CircuitBreaker::new(BreakerConfig { failure_threshold: 2, recovery_timeout: Duration::from_millis(30), half_open_max_calls: 1 });
+        let b = CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 2,
+            recovery_timeout: Duration::from_millis(30),
+            half_open_max_calls: 1,
+        });
         assert!(b.try_acquire());
         b.on_failure();
         assert_eq!(b.state(), CircuitState::Closed);
@@ -576,7 +607,12 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
-        let p = RetryPolicy { max_retries: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(400), timeout: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_retries: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            timeout: Duration::from_secs(1),
+        };
         for _ in 0..50 {
             let d0 = p.delay(0);
             assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100), "{d0:?}");
@@ -589,7 +625,12 @@ mod tests {
     #[tokio::test]
     async fn unreachable_service_fails_fast_once_the_circuit_opens() {
         // Port 9 on loopback (discard) is closed on test machines: connections are refused.
-        let retry = RetryPolicy { max_retries: 1, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2), timeout: Duration::from_millis(500) };
+        let retry = RetryPolicy {
+            max_retries: 1,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            timeout: Duration::from_millis(500),
+        };
         let c = DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig { failure_threshold: 2, ..BreakerConfig::default() });
         let e = c.symbols(None, None).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");

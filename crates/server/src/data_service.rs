@@ -132,7 +132,10 @@ pub async fn freshness(State(st): State<DataState>, ApiJson(req): ApiJson<Freshn
     let exchange = parse_exchange(&req.exchange, "exchange")?;
     let timeframe = parse_timeframe(&req.timeframe, "timeframe")?;
     if !(req.stale_threshold_hours.is_finite() && req.stale_threshold_hours > 0.0) {
-        return Err(AppError::field("stale_threshold_hours", format!("must be a positive number of hours, got {}", req.stale_threshold_hours)));
+        return Err(AppError::field(
+            "stale_threshold_hours",
+            format!("must be a positive number of hours, got {}", req.stale_threshold_hours),
+        ));
     }
     if req.symbols.len() > 1000 {
         return Err(AppError::field("symbols", "at most 1000 symbols per request"));
@@ -176,7 +179,10 @@ pub async fn freshness(State(st): State<DataState>, ApiJson(req): ApiJson<Freshn
 /// Gaps, duplicates, order and OHLC consistency of stored series.
 #[utoipa::path(post, path = "/api/v1/data/validate", tag = "data", request_body = DataValidateRequest,
     responses((status = 200, body = DataValidateResponse), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn validate(State(st): State<DataState>, ApiJson(req): ApiJson<DataValidateRequest>) -> Result<Json<DataValidateResponse>, AppError> {
+pub async fn validate(
+    State(st): State<DataState>,
+    ApiJson(req): ApiJson<DataValidateRequest>,
+) -> Result<Json<DataValidateResponse>, AppError> {
     let exchange = parse_exchange(&req.exchange, "exchange")?;
     let timeframe = req.timeframe.as_deref().map(|t| parse_timeframe(t, "timeframe")).transpose()?;
     let mut pairs = Vec::new();

@@ -190,9 +190,7 @@ impl From<RepoError> for AppError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound(id) => Self::NotFound { what: "job", id },
-            RepoError::IllegalTransition { id, from, to } => {
-                Self::Conflict(format!("job '{id}' is {from}; it cannot become {to}"))
-            }
+            RepoError::IllegalTransition { id, from, to } => Self::Conflict(format!("job '{id}' is {from}; it cannot become {to}")),
             e @ RepoError::Storage(_) => Self::internal(e),
         }
     }
@@ -213,12 +211,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| {
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|m| {
                 let m = m.trim();
                 m.eq_ignore_ascii_case("application/json") || (m.starts_with("application/") && m.ends_with("+json"))
             });
@@ -298,8 +292,9 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
 fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, AppError> {
     // axum's `Query` uses serde_urlencoded; reuse it through axum to keep one parser, then
     // turn its message into a JSON error.
-    let uri: axum::http::Uri =
-        format!("/?{q}").parse().map_err(|_| AppError::InvalidQuery { field: "query".into(), message: "unparsable query string".into() })?;
+    let uri: axum::http::Uri = format!("/?{q}")
+        .parse()
+        .map_err(|_| AppError::InvalidQuery { field: "query".into(), message: "unparsable query string".into() })?;
     axum::extract::Query::<T>::try_from_uri(&uri).map(|axum::extract::Query(v)| v).map_err(|e| {
         let text = e.body_text();
         let text = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text).to_owned();

@@ -108,7 +108,12 @@ pub trait BacktestRunner: Send {
     ///
     /// # Errors
     /// [`BacktestFailure`].
-    fn run(&mut self, req: &BacktestRequest, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure>;
+    fn run(
+        &mut self,
+        req: &BacktestRequest,
+        progress: &(dyn Fn(f64) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<BacktestOutcome, BacktestFailure>;
 }
 
 /// Validated executor settings.
@@ -142,7 +147,11 @@ impl ExecutorFactory {
     ///
     /// # Errors
     /// [`ExecutorError::Config`] naming the missing or wrong setting.
-    pub fn create(settings: ExecutorSettings, jobs: Arc<dyn JobRepository>, results: ResultStore) -> Result<Arc<WorkerPool>, ExecutorError> {
+    pub fn create(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
         if settings.max_attempts == 0 {
             return Err(ExecutorError::Config("server.max_attempts must be at least 1".into()));
         }
@@ -172,7 +181,9 @@ impl ExecutorFactory {
                 };
                 check_executable(&bin)?;
                 let location = settings.store_location.clone();
-                Arc::new(move || Ok(Box::new(SubprocessRunner { bin: bin.clone(), store_location: location.clone() }) as Box<dyn BacktestRunner>))
+                Arc::new(move || {
+                    Ok(Box::new(SubprocessRunner { bin: bin.clone(), store_location: location.clone() }) as Box<dyn BacktestRunner>)
+                })
             }
         };
         WorkerPool::start(settings, jobs, results, runner)
@@ -212,7 +223,12 @@ struct InProcessRunner {
 }
 
 impl BacktestRunner for InProcessRunner {
-    fn run(&mut self, req: &BacktestRequest, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(
+        &mut self,
+        req: &BacktestRequest,
+        progress: &(dyn Fn(f64) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<BacktestOutcome, BacktestFailure> {
         tradai_app::backtest::run(&self.store, req, progress, cancel)
     }
 }
@@ -268,7 +284,12 @@ impl SubprocessRunner {
 }
 
 impl BacktestRunner for SubprocessRunner {
-    fn run(&mut self, req: &BacktestRequest, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(
+        &mut self,
+        req: &BacktestRequest,
+        progress: &(dyn Fn(f64) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<BacktestOutcome, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
         let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
         let export = tmp.path().join("export.json");
@@ -429,7 +450,12 @@ impl WorkerPool {
     ///
     /// # Errors
     /// [`ExecutorError::Spawn`].
-    pub fn start(settings: ExecutorSettings, jobs: Arc<dyn JobRepository>, results: ResultStore, runner: RunnerFactory) -> Result<Arc<Self>, ExecutorError> {
+    pub fn start(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        runner: RunnerFactory,
+    ) -> Result<Arc<Self>, ExecutorError> {
         let host = hostname();
         let instance = format!("{host}:{}:{}", std::process::id(), own_nonce());
         let worker_ids = (0..settings.workers).map(|i| format!("{instance}/w{i}")).collect();
@@ -451,11 +477,15 @@ impl WorkerPool {
             let p = Arc::clone(&pool);
             let id = id.clone();
             let runner = Arc::clone(&runner);
-            let h = std::thread::Builder::new().name(format!("backtest-w{i}")).spawn(move || p.worker_loop(&id, &runner)).map_err(ExecutorError::Spawn)?;
+            let h = std::thread::Builder::new()
+                .name(format!("backtest-w{i}"))
+                .spawn(move || p.worker_loop(&id, &runner))
+                .map_err(ExecutorError::Spawn)?;
             pool.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(h);
         }
         let p = Arc::clone(&pool);
-        let h = std::thread::Builder::new().name("job-supervisor".into()).spawn(move || p.supervise(&host)).map_err(ExecutorError::Spawn)?;
+        let h =
+            std::thread::Builder::new().name("job-supervisor".into()).spawn(move || p.supervise(&host)).map_err(ExecutorError::Spawn)?;
         *pool.supervisor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(h);
         tracing::info!(mode = pool.settings.mode.as_str(), workers = pool.settings.workers, executor = %pool.instance, "executor started");
         Ok(pool)
@@ -544,7 +574,9 @@ impl WorkerPool {
                 }
                 StopReason::User | StopReason::None => (JobStatus::Cancelled, None, None),
             },
-            Ok(Err(e @ BacktestFailure::InvalidField { .. })) => (JobStatus::Failed, None, Some(job_error("invalid_request", e.to_string(), false))),
+            Ok(Err(e @ BacktestFailure::InvalidField { .. })) => {
+                (JobStatus::Failed, None, Some(job_error("invalid_request", e.to_string(), false)))
+            }
             Ok(Err(e @ BacktestFailure::Store(_))) => (JobStatus::Failed, None, Some(job_error("store_error", chain(&e), true))),
             Ok(Err(e @ BacktestFailure::Engine(_))) => (JobStatus::Failed, None, Some(job_error("engine_error", chain(&e), false))),
             Err(panic) => {

@@ -81,7 +81,11 @@ impl Metrics {
         for (r, h) in lat {
             let r = esc(r);
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(s, "tradai_http_request_duration_seconds_bucket{{service=\"{svc}\",route=\"{r}\",le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    s,
+                    "tradai_http_request_duration_seconds_bucket{{service=\"{svc}\",route=\"{r}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
             let _ = writeln!(s, "tradai_http_request_duration_seconds_bucket{{service=\"{svc}\",route=\"{r}\",le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(s, "tradai_http_request_duration_seconds_sum{{service=\"{svc}\",route=\"{r}\"}} {}", h.sum);
@@ -204,21 +208,34 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Wraps a service's routes with the shared layers and adds `/openapi.json`, `/docs` and, when
 /// the service has no richer one, `/metrics`.
-pub fn finish(routes: Router, service: &'static str, openapi: utoipa::openapi::OpenApi, limits: Limits, metrics: Arc<Metrics>, own_metrics: bool) -> Router {
+pub fn finish(
+    routes: Router,
+    service: &'static str,
+    openapi: utoipa::openapi::OpenApi,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    own_metrics: bool,
+) -> Router {
     let spec = Arc::new(openapi);
     let doc_page = docs_page(service);
     let mut r = routes
-        .route("/openapi.json", get(move || {
-            let spec = Arc::clone(&spec);
-            async move { Json(spec.as_ref().clone()) }
-        }))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let spec = Arc::clone(&spec);
+                async move { Json(spec.as_ref().clone()) }
+            }),
+        )
         .route("/docs", get(move || async move { Html(doc_page) }));
     if !own_metrics {
         let m = Arc::clone(&metrics);
-        r = r.route("/metrics", get(move || {
-            let m = Arc::clone(&m);
-            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render("")) }
-        }));
+        r = r.route(
+            "/metrics",
+            get(move || {
+                let m = Arc::clone(&m);
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render("")) }
+            }),
+        );
     }
     r.fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(limits.body_bytes, put_body_limit))

@@ -37,8 +37,17 @@ struct BackendDoc;
     info(title = "TradAI data-collection", description = "Stored candle series, their freshness and validation."),
     paths(crate::data_service::health, crate::data_service::symbols, crate::data_service::freshness, crate::data_service::validate),
     components(schemas(
-        ErrorBody, ErrorDetail, HealthResponse, SymbolsResponse, SymbolInfo, FreshnessRequest, FreshnessResponse, SymbolFreshness,
-        DataValidateRequest, DataValidateResponse, SeriesValidation
+        ErrorBody,
+        ErrorDetail,
+        HealthResponse,
+        SymbolsResponse,
+        SymbolInfo,
+        FreshnessRequest,
+        FreshnessResponse,
+        SymbolFreshness,
+        DataValidateRequest,
+        DataValidateResponse,
+        SeriesValidation
     ))
 )]
 struct DataDoc;
@@ -47,12 +56,23 @@ struct DataDoc;
 #[openapi(
     info(title = "TradAI strategy-service", description = "Strategies, run validation and layered strategy configs."),
     paths(
-        crate::strategy_service::health, crate::strategy_service::list, crate::strategy_service::detail,
-        crate::strategy_service::validate, crate::strategy_service::prepare
+        crate::strategy_service::health,
+        crate::strategy_service::list,
+        crate::strategy_service::detail,
+        crate::strategy_service::validate,
+        crate::strategy_service::prepare
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, HealthResponse, StrategyList, StrategyDetail, StrategyValidateRequest, StrategyValidateResponse,
-        FieldProblem, PrepareConfigRequest, PreparedConfig
+        ErrorBody,
+        ErrorDetail,
+        HealthResponse,
+        StrategyList,
+        StrategyDetail,
+        StrategyValidateRequest,
+        StrategyValidateResponse,
+        FieldProblem,
+        PrepareConfigRequest,
+        PreparedConfig
     ))
 )]
 struct StrategyDoc;

@@ -265,10 +265,10 @@ pub async fn run(
         }))
     };
 
-    let local_url = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://127.0.0.1:{}", a.port()));
-    let data_url = local_url(&data_l)
-        .or_else(|| cfg.data_collection_url.clone())
-        .unwrap_or_else(|| format!("http://127.0.0.1:{}", cfg.data_port));
+    let local_url =
+        |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok()).map(|a| format!("http://127.0.0.1:{}", a.port()));
+    let data_url =
+        local_url(&data_l).or_else(|| cfg.data_collection_url.clone()).unwrap_or_else(|| format!("http://127.0.0.1:{}", cfg.data_port));
     let strat_url = local_url(&strat_l)
         .or_else(|| cfg.strategy_service_url.clone())
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", cfg.strategy_port));
@@ -279,10 +279,16 @@ pub async fn run(
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
             .map_err(ServeError::Store)?;
-        servers.push(serve(l, crate::data_app(DataState { store: Arc::new(crate::data_service::StoreHandle::new(store)) }, cfg.limits), ServiceName::DataCollection, &mut listening)?);
+        servers.push(serve(
+            l,
+            crate::data_app(DataState { store: Arc::new(crate::data_service::StoreHandle::new(store)) }, cfg.limits),
+            ServiceName::DataCollection,
+            &mut listening,
+        )?);
     }
     if let Some(l) = strat_l {
-        let state = StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: cfg.strategy_config_dir.clone() };
+        let state =
+            StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: cfg.strategy_config_dir.clone() };
         servers.push(serve(l, crate::strategy_app(state, cfg.limits), ServiceName::StrategyService, &mut listening)?);
     }
     let mut backend = None;

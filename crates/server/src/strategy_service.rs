@@ -87,7 +87,10 @@ pub async fn validate(
 #[utoipa::path(post, path = "/api/v1/configs/prepare", tag = "configs",
     request_body = PrepareConfigRequest,
     responses((status = 200, body = PreparedConfig), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn prepare(State(st): State<StrategyState>, ApiJson(req): ApiJson<PrepareConfigRequest>) -> Result<Json<PreparedConfig>, AppError> {
+pub async fn prepare(
+    State(st): State<StrategyState>,
+    ApiJson(req): ApiJson<PrepareConfigRequest>,
+) -> Result<Json<PreparedConfig>, AppError> {
     // Reading the base file is blocking I/O.
     let out = tokio::task::spawn_blocking(move || prepare_config(&st.registry, &req, &st.config_dir)).await??;
     Ok(Json(out))
@@ -118,10 +121,7 @@ pub fn validate_run(s: &dyn Strategy, req: &StrategyValidateRequest) -> Strategy
         Some(raw) => match raw.parse::<Timeframe>() {
             Ok(tf) if tf == settings.timeframe => tf,
             Ok(tf) => {
-                problem(
-                    "timeframe".into(),
-                    format!("strategy {} is written for {}; got '{}'", s.name(), settings.timeframe, tf),
-                );
+                problem("timeframe".into(), format!("strategy {} is written for {}; got '{}'", s.name(), settings.timeframe, tf));
                 tf
             }
             Err(e) => {
@@ -145,10 +145,7 @@ pub fn validate_run(s: &dyn Strategy, req: &StrategyValidateRequest) -> Strategy
             Ok(p) => {
                 if let Some(m) = mode {
                     if p.market_type() != m {
-                        problem(
-                            format!("pairs[{i}]"),
-                            format!("'{raw}' is a {} pair but trading_mode is {m}", p.market_type()),
-                        );
+                        problem(format!("pairs[{i}]"), format!("'{raw}' is a {} pair but trading_mode is {m}", p.market_type()));
                     }
                 }
             }
@@ -250,8 +247,8 @@ fn load_base(dir: &Path, file: Option<&str>, strategy: &str) -> Result<Option<(S
             Err(e) => return Err(AppError::internal(e)),
         };
         let value = if name.ends_with(".toml") {
-            let t: toml::Value =
-                toml::from_str(&text).map_err(|e| AppError::field("config_file", format!("'{name}' is not valid TOML: {}", e.message())))?;
+            let t: toml::Value = toml::from_str(&text)
+                .map_err(|e| AppError::field("config_file", format!("'{name}' is not valid TOML: {}", e.message())))?;
             serde_json::to_value(t).map_err(AppError::internal)?
         } else {
             serde_json::from_str(&text).map_err(|e| AppError::field("config_file", format!("'{name}' is not valid JSON: {e}")))?

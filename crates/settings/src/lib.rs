@@ -312,8 +312,10 @@ impl Settings {
 
         for (key, raw) in &src.flags {
             let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-            let slot = lookup(&defaults, &path).ok_or_else(|| SettingsError::Invalid { layer: "flags".into(), message: format!("unknown setting '{key}'") })?;
-            let v = typed_value(slot, raw).map_err(|reason| SettingsError::Invalid { layer: "flags".into(), message: format!("{key}={raw}: {reason}") })?;
+            let slot = lookup(&defaults, &path)
+                .ok_or_else(|| SettingsError::Invalid { layer: "flags".into(), message: format!("unknown setting '{key}'") })?;
+            let v = typed_value(slot, raw)
+                .map_err(|reason| SettingsError::Invalid { layer: "flags".into(), message: format!("{key}={raw}: {reason}") })?;
             set(&mut tree, &path, v);
         }
         serde_json::from_value(tree).map_err(|e| invalid("flags", &e))

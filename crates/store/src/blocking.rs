@@ -42,10 +42,7 @@ impl BlockingCandleStore {
     pub fn new(store: CandleStore) -> Result<Self, StoreError> {
         // A current-thread runtime suffices: I/O is local or a handful of requests, and the
         // CPU work fans out on the blocking pool and rayon, not on runtime workers.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::io(store.location(), e))?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::io(store.location(), e))?;
         Ok(Self { store, rt })
     }
 

@@ -157,8 +157,8 @@ pub(crate) fn encode(c: Candles, tuning: WriteTuning) -> Result<Vec<u8>, StoreEr
         ],
     )
     .map_err(|e| to_err(&e))?;
-    let mut w = ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema(), Some(writer_properties(tuning, n)?))
-        .map_err(|e| to_err(&e))?;
+    let mut w =
+        ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema(), Some(writer_properties(tuning, n)?)).map_err(|e| to_err(&e))?;
     w.write(&batch).map_err(|e| to_err(&e))?;
     w.into_inner().map_err(|e| to_err(&e))
 }
@@ -242,9 +242,10 @@ impl PartitionRead {
     /// Appends the kept timestamps to `out`.
     fn extend_ts(&self, out: &mut Vec<i64>) -> Result<(), StoreError> {
         self.for_each_batch(DATE, |a, r| {
-            let t = a.as_any().downcast_ref::<TimestampMillisecondArray>().ok_or_else(|| {
-                self.corrupt(&format!("column 'date' has type {}, expected timestamp[ms]", a.data_type()))
-            })?;
+            let t = a
+                .as_any()
+                .downcast_ref::<TimestampMillisecondArray>()
+                .ok_or_else(|| self.corrupt(&format!("column 'date' has type {}, expected timestamp[ms]", a.data_type())))?;
             out.extend_from_slice(&t.values()[r]);
             Ok(())
         })

@@ -148,10 +148,9 @@ impl StoreError {
                     | object_store::Error::NotSupported { .. }
                     | object_store::Error::NotImplemented { .. }
             ),
-            Self::Io { source, .. } => matches!(
-                source.kind(),
-                std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ),
+            Self::Io { source, .. } => {
+                matches!(source.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+            }
             _ => false,
         }
     }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
-    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    Array, ArrayRef, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Schema, TimeUnit};
 use tradai_core::{parse_date_ms, Candles, ExchangeId, Instrument, MarketType, Pair, Timeframe};
@@ -267,11 +267,8 @@ fn read_parquet(path: &Path) -> Result<Candles, StoreError> {
 
 /// Converts Arrow batches with Freqtrade's columns into candles.
 fn candles_from_batches(path: &Path, schema: &Schema, batches: &[RecordBatch]) -> Result<Candles, StoreError> {
-    let idx = |name: &str| {
-        schema
-            .index_of(name)
-            .map_err(|_| StoreError::MissingColumn { path: path.to_path_buf(), column: name.to_owned() })
-    };
+    let idx =
+        |name: &str| schema.index_of(name).map_err(|_| StoreError::MissingColumn { path: path.to_path_buf(), column: name.to_owned() });
     let cols = [idx("date")?, idx("open")?, idx("high")?, idx("low")?, idx("close")?, idx("volume")?];
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let mut out = Candles::with_capacity(rows);
@@ -437,8 +434,7 @@ fn read_csv(path: &Path) -> Result<Candles, StoreError> {
 /// [`StoreError::Parse`] for a key that is not a pair.
 pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
     let raw = read_all(path)?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|e| StoreError::source_file(path, "not json", Some(Box::new(e))))?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| StoreError::source_file(path, "not json", Some(Box::new(e))))?;
     let map = v
         .pointer("/meta/markets")
         .or_else(|| v.get("markets"))
@@ -448,8 +444,7 @@ pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
     let num = |m: &serde_json::Value, ptrs: &[&str]| ptrs.iter().find_map(|p| m.pointer(p).and_then(serde_json::Value::as_f64));
     let mut out = Vec::with_capacity(map.len());
     for (k, m) in map {
-        let pair: Pair =
-            k.parse().map_err(|source| StoreError::Parse { context: format!("markets file '{}'", path.display()), source })?;
+        let pair: Pair = k.parse().map_err(|source| StoreError::Parse { context: format!("markets file '{}'", path.display()), source })?;
         if !m.is_object() {
             return Err(StoreError::source_file(path, format!("market '{k}' is not a json object"), None));
         }
@@ -467,9 +462,7 @@ pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
 
 async fn read_in_background(path: PathBuf, format: SourceFormat) -> Result<Candles, StoreError> {
     let what = path.display().to_string();
-    tokio::task::spawn_blocking(move || read_candle_file(&path, format))
-        .await
-        .map_err(|source| StoreError::Task { path: what, source })?
+    tokio::task::spawn_blocking(move || read_candle_file(&path, format)).await.map_err(|source| StoreError::Task { path: what, source })?
 }
 
 fn summary(c: &Candles) -> (Option<i64>, Option<i64>) {
@@ -490,10 +483,8 @@ impl CandleStore {
         }
         let (files, skipped) = scan_freqtrade_dir(dir)?;
         let instruments = opts.markets.as_deref().map(read_markets).transpose()?.unwrap_or_default();
-        let sources: Vec<(PathBuf, SeriesKey, SourceFormat)> = files
-            .into_iter()
-            .map(|f| (f.path, SeriesKey::new(opts.exchange.clone(), f.pair, f.timeframe), f.format))
-            .collect();
+        let sources: Vec<(PathBuf, SeriesKey, SourceFormat)> =
+            files.into_iter().map(|f| (f.path, SeriesKey::new(opts.exchange.clone(), f.pair, f.timeframe), f.format)).collect();
         let mut report = self.import_sources(sources, skipped, progress).await?;
         for i in &instruments {
             self.put_instrument(&opts.exchange, i).await?;

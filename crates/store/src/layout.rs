@@ -63,10 +63,7 @@ impl fmt::Display for SeriesKey {
 
 /// The folder of one pair (its timeframes and instrument file).
 pub(crate) fn pair_dir(root: &Path, exchange: &ExchangeId, pair: &Pair) -> Path {
-    root.clone()
-        .join(exchange.as_str())
-        .join(pair.market_type().as_str())
-        .join(pair.file_stem())
+    root.clone().join(exchange.as_str()).join(pair.market_type().as_str()).join(pair.file_stem())
 }
 
 /// Parses Freqtrade's file stem back into a pair: `ETH_BTC` (spot) or `XRP_USDT_USDT`
@@ -237,10 +234,7 @@ mod tests {
         let dir = k.dir(&root);
         assert_eq!(dir.as_ref(), "data/binance/futures/XRP_USDT_USDT/5m");
         let parts = ["binance", "futures", "XRP_USDT_USDT", "5m", "2021-11.parquet"];
-        assert_eq!(
-            classify(&parts),
-            Some(StoredObject::Partition(k.clone(), Partition::Month { year: 2021, month: 11 }))
-        );
+        assert_eq!(classify(&parts), Some(StoredObject::Partition(k.clone(), Partition::Month { year: 2021, month: 11 })));
         let parts = ["binance", "spot", "ETH_BTC", "instrument.json"];
         assert!(matches!(classify(&parts), Some(StoredObject::Instrument(_, p)) if p.to_string() == "ETH/BTC"));
         // A spot folder holding a three-part stem is not something the store wrote.

@@ -51,8 +51,8 @@ pub use codec::{Columns, WriteTuning};
 pub use error::{BoxError, ErrorKind, StoreError};
 pub use freshness::{freshness, Freshness};
 pub use import::{
-    read_candle_file, read_markets, scan_freqtrade_dir, FreqtradeImport, ImportEvent, ImportReport, ImportedFile, Progress,
-    SkippedFile, SourceFile, SourceFormat,
+    read_candle_file, read_markets, scan_freqtrade_dir, FreqtradeImport, ImportEvent, ImportReport, ImportedFile, Progress, SkippedFile,
+    SourceFile, SourceFormat,
 };
 pub use layout::SeriesKey;
 pub use store::{AppendReport, CandleStore, SeriesInfo, StoreOptions};

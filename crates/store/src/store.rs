@@ -151,14 +151,9 @@ impl CandleStore {
         if bucket.is_empty() {
             return Err(StoreError::Location { location: location.into(), reason: "missing bucket name".into(), source: None });
         }
-        let s3 = object_store::aws::AmazonS3Builder::from_env()
-            .with_url(format!("s3://{bucket}"))
-            .build()
-            .map_err(|e| StoreError::Location {
-                location: location.into(),
-                reason: "cannot configure the s3 client".into(),
-                source: Some(Box::new(e)),
-            })?;
+        let s3 = object_store::aws::AmazonS3Builder::from_env().with_url(format!("s3://{bucket}")).build().map_err(|e| {
+            StoreError::Location { location: location.into(), reason: "cannot configure the s3 client".into(), source: Some(Box::new(e)) }
+        })?;
         Ok(Self {
             store: Arc::new(s3),
             root: Path::from(prefix.trim_matches('/')),
@@ -200,8 +195,7 @@ impl CandleStore {
     /// Partition files of a series, oldest first.
     async fn partitions(&self, key: &SeriesKey) -> Result<Vec<(Partition, ObjectMeta)>, StoreError> {
         let dir = key.dir(&self.root);
-        let metas: Vec<ObjectMeta> =
-            self.store.list(Some(&dir)).try_collect().await.map_err(|e| StoreError::store(&dir, e))?;
+        let metas: Vec<ObjectMeta> = self.store.list(Some(&dir)).try_collect().await.map_err(|e| StoreError::store(&dir, e))?;
         let mut parts: Vec<(Partition, ObjectMeta)> = metas
             .into_iter()
             .filter(|m| m.location.parts().count() == dir.parts().count() + 1)
@@ -230,10 +224,7 @@ impl CandleStore {
     /// the module docs).
     pub async fn append(&self, key: &SeriesKey, candles: &Candles) -> Result<AppendReport, StoreError> {
         let n = candles.len();
-        if [candles.open.len(), candles.high.len(), candles.low.len(), candles.close.len(), candles.volume.len()]
-            .iter()
-            .any(|&l| l != n)
-        {
+        if [candles.open.len(), candles.high.len(), candles.low.len(), candles.close.len(), candles.volume.len()].iter().any(|&l| l != n) {
             return Err(StoreError::InvalidValue {
                 context: format!("candles for {key}"),
                 value: format!("{n} timestamps"),
@@ -318,8 +309,7 @@ impl CandleStore {
             return Err(StoreError::SeriesNotFound { series: key.to_string() });
         }
         let (start, end) = (range.start_ms, range.end_ms);
-        let paths: Vec<Path> =
-            all.into_iter().filter(|(p, _)| p.overlaps(start, end)).map(|(_, m)| m.location).collect();
+        let paths: Vec<Path> = all.into_iter().filter(|(p, _)| p.overlaps(start, end)).map(|(_, m)| m.location).collect();
         let files: Vec<(String, Bytes)> = futures::stream::iter(paths.into_iter().map(|path| async move {
             let b = self.get_bytes(&path).await?;
             Ok::<_, StoreError>((path.to_string(), b))
@@ -343,12 +333,7 @@ impl CandleStore {
     /// [`StoreError::Corrupt`] when a partition's footer cannot be read;
     /// [`StoreError::ObjectStore`] on I/O failure.
     pub async fn list(&self) -> Result<Vec<SeriesInfo>, StoreError> {
-        let metas: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&self.root))
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::store(&self.root, e))?;
+        let metas: Vec<ObjectMeta> = self.store.list(Some(&self.root)).try_collect().await.map_err(|e| StoreError::store(&self.root, e))?;
         let mut by_series: BTreeMap<SeriesKey, Vec<ObjectMeta>> = BTreeMap::new();
         for m in metas {
             if let Some(StoredObject::Partition(key, _)) = self.classify(&m.location) {
@@ -412,10 +397,7 @@ impl CandleStore {
         let meta_bytes = if need <= take {
             tail.slice(tail.len() - need as usize..tail.len() - 8)
         } else {
-            self.store
-                .get_range(&meta.location, size - need..size - 8)
-                .await
-                .map_err(|e| StoreError::store(&path, e))?
+            self.store.get_range(&meta.location, size - need..size - 8).await.map_err(|e| StoreError::store(&path, e))?
         };
         codec::summarize_footer(&path, &meta_bytes)
     }
@@ -497,9 +479,7 @@ impl CandleStore {
         match self.store.get(&path).await {
             Ok(r) => {
                 let b = r.bytes().await.map_err(|e| StoreError::store(&path, e))?;
-                serde_json::from_slice(&b)
-                    .map(Some)
-                    .map_err(|e| StoreError::corrupt(&path, "not instrument json", Some(Box::new(e))))
+                serde_json::from_slice(&b).map(Some).map_err(|e| StoreError::corrupt(&path, "not instrument json", Some(Box::new(e))))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(StoreError::store(&path, e)),
@@ -513,8 +493,7 @@ impl CandleStore {
     /// As [`CandleStore::instrument`].
     pub async fn instruments(&self, exchange: Option<&ExchangeId>) -> Result<Vec<(ExchangeId, Instrument)>, StoreError> {
         let prefix = exchange.map_or_else(|| self.root.clone(), |e| self.root.clone().join(e.as_str()));
-        let metas: Vec<ObjectMeta> =
-            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| StoreError::store(&prefix, e))?;
+        let metas: Vec<ObjectMeta> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| StoreError::store(&prefix, e))?;
         let mut out = Vec::new();
         for m in metas {
             if let Some(StoredObject::Instrument(ex, pair)) = self.classify(&m.location) {
@@ -538,10 +517,7 @@ impl CandleStore {
 }
 
 /// Runs CPU-bound work on Tokio's blocking pool (it fans out over rayon inside).
-async fn spawn_cpu<T: Send + 'static>(
-    what: String,
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+async fn spawn_cpu<T: Send + 'static>(what: String, f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f).await.map_err(|source| StoreError::Task { path: what, source })?
 }
 

@@ -199,10 +199,7 @@ mod tests {
         assert_eq!(r.missing, 3);
         assert_eq!(
             r.gaps,
-            vec![
-                Gap { after_ts: M5, next_ts: 4 * M5, missing: 2 },
-                Gap { after_ts: 4 * M5, next_ts: 5 * M5 + 1000, missing: 1 }
-            ]
+            vec![Gap { after_ts: M5, next_ts: 4 * M5, missing: 2 }, Gap { after_ts: 4 * M5, next_ts: 5 * M5 + 1000, missing: 1 }]
         );
         assert_eq!(r.gaps[0].first_missing_ts(Timeframe::M5), 2 * M5);
         assert_eq!(r.off_grid, 1);

@@ -66,7 +66,11 @@ fn request(a: &BacktestArgs) -> anyhow::Result<BacktestRequest> {
 pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     if let Some(p) = &a.plot {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        anyhow::ensure!(ext.eq_ignore_ascii_case("svg"), "invalid --plot '{}': the plot is written as SVG, use a .svg file name", p.display());
+        anyhow::ensure!(
+            ext.eq_ignore_ascii_case("svg"),
+            "invalid --plot '{}': the plot is written as SVG, use a .svg file name",
+            p.display()
+        );
     }
     let req = request(&a)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
@@ -87,7 +91,8 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         let mut text = outcome.report_text.clone();
         if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
             let summary: tradai_metrics::Summary = serde_json::from_value(outcome.export["summary"].clone())?;
-            text = tradai_metrics::render_text_report(&summary, &tradai_metrics::ReportOptions { strategy: a.strategy.clone(), color: true });
+            text =
+                tradai_metrics::render_text_report(&summary, &tradai_metrics::ReportOptions { strategy: a.strategy.clone(), color: true });
         }
         print!("{text}");
         if let Some(p) = &a.export {

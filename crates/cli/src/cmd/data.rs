@@ -7,8 +7,7 @@ use serde_json::json;
 use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId, Pair, Timeframe};
 use tradai_settings::Settings;
 use tradai_store::{
-    freshness, BlockingCandleStore, FreqtradeImport, ImportEvent, ImportReport, SeriesInfo, SeriesKey, SynthSpec,
-    ValidationReport,
+    freshness, BlockingCandleStore, FreqtradeImport, ImportEvent, ImportReport, SeriesInfo, SeriesKey, SynthSpec, ValidationReport,
 };
 
 use crate::args::{parse_duration_ms, parse_pairs, parse_timeframe, DataCommand, ImportCommand};
@@ -48,7 +47,8 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
         }
         DataCommand::Validate { exchange: ex, pairs, timeframe, json } => {
             let store = open_store(settings)?;
-            let keys = select_series(&store, &exchange(&ex)?, &parse_pairs(&pairs)?, timeframe.as_deref().map(parse_timeframe).transpose()?)?;
+            let keys =
+                select_series(&store, &exchange(&ex)?, &parse_pairs(&pairs)?, timeframe.as_deref().map(parse_timeframe).transpose()?)?;
             let mut reports = Vec::new();
             for key in keys {
                 let r = store.validate(&key).with_context(|| format!("cannot validate {key}"))?;
@@ -217,13 +217,14 @@ fn human_bytes(b: u64) -> String {
 
 /// The stored series of `exchange` restricted to `pairs` (all when empty) and `timeframe`.
 /// A requested pair with no stored series is an error naming it.
-fn select_series(store: &BlockingCandleStore, exchange: &ExchangeId, pairs: &[Pair], tf: Option<Timeframe>) -> anyhow::Result<Vec<SeriesKey>> {
-    let all: Vec<SeriesKey> = store
-        .list()?
-        .into_iter()
-        .map(|s| s.key)
-        .filter(|k| &k.exchange == exchange && tf.is_none_or(|t| k.timeframe == t))
-        .collect();
+fn select_series(
+    store: &BlockingCandleStore,
+    exchange: &ExchangeId,
+    pairs: &[Pair],
+    tf: Option<Timeframe>,
+) -> anyhow::Result<Vec<SeriesKey>> {
+    let all: Vec<SeriesKey> =
+        store.list()?.into_iter().map(|s| s.key).filter(|k| &k.exchange == exchange && tf.is_none_or(|t| k.timeframe == t)).collect();
     if pairs.is_empty() {
         return Ok(all);
     }
@@ -252,7 +253,8 @@ fn print_validation(reports: &[(SeriesKey, ValidationReport)], json: bool) -> an
             "clean": r.is_clean(),
         })).collect::<Vec<_>>())?;
     } else {
-        let mut t = Table::new(&["pair", "timeframe", "rows>", "gaps>", "missing>", "duplicates>", "out of order>", "OHLC issues>", "status"]);
+        let mut t =
+            Table::new(&["pair", "timeframe", "rows>", "gaps>", "missing>", "duplicates>", "out of order>", "OHLC issues>", "status"]);
         for (k, r) in reports {
             let status = if r.is_clean() {
                 "ok"
@@ -332,4 +334,3 @@ fn print_freshness(
     }
     Ok(if any_stale { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
-

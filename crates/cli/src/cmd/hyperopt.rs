@@ -12,8 +12,8 @@ use tradai_app::backtest::{self, BacktestFailure, BacktestRequest};
 use tradai_core::TimeRange;
 use tradai_engine::StrategyRegistry;
 use tradai_hyperopt::{
-    best_config, importance, render_heatmap_svg, Hyperopt, HyperoptConfig, HyperoptOutcome, LossFunction, RunPlan,
-    SampleComparison, SamplerKind, SpaceName, Validation,
+    best_config, importance, render_heatmap_svg, Hyperopt, HyperoptConfig, HyperoptOutcome, LossFunction, RunPlan, SampleComparison,
+    SamplerKind, SpaceName, Validation,
 };
 use tradai_settings::Settings;
 
@@ -103,10 +103,7 @@ pub struct HyperoptArgs {
 
 /// The smallest range covering both (an open side stays open): what must be loaded.
 fn union(a: &TimeRange, b: &TimeRange) -> TimeRange {
-    TimeRange {
-        start_ms: a.start_ms.zip(b.start_ms).map(|(x, y)| x.min(y)),
-        end_ms: a.end_ms.zip(b.end_ms).map(|(x, y)| x.max(y)),
-    }
+    TimeRange { start_ms: a.start_ms.zip(b.start_ms).map(|(x, y)| x.min(y)), end_ms: a.end_ms.zip(b.end_ms).map(|(x, y)| x.max(y)) }
 }
 
 fn range_text(r: &TimeRange) -> String {
@@ -133,7 +130,11 @@ fn flag_error(e: BacktestFailure) -> anyhow::Error {
 
 fn svg_path(flag: &str, p: &std::path::Path) -> anyhow::Result<()> {
     let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-    anyhow::ensure!(ext.eq_ignore_ascii_case("svg"), "invalid --{flag} '{}': the heat map is written as SVG, use a .svg file name", p.display());
+    anyhow::ensure!(
+        ext.eq_ignore_ascii_case("svg"),
+        "invalid --{flag} '{}': the heat map is written as SVG, use a .svg file name",
+        p.display()
+    );
     Ok(())
 }
 
@@ -179,11 +180,17 @@ pub fn run(a: HyperoptArgs, settings: &Settings, quiet: bool) -> anyhow::Result<
         config,
         HyperoptConfig { epochs: a.epochs, spaces, loss, sampler, seed: a.seed, jobs: a.jobs.unwrap_or(0), tpe_startup: None },
     )
-    .map_err(|e| anyhow::anyhow!("{}", match &e {
-        tradai_hyperopt::HyperoptError::EmptySpace { .. } | tradai_hyperopt::HyperoptError::NoSpaces => format!("invalid --spaces: {e}"),
-        tradai_hyperopt::HyperoptError::InvalidSetting { name: "epochs", .. } => format!("invalid --epochs: {e}"),
-        _ => format!("{:#}", anyhow::Error::new(e)),
-    }))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            match &e {
+                tradai_hyperopt::HyperoptError::EmptySpace { .. } | tradai_hyperopt::HyperoptError::NoSpaces =>
+                    format!("invalid --spaces: {e}"),
+                tradai_hyperopt::HyperoptError::InvalidSetting { name: "epochs", .. } => format!("invalid --epochs: {e}"),
+                _ => format!("{:#}", anyhow::Error::new(e)),
+            }
+        )
+    })?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);
     let data = backtest::load_pairs(&store, &validated, strategy.settings().startup_candle_count, &cancel).map_err(flag_error)?;
@@ -211,7 +218,8 @@ pub fn run(a: HyperoptArgs, settings: &Settings, quiet: bool) -> anyhow::Result<
         std::fs::write(path, text).with_context(|| format!("cannot write epochs file '{}'", path.display()))?;
     }
     if let Some(path) = &a.best_config {
-        std::fs::write(path, serde_json::to_string_pretty(&best_cfg)?).with_context(|| format!("cannot write best config '{}'", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&best_cfg)?)
+            .with_context(|| format!("cannot write best config '{}'", path.display()))?;
     }
     let heat = a.heatmap.as_ref().map(|path| {
         let title = format!("{} hyperopt, {} epochs, {:?} loss", outcome.strategy, outcome.study.epochs.len(), outcome.loss);
@@ -296,8 +304,24 @@ fn print_text(o: &HyperoptOutcome, top: usize) {
         best.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     );
     let side = |c: &SampleComparison, t: &mut Table, label: String| {
-        t.row(vec![label.clone() + " in", c.in_sample_window.clone(), format!("{:.5}", c.in_sample_loss), c.in_sample.trades.to_string(), pct(c.in_sample.profit_total), pct(c.in_sample.max_drawdown), format!("{:.3}", c.in_sample.sharpe)]);
-        t.row(vec![label + " out", c.out_of_sample_window.clone(), format!("{:.5}", c.out_of_sample_loss), c.out_of_sample.trades.to_string(), pct(c.out_of_sample.profit_total), pct(c.out_of_sample.max_drawdown), format!("{:.3}", c.out_of_sample.sharpe)]);
+        t.row(vec![
+            label.clone() + " in",
+            c.in_sample_window.clone(),
+            format!("{:.5}", c.in_sample_loss),
+            c.in_sample.trades.to_string(),
+            pct(c.in_sample.profit_total),
+            pct(c.in_sample.max_drawdown),
+            format!("{:.3}", c.in_sample.sharpe),
+        ]);
+        t.row(vec![
+            label + " out",
+            c.out_of_sample_window.clone(),
+            format!("{:.5}", c.out_of_sample_loss),
+            c.out_of_sample.trades.to_string(),
+            pct(c.out_of_sample.profit_total),
+            pct(c.out_of_sample.max_drawdown),
+            format!("{:.3}", c.out_of_sample.sharpe),
+        ]);
     };
     if o.out_of_sample.is_some() || !o.walk_forward.is_empty() {
         let mut t = Table::new(&["sample", "window", "loss>", "trades>", "profit>", "drawdown>", "sharpe>"]);

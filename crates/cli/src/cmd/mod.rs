@@ -2,8 +2,8 @@
 
 mod backtest;
 mod config;
-pub mod hyperopt;
 pub mod data;
+pub mod hyperopt;
 pub mod services;
 pub mod sync;
 

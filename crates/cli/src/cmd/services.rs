@@ -294,7 +294,9 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
             let stake = if stake_amount == "unlimited" {
                 StakeAmountInput::Text(stake_amount)
             } else {
-                StakeAmountInput::Amount(stake_amount.parse().with_context(|| format!("invalid --stake-amount '{stake_amount}' (a number or unlimited)"))?)
+                StakeAmountInput::Amount(
+                    stake_amount.parse().with_context(|| format!("invalid --stake-amount '{stake_amount}' (a number or unlimited)"))?,
+                )
             };
             let body = BacktestSubmission {
                 strategy,
@@ -421,7 +423,11 @@ pub fn run_keys(c: KeysCommand, s: &Settings) -> anyhow::Result<ExitCode> {
                 print_json(&keys)?;
             } else {
                 let mut t = Table::new(&["id", "name", "created", "revoked"]);
-                let d = |ms: i64| chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+                let d = |ms: i64| {
+                    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+                        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default()
+                };
                 for k in keys {
                     t.row(vec![k.id, k.name, d(k.created_at), k.revoked_at.map(d).unwrap_or_default()]);
                 }

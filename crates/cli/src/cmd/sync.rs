@@ -117,7 +117,8 @@ pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Exit
     });
 
     // Two workers: requests are I/O-bound and decoding is cheap; the store encodes on its own pool.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;
     let report = rt.block_on(async move {
         let cancel = CancelToken::new();
         let on_ctrl_c = cancel.clone();
@@ -138,7 +139,11 @@ pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Exit
     if failures.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let retry = if report.failures().all(|(_, e)| e.is_retryable()) { "; candles fetched before the failure are stored, rerun to resume" } else { "" };
+    let retry = if report.failures().all(|(_, e)| e.is_retryable()) {
+        "; candles fetched before the failure are stored, rerun to resume"
+    } else {
+        ""
+    };
     anyhow::bail!("{} of {} pairs failed: {}{retry}", failures.len(), report.pairs.len(), failures.join("; "))
 }
 

@@ -43,8 +43,27 @@ fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
     let out = tempfile::tempdir().unwrap();
     let export = out.path().join("out.json");
     run_ok(&[
-        "backtest", "--data-dir", d, "--exchange", "binance", "--strategy", strategy, "--pairs", PAIRS, "--timeframe", "5m",
-        "--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", mot, "--fee", "0.001", "--export", export.to_str().unwrap(),
+        "backtest",
+        "--data-dir",
+        d,
+        "--exchange",
+        "binance",
+        "--strategy",
+        strategy,
+        "--pairs",
+        PAIRS,
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--max-open-trades",
+        mot,
+        "--fee",
+        "0.001",
+        "--export",
+        export.to_str().unwrap(),
     ]);
     let actual: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let expected: Value =
@@ -67,8 +86,23 @@ fn report_json_and_plot() {
     let d = dir.path().to_str().unwrap();
     let plot = dir.path().join("equity.svg");
     let out = run_ok(&[
-        "backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "ETH/BTC,LTC/BTC", "--timeframe", "5m",
-        "--timerange", "20180115-20180125", "--stake-amount", "0.05", "--wallet", "1", "--plot", plot.to_str().unwrap(),
+        "backtest",
+        "--data-dir",
+        d,
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        "ETH/BTC,LTC/BTC",
+        "--timeframe",
+        "5m",
+        "--timerange",
+        "20180115-20180125",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--plot",
+        plot.to_str().unwrap(),
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Results per pair") && text.contains("ETH/BTC") && text.contains("Exit reasons"), "{text}");
@@ -76,8 +110,22 @@ fn report_json_and_plot() {
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "not an SVG");
     assert!(svg.contains("<polyline") || svg.contains("<path"));
     let s = json_of(&run_ok(&[
-        "backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "ETH/BTC,LTC/BTC", "--timeframe", "5m",
-        "--timerange", "20180115-20180125", "--stake-amount", "0.05", "--wallet", "1", "--json",
+        "backtest",
+        "--data-dir",
+        d,
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        "ETH/BTC,LTC/BTC",
+        "--timeframe",
+        "5m",
+        "--timerange",
+        "20180115-20180125",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--json",
     ]));
     assert_eq!(s["backtest_start"], "2018-01-15 00:00:00");
     assert!(s["total_trades"].as_u64().unwrap() > 0);
@@ -125,17 +173,60 @@ fn sample_data_runs_futures_both_ways() {
     let d = dir.path().to_str().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sample = repo.join("sample-data/binance");
-    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", sample.to_str().unwrap(), "--markets", sample.join("markets.json").to_str().unwrap()]);
+    run_ok(&[
+        "--data-dir",
+        d,
+        "-q",
+        "data",
+        "import",
+        "freqtrade",
+        sample.to_str().unwrap(),
+        "--markets",
+        sample.join("markets.json").to_str().unwrap(),
+    ]);
     let s = json_of(&run_ok(&[
-        "backtest", "--data-dir", d, "--strategy", "EmaCrossFutures", "--pairs", "XRP/USDT:USDT", "--timeframe", "5m",
-        "--stake-amount", "100", "--wallet", "1000", "--max-open-trades", "1", "--fee", "0.0005", "--trading-mode", "futures",
-        "--leverage", "2", "--json",
+        "backtest",
+        "--data-dir",
+        d,
+        "--strategy",
+        "EmaCrossFutures",
+        "--pairs",
+        "XRP/USDT:USDT",
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "100",
+        "--wallet",
+        "1000",
+        "--max-open-trades",
+        "1",
+        "--fee",
+        "0.0005",
+        "--trading-mode",
+        "futures",
+        "--leverage",
+        "2",
+        "--json",
     ]));
     assert!(s["trade_count_long"].as_u64().unwrap() > 0 && s["trade_count_short"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(s["trading_mode"], "futures");
     // A futures pair in a spot run is refused with a message naming the pair.
     run_err(
-        &["backtest", "--data-dir", d, "--strategy", "EmaCross", "--pairs", "XRP/USDT:USDT", "--timeframe", "5m", "--stake-amount", "100", "--wallet", "1000"],
+        &[
+            "backtest",
+            "--data-dir",
+            d,
+            "--strategy",
+            "EmaCross",
+            "--pairs",
+            "XRP/USDT:USDT",
+            "--timeframe",
+            "5m",
+            "--stake-amount",
+            "100",
+            "--wallet",
+            "1000",
+        ],
         "XRP/USDT:USDT",
     );
 }
@@ -168,9 +259,20 @@ fn freqtrade_differential_fixtures_match() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let markets = repo.join("scripts/freqtrade-diff/markets.json");
-    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", shared().join("data/freqtrade").to_str().unwrap(), "--markets", markets.to_str().unwrap()]);
+    run_ok(&[
+        "--data-dir",
+        d,
+        "-q",
+        "data",
+        "import",
+        "freqtrade",
+        shared().join("data/freqtrade").to_str().unwrap(),
+        "--markets",
+        markets.to_str().unwrap(),
+    ]);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/freqtrade");
-    let mut names: Vec<_> = std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains(".json")).collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains(".json")).collect();
     names.sort();
     assert!(names.len() >= 30, "fixtures missing");
     let mut failures = Vec::new();
@@ -180,12 +282,32 @@ fn freqtrade_differential_fixtures_match() {
         let name = c["name"].as_str().unwrap().to_owned();
         let out = dir.path().join(format!("{name}.out.json"));
         let pairs = c["pairs"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect::<Vec<_>>().join(",");
-        let stake = match &c["stake_amount"] { Value::String(s) => s.clone(), v => v.to_string() };
+        let stake = match &c["stake_amount"] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
         let mut args: Vec<String> = [
-            "backtest", "--data-dir", d, "--exchange", "binance", "--strategy", c["strategy"].as_str().unwrap(), "--pairs", &pairs,
-            "--timeframe", c["timeframe"].as_str().unwrap(), "--stake-amount", &stake,
-            "--wallet", &c["dry_run_wallet"].to_string(), "--max-open-trades", &c["max_open_trades"].to_string(),
-            "--fee", &c["fee"].to_string(), "--export", out.to_str().unwrap(),
+            "backtest",
+            "--data-dir",
+            d,
+            "--exchange",
+            "binance",
+            "--strategy",
+            c["strategy"].as_str().unwrap(),
+            "--pairs",
+            &pairs,
+            "--timeframe",
+            c["timeframe"].as_str().unwrap(),
+            "--stake-amount",
+            &stake,
+            "--wallet",
+            &c["dry_run_wallet"].to_string(),
+            "--max-open-trades",
+            &c["max_open_trades"].to_string(),
+            "--fee",
+            &c["fee"].to_string(),
+            "--export",
+            out.to_str().unwrap(),
         ]
         .iter()
         .map(|s| (*s).to_owned())

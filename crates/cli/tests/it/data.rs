@@ -49,7 +49,19 @@ pub fn imported_store() -> tempfile::TempDir {
     let d = dir.path().to_str().unwrap();
     let data = shared().join("data/freqtrade");
     let markets = repo().join("sample-data/binance/markets.json");
-    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", data.to_str().unwrap(), "--exchange", "binance", "--markets", markets.to_str().unwrap()]);
+    run_ok(&[
+        "--data-dir",
+        d,
+        "-q",
+        "data",
+        "import",
+        "freqtrade",
+        data.to_str().unwrap(),
+        "--exchange",
+        "binance",
+        "--markets",
+        markets.to_str().unwrap(),
+    ]);
     dir
 }
 
@@ -108,14 +120,28 @@ fn bad_input_is_one_line_and_leaves_the_store_unchanged() {
     let csv_dir = tempfile::tempdir().unwrap();
     let csv = csv_dir.path().join("btc.csv");
     std::fs::write(&csv, "date,open,high,low,volume\n1515560100000,1,2,0.5,10\n").unwrap();
-    let err = run_err(&["--data-dir", d, "-q", "data", "import", "csv", csv.to_str().unwrap(), "--pair", "BTC/USDT", "--timeframe", "5m"], "close");
+    let err = run_err(
+        &["--data-dir", d, "-q", "data", "import", "csv", csv.to_str().unwrap(), "--pair", "BTC/USDT", "--timeframe", "5m"],
+        "close",
+    );
     assert!(err.contains("btc.csv"), "{err}");
-    run_err(&["--data-dir", d, "-q", "data", "import", "csv", csv.to_str().unwrap(), "--pair", "BTCUSDT", "--timeframe", "5m"], "'BTCUSDT'");
+    run_err(
+        &["--data-dir", d, "-q", "data", "import", "csv", csv.to_str().unwrap(), "--pair", "BTCUSDT", "--timeframe", "5m"],
+        "'BTCUSDT'",
+    );
 
     let after = run_ok(&["--data-dir", d, "data", "list", "--json"]).stdout;
     let strip = |b: &[u8]| -> Vec<Value> {
         let v: Value = serde_json::from_slice(b).unwrap();
-        v.as_array().unwrap().iter().map(|s| { let mut s = s.clone(); s.as_object_mut().unwrap().remove("updated"); s }).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.as_object_mut().unwrap().remove("updated");
+                s
+            })
+            .collect()
     };
     assert_eq!(strip(&before), strip(&after), "a failed import changed the store");
 
@@ -130,15 +156,31 @@ fn csv_import_and_synth() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let csv = dir.path().join("in.csv");
-    std::fs::write(&csv, "date,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n2024-01-01T01:00:00Z,1.5,2,1,1.2,11\n").unwrap();
+    std::fs::write(&csv, "date,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n2024-01-01T01:00:00Z,1.5,2,1,1.2,11\n")
+        .unwrap();
     run_ok(&["--data-dir", d, "-q", "data", "import", "csv", csv.to_str().unwrap(), "--pair", "BTC/USDT", "--timeframe", "1h"]);
-    let s = json_of(&run_ok(&["--data-dir", d, "data", "synth", "--pairs", "2", "--timeframe", "1h", "--days", "30", "--seed", "7", "--json"]));
+    let s =
+        json_of(&run_ok(&["--data-dir", d, "data", "synth", "--pairs", "2", "--timeframe", "1h", "--days", "30", "--seed", "7", "--json"]));
     assert_eq!(s["rows"], 2 * 30 * 24);
     let list = json_of(&run_ok(&["--data-dir", d, "data", "list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 3);
     // Same seed, same candles: a second synth into another store gives identical files' rows.
     let dir2 = tempfile::tempdir().unwrap();
-    let s2 = json_of(&run_ok(&["--data-dir", dir2.path().to_str().unwrap(), "data", "synth", "--pairs", "2", "--timeframe", "1h", "--days", "30", "--seed", "7", "--json"]));
+    let s2 = json_of(&run_ok(&[
+        "--data-dir",
+        dir2.path().to_str().unwrap(),
+        "data",
+        "synth",
+        "--pairs",
+        "2",
+        "--timeframe",
+        "1h",
+        "--days",
+        "30",
+        "--seed",
+        "7",
+        "--json",
+    ]));
     assert_eq!(s["series"], s2["series"]);
 }
 
@@ -162,7 +204,23 @@ fn a_writer_killed_mid_append_leaves_previous_data_readable() {
     for delay_ms in [30u64, 120, 300, 700] {
         // Overlapping append (new candles from 2024-02-01 on, other values): killed part-way.
         let mut child = tradai()
-            .args(["--data-dir", &d, "-q", "data", "synth", "--pairs", "4", "--timeframe", "1m", "--days", "400", "--seed", "2", "--start", "2024-02-01"])
+            .args([
+                "--data-dir",
+                &d,
+                "-q",
+                "data",
+                "synth",
+                "--pairs",
+                "4",
+                "--timeframe",
+                "1m",
+                "--days",
+                "400",
+                "--seed",
+                "2",
+                "--start",
+                "2024-02-01",
+            ])
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));

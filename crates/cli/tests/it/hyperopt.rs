@@ -14,7 +14,14 @@ fn sample_store() -> tempfile::TempDir {
     let data = repo().join("sample-data/binance");
     let markets = data.join("markets.json");
     run_ok(&[
-        "--data-dir", dir.path().to_str().unwrap(), "-q", "data", "import", "freqtrade", data.to_str().unwrap(), "--markets",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "-q",
+        "data",
+        "import",
+        "freqtrade",
+        data.to_str().unwrap(),
+        "--markets",
         markets.to_str().unwrap(),
     ]);
     dir
@@ -23,10 +30,42 @@ fn sample_store() -> tempfile::TempDir {
 fn hyperopt(d: &str, out: &Path, seed: &str) -> Value {
     let p = |n: &str| out.join(n).to_str().unwrap().to_owned();
     json_of(&run_ok(&[
-        "--data-dir", d, "hyperopt", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--epochs", "16",
-        "--spaces", "buy,stoploss", "--loss", "sharpe", "--sampler", "tpe", "--seed", seed, "--jobs", "2", "--split", "0.7",
-        "--stake-amount", "0.05", "--wallet", "1", "--top", "3", "--export", &p("epochs.json"), "--best-config",
-        &p("best.json"), "--heatmap", &p("heat.svg"), "--json",
+        "--data-dir",
+        d,
+        "hyperopt",
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        PAIRS,
+        "--timeframe",
+        "5m",
+        "--epochs",
+        "16",
+        "--spaces",
+        "buy,stoploss",
+        "--loss",
+        "sharpe",
+        "--sampler",
+        "tpe",
+        "--seed",
+        seed,
+        "--jobs",
+        "2",
+        "--split",
+        "0.7",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--top",
+        "3",
+        "--export",
+        &p("epochs.json"),
+        "--best-config",
+        &p("best.json"),
+        "--heatmap",
+        &p("heat.svg"),
+        "--json",
     ]))
 }
 
@@ -54,8 +93,22 @@ fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
     // The best config replays in a backtest: its stop-loss and ROI table are the ones used.
     let cfg = out.path().join("best.json");
     let s = json_of(&run_ok(&[
-        "--data-dir", d, "backtest", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--stake-amount", "0.05",
-        "--wallet", "1", "--strategy-config", cfg.to_str().unwrap(), "--json",
+        "--data-dir",
+        d,
+        "backtest",
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        PAIRS,
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--strategy-config",
+        cfg.to_str().unwrap(),
+        "--json",
     ]));
     assert_eq!(s["stoploss"], best["stoploss"]);
     let roi_keys: Vec<i64> = best["minimal_roi"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
@@ -65,7 +118,21 @@ fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
     assert_eq!(used.iter().copied().collect::<std::collections::BTreeSet<_>>(), sorted.into_iter().collect());
     std::fs::write(&cfg, r#"{"strategy": "EmaCross", "params": {"fastt": 9}}"#).unwrap();
     run_err(
-        &["--data-dir", d, "backtest", "--strategy", "EmaCross", "--pairs", PAIRS, "--stake-amount", "0.05", "--wallet", "1", "--strategy-config", cfg.to_str().unwrap()],
+        &[
+            "--data-dir",
+            d,
+            "backtest",
+            "--strategy",
+            "EmaCross",
+            "--pairs",
+            PAIRS,
+            "--stake-amount",
+            "0.05",
+            "--wallet",
+            "1",
+            "--strategy-config",
+            cfg.to_str().unwrap(),
+        ],
         "'fastt'",
     );
 }

@@ -1,8 +1,8 @@
 //! Integration tests of the `tradai` binary and workspace-wide conventions (one test binary).
 
-mod tidy;
-mod data;
-mod services;
 mod backtest;
-mod sync;
+mod data;
 mod hyperopt;
+mod services;
+mod sync;
+mod tidy;

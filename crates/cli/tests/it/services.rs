@@ -94,8 +94,21 @@ fn jobs(api: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
 
 fn submit_args() -> Vec<&'static str> {
     vec![
-        "submit", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m", "--stake-amount", "0.05", "--wallet", "1",
-        "--max-open-trades", "3", "--fee", "0.001",
+        "submit",
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        PAIRS,
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--max-open-trades",
+        "3",
+        "--fee",
+        "0.001",
     ]
 }
 
@@ -277,7 +290,15 @@ fn bad_executor_settings_fail_at_start_up_with_the_setting_named() {
     ];
     for (envs, want) in cases {
         let mut c = tradai();
-        c.arg("--data-dir").arg(tmp.path().join("data")).args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"]);
+        c.arg("--data-dir").arg(tmp.path().join("data")).args([
+            "up",
+            "--backend-port",
+            "0",
+            "--data-collection-port",
+            "0",
+            "--strategy-service-port",
+            "0",
+        ]);
         for (k, v) in &envs {
             c.env(k, v);
         }

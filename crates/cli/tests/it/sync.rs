@@ -104,7 +104,13 @@ fn serve(stream: TcpStream, spot: &Value, futures: &Value) {
                 // The still-open candle is served too, as Binance does.
                 while ts <= end.min(NOW) && (rows.len() as i64) < limit {
                     let o = 100.0 + (ts / HOUR % 100) as f64;
-                    rows.push(format!(r#"[{ts},"{o}","{}","{}","{}","12.5",{},"0",1,"0","0","0"]"#, o + 1.0, o - 1.0, o + 0.5, ts + HOUR - 1));
+                    rows.push(format!(
+                        r#"[{ts},"{o}","{}","{}","{}","12.5",{},"0",1,"0","0","0"]"#,
+                        o + 1.0,
+                        o - 1.0,
+                        o + 0.5,
+                        ts + HOUR - 1
+                    ));
                     ts += HOUR;
                 }
                 (200, format!("[{}]", rows.join(",")))
@@ -159,9 +165,13 @@ fn sync_downloads_then_resumes_and_is_idempotent() {
     // Up to now: resumes after 2024-01-14 23:00 and stops before the open candle.
     let out = ok(sync_cmd(&fake, d, &pairs).output().unwrap());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("BTC/USDT") && text.contains("2024-01-31 23:00:00") && text.contains("synced 2 pairs from binance (1h)"), "{text}");
+    assert!(
+        text.contains("BTC/USDT") && text.contains("2024-01-31 23:00:00") && text.contains("synced 2 pairs from binance (1h)"),
+        "{text}"
+    );
     let list = json_of(&ok(tradai().args(["--data-dir", d, "data", "list", "--json"]).output().unwrap()));
-    let rows: Vec<(String, u64)> = list.as_array().unwrap().iter().map(|s| (s["pair"].as_str().unwrap().to_owned(), s["rows"].as_u64().unwrap())).collect();
+    let rows: Vec<(String, u64)> =
+        list.as_array().unwrap().iter().map(|s| (s["pair"].as_str().unwrap().to_owned(), s["rows"].as_u64().unwrap())).collect();
     assert_eq!(rows, vec![("BTC/USDT".to_owned(), 31 * 24), ("ETH/USDT:USDT".to_owned(), 31 * 24)]);
 }
 

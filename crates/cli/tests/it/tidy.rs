@@ -75,7 +75,10 @@ fn domain_crates_do_not_depend_on_entry_points() {
 fn engine_knows_no_storage_and_indicators_know_nothing() {
     let deps = crate_deps();
     let engine = &deps["tradai-engine"];
-    assert!(!engine.iter().any(|d| d == "tradai-store" || d == "parquet" || d == "object_store"), "tradai-engine must not read storage: {engine:?}");
+    assert!(
+        !engine.iter().any(|d| d == "tradai-store" || d == "parquet" || d == "object_store"),
+        "tradai-engine must not read storage: {engine:?}"
+    );
     let ind = &deps["tradai-indicators"];
     assert!(ind.iter().all(|d| !d.starts_with("tradai-")), "tradai-indicators must stay standalone: {ind:?}");
 }
@@ -113,10 +116,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_source_file_says_what_it_is_for() {
     let mut files = Vec::new();
     rust_files(&workspace_root().join("crates"), &mut files);
-    let missing: Vec<_> = files
-        .iter()
-        .filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
-        .map(|f| f.display().to_string())
-        .collect();
+    let missing: Vec<_> =
+        files.iter().filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
 }

@@ -26,19 +26,15 @@ impl Strategy for BollingerBreakout {
     }
 
     fn parameters(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("bb_window", 5, 60, 20, ParamSpace::Buy),
-            ParamSpec::decimal("bb_nstd", 1.0, 4.0, 1, 2.0, ParamSpace::Buy),
-        ]
+        vec![ParamSpec::int("bb_window", 5, 60, 20, ParamSpace::Buy), ParamSpec::decimal("bb_nstd", 1.0, 4.0, 1, 2.0, ParamSpace::Buy)]
     }
 
     fn populate_with_cache(&self, candles: &Candles, params: &ParamValues, cache: &mut IndicatorCache) -> Signals {
         let n = candles.len();
         let w = window(params.int_or("bb_window", 20));
         let nstd = params.decimal_or("bb_nstd", 2.0);
-        let upper = cache.get_or_insert_with(&format!("bb_upper:close:{w}:{nstd}"), || {
-            ind::bollinger_shifted(&candles.close, w, nstd).upper
-        });
+        let upper =
+            cache.get_or_insert_with(&format!("bb_upper:close:{w}:{nstd}"), || ind::bollinger_shifted(&candles.close, w, nstd).upper);
         let up = ind::crossed_above(&candles.close, &upper);
         let mut s = Signals::long_only(n);
         for ((e, u), v) in s.enter_long.iter_mut().zip(&up).zip(&candles.volume) {

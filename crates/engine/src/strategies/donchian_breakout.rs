@@ -32,10 +32,7 @@ impl Strategy for DonchianBreakout {
     }
 
     fn parameters(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::int("entry_window", 5, 60, 20, ParamSpace::Buy),
-            ParamSpec::int("exit_window", 3, 40, 10, ParamSpace::Sell),
-        ]
+        vec![ParamSpec::int("entry_window", 5, 60, 20, ParamSpace::Buy), ParamSpec::int("exit_window", 3, 40, 10, ParamSpace::Sell)]
     }
 
     fn populate_with_cache(&self, candles: &Candles, params: &ParamValues, cache: &mut IndicatorCache) -> Signals {
@@ -43,12 +40,8 @@ impl Strategy for DonchianBreakout {
         let ew = window(params.int_or("entry_window", 20));
         let xw = window(params.int_or("exit_window", 10));
         // Channels of the *previous* candles, so the current candle can break out of them.
-        let upper = cache.get_or_insert_with(&format!("donchian_high_prev:{ew}"), || {
-            ind::shift(&ind::donchian_high(&candles.high, ew), 1)
-        });
-        let lower = cache.get_or_insert_with(&format!("donchian_low_prev:{xw}"), || {
-            ind::shift(&ind::donchian_low(&candles.low, xw), 1)
-        });
+        let upper = cache.get_or_insert_with(&format!("donchian_high_prev:{ew}"), || ind::shift(&ind::donchian_high(&candles.high, ew), 1));
+        let lower = cache.get_or_insert_with(&format!("donchian_low_prev:{xw}"), || ind::shift(&ind::donchian_low(&candles.low, xw), 1));
         let mut s = Signals::long_only(n);
         for t in 0..n {
             s.enter_long[t] = candles.close[t] > upper[t] && has_volume(candles, t);

@@ -9,10 +9,7 @@ use super::{ema_close, has_volume, window};
 use crate::strategy::{IndicatorCache, ParamSpace, ParamSpec, ParamValues, Signals, Strategy};
 
 fn params() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::int("fast", 2, 50, 12, ParamSpace::Buy),
-        ParamSpec::int("slow", 5, 200, 26, ParamSpace::Buy),
-    ]
+    vec![ParamSpec::int("fast", 2, 50, 12, ParamSpace::Buy), ParamSpec::int("slow", 5, 200, 26, ParamSpace::Buy)]
 }
 
 fn base_settings() -> StrategySettings {
@@ -100,10 +97,11 @@ impl Strategy for EmaCross {
         let n = candles.len();
         let mut s = Signals::long_only(n);
         let (el, xl, vol) = (&mut s.enter_long[..n], &mut s.exit_long[..n], &candles.volume[..n]);
-        let fused = for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
-            el[t] = up & (vol[t] > 0.0);
-            xl[t] = down;
-        });
+        let fused =
+            for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
+                el[t] = up & (vol[t] > 0.0);
+                xl[t] = down;
+            });
         if fused {
             s
         } else {
@@ -157,13 +155,14 @@ impl Strategy for EmaCrossFutures {
         let vol = &candles.volume[..n];
         let (el, es) = (&mut s.enter_long[..n], &mut s.enter_short[..n]);
         let (xl, xs) = (&mut s.exit_long[..n], &mut s.exit_short[..n]);
-        let fused = for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
-            let v = vol[t] > 0.0;
-            el[t] = up & v;
-            es[t] = down & v;
-            xl[t] = down;
-            xs[t] = up;
-        });
+        let fused =
+            for_each_cross(&candles.close[..n], window(params.int_or("fast", 12)), window(params.int_or("slow", 26)), |t, up, down| {
+                let v = vol[t] > 0.0;
+                el[t] = up & v;
+                es[t] = down & v;
+                xl[t] = down;
+                xs[t] = up;
+            });
         if fused {
             s
         } else {

@@ -38,11 +38,8 @@ impl Strategy for MacdTrend {
 
     fn populate_with_cache(&self, candles: &Candles, params: &ParamValues, cache: &mut IndicatorCache) -> Signals {
         let n = candles.len();
-        let (f, sl, sg) = (
-            window(params.int_or("macd_fast", 12)),
-            window(params.int_or("macd_slow", 26)),
-            window(params.int_or("macd_signal", 9)),
-        );
+        let (f, sl, sg) =
+            (window(params.int_or("macd_fast", 12)), window(params.int_or("macd_slow", 26)), window(params.int_or("macd_signal", 9)));
         let line = cache.get_or_insert_with(&format!("macd:{f}:{sl}"), || {
             let a = ind::ema(&candles.close, f);
             let b = ind::ema(&candles.close, sl);

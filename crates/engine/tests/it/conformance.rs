@@ -117,7 +117,10 @@ pub fn conformance_report(result: &BacktestResult, exp: &Value, rel: f64) -> Vec
             }
         }
         let (go, wo) = (&g["open_exit_order"], &w["open_exit_order"]);
-        if go["placed"] != wo["placed"] || go["tag"] != wo["tag"] || !rel_eq(go["price"].as_f64().unwrap_or(0.0), wo["price"].as_f64().unwrap_or(1.0), rel) {
+        if go["placed"] != wo["placed"]
+            || go["tag"] != wo["tag"]
+            || !rel_eq(go["price"].as_f64().unwrap_or(0.0), wo["price"].as_f64().unwrap_or(1.0), rel)
+        {
             report.push(format!("unclosed exit order {go} vs {wo}"));
         }
     }
@@ -156,7 +159,8 @@ fn wallet_report(result: &BacktestResult, exp: &Value, rel: f64) -> Vec<String> 
             low = p;
         }
     }
-    let checks = [("end_balance", end, None), ("high_balance", high.1, Some(("high_ts", high.0))), ("low_balance", low.1, Some(("low_ts", low.0)))];
+    let checks =
+        [("end_balance", end, None), ("high_balance", high.1, Some(("high_ts", high.0))), ("low_balance", low.1, Some(("low_ts", low.0)))];
     for (k, v, ts) in checks {
         if !rel_eq(v, ws[k].as_f64().unwrap_or(f64::NAN), rel) {
             report.push(format!("wallet {k} {v} vs {}", ws[k]));
@@ -173,11 +177,15 @@ fn wallet_report(result: &BacktestResult, exp: &Value, rel: f64) -> Vec<String> 
 fn assert_conforms(name: &str) {
     let (_, result, exp) = run_reference(name);
     let report = conformance_report(&result, &exp, REL);
-    let matching = exp["trades"].as_array().map_or(0, |w| {
-        result.trades.iter().zip(w).filter(|(g, w)| trade_diffs(g, w, REL).is_empty()).count()
-    });
+    let matching =
+        exp["trades"].as_array().map_or(0, |w| result.trades.iter().zip(w).filter(|(g, w)| trade_diffs(g, w, REL).is_empty()).count());
     eprintln!("{name}: {matching}/{} trades match", exp["trades"].as_array().map_or(0, Vec::len));
-    assert!(report.is_empty(), "{name} differs from Freqtrade in {} ways:\n{}", report.len(), report.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        report.is_empty(),
+        "{name} differs from Freqtrade in {} ways:\n{}",
+        report.len(),
+        report.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]

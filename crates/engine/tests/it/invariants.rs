@@ -3,8 +3,8 @@
 
 use tradai_core::{ExitReason, MarketType, Pair, TimeRange, Timeframe};
 use tradai_engine::{
-    BacktestConfig, BacktestError, BacktestResult, BacktestRunner, IndicatorCache, PairData, ParamValue,
-    ParamValues, PreparedMarket, StakeAmount, Strategy, StrategyRegistry,
+    BacktestConfig, BacktestError, BacktestResult, BacktestRunner, IndicatorCache, PairData, ParamValue, ParamValues, PreparedMarket,
+    StakeAmount, Strategy, StrategyRegistry,
 };
 
 use crate::feather::{expected, pair_data, reference_data, spot_candles};
@@ -74,11 +74,7 @@ fn check_invariants(r: &BacktestResult, cfg: &BacktestConfig, data: &[PairData])
     let profit: f64 = r.trades.iter().map(|t| t.profit_abs).sum();
     let tied: f64 = r.unclosed_trades.iter().map(|u| u.stake_amount).sum();
     assert!((r.final_balance - (cfg.starting_balance + profit - tied)).abs() < 1e-9);
-    assert_eq!(
-        r.balance_series.len() as i64,
-        (r.backtest_end_ms - r.backtest_start_ms) / step,
-        "one balance point per candle"
-    );
+    assert_eq!(r.balance_series.len() as i64, (r.backtest_end_ms - r.backtest_start_ms) / step, "one balance point per candle");
 }
 
 #[test]
@@ -115,7 +111,9 @@ fn fewer_slots_reject_more() {
 #[test]
 fn other_pairs_and_timeframes() {
     // XRP/ETH has gaps; UNITTEST/BTC comes in 1m and 30m.
-    for (pair, tf, timeframe) in [("XRP/ETH", "5m", Timeframe::M5), ("UNITTEST/BTC", "1m", Timeframe::M1), ("UNITTEST/BTC", "30m", Timeframe::M30)] {
+    for (pair, tf, timeframe) in
+        [("XRP/ETH", "5m", Timeframe::M5), ("UNITTEST/BTC", "1m", Timeframe::M1), ("UNITTEST/BTC", "30m", Timeframe::M30)]
+    {
         let data = vec![pair_data(pair, spot_candles(pair, tf), Some(1.0))];
         let mut cfg = spot_config(&data, timeframe);
         cfg.stake_amount = StakeAmount::Fixed(0.05);
@@ -251,10 +249,7 @@ fn errors_name_the_bad_value() {
 #[test]
 fn registry_names_and_parameters() {
     let r = StrategyRegistry::builtin();
-    assert_eq!(
-        r.names(),
-        ["EmaCross", "RsiMeanReversion", "BollingerBreakout", "EmaCrossFutures", "MacdTrend", "DonchianBreakout"]
-    );
+    assert_eq!(r.names(), ["EmaCross", "RsiMeanReversion", "BollingerBreakout", "EmaCrossFutures", "MacdTrend", "DonchianBreakout"]);
     let e = r.get("EmaCros").err().unwrap().to_string();
     assert!(e.contains("'EmaCros'") && e.contains("EmaCross, RsiMeanReversion"), "{e}");
     let ema = r.get("EmaCross").unwrap();

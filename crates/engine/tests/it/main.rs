@@ -4,5 +4,5 @@
 mod conformance;
 mod feather;
 mod futures;
-mod scenarios;
 mod invariants;
+mod scenarios;

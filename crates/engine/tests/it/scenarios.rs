@@ -2,8 +2,7 @@
 
 use tradai_core::{CandleRow, Candles, ExitReason, MarketType, Pair, StrategySettings, Timeframe};
 use tradai_engine::{
-    BacktestConfig, BacktestResult, BacktestRunner, IndicatorCache, PairData, ParamValues, Signals, StakeAmount,
-    Strategy,
+    BacktestConfig, BacktestResult, BacktestRunner, IndicatorCache, PairData, ParamValues, Signals, StakeAmount, Strategy,
 };
 
 use crate::feather::pair_data;
@@ -187,10 +186,7 @@ fn exits_free_slots_before_entries_on_the_same_candle() {
     cfg.max_open_trades = Some(1);
     // Pair 1 (later in the whitelist) holds the slot and exits on candle 5; pair 0 signals
     // entry for candle 5 as well and gets the freed slot on that candle.
-    let data = vec![
-        (candles(&flat(n, 1.0)), signals(n, &[4], &[])),
-        (candles(&flat(n, 2.0)), signals(n, &[1], &[4])),
-    ];
+    let data = vec![(candles(&flat(n, 1.0)), signals(n, &[4], &[])), (candles(&flat(n, 2.0)), signals(n, &[1], &[4]))];
     let r = run(&cfg, settings(), data);
     assert_eq!(r.rejected_signals, 0);
     let t0 = r.trades.iter().find(|t| t.pair.to_string() == "P0/BTC").unwrap();

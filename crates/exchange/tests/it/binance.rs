@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use tradai_core::{MarketType, Pair, Timeframe};
-use tradai_exchange::{
-    fetch_candles, BreakerConfig, CandleRequest, ErrorKind, ExchangeClient, ExchangeError, PriceKind, RetryPolicy,
-};
+use tradai_exchange::{fetch_candles, BreakerConfig, CandleRequest, ErrorKind, ExchangeClient, ExchangeError, PriceKind, RetryPolicy};
 
 use crate::fake::{expected, FakeExchange, Fault, Venue};
 use crate::{binance, binance_with, fast_transport, HOUR, JAN1, NOW};
@@ -182,7 +180,13 @@ async fn funding_history_and_mark_price_klines() {
     assert!(rates.windows(2).all(|w| w[1].ts - w[0].ts == 8 * HOUR));
     assert!(rates.iter().all(|r| r.mark_price.is_some() && r.rate.abs() <= 0.0002));
     let mark = c
-        .candles(&CandleRequest { pair: p.clone(), timeframe: Timeframe::H1, start_ms: JAN1, end_ms: JAN1 + 5 * HOUR, kind: PriceKind::Mark })
+        .candles(&CandleRequest {
+            pair: p.clone(),
+            timeframe: Timeframe::H1,
+            start_ms: JAN1,
+            end_ms: JAN1 + 5 * HOUR,
+            kind: PriceKind::Mark,
+        })
         .await
         .unwrap();
     assert_eq!(mark.candles.len(), 5);

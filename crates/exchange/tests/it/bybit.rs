@@ -22,7 +22,13 @@ async fn bybit_sync_through_the_same_trait() {
     let fake = FakeExchange::start(NOW).await;
     let (_dir, store) = temp_store();
     let client: Arc<dyn ExchangeClient> = bybit(&fake);
-    let req = SyncRequest { pairs: vec![pair("BTC/USDT:USDT")], timeframe: Timeframe::H1, start_ms: JAN1, end_ms: None, options: SyncOptions::default() };
+    let req = SyncRequest {
+        pairs: vec![pair("BTC/USDT:USDT")],
+        timeframe: Timeframe::H1,
+        start_ms: JAN1,
+        end_ms: None,
+        options: SyncOptions::default(),
+    };
     let report = sync_pairs(client.clone(), store.clone(), req.clone(), no_progress(), CancelToken::new()).await.unwrap();
     let s = report.pairs[0].result.as_ref().unwrap();
     assert_eq!((s.fetched, s.stored, s.requests), (1440, 1440, 2));
@@ -45,18 +51,36 @@ async fn bybit_errors_and_limits() {
     let client = bybit(&fake);
     let e = client.market(&pair("NOPE/USDT:USDT")).await.unwrap_err();
     assert!(matches!(e, ExchangeError::UnknownSymbol { .. }), "{e:?}");
-    let req = CandleRequest { pair: pair("NOPE/USDT:USDT"), timeframe: Timeframe::H1, start_ms: JAN1, end_ms: JAN1 + HOUR, kind: PriceKind::Trade };
+    let req = CandleRequest {
+        pair: pair("NOPE/USDT:USDT"),
+        timeframe: Timeframe::H1,
+        start_ms: JAN1,
+        end_ms: JAN1 + HOUR,
+        kind: PriceKind::Trade,
+    };
     let e = client.candles(&req).await.unwrap_err();
     assert!(matches!(&e, ExchangeError::UnknownSymbol { symbol, .. } if symbol == "NOPEUSDT"), "{e:?}");
     let (_dir, store) = temp_store();
-    let req = SyncRequest { pairs: vec![pair("BTC/USDT:USDT")], timeframe: Timeframe::H8, start_ms: JAN1, end_ms: None, options: SyncOptions::default() };
+    let req = SyncRequest {
+        pairs: vec![pair("BTC/USDT:USDT")],
+        timeframe: Timeframe::H8,
+        start_ms: JAN1,
+        end_ms: None,
+        options: SyncOptions::default(),
+    };
     let e = sync_pairs(client.clone(), store, req, no_progress(), CancelToken::new()).await.unwrap_err();
     assert!(matches!(e, SyncError::InvalidRequest { .. }) && e.to_string().contains("8h"), "{e}");
     assert_eq!(client.server_time(tradai_core::MarketType::Futures).await.unwrap(), NOW);
     // Mark prices: no volume column on Bybit.
     let mark = fetch_candles(
         client.as_ref(),
-        &CandleRequest { pair: pair("ETH/USDT:USDT"), timeframe: Timeframe::H1, start_ms: JAN1, end_ms: JAN1 + 24 * HOUR, kind: PriceKind::Mark },
+        &CandleRequest {
+            pair: pair("ETH/USDT:USDT"),
+            timeframe: Timeframe::H1,
+            start_ms: JAN1,
+            end_ms: JAN1 + 24 * HOUR,
+            kind: PriceKind::Mark,
+        },
     )
     .await
     .unwrap();

@@ -133,13 +133,15 @@ fn align_up(ts: i64, tf: i64) -> i64 {
 fn interval_ms(s: &str) -> Option<i64> {
     let (n, unit) = s.split_at(s.len().checked_sub(1)?);
     let n: i64 = n.parse().ok()?;
-    Some(n * match unit {
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 604_800_000,
-        _ => return None,
-    })
+    Some(
+        n * match unit {
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            _ => return None,
+        },
+    )
 }
 
 fn bybit_interval_ms(s: &str) -> Option<i64> {
@@ -285,7 +287,8 @@ async fn spot_info(State(s): S, Query(q): Q) -> Response {
     record(&s, "/api/v3/exchangeInfo", &q);
     let mut info = s.spot_info.clone();
     if let Some(sym) = q.get("symbol") {
-        let list: Vec<serde_json::Value> = info["symbols"].as_array().unwrap().iter().filter(|x| x["symbol"] == sym.as_str()).cloned().collect();
+        let list: Vec<serde_json::Value> =
+            info["symbols"].as_array().unwrap().iter().filter(|x| x["symbol"] == sym.as_str()).cloned().collect();
         if list.is_empty() {
             return json_response(StatusCode::BAD_REQUEST, binance_error(-1121, "Invalid symbol."), &s, 20);
         }
@@ -362,7 +365,13 @@ fn num(q: &HashMap<String, String>, k: &str) -> Option<i64> {
 }
 
 async fn binance_klines(State(s): S, Query(q): Q, venue: Venue, mark: bool) -> Response {
-    let path = if venue == Venue::BinanceSpot { "/api/v3/klines" } else if mark { "/fapi/v1/markPriceKlines" } else { "/fapi/v1/klines" };
+    let path = if venue == Venue::BinanceSpot {
+        "/api/v3/klines"
+    } else if mark {
+        "/fapi/v1/markPriceKlines"
+    } else {
+        "/fapi/v1/klines"
+    };
     let key = record(&s, path, &q);
     if let Some(f) = next_fault(&s) {
         return fault_response(f, &s);
@@ -428,14 +437,24 @@ async fn funding(State(s): S, Query(q): Q) -> Response {
         return json_response(StatusCode::BAD_REQUEST, binance_error(-1121, "Invalid symbol."), &s, 1);
     }
     let limit = usize::try_from(num(&q, "limit").unwrap_or(100)).unwrap();
-    let ts = select(&s, Venue::BinanceFutures, &symbol, 8 * 3_600_000, num(&q, "startTime").unwrap_or(0), num(&q, "endTime").unwrap_or(i64::MAX));
+    let ts = select(
+        &s,
+        Venue::BinanceFutures,
+        &symbol,
+        8 * 3_600_000,
+        num(&q, "startTime").unwrap_or(0),
+        num(&q, "endTime").unwrap_or(i64::MAX),
+    );
     let rows: Vec<String> = ts
         .iter()
         .take(limit)
         .map(|&t| {
             #[allow(clippy::cast_precision_loss)]
             let rate = ((t / (8 * 3_600_000)).rem_euclid(5) - 2) as f64 * 0.0001;
-            format!(r#"{{"symbol":"{symbol}","fundingTime":{t},"fundingRate":"{rate:.8}","markPrice":"{:.8}"}}"#, candle(t, 3_600_000, 0).open)
+            format!(
+                r#"{{"symbol":"{symbol}","fundingTime":{t},"fundingRate":"{rate:.8}","markPrice":"{:.8}"}}"#,
+                candle(t, 3_600_000, 0).open
+            )
         })
         .collect();
     json_response(StatusCode::OK, format!("[{}]", rows.join(",")), &s, 1)
@@ -455,7 +474,8 @@ async fn bybit_instruments(State(s): S, Query(q): Q) -> Response {
     record(&s, "/v5/market/instruments-info", &q);
     let mut result = s.bybit_info["result"].clone();
     if let Some(sym) = q.get("symbol") {
-        let list: Vec<serde_json::Value> = result["list"].as_array().unwrap().iter().filter(|x| x["symbol"] == sym.as_str()).cloned().collect();
+        let list: Vec<serde_json::Value> =
+            result["list"].as_array().unwrap().iter().filter(|x| x["symbol"] == sym.as_str()).cloned().collect();
         result["list"] = serde_json::Value::Array(list);
     }
     bybit_ok(&s, &result.to_string())

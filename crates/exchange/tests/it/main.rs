@@ -36,7 +36,9 @@ pub fn fast_transport() -> TransportConfig {
 
 /// A Binance client for both hosts of the fake, with this transport.
 pub fn binance_with(fake: &FakeExchange, transport: TransportConfig) -> Arc<BinanceClient> {
-    Arc::new(BinanceClient::new(BinanceConfig { spot_url: fake.url(), futures_url: fake.url(), transport, ..BinanceConfig::default() }).unwrap())
+    Arc::new(
+        BinanceClient::new(BinanceConfig { spot_url: fake.url(), futures_url: fake.url(), transport, ..BinanceConfig::default() }).unwrap(),
+    )
 }
 
 /// A Binance client for the fake with fast retries.

@@ -91,7 +91,10 @@ async fn resume_fetches_only_candles_closed_since() {
     assert_eq!(fake.kline_requests() - before, 1);
     let last = fake.log().into_iter().rev().find(|l| l.starts_with("/api/v3/klines")).unwrap();
     assert!(last.contains(&format!("startTime={}", NOW - 30 * MINUTE)), "resumes after the last stored candle: {last}");
-    assert_eq!(stored(&store, "binance", "BTC/USDT", Timeframe::H1).await, expected(&fake, Venue::BinanceSpot, "BTCUSDT", HOUR, JAN1, NOW + 5 * HOUR));
+    assert_eq!(
+        stored(&store, "binance", "BTC/USDT", Timeframe::H1).await,
+        expected(&fake, Venue::BinanceSpot, "BTCUSDT", HOUR, JAN1, NOW + 5 * HOUR)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +125,11 @@ async fn empty_ranges_fetch_and_store_nothing() {
     let report = run(client.clone(), &store, &request(&["ETH/USDT"], Timeframe::H1, JAN1, Some(JAN1 + 10 * 24 * HOUR))).await;
     let s = report.pairs[0].result.as_ref().unwrap();
     assert_eq!((s.requests, s.fetched, s.stored, s.rows, s.unavailable), (1, 0, 0, 0, 240));
-    assert!(store.series_info(&SeriesKey::new(ExchangeId::new("binance").unwrap(), "ETH/USDT".parse().unwrap(), Timeframe::H1)).await.unwrap().is_none());
+    assert!(store
+        .series_info(&SeriesKey::new(ExchangeId::new("binance").unwrap(), "ETH/USDT".parse().unwrap(), Timeframe::H1))
+        .await
+        .unwrap()
+        .is_none());
     // A window entirely in the future: not even a request.
     let report = run(client, &store, &request(&["BTC/USDT"], Timeframe::H1, NOW + 24 * HOUR, None)).await;
     let s = report.pairs[0].result.as_ref().unwrap();
@@ -140,7 +147,10 @@ async fn unknown_symbol_fails_that_pair_only() {
     assert_eq!(p.to_string(), "NOPE/USDT");
     assert!(!e.is_retryable());
     assert!(matches!(e.exchange_error(), Some(ExchangeError::UnknownSymbol { .. })), "{e:?}");
-    assert_eq!(tradai_exchange::error_chain(e), "cannot prepare the sync of NOPE/USDT on binance: binance has no market 'NOPEUSDT' (pair NOPE/USDT)");
+    assert_eq!(
+        tradai_exchange::error_chain(e),
+        "cannot prepare the sync of NOPE/USDT on binance: binance has no market 'NOPEUSDT' (pair NOPE/USDT)"
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["pairs"][0]["ok"], false);
     assert_eq!(json["pairs"][0]["retryable"], false);
@@ -220,7 +230,10 @@ async fn killed_connection_mid_sync_leaves_a_consistent_store_and_the_next_sync_
     let s = report.pairs[0].result.as_ref().unwrap();
     assert_eq!((s.stored, s.rows), (4230, 7230));
     assert_eq!(fake.kline_requests() - before, 5, "resumes where the store ends");
-    assert_eq!(stored(&store, "binance", "ETH/USDT:USDT", Timeframe::M1).await, expected(&fake, Venue::BinanceFutures, "ETHUSDT", MINUTE, start, NOW));
+    assert_eq!(
+        stored(&store, "binance", "ETH/USDT:USDT", Timeframe::M1).await,
+        expected(&fake, Venue::BinanceFutures, "ETHUSDT", MINUTE, start, NOW)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +252,10 @@ async fn gaps_are_detected_and_backfilled() {
     assert_eq!((s.ranges, s.missing, s.requests, s.stored, s.rows), (1, 10, 1, 10, 200));
     let last = fake.log().into_iter().rev().find(|l| l.starts_with("/api/v3/klines")).unwrap();
     assert!(last.contains(&format!("startTime={}", hole.0)) && last.contains(&format!("endTime={}", hole.1 - 1)), "{last}");
-    assert_eq!(stored(&store, "binance", "ETH/BTC", Timeframe::H1).await, expected(&fake, Venue::BinanceSpot, "ETHBTC", HOUR, JAN1, JAN1 + 200 * HOUR));
+    assert_eq!(
+        stored(&store, "binance", "ETH/BTC", Timeframe::H1).await,
+        expected(&fake, Venue::BinanceSpot, "ETHBTC", HOUR, JAN1, JAN1 + 200 * HOUR)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +270,8 @@ async fn spot_and_futures_pairs_sync_concurrently() {
             ev.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let report = sync_pairs(binance(&fake), store.clone(), request(&list, Timeframe::H4, JAN1, None), progress, CancelToken::new()).await.unwrap();
+    let report =
+        sync_pairs(binance(&fake), store.clone(), request(&list, Timeframe::H4, JAN1, None), progress, CancelToken::new()).await.unwrap();
     assert!(report.is_success(), "{report:?}");
     assert_eq!(events.load(Ordering::SeqCst), list.len());
     assert_eq!(report.pairs.iter().map(|p| p.pair.to_string()).collect::<Vec<_>>(), list, "report in request order");
@@ -284,10 +301,15 @@ async fn cancel_stores_what_was_fetched_and_stops() {
         }
     });
     let start = NOW - 5 * 24 * HOUR - 30 * MINUTE;
-    let report = sync_pairs(binance(&fake), store.clone(), request(&["BTC/USDT", "ETH/USDT"], Timeframe::M1, start, None), progress, cancel)
-        .await
-        .unwrap();
-    assert!(report.pairs.iter().all(|p| matches!(p.result, Err(SyncError::Cancelled { .. }))), "{:?}", report.pairs.iter().map(|p| p.result.as_ref().map(|s| s.stored)).collect::<Vec<_>>());
+    let report =
+        sync_pairs(binance(&fake), store.clone(), request(&["BTC/USDT", "ETH/USDT"], Timeframe::M1, start, None), progress, cancel)
+            .await
+            .unwrap();
+    assert!(
+        report.pairs.iter().all(|p| matches!(p.result, Err(SyncError::Cancelled { .. }))),
+        "{:?}",
+        report.pairs.iter().map(|p| p.result.as_ref().map(|s| s.stored)).collect::<Vec<_>>()
+    );
     let c = stored(&store, "binance", "BTC/USDT", Timeframe::M1).await;
     assert!(c.len() >= 2000 && c.len() < 7200, "{}", c.len());
     assert_consistent(&c, &fake, Venue::BinanceSpot, "BTCUSDT", MINUTE);

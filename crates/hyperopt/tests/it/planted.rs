@@ -56,7 +56,14 @@ fn data(cycles: usize) -> Vec<PairData> {
         let phase = t % CYCLE;
         price *= if (10..30).contains(&phase) { 1.002 } else { 0.9987 };
         let (hi, lo) = (open.max(price), open.min(price));
-        c.push(CandleRow { ts: 1_700_000_000_000 / 300_000 * 300_000 + 300_000 * t as i64, open, high: hi, low: lo, close: price, volume: 1.0 });
+        c.push(CandleRow {
+            ts: 1_700_000_000_000 / 300_000 * 300_000 + 300_000 * t as i64,
+            open,
+            high: hi,
+            low: lo,
+            close: price,
+            volume: 1.0,
+        });
     }
     vec![PairData { pair: pair(), candles: c, instrument: Instrument::unknown(pair()) }]
 }
@@ -69,7 +76,15 @@ fn backtest() -> BacktestConfig {
 }
 
 fn config(sampler: SamplerKind, epochs: usize, seed: u64, jobs: usize) -> HyperoptConfig {
-    HyperoptConfig { epochs, spaces: vec![SpaceName::Buy, SpaceName::Sell], loss: LossFunction::Profit, sampler, seed, jobs, tpe_startup: None }
+    HyperoptConfig {
+        epochs,
+        spaces: vec![SpaceName::Buy, SpaceName::Sell],
+        loss: LossFunction::Profit,
+        sampler,
+        seed,
+        jobs,
+        tpe_startup: None,
+    }
 }
 
 fn best_of(sampler: SamplerKind, epochs: usize, seed: u64, d: &[PairData]) -> ((i64, i64), f64) {

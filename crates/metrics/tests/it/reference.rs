@@ -28,12 +28,8 @@ impl Reference {
         let params = &meta["strategy_params"];
         let timeframe: Timeframe = meta["timeframe"].as_str().unwrap().parse().unwrap();
         let mut settings = StrategySettings::new(timeframe);
-        let mut roi: Vec<(i64, f64)> = params["minimal_roi"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap()))
-            .collect();
+        let mut roi: Vec<(i64, f64)> =
+            params["minimal_roi"].as_object().unwrap().iter().map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap())).collect();
         roi.sort_by_key(|e| e.0);
         settings.minimal_roi = roi;
         settings.stoploss = params["stoploss"].as_f64().unwrap();

@@ -1,8 +1,6 @@
 //! The text report and the equity SVG rendered from a real reference summary.
 
-use tradai_metrics::{
-    equity_from_trades, render_equity_svg, render_text_report, summarize, PlotOptions, ReportOptions,
-};
+use tradai_metrics::{equity_from_trades, render_equity_svg, render_text_report, summarize, PlotOptions, ReportOptions};
 
 use crate::reference::Reference;
 
@@ -107,11 +105,7 @@ fn equity_svg_from_trades_is_well_formed() {
     let s = summarize(&r.input(&[]));
     let curve = equity_from_trades(&r.trades, s.starting_balance, s.backtest_start_ts);
     assert_eq!(curve.len(), r.trades.len() + 1);
-    let opts = PlotOptions {
-        title: "BollingerBreakout <mot3> & co".to_owned(),
-        currency: "BTC".to_owned(),
-        ..PlotOptions::default()
-    };
+    let opts = PlotOptions { title: "BollingerBreakout <mot3> & co".to_owned(), currency: "BTC".to_owned(), ..PlotOptions::default() };
     let svg = render_equity_svg(&curve, &opts);
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert_well_formed(&svg);

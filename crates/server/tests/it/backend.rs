@@ -87,7 +87,8 @@ async fn a_job_is_durable_before_202_and_keys_are_idempotent() {
     let other = SqliteJobRepository::open(&e.dir.path().join("state/tradai.sqlite")).unwrap();
     assert_eq!(other.get(&id).unwrap().status, JobStatus::Pending);
     // Same key, even with another body: the first job, nothing new.
-    let (status, again) = call(&e.app, "POST", "/api/v1/backtests", Some(GOOD.replace("0.05", "0.07").as_str()), &[("idempotency-key", "k-1")]).await;
+    let (status, again) =
+        call(&e.app, "POST", "/api/v1/backtests", Some(GOOD.replace("0.05", "0.07").as_str()), &[("idempotency-key", "k-1")]).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["job_id"], id.as_str());
     assert_eq!(again["created"], false);
@@ -178,7 +179,10 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let (status, m) = call(&e.app, "GET", "/metrics", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     let m = m.as_str().unwrap();
-    assert!(m.contains("tradai_http_requests_total{service=\"backend-api\",method=\"GET\",route=\"/api/v1/ready\",status=\"200\"} 1"), "{m}");
+    assert!(
+        m.contains("tradai_http_requests_total{service=\"backend-api\",method=\"GET\",route=\"/api/v1/ready\",status=\"200\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("tradai_jobs{status=\"PENDING\"}"), "{m}");
     assert!(m.contains("tradai_circuit_state{service=\"data-collection\"} 0"), "{m}");
 }

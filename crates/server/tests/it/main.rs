@@ -97,7 +97,12 @@ pub async fn env(runner: Option<RunnerFactory>) -> Env {
     let workers = usize::from(runner.is_some());
     let runner = runner.unwrap_or_else(|| Arc::new(|| Err("no runner".to_owned())));
     let pool = WorkerPool::start(settings(&loc, workers), Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), runner).unwrap();
-    let retry = RetryPolicy { max_retries: 1, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(20), timeout: Duration::from_secs(2) };
+    let retry = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        timeout: Duration::from_secs(2),
+    };
     let state = BackendState::new(
         Arc::clone(&jobs) as Arc<dyn JobRepository>,
         Arc::clone(&pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,

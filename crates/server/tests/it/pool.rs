@@ -19,7 +19,12 @@ struct SlowRunner {
 }
 
 impl BacktestRunner for SlowRunner {
-    fn run(&mut self, _req: &BacktestRequest, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(
+        &mut self,
+        _req: &BacktestRequest,
+        progress: &(dyn Fn(f64) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<BacktestOutcome, BacktestFailure> {
         let start = Instant::now();
         while start.elapsed() < self.work {
             if cancel.load(Ordering::Relaxed) {
@@ -124,7 +129,13 @@ fn orphans_of_dead_workers_are_retried_then_failed_with_the_reason() {
     jobs.claim_next("backtest", "other-host:1:cafe/w0").unwrap().unwrap();
 
     let runner: RunnerFactory = Arc::new(|| Err("unused".to_owned()));
-    let pool = WorkerPool::start(settings("unused", 0), Arc::clone(&jobs) as Arc<dyn JobRepository>, ResultStore::new(dir.path().join("r")), runner).unwrap();
+    let pool = WorkerPool::start(
+        settings("unused", 0),
+        Arc::clone(&jobs) as Arc<dyn JobRepository>,
+        ResultStore::new(dir.path().join("r")),
+        runner,
+    )
+    .unwrap();
     let a = jobs.get(&a.id).unwrap();
     assert_eq!(a.status, JobStatus::Pending, "retried: {a:?}");
     let b = jobs.get(&b.id).unwrap();
@@ -168,7 +179,10 @@ fn the_subprocess_executor_runs_the_cli_reads_its_export_and_kills_it_on_cancel(
     let results = ResultStore::new(dir.path().join("r"));
     let pool = tradai_server::executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone()).unwrap();
     let job = |strategy: &str| {
-        let req: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": strategy, "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05})).unwrap();
+        let req: BacktestRequest = serde_json::from_value(
+            serde_json::json!({"strategy": strategy, "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05}),
+        )
+        .unwrap();
         let cfg = serde_json::json!({"request": req});
         let (j, _) = jobs.create(NewJob { job_type: "backtest".into(), config: cfg, idempotency_key: None, label: None }).unwrap();
         tradai_server::executor::BacktestJobSubmitter::submit(pool.as_ref(), &j).unwrap();

@@ -35,7 +35,8 @@ async fn data_collection_lists_checks_freshness_and_validates() {
     assert!(f["results"]["XRP/BTC"]["error"].as_str().unwrap().contains("no stored candles"));
     assert_eq!(f["all_fresh"], false);
     assert_eq!(f["stale_symbols"].as_array().unwrap().len(), 3);
-    let (status, _) = call(&app, "POST", "/api/v1/data/freshness", Some(r#"{"symbols": [], "timeframe": "5m", "stale_threshold_hours": -1}"#), &[]).await;
+    let (status, _) =
+        call(&app, "POST", "/api/v1/data/freshness", Some(r#"{"symbols": [], "timeframe": "5m", "stale_threshold_hours": -1}"#), &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (status, v) = call(&app, "POST", "/api/v1/data/validate", Some(r#"{"symbols": ["ETH/BTC"], "timeframe": "5m"}"#), &[]).await;
@@ -67,10 +68,18 @@ async fn strategy_service_lists_validates_and_prepares_layered_configs() {
     let (status, _) = call(&app, "GET", "/api/v1/strategies/Nope", None, &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (status, v) = call(&app, "POST", "/api/v1/strategies/EmaCross/validate", Some(r#"{"timeframe": "5m", "pairs": ["ETH/BTC"]}"#), &[]).await;
+    let (status, v) =
+        call(&app, "POST", "/api/v1/strategies/EmaCross/validate", Some(r#"{"timeframe": "5m", "pairs": ["ETH/BTC"]}"#), &[]).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["valid"], true);
-    let (_, v) = call(&app, "POST", "/api/v1/strategies/EmaCross/validate", Some(r#"{"timeframe": "1h", "pairs": ["ETH/BTC", "XRP/USDT:USDT"]}"#), &[]).await;
+    let (_, v) = call(
+        &app,
+        "POST",
+        "/api/v1/strategies/EmaCross/validate",
+        Some(r#"{"timeframe": "1h", "pairs": ["ETH/BTC", "XRP/USDT:USDT"]}"#),
+        &[],
+    )
+    .await;
     assert_eq!(v["valid"], false);
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, vec!["timeframe", "pairs[1]"], "{v}");
@@ -78,7 +87,8 @@ async fn strategy_service_lists_validates_and_prepares_layered_configs() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let first_param = ema["parameters"][0]["name"].as_str().unwrap().to_owned();
-    let body = serde_json::json!({"strategy": "EmaCross", "config_overrides": {"settings": {"use_exit_signal": false}}, "run_id": "r-1"}).to_string();
+    let body = serde_json::json!({"strategy": "EmaCross", "config_overrides": {"settings": {"use_exit_signal": false}}, "run_id": "r-1"})
+        .to_string();
     let (status, p) = call(&app, "POST", "/api/v1/configs/prepare", Some(&body), &[]).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["config"]["settings"]["stoploss"], -0.2, "base file layer");

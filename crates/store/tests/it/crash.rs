@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike};
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions,
-    PutPayload, PutResult,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
+    PutResult,
 };
 use tradai_core::{CandleRow, Candles, TimeRange};
 use tradai_store::{BlockingCandleStore, CandleStore, Columns, ErrorKind, StoreError, StoreOptions, WriteTuning};
@@ -121,10 +121,8 @@ fn a_write_stopped_between_partitions_leaves_each_partition_old_or_new() {
     let k = key("ETH/USDT", "1m");
     store.append(&k, &version(0)).unwrap();
 
-    let failing = FailingStore {
-        inner: object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
-        puts_left: AtomicUsize::new(1),
-    };
+    let failing =
+        FailingStore { inner: object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(), puts_left: AtomicUsize::new(1) };
     let crashing = BlockingCandleStore::new(CandleStore::from_object_store(Arc::new(failing), "", WriteTuning::default())).unwrap();
     let err = crashing.append(&k, &version(1)).unwrap_err();
     assert!(matches!(err, StoreError::ObjectStore { .. }), "{err:?}");

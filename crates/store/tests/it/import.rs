@@ -206,39 +206,57 @@ fn bad_inputs_are_rejected_and_leave_the_store_unchanged() {
     let full = std::fs::read(&good).unwrap();
     type Maker = Box<dyn Fn(&Path) -> PathBuf>;
     let cases: Vec<(&str, Maker)> = vec![
-        ("truncated feather", Box::new(move |d: &Path| {
-            let p = d.join("LTC_BTC-5m.feather");
-            std::fs::write(&p, &full[..full.len() / 2]).unwrap();
-            p
-        })),
-        ("garbage feather", Box::new(|d: &Path| {
-            let p = d.join("LTC_BTC-5m.feather");
-            std::fs::write(&p, b"ARROW1 but not really").unwrap();
-            p
-        })),
-        ("missing column", Box::new(|d: &Path| {
-            let p = d.join("LTC_BTC-5m.feather");
-            feather_without_volume(&p);
-            p
-        })),
-        ("bad json", Box::new(|d: &Path| {
-            let p = d.join("LTC_BTC-5m.json");
-            std::fs::write(&p, "[[1515553500000, 1, 2, 0.5, 1.5, 3], [1515553800000, 1, 2").unwrap();
-            p
-        })),
-        ("truncated json.gz", Box::new(|d: &Path| {
-            let p = d.join("LTC_BTC-5m.json.gz");
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(b"[[1515553500000, 1, 2, 0.5, 1.5, 3]]").unwrap();
-            let gz = enc.finish().unwrap();
-            std::fs::write(&p, &gz[..gz.len() - 6]).unwrap();
-            p
-        })),
-        ("truncated parquet", Box::new(|d: &Path| {
-            let p = d.join("LTC_BTC-5m.parquet");
-            std::fs::write(&p, b"PAR1\x00\x00\x00").unwrap();
-            p
-        })),
+        (
+            "truncated feather",
+            Box::new(move |d: &Path| {
+                let p = d.join("LTC_BTC-5m.feather");
+                std::fs::write(&p, &full[..full.len() / 2]).unwrap();
+                p
+            }),
+        ),
+        (
+            "garbage feather",
+            Box::new(|d: &Path| {
+                let p = d.join("LTC_BTC-5m.feather");
+                std::fs::write(&p, b"ARROW1 but not really").unwrap();
+                p
+            }),
+        ),
+        (
+            "missing column",
+            Box::new(|d: &Path| {
+                let p = d.join("LTC_BTC-5m.feather");
+                feather_without_volume(&p);
+                p
+            }),
+        ),
+        (
+            "bad json",
+            Box::new(|d: &Path| {
+                let p = d.join("LTC_BTC-5m.json");
+                std::fs::write(&p, "[[1515553500000, 1, 2, 0.5, 1.5, 3], [1515553800000, 1, 2").unwrap();
+                p
+            }),
+        ),
+        (
+            "truncated json.gz",
+            Box::new(|d: &Path| {
+                let p = d.join("LTC_BTC-5m.json.gz");
+                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                enc.write_all(b"[[1515553500000, 1, 2, 0.5, 1.5, 3]]").unwrap();
+                let gz = enc.finish().unwrap();
+                std::fs::write(&p, &gz[..gz.len() - 6]).unwrap();
+                p
+            }),
+        ),
+        (
+            "truncated parquet",
+            Box::new(|d: &Path| {
+                let p = d.join("LTC_BTC-5m.parquet");
+                std::fs::write(&p, b"PAR1\x00\x00\x00").unwrap();
+                p
+            }),
+        ),
     ];
     for (what, make) in cases {
         let src = tempfile::tempdir().unwrap();

@@ -28,8 +28,8 @@ fn key(pair: &str, tf: &str) -> SeriesKey {
 /// A store in a fresh temporary directory (fsync off: tests do not need power-loss safety).
 fn temp_store() -> (tempfile::TempDir, BlockingCandleStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlockingCandleStore::open_with(dir.path().to_str().unwrap(), StoreOptions { fsync: false, ..StoreOptions::default() })
-        .unwrap();
+    let store =
+        BlockingCandleStore::open_with(dir.path().to_str().unwrap(), StoreOptions { fsync: false, ..StoreOptions::default() }).unwrap();
     (dir, store)
 }
 

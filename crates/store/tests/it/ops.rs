@@ -24,7 +24,7 @@ fn append_merges_sorted_deduplicated_last_write_wins() {
     let (_dir, store) = temp_store();
     let k = key("BTC/USDT", "1h");
     store.append(&k, &hourly(JAN31_22H, 4, 100.0)).unwrap(); // 22h, 23h, 00h, 01h
-    // Overlaps the last two and adds two more; given out of order with an internal duplicate.
+                                                             // Overlaps the last two and adds two more; given out of order with an internal duplicate.
     let mut new = hourly(JAN31_22H + 2 * H1, 4, 500.0);
     new.push(CandleRow { ts: JAN31_22H + 2 * H1, open: 9.0, high: 9.0, low: 9.0, close: 9.0, volume: 9.0 });
     let report = store.append(&k, &new).unwrap();
