@@ -31,6 +31,7 @@ pub mod filter;
 #[cfg(feature = "mlflow")]
 mod mlflow;
 mod model;
+mod outbox;
 mod registry;
 mod tracker;
 
@@ -46,6 +47,7 @@ pub use model::{
     RegisteredModel, Run, RunInfo, RunQuery, RunRecord, RunStatus, Stage, Tags, ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_PARENT_RUN_ID,
     TAG_PRODUCTION_HISTORY, TAG_RECORD_ID, TAG_RUN_NAME,
 };
+pub use outbox::{FlushReport, Outbox, OutboxEntry, OutboxSender};
 pub use registry::{ModelRegistry, PRODUCTION_HISTORY_LEN};
 pub use tracker::{ExperimentTracker, MAX_KEY_LEN, MAX_PARAM_VALUE_LEN, MAX_TAG_VALUE_LEN};
 
