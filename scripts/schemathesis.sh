@@ -34,7 +34,10 @@ trap cleanup EXIT
 "$TRADAI_BIN" --data-dir "$TMP/data" --quiet data import freqtrade sample-data/binance --exchange binance \
   --markets sample-data/binance/markets.json >/dev/null
 # Rate limits off: schemathesis sends requests as fast as it can and a 429 would hide answers.
-TRADAI_SERVER__RATE_LIMIT_PER_SEC=0 "$TRADAI_BIN" --data-dir "$TMP/data" up \
+# Sync jobs it submits go to a closed loopback port (they fail, as jobs), never to an exchange.
+NOWHERE=http://127.0.0.1:9
+TRADAI_SERVER__RATE_LIMIT_PER_SEC=0 TRADAI_BINANCE_SPOT_URL=$NOWHERE TRADAI_BINANCE_FUTURES_URL=$NOWHERE TRADAI_BYBIT_URL=$NOWHERE \
+  "$TRADAI_BIN" --data-dir "$TMP/data" up \
   --backend-port 0 --data-collection-port 0 --strategy-service-port 0 --workers 1 \
   >"$TMP/up.out" 2>"$TMP/up.err" &
 PID=$!

@@ -15,7 +15,8 @@ document shaped like `shared/conformance/expected/*.json`:
 Offline patches (no network is reachable; everything else is Freqtrade's own code):
   Exchange._load_async_markets   -> no-op (would call ccxt load_markets)
   Exchange.reload_markets        -> installs the local market table (+ leverage tiers shipped
-                                    inside freqtrade for futures, exactly as dry-run does)
+                                    inside freqtrade for futures, exactly as dry-run does; a
+                                    pair's `leverage_tiers` in the table replace its shipped ones)
   Exchange.get_fee               -> constant (backtesting uses the config 'fee' anyway)
   Exchange.fetch_trading_fees    -> {}
   Exchange/Binance.additional_exchange_init -> no-op
@@ -186,7 +187,7 @@ def load_market_table(path: Path, pairs: list[str], trading_mode: str) -> tuple[
 # Offline patches
 # --------------------------------------------------------------------------------------------
 
-def install_offline_patches(market_table: dict) -> None:
+def install_offline_patches(market_table: dict, leverage_tiers: dict | None = None) -> None:
     from freqtrade.enums import TradingMode
     from freqtrade.exchange import binance as binance_mod
     from freqtrade.exchange import exchange as exchange_mod
@@ -207,6 +208,9 @@ def install_offline_patches(market_table: dict) -> None:
             # Binance.load_leverage_tiers reads the binance_leverage_tiers.json shipped inside
             # freqtrade when dry_run is set (backtesting always sets it).
             self.fill_leverage_tiers()
+            # Tiers given in the market table (ccxt shape) win, so both sides read one file.
+            for pair, tiers in (leverage_tiers or {}).items():
+                self._leverage_tiers[pair] = [self.parse_leverage_tier(t) for t in tiers]
 
     def get_fee(self, symbol, order_type="", side="", amount=1, price=1, taker_or_maker="maker"):
         return 0.001
@@ -393,7 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     quote = pairs[0].split("/", 1)[1]
     stake_currency = quote.split(":")[1] if ":" in quote else quote
     market_table, markets_used = load_market_table(args.markets, pairs, args.trading_mode)
-    install_offline_patches(market_table)
+    install_offline_patches(
+        market_table,
+        {p: m["leverage_tiers"] for p, m in markets_used.items() if m.get("leverage_tiers")},
+    )
 
     stake: float | str = args.stake_amount
     if stake != "unlimited":

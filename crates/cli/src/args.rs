@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tradai_core::{Pair, TimeRange, Timeframe};
+use tradai_app::backtest::{BacktestFailure, BacktestRequest};
+use tradai_core::{Pair, Timeframe};
 use tradai_settings::{Settings, SettingsSources};
 
 /// TradAI: crypto trading research and automation, in one binary.
@@ -128,6 +129,15 @@ pub enum Command {
     /// Manage API keys of the backend.
     #[command(subcommand)]
     Keys(crate::cmd::services::KeysCommand),
+    /// Tracked runs (backtests, hyperopt): list, search, show, compare.
+    ///
+    /// Reads the tracker the settings name: the embedded store under the data dir by default,
+    /// or an MLflow server (tracking.uri / TRADAI_TRACKING__URI / MLFLOW_TRACKING_URI).
+    #[command(subcommand)]
+    Runs(crate::cmd::tracking::RunsCommand),
+    /// The model registry: strategies and models, versions, champion/challenger, promote, rollback.
+    #[command(subcommand)]
+    Models(crate::cmd::tracking::ModelsCommand),
 }
 
 /// `tradai config ...`
@@ -297,9 +307,11 @@ pub enum ImportCommand {
     },
 }
 
-/// `tradai backtest` flags: the conformance contract plus report options.
-#[derive(Debug, Args)]
-pub struct BacktestArgs {
+/// What a backtest runs on — strategy, market, window and money — as flags. `tradai
+/// backtest`, `tradai hyperopt` and `tradai jobs submit` flatten this one struct, so the three
+/// accept the same flags with the same defaults.
+#[derive(Debug, Clone, Args)]
+pub struct BacktestFlags {
     /// Strategy name (see `tradai strategies list`).
     #[arg(long)]
     pub strategy: String,
@@ -313,7 +325,7 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub timeframe: Option<String>,
     /// Window as YYYYMMDD-YYYYMMDD (either side may be empty, e.g. -20180120); whole data when
-    /// omitted. The end is inclusive, as in Freqtrade.
+    /// omitted. The end is inclusive, as in Freqtrade. Hyperopt searches this window.
     #[arg(long, allow_hyphen_values = true)]
     pub timerange: Option<String>,
     /// Stake per trade in the stake currency, or `unlimited`.
@@ -334,6 +346,60 @@ pub struct BacktestArgs {
     /// Leverage for futures (default: the strategy's).
     #[arg(long)]
     pub leverage: Option<f64>,
+}
+
+impl BacktestFlags {
+    /// `--stake-amount` as the request holds it: a number, or the text (`unlimited`, or a
+    /// typo the validation names).
+    #[must_use]
+    pub fn stake(&self) -> serde_json::Value {
+        match self.stake_amount.parse::<f64>() {
+            Ok(x) => serde_json::json!(x),
+            Err(_) => serde_json::Value::String(self.stake_amount.clone()),
+        }
+    }
+
+    /// The request these flags describe, without parameter values or setting overrides.
+    #[must_use]
+    pub fn request(&self) -> BacktestRequest {
+        BacktestRequest {
+            strategy: self.strategy.clone(),
+            exchange: self.exchange.clone(),
+            pairs: self.pairs.clone(),
+            timeframe: self.timeframe.clone(),
+            timerange: self.timerange.clone(),
+            stake_amount: self.stake(),
+            dry_run_wallet: self.wallet,
+            max_open_trades: self.max_open_trades,
+            fee: self.fee,
+            trading_mode: self.trading_mode.clone(),
+            leverage: self.leverage,
+            params: None,
+            overrides: None,
+        }
+    }
+}
+
+/// Names a request field the way a CLI user typed it: `invalid --stake-amount: ...`.
+pub fn flag_error(e: BacktestFailure) -> anyhow::Error {
+    match e {
+        BacktestFailure::InvalidField { field, message } => {
+            let flag = match field {
+                "dry_run_wallet" => "wallet".to_owned(),
+                other => other.replace('_', "-"),
+            };
+            anyhow::anyhow!("invalid --{flag}: {message}")
+        }
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// `tradai backtest` flags: the conformance contract plus report options.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Strategy, market, window and money.
+    #[command(flatten)]
+    pub run: BacktestFlags,
     /// Strategy config JSON as `tradai hyperopt --best-config` writes it:
     /// {"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}.
     #[arg(long, value_name = "FILE")]
@@ -357,11 +423,6 @@ pub fn parse_pairs(raw: &[String]) -> anyhow::Result<Vec<Pair>> {
 /// Parses a timeframe flag.
 pub fn parse_timeframe(raw: &str) -> anyhow::Result<Timeframe> {
     Ok(raw.parse::<Timeframe>()?)
-}
-
-/// Parses a `--timerange`.
-pub fn parse_timerange(raw: Option<&str>) -> anyhow::Result<TimeRange> {
-    Ok(raw.map(str::parse::<TimeRange>).transpose()?.unwrap_or_default())
 }
 
 /// Parses a duration such as `90m`, `24h`, `7d`, `3600s` into milliseconds.

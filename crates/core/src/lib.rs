@@ -16,7 +16,7 @@ mod trade;
 
 pub use candles::{CandleRow, Candles};
 pub use error::ParseError;
-pub use instrument::Instrument;
+pub use instrument::{Instrument, LeverageTier};
 pub use market::{ExchangeId, MarketType, Pair};
 pub use settings::StrategySettings;
 pub use time::{format_ts_ms, parse_date_ms, TimeRange, Timeframe};

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Pair;
@@ -69,7 +69,28 @@ impl FromStr for ExitReason {
 /// Formats epoch milliseconds as Freqtrade's ISO form, `2018-01-10T08:25:00+00:00`.
 #[must_use]
 pub fn iso_ts_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+    let Some(d) = DateTime::<Utc>::from_timestamp_millis(ms) else { return ms.to_string() };
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    }
+    // Written by hand: an export formats three dates per trade, and chrono's format string
+    // machinery costs ~20 times more than this.
+    let mut b = *b"0000-00-00T00:00:00+00:00";
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year.unsigned_abs(), 4);
+    put(5, d.month(), 2);
+    put(8, d.day(), 2);
+    put(11, d.hour(), 2);
+    put(14, d.minute(), 2);
+    put(17, d.second(), 2);
+    b.iter().map(|&c| char::from(c)).collect()
 }
 
 fn parse_iso(s: &str) -> Result<i64, String> {
@@ -268,6 +289,23 @@ pub struct UnclosedTrade {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_dates_match_chrono_format() {
+        let chrono_iso = |ms: i64| {
+            DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |d| d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string())
+        };
+        assert_eq!(iso_ts_ms(1_515_572_700_000), "2018-01-10T08:25:00+00:00");
+        let mut x = 12_345u64;
+        for ms in [0, -1, -86_400_001, 999, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_001, i64::MAX, i64::MIN] {
+            assert_eq!(iso_ts_ms(ms), chrono_iso(ms), "{ms}");
+        }
+        for _ in 0..100_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let ms = (x >> 20) as i64 - (1 << 43);
+            assert_eq!(iso_ts_ms(ms), chrono_iso(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn trade_json_round_trip() {

@@ -5,7 +5,8 @@
 //! into indicators+signals and the simulation alone. Two workloads: a 5m random walk on an
 //! 8-decimal grid (like the BTC reference pairs), and the benchmark targets' one — what
 //! `tradai data synth` stores (10 pairs, a year of 1m candles, generated in-process).
-//! `cargo bench -p tradai-engine -- synth` (or `-- walk`) runs one of them only.
+//! `cargo bench -p tradai-engine -- synth` (or `-- walk`, `-- synth/EmaCross`) runs some only;
+//! every workload and strategy runs in a fresh process (see `main`).
 
 use std::time::Instant;
 
@@ -105,24 +106,53 @@ fn bench(title: &str, cfg: &BacktestConfig, data: &[PairData], strategies: &[&st
     }
 }
 
-fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    if wanted("walk") {
+/// The measured cases: workload and strategy.
+const CASES: [(&str, &str); 5] = [
+    ("walk", "EmaCross"),
+    ("walk", "RsiMeanReversion"),
+    ("walk", "BollingerBreakout"),
+    ("synth", "EmaCross"),
+    ("synth", "RsiMeanReversion"),
+];
+
+/// Runs one case in this process.
+fn run_case(workload: &str, strategy: &str) {
+    if workload == "walk" {
         let (pairs, n) = (10, 500_000);
         let data: Vec<PairData> = (0..pairs).map(|k| synthetic(&format!("P{k}/BTC"), n, k as u64)).collect();
         let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
         cfg.stake_amount = StakeAmount::Fixed(0.05);
         cfg.starting_balance = 1.0;
         cfg.max_open_trades = Some(3);
-        bench("walk (5m, 8 decimals)", &cfg, &data, &["EmaCross", "RsiMeanReversion", "BollingerBreakout"], 5);
-    }
-    if wanted("synth") {
+        bench("walk (5m, 8 decimals)", &cfg, &data, &[strategy], 5);
+    } else {
         let data = synth_data();
         let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M1);
         cfg.stake_amount = StakeAmount::Fixed(100.0);
         cfg.starting_balance = 10_000.0;
         cfg.max_open_trades = Some(5);
-        bench("synth (tradai data synth: 1m, one year)", &cfg, &data, &["EmaCross", "RsiMeanReversion"], 7);
+        bench("synth (tradai data synth: 1m, one year)", &cfg, &data, &[strategy], 7);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(case) = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)) {
+        let (workload, strategy) = case.split_once('/').expect("--case workload/strategy");
+        run_case(workload, strategy);
+        return;
+    }
+    // Each case runs in a process of its own: the allocator's state after one case (how much
+    // it keeps mapped, its mmap threshold) otherwise changes the next case's page faults by
+    // more than the differences being measured.
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let exe = std::env::current_exe().expect("bench executable");
+    for (workload, strategy) in CASES {
+        let name = format!("{workload}/{strategy}");
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let status = std::process::Command::new(&exe).args(["--case", &name]).status().expect("runs a case");
+        assert!(status.success(), "{name} failed");
     }
 }

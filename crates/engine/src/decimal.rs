@@ -296,13 +296,13 @@ fn scale_15_digits(ax: f64) -> Option<(u32, f64)> {
         }
         y = ax * *POW10F.get(k as usize)?;
     }
-    (y >= 1e14 && y < 1e15).then_some((k, y))
+    (1e14..1e15).contains(&y).then_some((k, y))
 }
 
 /// `m·10^-k` with the trailing zeros of `m` dropped, `k` kept at or above 0.
 fn strip_zeros(mut m: u64, mut k: u32) -> (u64, u32) {
     for (p, d) in [(100_000_000u64, 8u32), (10_000, 4), (100, 2), (10, 1)] {
-        while k >= d && m % p == 0 {
+        while k >= d && m.is_multiple_of(p) {
             m /= p;
             k -= d;
         }
@@ -509,6 +509,15 @@ pub(crate) fn py_round(x: f64, ndigits: usize) -> f64 {
             }
         }
     }
+    // When both neighbouring floats are more than 10^-n away, `x` is the float nearest to
+    // anything within 0.5·10^-n of it, so to its rounding (a neighbour distance is a power
+    // of two, never exactly 10^-n; the factor keeps clear of the float error of 1e-n).
+    if let Some(&p) = POW10F.get(ndigits) {
+        let unit = 1.000_001 / p;
+        if x - x.next_down() > unit && x.next_up() - x > unit {
+            return x;
+        }
+    }
     if let Some(r) = py_round_exact(x, ndigits) {
         return r;
     }
@@ -607,12 +616,13 @@ pub(crate) fn to_tick(x: f64, tick: Tick, mode: TickRounding) -> f64 {
 fn to_tick_fast(x: f64, tick: Tick, mode: TickRounding) -> Option<f64> {
     const MAGIC: f64 = 4_503_599_627_370_496.0;
     let d = tick.decimals?;
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return None;
     }
     let p = POW10F[d as usize];
     let y = x * p;
-    if !(y < 1_099_511_627_776.0) {
+    // Not NaN: x is positive and p finite.
+    if y >= 1_099_511_627_776.0 {
         return None;
     }
     let r = (y + MAGIC) - MAGIC;
@@ -638,6 +648,11 @@ fn to_tick_fast(x: f64, tick: Tick, mode: TickRounding) -> Option<f64> {
     };
     let v = q / p;
     Some(match mode {
+        // Freqtrade rounds these to 14 decimals afterwards, which returns `v` itself when
+        // d <= 14: below 64 `v` is within half an ulp (< 0.5e-14) of the 14-decimal value
+        // q·10^-d, so that is its rounding and reads back as `v`; from 64 on the floats
+        // around `v` are more than 1e-14 apart, so `v` is the nearest to any rounding of it.
+        TickRounding::Up | TickRounding::Down if d <= 14 => v,
         TickRounding::Up | TickRounding::Down => py_round(v, 14),
         TickRounding::HalfUp | TickRounding::Truncate => v,
     })

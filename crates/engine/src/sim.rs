@@ -16,7 +16,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use tradai_core::{iso_ts_ms, ExitReason, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
+use tradai_core::{iso_ts_ms, ExitReason, LeverageTier, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
 use tradai_metrics::StakeAmount;
 
 use crate::config::BacktestConfig;
@@ -99,6 +99,10 @@ struct PairView<'a> {
     amount_step: Option<Tick>,
     min_amount: Option<f64>,
     min_notional: Option<f64>,
+    max_amount: Option<f64>,
+    max_notional: Option<f64>,
+    /// Leverage tiers (futures); empty when unknown.
+    tiers: &'a [LeverageTier],
 }
 
 /// What one simulation produced.
@@ -128,6 +132,7 @@ struct Sim<'a> {
     tf_minutes: i64,
     spot: bool,
     can_short: bool,
+    /// The strategy's leverage (1 in spot), before the leverage tiers cap it per trade.
     leverage: f64,
     fee: f64,
     one_plus_fee: Dec,
@@ -142,93 +147,113 @@ struct Sim<'a> {
     free: f64,
     rejected: u64,
     trades: Vec<Trade>,
-    /// Spot: per time index, `Σ amount · open` of the trades open at the candle's start
-    /// (§10), added trade by trade in opening order.
-    positions: Vec<f64>,
+    /// The wallet capture of candles 1..=k_max (§10), built in place: in spot the trades'
+    /// `Σ amount · open` is added trade by trade in opening order when each trade is scanned
+    /// (candles ahead of the main loop), and the wallet total last, when the main loop
+    /// passes the candle (every trade open at its start has been scanned by then).
+    balance: Vec<(i64, f64)>,
     /// Last time index of the run (`max_date`).
     k_max: i64,
+    /// Quiet-candle skipping and word-wise entry scanning (off only in tests).
+    shortcuts: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
 pub(crate) fn simulate(cfg: &BacktestConfig, st: &StrategySettings, market: &MarketView<'_>, signals: &[Signals]) -> SimOutput {
-    let spot = cfg.trading_mode == MarketType::Spot;
-    let (one_plus_fee, one_minus_fee) = one_plus_minus(cfg.fee);
-    let pairs = market
-        .pairs
-        .iter()
-        .zip(signals)
-        .map(|(p, s)| PairView {
-            ts0: p.candles.ts.first().copied().unwrap_or(0),
-            k0: p.candles.ts.first().map_or(0, |t| (t - market.min_date_ms).div_euclid(market.timeframe.millis())),
-            n: p.candles.len(),
-            first_row: p.startup_rows + 1,
-            has_window: p.has_window(),
-            open: &p.candles.open,
-            high: &p.candles.high,
-            low: &p.candles.low,
-            close: &p.candles.close,
-            enter_long: &s.enter_long,
-            exit_long: &s.exit_long,
-            enter_short: &s.enter_short,
-            exit_short: &s.exit_short,
-            tags: s.enter_tag.as_deref(),
-            ticks: p.ticks,
-            price_tick: p.instrument.price_tick.and_then(Tick::new),
-            amount_step: p.instrument.amount_step.and_then(Tick::new),
-            min_amount: p.instrument.min_amount,
-            min_notional: p.instrument.min_notional,
-        })
-        .collect::<Vec<_>>();
-    let n_pairs = pairs.len();
-    let mut sim = Sim {
-        cfg,
-        st,
-        names: market.pairs.iter().map(|p| p.pair).collect(),
-        pairs,
-        step: market.timeframe.millis(),
-        tf_minutes: market.timeframe.minutes(),
-        spot,
-        can_short: !spot && st.can_short,
-        leverage: if spot { 1.0 } else { st.leverage.max(1.0) },
-        fee: cfg.fee,
-        one_plus_fee,
-        one_minus_fee,
-        one_plus_fee_f: 1.0 + cfg.fee,
-        one_minus_fee_f: 1.0 - cfg.fee,
-        open: vec![None; n_pairs],
-        open_order: Vec::new(),
-        closed_profit: 0.0,
-        tied: 0.0,
-        free: cfg.starting_balance,
-        rejected: 0,
-        trades: Vec::new(),
-        positions: if spot {
-            vec![0.0; usize::try_from((market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()) + 1).unwrap_or(0)]
-        } else {
-            Vec::new()
-        },
-        k_max: (market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()),
-    };
+    simulate_with(cfg, st, market, signals, true)
+}
+
+/// [`simulate`]; without `shortcuts` every candle of a trade is evaluated in full and every
+/// row is checked for an entry (the reference the shortcuts are tested against).
+fn simulate_with(cfg: &BacktestConfig, st: &StrategySettings, market: &MarketView<'_>, signals: &[Signals], shortcuts: bool) -> SimOutput {
+    let mut sim = Sim::new(cfg, st, market, signals, shortcuts);
     sim.wallet_update();
-    let balance_series = sim.run_loop(market.min_date_ms);
+    sim.run_loop(market.min_date_ms);
+    let balance_series = std::mem::take(&mut sim.balance);
     let unclosed = sim.handle_left_open();
     let final_balance = sim.wallet_total();
     SimOutput { trades: sim.trades, unclosed, rejected: sim.rejected, final_balance, balance_series }
 }
 
+impl<'a> Sim<'a> {
+    /// The simulator before the first candle.
+    fn new(cfg: &'a BacktestConfig, st: &'a StrategySettings, market: &MarketView<'a>, signals: &'a [Signals], shortcuts: bool) -> Self {
+        let spot = cfg.trading_mode == MarketType::Spot;
+        let (one_plus_fee, one_minus_fee) = one_plus_minus(cfg.fee);
+        let pairs = market
+            .pairs
+            .iter()
+            .zip(signals)
+            .map(|(p, s)| PairView {
+                ts0: p.candles.ts.first().copied().unwrap_or(0),
+                k0: p.candles.ts.first().map_or(0, |t| (t - market.min_date_ms).div_euclid(market.timeframe.millis())),
+                n: p.candles.len(),
+                first_row: p.startup_rows + 1,
+                has_window: p.has_window(),
+                open: &p.candles.open,
+                high: &p.candles.high,
+                low: &p.candles.low,
+                close: &p.candles.close,
+                enter_long: &s.enter_long,
+                exit_long: &s.exit_long,
+                enter_short: &s.enter_short,
+                exit_short: &s.exit_short,
+                tags: s.enter_tag.as_deref(),
+                ticks: p.ticks,
+                price_tick: p.instrument.price_tick.and_then(Tick::new),
+                amount_step: p.instrument.amount_step.and_then(Tick::new),
+                min_amount: p.instrument.min_amount,
+                min_notional: p.instrument.min_notional,
+                max_amount: p.instrument.max_amount,
+                max_notional: p.instrument.max_notional,
+                tiers: if spot { &[] } else { &p.instrument.leverage_tiers },
+            })
+            .collect::<Vec<_>>();
+        let n_pairs = pairs.len();
+        Sim {
+            cfg,
+            st,
+            names: market.pairs.iter().map(|p| p.pair).collect(),
+            pairs,
+            step: market.timeframe.millis(),
+            tf_minutes: market.timeframe.minutes(),
+            spot,
+            can_short: !spot && st.can_short,
+            leverage: if spot { 1.0 } else { st.leverage.max(1.0) },
+            fee: cfg.fee,
+            one_plus_fee,
+            one_minus_fee,
+            one_plus_fee_f: 1.0 + cfg.fee,
+            one_minus_fee_f: 1.0 - cfg.fee,
+            open: vec![None; n_pairs],
+            open_order: Vec::new(),
+            closed_profit: 0.0,
+            tied: 0.0,
+            free: cfg.starting_balance,
+            rejected: 0,
+            trades: Vec::new(),
+            balance: {
+                let step = market.timeframe.millis();
+                let k_max = (market.max_date_ms - market.min_date_ms).div_euclid(step);
+                (1..=k_max).map(|k| (market.min_date_ms + step * k, 0.0)).collect()
+            },
+            k_max: (market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()),
+            shortcuts,
+        }
+    }
+}
+
 impl Sim<'_> {
-    /// The main loop (§3). Returns the balance captured at every candle (§10).
-    fn run_loop(&mut self, min_date: i64) -> Vec<(i64, f64)> {
+    /// The main loop (§3), completing the balance captured at every candle (§10).
+    fn run_loop(&mut self, min_date: i64) {
         // Entry candidates of every pair in time order, merged across pairs by time index
         // and then whitelist order (the heap's tuple order).
-        let per_pair: Vec<Vec<i64>> = self.pairs.iter().map(|pv| self.entry_candidates(pv)).collect();
+        // Each carries its direction: the flags are not read again (a cache miss each).
+        let per_pair: Vec<Vec<(i64, Side)>> = self.pairs.iter().map(|pv| self.entry_candidates(pv)).collect();
         let mut cursor = vec![0usize; per_pair.len()];
         let mut events: BinaryHeap<Reverse<(i64, usize)>> =
-            per_pair.iter().enumerate().filter_map(|(p, ks)| Some(Reverse((*ks.first()?, p)))).collect();
+            per_pair.iter().enumerate().filter_map(|(p, ks)| Some(Reverse((ks.first()?.0, p)))).collect();
         let k_max = self.k_max;
-        let len = usize::try_from(k_max + 1).unwrap_or(0);
-        // Wallet total at the start of each candle (before anything is processed).
-        let mut free_at = vec![0.0; len];
         let mut processed_at = vec![i64::MIN; self.pairs.len()];
         let mut snapshot: Vec<usize> = Vec::new();
         let mut k = 1i64;
@@ -240,14 +265,19 @@ impl Sim<'_> {
                 (a, b) => a.or(b).unwrap_or(k_max + 1),
             }
             .min(k_max + 1);
+            // Wallet total at the start of each candle up to this one (before anything is
+            // processed), added to the positions' sum: Freqtrade's `positions + wallet`
+            // (one addition, so the operand order does not matter).
             let value = self.wallet_total();
-            for slot in &mut free_at[idx(k)..idx(kn.min(k_max + 1))] {
-                *slot = value;
+            for b in self.balance.get_mut(idx(k - 1)..idx(kn.min(k_max + 1) - 1)).unwrap_or_default() {
+                b.1 += value;
             }
             if kn > k_max {
                 break;
             }
-            free_at[idx(kn)] = value;
+            if let Some(b) = self.balance.get_mut(idx(kn - 1)) {
+                b.1 += value;
+            }
             let can_enter = kn != k_max;
             let t = min_date + self.step * kn;
 
@@ -276,8 +306,9 @@ impl Sim<'_> {
                     break;
                 }
                 events.pop();
+                let dir = per_pair[p][cursor[p]].1;
                 cursor[p] += 1;
-                if let Some(&next) = per_pair[p].get(cursor[p]) {
+                if let Some(&(next, _)) = per_pair[p].get(cursor[p]) {
                     events.push(Reverse((next, p)));
                 }
                 if processed_at[p] == kn {
@@ -285,76 +316,86 @@ impl Sim<'_> {
                 }
                 processed_at[p] = kn;
                 if let Some(i) = self.row_at(p, kn) {
-                    let Some(dir) = self.trade_dir(&self.pairs[p], i) else { continue };
                     self.try_enter(p, i, kn, dir, can_enter);
                 }
             }
             k = kn + 1;
         }
-        self.balance_series(min_date, &free_at)
     }
 
     /// Time indices of the rows of `pv` where `check_for_trade_entry` gives a direction.
     ///
-    /// Only rows with an entry flag can have one, and those are rare: the flag columns are
-    /// read eight at a time and only set flags are looked at.
-    fn entry_candidates(&self, pv: &PairView<'_>) -> Vec<i64> {
+    /// The flag columns are read eight rows at a time (bools are bytes of 0 or 1, so the
+    /// rule of [`Sim::trade_dir`] is a bytewise `long = el & !(xl | es)`,
+    /// `short = es & !(xs | el)`), streaming every column once; entries are rare, so most
+    /// words are zero.
+    fn entry_candidates<'c>(&self, pv: &PairView<'c>) -> Vec<(i64, Side)> {
         let mut out = Vec::new();
         if !pv.has_window {
             return out;
         }
+        if !self.shortcuts {
+            return (pv.first_row..pv.n).filter_map(|i| Some((pv.k0 + i as i64, self.trade_dir(pv, i)?))).collect();
+        }
         // Row i holds the signals of candle i - 1.
-        let signal_rows = pv.first_row - 1..pv.n - 1;
-        let visit = |col: &[bool], out: &mut Vec<i64>| {
-            if col.is_empty() {
-                return;
+        let rows = pv.first_row - 1..pv.n - 1;
+        let (el, xl) = (&pv.enter_long[rows.clone()], &pv.exit_long[rows.clone()]);
+        // An absent (empty) short column never signals.
+        let short = |c: &'c [bool]| if self.can_short && !c.is_empty() { &c[rows.clone()] } else { &[][..] };
+        let (es, xs) = (short(pv.enter_short), short(pv.exit_short));
+        // Flags w*8 .. w*8+8 as one word (a single 8-byte load); zero for an absent column.
+        let word = |c: &[bool], w: usize| {
+            let Some(c) = c.get(w * 8..w * 8 + 8) else { return 0 };
+            let mut b = [0u8; 8];
+            for (d, s) in b.iter_mut().zip(c) {
+                *d = u8::from(*s);
             }
-            for_each_set(&col[signal_rows.clone()], |j| {
-                let i = signal_rows.start + j + 1;
-                if self.trade_dir(pv, i).is_some() {
-                    out.push(pv.k0 + i as i64);
-                }
-            });
+            u64::from_le_bytes(b)
         };
-        visit(pv.enter_long, &mut out);
-        if self.can_short && !pv.enter_short.is_empty() {
-            let longs = out.len();
-            visit(pv.enter_short, &mut out);
-            // Both passes are in time order, but not together; a row with both flags gives
-            // at most one direction yet was visited twice.
-            if out.len() > longs {
-                out.sort_unstable();
-                out.dedup();
+        let words = rows.len() / 8;
+        for w in 0..words {
+            let (wel, wes) = (word(el, w), word(es, w));
+            if wel | wes == 0 {
+                continue;
+            }
+            let (wxl, wxs) = (word(xl, w), word(xs, w));
+            let (long, short) = (wel & !(wxl | wes), wes & !(wxs | wel));
+            let mut entries = long | short;
+            while entries != 0 {
+                let j = entries.trailing_zeros() as usize / 8;
+                let side = if (long >> (j * 8)) & 1 == 1 { Side::Long } else { Side::Short };
+                out.push((pv.k0 + (rows.start + w * 8 + j + 1) as i64, side));
+                entries &= !(0xFFu64 << (j * 8));
+            }
+        }
+        for j in words * 8..rows.len() {
+            let i = rows.start + j + 1;
+            if let Some(side) = self.trade_dir(pv, i) {
+                out.push((pv.k0 + i as i64, side));
             }
         }
         out
     }
 
-    /// The wallet capture of every candle: the wallet total plus, in spot, `amount · open`
-    /// of each trade open at the candle's start whose pair has the candle. Positions are
-    /// summed first, in opening order, and the wallet added last — Freqtrade's float order.
-    ///
-    /// The positions were summed when each trade was scanned ([`Sim::add_position`]).
-    fn balance_series(&self, min_date: i64, free_at: &[f64]) -> Vec<(i64, f64)> {
-        let position = |k: usize| self.positions.get(k).copied().unwrap_or(0.0);
-        (1..free_at.len()).map(|k| (min_date + self.step * k as i64, free_at[k] + position(k))).collect()
-    }
-
     /// Adds a spot trade's `amount · open` to the wallet capture of every candle after its
     /// entry row `from` up to `last` (the fill candle, or the pair's last candle when the
     /// trade is still open at the end: it is force-exited there). Trades are scanned in
-    /// opening order, so each candle's sum has Freqtrade's order.
+    /// opening order, so each candle's sum has Freqtrade's order: positions in opening order,
+    /// the wallet total last (see [`Sim::balance`]).
     fn add_position(&mut self, p: usize, amount: f64, from: usize, last: usize) {
         if !self.spot || last <= from {
             return;
         }
         let pv = &self.pairs[p];
-        let k = |row: usize| idx(pv.k0 + row as i64);
-        let (Some(slots), Some(opens)) = (self.positions.get_mut(k(from + 1)..=k(last)), pv.open.get(from + 1..=last)) else {
+        // Candle k is at index k - 1; rows after an entry have k >= 2.
+        let first = idx(pv.k0 + from as i64);
+        // Rows end at max_date, the last candle of the capture; the cap only guards that.
+        let count = (last - from).min(self.balance.len().saturating_sub(first));
+        let (Some(slots), Some(opens)) = (self.balance.get_mut(first..first + count), pv.open.get(from + 1..from + 1 + count)) else {
             return;
         };
         for (slot, &o) in slots.iter_mut().zip(opens) {
-            *slot += amount * o;
+            slot.1 += amount * o;
         }
     }
 
@@ -476,12 +517,31 @@ impl Sim<'_> {
         best.map_or(0.0, |b| b / leverage)
     }
 
-    /// `validate_stake_amount` with no maximum stake (markets here never cap it).
-    fn validate_stake(&self, stake: f64, min_stake: f64) -> f64 {
+    /// `get_max_pair_stake_amount(pair, price, leverage)`: the smallest of the tiers' notional
+    /// cap for `leverage` (futures), the market's maximum cost and its maximum amount at
+    /// `price`, divided by the leverage; infinite when the market states none of them.
+    fn max_stake(&self, p: usize, price: f64, leverage: f64) -> f64 {
+        let pv = &self.pairs[p];
+        // Python's `if max_from_tiers := ...`: a zero (or missing) notional cap is skipped.
+        let from_tiers = pv.tiers.iter().rev().find(|t| leverage <= t.max_leverage).and_then(|t| t.max_notional).filter(|n| *n != 0.0);
+        let limits = [from_tiers, pv.max_notional, pv.max_amount.map(|a| a * price)];
+        // Python's min(): the first of the smallest.
+        let mut best: Option<f64> = None;
+        for l in limits.into_iter().flatten() {
+            if best.is_none_or(|b| l < b) {
+                best = Some(l);
+            }
+        }
+        best.map_or(f64::INFINITY, |b| b / leverage)
+    }
+
+    /// `validate_stake_amount` for a new trade.
+    fn validate_stake(&self, stake: f64, min_stake: f64, max_stake: f64) -> f64 {
         if stake == 0.0 {
             return 0.0;
         }
-        let max_allowed = self.available();
+        let available = self.available();
+        let max_allowed = if available < max_stake { available } else { max_stake };
         if min_stake > max_allowed {
             return 0.0;
         }
@@ -573,9 +633,12 @@ impl Sim<'_> {
             }
         };
         let Some(stake) = self.stake_for_entry() else { return };
-        let leverage = self.leverage;
+        // The strategy's leverage, capped by the tier the stake falls in (spot: 1).
+        let Some(max_leverage) = max_leverage(self.pairs[p].tiers, stake) else { return };
+        let leverage = if max_leverage < self.leverage { max_leverage } else { self.leverage };
         let min_stake = self.min_stake(p, propose, leverage);
-        let stake = self.validate_stake(stake, min_stake);
+        let max_stake = self.max_stake(p, propose, leverage);
+        let stake = self.validate_stake(stake, min_stake, max_stake);
         if stake == 0.0 || (min_stake != 0.0 && stake < min_stake) {
             return;
         }
@@ -646,7 +709,7 @@ impl Sim<'_> {
         let pv = &self.pairs[p];
         let mut i = from;
         while i < pv.n {
-            if let Some(q) = self.quiet(pv, tr, i) {
+            if let Some(q) = self.quiet(pv, tr, i).filter(|_| self.shortcuts) {
                 i = q.skip(pv, tr, i);
                 if i >= pv.n {
                     break;
@@ -1020,6 +1083,31 @@ impl Sim<'_> {
     }
 }
 
+/// `get_max_leverage(pair, stake)` in futures: the leverage of the first tier whose notional
+/// range, divided by leverage, admits `stake` (Freqtrade compares the stake with each tier's
+/// `min_notional` over the previous tier's leverage and `max_notional` over its own).
+/// Infinite when the pair has no tiers (unknown: no cap; always so in spot, where the
+/// leverage is 1 anyway); `None` for a stake beyond the last tier, where Freqtrade raises
+/// `InvalidOrderException` and no trade is opened.
+fn max_leverage(tiers: &[LeverageTier], stake: f64) -> Option<f64> {
+    let Some(first) = tiers.first() else { return Some(f64::INFINITY) };
+    if stake == 0.0 {
+        return Some(first.max_leverage);
+    }
+    let mut prior: Option<f64> = None;
+    for tier in tiers {
+        // Python's `prior_max_lev or tier["maxLeverage"]`: a zero counts as missing.
+        let min_stake = tier.min_notional / prior.filter(|l| *l != 0.0).unwrap_or(tier.max_leverage);
+        let max_stake = tier.max_notional.map_or(f64::INFINITY, |n| n / tier.max_leverage);
+        prior = Some(tier.max_leverage);
+        // Inside the range, or below it (Freqtrade falls back to this tier with a warning).
+        if (min_stake <= stake && stake <= max_stake) || (stake < min_stake && stake <= max_stake) {
+            return Some(tier.max_leverage);
+        }
+    }
+    None
+}
+
 /// A non-negative time index or row as a vector index.
 fn idx(k: i64) -> usize {
     usize::try_from(k).unwrap_or(0)
@@ -1080,23 +1168,138 @@ impl Quiet<'_> {
     }
 }
 
-/// Calls `f` with the index of every `true` in `col`, in order, reading eight flags at a
-/// time (entry flags are sparse).
-fn for_each_set(col: &[bool], mut f: impl FnMut(usize)) {
-    let mut chunks = col.chunks_exact(8);
-    for (c, chunk) in chunks.by_ref().enumerate() {
-        let word = u64::from_le_bytes(std::array::from_fn(|j| u8::from(chunk[j])));
-        let mut bits = word;
-        while bits != 0 {
-            let j = bits.trailing_zeros() as usize / 8;
-            f(c * 8 + j);
-            bits &= !(0xFFu64 << (j * 8));
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::PreparedMarket;
+    use crate::registry::StrategyRegistry;
+    use crate::strategy::ParamValues;
+    use tradai_core::{Pair, Timeframe};
+
+    /// Synthetic pairs (gaps and zero volume included) with an 8-decimal lot step on odd ones.
+    fn market(pairs: &[&str], seed: u64, start_price: f64, tick: Option<f64>) -> Vec<crate::data::PairData> {
+        let pairs: Vec<Pair> = pairs.iter().map(|p| p.parse().unwrap()).collect();
+        let mut spec = tradai_store::SynthSpec::new(pairs.clone(), Timeframe::M5, 60, seed);
+        spec.start_price = start_price;
+        spec.tick = tick;
+        pairs
+            .into_iter()
+            .enumerate()
+            .map(|(i, pair)| {
+                let mut candles = tradai_store::synth_series(&spec, i);
+                // A gap (filled with the previous close and no volume) and a late start.
+                let keep: Vec<usize> = (0..candles.len()).filter(|&r| !(3000..3010).contains(&r) && r >= 40 * i).collect();
+                let mut c = tradai_core::Candles::with_capacity(keep.len());
+                for r in keep {
+                    c.push(candles.row(r));
+                }
+                candles = c;
+                let mut instrument = tradai_core::Instrument::unknown(pair.clone());
+                if i % 2 == 1 {
+                    instrument.amount_step = Some(0.001);
+                }
+                crate::data::PairData { pair, candles, instrument }
+            })
+            .collect()
     }
-    let base = col.len() - chunks.remainder().len();
-    for (j, &b) in chunks.remainder().iter().enumerate() {
-        if b {
-            f(base + j);
+
+    /// Binance's XRP/USDT:USDT brackets (the first three and the last two).
+    fn tiers() -> Vec<LeverageTier> {
+        [(0.0, 40_000.0, 100.0), (40_000.0, 80_000.0, 75.0), (80_000.0, 150_000.0, 50.0), (25e6, 50e6, 2.0), (50e6, 100e6, 1.0)]
+            .map(|(min_notional, max, max_leverage)| LeverageTier { min_notional, max_notional: Some(max), max_leverage })
+            .to_vec()
+    }
+
+    #[test]
+    fn leverage_follows_the_tier_of_the_stake() {
+        let t = tiers();
+        assert_eq!(max_leverage(&[], 1e12), Some(f64::INFINITY));
+        assert_eq!(max_leverage(&t, 0.0), Some(100.0));
+        assert_eq!(max_leverage(&t, 400.0), Some(100.0));
+        // 400 < 500 < 40000/75: the second bracket's stakes start at 40000 / 100.
+        assert_eq!(max_leverage(&t, 500.0), Some(75.0));
+        assert_eq!(max_leverage(&t, 3e7), Some(1.0));
+        assert_eq!(max_leverage(&t, 1e8), Some(1.0));
+        assert_eq!(max_leverage(&t, 1e8 + 1.0), None);
+        assert_eq!(max_leverage(&t, f64::NAN), None);
+        let open_ended = [LeverageTier { min_notional: 0.0, max_notional: None, max_leverage: 20.0 }];
+        assert_eq!(max_leverage(&open_ended, 1e15), Some(20.0));
+    }
+
+    #[test]
+    fn stake_is_capped_by_market_maximums() {
+        let pair: Pair = "XRP/USDT:USDT".parse().unwrap();
+        let mut instrument = tradai_core::Instrument::unknown(pair.clone());
+        instrument.max_amount = Some(1e6);
+        instrument.leverage_tiers = tiers();
+        let mut candles = tradai_core::Candles::default();
+        for k in 0..3 {
+            candles.push(tradai_core::CandleRow { ts: 300_000 * k, open: 1.2, high: 1.3, low: 1.1, close: 1.2, volume: 1.0 });
         }
+        let data = vec![crate::data::PairData { pair: pair.clone(), candles, instrument }];
+        let mut cfg = BacktestConfig::new(vec![pair], Timeframe::M5);
+        cfg.trading_mode = MarketType::Futures;
+        cfg.starting_balance = 1e9;
+        let m = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 0).unwrap();
+        let view = m.view();
+        let mut st = StrategyRegistry::builtin().get("EmaCrossFutures").unwrap().settings();
+        st.leverage = 2.0;
+        let signals = vec![Signals::default()];
+        let sim = Sim::new(&cfg, &st, &view, &signals, true);
+        // Amount cap at 1.2, over the leverage; the 2x tier's 50M notional does not bind.
+        assert_eq!(sim.max_stake(0, 1.2, 2.0), 1.2e6 / 2.0);
+        assert_eq!(sim.max_stake(0, 100.0, 2.0), 50e6 / 2.0);
+        // Above every tier's leverage there is no notional cap from the tiers.
+        assert_eq!(sim.max_stake(0, 100.0, 200.0), 1e8 / 200.0);
+        assert_eq!(sim.validate_stake(1e6, 0.0, 6e5), 6e5);
+        assert_eq!(sim.validate_stake(1e6, 7e5, 6e5), 0.0);
+    }
+
+    #[test]
+    fn shortcuts_change_nothing() {
+        let registry = StrategyRegistry::builtin();
+        let spot = ["A/USDT", "B/USDT", "C/USDT", "D/USDT"];
+        let futures = ["A/USDT:USDT", "B/USDT:USDT", "C/USDT:USDT"];
+        let mut runs = 0;
+        for (seed, price, tick) in [(1, 100.0, None), (2, 0.05, Some(1e-8)), (3, 3.3e-5, None)] {
+            for (pairs, mode) in [(&spot[..], MarketType::Spot), (&futures[..], MarketType::Futures)] {
+                let data = market(pairs, seed, price, tick);
+                for info in registry.list() {
+                    let strategy = registry.get(&info.name).unwrap();
+                    let settings = strategy.settings();
+                    if settings.can_short && mode == MarketType::Spot {
+                        continue;
+                    }
+                    for max_open in [Some(1), Some(3), None] {
+                        let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
+                        cfg.trading_mode = mode;
+                        cfg.max_open_trades = max_open;
+                        cfg.stake_amount = StakeAmount::Fixed(1.0);
+                        cfg.starting_balance = 10.0;
+                        let m =
+                            PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, settings.startup_candle_count).unwrap();
+                        let params = ParamValues::defaults(&strategy.parameters());
+                        let signals: Vec<Signals> = m.pairs.iter().map(|p| strategy.populate(&p.candles, &params)).collect();
+                        let mut st = settings.clone();
+                        st.leverage = if mode == MarketType::Spot { 1.0 } else { st.leverage.max(1.0) };
+                        let view = m.view();
+                        let fast = simulate_with(&cfg, &st, &view, &signals, true);
+                        let slow = simulate_with(&cfg, &st, &view, &signals, false);
+                        let what = format!("{} seed {seed} {mode:?} {max_open:?}", info.name);
+                        assert!(!slow.trades.is_empty(), "{what}: no trades");
+                        assert_eq!(fast.trades, slow.trades, "{what}");
+                        assert_eq!(fast.unclosed, slow.unclosed, "{what}");
+                        assert_eq!(fast.rejected, slow.rejected, "{what}");
+                        assert_eq!(fast.final_balance.to_bits(), slow.final_balance.to_bits(), "{what}");
+                        assert_eq!(fast.balance_series.len(), slow.balance_series.len(), "{what}");
+                        for (a, b) in fast.balance_series.iter().zip(&slow.balance_series) {
+                            assert_eq!((a.0, a.1.to_bits()), (b.0, b.1.to_bits()), "{what}");
+                        }
+                        runs += 1;
+                    }
+                }
+            }
+        }
+        assert!(runs >= 90, "{runs}");
     }
 }

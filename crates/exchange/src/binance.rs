@@ -293,6 +293,8 @@ struct Filter {
     step_size: Option<f64>,
     #[serde(deserialize_with = "opt_decimal")]
     min_qty: Option<f64>,
+    #[serde(deserialize_with = "opt_decimal")]
+    max_qty: Option<f64>,
     /// Spot `MIN_NOTIONAL` and `NOTIONAL` filters.
     #[serde(deserialize_with = "opt_decimal")]
     min_notional: Option<f64>,
@@ -322,6 +324,7 @@ impl SymbolInfo {
                 "LOT_SIZE" => {
                     instrument.amount_step = f.step_size.filter(|s| *s > 0.0);
                     instrument.min_amount = f.min_qty.filter(|q| *q > 0.0);
+                    instrument.max_amount = f.max_qty.filter(|q| *q > 0.0);
                 }
                 "MIN_NOTIONAL" | "NOTIONAL" => {
                     instrument.min_notional = f.min_notional.or(f.notional).filter(|n| *n > 0.0).or(instrument.min_notional);
@@ -458,6 +461,7 @@ mod tests {
         assert_eq!(m.pair.to_string(), "1000PEPE/USDT:USDT");
         assert_eq!(c.venue_symbol(&m.pair).unwrap(), m.symbol);
         assert_eq!((m.instrument.price_tick, m.instrument.amount_step, m.instrument.min_notional), (Some(1e-7), Some(1.0), Some(5.0)));
+        assert_eq!(m.instrument.max_amount, Some(80_000_000.0));
     }
 
     #[test]

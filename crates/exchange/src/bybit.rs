@@ -192,6 +192,7 @@ impl InstrumentInfo {
             min_amount: lot.min_order_qty.filter(|q| *q > 0.0),
             min_notional: lot.min_notional_value.or(lot.min_order_amt).filter(|n| *n > 0.0),
             contract_size: (market == MarketType::Futures).then_some(1.0),
+            ..Instrument::unknown(pair.clone())
         };
         Some(Market { pair, symbol: VenueSymbol::new(self.symbol), active: self.status == "Trading", instrument })
     }

@@ -60,6 +60,9 @@ pub enum HyperoptError {
         /// What the bounds were.
         detail: String,
     },
+    /// The run was cancelled (between evaluations) through [`crate::Hyperopt::with_cancel`].
+    #[error("hyperopt cancelled")]
+    Cancelled,
     /// The backtest rejected the configuration, the data or a parameter set.
     #[error("backtest failed")]
     Backtest(

@@ -12,26 +12,61 @@ use crate::study::Study;
 /// The strategy config a point stands for, in the shape the backtest and the strategy
 /// service read: `{"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}`. `params`
 /// holds every strategy parameter (defaults where not searched), `minimal_roi` Freqtrade's
-/// `{"minutes": ratio}` map.
+/// `{"minutes": ratio}` map, written in minute order (`"2"` before `"10"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyConfig {
+    /// Strategy name.
+    pub strategy: String,
+    /// Every strategy parameter.
+    pub params: ParamValues,
+    /// ROI table as (minutes, ratio), ascending minutes.
+    #[serde(serialize_with = "roi_in_minute_order")]
+    pub minimal_roi: Vec<(i64, f64)>,
+    /// Stop-loss ratio.
+    pub stoploss: f64,
+    /// Trailing stop on or off.
+    pub trailing_stop: bool,
+    /// Trailing distance once the offset is reached.
+    pub trailing_stop_positive: Option<f64>,
+    /// Profit at which the positive trailing distance applies.
+    pub trailing_stop_positive_offset: f64,
+    /// Trail only once the offset is reached.
+    pub trailing_only_offset_is_reached: bool,
+}
+
+/// A JSON object keyed by minutes as text, in numeric order. `serde_json::Value` keeps its
+/// keys sorted as text ("10" before "2"), so the table is serialised straight from the pairs.
+fn roi_in_minute_order<S: serde::Serializer>(roi: &[(i64, f64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut sorted = roi.to_vec();
+    sorted.sort_by_key(|(m, _)| *m);
+    let mut map = s.serialize_map(Some(sorted.len()))?;
+    for (m, r) in &sorted {
+        map.serialize_entry(&m.to_string(), r)?;
+    }
+    map.end()
+}
+
+/// The [`StrategyConfig`] of `point`.
 #[must_use]
-pub fn best_config(strategy: &dyn Strategy, space: &SearchSpace, point: &[f64]) -> serde_json::Value {
+pub fn best_config(strategy: &dyn Strategy, space: &SearchSpace, point: &[f64]) -> StrategyConfig {
     let c = space.decode(point);
     let mut params = ParamValues::defaults(&strategy.parameters());
     for (k, v) in c.params.iter() {
         params.set(k, v.clone());
     }
-    let roi: serde_json::Map<String, serde_json::Value> =
-        c.settings.minimal_roi.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
-    serde_json::json!({
-        "strategy": strategy.name(),
-        "params": params,
-        "minimal_roi": roi,
-        "stoploss": c.settings.stoploss,
-        "trailing_stop": c.settings.trailing_stop,
-        "trailing_stop_positive": c.settings.trailing_stop_positive,
-        "trailing_stop_positive_offset": c.settings.trailing_stop_positive_offset,
-        "trailing_only_offset_is_reached": c.settings.trailing_only_offset_is_reached,
-    })
+    let mut minimal_roi = c.settings.minimal_roi.clone();
+    minimal_roi.sort_by_key(|(m, _)| *m);
+    StrategyConfig {
+        strategy: strategy.name().to_owned(),
+        params,
+        minimal_roi,
+        stoploss: c.settings.stoploss,
+        trailing_stop: c.settings.trailing_stop,
+        trailing_stop_positive: c.settings.trailing_stop_positive,
+        trailing_stop_positive_offset: c.settings.trailing_stop_positive_offset,
+        trailing_only_offset_is_reached: c.settings.trailing_only_offset_is_reached,
+    }
 }
 
 /// How much of the variation of the loss one dimension explains.
@@ -261,5 +296,21 @@ mod tests {
         let svg = render_heatmap_svg(&study, &dims, "t <x>").unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("t &lt;x&gt;") && svg.contains(">a</text>"), "{svg}");
         assert!(render_heatmap_svg(&study, &dims[..1], "t").is_none());
+    }
+
+    #[test]
+    fn roi_keys_are_written_in_minute_order() {
+        let cfg = StrategyConfig {
+            strategy: "S".into(),
+            params: ParamValues::new(),
+            minimal_roi: vec![(0, 0.1), (150, 0.0), (20, 0.05), (2, 0.07)],
+            stoploss: -0.1,
+            trailing_stop: false,
+            trailing_stop_positive: None,
+            trailing_stop_positive_offset: 0.0,
+            trailing_only_offset_is_reached: false,
+        };
+        let text = serde_json::to_string(&cfg).unwrap();
+        assert!(text.contains(r#""minimal_roi":{"0":0.1,"2":0.07,"20":0.05,"150":0.0}"#), "{text}");
     }
 }

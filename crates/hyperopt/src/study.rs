@@ -2,7 +2,8 @@
 //! per-worker indicator caches, tell the results back in trial order; then the out-of-sample
 //! and walk-forward checks of the best parameters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -15,6 +16,12 @@ use crate::error::HyperoptError;
 use crate::loss::{EpochMetrics, LossFunction};
 use crate::sampler::{default_startup, random_point, tpe_point, trial_rng, Grid, SamplerKind};
 use crate::space::{Candidate, Dimension, SearchSpace, SpaceName, WithSettings};
+
+/// Extra draws a TPE trial makes when its proposal was already evaluated (or proposed earlier
+/// in its batch), first from the model, then uniformly; after that the duplicate is accepted
+/// (a small discrete space can be exhausted).
+const DEDUPE_TPE_DRAWS: usize = 16;
+const DEDUPE_RANDOM_DRAWS: usize = 16;
 
 /// Indicator columns one pair's cache may hold before it is cleared: decimal parameters can
 /// make the key set unbounded, and a cache is a speed-up, never a source of truth.
@@ -205,6 +212,7 @@ pub struct Hyperopt<'s> {
     stake_currency: String,
     pool: rayon::ThreadPool,
     jobs: usize,
+    cancel: Option<&'s AtomicBool>,
 }
 
 impl std::fmt::Debug for Hyperopt<'_> {
@@ -241,7 +249,23 @@ impl<'s> Hyperopt<'s> {
         })?;
         let first = &backtest.pairs[0];
         let stake_currency = first.settle().unwrap_or(first.quote()).to_owned();
-        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs })
+        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None })
+    }
+
+    /// Stops the run with [`HyperoptError::Cancelled`] once `cancel` is set: checked before
+    /// every evaluation, so at most the evaluations already running finish.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: &'s AtomicBool) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    fn check_cancel(&self) -> Result<(), HyperoptError> {
+        if self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            Err(HyperoptError::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// The search space.
@@ -333,19 +357,45 @@ impl<'s> Hyperopt<'s> {
         let mut epochs: Vec<Epoch> = Vec::with_capacity(total);
         let mut best: Option<usize> = None;
         let mut start = 0;
+        let key = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
         while start < total {
+            self.check_cancel()?;
             let end = (start + batch).min(total);
-            let points: Vec<Vec<f64>> = (start..end)
-                .map(|t| {
-                    let mut rng = trial_rng(seed, t);
-                    match (&grid, self.config.sampler) {
-                        (Some(g), _) => g.point(t),
-                        (None, SamplerKind::Tpe) if history.len() >= startup => tpe_point(dims, &history, &mut rng),
-                        _ => random_point(dims, &mut rng),
+            // Proposed one trial after another (never in parallel), so the duplicate check
+            // below sees the same earlier proposals on every run: determinism holds.
+            let mut proposed: HashSet<Vec<u64>> = HashSet::new();
+            let mut points: Vec<Vec<f64>> = Vec::with_capacity(end - start);
+            for t in start..end {
+                let mut rng = trial_rng(seed, t);
+                let p = match (&grid, self.config.sampler) {
+                    (Some(g), _) => g.point(t),
+                    (None, SamplerKind::Tpe) => {
+                        let modelled = history.len() >= startup;
+                        let draw = |rng: &mut rand_chacha::ChaCha8Rng, i: usize| {
+                            if modelled && i <= DEDUPE_TPE_DRAWS {
+                                tpe_point(dims, &history, rng)
+                            } else {
+                                random_point(dims, rng)
+                            }
+                        };
+                        // TPE concentrates on its good region and re-proposes points it has
+                        // already seen; an epoch spent on a known point teaches nothing, so
+                        // draw again (the model first, then uniformly) from the trial's stream.
+                        let mut p = draw(&mut rng, 0);
+                        for i in 1..=DEDUPE_TPE_DRAWS + DEDUPE_RANDOM_DRAWS {
+                            let k = key(&p);
+                            if !memo.contains_key(&k) && !proposed.contains(&k) {
+                                break;
+                            }
+                            p = draw(&mut rng, i);
+                        }
+                        p
                     }
-                })
-                .collect();
-            let key = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+                    _ => random_point(dims, &mut rng),
+                };
+                proposed.insert(key(&p));
+                points.push(p);
+            }
             let mut todo: Vec<&Vec<f64>> = Vec::new();
             for p in &points {
                 if !memo.contains_key(&key(p)) && !todo.contains(&p) {
@@ -355,6 +405,7 @@ impl<'s> Hyperopt<'s> {
             let results: Vec<(f64, EpochMetrics)> = self.pool.install(|| {
                 todo.par_iter()
                     .map(|p| {
+                        self.check_cancel()?;
                         let mut cache =
                             caches.lock().map(|mut c| c.pop()).ok().flatten().unwrap_or_else(|| vec![IndicatorCache::new(); n_pairs]);
                         for c in &mut cache {

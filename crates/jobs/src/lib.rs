@@ -73,18 +73,20 @@ pub trait JobRepository: Send + Sync {
     /// [`RepoError::Storage`].
     fn list(&self, filter: &JobFilter) -> Result<Page, RepoError>;
 
-    /// Atomically takes the oldest PENDING job of `job_type`, marks it RUNNING for
+    /// Atomically takes the oldest PENDING job of any of `job_types`, marks it RUNNING for
     /// `executor_id` and counts the attempt.
     ///
     /// # Errors
     /// [`RepoError::Storage`].
-    fn claim_next(&self, job_type: &str, executor_id: &str) -> Result<Option<Job>, RepoError>;
+    fn claim_next(&self, job_types: &[&str], executor_id: &str) -> Result<Option<Job>, RepoError>;
 
-    /// Records progress (0..1) of a RUNNING job and refreshes its heartbeat.
+    /// Records progress (0..1) of a RUNNING job and refreshes its heartbeat. `detail` is the
+    /// job type's own progress document (epochs done and best loss of a hyperopt run, pairs
+    /// done of a sync); `None` keeps the stored one.
     ///
     /// # Errors
     /// [`RepoError::IllegalTransition`] when the job is no longer RUNNING.
-    fn heartbeat(&self, id: &str, progress: f64) -> Result<(), RepoError>;
+    fn heartbeat(&self, id: &str, progress: f64, detail: Option<&serde_json::Value>) -> Result<(), RepoError>;
 
     /// Moves a job to a new status if the transition is legal, storing result or error.
     ///

@@ -125,6 +125,10 @@ pub struct Job {
     pub attempts: u32,
     /// Progress 0..1 of the current attempt.
     pub progress: f64,
+    /// The job type's own progress document of the current attempt (see
+    /// [`crate::JobRepository::heartbeat`]).
+    #[serde(default)]
+    pub progress_detail: Option<serde_json::Value>,
     /// Last heartbeat of the worker, epoch ms.
     pub heartbeat_at: Option<i64>,
     /// Worker that runs or ran it.

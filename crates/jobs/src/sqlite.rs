@@ -66,7 +66,7 @@ fn now_ms() -> i64 {
 }
 
 const COLUMNS: &str = "id, job_type, status, config, label, idempotency_key, created_at, updated_at, started_at, \
-     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested";
+     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail";
 
 impl SqliteJobRepository {
     /// Opens (and creates or migrates) the database at `path`.
@@ -130,6 +130,14 @@ impl SqliteJobRepository {
              CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);",
         )
         .map_err(storage)?;
+        // Columns added after the first release; a database created before them gains them here.
+        let has_detail = conn
+            .prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'progress_detail'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(storage)?;
+        if !has_detail {
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN progress_detail TEXT").map_err(storage)?;
+        }
         Ok(Self { conn: Mutex::new(conn), readers: Vec::new(), next_reader: std::sync::atomic::AtomicUsize::new(0), checkpointer: None })
     }
 
@@ -179,6 +187,7 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
     let config: String = r.get(3)?;
     let result: Option<String> = r.get(14)?;
     let error: Option<String> = r.get(15)?;
+    let detail: Option<String> = r.get(17)?;
     let conv = |e: String| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into());
     Ok(Job {
         id: r.get(0)?,
@@ -193,6 +202,7 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
         finished_at: r.get(9)?,
         attempts: r.get(10)?,
         progress: r.get(11)?,
+        progress_detail: detail.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| conv(e.to_string()))?,
         heartbeat_at: r.get(12)?,
         executor_id: r.get(13)?,
         result: result.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| conv(e.to_string()))?,
@@ -261,13 +271,17 @@ impl JobRepository for SqliteJobRepository {
         Ok(Page { items, total: usize::try_from(total).unwrap_or(0), limit, offset: f.offset })
     }
 
-    fn claim_next(&self, job_type: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+    fn claim_next(&self, job_types: &[&str], executor_id: &str) -> Result<Option<Job>, RepoError> {
+        if job_types.is_empty() {
+            return Ok(None);
+        }
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let marks = (1..=job_types.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let id: Option<String> = tx
             .query_row(
-                "SELECT id FROM jobs WHERE status = 'PENDING' AND job_type = ?1 ORDER BY created_at, id LIMIT 1",
-                params![job_type],
+                &format!("SELECT id FROM jobs WHERE status = 'PENDING' AND job_type IN ({marks}) ORDER BY created_at, id LIMIT 1"),
+                rusqlite::params_from_iter(job_types.iter()),
                 |r| r.get(0),
             )
             .optional()
@@ -276,7 +290,7 @@ impl JobRepository for SqliteJobRepository {
         let now = now_ms();
         tx.execute(
             "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
-             attempts = attempts + 1, progress = 0 WHERE id = ?1 AND status = 'PENDING'",
+             attempts = attempts + 1, progress = 0, progress_detail = NULL WHERE id = ?1 AND status = 'PENDING'",
             params![id, executor_id, now],
         )
         .map_err(storage)?;
@@ -285,12 +299,13 @@ impl JobRepository for SqliteJobRepository {
         Ok(Some(j))
     }
 
-    fn heartbeat(&self, id: &str, progress: f64) -> Result<(), RepoError> {
+    fn heartbeat(&self, id: &str, progress: f64, detail: Option<&serde_json::Value>) -> Result<(), RepoError> {
         let conn = self.lock();
         let n = conn
             .execute(
-                "UPDATE jobs SET progress = ?2, heartbeat_at = ?3, updated_at = ?3 WHERE id = ?1 AND status = 'RUNNING'",
-                params![id, progress.clamp(0.0, 1.0), now_ms()],
+                "UPDATE jobs SET progress = ?2, heartbeat_at = ?3, updated_at = ?3, progress_detail = COALESCE(?4, progress_detail)
+                 WHERE id = ?1 AND status = 'RUNNING'",
+                params![id, progress.clamp(0.0, 1.0), now_ms(), detail.map(ToString::to_string)],
             )
             .map_err(storage)?;
         if n == 0 {

@@ -1,7 +1,8 @@
-//! backend-api (port 8000): accepts backtests (validated field by field, the strategy checked
-//! by strategy-service and the pairs by data-collection), commits them durably before
-//! answering 202, and serves their status, trades and reports; strategies, health, readiness,
-//! Prometheus metrics.
+//! backend-api (port 8000): accepts backtests and hyperopt runs (validated field by field, the
+//! strategy checked by strategy-service and the pairs by data-collection), commits them durably
+//! before answering 202, and serves their status, trades, reports and hyperopt results; every
+//! job (syncs included) through `/api/v1/jobs`; strategies, health, readiness, Prometheus
+//! metrics.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,21 +10,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tradai_app::backtest::BacktestRequest;
-use tradai_core::{parse_date_ms, ExchangeId, MarketType, Pair, TimeRange, Timeframe};
-use tradai_jobs::{Job, JobFilter, JobRepository, JobStatus, NewJob};
+use tradai_app::backtest::{BacktestFailure, BacktestRequest};
+use tradai_app::hyperopt::HyperoptRequest;
+use tradai_core::{parse_date_ms, MarketType, Pair};
+use tradai_engine::StrategyRegistry;
+use tradai_jobs::{Job, JobRepository, JobStatus, NewJob};
 
 use crate::clients::{ClientError, DataCollectionClient, StrategyServiceClient};
 use crate::dto::{
-    BacktestPage, BacktestStatus, BacktestSubmission, CheckResult, HealthResponse, JobErrorBody, ListQuery, ReadyResponse,
-    StakeAmountInput, StrategyDetail, StrategyList, StrategyValidateRequest, StrategyValidateResponse, SubmitResponse, TradesResponse,
+    BacktestPage, BacktestStatus, BacktestSubmission, CheckResult, HealthResponse, HyperoptSubmission, JobPage, JobView, JobsQuery,
+    ListQuery, ReadyResponse, StakeAmountInput, StrategyDetail, StrategyList, StrategyValidateRequest, StrategyValidateResponse,
+    TradesResponse,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
-use crate::executor::{BacktestJobConfig, BacktestJobSubmitter, BACKTEST};
+use crate::executor::hyperopt::{BEST_CONFIG_JSON, EPOCHS_JSON, HEATMAP_SVG};
+use crate::executor::{BacktestJobConfig, BacktestJobSubmitter, HyperoptJobConfig, BACKTEST, HYPEROPT};
+pub use crate::jobs_api::Intake;
 use crate::middleware::Metrics;
 use crate::results::{ResultError, ResultStore};
 
@@ -118,71 +124,15 @@ impl BackendState {
     }
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<(Job, bool), String>>;
-
-/// Group commit: submissions queue here and a writer thread commits everything queued in one
-/// transaction, so the API accepts many jobs per disk flush while each answer still waits for
-/// its own job to be durable.
-pub struct Intake {
-    tx: std::sync::mpsc::Sender<(NewJob, Reply)>,
-}
-
-/// Most submissions committed together.
-const MAX_BATCH: usize = 512;
-
-impl Intake {
-    /// Starts the writer thread.
-    #[must_use]
-    pub fn start(jobs: Arc<dyn JobRepository>) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<(NewJob, Reply)>();
-        let spawned = std::thread::Builder::new().name("job-intake".into()).spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(x) => batch.push(x),
-                        Err(_) => break,
-                    }
-                }
-                let (news, replies): (Vec<NewJob>, Vec<Reply>) = batch.into_iter().unzip();
-                match jobs.create_batch(news) {
-                    Ok(out) => {
-                        for (r, o) in replies.into_iter().zip(out) {
-                            let _ = r.send(Ok(o));
-                        }
-                    }
-                    Err(e) => {
-                        let msg = format!("{e}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default());
-                        for r in replies {
-                            let _ = r.send(Err(msg.clone()));
-                        }
-                    }
-                }
-            }
-        });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the job intake thread");
-        }
-        Self { tx }
-    }
-
-    /// Commits one job (with the others queued at the same time).
-    ///
-    /// # Errors
-    /// [`AppError::Internal`] when the commit failed.
-    pub async fn submit(&self, job: NewJob) -> Result<(Job, bool), AppError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx.send((job, tx)).map_err(|_| AppError::internal("job intake stopped"))?;
-        rx.await.map_err(|_| AppError::internal("job intake stopped"))?.map_err(AppError::internal)
-    }
-}
-
 /// The backend routes with the shared middleware: what tests drive with `oneshot`.
 pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
     let limiter = Arc::new(crate::middleware::RateLimiter::new(limits.rate_per_sec));
     let mutating = Router::new()
         .route("/api/v1/backtests", post(submit))
         .route("/api/v1/backtests/{id}/cancel", post(cancel))
+        .route("/api/v1/hyperopt", post(submit_hyperopt))
+        .route("/api/v1/hyperopt/{id}/cancel", post(cancel_hyperopt))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state.keys), crate::auth::require_key))
         .route_layer(axum::middleware::from_fn_with_state(limiter, crate::middleware::rate_limit));
     let routes = Router::new()
@@ -193,6 +143,13 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/backtests/{id}", get(status))
         .route("/api/v1/backtests/{id}/trades", get(trades))
         .route("/api/v1/backtests/{id}/report", get(report))
+        .route("/api/v1/hyperopt", get(list_hyperopt))
+        .route("/api/v1/hyperopt/{id}", get(hyperopt_status))
+        .route("/api/v1/hyperopt/{id}/config", get(hyperopt_config))
+        .route("/api/v1/hyperopt/{id}/epochs", get(hyperopt_epochs))
+        .route("/api/v1/hyperopt/{id}/heatmap", get(hyperopt_heatmap))
+        .route("/api/v1/jobs", get(list_jobs))
+        .route("/api/v1/jobs/{id}", get(job_status))
         .route("/api/v1/strategies", get(strategies))
         .route("/api/v1/strategies/{name}", get(strategy))
         .route("/metrics", get(metrics))
@@ -249,7 +206,17 @@ fn client_error(e: ClientError) -> AppError {
     }
 }
 
-/// Validates a submission's own fields (everything that needs no other service).
+/// The app's verdict on a field, as the API reports it.
+fn app_field(e: BacktestFailure) -> AppError {
+    match e {
+        BacktestFailure::InvalidField { field, message } => AppError::field(field, message),
+        e => AppError::internal(e),
+    }
+}
+
+/// Validates a submission's own fields (everything that needs no other service): what only
+/// the API has (dates, pair indexes, limits) here, every value check through
+/// [`BacktestRequest::validate_fields`], the same checks the CLI and the workers make.
 ///
 /// # Errors
 /// [`AppError::InvalidField`] naming the first bad field.
@@ -261,14 +228,13 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
     if strategy.is_empty() || strategy.len() > 100 {
         return Err(f("strategy", "must be a strategy name (1 to 100 characters)"));
     }
-    let exchange = sub.exchange.clone().unwrap_or_else(|| "binance".into());
-    ExchangeId::new(&exchange).map_err(|e| f("exchange", e.to_string()))?;
     if sub.pairs.is_empty() {
         return Err(f("pairs", "give at least one pair, e.g. [\"ETH/BTC\"]"));
     }
     if sub.pairs.len() > 500 {
         return Err(f("pairs", format!("at most 500 pairs per backtest, got {}", sub.pairs.len())));
     }
+    // Parsed here too, only to name the index of a bad or repeated pair (`pairs[2]`).
     let mut seen = HashSet::new();
     let mut pairs = Vec::with_capacity(sub.pairs.len());
     for (i, raw) in sub.pairs.iter().enumerate() {
@@ -278,17 +244,11 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
         }
         pairs.push(p.to_string());
     }
-    if let Some(tf) = &sub.timeframe {
-        tf.parse::<Timeframe>().map_err(|e| f("timeframe", e.to_string()))?;
-    }
     let timerange = match (&sub.timerange, &sub.start_date, &sub.end_date) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(f("timerange", "give either timerange or start_date/end_date, not both"));
         }
-        (Some(tr), None, None) => {
-            tr.parse::<TimeRange>().map_err(|e| f("timerange", e.to_string()))?;
-            Some(tr.clone())
-        }
+        (Some(tr), None, None) => Some(tr.clone()),
         (None, start, end) => {
             let s = start.as_deref().map(|d| parse_date_ms(d).map_err(|e| f("start_date", e.to_string()))).transpose()?;
             let e = end.as_deref().map(|d| parse_date_ms(d).map_err(|e| f("end_date", e.to_string()))).transpose()?;
@@ -306,53 +266,32 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
     };
     let stake_amount = match &sub.stake_amount {
         None => serde_json::Value::String("unlimited".into()),
-        Some(StakeAmountInput::Text(t)) if t == "unlimited" => serde_json::Value::String("unlimited".into()),
-        Some(StakeAmountInput::Text(t)) => {
-            return Err(f("stake_amount", format!("expected a positive number or \"unlimited\", got '{t}'")))
-        }
-        Some(StakeAmountInput::Amount(x)) if x.is_finite() && *x > 0.0 => serde_json::json!(x),
-        Some(StakeAmountInput::Amount(x)) => return Err(f("stake_amount", format!("must be positive, got {x}"))),
+        Some(StakeAmountInput::Text(t)) => serde_json::Value::String(t.clone()),
+        Some(StakeAmountInput::Amount(x)) => serde_json::json!(x),
     };
-    let wallet = sub.dry_run_wallet.unwrap_or(1000.0);
-    if !(wallet.is_finite() && wallet > 0.0) {
-        return Err(f("dry_run_wallet", format!("must be positive, got {wallet}")));
-    }
-    let mot = sub.max_open_trades.unwrap_or(3);
-    if mot == 0 || mot < -1 {
-        return Err(f("max_open_trades", format!("must be -1 (unlimited) or at least 1, got {mot}")));
-    }
-    let fee = sub.fee.unwrap_or(0.001);
-    if !(fee.is_finite() && (0.0..0.5).contains(&fee)) {
-        return Err(f("fee", format!("must be a ratio in [0, 0.5), got {fee}")));
-    }
-    let mode = sub.trading_mode.clone().unwrap_or_else(|| "spot".into());
-    let market: MarketType = mode.parse().map_err(|e: tradai_core::ParseError| f("trading_mode", e.to_string()))?;
-    if let Some(l) = sub.leverage {
-        if !(l.is_finite() && (1.0..=125.0).contains(&l)) {
-            return Err(f("leverage", format!("must be between 1 and 125, got {l}")));
-        }
-        if market == MarketType::Spot && l != 1.0 {
-            return Err(f("leverage", "leverage needs trading_mode 'futures'"));
-        }
-    }
     if sub.experiment_name.as_ref().is_some_and(|x| x.len() > 200) {
         return Err(f("experiment_name", "at most 200 characters"));
     }
-    Ok(BacktestRequest {
+    let req = BacktestRequest {
         strategy: strategy.to_owned(),
-        exchange,
+        exchange: sub.exchange.clone().unwrap_or_else(|| "binance".into()),
         pairs,
         timeframe: sub.timeframe.clone(),
         timerange,
         stake_amount,
-        dry_run_wallet: wallet,
-        max_open_trades: mot,
-        fee,
-        trading_mode: market.as_str().to_owned(),
+        dry_run_wallet: sub.dry_run_wallet.unwrap_or(1000.0),
+        max_open_trades: sub.max_open_trades.unwrap_or(3),
+        fee: sub.fee.unwrap_or(0.001),
+        trading_mode: sub.trading_mode.clone().unwrap_or_else(|| "spot".into()),
         leverage: sub.leverage,
         params: None,
         overrides: None,
-    })
+    };
+    req.validate_fields().map_err(app_field)?;
+    if req.trading_mode == MarketType::Spot.as_str() && req.leverage.is_some_and(|l| l != 1.0) {
+        return Err(f("leverage", "leverage needs trading_mode 'futures'"));
+    }
+    Ok(req)
 }
 
 /// A time-range bound: `YYYYMMDD` at midnight, else epoch milliseconds.
@@ -399,6 +338,24 @@ impl BackendState {
         Ok(set)
     }
 
+    /// Commits a validated job and answers as [`crate::jobs_api::submit`] does.
+    async fn enqueue(
+        &self,
+        job_type: &str,
+        config: &impl serde::Serialize,
+        idempotency_key: Option<String>,
+        label: Option<String>,
+        status_base: &str,
+    ) -> Result<Response, AppError> {
+        let config = serde_json::to_value(config).map_err(AppError::internal)?;
+        let new = NewJob { job_type: job_type.into(), config, idempotency_key, label };
+        let resp = crate::jobs_api::submit(&self.intake, self.executor.as_ref(), new, status_base).await?;
+        if resp.status() == StatusCode::ACCEPTED {
+            self.submitted.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(resp)
+    }
+
     /// Checks a request against the strategy (strategy-service) and the stored data
     /// (data-collection), and fills in the strategy's timeframe when none was given.
     async fn check_dependencies(&self, req: &mut BacktestRequest) -> Result<(), AppError> {
@@ -433,15 +390,6 @@ impl BackendState {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
-    let s = v.to_str().map_err(|_| AppError::field("Idempotency-Key", "must be printable ASCII"))?.trim();
-    if s.is_empty() || s.len() > 200 {
-        return Err(AppError::field("Idempotency-Key", "must be 1 to 200 characters"));
-    }
-    Ok(Some(s.to_owned()))
-}
-
 /// Accepts a backtest: validated, then committed durably, then 202.
 ///
 /// With an `Idempotency-Key` already used, the first job is returned (200) and nothing new is
@@ -449,82 +397,27 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 #[utoipa::path(post, path = "/api/v1/backtests", tag = "backtests",
     request_body = BacktestSubmission,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this submission safe")),
-    responses(
-        (status = 202, description = "Accepted and durable", body = SubmitResponse),
-        (status = 200, description = "Replay of an earlier submission with the same Idempotency-Key", body = SubmitResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
-        (status = 503, body = ErrorBody)),
+    responses(crate::jobs_api::SubmitAnswers),
     security((), ("api_key" = [])))]
 pub async fn submit(
     State(st): State<BackendState>,
     headers: HeaderMap,
     ApiJson(sub): ApiJson<BacktestSubmission>,
 ) -> Result<Response, AppError> {
-    if !st.accepting.load(Ordering::SeqCst) {
-        return Err(AppError::Unavailable { code: "shutting_down", message: "the server is shutting down; submit again shortly".into() });
-    }
-    let key = idempotency_key(&headers)?;
+    let key = crate::jobs_api::admit(&st.accepting, &headers)?;
     let mut req = validate_submission(&sub)?;
     st.check_dependencies(&mut req).await?;
     let label = Some(req.strategy.clone());
-    let config = serde_json::to_value(BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone() })
-        .map_err(AppError::internal)?;
-    let (job, created) = st.intake.submit(NewJob { job_type: BACKTEST.into(), config, idempotency_key: key, label }).await?;
-    if created {
-        st.submitted.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = st.executor.submit(&job) {
-            // Durable already: a worker (here after a restart, or elsewhere) picks it up later.
-            tracing::warn!(job_id = %job.id, error = %e, "executor did not take the job now; it stays PENDING");
-        }
-    }
-    let status_url = format!("/api/v1/backtests/{}", job.id);
-    let body = SubmitResponse { job_id: job.id.clone(), status: job.status.to_string(), status_url: status_url.clone(), created };
-    let code = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
-    let mut resp = (code, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&status_url) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    if !created {
-        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(resp)
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map_or_else(|| ms.to_string(), |d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    let config = BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone() };
+    st.enqueue(BACKTEST, &config, key, label, "/api/v1/backtests").await
 }
 
 fn to_status(j: Job) -> BacktestStatus {
-    let mut config = j.config;
-    let request = config.get_mut("request").map(serde_json::Value::take).unwrap_or(serde_json::Value::Null);
-    let experiment_name = config.get("experiment_name").and_then(|v| v.as_str()).map(str::to_owned);
-    BacktestStatus {
-        job_id: j.id,
-        status: j.status.to_string(),
-        progress: j.progress,
-        strategy: j.label,
-        experiment_name,
-        created_at: rfc3339(j.created_at),
-        updated_at: rfc3339(j.updated_at),
-        started_at: j.started_at.map(rfc3339),
-        finished_at: j.finished_at.map(rfc3339),
-        attempts: j.attempts,
-        cancel_requested: j.cancel_requested,
-        request,
-        result: j.result,
-        error: j.error.map(|e| JobErrorBody { code: e.code, message: e.message, retryable: e.retryable }),
-    }
+    BacktestStatus { strategy: j.label.clone(), job: crate::jobs_api::view(j) }
 }
 
 async fn load(st: &BackendState, id: String) -> Result<Job, AppError> {
-    let jobs = Arc::clone(&st.jobs);
-    let job = tokio::task::spawn_blocking(move || jobs.get(&id)).await??;
-    if job.job_type != BACKTEST {
-        return Err(AppError::NotFound { what: "backtest", id: job.id });
-    }
-    Ok(job)
+    crate::jobs_api::load(&st.jobs, id, Some(BACKTEST), "backtest").await
 }
 
 /// One backtest's status, progress, timestamps and result summary or error.
@@ -539,29 +432,10 @@ pub async fn status(State(st): State<BackendState>, UrlPath(id): UrlPath<String>
 #[utoipa::path(get, path = "/api/v1/backtests", tag = "backtests", params(ListQuery),
     responses((status = 200, body = BacktestPage), (status = 400, body = ErrorBody)))]
 pub async fn list(State(st): State<BackendState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<BacktestPage>, AppError> {
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| s.parse::<JobStatus>().map_err(|m| AppError::InvalidQuery { field: "status".into(), message: m }))
-        .transpose()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(AppError::InvalidQuery { field: "limit".into(), message: format!("must be 1 to 500, got {limit}") });
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset > 1_000_000_000 {
-        return Err(AppError::InvalidQuery { field: "offset".into(), message: "must be at most 1000000000".into() });
-    }
-    let filter =
-        JobFilter { job_type: Some(BACKTEST.into()), status, label: q.strategy, limit: Some(limit as usize), offset: offset as usize };
+    let filter = crate::jobs_api::filter(Some(BACKTEST.into()), q.status.as_deref(), q.strategy, q.limit, q.offset)?;
     let jobs = Arc::clone(&st.jobs);
     let page = tokio::task::spawn_blocking(move || jobs.list(&filter)).await??;
-    Ok(Json(BacktestPage {
-        items: page.items.into_iter().map(to_status).collect(),
-        total: page.total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(Json(BacktestPage { page: crate::jobs_api::page_info(&page), items: page.items.into_iter().map(to_status).collect() }))
 }
 
 /// Cancels a backtest: a PENDING one at once, a RUNNING one within a second.
@@ -571,13 +445,8 @@ pub async fn list(State(st): State<BackendState>, ApiQuery(q): ApiQuery<ListQuer
         (status = 409, description = "Already finished", body = ErrorBody), (status = 429, body = ErrorBody)),
     security((), ("api_key" = [])))]
 pub async fn cancel(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
-    load(&st, id.clone()).await?;
-    let jobs = Arc::clone(&st.jobs);
-    let jid = id.clone();
-    let job = tokio::task::spawn_blocking(move || jobs.request_cancel(&jid)).await??;
-    if job.status == JobStatus::Running {
-        st.executor.cancel(&id);
-    }
+    let job = load(&st, id).await?;
+    let job = crate::jobs_api::cancel(&st.jobs, st.executor.as_ref(), &job).await?;
     Ok((StatusCode::ACCEPTED, Json(to_status(job))).into_response())
 }
 
@@ -623,6 +492,157 @@ pub async fn report(State(st): State<BackendState>, UrlPath(id): UrlPath<String>
     let results = st.results.clone();
     let text = tokio::task::spawn_blocking(move || results.report(&job.id)).await?.map_err(result_error)?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// The strategies the workers search with: a hyperopt submission's spaces are checked against
+/// the parameters of the strategy the run will use.
+fn registry() -> &'static StrategyRegistry {
+    static REGISTRY: std::sync::OnceLock<StrategyRegistry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(StrategyRegistry::builtin)
+}
+
+fn count(v: Option<u64>, default: usize) -> usize {
+    v.map_or(default, |x| usize::try_from(x).unwrap_or(usize::MAX))
+}
+
+/// Accepts a hyperopt run: the backtest fields as for a backtest, the search settings (spaces,
+/// loss, sampler, epochs, ...) as `tradai hyperopt` checks them, then committed durably, then
+/// 202. Progress (`epochs_done`, `epochs_total`, `best_loss`) and the result are read with
+/// `GET /api/v1/hyperopt/{id}`.
+#[utoipa::path(post, path = "/api/v1/hyperopt", tag = "hyperopt",
+    request_body = HyperoptSubmission,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this submission safe")),
+    responses(crate::jobs_api::SubmitAnswers),
+    security((), ("api_key" = [])))]
+pub async fn submit_hyperopt(
+    State(st): State<BackendState>,
+    headers: HeaderMap,
+    ApiJson(sub): ApiJson<HyperoptSubmission>,
+) -> Result<Response, AppError> {
+    let key = crate::jobs_api::admit(&st.accepting, &headers)?;
+    let mut req = HyperoptRequest {
+        backtest: validate_submission(&BacktestSubmission::from(&sub))?,
+        epochs: count(sub.epochs, 100),
+        spaces: sub.spaces.clone().unwrap_or_else(|| vec!["buy".into()]),
+        loss: sub.loss.clone().unwrap_or_else(|| "sharpe".into()),
+        sampler: sub.sampler.clone().unwrap_or_else(|| "tpe".into()),
+        seed: sub.seed.unwrap_or(0),
+        jobs: sub.jobs.map(|j| count(Some(j), 0)),
+        oos_timerange: sub.oos_timerange.clone(),
+        split: sub.split,
+        walk_forward: sub.walk_forward.map(|k| count(Some(k), 0)),
+        top: count(sub.top, 10),
+    };
+    if req.jobs.is_some_and(|j| j > 256) {
+        return Err(AppError::field("jobs", format!("at most 256 parallel evaluations, got {}", sub.jobs.unwrap_or(0))));
+    }
+    if req.top > 1000 {
+        return Err(AppError::field("top", format!("at most 1000 epochs in the top list, got {}", req.top)));
+    }
+    req.validate(registry()).map_err(app_field)?;
+    st.check_dependencies(&mut req.backtest).await?;
+    let label = Some(req.backtest.strategy.clone());
+    let config = HyperoptJobConfig { request: req, experiment_name: sub.experiment_name.clone() };
+    st.enqueue(HYPEROPT, &config, key, label, "/api/v1/hyperopt").await
+}
+
+/// One hyperopt run: status, progress (`progress_detail`: epochs done and planned, best loss
+/// so far) and, once COMPLETED, the result: best parameters and loss, in-sample and
+/// out-of-sample metrics, walk-forward folds, top epochs, importance and the best strategy
+/// config.
+#[utoipa::path(get, path = "/api/v1/hyperopt/{id}", tag = "hyperopt",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+pub async fn hyperopt_status(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Json<JobView>, AppError> {
+    Ok(Json(crate::jobs_api::view(crate::jobs_api::load(&st.jobs, id, Some(HYPEROPT), "hyperopt run").await?)))
+}
+
+/// Hyperopt runs, newest first, filtered by status and strategy (`label`).
+#[utoipa::path(get, path = "/api/v1/hyperopt", tag = "hyperopt", params(JobsQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+pub async fn list_hyperopt(State(st): State<BackendState>, ApiQuery(q): ApiQuery<JobsQuery>) -> Result<Json<JobPage>, AppError> {
+    Ok(Json(crate::jobs_api::list(&st.jobs, q, Some(HYPEROPT)).await?))
+}
+
+/// Cancels a hyperopt run: a PENDING one at once, a RUNNING one between two evaluations.
+#[utoipa::path(post, path = "/api/v1/hyperopt/{id}/cancel", tag = "hyperopt",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody), (status = 429, body = ErrorBody)),
+    security((), ("api_key" = [])))]
+pub async fn cancel_hyperopt(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
+    let job = crate::jobs_api::load(&st.jobs, id, Some(HYPEROPT), "hyperopt run").await?;
+    let job = crate::jobs_api::cancel(&st.jobs, st.executor.as_ref(), &job).await?;
+    Ok((StatusCode::ACCEPTED, Json(crate::jobs_api::view(job))).into_response())
+}
+
+/// One artifact of a COMPLETED hyperopt run, as the run wrote it.
+async fn hyperopt_artifact(st: &BackendState, id: String, name: &'static str, content_type: &'static str) -> Result<Response, AppError> {
+    let job = crate::jobs_api::load(&st.jobs, id, Some(HYPEROPT), "hyperopt run").await?;
+    if job.status != JobStatus::Completed {
+        return Err(AppError::Conflict(format!("hyperopt run '{}' is {}; its results exist once it is COMPLETED", job.id, job.status)));
+    }
+    let results = st.results.clone();
+    let text = tokio::task::spawn_blocking(move || results.read_text(&job.id, name)).await?.map_err(result_error)?;
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// The best parameters of a COMPLETED hyperopt run as a strategy config
+/// (`{"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}`, ROI keys in minute order):
+/// what `tradai backtest --strategy-config` and strategy-service read.
+#[utoipa::path(get, path = "/api/v1/hyperopt/{id}/config", tag = "hyperopt",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Strategy config JSON", body = Object),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn hyperopt_config(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
+    hyperopt_artifact(&st, id, BEST_CONFIG_JSON, "application/json").await
+}
+
+/// Every epoch of a COMPLETED hyperopt run (`tradai hyperopt --export`).
+#[utoipa::path(get, path = "/api/v1/hyperopt/{id}/epochs", tag = "hyperopt",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "Every epoch", body = Object),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn hyperopt_epochs(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
+    hyperopt_artifact(&st, id, EPOCHS_JSON, "application/json").await
+}
+
+/// Heat map (SVG) of the best loss over the two most important parameters of a COMPLETED
+/// hyperopt run; 404 when fewer than two parameters were searched.
+#[utoipa::path(get, path = "/api/v1/hyperopt/{id}/heatmap", tag = "hyperopt",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "SVG heat map", body = String, content_type = "image/svg+xml"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn hyperopt_heatmap(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
+    hyperopt_artifact(&st, id, HEATMAP_SVG, "image/svg+xml").await
+}
+
+/// Any job (backtest, hyperopt run, exchange sync): status, progress and result.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+pub async fn job_status(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Json<JobView>, AppError> {
+    Ok(Json(crate::jobs_api::view(crate::jobs_api::load(&st.jobs, id, None, "job").await?)))
+}
+
+/// Jobs of every type, newest first, filtered by type, status and label.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobsQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+pub async fn list_jobs(State(st): State<BackendState>, ApiQuery(q): ApiQuery<JobsQuery>) -> Result<Json<JobPage>, AppError> {
+    Ok(Json(crate::jobs_api::list(&st.jobs, q, None).await?))
+}
+
+/// Cancels any job: a PENDING one at once, a RUNNING one within a second (wherever it runs:
+/// the flag reaches its worker through the job record).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody), (status = 429, body = ErrorBody)),
+    security((), ("api_key" = [])))]
+pub async fn cancel_job(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Response, AppError> {
+    let job = crate::jobs_api::load(&st.jobs, id, None, "job").await?;
+    let job = crate::jobs_api::cancel(&st.jobs, st.executor.as_ref(), &job).await?;
+    Ok((StatusCode::ACCEPTED, Json(crate::jobs_api::view(job))).into_response())
 }
 
 /// Strategies (from strategy-service).

@@ -300,53 +300,133 @@ pub enum StakeAmountInput {
     Text(String),
 }
 
-/// Body of `POST /api/v1/backtests`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BacktestSubmission {
-    /// Strategy name (`GET /api/v1/strategies`).
-    pub strategy: String,
-    /// Exchange whose stored candles to use (default `binance`).
-    #[serde(default)]
-    pub exchange: Option<String>,
-    /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`).
-    pub pairs: Vec<String>,
-    /// Timeframe; the strategy's when absent.
-    #[serde(default)]
-    pub timeframe: Option<String>,
-    /// `YYYYMMDD-YYYYMMDD` (either side may be empty). Exclusive with start/end dates.
-    #[serde(default)]
-    pub timerange: Option<String>,
-    /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
-    #[serde(default)]
-    pub start_date: Option<String>,
-    /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
-    #[serde(default)]
-    pub end_date: Option<String>,
-    /// Stake per trade, or `"unlimited"` (default).
-    #[serde(default)]
-    pub stake_amount: Option<StakeAmountInput>,
-    /// Starting wallet (default 1000).
-    #[serde(default)]
-    pub dry_run_wallet: Option<f64>,
-    /// Maximum simultaneous trades, -1 for unlimited (default 3).
-    #[serde(default)]
-    pub max_open_trades: Option<i64>,
-    /// Fee ratio per side (default 0.001).
-    #[serde(default)]
-    pub fee: Option<f64>,
-    /// `spot` (default) or `futures`.
-    #[serde(default)]
-    pub trading_mode: Option<String>,
-    /// Leverage (futures).
-    #[serde(default)]
-    pub leverage: Option<f64>,
-    /// Experiment the run belongs to (for tracking).
-    #[serde(default)]
-    pub experiment_name: Option<String>,
+/// Declares a run request body: the backtest fields every run shares (strategy, market,
+/// window, money, experiment), then the body's own fields. One list, so the backtest and the
+/// hyperopt bodies cannot drift apart, and [`BacktestSubmission::from`] takes the shared part
+/// of any of them.
+macro_rules! run_request {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Strategy name (`GET /api/v1/strategies`).
+            pub strategy: String,
+            /// Exchange whose stored candles to use (default `binance`).
+            #[serde(default)]
+            pub exchange: Option<String>,
+            /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`).
+            pub pairs: Vec<String>,
+            /// Timeframe; the strategy's when absent.
+            #[serde(default)]
+            pub timeframe: Option<String>,
+            /// `YYYYMMDD-YYYYMMDD` (either side may be empty). Exclusive with start/end dates.
+            #[serde(default)]
+            pub timerange: Option<String>,
+            /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
+            #[serde(default)]
+            pub start_date: Option<String>,
+            /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+            #[serde(default)]
+            pub end_date: Option<String>,
+            /// Stake per trade, or `"unlimited"` (default).
+            #[serde(default)]
+            pub stake_amount: Option<StakeAmountInput>,
+            /// Starting wallet (default 1000).
+            #[serde(default)]
+            pub dry_run_wallet: Option<f64>,
+            /// Maximum simultaneous trades, -1 for unlimited (default 3).
+            #[serde(default)]
+            pub max_open_trades: Option<i64>,
+            /// Fee ratio per side (default 0.001).
+            #[serde(default)]
+            pub fee: Option<f64>,
+            /// `spot` (default) or `futures`.
+            #[serde(default)]
+            pub trading_mode: Option<String>,
+            /// Leverage (futures).
+            #[serde(default)]
+            pub leverage: Option<f64>,
+            /// Experiment the run belongs to (for tracking).
+            #[serde(default)]
+            pub experiment_name: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl From<&$name> for BacktestSubmission {
+            fn from(r: &$name) -> Self {
+                BacktestSubmission {
+                    strategy: r.strategy.clone(),
+                    exchange: r.exchange.clone(),
+                    pairs: r.pairs.clone(),
+                    timeframe: r.timeframe.clone(),
+                    timerange: r.timerange.clone(),
+                    start_date: r.start_date.clone(),
+                    end_date: r.end_date.clone(),
+                    stake_amount: r.stake_amount.clone(),
+                    dry_run_wallet: r.dry_run_wallet,
+                    max_open_trades: r.max_open_trades,
+                    fee: r.fee,
+                    trading_mode: r.trading_mode.clone(),
+                    leverage: r.leverage,
+                    experiment_name: r.experiment_name.clone(),
+                }
+            }
+        }
+    };
 }
 
-/// Answer of `POST /api/v1/backtests`.
+run_request! {
+    /// Body of `POST /api/v1/backtests`.
+    pub struct BacktestSubmission {}
+}
+
+run_request! {
+    /// Body of `POST /api/v1/hyperopt`: a backtest's fields plus the search, as the flags of
+    /// `tradai hyperopt`. `timerange` (or the dates) is the in-sample window searched.
+    pub struct HyperoptSubmission {
+        /// Evaluations (default 100, at most 1000000).
+        #[serde(default)]
+        #[schema(minimum = 1, maximum = 1_000_000)]
+        pub epochs: Option<u64>,
+        /// Spaces searched: `buy`, `sell`, `roi`, `stoploss`, `trailing`, `all`, `default`
+        /// (default `["buy"]`).
+        #[serde(default)]
+        pub spaces: Option<Vec<String>>,
+        /// Loss: `sharpe` (default), `sortino`, `calmar`, `profit`, `max_drawdown`, `multi`.
+        #[serde(default)]
+        pub loss: Option<String>,
+        /// Sampler: `tpe` (default), `random`, `grid`.
+        #[serde(default)]
+        pub sampler: Option<String>,
+        /// Seed (default 0); the same seed and job count give the same epochs.
+        #[serde(default)]
+        pub seed: Option<u64>,
+        /// Parallel evaluations (default: all cores of the worker). TPE proposes this many at
+        /// a time, so the results depend on it.
+        #[serde(default)]
+        #[schema(minimum = 1, maximum = 256)]
+        pub jobs: Option<u64>,
+        /// Out-of-sample window (`YYYYMMDD-YYYYMMDD`) the best parameters are checked on.
+        #[serde(default)]
+        pub oos_timerange: Option<String>,
+        /// Optimise on this share of the data and check on the rest (e.g. 0.7). Exclusive
+        /// with `oos_timerange`.
+        #[serde(default)]
+        pub split: Option<f64>,
+        /// Walk-forward folds: optimise on each of K windows, test on the next.
+        #[serde(default)]
+        #[schema(minimum = 1, maximum = 100)]
+        pub walk_forward: Option<u64>,
+        /// Epochs in the result's top list (default 10).
+        #[serde(default)]
+        #[schema(minimum = 1, maximum = 1000)]
+        pub top: Option<u64>,
+    }
+}
+
+/// Answer of a job submission (`POST /api/v1/backtests`, `/api/v1/hyperopt`,
+/// `/api/v1/data/sync`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SubmitResponse {
     /// Job id.
@@ -370,39 +450,14 @@ pub struct JobErrorBody {
     pub retryable: bool,
 }
 
-/// A backtest job as `GET /api/v1/backtests/{id}` shows it.
+/// A backtest job as `GET /api/v1/backtests/{id}` shows it: the job, and its strategy.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BacktestStatus {
-    /// Job id.
-    pub job_id: String,
-    /// PENDING, RUNNING, COMPLETED, FAILED or CANCELLED.
-    pub status: String,
-    /// 0..1.
-    pub progress: f64,
     /// Strategy name.
     pub strategy: Option<String>,
-    /// Experiment name.
-    pub experiment_name: Option<String>,
-    /// Accepted at (RFC 3339).
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-    /// Current or last attempt started.
-    pub started_at: Option<String>,
-    /// Reached a final status.
-    pub finished_at: Option<String>,
-    /// Attempts started.
-    pub attempts: u32,
-    /// Cancellation requested while running.
-    pub cancel_requested: bool,
-    /// The accepted request.
-    #[schema(value_type = Object)]
-    pub request: serde_json::Value,
-    /// Summary of a COMPLETED job (Freqtrade's summary keys, trade count).
-    #[schema(value_type = Option<Object>)]
-    pub result: Option<serde_json::Value>,
-    /// Error of a FAILED job.
-    pub error: Option<JobErrorBody>,
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobView,
 }
 
 /// Query of `GET /api/v1/backtests`.
@@ -426,17 +481,25 @@ pub struct ListQuery {
     pub offset: Option<u32>,
 }
 
-/// Answer of `GET /api/v1/backtests`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct BacktestPage {
-    /// Jobs, newest first.
-    pub items: Vec<BacktestStatus>,
+/// Where a page of a listing sits.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct PageInfo {
     /// Jobs matching the filter.
     pub total: usize,
     /// Page size used.
     pub limit: usize,
     /// Offset used.
     pub offset: usize,
+}
+
+/// Answer of `GET /api/v1/backtests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BacktestPage {
+    /// Jobs, newest first.
+    pub items: Vec<BacktestStatus>,
+    /// Where the page sits.
+    #[serde(flatten)]
+    pub page: PageInfo,
 }
 
 /// Answer of `GET /api/v1/backtests/{id}/trades`.
@@ -450,6 +513,109 @@ pub struct TradesResponse {
     /// Trades still open at the end.
     #[schema(value_type = Vec<Object>)]
     pub unclosed_trades: Vec<serde_json::Value>,
+}
+
+/// Any job as `GET /api/v1/jobs/{id}`, `/api/v1/hyperopt/{id}` and `/api/v1/data/sync/{id}`
+/// show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub job_id: String,
+    /// `backtest`, `hyperopt` or `sync`.
+    pub job_type: String,
+    /// PENDING, RUNNING, COMPLETED, FAILED or CANCELLED.
+    pub status: String,
+    /// 0..1.
+    pub progress: f64,
+    /// The job type's own progress: `{"epochs_done", "epochs_total", "best_loss"}` for
+    /// hyperopt, `{"pairs_total", "pairs_done", "candles_fetched"}` for a sync.
+    #[schema(value_type = Option<Object>)]
+    pub progress_detail: Option<serde_json::Value>,
+    /// Filter label: the strategy of a backtest or hyperopt run, the exchange of a sync.
+    pub label: Option<String>,
+    /// Experiment name.
+    pub experiment_name: Option<String>,
+    /// Accepted at (RFC 3339).
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Current or last attempt started.
+    pub started_at: Option<String>,
+    /// Reached a final status.
+    pub finished_at: Option<String>,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Cancellation requested while running.
+    pub cancel_requested: bool,
+    /// The accepted request.
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    /// Result of a COMPLETED job (and the partial result of a FAILED sync): a backtest's
+    /// summary; a hyperopt run's best parameters, best loss, in-sample and out-of-sample
+    /// metrics, top epochs and best strategy config; a sync's candles written and holes filled
+    /// per pair.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Error of a FAILED job.
+    pub error: Option<JobErrorBody>,
+}
+
+/// Query of the job listings (`GET /api/v1/jobs`, `/api/v1/hyperopt`, `/api/v1/data/sync`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// Only this job type (`backtest`, `hyperopt`, `sync`; `GET /api/v1/jobs` only).
+    #[serde(default, rename = "type")]
+    pub job_type: Option<String>,
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only this label (strategy, or exchange of a sync).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Page size, 1..=500 (default 50).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Jobs to skip.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 1_000_000_000)]
+    pub offset: Option<u32>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    /// Jobs.
+    pub items: Vec<JobView>,
+    /// Where the page sits.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// Body of `POST /api/v1/data/sync`: download candles from an exchange into the store.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSubmission {
+    /// Exchange: `binance` (default) or `bybit`.
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Pairs in CCXT notation: `BTC/USDT` is spot, `BTC/USDT:USDT` USDT futures (the market
+    /// follows from the pair).
+    pub pairs: Vec<String>,
+    /// Timeframe (default `1h`).
+    #[serde(default = "default_sync_timeframe")]
+    pub timeframe: String,
+    /// First candle wanted: `YYYY-MM-DD`, `YYYYMMDD`, RFC 3339 or a unix timestamp.
+    pub start: String,
+    /// End, exclusive; up to the last closed candle when absent.
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
+fn default_sync_timeframe() -> String {
+    "1h".into()
 }
 
 fn default_exchange() -> String {

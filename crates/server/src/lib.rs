@@ -15,6 +15,7 @@ pub mod data_service;
 pub mod dto;
 pub mod error;
 pub mod executor;
+pub mod jobs_api;
 pub mod middleware;
 pub mod openapi;
 pub mod results;

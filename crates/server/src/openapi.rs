@@ -18,15 +18,20 @@ impl Modify for BearerKey {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TradAI backend-api", description = "Backtest jobs, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    info(title = "TradAI backend-api", description = "Backtest and hyperopt jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
     paths(
         crate::backend::submit, crate::backend::status, crate::backend::list, crate::backend::cancel,
-        crate::backend::trades, crate::backend::report, crate::backend::strategies, crate::backend::strategy,
+        crate::backend::trades, crate::backend::report,
+        crate::backend::submit_hyperopt, crate::backend::hyperopt_status, crate::backend::list_hyperopt,
+        crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
+        crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
+        crate::backend::strategies, crate::backend::strategy,
         crate::backend::health, crate::backend::ready, crate::backend::metrics
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
-        BacktestPage, TradesResponse, StrategyList, StrategyDetail, HealthResponse, ReadyResponse, CheckResult
+        BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
+        ReadyResponse, CheckResult
     )),
     modifiers(&BearerKey)
 )]
@@ -34,11 +39,26 @@ struct BackendDoc;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TradAI data-collection", description = "Stored candle series, their freshness and validation."),
-    paths(crate::data_service::health, crate::data_service::symbols, crate::data_service::freshness, crate::data_service::validate),
+    info(title = "TradAI data-collection", description = "Stored candle series, their freshness and validation; sync jobs from exchanges. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    paths(
+        crate::data_service::health,
+        crate::data_service::symbols,
+        crate::data_service::freshness,
+        crate::data_service::validate,
+        crate::data_service::submit_sync,
+        crate::data_service::sync_status,
+        crate::data_service::list_syncs,
+        crate::data_service::cancel_sync
+    ),
     components(schemas(
         ErrorBody,
         ErrorDetail,
+        SyncSubmission,
+        SubmitResponse,
+        JobView,
+        JobPage,
+        PageInfo,
+        JobErrorBody,
         HealthResponse,
         SymbolsResponse,
         SymbolInfo,
@@ -48,7 +68,8 @@ struct BackendDoc;
         DataValidateRequest,
         DataValidateResponse,
         SeriesValidation
-    ))
+    )),
+    modifiers(&BearerKey)
 )]
 struct DataDoc;
 

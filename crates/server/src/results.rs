@@ -1,6 +1,7 @@
-//! Where finished backtests keep their artifacts: `<state>/results/<job id>/` with the
-//! Freqtrade-shaped export, the text report and the equity SVG. The job record keeps only the
-//! summary, so status polls stay small and fast however many trades a run made.
+//! Where finished jobs keep their artifacts: `<state>/results/<job id>/` — for a backtest the
+//! Freqtrade-shaped export, the text report and the equity SVG; for a hyperopt run the report,
+//! the best strategy config, every epoch and the heat map. The job record keeps only a
+//! summary, so status polls stay small and fast however many trades or epochs a run made.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,18 +59,35 @@ impl ResultStore {
     /// # Errors
     /// [`ResultError::Io`].
     pub fn save(&self, job_id: &str, out: &BacktestOutcome) -> Result<serde_json::Value, ResultError> {
-        let dir = self.job_dir(job_id)?;
-        std::fs::create_dir_all(&dir).map_err(|source| ResultError::Io { path: dir.clone(), source })?;
         let export = serde_json::to_vec(&out.export).unwrap_or_default();
-        write_atomic(&dir.join(EXPORT), &export)?;
-        write_atomic(&dir.join(REPORT), out.report_text.as_bytes())?;
-        write_atomic(&dir.join(EQUITY), out.equity_svg.as_bytes())?;
+        self.write(job_id, EXPORT, &export)?;
+        self.write(job_id, REPORT, out.report_text.as_bytes())?;
+        self.write(job_id, EQUITY, out.equity_svg.as_bytes())?;
         let count = |k: &str| out.export.get(k).and_then(serde_json::Value::as_array).map_or(0, Vec::len);
         Ok(serde_json::json!({
             "summary": out.export.get("summary").cloned().unwrap_or(serde_json::Value::Null),
             "trade_count": count("trades"),
             "unclosed_trade_count": count("unclosed_trades"),
         }))
+    }
+
+    /// Writes one artifact of a job atomically (`name` is one of the artifact names the
+    /// server defines, never client input).
+    ///
+    /// # Errors
+    /// [`ResultError::Io`].
+    pub fn write(&self, job_id: &str, name: &str, bytes: &[u8]) -> Result<(), ResultError> {
+        let dir = self.job_dir(job_id)?;
+        std::fs::create_dir_all(&dir).map_err(|source| ResultError::Io { path: dir.clone(), source })?;
+        write_atomic(&dir.join(name), bytes)
+    }
+
+    /// One artifact of a job as text.
+    ///
+    /// # Errors
+    /// [`ResultError::Missing`] when the job has no such artifact, [`ResultError::Io`].
+    pub fn read_text(&self, job_id: &str, name: &str) -> Result<String, ResultError> {
+        Ok(String::from_utf8_lossy(&self.read(job_id, name)?).into_owned())
     }
 
     /// The stored export of a job.

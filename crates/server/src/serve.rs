@@ -2,6 +2,10 @@
 //! three in one process, the consolidated mode) and `serve` (one of them), with graceful
 //! shutdown on SIGTERM / Ctrl-C: intake stops, running jobs get a bounded time to finish and
 //! are handed back as PENDING otherwise, then the listeners close.
+//!
+//! backend-api and data-collection share one job database; each runs its own worker pool
+//! (backtests and hyperopt runs; syncs), and either pool's orphan scan hands back jobs of
+//! workers that died.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,8 +19,8 @@ use tradai_settings::Settings;
 use crate::auth::ApiKeyStore;
 use crate::backend::BackendState;
 use crate::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
-use crate::data_service::DataState;
-use crate::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings};
+use crate::data_service::{DataState, SyncJobs};
+use crate::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobObserver, WorkerPool};
 use crate::middleware::{Limits, Metrics};
 use crate::results::ResultStore;
 use crate::strategy_service::StrategyState;
@@ -113,6 +117,21 @@ pub struct ServerConfig {
     pub data_collection_url: Option<String>,
     /// strategy-service URL for a standalone backend.
     pub strategy_service_url: Option<String>,
+    /// Exchange base URLs of sync jobs.
+    pub exchange_endpoints: tradai_exchange::Endpoints,
+}
+
+/// The exchange endpoints: the settings' Binance URLs (`binance.spot_url`,
+/// `TRADAI_BINANCE__SPOT_URL`), then `TRADAI_BINANCE_SPOT_URL`, `TRADAI_BINANCE_FUTURES_URL`
+/// and `TRADAI_BYBIT_URL` as `var` finds them, which win.
+#[must_use]
+pub fn exchange_endpoints(settings: &Settings, var: impl Fn(&str) -> Option<String>) -> tradai_exchange::Endpoints {
+    tradai_exchange::Endpoints {
+        binance_spot: settings.binance.spot_url.clone(),
+        binance_futures: settings.binance.futures_url.clone(),
+        ..tradai_exchange::Endpoints::default()
+    }
+    .with_overrides(var)
 }
 
 impl ServerConfig {
@@ -163,6 +182,7 @@ impl ServerConfig {
             limits: Limits { body_bytes: srv.body_limit_bytes, rate_per_sec: srv.rate_limit_per_sec },
             data_collection_url: nonempty(&srv.data_collection_url),
             strategy_service_url: nonempty(&srv.strategy_service_url),
+            exchange_endpoints: exchange_endpoints(s, |k| std::env::var(k).ok()),
             state_dir,
         })
     }
@@ -171,6 +191,13 @@ impl ServerConfig {
     #[must_use]
     pub fn db_path(&self) -> PathBuf {
         self.state_dir.join("tradai.sqlite")
+    }
+}
+
+fn executor_error(e: crate::executor::ExecutorError) -> ServeError {
+    match e {
+        crate::executor::ExecutorError::Config(m) => ServeError::Config(m),
+        e => ServeError::Executor(e),
     }
 }
 
@@ -273,18 +300,47 @@ pub async fn run(
         .or_else(|| cfg.strategy_service_url.clone())
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", cfg.strategy_port));
 
-    if let Some(l) = data_l {
+    // One job database for both services that run jobs (and one connection pool to it).
+    let jobs: Option<Arc<dyn JobRepository>> = if want(ServiceName::Backend) || want(ServiceName::DataCollection) {
+        Some(Arc::new(SqliteJobRepository::open(&cfg.db_path()).map_err(ServeError::Jobs)?))
+    } else {
+        None
+    };
+    let results = ResultStore::new(cfg.state_dir.join("results"));
+    // Experiment tracking plugs in here: observers see every job the pools finish.
+    let observers: Vec<Arc<dyn JobObserver>> = Vec::new();
+    let mut pools: Vec<Arc<WorkerPool>> = Vec::new();
+    let mut sync_jobs = None;
+    if let (Some(l), Some(jobs)) = (data_l, &jobs) {
         let location = cfg.store_location.clone();
         let store = tokio::task::spawn_blocking(move || tradai_store::BlockingCandleStore::open(&location))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
             .map_err(ServeError::Store)?;
+        // Wrapped at once: its runtime must not be dropped here should the pool fail to start.
+        let store = Arc::new(crate::data_service::StoreHandle::new(store));
+        // Syncs wait on the network and fetch pairs concurrently inside one job: one worker.
+        let mut exec_cfg = cfg.executor.clone();
+        exec_cfg.workers = exec_cfg.workers.min(1);
+        let (j, r, e, o) = (Arc::clone(jobs), results.clone(), cfg.exchange_endpoints.clone(), observers.clone());
+        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_sync(exec_cfg, j, r, e, o))
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+            .map_err(executor_error)?;
+        let sync = Arc::new(SyncJobs::new(
+            Arc::clone(jobs),
+            Arc::clone(&pool) as Arc<dyn crate::executor::BacktestJobSubmitter>,
+            Arc::clone(&keys),
+            cfg.exchange_endpoints.clone(),
+        ));
         servers.push(serve(
             l,
-            crate::data_app(DataState { store: Arc::new(crate::data_service::StoreHandle::new(store)) }, cfg.limits),
+            crate::data_app(DataState { store, sync: Some(Arc::clone(&sync)) }, cfg.limits),
             ServiceName::DataCollection,
             &mut listening,
         )?);
+        pools.push(pool);
+        sync_jobs = Some(sync);
     }
     if let Some(l) = strat_l {
         let state =
@@ -292,34 +348,30 @@ pub async fn run(
         servers.push(serve(l, crate::strategy_app(state, cfg.limits), ServiceName::StrategyService, &mut listening)?);
     }
     let mut backend = None;
-    if let Some(l) = back_l {
-        let jobs: Arc<dyn JobRepository> = Arc::new(SqliteJobRepository::open(&cfg.db_path()).map_err(ServeError::Jobs)?);
-        let results = ResultStore::new(cfg.state_dir.join("results"));
+    if let (Some(l), Some(jobs)) = (back_l, &jobs) {
         let exec_cfg = cfg.executor.clone();
-        let (j, r) = (Arc::clone(&jobs), results.clone());
+        let (j, r, o) = (Arc::clone(jobs), results.clone(), observers.clone());
         // The factory runs the start-up orphan scan (blocking database work).
-        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create(exec_cfg, j, r))
+        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create(exec_cfg, j, r, o))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
-            .map_err(|e| match e {
-                crate::executor::ExecutorError::Config(m) => ServeError::Config(m),
-                e => ServeError::Executor(e),
-            })?;
+            .map_err(executor_error)?;
         if cfg.executor.workers == 0 {
             tracing::warn!("server.workers = 0: this process accepts jobs but runs none (they wait as PENDING for a worker)");
         }
         let (retry, breaker) = client_policies();
         let state = BackendState::new(
-            jobs,
+            Arc::clone(jobs),
             Arc::clone(&pool) as Arc<dyn crate::executor::BacktestJobSubmitter>,
             DataCollectionClient::new(&data_url, retry, breaker),
             StrategyServiceClient::new(&strat_url, retry, breaker),
-            results,
+            results.clone(),
             Arc::clone(&keys),
             Arc::new(Metrics::new("backend-api")),
         );
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
-        backend = Some((state, pool));
+        pools.push(pool);
+        backend = Some(state);
     }
     for l in &listening {
         tracing::info!(service = l.service.as_str(), addr = %l.addr, "listening");
@@ -328,8 +380,13 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("shutting down: no new jobs accepted");
-    if let Some((state, pool)) = backend {
+    if let Some(state) = backend {
         state.stop_intake();
+    }
+    if let Some(sync) = sync_jobs {
+        sync.stop_intake();
+    }
+    for pool in pools {
         let handed_back = tokio::task::spawn_blocking(move || pool.shutdown()).await.unwrap_or(0);
         if handed_back > 0 {
             tracing::info!(jobs = handed_back, "running jobs handed back as PENDING");

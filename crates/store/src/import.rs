@@ -13,7 +13,7 @@ use arrow_array::{
     TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Schema, TimeUnit};
-use tradai_core::{parse_date_ms, Candles, ExchangeId, Instrument, MarketType, Pair, Timeframe};
+use tradai_core::{parse_date_ms, Candles, ExchangeId, Instrument, LeverageTier, MarketType, Pair, Timeframe};
 
 use crate::layout::{pair_from_stem, SeriesKey};
 use crate::{CandleStore, StoreError};
@@ -426,12 +426,14 @@ fn read_csv(path: &Path) -> Result<Candles, StoreError> {
 }
 
 /// Reads a markets file: a JSON object from CCXT pair to `{amount_step, limits: {amount:
-/// {min}, cost: {min}}, price_tick | precision.price, contractSize}` (the `meta.markets` shape
-/// of the conformance results; a whole results file with `meta.markets` is accepted too).
+/// {min, max}, cost: {min, max}}, price_tick | precision.price, contractSize, leverage_tiers}`
+/// (the `meta.markets` shape of the conformance results; a whole results file with
+/// `meta.markets` is accepted too). `leverage_tiers` is a list of CCXT leverage tiers
+/// (`minNotional`, `maxNotional`, `maxLeverage`; snake_case keys work too), lowest first.
 ///
 /// # Errors
-/// [`StoreError::Io`] when unreadable, [`StoreError::SourceFile`] when not such JSON,
-/// [`StoreError::Parse`] for a key that is not a pair.
+/// [`StoreError::Io`] when unreadable, [`StoreError::SourceFile`] when not such JSON or a
+/// leverage tier lacks its bounds, [`StoreError::Parse`] for a key that is not a pair.
 pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
     let raw = read_all(path)?;
     let v: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| StoreError::source_file(path, "not json", Some(Box::new(e))))?;
@@ -448,6 +450,19 @@ pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
         if !m.is_object() {
             return Err(StoreError::source_file(path, format!("market '{k}' is not a json object"), None));
         }
+        let tiers = m.get("leverage_tiers").or_else(|| m.get("leverageTiers")).and_then(serde_json::Value::as_array);
+        let leverage_tiers = tiers
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let (Some(min_notional), Some(max_leverage)) =
+                    (num(t, &["/minNotional", "/min_notional"]), num(t, &["/maxLeverage", "/max_leverage"]))
+                else {
+                    return Err(StoreError::source_file(path, format!("a leverage tier of '{k}' lacks minNotional or maxLeverage"), None));
+                };
+                Ok(LeverageTier { min_notional, max_notional: num(t, &["/maxNotional", "/max_notional"]), max_leverage })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         out.push(Instrument {
             pair,
             price_tick: num(m, &["/price_tick", "/precision/price"]),
@@ -455,6 +470,9 @@ pub fn read_markets(path: &Path) -> Result<Vec<Instrument>, StoreError> {
             min_amount: num(m, &["/limits/amount/min"]),
             min_notional: num(m, &["/limits/cost/min"]),
             contract_size: num(m, &["/contractSize", "/contract_size"]),
+            max_amount: num(m, &["/limits/amount/max"]),
+            max_notional: num(m, &["/limits/cost/max"]),
+            leverage_tiers,
         });
     }
     Ok(out)

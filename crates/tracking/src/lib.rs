@@ -33,6 +33,7 @@ mod mlflow;
 mod model;
 mod outbox;
 mod registry;
+pub mod strategy;
 mod tracker;
 
 use std::path::{Path, PathBuf};
@@ -225,4 +226,48 @@ mod tests {
         let e = TrackingUri::parse("s3://user:pw@bucket/x").unwrap_err().to_string();
         assert!(!e.contains("pw"), "{e}");
     }
+}
+
+/// The tracking URI the settings name: `tracking.uri` when set, else `MLFLOW_TRACKING_URI` (as
+/// MLflow's own tools read it), else the embedded store in `<data_dir>/tracking`.
+///
+/// # Errors
+/// [`TrackingError::BadUri`] when nothing is set and the data dir is an object store (the
+/// embedded tracker needs a local directory).
+pub fn settings_uri(settings: &tradai_settings::TrackingSettings, data_dir: &str) -> Result<String, TrackingError> {
+    if !settings.uri.trim().is_empty() {
+        return Ok(settings.uri.trim().to_owned());
+    }
+    if let Some(env) = std::env::var("MLFLOW_TRACKING_URI").ok().filter(|v| !v.trim().is_empty()) {
+        return Ok(env.trim().to_owned());
+    }
+    if data_dir.contains("://") {
+        return Err(TrackingError::BadUri {
+            uri: String::new(),
+            reason: format!(
+                "the data dir {data_dir} is not local, so the embedded tracker has no home: set tracking.uri (TRADAI_TRACKING__URI)"
+            ),
+        });
+    }
+    Ok(Path::new(data_dir).join("tracking").display().to_string())
+}
+
+/// Opens the tracker and registry the settings name (see [`settings_uri`]); basic-auth
+/// credentials in the settings take precedence over `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`.
+///
+/// # Errors
+/// As [`open`] and [`settings_uri`].
+pub fn open_from_settings(settings: &tradai_settings::TrackingSettings, data_dir: &str) -> Result<Tracking, TrackingError> {
+    let uri = settings_uri(settings, data_dir)?;
+    #[cfg(feature = "mlflow")]
+    if let TrackingUri::Mlflow(url) = TrackingUri::parse(&uri)? {
+        let mut config = MlflowConfig::from_env(url);
+        if !settings.username.is_empty() {
+            config.username = Some(settings.username.clone());
+            config.password = Some(settings.password.clone());
+        }
+        let client = MlflowClient::new(config)?;
+        return Ok(Tracking { tracker: Arc::new(client.clone()), registry: Arc::new(client) });
+    }
+    open(&uri)
 }

@@ -131,8 +131,8 @@ impl Outbox {
     fn enqueue_inner(&self, record: &RunRecord, parent: Option<&str>) -> Result<bool, TrackingError> {
         let mut bare = record.clone();
         let artifacts = std::mem::take(&mut bare.artifacts);
-        let json = serde_json::to_string(&bare)
-            .map_err(|e| TrackingError::storage(format!("outbox: encode record {}", record.record_id), e))?;
+        let json =
+            serde_json::to_string(&bare).map_err(|e| TrackingError::storage(format!("outbox: encode record {}", record.record_id), e))?;
         let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = conn.transaction().map_err(storage("begin"))?;
         let inserted = tx

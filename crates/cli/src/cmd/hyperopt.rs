@@ -1,6 +1,6 @@
-//! `tradai hyperopt`: flags → a validated backtest request (the same checks as `tradai
-//! backtest`) and a [`HyperoptConfig`]; candles from the store; the search runs in
-//! `tradai-hyperopt` with a progress bar; results go to a table, JSON files and an SVG.
+//! `tradai hyperopt`: flags → a [`HyperoptRequest`] (the same backtest flags and checks as
+//! `tradai backtest`); the run is `tradai_app::hyperopt::run`, drawn as a progress bar;
+//! results go to a table, JSON files and an SVG.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,36 +8,21 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::Args;
-use tradai_app::backtest::{self, BacktestFailure, BacktestRequest};
-use tradai_core::TimeRange;
+use tradai_app::hyperopt::{self, HyperoptRequest};
 use tradai_engine::StrategyRegistry;
-use tradai_hyperopt::{
-    best_config, importance, render_heatmap_svg, Hyperopt, HyperoptConfig, HyperoptOutcome, LossFunction, RunPlan, SampleComparison,
-    SamplerKind, SpaceName, Validation,
-};
+use tradai_hyperopt::{HyperoptOutcome, SampleComparison};
 use tradai_settings::Settings;
 
+use crate::args::{flag_error, BacktestFlags};
 use crate::cmd::data::open_store;
 use crate::output::{print_json, progress, Table};
 
 /// `tradai hyperopt` flags.
 #[derive(Debug, Args)]
 pub struct HyperoptArgs {
-    /// Strategy name (see `tradai strategies list`).
-    #[arg(long)]
-    pub strategy: String,
-    /// Exchange whose stored candles to use.
-    #[arg(long, default_value = "binance")]
-    pub exchange: String,
-    /// Pairs, comma-separated, in priority order.
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub pairs: Vec<String>,
-    /// Candle timeframe (default: the strategy's).
-    #[arg(long)]
-    pub timeframe: Option<String>,
-    /// In-sample window as YYYYMMDD-YYYYMMDD; whole data when omitted.
-    #[arg(long)]
-    pub timerange: Option<String>,
+    /// Strategy, market, in-sample window and money: the flags of `tradai backtest`.
+    #[command(flatten)]
+    pub run: BacktestFlags,
     /// Number of evaluations.
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
@@ -78,53 +63,32 @@ pub struct HyperoptArgs {
     /// Write an SVG heat map of the two most important parameters.
     #[arg(long, value_name = "FILE")]
     pub heatmap: Option<PathBuf>,
-    /// Stake per trade in the stake currency, or `unlimited`.
-    #[arg(long, default_value = "unlimited")]
-    pub stake_amount: String,
-    /// Starting wallet (Freqtrade's dry_run_wallet).
-    #[arg(long, default_value_t = 1000.0)]
-    pub wallet: f64,
-    /// Maximum simultaneous trades; -1 for unlimited.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-    pub max_open_trades: i64,
-    /// Fee ratio per side (0.001 = 0.1%).
-    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true)]
-    pub fee: f64,
-    /// spot or futures.
-    #[arg(long, default_value = "spot")]
-    pub trading_mode: String,
-    /// Leverage for futures (default: the strategy's).
-    #[arg(long)]
-    pub leverage: Option<f64>,
     /// Print the results as JSON (best, top epochs, out-of-sample, folds).
     #[arg(long)]
     pub json: bool,
+    /// Progress as JSON lines on stderr (`{"epochs_done", "epochs_total", "best_loss"}`)
+    /// instead of a bar: what the subprocess executor of the services reads.
+    #[arg(long)]
+    pub progress_json: bool,
 }
 
-/// The smallest range covering both (an open side stays open): what must be loaded.
-fn union(a: &TimeRange, b: &TimeRange) -> TimeRange {
-    TimeRange { start_ms: a.start_ms.zip(b.start_ms).map(|(x, y)| x.min(y)), end_ms: a.end_ms.zip(b.end_ms).map(|(x, y)| x.max(y)) }
-}
-
-fn range_text(r: &TimeRange) -> String {
-    let day = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|d| d.format("%Y%m%d").to_string()).unwrap_or_default();
-    format!("{}-{}", r.start_ms.map(day).unwrap_or_default(), r.end_ms.map(day).unwrap_or_default())
-}
-
-/// Maps request field names back to the flags a CLI user typed.
-fn flag_error(e: BacktestFailure) -> anyhow::Error {
-    match e {
-        BacktestFailure::InvalidField { field, message } => {
-            let flag = match field {
-                "dry_run_wallet" => "wallet",
-                "stake_amount" => "stake-amount",
-                "max_open_trades" => "max-open-trades",
-                "trading_mode" => "trading-mode",
-                other => other,
-            };
-            anyhow::anyhow!("invalid --{flag}: {message}")
+impl HyperoptArgs {
+    /// The request these flags describe.
+    #[must_use]
+    pub fn request(&self) -> HyperoptRequest {
+        HyperoptRequest {
+            backtest: self.run.request(),
+            epochs: self.epochs,
+            spaces: vec![self.spaces.clone()],
+            loss: self.loss.clone(),
+            sampler: self.sampler.clone(),
+            seed: self.seed,
+            jobs: self.jobs,
+            oos_timerange: self.oos_timerange.clone(),
+            split: self.split,
+            walk_forward: self.walk_forward,
+            top: self.top,
         }
-        other => anyhow::Error::new(other),
     }
 }
 
@@ -140,123 +104,56 @@ fn svg_path(flag: &str, p: &std::path::Path) -> anyhow::Result<()> {
 
 /// Runs `tradai hyperopt`.
 pub fn run(a: HyperoptArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    // Every flag is checked before the store is touched, so a typo is reported as such.
-    let spaces = SpaceName::parse_list(&a.spaces).map_err(|e| anyhow::anyhow!("invalid --spaces: {e}"))?;
-    let loss: LossFunction = a.loss.parse().map_err(|e| anyhow::anyhow!("invalid --loss: {e}"))?;
-    let sampler: SamplerKind = a.sampler.parse().map_err(|e| anyhow::anyhow!("invalid --sampler: {e}"))?;
     if let Some(p) = &a.heatmap {
         svg_path("heatmap", p)?;
     }
-    anyhow::ensure!(a.jobs != Some(0), "invalid --jobs 0: use at least 1 (or omit it for all cores)");
-    let in_sample = crate::args::parse_timerange(a.timerange.as_deref()).context("invalid --timerange")?;
-    let oos = a.oos_timerange.as_deref().map(str::parse::<TimeRange>).transpose().context("invalid --oos-timerange")?;
-    let stake = match a.stake_amount.parse::<f64>() {
-        Ok(x) => serde_json::json!(x),
-        Err(_) => serde_json::Value::String(a.stake_amount.clone()),
-    };
-    let load_range = oos.map_or(in_sample, |o| union(&in_sample, &o));
-    let req = BacktestRequest {
-        strategy: a.strategy.clone(),
-        exchange: a.exchange.clone(),
-        pairs: a.pairs.clone(),
-        timeframe: a.timeframe.clone(),
-        timerange: (load_range != TimeRange::all()).then(|| range_text(&load_range)),
-        stake_amount: stake,
-        dry_run_wallet: a.wallet,
-        max_open_trades: a.max_open_trades,
-        fee: a.fee,
-        trading_mode: a.trading_mode.clone(),
-        leverage: a.leverage,
-        params: None,
-        overrides: None,
-    };
+    // Every flag is checked before the store is touched, so a typo is reported as such.
     let registry = StrategyRegistry::builtin();
-    let validated = req.validate(&registry).map_err(flag_error)?;
-    let strategy = registry.get(&validated.strategy)?;
-    let mut config = validated.config.clone();
-    config.timerange = in_sample;
-    let h = Hyperopt::new(
-        strategy,
-        config,
-        HyperoptConfig { epochs: a.epochs, spaces, loss, sampler, seed: a.seed, jobs: a.jobs.unwrap_or(0), tpe_startup: None },
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{}",
-            match &e {
-                tradai_hyperopt::HyperoptError::EmptySpace { .. } | tradai_hyperopt::HyperoptError::NoSpaces =>
-                    format!("invalid --spaces: {e}"),
-                tradai_hyperopt::HyperoptError::InvalidSetting { name: "epochs", .. } => format!("invalid --epochs: {e}"),
-                _ => format!("{:#}", anyhow::Error::new(e)),
-            }
-        )
-    })?;
+    let v = a.request().validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
+    let pb = progress(v.planned_epochs(&registry) as u64, "hyperopt", quiet || a.json || a.progress_json);
     let cancel = AtomicBool::new(false);
-    let data = backtest::load_pairs(&store, &validated, strategy.settings().startup_candle_count, &cancel).map_err(flag_error)?;
-    let plan = RunPlan {
-        validation: match (oos, a.split) {
-            (Some(r), _) => Validation::OutOfSample(r),
-            (None, Some(s)) => Validation::Split(s),
-            (None, None) => Validation::None,
-        },
-        walk_forward: a.walk_forward,
-    };
-    let pb = progress(h.planned_epochs() as u64 * (1 + a.walk_forward.unwrap_or(0)) as u64, "hyperopt", quiet || a.json);
-    let outcome = h
-        .run(&data, &plan, &|p| {
+    let result = hyperopt::run_validated(
+        &store,
+        &v,
+        &registry,
+        &|p| {
+            if a.progress_json {
+                let best = if p.best_loss.is_finite() { serde_json::json!(p.best_loss) } else { serde_json::Value::Null };
+                eprintln!("{}", serde_json::json!({"epochs_done": p.done, "epochs_total": p.total, "best_loss": best}));
+            }
             pb.set_position(p.done as u64);
             pb.set_message(format!("best loss {:.5}", p.best_loss));
-        })
-        .map_err(anyhow::Error::new)?;
+        },
+        &cancel,
+    )
+    .map_err(flag_error)?;
     pb.finish_and_clear();
-    drop(data);
-    let best = outcome.study.best();
-    let best_cfg = best_config(strategy, h.space(), &best.point);
     if let Some(path) = &a.export {
-        let text = serde_json::to_string_pretty(&outcome)?;
+        let text = serde_json::to_string_pretty(&result.outcome)?;
         std::fs::write(path, text).with_context(|| format!("cannot write epochs file '{}'", path.display()))?;
     }
     if let Some(path) = &a.best_config {
-        std::fs::write(path, serde_json::to_string_pretty(&best_cfg)?)
+        std::fs::write(path, serde_json::to_string_pretty(&result.report.best_config)?)
             .with_context(|| format!("cannot write best config '{}'", path.display()))?;
     }
-    let heat = a.heatmap.as_ref().map(|path| {
-        let title = format!("{} hyperopt, {} epochs, {:?} loss", outcome.strategy, outcome.study.epochs.len(), outcome.loss);
-        (path, render_heatmap_svg(&outcome.study, &outcome.dimensions, &title))
-    });
-    if let Some((path, svg)) = &heat {
-        match svg {
+    if let Some(path) = &a.heatmap {
+        match &result.heatmap_svg {
             Some(svg) => std::fs::write(path, svg).with_context(|| format!("cannot write heat map '{}'", path.display()))?,
             None => tracing::warn!("no heat map: it needs at least two searched parameters"),
         }
     }
     if a.json {
-        print_json(&serde_json::json!({
-            "strategy": outcome.strategy,
-            "loss": outcome.loss,
-            "sampler": outcome.sampler,
-            "seed": outcome.seed,
-            "jobs": outcome.jobs,
-            "epochs": outcome.study.epochs.len(),
-            "evaluations_per_second": outcome.evaluations_per_second,
-            "in_sample_window": outcome.in_sample_window,
-            "best": best,
-            "best_config": best_cfg,
-            "top": outcome.study.top(a.top),
-            "importance": importance(&outcome.study, &outcome.dimensions),
-            "out_of_sample": outcome.out_of_sample,
-            "walk_forward": outcome.walk_forward,
-        }))?;
+        print_json(&result.report)?;
         return Ok(ExitCode::SUCCESS);
     }
-    print_text(&outcome, a.top);
+    print_text(&result.outcome, a.top);
     for (flag, p) in [("epochs", &a.export), ("best config", &a.best_config)] {
         if let Some(p) = p {
             println!("{flag} written to {}", p.display());
         }
     }
-    if let Some((p, Some(_))) = &heat {
+    if let (Some(p), Some(_)) = (&a.heatmap, &result.heatmap_svg) {
         println!("heat map written to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ pub mod data;
 pub mod hyperopt;
 pub mod services;
 pub mod sync;
+pub mod tracking;
 
 use std::process::ExitCode;
 
@@ -25,5 +26,7 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Backtest(a) => backtest::run(a, settings),
         Command::Hyperopt(a) => hyperopt::run(a, settings, quiet),
         Command::Strategies(c) => backtest::strategies(c),
+        Command::Runs(c) => tracking::run_runs(c, settings),
+        Command::Models(c) => tracking::run_models(c, settings),
     }
 }

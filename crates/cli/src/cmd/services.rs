@@ -13,6 +13,7 @@ use tradai_server::dto::{BacktestStatus, BacktestSubmission, StakeAmountInput};
 use tradai_server::serve::{Listening, ServerConfig, ServiceName};
 use tradai_settings::Settings;
 
+use crate::args::BacktestFlags;
 use crate::output::{print_json, Table};
 
 /// Flags shared by `up` and `serve` (they override `server.*` settings).
@@ -105,39 +106,9 @@ pub enum JobsCommand {
         /// Backend and output.
         #[command(flatten)]
         api: ApiArgs,
-        /// Strategy name.
-        #[arg(long)]
-        strategy: String,
-        /// Exchange whose stored candles to use.
-        #[arg(long, default_value = "binance")]
-        exchange: String,
-        /// Pairs, comma-separated.
-        #[arg(long, value_delimiter = ',', required = true)]
-        pairs: Vec<String>,
-        /// Timeframe (the strategy's when omitted).
-        #[arg(long)]
-        timeframe: Option<String>,
-        /// YYYYMMDD-YYYYMMDD.
-        #[arg(long)]
-        timerange: Option<String>,
-        /// Stake per trade, or `unlimited`.
-        #[arg(long, default_value = "unlimited")]
-        stake_amount: String,
-        /// Starting wallet.
-        #[arg(long, default_value_t = 1000.0)]
-        wallet: f64,
-        /// Max open trades; -1 unlimited.
-        #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-        max_open_trades: i64,
-        /// Fee ratio per side.
-        #[arg(long, default_value_t = 0.001)]
-        fee: f64,
-        /// spot or futures.
-        #[arg(long, default_value = "spot")]
-        trading_mode: String,
-        /// Leverage (futures).
-        #[arg(long)]
-        leverage: Option<f64>,
+        /// Strategy, market, window and money: the flags of `tradai backtest`.
+        #[command(flatten)]
+        run: BacktestFlags,
         /// Experiment name.
         #[arg(long)]
         experiment: Option<String>,
@@ -247,13 +218,14 @@ fn ts(s: Option<&str>) -> String {
     s.map(|t| t.get(..19).unwrap_or(t).replace('T', " ")).unwrap_or_default()
 }
 
-fn print_status(j: &BacktestStatus) {
+fn print_status(b: &BacktestStatus) {
+    let j = &b.job;
     let mut t = Table::new(&["field", "value"]);
     let mut row = |k: &str, v: String| t.row(vec![k.to_owned(), v]);
     row("job_id", j.job_id.clone());
     row("status", j.status.clone());
     row("progress", format!("{:.0}%", j.progress * 100.0));
-    row("strategy", j.strategy.clone().unwrap_or_default());
+    row("strategy", b.strategy.clone().unwrap_or_default());
     row("created", ts(Some(&j.created_at)));
     row("started", ts(j.started_at.as_deref()));
     row("finished", ts(j.finished_at.as_deref()));
@@ -274,44 +246,30 @@ fn print_status(j: &BacktestStatus) {
 pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match c {
-        JobsCommand::Submit {
-            api,
-            strategy,
-            exchange,
-            pairs,
-            timeframe,
-            timerange,
-            stake_amount,
-            wallet,
-            max_open_trades,
-            fee,
-            trading_mode,
-            leverage,
-            experiment,
-            idempotency_key,
-            wait,
-        } => {
-            let stake = if stake_amount == "unlimited" {
-                StakeAmountInput::Text(stake_amount)
+        JobsCommand::Submit { api, run, experiment, idempotency_key, wait } => {
+            let stake = if run.stake_amount == "unlimited" {
+                StakeAmountInput::Text(run.stake_amount)
             } else {
                 StakeAmountInput::Amount(
-                    stake_amount.parse().with_context(|| format!("invalid --stake-amount '{stake_amount}' (a number or unlimited)"))?,
+                    run.stake_amount
+                        .parse()
+                        .with_context(|| format!("invalid --stake-amount '{}' (a number or unlimited)", run.stake_amount))?,
                 )
             };
             let body = BacktestSubmission {
-                strategy,
-                exchange: Some(exchange),
-                pairs,
-                timeframe,
-                timerange,
+                strategy: run.strategy,
+                exchange: Some(run.exchange),
+                pairs: run.pairs,
+                timeframe: run.timeframe,
+                timerange: run.timerange,
                 start_date: None,
                 end_date: None,
                 stake_amount: Some(stake),
-                dry_run_wallet: Some(wallet),
-                max_open_trades: Some(max_open_trades),
-                fee: Some(fee),
-                trading_mode: Some(trading_mode),
-                leverage,
+                dry_run_wallet: Some(run.wallet),
+                max_open_trades: Some(run.max_open_trades),
+                fee: Some(run.fee),
+                trading_mode: Some(run.trading_mode),
+                leverage: run.leverage,
                 experiment_name: experiment,
             };
             let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));
@@ -328,11 +286,11 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
             let done = rt.block_on(async {
                 loop {
                     let j = c.status(&r.job_id).await?;
-                    if matches!(j.status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
+                    if matches!(j.job.status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
                         return Ok::<_, tradai_server::clients::ClientError>(j);
                     }
                     if !api.json {
-                        eprint!("\r{} {:>3.0}%", j.status, j.progress * 100.0);
+                        eprint!("\r{} {:>3.0}%", j.job.status, j.job.progress * 100.0);
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
@@ -343,7 +301,7 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
                 eprintln!();
                 print_status(&done);
             }
-            Ok(if done.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if done.job.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         JobsCommand::Status { api, id } => {
             let j = rt.block_on(client(&api).status(&id))?;
@@ -362,17 +320,17 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
                 let mut t = Table::new(&["job_id", "status", "progress>", "strategy", "created", "finished", "error"]);
                 for j in &page.items {
                     t.row(vec![
-                        j.job_id.clone(),
-                        j.status.clone(),
-                        format!("{:.0}%", j.progress * 100.0),
+                        j.job.job_id.clone(),
+                        j.job.status.clone(),
+                        format!("{:.0}%", j.job.progress * 100.0),
                         j.strategy.clone().unwrap_or_default(),
-                        ts(Some(&j.created_at)),
-                        ts(j.finished_at.as_deref()),
-                        j.error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
+                        ts(Some(&j.job.created_at)),
+                        ts(j.job.finished_at.as_deref()),
+                        j.job.error.as_ref().map(|e| e.code.clone()).unwrap_or_default(),
                     ]);
                 }
                 print!("{}", t.render());
-                println!("{} of {} job(s)", page.items.len(), page.total);
+                println!("{} of {} job(s)", page.items.len(), page.page.total);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -381,7 +339,7 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
             if api.json {
                 print_json(&j)?;
             } else {
-                println!("{} {}{}", j.job_id, j.status, if j.cancel_requested { " (cancel requested)" } else { "" });
+                println!("{} {}{}", j.job.job_id, j.job.status, if j.job.cancel_requested { " (cancel requested)" } else { "" });
             }
             Ok(ExitCode::SUCCESS)
         }

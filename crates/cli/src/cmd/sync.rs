@@ -11,7 +11,8 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId};
-use tradai_exchange::{error_chain, CancelToken, Endpoints, SyncEvent, SyncOptions, SyncReport, SyncRequest, TransportConfig};
+use tradai_exchange::{error_chain, CancelToken, SyncEvent, SyncOptions, SyncReport, SyncRequest, TransportConfig};
+use tradai_server::serve::exchange_endpoints;
 use tradai_settings::Settings;
 use tradai_store::CandleStore;
 
@@ -44,17 +45,6 @@ pub struct SyncArgs {
     pub json: bool,
 }
 
-/// The exchange endpoints: the settings' Binance URLs (`binance.spot_url`,
-/// `TRADAI_BINANCE__SPOT_URL`), then the single-underscore variables, which win.
-fn endpoints(settings: &Settings, var: impl Fn(&str) -> Option<String>) -> Endpoints {
-    Endpoints {
-        binance_spot: settings.binance.spot_url.clone(),
-        binance_futures: settings.binance.futures_url.clone(),
-        ..Endpoints::default()
-    }
-    .with_overrides(var)
-}
-
 /// Runs `tradai data sync`.
 pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     let exchange = ExchangeId::new(&a.exchange)?;
@@ -65,7 +55,7 @@ pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Exit
     let end_ms = a.end.as_deref().map(parse_date_ms).transpose()?;
     anyhow::ensure!((1..=32).contains(&a.concurrency), "invalid --concurrency {}: expected 1 to 32", a.concurrency);
 
-    let endpoints = endpoints(settings, |k| std::env::var(k).ok());
+    let endpoints = exchange_endpoints(settings, |k| std::env::var(k).ok());
     let client = tradai_exchange::connect(&exchange, &endpoints, TransportConfig::default())?;
     let store = CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
     let request = SyncRequest {
@@ -188,10 +178,10 @@ mod tests {
     fn single_underscore_variables_win_over_settings() {
         let mut s = Settings::default();
         s.binance.spot_url = "http://from-settings".into();
-        let e = endpoints(&s, |k| (k == "TRADAI_BINANCE_FUTURES_URL").then(|| "http://127.0.0.1:1".to_owned()));
+        let e = exchange_endpoints(&s, |k| (k == "TRADAI_BINANCE_FUTURES_URL").then(|| "http://127.0.0.1:1".to_owned()));
         assert_eq!(e.binance_spot, "http://from-settings");
         assert_eq!(e.binance_futures, "http://127.0.0.1:1");
-        let e = endpoints(&s, |k| (k == "TRADAI_BINANCE_SPOT_URL").then(|| "http://127.0.0.1:2".to_owned()));
+        let e = exchange_endpoints(&s, |k| (k == "TRADAI_BINANCE_SPOT_URL").then(|| "http://127.0.0.1:2".to_owned()));
         assert_eq!(e.binance_spot, "http://127.0.0.1:2");
     }
 }

@@ -233,10 +233,7 @@ fn sample_data_runs_futures_both_ways() {
 
 /// Runs whose Freqtrade result depends on something the engine does not model yet. Each entry
 /// says why; the test still runs them and fails if they start to match (so the list shrinks).
-const KNOWN_DIVERGENCES: [(&str, &str); 2] = [
-    ("EmaCrossFutures-maxstake", "max stake from the market's amount/cost limits is not applied"),
-    ("EmaCrossFutures-levclamp", "leverage is not capped by the exchange's leverage tiers"),
-];
+const KNOWN_DIVERGENCES: [(&str, &str); 0] = [];
 
 fn read_fixture(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap();

@@ -1,6 +1,7 @@
 //! `tradai up` end to end, on free loopback ports: a backtest over HTTP gives the CLI's trades,
-//! a SIGKILL during a running job never loses it, the executor refuses bad settings at
-//! start-up, and API keys guard submissions.
+//! hyperopt and sync jobs run through the job system (hyperopt as a `tradai hyperopt` child
+//! process, the sync against a fake Binance on 127.0.0.1), a SIGKILL during a running job never
+//! loses it, the executor refuses bad settings at start-up, and API keys guard submissions.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ fn import_sample(data: &Path) {
 struct Up {
     child: Child,
     backend: String,
+    data: String,
     stderr: PathBuf,
 }
 
@@ -56,7 +58,7 @@ impl Up {
         }
         let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut backend = None;
+        let (mut backend, mut data) = (None, None);
         for _ in 0..3 {
             let Some(Ok(line)) = lines.next() else {
                 panic!("tradai up stopped early: {}", std::fs::read_to_string(&stderr).unwrap_or_default());
@@ -64,10 +66,13 @@ impl Up {
             if let Some(url) = line.strip_prefix("backend-api: ") {
                 backend = Some(url.to_owned());
             }
+            if let Some(url) = line.strip_prefix("data-collection: ") {
+                data = Some(url.to_owned());
+            }
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, backend: backend.expect("backend-api address"), stderr }
+        Self { child, backend: backend.expect("backend-api address"), data: data.expect("data-collection address"), stderr }
     }
 
     fn log(&self) -> String {
@@ -184,6 +189,82 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
     assert_eq!(api_trades(&up.backend, &id), cli["trades"], "subprocess executor trades differ");
 }
 
+/// One HTTP/1.1 request with a JSON body to `base` (`http://host:port`); status and JSON answer.
+fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let body = body.map(ToString::to_string).unwrap_or_default();
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    let status = resp.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let json = resp.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok()).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// Polls `path` until the job there is final; panics after `within`.
+fn wait_final_at(base: &str, path: &str, within: Duration) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let (status, j) = http(base, "GET", path, None);
+        assert_eq!(status, 200, "{path}: {j}");
+        if matches!(j["status"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED")) {
+            return j;
+        }
+        assert!(start.elapsed() < within, "{path} still {} after {within:?}", j["status"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn up_runs_hyperopt_and_sync_jobs_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let fake = crate::sync::start_fake();
+    let envs = [
+        ("TRADAI_SERVER__EXECUTOR", "subprocess"),
+        ("TRADAI_BINANCE_SPOT_URL", fake.url.as_str()),
+        ("TRADAI_BINANCE_FUTURES_URL", fake.url.as_str()),
+    ];
+    let up = Up::start(&data, &envs);
+
+    // A hyperopt run, as a `tradai hyperopt` child process of the subprocess executor.
+    let body = serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC", "LTC/BTC"], "timeframe": "5m", "stake_amount": 0.05,
+        "dry_run_wallet": 1, "epochs": 8, "spaces": ["buy", "roi"], "seed": 1, "jobs": 1, "split": 0.7});
+    let (status, sub) = http(&up.backend, "POST", "/api/v1/hyperopt", Some(&body));
+    assert_eq!(status, 202, "{sub}");
+    let done = wait_final_at(&up.backend, sub["status_url"].as_str().unwrap(), Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    assert_eq!(done["progress_detail"]["epochs_done"], 8, "progress read from the child's lines: {done}");
+    assert_eq!(done["result"]["epochs"], 8);
+    assert!(done["result"]["out_of_sample"]["out_of_sample"].is_object(), "{done}");
+    let (status, cfg) = http(&up.backend, "GET", &format!("/api/v1/hyperopt/{}/config", done["job_id"].as_str().unwrap()), None);
+    assert_eq!(status, 200, "{cfg}");
+    for k in ["fast", "slow"] {
+        assert_eq!(cfg["params"][k], done["result"]["best_params"][k], "{k}: {cfg}");
+    }
+
+    // A sync from the fake Binance, submitted to data-collection, followed on backend-api.
+    let body = serde_json::json!({"pairs": ["BTC/USDT", "ETH/USDT:USDT"], "timeframe": "1h", "start": "2024-01-01", "end": "2024-01-15"});
+    let (status, sub) = http(&up.data, "POST", "/api/v1/data/sync", Some(&body));
+    assert_eq!(status, 202, "{sub}");
+    let done = wait_final_at(&up.backend, &format!("/api/v1/jobs/{}", sub["job_id"].as_str().unwrap()), Duration::from_secs(60));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    assert_eq!(done["result"]["candles_written"], 2 * 14 * 24);
+    let out = tradai().arg("--data-dir").arg(&data).args(["data", "list", "--json", "--exchange", "binance"]).output().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = |pair: &str| list.as_array().unwrap().iter().find(|s| s["pair"] == pair).map(|s| s["rows"].clone());
+    assert_eq!(rows("BTC/USDT"), Some(serde_json::json!(14 * 24)));
+    assert_eq!(rows("ETH/USDT:USDT"), Some(serde_json::json!(14 * 24)));
+}
+
 /// Twenty synthetic pairs over half a year, and a backtest of them that runs long enough
 /// (about a second or more) to be interrupted; returns the job id once it is RUNNING.
 fn submit_long_job(data: &Path, up: &Up) -> String {
@@ -206,8 +287,8 @@ fn submit_long_job(data: &Path, up: &Up) -> String {
     let start = Instant::now();
     let seen = loop {
         let j = rt.block_on(client.status(&id)).unwrap();
-        if j.status != "PENDING" || start.elapsed() > Duration::from_secs(60) {
-            break j.status;
+        if j.job.status != "PENDING" || start.elapsed() > Duration::from_secs(60) {
+            break j.job.status;
         }
         std::thread::sleep(Duration::from_millis(2));
     };

@@ -20,9 +20,10 @@ const JAN1: i64 = 1_704_067_200_000;
 /// 2024-02-01 00:20 UTC: the 00:00 candle is still open.
 const NOW: i64 = JAN1 + 31 * 24 * HOUR + 20 * 60_000;
 
-/// A fake Binance answering time, exchangeInfo (from the exchange crate's fixtures) and klines.
-struct FakeBinance {
-    url: String,
+/// A fake Binance answering time, exchangeInfo (from the exchange crate's fixtures) and klines
+/// (also the exchange of the services' sync-job test).
+pub(crate) struct FakeBinance {
+    pub(crate) url: String,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -43,7 +44,7 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
 }
 
-fn start_fake() -> FakeBinance {
+pub(crate) fn start_fake() -> FakeBinance {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = Arc::new(AtomicBool::new(false));

@@ -2,8 +2,8 @@
 //! their documented formats, from generated candles and the `test_data/` fixtures, with
 //! injectable faults (status codes, malformed bodies, connections killed mid-body, outages).
 //!
-//! Also compiled into `benches/sync.rs` (by `#[path]`), which is why it avoids test-only
-//! helpers.
+//! Also compiled into `benches/sync.rs` and tradai-server's sync-job tests (by `#[path]`),
+//! which is why it avoids test-only helpers.
 
 #![allow(dead_code)]
 
@@ -87,7 +87,8 @@ impl Drop for FakeExchange {
 }
 
 fn fixture(name: &str) -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data").join(name);
+    // Through `crates/`, so the file also works where another crate includes it by path.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../exchange/test_data").join(name);
     serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 

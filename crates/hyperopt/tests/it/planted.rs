@@ -172,3 +172,34 @@ fn out_of_sample_and_walk_forward_report_both_sides() {
     let e = h.run(&d, &RunPlan { validation: Validation::Split(1.5), walk_forward: None }, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("1.5"), "{e}");
 }
+
+#[test]
+fn tpe_does_not_spend_epochs_on_points_it_has_already_evaluated() {
+    let d = data(20);
+    for jobs in [1, 3] {
+        let h = Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 150, 5, jobs)).unwrap();
+        let study = h.run(&d, &RunPlan::default(), &|_| {}).unwrap().study;
+        let distinct: std::collections::HashSet<String> = study.epochs.iter().map(|e| format!("{:?}", e.params)).collect();
+        assert_eq!(distinct.len(), study.epochs.len(), "jobs={jobs}: every epoch evaluates a new point");
+        let again = h.run(&d, &RunPlan::default(), &|_| {}).unwrap().study;
+        assert_eq!(study, again, "jobs={jobs}: the redraws are deterministic");
+    }
+}
+
+#[test]
+fn a_cancelled_run_stops_between_evaluations() {
+    let d = data(20);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let h = Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 10_000, 1, 2)).unwrap().with_cancel(&cancel);
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let e = h
+        .run(&d, &RunPlan::default(), &|p| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if p.done >= 20 {
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(e, HyperoptError::Cancelled), "{e}");
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 10, "stopped right after the batch that reached 20 epochs");
+}

@@ -45,7 +45,7 @@ fn claims_are_exclusive_under_contention() {
             let repo = Arc::clone(&repo);
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
-                while let Some(j) = repo.claim_next("backtest", &format!("w{w}")).unwrap() {
+                while let Some(j) = repo.claim_next(&["backtest"], &format!("w{w}")).unwrap() {
                     mine.push(j.id);
                 }
                 mine
@@ -65,14 +65,17 @@ fn illegal_transitions_are_refused() {
     let repo = SqliteJobRepository::in_memory().unwrap();
     let (j, _) = repo.create(new_job(None)).unwrap();
     assert!(matches!(repo.transition(&j.id, JobStatus::Completed, None, None), Err(RepoError::IllegalTransition { .. })));
-    let j = repo.claim_next("backtest", "w").unwrap().unwrap();
+    let j = repo.claim_next(&["backtest"], "w").unwrap().unwrap();
     assert_eq!(j.attempts, 1);
-    repo.heartbeat(&j.id, 0.5).unwrap();
+    repo.heartbeat(&j.id, 0.5, Some(&serde_json::json!({"epochs_done": 5}))).unwrap();
+    repo.heartbeat(&j.id, 0.6, None).unwrap();
+    let j2 = repo.get(&j.id).unwrap();
+    assert_eq!((j2.progress, j2.progress_detail), (0.6, Some(serde_json::json!({"epochs_done": 5}))), "None keeps the detail");
     let done = repo.transition(&j.id, JobStatus::Completed, Some(serde_json::json!({"trades": 3})), None).unwrap();
     assert_eq!(done.progress, 1.0);
     assert!(done.finished_at.is_some());
     assert!(repo.transition(&j.id, JobStatus::Running, None, None).is_err());
-    assert!(repo.heartbeat(&j.id, 0.9).is_err());
+    assert!(repo.heartbeat(&j.id, 0.9, None).is_err());
     let err = JobError { code: "x".into(), message: "y".into(), retryable: false };
     assert!(repo.transition(&j.id, JobStatus::Failed, None, Some(err)).is_err());
 }
@@ -83,8 +86,8 @@ fn orphans_are_found_and_listing_filters() {
     for _ in 0..3 {
         repo.create(new_job(None)).unwrap();
     }
-    let a = repo.claim_next("backtest", "dead-worker").unwrap().unwrap();
-    let b = repo.claim_next("backtest", "live-worker").unwrap().unwrap();
+    let a = repo.claim_next(&["backtest"], "dead-worker").unwrap().unwrap();
+    let b = repo.claim_next(&["backtest"], "live-worker").unwrap().unwrap();
     let orphans = repo.find_orphans(0, &["live-worker".to_owned()]).unwrap();
     assert_eq!(orphans.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![a.id.clone()]);
     let back = repo.transition(&a.id, JobStatus::Pending, None, None).unwrap();
@@ -109,11 +112,44 @@ fn batches_commit_together_and_reads_see_them() {
     assert_eq!(repo.get(&out[2].0.id).unwrap().status, JobStatus::Pending);
     let counts = repo.count_by_status().unwrap();
     assert_eq!(counts, vec![(JobStatus::Pending, 3)]);
-    let pending = repo.claim_next("backtest", "w").unwrap().unwrap();
+    let pending = repo.claim_next(&["backtest"], "w").unwrap().unwrap();
     // Jobs created in the same millisecond tie on creation time, so which one was claimed is
     // not fixed: cancel one that is still pending.
     let still_pending = [&first.id, &out[0].0.id, &out[2].0.id].into_iter().find(|id| **id != pending.id).unwrap().clone();
     let cancelled = repo.request_cancel(&still_pending).unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     assert!(repo.request_cancel(&pending.id).unwrap().cancel_requested);
+}
+
+#[test]
+fn workers_claim_only_their_job_types_oldest_first() {
+    let repo = SqliteJobRepository::in_memory().unwrap();
+    let of = |t: &str| NewJob { job_type: t.into(), config: serde_json::json!({}), idempotency_key: None, label: None };
+    let (sync, _) = repo.create(of("sync")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let (hyper, _) = repo.create(of("hyperopt")).unwrap();
+    assert!(repo.claim_next(&[], "w").unwrap().is_none());
+    assert!(repo.claim_next(&["backtest"], "w").unwrap().is_none());
+    assert_eq!(repo.claim_next(&["backtest", "hyperopt", "sync"], "w").unwrap().unwrap().id, sync.id);
+    assert_eq!(repo.claim_next(&["backtest", "hyperopt"], "w").unwrap().unwrap().id, hyper.id);
+}
+
+#[test]
+fn a_database_from_before_progress_details_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, job_type TEXT NOT NULL, status TEXT NOT NULL, config TEXT NOT NULL,
+             label TEXT, idempotency_key TEXT UNIQUE, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+             started_at INTEGER, finished_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0, progress REAL NOT NULL DEFAULT 0,
+             heartbeat_at INTEGER, executor_id TEXT, result TEXT, error TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO jobs (id, job_type, status, config, created_at, updated_at) VALUES ('a', 'backtest', 'PENDING', '{}', 1, 1);",
+        )
+        .unwrap();
+    }
+    let repo = SqliteJobRepository::open(&path).unwrap();
+    let j = repo.get("a").unwrap();
+    assert_eq!((j.status, j.progress_detail), (JobStatus::Pending, None));
 }

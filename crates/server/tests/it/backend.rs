@@ -192,8 +192,25 @@ async fn openapi_and_docs_are_served() {
     let e = env(None).await;
     let (status, spec) = call(&e.app, "GET", "/openapi.json", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
-    for p in ["/api/v1/backtests", "/api/v1/backtests/{id}", "/api/v1/backtests/{id}/cancel", "/api/v1/ready", "/metrics"] {
+    for p in [
+        "/api/v1/backtests",
+        "/api/v1/backtests/{id}",
+        "/api/v1/backtests/{id}/cancel",
+        "/api/v1/hyperopt",
+        "/api/v1/hyperopt/{id}",
+        "/api/v1/hyperopt/{id}/cancel",
+        "/api/v1/hyperopt/{id}/config",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}",
+        "/api/v1/jobs/{id}/cancel",
+        "/api/v1/ready",
+        "/metrics",
+    ] {
         assert!(spec["paths"].get(p).is_some(), "{p} missing from the spec");
+    }
+    for p in ["/api/v1/backtests", "/api/v1/hyperopt"] {
+        let answers = &spec["paths"][p]["post"]["responses"];
+        assert!(answers.get("202").is_some() && answers.get("422").is_some(), "{p}: {answers}");
     }
     let (status, page) = call(&e.app, "GET", "/docs", None, &[]).await;
     assert_eq!(status, StatusCode::OK);

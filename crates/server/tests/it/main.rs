@@ -1,10 +1,16 @@
 //! Integration tests of the services: the backend router driven with `oneshot` (no socket of
 //! its own; its dependencies, data-collection and strategy-service, run on loopback ports),
-//! the other two routers, and the worker pool's durability rules with a stand-in runner.
+//! the other two routers, the worker pool's durability rules with a stand-in runner, hyperopt
+//! jobs on the real in-process executor, and sync jobs against the fake exchange of
+//! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+#[path = "../../../exchange/tests/it/fake.rs"]
+mod fake;
+mod hyperopt;
 mod pool;
 mod services;
+mod sync;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,7 +27,7 @@ use tradai_server::auth::ApiKeyStore;
 use tradai_server::backend::BackendState;
 use tradai_server::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
 use tradai_server::data_service::{DataState, StoreHandle};
-use tradai_server::executor::{ExecutorMode, ExecutorSettings, RunnerFactory, WorkerPool};
+use tradai_server::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobKind, RunnerFactory, WorkerPool};
 use tradai_server::middleware::{Limits, Metrics};
 use tradai_server::results::ResultStore;
 use tradai_server::strategy_service::StrategyState;
@@ -82,10 +88,26 @@ pub fn settings(store_location: &str, workers: usize) -> ExecutorSettings {
 /// A backend on a temp dir with real data-collection and strategy-service on loopback and a
 /// worker pool running `runner` (`None`: no workers, jobs stay PENDING).
 pub async fn env(runner: Option<RunnerFactory>) -> Env {
+    let workers = usize::from(runner.is_some());
+    let runner = runner.unwrap_or_else(|| Arc::new(|| Err("no runner".to_owned())));
+    env_with(move |loc, jobs, results| {
+        WorkerPool::start(settings(loc, workers), jobs, results, vec![JobKind::backtest(runner)], Vec::new()).unwrap()
+    })
+    .await
+}
+
+/// A backend whose pool is the real local executor (backtests and hyperopt runs in this
+/// process, one worker).
+pub async fn env_local() -> Env {
+    env_with(|loc, jobs, results| ExecutorFactory::create(settings(loc, 1), jobs, results, Vec::new()).unwrap()).await
+}
+
+/// A backend with the worker pool `pool` makes from the store location, jobs and results.
+pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
-    let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)) }, Limits::default())).await;
+    let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default())).await;
     let strat = spawn(tradai_server::strategy_app(
         StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: dir.path().join("configs") },
         Limits::default(),
@@ -94,9 +116,7 @@ pub async fn env(runner: Option<RunnerFactory>) -> Env {
     let jobs = Arc::new(SqliteJobRepository::open(&dir.path().join("state/tradai.sqlite")).unwrap());
     let keys = Arc::new(ApiKeyStore::open(&dir.path().join("state/tradai.sqlite")).unwrap());
     let results = ResultStore::new(dir.path().join("state/results"));
-    let workers = usize::from(runner.is_some());
-    let runner = runner.unwrap_or_else(|| Arc::new(|| Err("no runner".to_owned())));
-    let pool = WorkerPool::start(settings(&loc, workers), Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), runner).unwrap();
+    let pool = pool(&loc, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone());
     let retry = RetryPolicy {
         max_retries: 1,
         base_delay: Duration::from_millis(5),
@@ -135,3 +155,22 @@ pub async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>, hea
 
 /// A valid submission body.
 pub const GOOD: &str = r#"{"strategy":"EmaCross","pairs":["ETH/BTC","LTC/BTC"],"timeframe":"5m","stake_amount":0.05,"dry_run_wallet":1,"max_open_trades":3,"fee":0.001}"#;
+
+/// Polls a job through `uri` until its status is `want`; panics after `within`.
+pub async fn wait_status(app: &Router, uri: &str, want: &str, within: Duration) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (status, j) = call(app, "GET", uri, None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {j}");
+        if j["status"] == want {
+            return j;
+        }
+        assert!(
+            !matches!(j["status"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED")),
+            "{uri} ended {} instead of {want}: {j}",
+            j["status"]
+        );
+        assert!(start.elapsed() < within, "{uri} is {} after {within:?}, expected {want}", j["status"]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use tradai_app::backtest::{BacktestFailure, BacktestOutcome, BacktestRequest};
 use tradai_jobs::{JobRepository, JobStatus, NewJob, SqliteJobRepository};
-use tradai_server::executor::{BacktestRunner, RunnerFactory, WorkerPool};
+use tradai_server::executor::{BacktestRunner, JobKind, RunnerFactory, WorkerPool};
 use tradai_server::results::ResultStore;
 
 use crate::{call, env, settings, GOOD};
@@ -118,22 +118,23 @@ fn orphans_of_dead_workers_are_retried_then_failed_with_the_reason() {
     // A worker on this host whose process is gone (no such pid): one attempt used of two.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "localhost".into());
     let dead = format!("{host}:4294967294:deadbeef/w0");
-    jobs.claim_next("backtest", &dead).unwrap().unwrap();
+    jobs.claim_next(&["backtest"], &dead).unwrap().unwrap();
     // The second job has already used both attempts.
-    jobs.claim_next("backtest", &dead).unwrap().unwrap();
+    jobs.claim_next(&["backtest"], &dead).unwrap().unwrap();
     jobs.transition(&b.id, JobStatus::Pending, None, None).unwrap();
-    jobs.claim_next("backtest", &dead).unwrap().unwrap();
+    jobs.claim_next(&["backtest"], &dead).unwrap().unwrap();
     assert_eq!(jobs.get(&b.id).unwrap().attempts, 2);
     // A worker elsewhere with a fresh heartbeat is left alone.
     let (c, _) = jobs.create(new()).unwrap();
-    jobs.claim_next("backtest", "other-host:1:cafe/w0").unwrap().unwrap();
+    jobs.claim_next(&["backtest"], "other-host:1:cafe/w0").unwrap().unwrap();
 
     let runner: RunnerFactory = Arc::new(|| Err("unused".to_owned()));
     let pool = WorkerPool::start(
         settings("unused", 0),
         Arc::clone(&jobs) as Arc<dyn JobRepository>,
         ResultStore::new(dir.path().join("r")),
-        runner,
+        vec![JobKind::backtest(runner)],
+        Vec::new(),
     )
     .unwrap();
     let a = jobs.get(&a.id).unwrap();
@@ -177,7 +178,9 @@ fn the_subprocess_executor_runs_the_cli_reads_its_export_and_kills_it_on_cancel(
     s.mode = tradai_server::executor::ExecutorMode::Subprocess;
     s.backtest_bin = Some(bin);
     let results = ResultStore::new(dir.path().join("r"));
-    let pool = tradai_server::executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone()).unwrap();
+    let pool =
+        tradai_server::executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), Vec::new())
+            .unwrap();
     let job = |strategy: &str| {
         let req: BacktestRequest = serde_json::from_value(
             serde_json::json!({"strategy": strategy, "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05}),

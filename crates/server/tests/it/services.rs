@@ -14,7 +14,7 @@ async fn data_collection_lists_checks_freshness_and_validates() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     let (_, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
-    let app = tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)) }, Limits::default());
+    let app = tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default());
 
     let (status, s) = call(&app, "GET", "/api/v1/data/symbols?exchange=binance&timeframe=5m", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{s}");
@@ -50,6 +50,9 @@ async fn data_collection_lists_checks_freshness_and_validates() {
     let (status, spec) = call(&app, "GET", "/openapi.json", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(spec["paths"].get("/api/v1/data/freshness").is_some());
+    for p in ["/api/v1/data/sync", "/api/v1/data/sync/{id}", "/api/v1/data/sync/{id}/cancel"] {
+        assert!(spec["paths"].get(p).is_some(), "{p} missing from the spec");
+    }
 }
 
 #[tokio::test]

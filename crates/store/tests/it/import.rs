@@ -119,6 +119,29 @@ fn markets_file_becomes_instrument_metadata() {
     assert_eq!(got[0].price_tick, Some(0.0001));
     assert_eq!(got[0].min_notional, Some(5.0));
     assert_eq!(got[0].contract_size, Some(1.0));
+    assert_eq!((got[0].max_amount, got[0].max_notional), (None, None));
+    assert!(got[0].leverage_tiers.is_empty());
+
+    // Maximums and leverage tiers (CCXT keys), as Freqtrade uses them for futures.
+    std::fs::write(
+        &m,
+        r#"{"XRP/USDT:USDT": {"limits": {"amount": {"min": 0.1, "max": 1000000}, "cost": {"min": 5, "max": 2e7}},
+            "leverage_tiers": [{"minNotional": 0, "maxNotional": 40000, "maxLeverage": 100, "maintenanceMarginRate": 0.005},
+                               {"minNotional": 40000, "maxNotional": null, "maxLeverage": 75}]}}"#,
+    )
+    .unwrap();
+    let got = tradai_store::read_markets(&m).unwrap();
+    assert_eq!((got[0].max_amount, got[0].max_notional), (Some(1e6), Some(2e7)));
+    assert_eq!(
+        got[0].leverage_tiers,
+        vec![
+            tradai_core::LeverageTier { min_notional: 0.0, max_notional: Some(40_000.0), max_leverage: 100.0 },
+            tradai_core::LeverageTier { min_notional: 40_000.0, max_notional: None, max_leverage: 75.0 },
+        ]
+    );
+    std::fs::write(&m, r#"{"XRP/USDT:USDT": {"leverage_tiers": [{"maxNotional": 1}]}}"#).unwrap();
+    let e = tradai_store::read_markets(&m).unwrap_err().to_string();
+    assert!(e.contains("XRP/USDT:USDT") && e.contains("leverage tier"), "{e}");
 }
 
 fn write_json_rows(path: &Path, c: &Candles, gz: bool) {

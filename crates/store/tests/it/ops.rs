@@ -1,7 +1,7 @@
 //! Store operations: merge semantics, range reads, projection, listing, deletion, metadata,
 //! synthetic data, freshness and locations.
 
-use tradai_core::{CandleRow, Candles, Instrument, TimeRange, Timeframe};
+use tradai_core::{CandleRow, Candles, Instrument, LeverageTier, TimeRange, Timeframe};
 use tradai_store::{freshness, synth, CandleStore, Columns, ErrorKind, StoreError, SynthSpec};
 
 use crate::{binance, key, snapshot, temp_store};
@@ -152,6 +152,12 @@ fn instrument_metadata_round_trips() {
         min_amount: Some(0.1),
         min_notional: Some(5.0),
         contract_size: Some(1.0),
+        max_amount: Some(1_000_000.0),
+        max_notional: None,
+        leverage_tiers: vec![
+            LeverageTier { min_notional: 0.0, max_notional: Some(40_000.0), max_leverage: 100.0 },
+            LeverageTier { min_notional: 40_000.0, max_notional: None, max_leverage: 75.0 },
+        ],
     };
     store.put_instrument(&binance(), &i).unwrap();
     assert_eq!(store.instrument(&binance(), &i.pair).unwrap(), Some(i.clone()));

@@ -1,48 +1,45 @@
-//! How accepted backtest jobs run: the seeds' `BacktestJobSubmitter` protocol, the
-//! `ExecutorFactory` that validates a mode's settings at start-up, and the worker pool behind
-//! the embedded modes — `local` (the backtest runs on a pool thread) and `subprocess` (each job
-//! runs `tradai backtest --export` as a child process).
+//! How accepted jobs run: the seeds' `BacktestJobSubmitter` protocol, the `ExecutorFactory`
+//! that validates a mode's settings at start-up, and the worker pool behind the embedded
+//! modes — `local` (the work runs on a pool thread) and `subprocess` (each backtest or hyperopt
+//! job runs `tradai backtest` / `tradai hyperopt` as a child process). What a job type does
+//! is a [`JobHandler`]: backtests ([`backtest`]), hyperopt runs ([`hyperopt`]) and exchange
+//! syncs ([`sync`]); the pool knows nothing about any of them.
 //!
-//! Durability lives in the job repository, not here: a worker claims a PENDING job (the claim
-//! is a compare-and-set), heartbeats while it runs, and records the outcome with a legal
-//! transition. A supervisor thread hands jobs back when their worker died (orphan scan at
-//! start-up and periodically): back to PENDING while attempts remain, FAILED with the reason
-//! after that. Shutdown stops claiming, waits a bounded time, then hands running jobs back.
+//! Durability lives in the job repository, not here: a worker claims a PENDING job of its
+//! types (the claim is a compare-and-set), heartbeats while it runs, and records the outcome
+//! with a legal transition. A supervisor thread hands jobs back when their worker died (orphan
+//! scan at start-up and periodically): back to PENDING while attempts remain, FAILED with the
+//! reason after that. Shutdown stops claiming, waits a bounded time, then hands running jobs
+//! back. After a job's final status is recorded, the pool's [`JobObserver`]s see it: the hook
+//! for logging finished runs elsewhere (experiment tracking).
+
+pub mod backtest;
+mod child;
+pub mod hyperopt;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use tradai_app::backtest::{BacktestFailure, BacktestOutcome, BacktestRequest};
+pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
+pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, HYPEROPT};
+pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};
+use tradai_app::backtest::BacktestFailure;
 use tradai_jobs::{Job, JobError, JobRepository, JobStatus, RepoError};
 
 use crate::results::ResultStore;
 
-/// Job type of backtests in the repository.
-pub const BACKTEST: &str = "backtest";
-
-/// What a backtest job stores as its config.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BacktestJobConfig {
-    /// The validated request the use case runs.
-    pub request: BacktestRequest,
-    /// Experiment the run belongs to.
-    #[serde(default)]
-    pub experiment_name: Option<String>,
-}
-
-/// Where backtests run.
+/// Where backtests and hyperopt runs run (syncs always run in this process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutorMode {
     /// A pool of threads in this process.
     Local,
-    /// One `tradai backtest` child process per job.
+    /// One `tradai backtest` / `tradai hyperopt` child process per job.
     Subprocess,
 }
 
@@ -101,21 +98,6 @@ pub trait BacktestJobSubmitter: Send + Sync {
     fn is_healthy(&self) -> bool;
 }
 
-/// Runs one backtest. The in-process runner calls the use case; the subprocess runner runs
-/// the CLI. Both honour `cancel` within a second.
-pub trait BacktestRunner: Send {
-    /// Runs `req`.
-    ///
-    /// # Errors
-    /// [`BacktestFailure`].
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure>;
-}
-
 /// Validated executor settings.
 #[derive(Debug, Clone)]
 pub struct ExecutorSettings {
@@ -137,21 +119,113 @@ pub struct ExecutorSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Builds the executor of a mode, after checking that mode's settings (the seeds'
+/// Runs the jobs of one type. Each worker thread makes its own instance (through the
+/// [`HandlerFactory`] of a [`JobKind`]), so a handler may own per-thread resources: a store
+/// handle, a runtime.
+pub trait JobHandler: Send {
+    /// Runs `job` to its end: done, failed, or stopped because `ctx.cancel` was set (then
+    /// [`JobOutcome::Cancelled`], within about a second).
+    fn run(&mut self, job: &Job, ctx: &JobContext<'_>) -> JobOutcome;
+}
+
+/// What a running job may use.
+pub struct JobContext<'a> {
+    /// Set when the job must stop: cancelled by a client, shutdown, or taken over elsewhere.
+    pub cancel: &'a AtomicBool,
+    /// Where finished jobs keep their artifacts.
+    pub results: &'a ResultStore,
+    running: &'a RunningJob,
+}
+
+impl JobContext<'_> {
+    /// Reports progress: `fraction` in 0..=1 and, optionally, the job type's own progress
+    /// document (stored with the next heartbeat).
+    pub fn progress(&self, fraction: f64, detail: Option<serde_json::Value>) {
+        if fraction.is_finite() {
+            self.running.progress.store(fraction.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+        }
+        if let Some(d) = detail {
+            *self.running.detail.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(d);
+        }
+    }
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Done; the summary the job record keeps.
+    Completed(serde_json::Value),
+    /// Failed: why.
+    Failed(JobError),
+    /// Failed, with a partial result worth keeping (the pairs of a sync that did succeed).
+    FailedWithResult(JobError, serde_json::Value),
+    /// Stopped because `cancel` was set.
+    Cancelled,
+}
+
+/// Makes one handler per worker thread.
+pub type HandlerFactory = Arc<dyn Fn() -> Result<Box<dyn JobHandler>, String> + Send + Sync>;
+
+/// A job type a pool runs, with the factory of its handlers.
+#[derive(Clone)]
+pub struct JobKind {
+    job_type: &'static str,
+    make: HandlerFactory,
+}
+
+impl std::fmt::Debug for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobKind").field("job_type", &self.job_type).finish_non_exhaustive()
+    }
+}
+
+impl JobKind {
+    /// Jobs of `job_type`, run by the handlers `make` builds.
+    #[must_use]
+    pub fn new(job_type: &'static str, make: HandlerFactory) -> Self {
+        Self { job_type, make }
+    }
+
+    /// The job type.
+    #[must_use]
+    pub fn job_type(&self) -> &'static str {
+        self.job_type
+    }
+}
+
+/// Sees every job this pool finished, after its final status is durable: the hook where
+/// finished runs are logged elsewhere (experiment tracking: one run per backtest, a parent
+/// run with a child per epoch for hyperopt). Called on the worker thread that ran the job with
+/// the final record (config, result summary, error) and the artifact store (a backtest's
+/// `export.json`, a hyperopt run's `epochs.json`); a slow observer delays that worker's next
+/// job, never the API. Jobs handed back (shutdown, lost worker) are not finished.
+pub trait JobObserver: Send + Sync {
+    /// `job` reached COMPLETED, FAILED or CANCELLED.
+    fn finished(&self, job: &Job, results: &ResultStore);
+}
+
+/// The failure of a job whose config does not parse (written by another version?).
+fn invalid_config(e: &serde_json::Error) -> JobOutcome {
+    JobOutcome::Failed(job_error("invalid_request", format!("invalid config: {e}"), false))
+}
+
+/// The outcome of a failed backtest or hyperopt run.
+fn failure_outcome(e: BacktestFailure) -> JobOutcome {
+    match e {
+        BacktestFailure::Cancelled => JobOutcome::Cancelled,
+        e @ BacktestFailure::InvalidField { .. } => JobOutcome::Failed(job_error("invalid_request", e.to_string(), false)),
+        e @ BacktestFailure::Store(_) => JobOutcome::Failed(job_error("store_error", chain(&e), true)),
+        e @ BacktestFailure::Engine(_) => JobOutcome::Failed(job_error("engine_error", chain(&e), false)),
+    }
+}
+
+/// Builds the executors, after checking the settings of their mode (the seeds'
 /// `ExecutorFactory`).
 #[derive(Debug)]
 pub struct ExecutorFactory;
 
 impl ExecutorFactory {
-    /// Validates `settings` for their mode and starts the worker pool.
-    ///
-    /// # Errors
-    /// [`ExecutorError::Config`] naming the missing or wrong setting.
-    pub fn create(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+    fn check(settings: &ExecutorSettings) -> Result<(), ExecutorError> {
         if settings.max_attempts == 0 {
             return Err(ExecutorError::Config("server.max_attempts must be at least 1".into()));
         }
@@ -162,15 +236,37 @@ impl ExecutorFactory {
                 settings.heartbeat_every.as_millis()
             )));
         }
-        let runner: RunnerFactory = match settings.mode {
+        Ok(())
+    }
+
+    /// Validates `settings` for their mode and starts the backend's worker pool: backtest
+    /// and hyperopt jobs, in this process (`local`) or as child processes (`subprocess`).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        observers: Vec<Arc<dyn JobObserver>>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::check(&settings)?;
+        let location = settings.store_location.clone();
+        let kinds = match settings.mode {
             ExecutorMode::Local => {
-                let location = settings.store_location.clone();
                 tradai_store::CandleStore::open(&location)
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
-                Arc::new(move || {
-                    let store = tradai_store::BlockingCandleStore::open(&location).map_err(|e| e.to_string())?;
-                    Ok(Box::new(InProcessRunner { store }) as Box<dyn BacktestRunner>)
-                })
+                let (l1, l2) = (location.clone(), location);
+                vec![
+                    JobKind::backtest(Arc::new(move || {
+                        let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
+                        Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
+                    })),
+                    JobKind::hyperopt(Arc::new(move || {
+                        let store = tradai_store::BlockingCandleStore::open(&l2).map_err(|e| e.to_string())?;
+                        Ok(Box::new(hyperopt::InProcessHyperopt { store }) as Box<dyn HyperoptRunner>)
+                    })),
+                ]
             }
             ExecutorMode::Subprocess => {
                 let bin = match &settings.backtest_bin {
@@ -180,13 +276,38 @@ impl ExecutorFactory {
                     })?,
                 };
                 check_executable(&bin)?;
-                let location = settings.store_location.clone();
-                Arc::new(move || {
-                    Ok(Box::new(SubprocessRunner { bin: bin.clone(), store_location: location.clone() }) as Box<dyn BacktestRunner>)
-                })
+                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
+                vec![
+                    JobKind::backtest(Arc::new(move || {
+                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
+                    })),
+                    JobKind::hyperopt(Arc::new(move || {
+                        Ok(Box::new(hyperopt::SubprocessHyperopt { bin: b2.clone(), store_location: l2.clone() })
+                            as Box<dyn HyperoptRunner>)
+                    })),
+                ]
             }
         };
-        WorkerPool::start(settings, jobs, results, runner)
+        WorkerPool::start(settings, jobs, results, kinds, observers)
+    }
+
+    /// Starts data-collection's worker pool: exchange syncs into the store, always in this
+    /// process whatever the mode (a sync waits on the network, not on the CPU).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the wrong setting.
+    pub fn create_sync(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        endpoints: tradai_exchange::Endpoints,
+        observers: Vec<Arc<dyn JobObserver>>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::check(&settings)?;
+        tradai_store::CandleStore::open(&settings.store_location)
+            .map_err(|e| ExecutorError::Config(format!("sync jobs cannot open the candle store (data_dir): {e}")))?;
+        let kind = JobKind::sync(settings.store_location.clone(), endpoints, tradai_exchange::TransportConfig::default());
+        WorkerPool::start(settings, jobs, results, vec![kind], observers)
     }
 }
 
@@ -214,130 +335,6 @@ fn check_executable(bin: &Path) -> Result<(), ExecutorError> {
     Ok(())
 }
 
-/// Makes one runner per worker thread (each owns its store handle or child process).
-pub type RunnerFactory = Arc<dyn Fn() -> Result<Box<dyn BacktestRunner>, String> + Send + Sync>;
-
-/// Runs the use case in this process.
-struct InProcessRunner {
-    store: tradai_store::BlockingCandleStore,
-}
-
-impl BacktestRunner for InProcessRunner {
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
-        tradai_app::backtest::run(&self.store, req, progress, cancel)
-    }
-}
-
-/// Runs `tradai backtest ... --export <tmp>` and reads the export back.
-struct SubprocessRunner {
-    bin: PathBuf,
-    store_location: String,
-}
-
-impl SubprocessRunner {
-    fn args(&self, req: &BacktestRequest, export: &Path, plot: &Path) -> Vec<String> {
-        let mut a = vec![
-            "--data-dir".to_owned(),
-            self.store_location.clone(),
-            "--quiet".to_owned(),
-            "backtest".to_owned(),
-            "--strategy".to_owned(),
-            req.strategy.clone(),
-            "--exchange".to_owned(),
-            req.exchange.clone(),
-            "--pairs".to_owned(),
-            req.pairs.join(","),
-            "--stake-amount".to_owned(),
-            match &req.stake_amount {
-                serde_json::Value::String(s) => s.clone(),
-                v => v.to_string(),
-            },
-            "--wallet".to_owned(),
-            req.dry_run_wallet.to_string(),
-            "--max-open-trades".to_owned(),
-            req.max_open_trades.to_string(),
-            "--fee".to_owned(),
-            req.fee.to_string(),
-            "--trading-mode".to_owned(),
-            req.trading_mode.clone(),
-            "--export".to_owned(),
-            export.display().to_string(),
-            "--plot".to_owned(),
-            plot.display().to_string(),
-        ];
-        if let Some(tf) = &req.timeframe {
-            a.extend(["--timeframe".to_owned(), tf.clone()]);
-        }
-        if let Some(tr) = &req.timerange {
-            a.extend(["--timerange".to_owned(), tr.clone()]);
-        }
-        if let Some(l) = req.leverage {
-            a.extend(["--leverage".to_owned(), l.to_string()]);
-        }
-        a
-    }
-}
-
-impl BacktestRunner for SubprocessRunner {
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
-        let engine = |m: String| BacktestFailure::Engine(m.into());
-        let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
-        let export = tmp.path().join("export.json");
-        let plot = tmp.path().join("equity.svg");
-        let mut child = Command::new(&self.bin)
-            .args(self.args(req, &export, &plot))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| engine(format!("cannot start '{}': {e}", self.bin.display())))?;
-        // Drain both pipes on their own threads so a chatty child never blocks on a full pipe.
-        let out = child.stdout.take().map(|mut s| std::thread::spawn(move || read_all(&mut s)));
-        let err = child.stderr.take().map(|mut s| std::thread::spawn(move || read_all(&mut s)));
-        progress(0.0);
-        let status = loop {
-            if cancel.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(BacktestFailure::Cancelled);
-            }
-            match child.try_wait() {
-                Ok(Some(s)) => break s,
-                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                Err(e) => return Err(engine(format!("waiting for the backtest process failed: {e}"))),
-            }
-        };
-        let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
-        let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
-        if !status.success() {
-            let line = stderr.lines().rev().find(|l| l.starts_with("error:")).or_else(|| stderr.lines().last()).unwrap_or("no message");
-            let msg = line.trim_start_matches("error:").trim().to_owned();
-            return Err(engine(format!("backtest process exited with {status}: {msg}")));
-        }
-        let text = std::fs::read_to_string(&export).map_err(|e| engine(format!("the backtest process wrote no export: {e}")))?;
-        let export: serde_json::Value = serde_json::from_str(&text).map_err(|e| engine(format!("the export is not JSON: {e}")))?;
-        let equity_svg = std::fs::read_to_string(&plot).unwrap_or_default();
-        progress(1.0);
-        Ok(BacktestOutcome { candles: export["meta"]["candles"].as_u64().unwrap_or(0) as usize, export, report_text: stdout, equity_svg })
-    }
-}
-
-fn read_all(r: &mut impl std::io::Read) -> String {
-    let mut s = String::new();
-    let _ = r.read_to_string(&mut s);
-    s
-}
-
 /// Why a running job's cancel flag was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -357,11 +354,22 @@ struct RunningJob {
     cancel: AtomicBool,
     reason: AtomicU8,
     progress: AtomicU64,
+    /// Progress document not yet written by a heartbeat.
+    detail: Mutex<Option<serde_json::Value>>,
 }
 
 impl RunningJob {
     fn new() -> Self {
-        Self { cancel: AtomicBool::new(false), reason: AtomicU8::new(StopReason::None as u8), progress: AtomicU64::new(0f64.to_bits()) }
+        Self {
+            cancel: AtomicBool::new(false),
+            reason: AtomicU8::new(StopReason::None as u8),
+            progress: AtomicU64::new(0f64.to_bits()),
+            detail: Mutex::new(None),
+        }
+    }
+
+    fn take_detail(&self) -> Option<serde_json::Value> {
+        self.detail.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
     fn stop(&self, why: StopReason) {
@@ -384,10 +392,12 @@ impl RunningJob {
     }
 }
 
-/// Worker threads that claim and run backtest jobs, plus a supervisor thread for heartbeats,
-/// cancellation and the orphan scan.
+/// Worker threads that claim and run jobs of the pool's types, plus a supervisor thread for
+/// heartbeats, cancellation and the orphan scan.
 pub struct WorkerPool {
     settings: ExecutorSettings,
+    kinds: Vec<JobKind>,
+    observers: Vec<Arc<dyn JobObserver>>,
     jobs: Arc<dyn JobRepository>,
     results: ResultStore,
     instance: String,
@@ -402,7 +412,11 @@ pub struct WorkerPool {
 
 impl std::fmt::Debug for WorkerPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WorkerPool").field("mode", &self.settings.mode).field("instance", &self.instance).finish_non_exhaustive()
+        f.debug_struct("WorkerPool")
+            .field("mode", &self.settings.mode)
+            .field("kinds", &self.kinds)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
     }
 }
 
@@ -446,7 +460,8 @@ fn now_ms() -> i64 {
 }
 
 impl WorkerPool {
-    /// Runs the start-up orphan scan and starts the threads.
+    /// Runs the start-up orphan scan and starts the threads: `settings.workers` workers, each
+    /// claiming jobs of every type in `kinds`, oldest first.
     ///
     /// # Errors
     /// [`ExecutorError::Spawn`].
@@ -454,13 +469,16 @@ impl WorkerPool {
         settings: ExecutorSettings,
         jobs: Arc<dyn JobRepository>,
         results: ResultStore,
-        runner: RunnerFactory,
+        kinds: Vec<JobKind>,
+        observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<Self>, ExecutorError> {
         let host = hostname();
         let instance = format!("{host}:{}:{}", std::process::id(), own_nonce());
         let worker_ids = (0..settings.workers).map(|i| format!("{instance}/w{i}")).collect();
         let pool = Arc::new(Self {
             settings,
+            kinds,
+            observers,
             jobs,
             results,
             instance,
@@ -473,21 +491,20 @@ impl WorkerPool {
             supervisor_stop: AtomicBool::new(false),
         });
         pool.scan_orphans(&host);
+        let name = pool.kinds.first().map_or("job", JobKind::job_type);
         for (i, id) in pool.worker_ids.iter().enumerate() {
             let p = Arc::clone(&pool);
             let id = id.clone();
-            let runner = Arc::clone(&runner);
-            let h = std::thread::Builder::new()
-                .name(format!("backtest-w{i}"))
-                .spawn(move || p.worker_loop(&id, &runner))
-                .map_err(ExecutorError::Spawn)?;
+            let h =
+                std::thread::Builder::new().name(format!("{name}-w{i}")).spawn(move || p.worker_loop(&id)).map_err(ExecutorError::Spawn)?;
             pool.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(h);
         }
         let p = Arc::clone(&pool);
         let h =
             std::thread::Builder::new().name("job-supervisor".into()).spawn(move || p.supervise(&host)).map_err(ExecutorError::Spawn)?;
         *pool.supervisor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(h);
-        tracing::info!(mode = pool.settings.mode.as_str(), workers = pool.settings.workers, executor = %pool.instance, "executor started");
+        let types: Vec<&str> = pool.kinds.iter().map(JobKind::job_type).collect();
+        tracing::info!(mode = pool.settings.mode.as_str(), workers = pool.settings.workers, job_types = ?types, executor = %pool.instance, "executor started");
         Ok(pool)
     }
 
@@ -520,17 +537,28 @@ impl WorkerPool {
         let _ = cv.wait_timeout_while(g, timeout, |n| *n == seen && !self.stopping.load(Ordering::SeqCst));
     }
 
-    fn worker_loop(&self, executor_id: &str, runner: &RunnerFactory) {
-        let mut runner = match runner() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "worker cannot start its backtest runner");
-                return;
+    fn worker_loop(&self, executor_id: &str) {
+        let mut handlers: HashMap<&'static str, Box<dyn JobHandler>> = HashMap::new();
+        for k in &self.kinds {
+            match (k.make)() {
+                Ok(h) => {
+                    handlers.insert(k.job_type, h);
+                }
+                Err(e) => {
+                    // Without all its handlers a worker claims nothing: another worker (or a
+                    // restart with fixed settings) runs the jobs.
+                    tracing::error!(error = %e, job_type = k.job_type, "worker cannot start its job handler");
+                    return;
+                }
             }
-        };
+        }
+        let types: Vec<&str> = self.kinds.iter().map(JobKind::job_type).collect();
         while !self.stopping.load(Ordering::SeqCst) {
-            match self.jobs.claim_next(BACKTEST, executor_id) {
-                Ok(Some(job)) => self.run_job(job, runner.as_mut()),
+            match self.jobs.claim_next(&types, executor_id) {
+                Ok(Some(job)) => match handlers.get_mut(job.job_type.as_str()) {
+                    Some(h) => self.run_job(job, h.as_mut()),
+                    None => tracing::error!(job_id = %job.id, job_type = %job.job_type, "claimed a job of a type this pool does not run"),
+                },
                 Ok(None) => self.wait_for_work(Duration::from_secs(1)),
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a job failed");
@@ -540,33 +568,27 @@ impl WorkerPool {
         }
     }
 
-    fn run_job(&self, job: Job, runner: &mut dyn BacktestRunner) {
+    fn run_job(&self, job: Job, handler: &mut dyn JobHandler) {
         let id = job.id.clone();
         let rj = Arc::new(RunningJob::new());
         self.lock_running().insert(id.clone(), Arc::clone(&rj));
         if job.cancel_requested {
             rj.stop(StopReason::User);
         }
-        tracing::info!(job_id = %id, attempt = job.attempts, "backtest started");
+        tracing::info!(job_id = %id, job_type = %job.job_type, attempt = job.attempts, "job started");
         let started = Instant::now();
-        let outcome = match serde_json::from_value::<BacktestJobConfig>(job.config.clone()) {
-            Err(e) => Ok(Err(BacktestFailure::InvalidField { field: "config", message: e.to_string() })),
-            Ok(cfg) => {
-                let progress = |p: f64| {
-                    if p.is_finite() {
-                        rj.progress.store(p.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
-                    }
-                };
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run(&cfg.request, &progress, &rj.cancel)))
-            }
-        };
+        let ctx = JobContext { cancel: &rj.cancel, results: &self.results, running: &rj };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.run(&job, &ctx)));
         self.lock_running().remove(&id);
+        // The last progress document, which no heartbeat may have written yet.
+        if let Some(d) = rj.take_detail() {
+            let _ = self.jobs.heartbeat(&id, rj.progress(), Some(&d));
+        }
         let (to, result, error) = match outcome {
-            Ok(Ok(out)) => match self.results.save(&id, &out) {
-                Ok(summary) => (JobStatus::Completed, Some(summary), None),
-                Err(e) => (JobStatus::Failed, None, Some(job_error("result_store", format!("cannot store the result: {e}"), true))),
-            },
-            Ok(Err(BacktestFailure::Cancelled)) => match rj.reason() {
+            Ok(JobOutcome::Completed(summary)) => (JobStatus::Completed, Some(summary), None),
+            Ok(JobOutcome::Failed(e)) => (JobStatus::Failed, None, Some(e)),
+            Ok(JobOutcome::FailedWithResult(e, partial)) => (JobStatus::Failed, Some(partial), Some(e)),
+            Ok(JobOutcome::Cancelled) => match rj.reason() {
                 StopReason::Shutdown => (JobStatus::Pending, None, None),
                 StopReason::Lost => {
                     tracing::warn!(job_id = %id, "job was taken over elsewhere; dropping this run");
@@ -574,22 +596,24 @@ impl WorkerPool {
                 }
                 StopReason::User | StopReason::None => (JobStatus::Cancelled, None, None),
             },
-            Ok(Err(e @ BacktestFailure::InvalidField { .. })) => {
-                (JobStatus::Failed, None, Some(job_error("invalid_request", e.to_string(), false)))
-            }
-            Ok(Err(e @ BacktestFailure::Store(_))) => (JobStatus::Failed, None, Some(job_error("store_error", chain(&e), true))),
-            Ok(Err(e @ BacktestFailure::Engine(_))) => (JobStatus::Failed, None, Some(job_error("engine_error", chain(&e), false))),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                (JobStatus::Failed, None, Some(job_error("internal", format!("the backtest panicked: {what}"), false)))
+                (JobStatus::Failed, None, Some(job_error("internal", format!("the {} job panicked: {what}", job.job_type), false)))
             }
         };
         match self.jobs.transition(&id, to, result, error) {
-            Ok(j) => tracing::info!(job_id = %id, status = %j.status, secs = started.elapsed().as_secs_f64(), "backtest finished"),
+            Ok(j) => {
+                tracing::info!(job_id = %id, job_type = %j.job_type, status = %j.status, secs = started.elapsed().as_secs_f64(), "job finished");
+                if j.status.is_terminal() {
+                    for o in &self.observers {
+                        o.finished(&j, &self.results);
+                    }
+                }
+            }
             Err(e) => tracing::warn!(job_id = %id, error = %e, "could not record the outcome"),
         }
     }
@@ -614,7 +638,7 @@ impl WorkerPool {
                     }
                 }
                 if beat {
-                    match self.jobs.heartbeat(id, rj.progress()) {
+                    match self.jobs.heartbeat(id, rj.progress(), rj.take_detail().as_ref()) {
                         Ok(()) => {}
                         Err(RepoError::IllegalTransition { from, .. }) => {
                             tracing::warn!(job_id = %id, status = %from, "job is no longer running here; stopping it");
