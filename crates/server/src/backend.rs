@@ -66,6 +66,8 @@ pub struct BackendInner {
     pub accepting: AtomicBool,
     /// Submissions accepted (new jobs).
     pub submitted: AtomicU64,
+    /// Experiment tracking of finished jobs (`None`: not tracked).
+    pub tracking: Option<Arc<crate::tracking::JobTracking>>,
     caches: Mutex<Caches>,
 }
 
@@ -114,8 +116,26 @@ impl BackendState {
             metrics,
             accepting: AtomicBool::new(true),
             submitted: AtomicU64::new(0),
+            tracking: None,
             caches: Mutex::new(Caches::default()),
         }))
+    }
+
+    /// Adds experiment tracking: job views show their runs and `/api/v1/runs` reads the tracker.
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_tracking(mut self, tracking: Arc<crate::tracking::JobTracking>) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_tracking before the state is shared").tracking = Some(tracking);
+        self
+    }
+
+    fn tracked(&self, mut view: JobView) -> JobView {
+        if let Some(t) = &self.tracking {
+            view.tracking = t.run_of(&view.job_id);
+        }
+        view
     }
 
     /// Stops accepting submissions (shutdown).
@@ -152,6 +172,8 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/jobs/{id}", get(job_status))
         .route("/api/v1/strategies", get(strategies))
         .route("/api/v1/strategies/{name}", get(strategy))
+        .route("/api/v1/runs", get(search_runs))
+        .route("/api/v1/runs/{run_id}", get(run))
         .route("/metrics", get(metrics))
         .merge(mutating)
         .with_state(state.clone());
@@ -425,7 +447,9 @@ async fn load(st: &BackendState, id: String) -> Result<Job, AppError> {
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = BacktestStatus), (status = 404, body = ErrorBody)))]
 pub async fn status(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Json<BacktestStatus>, AppError> {
-    Ok(Json(to_status(load(&st, id).await?)))
+    let mut s = to_status(load(&st, id).await?);
+    s.job = st.tracked(s.job);
+    Ok(Json(s))
 }
 
 /// Backtests, newest first, filtered by status and strategy.
@@ -554,7 +578,7 @@ pub async fn submit_hyperopt(
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 pub async fn hyperopt_status(State(st): State<BackendState>, UrlPath(id): UrlPath<String>) -> Result<Json<JobView>, AppError> {
-    Ok(Json(crate::jobs_api::view(crate::jobs_api::load(&st.jobs, id, Some(HYPEROPT), "hyperopt run").await?)))
+    Ok(Json(st.tracked(crate::jobs_api::view(crate::jobs_api::load(&st.jobs, id, Some(HYPEROPT), "hyperopt run").await?))))
 }
 
 /// Hyperopt runs, newest first, filtered by status and strategy (`label`).
@@ -681,4 +705,73 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"data-collection\"}} {}", st.data.0.circuit().as_gauge());
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"strategy-service\"}} {}", st.strategies.0.circuit().as_gauge());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())
+}
+
+fn tracking_of(st: &BackendState) -> Result<&crate::tracking::JobTracking, AppError> {
+    st.tracking.as_deref().ok_or_else(|| AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() })
+}
+
+/// Query of `GET /api/v1/runs`.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// Experiment name (`backtests/EmaCross`); default: every experiment.
+    #[serde(default)]
+    pub experiment: Option<String>,
+    /// MLflow filter, e.g. `metrics.sharpe > 1 and params.timeframe = '5m'`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Order, e.g. `metrics.sharpe DESC`.
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// At most this many runs, 1..=1000 (default 100).
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}
+
+/// Tracked runs (backtests, hyperopt), searched with MLflow's filter syntax.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunsQuery),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn search_runs(State(st): State<BackendState>, ApiQuery(q): ApiQuery<RunsQuery>) -> Result<Json<serde_json::Value>, AppError> {
+    let t = tracking_of(&st)?;
+    let max = q.max_results.unwrap_or(100);
+    if !(1..=1000).contains(&max) {
+        return Err(AppError::InvalidQuery { field: "max_results".into(), message: format!("{max} is not in 1..=1000") });
+    }
+    let tracker = &t.tracking.tracker;
+    let experiment_ids = match &q.experiment {
+        Some(name) => vec![
+            tracker
+                .get_experiment_by_name(name)
+                .await
+                .map_err(crate::tracking::api_error)?
+                .ok_or_else(|| AppError::NotFound { what: "experiment", id: name.clone() })?
+                .experiment_id,
+        ],
+        None => tracker.list_experiments().await.map_err(crate::tracking::api_error)?.into_iter().map(|e| e.experiment_id).collect(),
+    };
+    if experiment_ids.is_empty() {
+        return Ok(Json(serde_json::json!({"runs": []})));
+    }
+    let query = tradai_tracking::RunQuery {
+        experiment_ids,
+        filter: q.filter.unwrap_or_default(),
+        order_by: q.order_by.into_iter().collect(),
+        max_results: max,
+    };
+    let runs = tracker.search_runs(&query).await.map_err(crate::tracking::api_error)?;
+    Ok(Json(serde_json::json!({"runs": runs})))
+}
+
+/// One tracked run: info, params, latest metrics, tags and its artifact list.
+#[utoipa::path(get, path = "/api/v1/runs/{run_id}", tag = "runs",
+    params(("run_id" = String, Path, description = "Run id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn run(State(st): State<BackendState>, UrlPath(run_id): UrlPath<String>) -> Result<Json<serde_json::Value>, AppError> {
+    let t = tracking_of(&st)?;
+    let run = t.tracking.tracker.get_run(&run_id).await.map_err(crate::tracking::api_error)?;
+    let artifacts = t.tracking.tracker.list_artifacts(&run_id, None).await.unwrap_or_default();
+    Ok(Json(serde_json::json!({"run": run, "artifacts": artifacts})))
 }

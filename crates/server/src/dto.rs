@@ -558,6 +558,10 @@ pub struct JobView {
     pub result: Option<serde_json::Value>,
     /// Error of a FAILED job.
     pub error: Option<JobErrorBody>,
+    /// The tracked run of a finished backtest or hyperopt job: run id and a link once the
+    /// tracker has it, `pending` while it waits in the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<crate::tracking::TrackedRun>,
 }
 
 /// Query of the job listings (`GET /api/v1/jobs`, `/api/v1/hyperopt`, `/api/v1/data/sync`).

@@ -195,6 +195,7 @@ pub fn view(j: Job) -> JobView {
         request,
         result: j.result,
         error: j.error.map(|e| JobErrorBody { code: e.code, message: e.message, retryable: e.retryable }),
+        tracking: None,
     }
 }
 

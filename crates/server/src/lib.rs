@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod results;
 pub mod serve;
 pub mod strategy_service;
+pub mod tracking;
 
 use std::sync::Arc;
 

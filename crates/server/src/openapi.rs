@@ -25,13 +25,13 @@ impl Modify for BearerKey {
         crate::backend::submit_hyperopt, crate::backend::hyperopt_status, crate::backend::list_hyperopt,
         crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
         crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
-        crate::backend::strategies, crate::backend::strategy,
+        crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
         crate::backend::health, crate::backend::ready, crate::backend::metrics
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
-        ReadyResponse, CheckResult
+        ReadyResponse, CheckResult, crate::tracking::TrackedRun
     )),
     modifiers(&BearerKey)
 )]
@@ -79,6 +79,7 @@ struct DataDoc;
     paths(
         crate::strategy_service::health,
         crate::strategy_service::list,
+        crate::strategy_service::registered_config,
         crate::strategy_service::detail,
         crate::strategy_service::validate,
         crate::strategy_service::prepare

@@ -119,6 +119,10 @@ pub struct ServerConfig {
     pub strategy_service_url: Option<String>,
     /// Exchange base URLs of sync jobs.
     pub exchange_endpoints: tradai_exchange::Endpoints,
+    /// Experiment tracking of finished jobs: the tracking settings with the URI resolved
+    /// (`tracking.uri`, else `MLFLOW_TRACKING_URI`, else `<data_dir>/tracking`); `None` when
+    /// `tracking.uri` is `off`.
+    pub tracking: Option<tradai_settings::TrackingSettings>,
 }
 
 /// The exchange endpoints: the settings' Binance URLs (`binance.spot_url`,
@@ -162,7 +166,16 @@ impl ServerConfig {
             return Err(ServeError::Config(format!("server.body_limit_bytes must be at least 1024, got {}", srv.body_limit_bytes)));
         }
         let nonempty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        let tracking = if s.tracking.uri.trim().eq_ignore_ascii_case("off") {
+            None
+        } else {
+            let uri = tradai_tracking::settings_uri(&s.tracking, &data_dir.display().to_string())
+                .map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
+            tradai_tracking::TrackingUri::parse(&uri).map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
+            Some(tradai_settings::TrackingSettings { uri, ..s.tracking.clone() })
+        };
         Ok(Self {
+            tracking,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -307,8 +320,29 @@ pub async fn run(
         None
     };
     let results = ResultStore::new(cfg.state_dir.join("results"));
-    // Experiment tracking plugs in here: observers see every job the pools finish.
-    let observers: Vec<Arc<dyn JobObserver>> = Vec::new();
+    // Experiment tracking: observers see every job the pools finish.
+    let mut observers: Vec<Arc<dyn JobObserver>> = Vec::new();
+    let tracking = match (&cfg.tracking, &jobs) {
+        (Some(t), Some(jobs)) if want(ServiceName::Backend) => {
+            let tracking = tradai_tracking::open_from_settings(t, "").map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
+            tracing::info!(uri = %tracking.tracker.uri(), "experiment tracking on");
+            let jt = crate::tracking::JobTracking::start(
+                &tokio::runtime::Handle::current(),
+                tracking,
+                &cfg.state_dir.join("tracking-outbox.sqlite"),
+                Duration::from_secs(2),
+            )
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            let (j, r, t2) = (Arc::clone(jobs), results.clone(), Arc::clone(&jt));
+            // Finished jobs whose run never reached the outbox (a crash in between).
+            tokio::task::spawn_blocking(move || t2.reconcile(j.as_ref(), &r, 1000))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            observers.push(Arc::clone(&jt) as Arc<dyn JobObserver>);
+            Some(jt)
+        }
+        _ => None,
+    };
     let mut pools: Vec<Arc<WorkerPool>> = Vec::new();
     let mut sync_jobs = None;
     if let (Some(l), Some(jobs)) = (data_l, &jobs) {
@@ -343,8 +377,18 @@ pub async fn run(
         sync_jobs = Some(sync);
     }
     if let Some(l) = strat_l {
-        let state =
-            StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: cfg.strategy_config_dir.clone() };
+        let registry = match (&tracking, &cfg.tracking) {
+            (Some(jt), _) => Some(jt.tracking.clone()),
+            (None, Some(t)) => {
+                Some(tradai_tracking::open_from_settings(t, "").map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?)
+            }
+            (None, None) => None,
+        };
+        let state = StrategyState {
+            registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
+            config_dir: cfg.strategy_config_dir.clone(),
+            tracking: registry,
+        };
         servers.push(serve(l, crate::strategy_app(state, cfg.limits), ServiceName::StrategyService, &mut listening)?);
     }
     let mut backend = None;
@@ -369,6 +413,10 @@ pub async fn run(
             Arc::clone(&keys),
             Arc::new(Metrics::new("backend-api")),
         );
+        let state = match &tracking {
+            Some(t) => state.with_tracking(Arc::clone(t)),
+            None => state,
+        };
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         pools.push(pool);
         backend = Some(state);
@@ -391,6 +439,15 @@ pub async fn run(
         if handed_back > 0 {
             tracing::info!(jobs = handed_back, "running jobs handed back as PENDING");
         }
+    }
+    if let Some(t) = &tracking {
+        // Give the sender a moment for runs of the last jobs; what is not sent stays durable.
+        t.notify();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while t.outbox.pending().unwrap_or(0) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        t.stop();
     }
     let _ = stop_tx.send(true);
     for s in servers {

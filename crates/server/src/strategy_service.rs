@@ -26,6 +26,8 @@ pub struct StrategyState {
     pub registry: Arc<StrategyRegistry>,
     /// Directory of base config files (`<Strategy>.toml` / `.json`).
     pub config_dir: PathBuf,
+    /// The model registry holding registered strategy versions (`None`: tracking off).
+    pub tracking: Option<tradai_tracking::Tracking>,
 }
 
 impl std::fmt::Debug for StrategyState {
@@ -42,6 +44,7 @@ pub fn routes(state: StrategyState) -> Router {
         .route("/api/v1/strategies", get(list))
         .route("/api/v1/strategies/{name}", get(detail))
         .route("/api/v1/strategies/{name}/validate", post(validate))
+        .route("/api/v1/strategies/{name}/config", get(registered_config))
         .route("/api/v1/configs/prepare", post(prepare))
         .with_state(state)
 }
@@ -325,4 +328,48 @@ mod tests {
         let e = prepare_config(&StrategyRegistry::builtin(), &bad, dir.path()).unwrap_err();
         assert!(matches!(&e, AppError::InvalidField { field, .. } if field == "config_file"), "{e:?}");
     }
+}
+
+/// Query of `GET /api/v1/strategies/{name}/config`.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegisteredConfigQuery {
+    /// `production` (the champion; default), a version number, or an alias (`challenger`).
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// The config of a registered strategy version — by default the Production (champion) one —
+/// with the version's metadata: the seeds' MLflow-centric config loading.
+#[utoipa::path(get, path = "/api/v1/strategies/{name}/config", tag = "strategies",
+    params(("name" = String, Path, description = "Strategy (registered model) name"), RegisteredConfigQuery),
+    responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn registered_config(
+    State(st): State<StrategyState>,
+    UrlPath(name): UrlPath<String>,
+    crate::error::ApiQuery(q): crate::error::ApiQuery<RegisteredConfigQuery>,
+) -> Result<Json<Value>, AppError> {
+    let t = st
+        .tracking
+        .as_ref()
+        .ok_or_else(|| AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() })?;
+    let raw = q.version.unwrap_or_else(|| "production".into());
+    let which: tradai_tracking::strategy::VersionSelector = raw
+        .parse()
+        .map_err(|e: tradai_tracking::TrackingError| AppError::InvalidQuery { field: "version".into(), message: e.to_string() })?;
+    let loaded = tradai_tracking::strategy::load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &name, &which)
+        .await
+        .map_err(crate::tracking::api_error)?;
+    let v = &loaded.version;
+    Ok(Json(serde_json::json!({
+        "strategy": v.name,
+        "version": v.version,
+        "stage": v.current_stage.as_str(),
+        "aliases": v.aliases,
+        "run_id": v.run_id,
+        "metadata": tradai_tracking::strategy::strategy_tags(v),
+        "config": loaded.config,
+    })))
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::{now_ms, Artifact, ExperimentTracker, RunRecord, TrackingError};
 
 /// Longest back-off after retryable failures.
-const MAX_BACKOFF_MS: i64 = 30_000;
+const MAX_BACKOFF_MS: i64 = 10_000;
 /// Back-off after a permanent failure (the record is kept; a fixed tracker can still take it).
 const REJECTED_BACKOFF_MS: i64 = 3_600_000;
 
@@ -34,6 +34,8 @@ pub struct OutboxEntry {
     pub experiment: String,
     /// Run id in the tracker once delivered.
     pub run_id: Option<String>,
+    /// Experiment id in the tracker once delivered (for links to the run).
+    pub experiment_id: Option<String>,
     /// Failed attempts so far.
     pub attempts: u32,
     /// The last failure, if any.
@@ -96,6 +98,7 @@ impl Outbox {
                  next_attempt_at INTEGER NOT NULL DEFAULT 0,
                  last_error TEXT,
                  run_id TEXT,
+                 experiment_id TEXT,
                  delivered_at INTEGER
              );
              CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(run_id, next_attempt_at, seq);
@@ -210,7 +213,9 @@ impl Outbox {
             let id = record.record_id.clone();
             match tracker.log_run(&record).await {
                 Ok(run_id) => {
-                    self.mark_delivered(&id, &run_id)?;
+                    // For links only: a failure here does not make the delivery fail.
+                    let experiment_id = tracker.get_run(&run_id).await.ok().map(|r| r.info.experiment_id);
+                    self.mark_delivered(&id, &run_id, experiment_id.as_deref())?;
                     report.delivered += 1;
                 }
                 Err(e) => {
@@ -260,12 +265,12 @@ impl Outbox {
         Ok(Some((record, attempts)))
     }
 
-    fn mark_delivered(&self, record_id: &str, run_id: &str) -> Result<(), TrackingError> {
+    fn mark_delivered(&self, record_id: &str, run_id: &str, experiment_id: Option<&str>) -> Result<(), TrackingError> {
         let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = conn.transaction().map_err(storage("begin"))?;
         tx.execute(
-            "UPDATE outbox SET run_id = ?2, delivered_at = ?3, last_error = NULL WHERE record_id = ?1",
-            params![record_id, run_id, now_ms()],
+            "UPDATE outbox SET run_id = ?2, experiment_id = ?3, delivered_at = ?4, last_error = NULL WHERE record_id = ?1",
+            params![record_id, run_id, experiment_id, now_ms()],
         )
         .map_err(storage("mark delivered"))?;
         // The artifacts live in the tracker now; the entry itself stays as the job → run map.
@@ -284,17 +289,18 @@ impl Outbox {
     }
 }
 
-const ENTRY_COLUMNS: &str = "record_id, experiment, run_id, attempts, last_error, created_at, delivered_at";
+const ENTRY_COLUMNS: &str = "record_id, experiment, run_id, experiment_id, attempts, last_error, created_at, delivered_at";
 
 fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
         record_id: r.get(0)?,
         experiment: r.get(1)?,
         run_id: r.get(2)?,
-        attempts: r.get(3)?,
-        last_error: r.get(4)?,
-        created_at: r.get(5)?,
-        delivered_at: r.get(6)?,
+        experiment_id: r.get(3)?,
+        attempts: r.get(4)?,
+        last_error: r.get(5)?,
+        created_at: r.get(6)?,
+        delivered_at: r.get(7)?,
     })
 }
 
@@ -381,7 +387,9 @@ mod tests {
         let store = EmbeddedStore::open(&dir.path().join("tracking")).unwrap();
         let report = outbox.flush(&store).await.unwrap();
         assert_eq!(report, FlushReport { delivered: 2, failed: 0, pending: 0 });
-        let run_id = outbox.entry("job-1").unwrap().unwrap().run_id.unwrap();
+        let entry = outbox.entry("job-1").unwrap().unwrap();
+        let run_id = entry.run_id.unwrap();
+        assert!(entry.experiment_id.is_some());
         let run = store.get_run(&run_id).await.unwrap();
         assert_eq!(run.params.get("strategy").map(String::as_str), Some("EmaCross"));
         assert_eq!(store.download_artifact(&run_id, "trades.json").await.unwrap(), b"[]");

@@ -6,3 +6,4 @@ mod hyperopt;
 mod services;
 mod sync;
 mod tidy;
+mod tracking;

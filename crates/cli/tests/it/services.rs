@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn tradai() -> Command {
+pub(crate) fn tradai() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tradai"));
     // Keep the caller's settings and keys out of the test.
     c.env_remove("TRADAI_CONFIG").env_remove("TRADAI_API_KEY").env_remove("TRADAI_API_URL").current_dir(std::env::temp_dir());
@@ -22,7 +22,7 @@ fn repo() -> PathBuf {
 /// The ten BTC pairs of the reference runs (January 2018 in `sample-data`).
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
-fn import_sample(data: &Path) {
+pub(crate) fn import_sample(data: &Path) {
     let dir = repo().join("sample-data/binance");
     let out = tradai()
         .arg("--data-dir")
@@ -37,15 +37,16 @@ fn import_sample(data: &Path) {
 }
 
 /// A running `tradai up`; killed (SIGKILL) when dropped.
-struct Up {
+pub(crate) struct Up {
     child: Child,
-    backend: String,
-    data: String,
+    pub(crate) backend: String,
+    pub(crate) data: String,
+    pub(crate) strategy: String,
     stderr: PathBuf,
 }
 
 impl Up {
-    fn start(data: &Path, envs: &[(&str, &str)]) -> Self {
+    pub(crate) fn start(data: &Path, envs: &[(&str, &str)]) -> Self {
         let stderr = data.with_extension(format!("up-{}.log", std::process::id()));
         let mut cmd = tradai();
         cmd.arg("--data-dir")
@@ -58,7 +59,7 @@ impl Up {
         }
         let mut child = cmd.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut backend, mut data) = (None, None);
+        let (mut backend, mut data, mut strategy) = (None, None, None);
         for _ in 0..3 {
             let Some(Ok(line)) = lines.next() else {
                 panic!("tradai up stopped early: {}", std::fs::read_to_string(&stderr).unwrap_or_default());
@@ -69,13 +70,22 @@ impl Up {
             if let Some(url) = line.strip_prefix("data-collection: ") {
                 data = Some(url.to_owned());
             }
+            if let Some(url) = line.strip_prefix("strategy-service: ") {
+                strategy = Some(url.to_owned());
+            }
         }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, backend: backend.expect("backend-api address"), data: data.expect("data-collection address"), stderr }
+        Self {
+            child,
+            backend: backend.expect("backend-api address"),
+            data: data.expect("data-collection address"),
+            strategy: strategy.unwrap_or_default(),
+            stderr,
+        }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
@@ -91,13 +101,13 @@ impl Drop for Up {
     }
 }
 
-fn jobs(api: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+pub(crate) fn jobs(api: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
     let out = tradai().args(["jobs"]).args(args).args(["--api", api, "--json"]).output().unwrap();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.success(), json, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn submit_args() -> Vec<&'static str> {
+pub(crate) fn submit_args() -> Vec<&'static str> {
     vec![
         "submit",
         "--strategy",
@@ -190,7 +200,7 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
 }
 
 /// One HTTP/1.1 request with a JSON body to `base` (`http://host:port`); status and JSON answer.
-fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+pub(crate) fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
@@ -209,7 +219,7 @@ fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) 
 }
 
 /// Polls `path` until the job there is final; panics after `within`.
-fn wait_final_at(base: &str, path: &str, within: Duration) -> serde_json::Value {
+pub(crate) fn wait_final_at(base: &str, path: &str, within: Duration) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let (status, j) = http(base, "GET", path, None);

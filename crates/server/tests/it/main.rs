@@ -109,7 +109,11 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
     let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default())).await;
     let strat = spawn(tradai_server::strategy_app(
-        StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: dir.path().join("configs") },
+        StrategyState {
+            registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
+            config_dir: dir.path().join("configs"),
+            tracking: None,
+        },
         Limits::default(),
     ))
     .await;
