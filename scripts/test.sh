@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# README's test command: everything the tests need that cargo does not fetch, then the tests.
+#
+#   - MLflow 3.x (pinned, in a venv; once) and a server on 127.0.0.1 for the tracking tests,
+#     stopped again at the end (the tests that stop and restart MLflow start their own);
+#   - `cargo test --workspace --locked` with any extra arguments passed through.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3-venv
+fi
+scripts/mlflow-server.sh --install-only
+TRADAI_TEST_MLFLOW_URI="$(scripts/mlflow-server.sh)"
+export TRADAI_TEST_MLFLOW_URI
+trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true' EXIT
+
+cargo test --workspace --locked "$@"
