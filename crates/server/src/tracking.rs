@@ -323,7 +323,14 @@ fn hyperopt_records(job: &Job, results: &ResultStore) -> Option<(RunRecord, Vec<
             }
         }
         let epochs: Value = results.read_text(&job.id, EPOCHS_JSON).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        let list = epochs.as_array().or_else(|| epochs.get("epochs").and_then(Value::as_array)).cloned().unwrap_or_default();
+        // `tradai hyperopt --export`: `{"study": {"epochs": [...]}}` (a bare list also reads).
+        let list = epochs
+            .pointer("/study/epochs")
+            .or_else(|| epochs.get("epochs"))
+            .and_then(Value::as_array)
+            .or_else(|| epochs.as_array())
+            .cloned()
+            .unwrap_or_default();
         let loss = |e: &Value| e.get("loss").and_then(Value::as_f64).unwrap_or(f64::INFINITY);
         let mut order: Vec<usize> = (0..list.len()).collect();
         order.sort_by(|&a, &b| loss(&list[a]).total_cmp(&loss(&list[b])).then(a.cmp(&b)));

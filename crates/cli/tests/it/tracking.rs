@@ -105,6 +105,44 @@ fn backtest_jobs_are_tracked_and_strategies_load_from_the_registry() {
     let (ok, _, err) = cli(&data, &[], &["runs", "show", "nope"]);
     assert!(!ok && err.contains("run") && err.contains("nope") && err.lines().count() == 1, "{err}");
 
+    // A hyperopt job: a parent run with the best result and one child run per epoch.
+    let body = serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC", "LTC/BTC"], "timeframe": "5m", "stake_amount": 0.05,
+        "dry_run_wallet": 1, "epochs": 6, "spaces": ["buy"], "seed": 3, "jobs": 1});
+    let (status, sub) = http(&up.backend, "POST", "/api/v1/hyperopt", Some(&body));
+    assert_eq!(status, 202, "{sub}");
+    let path = sub["status_url"].as_str().unwrap().to_owned();
+    let done = wait_final_at(&up.backend, &path, Duration::from_secs(120));
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let start = Instant::now();
+    let parent = loop {
+        let (_, j) = http(&up.backend, "GET", &path, None);
+        if j["tracking"]["state"] == "delivered" {
+            break j["tracking"]["run_id"].as_str().unwrap().to_owned();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "hyperopt run not delivered: {j}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (_, p) = http(&up.backend, "GET", &format!("/api/v1/runs/{parent}"), None);
+    assert_eq!(p["run"]["params"]["sampler"], "tpe", "{p}");
+    let best_loss = done["result"]["best_loss"].as_f64().unwrap();
+    assert!((p["run"]["metrics"]["best_loss"]["value"].as_f64().unwrap() - best_loss).abs() < 1e-12, "{p}");
+    // Children are sent right after their parent; wait for the last one.
+    let filter = format!("tags.%60mlflow.parentRunId%60%20%3D%20%27{parent}%27");
+    let start = Instant::now();
+    let children = loop {
+        let (status, c) = http(&up.backend, "GET", &format!("/api/v1/runs?experiment=hyperopt/EmaCross&filter={filter}"), None);
+        assert_eq!(status, 200, "{c}");
+        let n = c["runs"].as_array().unwrap().len();
+        if n == 6 {
+            break c;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{n} child runs: {c}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let losses: Vec<f64> = children["runs"].as_array().unwrap().iter().map(|r| r["metrics"]["loss"]["value"].as_f64().unwrap()).collect();
+    assert!(losses.iter().any(|l| (l - best_loss).abs() < 1e-12), "the best epoch is a child run: {losses:?} vs {best_loss}");
+    assert!(children["runs"][0]["params"].get("fast").is_some(), "{children}");
+
     // Strategies in the registry: two versions, promote, load, roll back.
     let cfg1 = tmp.path().join("v1.json");
     std::fs::write(&cfg1, r#"{"params": {"fast": 8, "slow": 30}}"#).unwrap();
