@@ -711,30 +711,14 @@ fn tracking_of(st: &BackendState) -> Result<&crate::tracking::JobTracking, AppEr
     st.tracking.as_deref().ok_or_else(|| AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() })
 }
 
-/// Query of `GET /api/v1/runs`.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RunsQuery {
-    /// Experiment name (`backtests/EmaCross`); default: every experiment.
-    #[serde(default)]
-    pub experiment: Option<String>,
-    /// MLflow filter, e.g. `metrics.sharpe > 1 and params.timeframe = '5m'`.
-    #[serde(default)]
-    pub filter: Option<String>,
-    /// Order, e.g. `metrics.sharpe DESC`.
-    #[serde(default)]
-    pub order_by: Option<String>,
-    /// At most this many runs, 1..=1000 (default 100).
-    #[serde(default)]
-    pub max_results: Option<usize>,
-}
-
 /// Tracked runs (backtests, hyperopt), searched with MLflow's filter syntax.
-#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(RunsQuery),
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(crate::dto::RunsQuery),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
-pub async fn search_runs(State(st): State<BackendState>, ApiQuery(q): ApiQuery<RunsQuery>) -> Result<Json<serde_json::Value>, AppError> {
+pub async fn search_runs(
+    State(st): State<BackendState>,
+    ApiQuery(q): ApiQuery<crate::dto::RunsQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
     let t = tracking_of(&st)?;
     let max = q.max_results.unwrap_or(100);
     if !(1..=1000).contains(&max) {

@@ -629,3 +629,22 @@ fn default_exchange() -> String {
 fn default_stale_hours() -> f64 {
     24.0
 }
+
+/// Query of `GET /api/v1/runs`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    /// Experiment name (`backtests/EmaCross`); default: every experiment.
+    #[serde(default)]
+    pub experiment: Option<String>,
+    /// MLflow filter, e.g. `metrics.sharpe > 1 and params.timeframe = '5m'`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Order, e.g. `metrics.sharpe DESC`.
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// At most this many runs, 1..=1000 (default 100).
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}

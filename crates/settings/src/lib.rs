@@ -324,13 +324,32 @@ impl Settings {
     /// The settings as JSON with every secret replaced by `********`.
     #[must_use]
     pub fn masked(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        // A tracking URI may carry basic-auth credentials (`http://user:pass@host`).
+        if let Some(uri) = v.pointer_mut("/tracking/uri") {
+            if let Some(s) = uri.as_str() {
+                *uri = Value::String(mask_url_password(s));
+            }
+        }
+        v
     }
 
     /// The data directory as a local path, when it is not a URL.
     #[must_use]
     pub fn local_data_dir(&self) -> Option<&Path> {
         (!self.data_dir.contains("://")).then(|| Path::new(&self.data_dir))
+    }
+}
+
+/// `scheme://user:secret@host/...` → `scheme://user:****@host/...`; anything else unchanged.
+fn mask_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{}{user}:****@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -403,6 +422,13 @@ fn typed_value(slot: &Value, raw: &str) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tracking_uri_passwords_are_masked() {
+        assert_eq!(super::mask_url_password("http://bob:hunter2@mlflow:5000/mlflow"), "http://bob:****@mlflow:5000/mlflow");
+        assert_eq!(super::mask_url_password("http://mlflow:5000/a@b"), "http://mlflow:5000/a@b");
+        assert_eq!(super::mask_url_password("/data/tracking"), "/data/tracking");
+    }
+
     use super::*;
 
     fn src(file: Option<PathBuf>, env: &[(&str, &str)], flags: &[(&str, &str)]) -> SettingsSources {
