@@ -27,5 +27,12 @@ if [ "$what" = backtest ] || [ "$what" = all ]; then
       --exchange synth --strategy EmaCross --pairs "$PAIRS" --timeframe 1m \
       --stake-amount 100 --wallet 10000 --max-open-trades 5 --fee 0.001 --json > /dev/null
   done
+  echo "== the same with --export (every trade written as JSON, ~47 MB)"
+  for run in 1 2 3; do
+    /usr/bin/time -f "run $run: wall %e s, peak RSS %M KiB" "$TRADAI" --data-dir "$BENCH_DIR" -q backtest \
+      --exchange synth --strategy EmaCross --pairs "$PAIRS" --timeframe 1m \
+      --stake-amount 100 --wallet 10000 --max-open-trades 5 --fee 0.001 --json \
+      --export "$BENCH_DIR/export.json" > /dev/null
+  done
   echo "raw candle bytes: 5,256,000 candles x 48 B = 252.3 MB"
 fi

@@ -1,11 +1,11 @@
 //! The backtest use case: request → validated request → candles from the store → engine →
 //! export document (Freqtrade's shape: `trades`, `unclosed_trades`, `summary`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tradai_core::StrategySettings;
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
+use tradai_core::{StrategySettings, Trade};
 use tradai_engine::{
     BacktestConfig, BacktestError, BacktestExport, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount, StrategyRegistry,
     WithSettings,
@@ -426,6 +426,63 @@ pub fn run(
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestOutcome, BacktestFailure> {
+    let report = run_report(store, req, progress, cancel)?;
+    let export = report.export_json().map_err(|e| BacktestFailure::Engine(Box::new(e)))?;
+    progress(1.0);
+    Ok(BacktestOutcome { export, report_text: report.report_text, equity_svg: report.equity_svg, candles: report.candles })
+}
+
+/// A finished backtest whose export is still typed: [`run`] without the JSON document, for a
+/// caller that needs only part of it (the CLI printing the summary skips the trades' JSON,
+/// which costs more than the simulation on a year of 1m candles).
+#[derive(Debug, Clone)]
+pub struct BacktestReport {
+    /// Trades, unclosed trades and summary.
+    pub export: BacktestExport,
+    /// The export's `meta` block describing the run.
+    pub meta: serde_json::Value,
+    /// Human-readable report.
+    pub report_text: String,
+    /// Equity/drawdown SVG.
+    pub equity_svg: String,
+    /// Candles simulated over all pairs (start-up candles included).
+    pub candles: usize,
+}
+
+impl BacktestReport {
+    /// The export document of [`BacktestOutcome::export`]: the serde form of
+    /// [`BacktestReport::export`] plus `meta`. The trades are converted on two threads.
+    ///
+    /// # Errors
+    /// A value serde_json cannot represent.
+    pub fn export_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let BacktestExport { trades, unclosed_trades, summary } = &self.export;
+        let trades_json = TradesJson::new(trades);
+        let values = std::thread::scope(|s| {
+            let helper = s.spawn(|| trades_json.work());
+            let mine = trades_json.work();
+            let theirs = helper.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            trades_json.finish([mine, theirs])
+        });
+        let mut doc = serde_json::Map::new();
+        doc.insert("trades".to_owned(), serde_json::Value::Array(values?));
+        doc.insert("unclosed_trades".to_owned(), serde_json::to_value(unclosed_trades)?);
+        doc.insert("summary".to_owned(), serde_json::to_value(summary)?);
+        doc.insert("meta".to_owned(), self.meta.clone());
+        Ok(serde_json::Value::Object(doc))
+    }
+}
+
+/// [`run`] up to the typed export (progress stops short of 1).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_report(
+    store: &BlockingCandleStore,
+    req: &BacktestRequest,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<BacktestReport, BacktestFailure> {
     let registry = StrategyRegistry::builtin();
     let v = req.validate(&registry)?;
     let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
@@ -455,8 +512,8 @@ pub fn run(
         return Err(BacktestFailure::Cancelled);
     }
     let stake_currency = v.config.pairs[0].settle().unwrap_or(v.config.pairs[0].quote()).to_owned();
-    let export = result.export(&v.config, &stake_currency, &v.timerange_text);
-    let report_text = render_text_report(&export.summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
+    let summary = result.summary(&v.config, &stake_currency, &v.timerange_text);
+    let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
     let equity_svg = render_equity_svg(
         &result.balance_series,
         &PlotOptions {
@@ -465,53 +522,66 @@ pub fn run(
             ..PlotOptions::default()
         },
     );
-    let mut doc = export_json(&export).map_err(|e| BacktestFailure::Engine(Box::new(e)))?;
-    if let Some(obj) = doc.as_object_mut() {
-        obj.insert(
-            "meta".to_owned(),
-            serde_json::json!({
-                "generator": concat!("tradai ", env!("CARGO_PKG_VERSION")),
-                "strategy": v.strategy,
-                "exchange": v.exchange.to_string(),
-                "pairs": v.config.pairs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "timeframe": v.config.timeframe.to_string(),
-                "timerange": if v.timerange_text.is_empty() { serde_json::Value::Null } else { v.timerange_text.clone().into() },
-                "stake_currency": stake_currency,
-                "stake_amount": req.stake_amount,
-                "dry_run_wallet": v.config.starting_balance,
-                "max_open_trades": req.max_open_trades,
-                "fee": v.config.fee,
-                "trading_mode": v.config.trading_mode.to_string(),
-                "leverage": v.config.leverage,
-                "candles": candles,
-            }),
-        );
-    }
-    progress(1.0);
-    Ok(BacktestOutcome { export: doc, report_text, equity_svg, candles })
+    let meta = serde_json::json!({
+        "generator": concat!("tradai ", env!("CARGO_PKG_VERSION")),
+        "strategy": v.strategy,
+        "exchange": v.exchange.to_string(),
+        "pairs": v.config.pairs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "timeframe": v.config.timeframe.to_string(),
+        "timerange": if v.timerange_text.is_empty() { serde_json::Value::Null } else { v.timerange_text.clone().into() },
+        "stake_currency": stake_currency,
+        "stake_amount": req.stake_amount,
+        "dry_run_wallet": v.config.starting_balance,
+        "max_open_trades": req.max_open_trades,
+        "fee": v.config.fee,
+        "trading_mode": v.config.trading_mode.to_string(),
+        "leverage": v.config.leverage,
+        "candles": candles,
+    });
+    let export = BacktestExport { trades: result.trades, unclosed_trades: result.unclosed_trades, summary };
+    Ok(BacktestReport { export, meta, report_text, equity_svg, candles })
 }
 
-/// `serde_json::to_value(export)`, with the trades converted on every core: a year of 1m
-/// candles gives ~50k trades, and building their JSON objects took a third of a CLI run.
-fn export_json(export: &BacktestExport) -> Result<serde_json::Value, serde_json::Error> {
-    let BacktestExport { trades, unclosed_trades, summary } = export;
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunk = trades.len().div_ceil(threads).max(1_000);
-    let parts: Vec<Result<Vec<serde_json::Value>, serde_json::Error>> = std::thread::scope(|s| {
-        let workers: Vec<_> =
-            trades.chunks(chunk).map(|c| s.spawn(move || c.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>())).collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    });
-    let mut all = Vec::with_capacity(trades.len());
-    for part in parts {
-        all.extend(part?);
-    }
-    let mut doc = serde_json::Map::new();
-    doc.insert("trades".to_owned(), serde_json::Value::Array(all));
-    doc.insert("unclosed_trades".to_owned(), serde_json::to_value(unclosed_trades)?);
-    doc.insert("summary".to_owned(), serde_json::to_value(summary)?);
-    Ok(serde_json::Value::Object(doc))
+/// Trades converted to JSON values chunk by chunk by whichever threads call [`TradesJson::work`]:
+/// a year of 1m candles gives ~50k trades, and building their JSON objects one after the other
+/// took a third of a CLI run.
+struct TradesJson<'a> {
+    trades: &'a [Trade],
+    next: AtomicUsize,
 }
+
+/// Trades per chunk of [`TradesJson`].
+const JSON_CHUNK: usize = 2_048;
+
+impl<'a> TradesJson<'a> {
+    fn new(trades: &'a [Trade]) -> Self {
+        Self { trades, next: AtomicUsize::new(0) }
+    }
+
+    /// Converts chunks until none is left; returns them with their indices.
+    fn work(&self) -> Vec<(usize, TradesValues)> {
+        let mut done = Vec::new();
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(chunk) = self.trades.chunks(JSON_CHUNK).nth(i) else { return done };
+            done.push((i, chunk.iter().map(serde_json::to_value).collect()));
+        }
+    }
+
+    /// The values of every chunk, in trade order.
+    fn finish<const N: usize>(&self, parts: [Vec<(usize, TradesValues)>; N]) -> TradesValues {
+        let mut chunks: Vec<_> = parts.into_iter().flatten().collect();
+        chunks.sort_unstable_by_key(|(i, _)| *i);
+        let mut all = Vec::with_capacity(self.trades.len());
+        for (_, values) in chunks {
+            all.extend(values?);
+        }
+        Ok(all)
+    }
+}
+
+/// The trades of an export as JSON values.
+type TradesValues = Result<Vec<serde_json::Value>, serde_json::Error>;
 
 #[cfg(test)]
 mod tests {
@@ -522,7 +592,7 @@ mod tests {
         let pair: Pair = "ETH/BTC".parse().unwrap();
         let mut candles = tradai_core::Candles::default();
         let mut price = 0.05;
-        for i in 0..20_000i64 {
+        for i in 0..40_000i64 {
             let next = price * (1.0 + 0.004 * ((i * 7919 % 13) as f64 - 6.0) / 6.0);
             let (hi, lo) = (price.max(next) * 1.001, price.min(next) * 0.999);
             candles.push(tradai_core::CandleRow {
@@ -541,7 +611,11 @@ mod tests {
         let registry = StrategyRegistry::builtin();
         let result = BacktestRunner::new(registry.get("EmaCross").unwrap()).run(&config, &data).unwrap();
         let export = result.export(&config, "BTC", "");
-        assert!(export.trades.len() > 1_000, "{}", export.trades.len());
-        assert_eq!(export_json(&export).unwrap(), serde_json::to_value(&export).unwrap());
+        assert!(export.trades.len() > 2 * JSON_CHUNK, "{}", export.trades.len());
+        let meta = serde_json::json!({"strategy": "EmaCross"});
+        let mut expected = serde_json::to_value(&export).unwrap();
+        expected.as_object_mut().unwrap().insert("meta".to_owned(), meta.clone());
+        let report = BacktestReport { export, meta, report_text: String::new(), equity_svg: String::new(), candles: 0 };
+        assert_eq!(report.export_json().unwrap(), expected);
     }
 }

@@ -61,7 +61,6 @@ const ALL: [(Timeframe, &str, i64); 14] = [
 
 impl Timeframe {
     /// Every supported timeframe, shortest first.
-    #[must_use]
     pub fn all() -> impl Iterator<Item = Self> {
         ALL.iter().map(|(t, _, _)| *t)
     }

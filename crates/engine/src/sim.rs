@@ -561,8 +561,13 @@ impl Sim<'_> {
     // ---- money math (§8) ----
 
     fn open_value(&self, amount: Dec, rate: f64, side: Side) -> f64 {
+        self.open_value_dec(amount, dec(rate), side)
+    }
+
+    /// [`Sim::open_value`] of a rate already in decimal form.
+    fn open_value_dec(&self, amount: Dec, rate: Dec, side: Side) -> f64 {
         let f = if side == Side::Short { self.one_minus_fee } else { self.one_plus_fee };
-        product_to_f64(&[amount, dec(rate), f])
+        product_to_f64(&[amount, rate, f])
     }
 
     fn close_value(&self, amount: Dec, rate: f64, side: Side) -> f64 {
@@ -657,7 +662,7 @@ impl Sim<'_> {
         let avg_price = open_dec.trunc18().to_f64();
         let open_rate = tick.map_or(avg_price, |tk| to_tick(avg_price, tk, TickRounding::HalfUp));
         // open_rate is usually the raw open itself (prices on the tick grid): one product then.
-        let open_value_raw = self.open_value(amount_dec, propose, side);
+        let open_value_raw = self.open_value_dec(amount_dec, open_dec, side);
         let open_trade_value =
             if open_rate.to_bits() == propose.to_bits() { open_value_raw } else { self.open_value(amount_dec, open_rate, side) };
         let stop = Self::stop_for(open_rate, self.st.stoploss, leverage, side, tick);
@@ -1100,8 +1105,9 @@ fn max_leverage(tiers: &[LeverageTier], stake: f64) -> Option<f64> {
         let min_stake = tier.min_notional / prior.filter(|l| *l != 0.0).unwrap_or(tier.max_leverage);
         let max_stake = tier.max_notional.map_or(f64::INFINITY, |n| n / tier.max_leverage);
         prior = Some(tier.max_leverage);
-        // Inside the range, or below it (Freqtrade falls back to this tier with a warning).
-        if (min_stake <= stake && stake <= max_stake) || (stake < min_stake && stake <= max_stake) {
+        // Freqtrade takes the tier when the stake is inside its range or below it (falling
+        // back to it with a warning): together, up to its maximum, unless a bound is NaN.
+        if stake <= max_stake && !min_stake.is_nan() {
             return Some(tier.max_leverage);
         }
     }
