@@ -145,6 +145,7 @@ fn norm_cdf(x: f64) -> f64 {
 
 /// A mixture of Gaussians truncated to `[low, high]`, one per observation plus a wide prior,
 /// with Optuna's bandwidths (distance to the farther neighbour, clipped).
+#[derive(Debug, Clone)]
 struct Parzen {
     mus: Vec<f64>,
     sigmas: Vec<f64>,
@@ -191,7 +192,12 @@ impl Parzen {
         let mut p = 0.0;
         for ((m, s), z) in self.mus.iter().zip(&self.sigmas).zip(&self.norms) {
             let u = (x - m) / s;
-            p += (-0.5 * u * u).exp() / (s * z);
+            let e = 0.5 * u * u;
+            // exp(-e) is exactly 0.0 past e ≈ 745.13: skipping those terms changes nothing but
+            // the time (libm's underflow path is slow, and most far kernels take it).
+            if e < 746.0 {
+                p += (-e).exp() / (s * z);
+            }
         }
         (p / self.mus.len() as f64).max(1e-300).ln()
     }
@@ -209,28 +215,74 @@ fn categorical_weights(obs: &[f64], k: usize) -> Vec<f64> {
     w.iter().map(|x| x / total).collect()
 }
 
-/// TPE's next point from `history` (points with their losses, in trial order).
-///
-/// The history is split into the best `gamma` share and the rest; for each dimension
-/// independently, candidates drawn from the good model l(x) are scored by l(x)/g(x) and the
-/// best one is kept (maximising expected improvement under TPE's model).
-pub fn tpe_point<R: Rng + ?Sized>(dims: &[Dimension], history: &[(Vec<f64>, f64)], rng: &mut R) -> Vec<f64> {
-    if history.len() < 2 {
-        return random_point(dims, rng);
+/// TPE's model of one dimension: the good and bad densities.
+#[derive(Debug, Clone)]
+enum DimModel {
+    /// Option probabilities among the good and the bad trials.
+    Categorical { good: Vec<f64>, bad: Vec<f64>, k: usize },
+    /// Parzen estimators over the good and the bad trials, and the score l(x)/g(x) of every
+    /// candidate value seen so far (snapped values repeat a lot once TPE has converged).
+    Numeric { good: Parzen, bad: Parzen, low: f64, scores: std::cell::RefCell<std::collections::HashMap<u64, f64>> },
+}
+
+/// TPE's model fitted to a history: fitting is the costly part (a Parzen estimator per
+/// dimension and split), so a model is fitted once and proposes any number of points (the
+/// duplicate check of a search draws again from the same model).
+#[derive(Debug, Clone)]
+pub struct TpeModel {
+    dims: Vec<DimModel>,
+}
+
+impl TpeModel {
+    /// Fits the model to `history` (points with their losses, in trial order): the best `gamma`
+    /// share is "good", the rest "bad". `None` with fewer than two trials.
+    #[must_use]
+    pub fn fit(dims: &[Dimension], history: &[(Vec<f64>, f64)]) -> Option<Self> {
+        if history.len() < 2 {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..history.len()).collect();
+        // Stable: equal losses keep trial order, so the split is deterministic.
+        order.sort_by(|&a, &b| history[a].1.total_cmp(&history[b].1));
+        let n_good = ((TPE_GAMMA * history.len() as f64).ceil() as usize).clamp(1, history.len() - 1);
+        let (good, bad) = order.split_at(n_good);
+        let dims = dims
+            .iter()
+            .enumerate()
+            .map(|(j, d)| {
+                let g: Vec<f64> = good.iter().map(|&i| history[i].0[j]).collect();
+                let b: Vec<f64> = bad.iter().map(|&i| history[i].0[j]).collect();
+                match d.domain.choices() {
+                    Some(k) => DimModel::Categorical { good: categorical_weights(&g, k), bad: categorical_weights(&b, k), k },
+                    None => {
+                        let (mut lo, mut hi) = d.domain.bounds();
+                        if matches!(d.domain, Domain::Int { .. }) {
+                            // Integers own the unit interval around them, so the ends are not
+                            // under-weighted.
+                            lo -= 0.5;
+                            hi += 0.5;
+                        }
+                        DimModel::Numeric {
+                            good: Parzen::new(&g, lo, hi),
+                            bad: Parzen::new(&b, lo, hi),
+                            low: lo,
+                            scores: std::cell::RefCell::default(),
+                        }
+                    }
+                }
+            })
+            .collect();
+        Some(Self { dims })
     }
-    let mut order: Vec<usize> = (0..history.len()).collect();
-    // Stable: equal losses keep trial order, so the split is deterministic.
-    order.sort_by(|&a, &b| history[a].1.total_cmp(&history[b].1));
-    let n_good = ((TPE_GAMMA * history.len() as f64).ceil() as usize).clamp(1, history.len() - 1);
-    let (good, bad) = order.split_at(n_good);
-    dims.iter()
-        .enumerate()
-        .map(|(j, d)| {
-            let g: Vec<f64> = good.iter().map(|&i| history[i].0[j]).collect();
-            let b: Vec<f64> = bad.iter().map(|&i| history[i].0[j]).collect();
-            match d.domain.choices() {
-                Some(k) => {
-                    let (wl, wg) = (categorical_weights(&g, k), categorical_weights(&b, k));
+
+    /// The next point: for each dimension independently, candidates drawn from the good
+    /// density l(x) are scored by l(x)/g(x) and the best one is kept (maximising expected
+    /// improvement under TPE's model).
+    pub fn propose<R: Rng + ?Sized>(&self, dims: &[Dimension], rng: &mut R) -> Vec<f64> {
+        dims.iter()
+            .zip(&self.dims)
+            .map(|(d, m)| match m {
+                DimModel::Categorical { good: wl, bad: wg, k } => {
                     let mut best = (f64::NEG_INFINITY, 0.0);
                     for _ in 0..TPE_CANDIDATES {
                         let mut u: f64 = rng.random();
@@ -249,28 +301,30 @@ pub fn tpe_point<R: Rng + ?Sized>(dims: &[Dimension], history: &[(Vec<f64>, f64)
                     }
                     best.1
                 }
-                None => {
-                    let (mut lo, mut hi) = d.domain.bounds();
-                    if matches!(d.domain, Domain::Int { .. }) {
-                        // Integers own the unit interval around them, so the ends are not
-                        // under-weighted.
-                        lo -= 0.5;
-                        hi += 0.5;
-                    }
-                    let (l, gm) = (Parzen::new(&g, lo, hi), Parzen::new(&b, lo, hi));
-                    let mut best = (f64::NEG_INFINITY, lo);
+                DimModel::Numeric { good: l, bad: gm, low, scores } => {
+                    let mut best = (f64::NEG_INFINITY, *low);
+                    let mut scores = scores.borrow_mut();
                     for _ in 0..TPE_CANDIDATES {
                         let x = d.domain.snap(l.sample(rng));
-                        let score = l.ln_pdf(x) - gm.ln_pdf(x);
+                        let score = *scores.entry(x.to_bits()).or_insert_with(|| l.ln_pdf(x) - gm.ln_pdf(x));
                         if score > best.0 {
                             best = (score, x);
                         }
                     }
                     best.1
                 }
-            }
-        })
-        .collect()
+            })
+            .collect()
+    }
+}
+
+/// TPE's next point from `history` (points with their losses, in trial order): a uniform draw
+/// until two trials exist, then [`TpeModel::fit`] and [`TpeModel::propose`].
+pub fn tpe_point<R: Rng + ?Sized>(dims: &[Dimension], history: &[(Vec<f64>, f64)], rng: &mut R) -> Vec<f64> {
+    match TpeModel::fit(dims, history) {
+        Some(m) => m.propose(dims, rng),
+        None => random_point(dims, rng),
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tradai_engine::{BacktestConfig, BacktestRunner, IndicatorCache, PairData, Pa
 
 use crate::error::HyperoptError;
 use crate::loss::{EpochMetrics, LossFunction};
-use crate::sampler::{default_startup, random_point, tpe_point, trial_rng, Grid, SamplerKind};
+use crate::sampler::{default_startup, random_point, trial_rng, Grid, SamplerKind, TpeModel};
 use crate::space::{Candidate, Dimension, SearchSpace, SpaceName, WithSettings};
 
 /// Extra draws a TPE trial makes when its proposal was already evaluated (or proposed earlier
@@ -365,18 +365,19 @@ impl<'s> Hyperopt<'s> {
             // below sees the same earlier proposals on every run: determinism holds.
             let mut proposed: HashSet<Vec<u64>> = HashSet::new();
             let mut points: Vec<Vec<f64>> = Vec::with_capacity(end - start);
+            // The history does not change within a batch: one model serves all its proposals.
+            let model = match (&grid, self.config.sampler) {
+                (None, SamplerKind::Tpe) if history.len() >= startup => TpeModel::fit(dims, &history),
+                _ => None,
+            };
             for t in start..end {
                 let mut rng = trial_rng(seed, t);
                 let p = match (&grid, self.config.sampler) {
                     (Some(g), _) => g.point(t),
                     (None, SamplerKind::Tpe) => {
-                        let modelled = history.len() >= startup;
-                        let draw = |rng: &mut rand_chacha::ChaCha8Rng, i: usize| {
-                            if modelled && i <= DEDUPE_TPE_DRAWS {
-                                tpe_point(dims, &history, rng)
-                            } else {
-                                random_point(dims, rng)
-                            }
+                        let draw = |rng: &mut rand_chacha::ChaCha8Rng, i: usize| match &model {
+                            Some(m) if i <= DEDUPE_TPE_DRAWS => m.propose(dims, rng),
+                            _ => random_point(dims, rng),
                         };
                         // TPE concentrates on its good region and re-proposes points it has
                         // already seen; an epoch spent on a known point teaches nothing, so
