@@ -77,7 +77,49 @@ impl Dec {
         if !x.is_finite() {
             return None;
         }
-        Self::from_f64_fast(x).or_else(|| Self::from_f64_exact(x)).or_else(|| Self::from_f64_formatted(x))
+        Self::from_f64_fast(x).or_else(|| if may_tie(x) { Self::from_f64_formatted(x) } else { Self::from_f64_shortest(x) })
+    }
+
+    /// The repr from Ryu's shortest digits (the same digits `{:e}` gives: shortest, then
+    /// nearest), read off its output without allocating; trailing zeros dropped, so the scale
+    /// may be negative.
+    #[inline(never)]
+    fn from_f64_shortest(x: f64) -> Option<Self> {
+        let mut buf = ryu::Buffer::new();
+        // ASCII: `-`?, digits with a `.`, then `e` and a signed exponent or nothing.
+        let s = buf.format_finite(x).as_bytes();
+        let neg = s.first() == Some(&b'-');
+        let (mut mant, mut scale, mut dot) = (0u64, 0i32, 0i32);
+        let mut i = usize::from(neg);
+        // At most 17 significant digits and one trailing zero: no overflow.
+        while let Some(&b) = s.get(i) {
+            if b.is_ascii_digit() {
+                mant = mant * 10 + u64::from(b - b'0');
+                scale += dot;
+            } else if b == b'.' {
+                dot = 1;
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        if s.get(i) == Some(&b'e') {
+            let neg_exp = s.get(i + 1) == Some(&b'-');
+            let mut exp = 0i32;
+            for &b in s.get(i + 1 + usize::from(neg_exp)..)? {
+                exp = exp * 10 + i32::from(b - b'0');
+            }
+            scale += if neg_exp { exp } else { -exp };
+        }
+        if mant == 0 {
+            return Some(Self::ZERO);
+        }
+        while mant % 10 == 0 {
+            mant /= 10;
+            scale -= 1;
+        }
+        let mant = i128::from(mant);
+        Some(Self { mant: if neg { -mant } else { mant }, scale })
     }
 
     /// The shortest repr when it has at most 15 significant digits and 22 decimals, found
@@ -110,7 +152,8 @@ impl Dec {
     /// the repr is the one of them, for the smallest `k`, that reads back as `x` (the nearer
     /// one when both do). `x·10^k` and the read-back are computed exactly. `None` (format
     /// instead) outside the range where that fits 128 bits, for subnormals, and on an exact
-    /// tie between the two candidates.
+    /// tie between the two candidates. The former production path, kept as a test reference.
+    #[cfg(test)]
     fn from_f64_exact(x: f64) -> Option<Self> {
         let ax = x.abs();
         let (m, e) = decompose(ax);
@@ -175,6 +218,8 @@ impl Dec {
         None
     }
 
+    /// The repr from `{:e}`, for the floats where Ryu's digits may differ (see [`may_tie`]).
+    #[inline(never)]
     fn from_f64_formatted(x: f64) -> Option<Self> {
         let mut buf = Buf::new();
         write!(buf, "{x:e}").ok()?;
@@ -297,6 +342,26 @@ fn scale_15_digits(ax: f64) -> Option<(u32, f64)> {
         y = ax * *POW10F.get(k as usize)?;
     }
     (1e14..1e15).contains(&y).then_some((k, y))
+}
+
+/// Whether two shortest decimals may lie equally near `x`, where Ryu takes the even one and
+/// `{:e}` the upper one (2^-25 = 2.98023223876953125e-08: Ryu, like Python, gives
+/// `…312`, `{:e}` `…313`). Such a tie needs the exact value of `x` to end in a 5 at most 18
+/// significant digits in (an n-digit tie for n <= 17). With `|x| = m'·2^e'`, `m'` odd: for
+/// `e' < 0` that value is `m'·5^-e'·10^e'`, whose digits `m'·5^-e'` end in no zero, so
+/// `m'·5^-e' < 10^18`; for `e' >= 0` it is an integer with at most 22 trailing zeros
+/// (`5^23 > 2^53 > m'`), so below `1e40`. Outside that, `false`.
+fn may_tie(x: f64) -> bool {
+    let (m, e) = decompose(x.abs());
+    if m == 0 {
+        return true;
+    }
+    let tz = m.trailing_zeros();
+    let (m, e) = (m >> tz, e + tz as i32);
+    if e >= 0 {
+        return x.abs() < 1e40;
+    }
+    POW5.get(e.unsigned_abs() as usize).is_some_and(|&p| u128::from(m) * p < 1_000_000_000_000_000_000)
 }
 
 /// `m·10^-k` with the trailing zeros of `m` dropped, `k` kept at or above 0.
@@ -785,6 +850,113 @@ mod tests {
         assert_eq!(product_to_f64(&factors), product_to_f64_wide(&factors));
         let small = [dec(1590.0), dec(3.143e-05), dec(1.001)];
         assert_eq!(product_to_f64(&small), product_to_f64_wide(&small));
+    }
+
+    /// `from_f64` as it was before the Ryu path: fast, then exact, then formatted.
+    fn from_f64_reference(x: f64) -> Option<Dec> {
+        if !x.is_finite() {
+            return None;
+        }
+        Dec::from_f64_fast(x).or_else(|| Dec::from_f64_exact(x)).or_else(|| Dec::from_f64_formatted(x))
+    }
+
+    /// Inputs for the Ryu path: raw bits over every finite float, the engine's kind of values,
+    /// integers, 17-digit values, 1e-8 steps, tiny and huge ones, and their neighbours.
+    fn shortest_inputs(count: usize, mut state: u64) -> Vec<f64> {
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state ^ (state >> 29)
+        };
+        let mut out = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.3,
+            1e-8,
+            1e15,
+            1e16,
+            1e22,
+            1e23,
+            9_007_199_254_740_992.0,
+            9_007_199_254_740_993.0,
+            123_456_789_012_345_680.0,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            5e-324,
+            -5e-324,
+            2.225_073_858_507_201e-308,
+            1.797_693_134_862_315_7e308,
+            0.300_000_000_000_000_04,
+            3.001_000_000_000_000_2e-5,
+            1_590.823_941_314_531_6,
+        ];
+        for e in -1074..=1023 {
+            // Powers of two (asymmetric rounding intervals) and their neighbours.
+            let p = 2f64.powi(e);
+            out.extend([p, f64::from_bits(p.to_bits() + 1), f64::from_bits(p.to_bits().saturating_sub(1))]);
+        }
+        for e in -325..=308 {
+            let p: f64 = format!("1e{e}").parse().unwrap();
+            out.extend([p, f64::from_bits(p.to_bits() + 1), f64::from_bits(p.to_bits().saturating_sub(1))]);
+        }
+        while out.len() < count {
+            let r = next();
+            let x = match r % 8 {
+                // Any finite float.
+                0 | 1 => f64::from_bits(next() & !(0x7ff << 52) | ((next() % 2047) << 52)),
+                // Integers, some with trailing zeros.
+                2 => ((next() >> (r >> 58)) as f64) * [1.0, 10.0, 1000.0, 1e6][(r >> 3) as usize % 4],
+                // 17 significant digits at any magnitude.
+                3 => {
+                    format!("{}e{}", 10_000_000_000_000_000 + next() % 90_000_000_000_000_000, (r >> 8) % 80).parse::<f64>().unwrap()
+                        * 1e-50
+                }
+                // 1e-8 steps and their neighbours.
+                4 => f64::from_bits(((next() % 10_000_000_000) as f64 * 1e-8).to_bits() + (r >> 5) % 3),
+                // Tiny (subnormal included) and huge.
+                5 => f64::from_bits(next() % (0x0030_0000_0000_0000)),
+                6 => f64::from_bits(0x7FEF_FFFF_FFFF_FFFF - next() % 0x0030_0000_0000_0000),
+                _ => sample_values(1, next())[(r >> 4) as usize % 6],
+            };
+            out.push(if r & (1 << 20) != 0 { -x } else { x });
+        }
+        out
+    }
+
+    fn check_shortest(count: usize, seed: u64) {
+        let mut ties = 0;
+        for x in shortest_inputs(count, seed) {
+            assert!(x.is_finite(), "{x:?}");
+            let want = from_f64_reference(x);
+            assert_eq!(Dec::from_f64(x), want, "{x:?}");
+            if Dec::from_f64_fast(x).is_none() && Dec::from_f64_shortest(x) != Dec::from_f64_formatted(x) {
+                // Ryu's digits differ from formatting's only on ties, which `may_tie` catches.
+                assert!(may_tie(x), "{x:?}");
+                ties += 1;
+            }
+        }
+        // Ties exist (powers of two among the inputs), so the check above checks something.
+        assert!(ties > 0);
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(Dec::from_f64(x), None);
+        }
+    }
+
+    #[test]
+    fn shortest_path_agrees_with_reference() {
+        check_shortest(300_000, 3);
+    }
+
+    #[test]
+    #[ignore = "slow: millions of values (cargo test --release -- --ignored)"]
+    fn shortest_path_agrees_with_reference_at_length() {
+        for seed in 0..16 {
+            check_shortest(2_000_000, seed + 1000);
+        }
     }
 
     #[test]
