@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a first result: build tradai, import the bundled sample
 # candles (ten Binance BTC pairs, 5m, January 2018) into a local store, list them and run a
-# backtest with a report and an equity plot. No network, no ../shared needed.
+# backtest with a report and an equity plot. No network; everything it needs is in the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -14,7 +14,7 @@
 # environment:
 #   FT_PYTHON  python of the Freqtrade venv        (default /opt/ft-venv/bin/python)
 #   TRADAI     tradai binary                        (default <repo>/target/release/tradai)
-#   SHARED     the shared/ folder (data, strategies) (default <repo>/../shared, else /work/shared)
+#   TESTDATA   the folder with freqtrade/ candles and conformance/strategies (default <repo>/testdata)
 # exit status: 0 when every run matches, 1 otherwise.
 set -euo pipefail
 
@@ -22,11 +22,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 FT_PYTHON="${FT_PYTHON:-/opt/ft-venv/bin/python}"
 TRADAI="${TRADAI:-$ROOT/target/release/tradai}"
-if [[ -z "${SHARED:-}" ]]; then
-  if [[ -d "$ROOT/../shared/data/freqtrade" ]]; then SHARED="$(cd "$ROOT/../shared" && pwd)"; else SHARED=/work/shared; fi
-fi
-DATA_SRC="$SHARED/data/freqtrade"
-STRATEGIES="$SHARED/conformance/strategies"
+TESTDATA="${TESTDATA:-$ROOT/testdata}"
+DATA_SRC="$TESTDATA/freqtrade"
+STRATEGIES="$TESTDATA/conformance/strategies"
 MARKETS="$HERE/markets.json"
 MATRIX="$HERE/matrix.txt"
 FIXTURES="$ROOT/crates/cli/tests/fixtures/freqtrade"

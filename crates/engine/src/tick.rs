@@ -312,7 +312,7 @@ mod tests {
     #[test]
     #[ignore = "slow: formats every price"]
     fn same_ticks_as_formatting_on_all_data() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/freqtrade");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/freqtrade");
         let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
         if let Ok(f) = std::fs::read_dir(dir.join("futures")) {
             files.extend(f.map(|e| e.unwrap().path()));

@@ -708,7 +708,7 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
 }
 
 fn tracking_of(st: &BackendState) -> Result<&crate::tracking::JobTracking, AppError> {
-    st.tracking.as_deref().ok_or_else(|| AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() })
+    st.tracking.as_deref().ok_or_else(crate::tracking::disabled)
 }
 
 /// Tracked runs (backtests, hyperopt), searched with MLflow's filter syntax.
@@ -724,28 +724,13 @@ pub async fn search_runs(
     if !(1..=1000).contains(&max) {
         return Err(AppError::InvalidQuery { field: "max_results".into(), message: format!("{max} is not in 1..=1000") });
     }
-    let tracker = &t.tracking.tracker;
-    let experiment_ids = match &q.experiment {
-        Some(name) => vec![
-            tracker
-                .get_experiment_by_name(name)
-                .await
-                .map_err(crate::tracking::api_error)?
-                .ok_or_else(|| AppError::NotFound { what: "experiment", id: name.clone() })?
-                .experiment_id,
-        ],
-        None => tracker.list_experiments().await.map_err(crate::tracking::api_error)?.into_iter().map(|e| e.experiment_id).collect(),
-    };
-    if experiment_ids.is_empty() {
-        return Ok(Json(serde_json::json!({"runs": []})));
-    }
     let query = tradai_tracking::RunQuery {
-        experiment_ids,
+        experiment_ids: Vec::new(),
         filter: q.filter.unwrap_or_default(),
         order_by: q.order_by.into_iter().collect(),
         max_results: max,
     };
-    let runs = tracker.search_runs(&query).await.map_err(crate::tracking::api_error)?;
+    let runs = t.tracking.tracker.search_runs_by_name(q.experiment.as_deref(), query).await.map_err(crate::tracking::api_error)?;
     Ok(Json(serde_json::json!({"runs": runs})))
 }
 

@@ -67,6 +67,9 @@ pub enum AppError {
     /// The body is not declared as JSON (415).
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// No such resource, described by the back end that looked (404).
+    #[error("{0}")]
+    Missing(String),
     /// No such resource (404).
     #[error("{what} '{id}' not found")]
     NotFound {
@@ -119,7 +122,7 @@ impl AppError {
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::NotFound { .. } | Self::Missing(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -135,7 +138,7 @@ impl AppError {
             Self::InvalidQuery { .. } => "invalid_query",
             Self::TooLarge { .. } => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::NotFound { .. } => "not_found",
+            Self::NotFound { .. } | Self::Missing(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unauthorized(_) => "unauthorized",
             Self::RateLimited { .. } => "rate_limited",

@@ -354,7 +354,7 @@ pub async fn registered_config(
     let t = st
         .tracking
         .as_ref()
-        .ok_or_else(|| AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() })?;
+        .ok_or_else(crate::tracking::disabled)?;
     let raw = q.version.unwrap_or_else(|| "production".into());
     let which: tradai_tracking::strategy::VersionSelector = raw
         .parse()

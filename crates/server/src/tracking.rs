@@ -359,24 +359,21 @@ fn hyperopt_records(job: &Job, results: &ResultStore) -> Option<(RunRecord, Vec<
     Some((parent, children))
 }
 
-/// A tracker error as an API error: unknown run or model → 404, a bad filter → 400, a tracker
-/// that cannot be reached → 503 (never a 500: the tracker is a dependency, not this service).
+/// A tracker error as an API error: unknown run or model → 404 (the tracker's own message,
+/// which quotes the id), a bad filter → 400, a tracker that cannot be reached → 503 (never a
+/// 500: the tracker is a dependency, not this service).
 #[must_use]
 pub fn api_error(e: tradai_tracking::TrackingError) -> crate::error::AppError {
-    use tradai_tracking::{Entity, TrackingError};
+    use tradai_tracking::TrackingError;
     match e {
-        TrackingError::NotFound { entity, id } => crate::error::AppError::NotFound {
-            what: match entity {
-                Entity::Experiment => "experiment",
-                Entity::Run => "run",
-                Entity::Artifact => "artifact",
-                Entity::RegisteredModel => "registered model",
-                Entity::ModelVersion => "model version",
-                Entity::Alias => "alias",
-            },
-            id,
-        },
+        e @ TrackingError::NotFound { .. } => crate::error::AppError::Missing(e.to_string()),
         TrackingError::Invalid { what, reason } => crate::error::AppError::InvalidQuery { field: what, message: reason },
         e => crate::error::AppError::Unavailable { code: "tracking_unavailable", message: e.to_string() },
     }
+}
+
+/// The answer of a tracking route while tracking is off (`tracking.uri = "off"`).
+#[must_use]
+pub fn disabled() -> crate::error::AppError {
+    crate::error::AppError::Unavailable { code: "tracking_disabled", message: "experiment tracking is off".into() }
 }

@@ -211,11 +211,9 @@ impl Outbox {
         loop {
             let Some((record, attempts)) = self.next_due()? else { break };
             let id = record.record_id.clone();
-            match tracker.log_run(&record).await {
-                Ok(run_id) => {
-                    // For links only: a failure here does not make the delivery fail.
-                    let experiment_id = tracker.get_run(&run_id).await.ok().map(|r| r.info.experiment_id);
-                    self.mark_delivered(&id, &run_id, experiment_id.as_deref())?;
+            match tracker.log_run_in_experiment(&record).await {
+                Ok((run_id, experiment_id)) => {
+                    self.mark_delivered(&id, &run_id, &experiment_id)?;
                     report.delivered += 1;
                 }
                 Err(e) => {
@@ -265,7 +263,7 @@ impl Outbox {
         Ok(Some((record, attempts)))
     }
 
-    fn mark_delivered(&self, record_id: &str, run_id: &str, experiment_id: Option<&str>) -> Result<(), TrackingError> {
+    fn mark_delivered(&self, record_id: &str, run_id: &str, experiment_id: &str) -> Result<(), TrackingError> {
         let mut conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let tx = conn.transaction().map_err(storage("begin"))?;
         tx.execute(

@@ -158,6 +158,28 @@ pub trait ExperimentTracker: Send + Sync {
         }
     }
 
+    /// Runs of the experiment named `experiment` — of every experiment when `None` — matching
+    /// `query`'s filter, order and limit (its `experiment_ids` are replaced). What `tradai runs
+    /// list` and `GET /api/v1/runs` search.
+    ///
+    /// # Errors
+    /// [`TrackingError::NotFound`] naming an unknown experiment; a bad filter or order.
+    async fn search_runs_by_name(&self, experiment: Option<&str>, mut query: RunQuery) -> Result<Vec<Run>, TrackingError> {
+        query.experiment_ids = match experiment {
+            Some(name) => vec![
+                self.get_experiment_by_name(name)
+                    .await?
+                    .ok_or_else(|| TrackingError::not_found(Entity::Experiment, format!("'{name}'")))?
+                    .experiment_id,
+            ],
+            None => self.list_experiments().await?.into_iter().map(|e| e.experiment_id).collect(),
+        };
+        if query.experiment_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.search_runs(&query).await
+    }
+
     /// The run logged for `record_id` in an experiment, if any.
     ///
     /// # Errors
@@ -184,10 +206,19 @@ pub trait ExperimentTracker: Send + Sync {
     /// Anything the calls above return; [`TrackingError::is_retryable`] says whether a replay
     /// can succeed.
     async fn log_run(&self, record: &RunRecord) -> Result<String, TrackingError> {
+        self.log_run_in_experiment(record).await.map(|(run_id, _)| run_id)
+    }
+
+    /// [`ExperimentTracker::log_run`], also returning the id of the experiment the run went to
+    /// (for links to the run), which logging resolves anyway.
+    ///
+    /// # Errors
+    /// As [`ExperimentTracker::log_run`].
+    async fn log_run_in_experiment(&self, record: &RunRecord) -> Result<(String, String), TrackingError> {
         validate_record(record)?;
         let experiment = self.get_or_create_experiment(&record.experiment).await?;
         let run_id = match self.find_record(&experiment.experiment_id, &record.record_id).await? {
-            Some(run) if run.info.status.is_terminal() => return Ok(run.info.run_id),
+            Some(run) if run.info.status.is_terminal() => return Ok((run.info.run_id, experiment.experiment_id)),
             Some(run) => run.info.run_id,
             None => {
                 let mut tags = Tags::new();
@@ -208,7 +239,7 @@ pub trait ExperimentTracker: Send + Sync {
         }
         let status = if record.status.is_terminal() { record.status } else { RunStatus::Finished };
         self.set_terminated(&run_id, status, Some(record.end_time.unwrap_or_else(now_ms))).await?;
-        Ok(run_id)
+        Ok((run_id, experiment.experiment_id))
     }
 
     /// The child runs of a run (those tagged `mlflow.parentRunId` = `parent_run_id`), oldest

@@ -184,21 +184,11 @@ pub fn run_runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<ExitCod
                 }
             }
             RunsCommand::List { experiment, filter, order_by, max, json } => {
-                let ids = match &experiment {
-                    Some(name) => vec![
-                        t.tracker
-                            .get_experiment_by_name(name)
-                            .await?
-                            .with_context(|| format!("experiment '{name}' not found (see `tradai runs experiments`)"))?
-                            .experiment_id,
-                    ],
-                    None => t.tracker.list_experiments().await?.into_iter().map(|e| e.experiment_id).collect(),
-                };
-                let runs = if ids.is_empty() {
-                    Vec::new()
-                } else {
-                    t.tracker.search_runs(&RunQuery { experiment_ids: ids, filter, order_by, max_results: max }).await?
-                };
+                let query = RunQuery { experiment_ids: Vec::new(), filter, order_by, max_results: max };
+                let runs = t.tracker.search_runs_by_name(experiment.as_deref(), query).await.map_err(|e| {
+                    let hint = if e.is_not_found() { " (see `tradai runs experiments`)" } else { "" };
+                    anyhow::anyhow!("{e}{hint}")
+                })?;
                 if json {
                     print_json(&runs)?;
                 } else {

@@ -1,4 +1,4 @@
-//! `tradai backtest` through the conformance contract of `shared/conformance/README.md`: the
+//! `tradai backtest` through the conformance contract of `testdata/conformance/README.md`: the
 //! three reference runs must match Freqtrade's trades exactly and its summary to 1e-6; bad
 //! input must fail with one line naming the bad value.
 
@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::data::{imported_store, json_of, run_err, run_ok, shared};
+use crate::data::{imported_store, json_of, run_err, run_ok, testdata};
 
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
@@ -67,7 +67,7 @@ fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
     ]);
     let actual: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(shared().join(format!("conformance/expected/{name}.json"))).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(testdata().join(format!("conformance/expected/{name}.json"))).unwrap()).unwrap();
     assert_conforms(&actual, &expected, name);
 }
 
@@ -263,7 +263,7 @@ fn freqtrade_differential_fixtures_match() {
         "data",
         "import",
         "freqtrade",
-        shared().join("data/freqtrade").to_str().unwrap(),
+        testdata().join("freqtrade").to_str().unwrap(),
         "--markets",
         markets.to_str().unwrap(),
     ]);

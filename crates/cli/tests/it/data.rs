@@ -12,8 +12,9 @@ pub fn tradai() -> Command {
     c
 }
 
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The repository's `testdata/` (Freqtrade candles and the conformance reference runs).
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 pub fn repo() -> PathBuf {
@@ -43,11 +44,11 @@ pub fn run_err(args: &[&str], needle: &str) -> String {
     err
 }
 
-/// Imports the shared Freqtrade data (with the sample markets) into a fresh store.
+/// Imports the Freqtrade test data (with the sample markets) into a fresh store.
 pub fn imported_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let data = shared().join("data/freqtrade");
+    let data = testdata().join("freqtrade");
     let markets = repo().join("sample-data/binance/markets.json");
     run_ok(&[
         "--data-dir",
@@ -112,7 +113,7 @@ fn bad_input_is_one_line_and_leaves_the_store_unchanged() {
 
     // A truncated feather file and a file missing a column, in otherwise good directories.
     let bad = tempfile::tempdir().unwrap();
-    let good = std::fs::read(shared().join("data/freqtrade/ETH_BTC-5m.feather")).unwrap();
+    let good = std::fs::read(testdata().join("freqtrade/ETH_BTC-5m.feather")).unwrap();
     std::fs::write(bad.path().join("ETH_BTC-5m.feather"), &good).unwrap();
     std::fs::write(bad.path().join("LTC_BTC-5m.feather"), &good[..good.len() / 2]).unwrap();
     run_err(&["--data-dir", d, "-q", "data", "import", "freqtrade", bad.path().to_str().unwrap()], "LTC_BTC-5m.feather");

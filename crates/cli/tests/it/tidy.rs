@@ -136,3 +136,34 @@ fn every_source_file_says_what_it_is_for() {
         files.iter().filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
 }
+
+/// A fresh clone must stand alone: no test, script or CI step may read the `shared/` folder
+/// that sits beside the checkout on a developer's machine. What the tests need is copied into
+/// `testdata/`.
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates"), &mut files);
+    for dir in ["scripts", ".ci"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = fs::read_dir(&d) else { continue };
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    let needle = ["../", "shared"].concat();
+    let bad: Vec<_> = files
+        .iter()
+        .filter(|f| fs::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).contains(&needle)))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(bad.is_empty(), "files that reach outside the repository for '{needle}': {bad:?}");
+}

@@ -6,9 +6,9 @@ use arrow_array::{Array, Float64Array, RecordBatch, TimestampNanosecondArray};
 use tradai_core::{Candles, Instrument, Pair};
 use tradai_engine::PairData;
 
-/// `../shared` seen from this crate.
-pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The repository's `testdata/` (Freqtrade candles and the conformance reference runs).
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
 /// Reads a feather (Arrow IPC) file with columns date (ns), open, high, low, close, volume.
@@ -38,10 +38,10 @@ pub fn read_feather(path: &Path) -> Candles {
     out
 }
 
-/// Candles of a spot pair from `shared/data/freqtrade`.
+/// Candles of a spot pair from `testdata/freqtrade`.
 pub fn spot_candles(pair: &str, tf: &str) -> Candles {
     let stem = pair.replace('/', "_");
-    read_feather(&shared().join(format!("data/freqtrade/{stem}-{tf}.feather")))
+    read_feather(&testdata().join(format!("freqtrade/{stem}-{tf}.feather")))
 }
 
 /// Pair data with only a lot step known.
@@ -54,7 +54,7 @@ pub fn pair_data(pair: &str, candles: Candles, amount_step: Option<f64>) -> Pair
 
 /// An expected-results file of the conformance suite.
 pub fn expected(name: &str) -> serde_json::Value {
-    let path = shared().join(format!("conformance/expected/{name}.json"));
+    let path = testdata().join(format!("conformance/expected/{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("expected json")
 }

@@ -4,7 +4,7 @@
 use tradai_core::{ExitReason, MarketType, Pair, Timeframe, Trade};
 use tradai_engine::{BacktestConfig, BacktestError, BacktestResult, BacktestRunner, StakeAmount, StrategyRegistry};
 
-use crate::feather::{pair_data, read_feather, shared};
+use crate::feather::{pair_data, read_feather, testdata};
 
 const FEE: f64 = 0.0005;
 const STEP: f64 = 0.1;
@@ -23,7 +23,7 @@ fn futures_config() -> BacktestConfig {
 }
 
 fn run_futures() -> (BacktestResult, tradai_core::Candles) {
-    let candles = read_feather(&shared().join("data/freqtrade/futures/XRP_USDT_USDT-5m-futures.feather"));
+    let candles = read_feather(&testdata().join("freqtrade/futures/XRP_USDT_USDT-5m-futures.feather"));
     let data = vec![pair_data("XRP/USDT:USDT", candles.clone(), Some(STEP))];
     let registry = StrategyRegistry::builtin();
     let result = BacktestRunner::new(registry.get("EmaCrossFutures").unwrap()).run(&futures_config(), &data).unwrap();
@@ -141,7 +141,7 @@ fn closed_trades_are_in_closing_order() {
 
 #[test]
 fn short_strategy_is_refused_in_spot() {
-    let candles = read_feather(&shared().join("data/freqtrade/futures/XRP_USDT_USDT-5m-futures.feather"));
+    let candles = read_feather(&testdata().join("freqtrade/futures/XRP_USDT_USDT-5m-futures.feather"));
     let data = vec![pair_data("XRP/USDT:USDT", candles, Some(STEP))];
     let mut cfg = futures_config();
     cfg.trading_mode = MarketType::Spot;

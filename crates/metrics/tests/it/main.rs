@@ -1,5 +1,5 @@
 //! Integration tests of `tradai-metrics` against Freqtrade's own results in
-//! `shared/conformance/expected/*.json`: the summary computed from the reference trades must
+//! `testdata/conformance/expected/*.json`: the summary computed from the reference trades must
 //! match Freqtrade's summary key by key.
 
 mod reference;
@@ -8,9 +8,9 @@ mod wallet;
 
 use std::path::PathBuf;
 
-/// The shared conformance folder, beside the repository checkout.
+/// The conformance folder copied into the repository (`testdata/conformance`).
 fn conformance_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/conformance")
 }
 
 /// Names of the reference runs (file stems in `expected/`).

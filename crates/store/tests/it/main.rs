@@ -12,9 +12,9 @@ use arrow_array::{Array, Float64Array, TimestampNanosecondArray};
 use tradai_core::{Candles, ExchangeId, Pair, Timeframe};
 use tradai_store::{BlockingCandleStore, SeriesKey, StoreOptions};
 
-/// The shared Freqtrade data directory (`shared/data/freqtrade` beside the repository).
+/// The shared Freqtrade data directory (`testdata/freqtrade` in the repository).
 fn freqtrade_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/freqtrade")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/freqtrade")
 }
 
 fn binance() -> ExchangeId {
