@@ -483,8 +483,22 @@ pub fn run_report(
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestReport, BacktestFailure> {
-    let registry = StrategyRegistry::builtin();
-    let v = req.validate(&registry)?;
+    run_report_with(store, req, &StrategyRegistry::builtin(), progress, cancel)
+}
+
+/// [`run_report`] with the strategy taken from `registry` (the built-ins plus, for example, a
+/// model-backed strategy the caller registered).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_report_with(
+    store: &BlockingCandleStore,
+    req: &BacktestRequest,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<BacktestReport, BacktestFailure> {
+    let v = req.validate(registry)?;
     let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
     progress(0.05);
     let data = load_pairs(store, &v, strategy.settings().startup_candle_count, cancel)?;

@@ -138,6 +138,9 @@ pub enum Command {
     /// The model registry: strategies and models, versions, champion/challenger, promote, rollback.
     #[command(subcommand)]
     Models(crate::cmd::tracking::ModelsCommand),
+    /// ML models: train, check drift, compare champion and challenger, retrain, roll back.
+    #[command(subcommand)]
+    Ml(crate::cmd::ml::MlCommand),
 }
 
 /// `tradai config ...`
@@ -413,6 +416,10 @@ pub struct BacktestArgs {
     /// Print the summary as JSON instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// With `--strategy MlSignal`: the registered model to trade, `NAME` (its champion) or
+    /// `NAME@VERSION` (a number, an alias such as `challenger`, or `production`).
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub model: Option<String>,
 }
 
 /// Parses a comma list of pairs, naming the first bad one.

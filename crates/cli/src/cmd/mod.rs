@@ -4,6 +4,7 @@ mod backtest;
 mod config;
 pub mod data;
 pub mod hyperopt;
+pub mod ml;
 pub mod services;
 pub mod sync;
 pub mod tracking;
@@ -28,5 +29,6 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Strategies(c) => backtest::strategies(c),
         Command::Runs(c) => tracking::run_runs(c, settings),
         Command::Models(c) => tracking::run_models(c, settings),
+        Command::Ml(c) => ml::run(c, settings, quiet),
     }
 }
