@@ -235,7 +235,12 @@ pub fn strategy_registry(strategy: &str, model: Option<&str>, settings: &Setting
 }
 
 /// Candles of the market flags, read from the store (with `startup` candles before the range).
-fn read_market(settings: &Settings, m: &MarketFlags, timeframe: &str, startup: usize) -> anyhow::Result<(ValidatedRequest, Vec<(Pair, Candles)>)> {
+fn read_market(
+    settings: &Settings,
+    m: &MarketFlags,
+    timeframe: &str,
+    startup: usize,
+) -> anyhow::Result<(ValidatedRequest, Vec<(Pair, Candles)>)> {
     let v = validated(m, timeframe, 0.001, 3)?;
     let store = open_store(settings)?;
     let data = load_pairs(&store, &v, startup, &AtomicBool::new(false)).map_err(flag_error)?;
@@ -342,7 +347,14 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
                     "metrics": a.metrics, "folds": out.folds, "importance": a.importance,
                 }))?;
             } else {
-                println!("trained {model} version {} ({}, {} rows, {} folds){}", version.version, a.algo, a.rows, out.folds.len(), if promote { ", now champion" } else { "" });
+                println!(
+                    "trained {model} version {} ({}, {} rows, {} folds){}",
+                    version.version,
+                    a.algo,
+                    a.rows,
+                    out.folds.len(),
+                    if promote { ", now champion" } else { "" }
+                );
                 print!("{}", metrics_table(&a.metrics));
                 let mut imp = Table::new(&["feature", "importance (AUC lost)"]);
                 for (f, v) in &a.importance {
@@ -393,7 +405,12 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             let loaded = load(&rt, &t, &model)?;
             let tf = market.timeframe.clone().unwrap_or_else(|| loaded.artifact.timeframe.clone());
             let (_, data) = read_market(settings, &market, &tf, loaded.artifact.warmup())?;
-            let check = check_retraining_needed(&loaded.artifact, &data, chrono::Utc::now().timestamp_millis(), &RetrainPolicy::from_settings(&settings.ml));
+            let check = check_retraining_needed(
+                &loaded.artifact,
+                &data,
+                chrono::Utc::now().timestamp_millis(),
+                &RetrainPolicy::from_settings(&settings.ml),
+            );
             if json {
                 print_json(&check)?;
             } else if check.needed {
@@ -447,12 +464,20 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             if if_needed {
                 if let Some(c) = &champion {
                     let (_, recent) = read_market(settings, &market, &tf, c.artifact.warmup())?;
-                    let check = check_retraining_needed(&c.artifact, &recent, chrono::Utc::now().timestamp_millis(), &RetrainPolicy::from_settings(&settings.ml));
+                    let check = check_retraining_needed(
+                        &c.artifact,
+                        &recent,
+                        chrono::Utc::now().timestamp_millis(),
+                        &RetrainPolicy::from_settings(&settings.ml),
+                    );
                     if !check.needed {
                         if json {
                             print_json(&serde_json::json!({"retrained": false, "check": check}))?;
                         } else {
-                            println!("no retraining needed (age {:.1} days, recent AUC {:.3}, no drift)", check.model_age_days, check.recent.auc);
+                            println!(
+                                "no retraining needed (age {:.1} days, recent AUC {:.3}, no drift)",
+                                check.model_age_days, check.recent.auc
+                            );
                         }
                         return Ok(ExitCode::SUCCESS);
                     }
@@ -487,7 +512,14 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
         }
         MlCommand::Rollback { model, reason, json } => {
             let t = open_tracking(settings)?;
-            let v = rt.block_on(rollback_model(t.tracker.as_ref(), t.registry.as_ref(), &model, &reason, chrono::Utc::now().timestamp_millis(), &LogNotifier))?;
+            let v = rt.block_on(rollback_model(
+                t.tracker.as_ref(),
+                t.registry.as_ref(),
+                &model,
+                &reason,
+                chrono::Utc::now().timestamp_millis(),
+                &LogNotifier,
+            ))?;
             if json {
                 print_json(&serde_json::json!({"model": model, "champion": v}))?;
             } else {
@@ -499,7 +531,13 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
 }
 
 /// An out-of-sample backtest of `MlSignal` on the market flags' window, candles read once.
-fn evaluator_with_warmup(settings: &Settings, market: &MarketFlags, money: &MoneyFlags, tf: &str, warmup: usize) -> anyhow::Result<EngineEvaluator> {
+fn evaluator_with_warmup(
+    settings: &Settings,
+    market: &MarketFlags,
+    money: &MoneyFlags,
+    tf: &str,
+    warmup: usize,
+) -> anyhow::Result<EngineEvaluator> {
     anyhow::ensure!(
         (0.5..=0.95).contains(&money.entry_threshold),
         "invalid --entry-threshold {}: expected 0.5 to 0.95",

@@ -3,6 +3,7 @@
 mod backtest;
 mod data;
 mod hyperopt;
+mod ml;
 mod services;
 mod sync;
 mod tidy;
