@@ -51,6 +51,12 @@ impl AbTestConfig {
             test: AbTestKind::WelchT,
         }
     }
+
+    /// A test of two versions with `min_trades` and the significance level of the `ml` settings.
+    #[must_use]
+    pub fn from_settings(champion_version: u64, challenger_version: u64, s: &tradai_settings::MlSettings) -> Self {
+        Self { min_trades: s.ab_min_trades, significance_level: s.ab_significance, ..Self::new(champion_version, challenger_version) }
+    }
 }
 
 /// The A/B test's recommendation.

@@ -87,6 +87,13 @@ fn ab_test_false_positive_rate_is_near_the_significance_level() {
 }
 
 #[test]
+fn ab_test_takes_its_rules_from_settings() {
+    let s = tradai_settings::MlSettings { ab_min_trades: 10, ab_significance: 0.01, ..Default::default() };
+    let c = AbTestConfig::from_settings(4, 5, &s);
+    assert_eq!((c.champion_version, c.challenger_version, c.min_trades, c.significance_level), (4, 5, 10, 0.01));
+}
+
+#[test]
 fn ab_test_rejects_bad_input_by_name() {
     assert!(AbTestManager::new(AbTestConfig::new(1, 1)).unwrap_err().to_string().contains("challenger_version"));
     let mut ab = AbTestManager::new(AbTestConfig::new(1, 2)).unwrap();

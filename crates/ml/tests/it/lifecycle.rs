@@ -138,7 +138,9 @@ async fn retrain_compare_promote_keep_and_roll_back_embedded() {
 async fn retrain_compare_promote_keep_and_roll_back_mlflow() {
     let uri = mlflow_uri();
     let t = tradai_tracking::open(&uri).unwrap();
-    let name = format!("planted-{}", std::process::id());
+    // The server outlives the test: a name no earlier run used.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("planted-{}-{nanos}", std::process::id());
     scenario(t.tracker.as_ref(), t.registry.as_ref(), &name).await;
 }
 
