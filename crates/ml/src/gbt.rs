@@ -2,7 +2,8 @@
 //! into at most `bins` quantile bins once, so finding a split is a pass that adds gradients
 //! into a small histogram instead of a sort. Trees grow depth-first to `max_depth` with
 //! second-order (Newton) leaf values and an L2 penalty `lambda`, each on a random `subsample`
-//! of the rows (ChaCha8 from `seed`, so a fit is reproducible).
+//! of the rows, at most `max_rows_per_tree` of them (ChaCha8 from `seed`, so a fit is
+//! reproducible).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,13 +30,27 @@ pub struct GbtParams {
     pub bins: usize,
     /// Share of rows each tree is grown on.
     pub subsample: f64,
+    /// At most this many sampled rows per tree: on millions of rows the histograms of a
+    /// 200k-row sample place the same splits, at a fraction of the cost (the full-row score
+    /// update stays).
+    pub max_rows_per_tree: usize,
     /// Seed of the row sampling.
     pub seed: u64,
 }
 
 impl Default for GbtParams {
     fn default() -> Self {
-        Self { trees: 100, max_depth: 3, learning_rate: 0.1, min_leaf: 100, lambda: 1.0, bins: 32, subsample: 0.5, seed: 1 }
+        Self {
+            trees: 100,
+            max_depth: 3,
+            learning_rate: 0.1,
+            min_leaf: 100,
+            lambda: 1.0,
+            bins: 32,
+            subsample: 0.5,
+            max_rows_per_tree: 200_000,
+            seed: 1,
+        }
     }
 }
 
@@ -46,6 +61,8 @@ pub struct Node {
     pub feature: usize,
     /// Rows with `x < threshold` go left.
     pub threshold: f64,
+    /// The split's bin (`threshold` is that bin's upper cut): the training-time shortcut.
+    pub bin: u16,
     /// Left child index.
     pub left: u32,
     /// Right child index.
@@ -97,22 +114,26 @@ impl GbtModel {
         let mut hess = vec![0.0; n];
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let mut trees = Vec::with_capacity(params.trees);
+        // Rows per tree: the subsample share, capped.
+        let per_tree = ((n as f64 * params.subsample).round() as usize).clamp(1, params.max_rows_per_tree.max(1)).min(n);
+        let rate = per_tree as f64 / n as f64;
         for _ in 0..params.trees {
-            grad.par_iter_mut().zip(hess.par_iter_mut()).zip(score.par_iter().zip(labels.par_iter())).for_each(|((g, h), (s, y))| {
-                let p = sigmoid(*s);
-                *g = p - y;
-                *h = (p * (1.0 - p)).max(1e-12);
-            });
-            let sample: Vec<u32> = if params.subsample >= 1.0 {
-                (0..n as u32).collect()
-            } else {
-                (0..n as u32).filter(|_| rng.random::<f64>() < params.subsample).collect()
-            };
+            let sample = bernoulli_sample(n, rate, &mut rng);
+            // Gradients are needed only where the tree looks.
+            for &i in &sample {
+                let p = sigmoid(score[i as usize]);
+                grad[i as usize] = p - labels[i as usize];
+                hess[i as usize] = (p * (1.0 - p)).max(1e-12);
+            }
             let grower = Grower { binned: &binned, cuts: &cuts, grad: &grad, hess: &hess, params };
             let mut nodes = Vec::new();
             grower.grow(sample, 0, &mut nodes);
             // Every training row advances by its leaf, sampled or not.
-            score.par_iter_mut().enumerate().for_each(|(i, s)| *s += leaf_of_binned(&nodes, &binned, &cuts, i));
+            score.par_chunks_mut(16_384).enumerate().for_each(|(c, chunk)| {
+                for (k, s) in chunk.iter_mut().enumerate() {
+                    *s += leaf_of_binned(&nodes, &binned, c * 16_384 + k);
+                }
+            });
             trees.push(nodes);
         }
         Ok(Self { base_score, trees })
@@ -150,19 +171,43 @@ fn quantile_cuts(col: &[f64], rows: &[usize], bins: usize) -> Vec<f64> {
     cuts
 }
 
-fn leaf_of_binned(nodes: &[Node], binned: &[Vec<u8>], cuts: &[Vec<f64>], i: usize) -> f64 {
+fn leaf_of_binned(nodes: &[Node], binned: &[Vec<u8>], i: usize) -> f64 {
     let mut k = 0usize;
     loop {
         let node = &nodes[k];
         if node.feature == usize::MAX {
             return node.value;
         }
-        // The threshold is the cut `cuts[t]`, and with bin(x) = #cuts <= x (cuts strictly
-        // increasing), `x < cuts[t]` holds exactly when `bin(x) <= t`: the binned path takes
-        // the same branch as the raw path of `predict_row`.
-        let t = cuts[node.feature].partition_point(|&c| c < node.threshold);
-        let goes_left = (binned[node.feature][i] as usize) <= t;
+        // The threshold is the cut `cuts[bin]`, and with bin(x) = #cuts <= x (cuts strictly
+        // increasing), `x < cuts[bin]` holds exactly when `bin(x) <= bin`: the binned path
+        // takes the same branch as the raw path of `predict_row`.
+        let goes_left = u16::from(binned[node.feature][i]) <= node.bin;
         k = if goes_left { node.left } else { node.right } as usize;
+    }
+}
+
+/// Each of `0..n` with probability `rate`, in order, by geometric skips (one draw per kept
+/// row, not per row).
+fn bernoulli_sample(n: usize, rate: f64, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    if rate >= 1.0 {
+        return (0..n as u32).collect();
+    }
+    let mut out = Vec::with_capacity((n as f64 * rate * 1.1) as usize + 16);
+    let log_q = (1.0 - rate).ln();
+    let mut i = 0usize;
+    loop {
+        let u: f64 = rng.random::<f64>();
+        // Rows skipped before the next kept one: floor(ln(1 - u) / ln(1 - rate)).
+        let skip = ((1.0 - u).ln() / log_q).floor();
+        if !skip.is_finite() || skip >= (n - i) as f64 {
+            return out;
+        }
+        i += skip as usize;
+        out.push(i as u32);
+        i += 1;
+        if i >= n {
+            return out;
+        }
     }
 }
 
@@ -185,7 +230,7 @@ impl Grower<'_> {
         let idx = nodes.len() as u32;
         let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &i| (g + self.grad[i as usize], h + self.hess[i as usize]));
         let leaf_value = -g / (h + self.params.lambda) * self.params.learning_rate;
-        nodes.push(Node { feature: usize::MAX, threshold: 0.0, left: 0, right: 0, value: leaf_value });
+        nodes.push(Node { feature: usize::MAX, threshold: 0.0, bin: 0, left: 0, right: 0, value: leaf_value });
         if depth >= self.params.max_depth || rows.len() < 2 * self.params.min_leaf {
             return idx;
         }
@@ -195,7 +240,7 @@ impl Grower<'_> {
         let (left, right): (Vec<u32>, Vec<u32>) = rows.into_iter().partition(|&i| (col[i as usize] as usize) <= split.bin);
         let l = self.grow(left, depth + 1, nodes);
         let r = self.grow(right, depth + 1, nodes);
-        nodes[idx as usize] = Node { feature: split.feature, threshold, left: l, right: r, value: 0.0 };
+        nodes[idx as usize] = Node { feature: split.feature, threshold, bin: split.bin as u16, left: l, right: r, value: 0.0 };
         idx
     }
 
@@ -262,5 +307,19 @@ mod tests {
         let again = GbtModel::fit(&[&x0, &x1], &y, &rows, &GbtParams { trees: 60, learning_rate: 0.3, ..GbtParams::default() }).unwrap();
         assert_eq!(m, again, "same seed, same model");
         assert!(GbtModel::fit(&[&x0], &y, &rows, &GbtParams { bins: 1, ..GbtParams::default() }).is_err());
+        // Capping the rows per tree still learns it.
+        let capped = GbtParams { trees: 60, learning_rate: 0.3, max_rows_per_tree: 2_000, min_leaf: 20, ..GbtParams::default() };
+        let m = GbtModel::fit(&[&x0, &x1], &y, &rows, &capped).unwrap();
+        let correct = (0..n).filter(|&i| (m.predict_row(&[x0[i], x1[i]]) > 0.5) == (y[i] > 0.5)).count();
+        assert!(correct as f64 / n as f64 > 0.95, "capped accuracy {}", correct as f64 / n as f64);
+    }
+
+    #[test]
+    fn bernoulli_sample_is_sorted_unique_and_the_right_size() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let s = bernoulli_sample(1_000_000, 0.05, &mut rng);
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert!((s.len() as f64 - 50_000.0).abs() < 1_000.0, "{}", s.len());
+        assert_eq!(bernoulli_sample(10, 1.0, &mut rng).len(), 10);
     }
 }
