@@ -40,15 +40,26 @@ fn candles(n: usize, seed: u64) -> Candles {
     c
 }
 
+/// CPU seconds (user + system) this process has used so far, from /proc/self/stat (Linux; the
+/// machine is shared, so CPU time says more than wall time). 0 elsewhere.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the ")" that closes the command name: utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let per_pair: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let csv = args.get(2).cloned().unwrap_or_else(|| "/tmp/ml-learners.csv".into());
     let pairs: Vec<(Pair, Candles)> = (0..4).map(|i| (format!("P{i}/USDT").parse().unwrap(), candles(per_pair, 100 + i as u64))).collect();
     let features = parse_features(DEFAULT_FEATURES).unwrap();
-    let t0 = Instant::now();
+    let (t0, c0) = (Instant::now(), cpu_secs());
     let ds = Dataset::build(&features, LabelSpec { horizon: 1 }, &pairs);
-    println!("features: {} rows x {} in {:.2}s", ds.len(), ds.width(), t0.elapsed().as_secs_f64());
+    println!("features: {} rows x {} in {:.2}s wall, {:.2}s CPU", ds.len(), ds.width(), t0.elapsed().as_secs_f64(), cpu_secs() - c0);
     // Train on the first 80 % of time, test on the rest (one candle of purge).
     let cut = ds.len() * 8 / 10;
     let test_start = ds.ts[cut];
@@ -57,15 +68,15 @@ fn main() {
     let x = ds.columns();
     let y_test: Vec<f64> = test.iter().map(|&i| ds.y[i]).collect();
     for algo in ["logistic", "gbt"] {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_secs());
         let m = Model::fit(&algo.parse().unwrap(), &x, &ds.y, &train).unwrap();
-        let fit = t.elapsed().as_secs_f64();
+        let (fit, fit_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
         let t = Instant::now();
         let p = m.predict_rows(&x, &test);
         let pred = t.elapsed().as_secs_f64();
         let s = ClassMetrics::score(&y_test, &p);
         println!(
-            "tradai-ml {algo:>8}: fit {fit:.2}s predict {pred:.2}s  auc {:.4} accuracy {:.4} log_loss {:.4} top-decile {:.4}",
+            "tradai-ml {algo:>8}: fit {fit:.2}s wall {fit_cpu:.2}s CPU, predict {pred:.2}s  auc {:.4} accuracy {:.4} log_loss {:.4} top-decile {:.4}",
             s.auc, s.accuracy, s.log_loss, s.precision_top_decile
         );
     }
