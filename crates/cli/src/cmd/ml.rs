@@ -69,7 +69,7 @@ pub enum MlCommand {
     ///
     /// Example:
     ///   tradai data synth --pairs 2 --timeframe 1h --days 365 --seed 1
-    ///   tradai ml train --model momo --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
+    ///   tradai ml train --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
     ///       --timerange 20240101-20241031 --algo gbt --horizon 4 --promote
     Train {
         /// Registered model name.
@@ -90,7 +90,7 @@ pub enum MlCommand {
     /// predictions. Exits 1 when drift is found, so a scheduler can act on it.
     ///
     /// Example:
-    ///   tradai ml drift --model momo --pairs SYN0/USDT,SYN1/USDT --timeframe 1h --timerange 20241101- --json
+    ///   tradai ml drift --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h --timerange 20241101- --json
     Drift {
         /// Model as NAME (its champion) or NAME@VERSION.
         #[arg(long)]
@@ -104,7 +104,7 @@ pub enum MlCommand {
     /// Whether a model is due for retraining: drift, age and AUC on recent candles.
     ///
     /// Example:
-    ///   tradai ml check --model momo --pairs SYN0/USDT --timeframe 1h --timerange 20241101-
+    ///   tradai ml check --model momo --exchange synth --pairs SYN0/USDT --timeframe 1h --timerange 20241101-
     Check {
         /// Model as NAME or NAME@VERSION.
         #[arg(long)]
@@ -119,7 +119,7 @@ pub enum MlCommand {
     /// promote (PROMOTE / KEEP / INCONCLUSIVE, with a bootstrap confidence).
     ///
     /// Example:
-    ///   tradai ml compare --model momo --challenger 2 --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
+    ///   tradai ml compare --model momo --challenger 2 --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
     ///       --timerange 20241101-
     Compare {
         /// Registered model name.
@@ -143,7 +143,7 @@ pub enum MlCommand {
     /// --timerange, promote it or keep the champion, record and log the decision.
     ///
     /// Example:
-    ///   tradai ml retrain --model momo --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
+    ///   tradai ml retrain --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
     ///       --train-timerange 20240301-20241031 --timerange 20241101-
     Retrain {
         /// Registered model name.
