@@ -385,6 +385,10 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
                     report.ks_threshold,
                     report.rule
                 );
+                if report.rows < 2_000 {
+                    // Slow features (EMAs, long windows) move a lot over a short window.
+                    println!("note: only {} rows; PSI and KS of slow features are noisy below a few thousand", report.rows);
+                }
                 let mut tab = Table::new(&["column", "psi", "ks", "mean now", "mean ref", "drifted"]);
                 for c in report.features.iter().chain(report.prediction.iter()) {
                     tab.row(vec![
