@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::ratelimit::WindowLimiter;
-use crate::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
+use tradai_resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use crate::ExchangeError;
 
 /// Timeouts, retries, breaker and rate-limit patience of one exchange client.
@@ -117,7 +117,7 @@ impl Transport {
         let url = format!("{base}{path_query}");
         let mut attempt: u32 = 0;
         loop {
-            if let Err(r) = self.breaker.check(Instant::now()) {
+            if let Err(r) = self.breaker.check(Instant::now().into_std()) {
                 return Err(ExchangeError::CircuitOpen { exchange: self.exchange.clone(), failures: r.failures, retry_in: r.retry_in });
             }
             limiter.acquire(weight).await;
@@ -133,7 +133,7 @@ impl Transport {
                 Err(e) => e,
             };
             if e.is_outage() {
-                self.breaker.on_failure(Instant::now());
+                self.breaker.on_failure(Instant::now().into_std());
             } else {
                 self.breaker.on_success();
             }

@@ -50,7 +50,7 @@ pub struct SyncJobs {
     pub executor: Arc<dyn BacktestJobSubmitter>,
     /// API keys (submissions and cancels).
     pub keys: Arc<crate::auth::ApiKeyStore>,
-    /// Exchange base URLs (settings, then `TRADAI_BINANCE_SPOT_URL` and friends).
+    /// Exchange base URLs (the settings `binance.*_url` and `bybit.url`).
     pub endpoints: Endpoints,
     /// False once shutdown began: new syncs get 503.
     pub accepting: AtomicBool,

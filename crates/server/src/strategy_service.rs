@@ -267,22 +267,7 @@ fn load_base(dir: &Path, file: Option<&str>, strategy: &str) -> Result<Option<(S
     Ok(None)
 }
 
-/// OmegaConf-style merge: objects merge key by key (recursively), anything else replaces.
-pub fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
+pub use tradai_settings::merge_json as merge;
 
 /// Lowercase hex of bytes.
 #[must_use]

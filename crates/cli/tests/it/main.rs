@@ -3,6 +3,7 @@
 mod backtest;
 mod data;
 mod hyperopt;
+mod runspec;
 mod services;
 mod sync;
 mod tidy;

@@ -167,3 +167,22 @@ fn nothing_reads_outside_the_repository() {
         .collect();
     assert!(bad.is_empty(), "files that reach outside the repository for '{needle}': {bad:?}");
 }
+
+/// The CLI's modules import one way: `args` (the top of the parser) imports the commands, the
+/// commands import `flags` and `output`, never `args` — no import loops.
+#[test]
+fn cli_commands_do_not_import_the_top_of_the_parser() {
+    let dir = workspace_root().join("crates/cli/src/cmd");
+    let mut bad = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("crate::args") {
+                bad.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "cmd modules must not import crate::args:\n{}", bad.join("\n"));
+}

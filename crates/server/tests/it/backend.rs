@@ -155,7 +155,7 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let (status, r) = call(&e.app, "GET", "/api/v1/ready", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     // A backend whose dependencies are not there (closed loopback ports).
-    let retry = RetryPolicy { max_retries: 0, timeout: Duration::from_millis(300), ..RetryPolicy::default() };
+    let retry = RetryPolicy { max_attempts: 1, attempt_timeout: Some(Duration::from_millis(300)), ..RetryPolicy::default() };
     let st = BackendState::new(
         Arc::clone(&e.jobs) as Arc<dyn JobRepository>,
         Arc::clone(&e.pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,
