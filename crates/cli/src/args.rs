@@ -245,7 +245,8 @@ mod tests {
                 // Examples are pasted as they are: no continuation lines, none re-wrapped on an
                 // 80-column terminal.
                 assert!(e.len() < 80 && !e.ends_with('\\'), "{name}: example too long to stay on one line: {e}");
-                let words: Vec<&str> = e.split_whitespace().collect();
+                // Shell redirections and `&&` chains are the shell's, not tradai's.
+                let words: Vec<&str> = e.split_whitespace().take_while(|w| !matches!(*w, ">" | "&&" | "|")).collect();
                 if let Err(err) = Cli::try_parse_from(&words) {
                     panic!("{name}: example does not parse: {e}\n{err}");
                 }

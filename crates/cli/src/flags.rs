@@ -204,6 +204,33 @@ mod tests {
         assert!(e.contains("[run]") && e.contains("stake"), "{e}");
     }
 
+    #[derive(clap::Parser)]
+    struct Probe {
+        #[command(flatten)]
+        run: RunFlags,
+    }
+
+    /// What the subprocess executor passes (`RunSpec::to_args`) parses back, with these flag
+    /// definitions, into the same spec: the two cannot drift apart.
+    #[test]
+    fn the_executors_arguments_parse_back_into_the_same_spec() {
+        use clap::Parser;
+        let specs = [
+            serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC", "LTC/BTC"]}),
+            serde_json::json!({"strategy": "EmaCrossFutures", "exchange": "bybit", "pairs": ["BTC/USDT:USDT"], "timeframe": "1h",
+                "timerange": "-20240301", "stake_amount": 100, "dry_run_wallet": 5000, "max_open_trades": -1, "fee": 0.0005,
+                "trading_mode": "futures", "leverage": 2.5}),
+        ];
+        for v in specs {
+            let spec: RunSpec = serde_json::from_value(v).unwrap();
+            let mut argv = vec!["probe".to_owned()];
+            argv.extend(spec.to_args());
+            let flags = Probe::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}")).run;
+            let back = RunSpec::try_from(flags.request()).unwrap();
+            assert_eq!(back, spec, "{argv:?}");
+        }
+    }
+
     #[test]
     fn leverage_in_spot_is_refused_naming_the_flag() {
         let flags = RunFlags { strategy: Some("EmaCross".into()), pairs: vec!["ETH/BTC".into()], leverage: Some(3.0), ..RunFlags::default() };

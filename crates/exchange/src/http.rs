@@ -85,13 +85,13 @@ pub(crate) fn base_url(exchange: &str, url: &str) -> Result<String, ExchangeErro
 
 impl Transport {
     pub(crate) fn new(exchange: &str, config: TransportConfig, used_weight: UsedWeight) -> Result<Self, ExchangeError> {
-        let http = reqwest::Client::builder()
+        // Proxies from the environment (HTTPS_PROXY, NO_PROXY); loopback fakes stay direct.
+        let http = tradai_resilience::ProxyEnv::from_process()
+            .apply(reqwest::Client::builder())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("tradai/", env!("CARGO_PKG_VERSION")))
             .tcp_nodelay(true)
-            // Proxies from the environment would send 127.0.0.1 test traffic elsewhere.
-            .no_proxy()
             .build()
             .map_err(|e| ExchangeError::Config {
                 exchange: exchange.to_owned(),

@@ -1,5 +1,7 @@
 //! What every TradAI client that talks to something that can fail shares: a retry policy with
-//! jittered exponential backoff, a circuit breaker, and the one-line form of an error chain.
+//! jittered exponential backoff, a circuit breaker, the one-line form of an error chain, and the
+//! proxies the environment names (`HTTPS_PROXY`, `NO_PROXY`; the `http` feature applies them to
+//! a reqwest client).
 //!
 //! The breaker takes the current instant as an argument instead of reading a clock, so its
 //! state machine is tested without sleeping, and a caller on tokio's (pausable) clock passes
@@ -7,9 +9,11 @@
 //! the services' HTTP clients and whatever comes next (AWS, a trading venue) all use these.
 
 mod breaker;
+mod proxy;
 mod retry;
 
 pub use breaker::{BreakerConfig, CircuitBreaker, CircuitState, Refused};
+pub use proxy::{ProxyEnv, ALWAYS_DIRECT};
 pub use retry::RetryPolicy;
 
 /// An error and its causes on one line, `a: b: c` (what logs and job records show).

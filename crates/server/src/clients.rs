@@ -2,10 +2,8 @@
 //! with exponential backoff and jitter, and a circuit breaker (closed / open / half-open) so a
 //! dead dependency costs callers one fast error instead of a timeout each.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -111,7 +109,9 @@ impl ServiceClient {
     /// A client of `service` at `base_url` (`http://127.0.0.1:8002`).
     #[must_use]
     pub fn new(service: &'static str, base_url: &str, retry: RetryPolicy, breaker: BreakerConfig) -> Self {
-        let http = reqwest::Client::builder()
+        // Proxies from the environment (HTTPS_PROXY, NO_PROXY); services on loopback stay direct.
+        let http = tradai_resilience::ProxyEnv::from_process()
+            .apply(reqwest::Client::builder())
             .connect_timeout(retry.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT).min(Duration::from_secs(2)))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()

@@ -136,7 +136,7 @@ pub struct ApiArgs {
 pub enum JobsCommand {
     /// Submit a backtest job (run settings as for `tradai backtest`, flags over the [run] table).
     #[command(after_help = "Example (against `tradai up` on this machine):
-  tradai jobs submit -s EmaCross -p ETH/BTC,LTC/BTC -i 5m --stake-amount 0.05 --wait")]
+  tradai jobs submit -s EmaCross -p ETH/BTC LTC/BTC --stake-amount 0.05 --wait")]
     Submit {
         /// Backend and output.
         #[command(flatten)]

@@ -21,7 +21,7 @@ use crate::output::{print_json, Table};
 
 /// Help examples of `tradai data sync`.
 pub const EXAMPLES: &str = "Example (downloads from Binance):
-  tradai data sync --exchange binance -p BTC/USDT,ETH/USDT:USDT -i 1h --start 2024-01-01";
+  tradai data sync --exchange binance -p BTC/USDT -i 1h --start 2024-01-01";
 
 /// `--exchange` values of a sync: the exchanges with an adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,7 +70,7 @@ pub struct SyncArgs {
 
 /// Runs `tradai data sync`.
 pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    let exchange = ExchangeId::new(a.exchange.map_or(settings.exchange.as_str(), ExchangeArg::as_str))?;
+    let exchange = ExchangeId::new(a.exchange.map_or(settings.exchange.as_str(), |e| e.as_str()))?;
     let pairs = parse_pairs(&a.pairs)?;
     anyhow::ensure!(!pairs.is_empty(), "--pairs is empty (expected e.g. BTC/USDT,ETH/USDT:USDT)");
     let timeframe = parse_timeframe(&a.timeframe)?;

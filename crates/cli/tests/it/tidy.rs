@@ -168,6 +168,21 @@ fn nothing_reads_outside_the_repository() {
     assert!(bad.is_empty(), "files that reach outside the repository for '{needle}': {bad:?}");
 }
 
+/// tradai-resilience is shared by every client: its only transport is reqwest, optional
+/// (the `http` feature), and it knows no entry point.
+#[test]
+fn resilience_pulls_no_transport_in_by_default() {
+    let text = fs::read_to_string(workspace_root().join("crates/resilience/Cargo.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    for (name, spec) in doc["dependencies"].as_table().unwrap() {
+        let optional = spec.get("optional").and_then(toml::Value::as_bool) == Some(true);
+        assert!(
+            !(ENTRY_POINT_OR_TRANSPORT.contains(&name.as_str()) && !optional),
+            "tradai-resilience must not depend on {name} unconditionally"
+        );
+    }
+}
+
 /// The CLI's modules import one way: `args` (the top of the parser) imports the commands, the
 /// commands import `flags` and `output`, never `args` — no import loops.
 #[test]
