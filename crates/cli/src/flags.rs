@@ -57,7 +57,7 @@ pub struct RunFlags {
     /// Stake per trade in the stake currency, or `unlimited` (the wallet split over free slots)
     /// [default: unlimited].
     #[arg(long)]
-    pub stake_amount: Option<StakeAmount>,
+    pub stake_amount: Option<String>,
     /// Starting wallet in the stake currency [default: 1000 for USDT, USDC, USD, EUR and the
     /// like; 1 for a coin such as BTC].
     #[arg(long, visible_alias = "dry-run-wallet")]
@@ -78,15 +78,27 @@ pub struct RunFlags {
 
 impl RunFlags {
     /// The request these flags describe: only what was typed.
-    #[must_use]
-    pub fn request(&self) -> BacktestRequest {
-        BacktestRequest {
+    ///
+    /// # Errors
+    /// A `--stake-amount` that is neither a number nor `unlimited` (one line, naming the flag;
+    /// clap would add a second).
+    pub fn request(&self) -> anyhow::Result<BacktestRequest> {
+        let stake_amount = match &self.stake_amount {
+            None => None,
+            Some(t) => match t.parse::<StakeAmount>() {
+                Ok(s) => Some(s),
+                // Out of bounds: the run spec's check names it like every other field.
+                Err(tradai_core::ParseError::Money { .. }) => t.trim().parse::<f64>().ok().map(StakeAmount::Fixed),
+                Err(e) => anyhow::bail!("invalid --stake-amount: {e}"),
+            },
+        };
+        Ok(BacktestRequest {
             strategy: self.strategy.clone(),
             exchange: self.exchange.clone(),
             pairs: (!self.pairs.is_empty()).then(|| self.pairs.clone()),
             timeframe: self.timeframe.clone(),
             timerange: self.timerange.clone(),
-            stake_amount: self.stake_amount,
+            stake_amount,
             dry_run_wallet: self.wallet,
             max_open_trades: self.max_open_trades,
             fee: self.fee,
@@ -94,7 +106,7 @@ impl RunFlags {
             leverage: self.leverage,
             params: None,
             overrides: None,
-        }
+        })
     }
 
     /// The flags over the settings' `[run]` table over the `exchange` setting: every layer
@@ -106,7 +118,7 @@ impl RunFlags {
         let file: BacktestRequest = serde_json::from_value(serde_json::Value::Object(settings.run.clone()))
             .context("invalid [run] table in the settings (keys are the fields of a backtest request: strategy, pairs, stake_amount, ...)")?;
         let base = BacktestRequest { exchange: Some(settings.exchange.clone()), ..BacktestRequest::default() };
-        Ok(self.request().or(file).or(base))
+        Ok(self.request()?.or(file).or(base))
     }
 
     /// [`RunFlags::layered`] with `extra` (parameter values, setting overrides) on top,
@@ -226,7 +238,7 @@ mod tests {
             let mut argv = vec!["probe".to_owned()];
             argv.extend(spec.to_args());
             let flags = Probe::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}")).run;
-            let back = RunSpec::try_from(flags.request()).unwrap();
+            let back = RunSpec::try_from(flags.request().unwrap()).unwrap();
             assert_eq!(back, spec, "{argv:?}");
         }
     }

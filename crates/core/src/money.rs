@@ -24,7 +24,9 @@ pub fn check_money(what: &'static str, value: f64) -> Result<f64, ParseError> {
     if value.is_finite() && value > 0.0 && value <= MAX_MONEY {
         Ok(value)
     } else {
-        Err(ParseError::Money { what, value: value.to_string() })
+        // Huge and tiny values in exponent form: `1e308`, not 309 digits.
+        let text = if value.is_finite() && value != 0.0 && !(1e-6..1e16).contains(&value.abs()) { format!("{value:e}") } else { value.to_string() };
+        Err(ParseError::Money { what, value: text })
     }
 }
 

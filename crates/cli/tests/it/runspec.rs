@@ -94,7 +94,10 @@ fn the_app_rules_hold_at_the_command_line() {
     assert!(e.contains("futures"), "{e}");
     run_err(&with(&["--wallet", "1e308"]), "1e308");
     run_err(&["--data-dir", d, "backtest", "-s", "EmaCross", "-p", "ETH/BTC", "--stake-amount", "1e308"], "1e308");
-    run_err(&with(&["--trading-mode", "margin"]), "margin");
+    // A closed value set: clap names the value and lists the possible ones.
+    let bad = tradai().args(with(&["--trading-mode", "margin"])).output().unwrap();
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && e.contains("'margin'") && e.contains("spot, futures"), "{e}");
     run_err(&with(&["--timerange", "2018-01-15"]), "20180115-");
     // Without --wallet a BTC stake currency starts with one coin, not 1000.
     let s = json_of(&run_ok(&["--data-dir", d, "backtest", "-s", "EmaCross", "-p", "ETH/BTC", "--json"]));
@@ -108,7 +111,9 @@ fn completions_and_man_page_are_generated_from_the_parser() {
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("tradai") && text.contains("stake-amount"), "{shell}: {}", &text[..text.len().min(300)]);
     }
-    run_err(&["completions", "cmd.exe"], "cmd.exe");
+    let bad = tradai().args(["completions", "cmd.exe"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("'cmd.exe'"));
     let man = String::from_utf8(run_ok(&["man"]).stdout).unwrap();
     assert!(man.starts_with(".ie") || man.contains(".TH tradai"), "{}", &man[..man.len().min(300)]);
     assert!(man.contains("backtest"));

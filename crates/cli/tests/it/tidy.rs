@@ -93,14 +93,14 @@ fn core_depends_on_no_other_workspace_crate() {
 #[test]
 fn tracking_is_an_http_client_not_an_entry_point() {
     // tradai-tracking may use reqwest (its MLflow client) but no CLI, terminal or server crate,
-    // and of the workspace only tradai-settings (for `Secret`).
+    // and of the workspace only tradai-settings (for `Secret`) and tradai-resilience (proxies).
     let deps = crate_deps();
     let tracking = &deps["tradai-tracking"];
     let bad: Vec<_> = tracking
         .iter()
         .filter(|d| {
             ["clap", "indicatif", "axum", "hyper", "tower-http"].contains(&d.as_str())
-                || (d.starts_with("tradai-") && d.as_str() != "tradai-settings")
+                || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience"].contains(&d.as_str()))
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
