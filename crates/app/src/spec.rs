@@ -336,8 +336,8 @@ impl TryFrom<BacktestRequest> for RunSpec {
         if strategy.is_empty() {
             return Err(field("strategy", "a strategy name is required (see `tradai strategies list`)"));
         }
-        let exchange = ExchangeId::new(r.exchange.as_deref().unwrap_or(defaults::EXCHANGE).trim())
-            .map_err(|e| field("exchange", e.to_string()))?;
+        let exchange =
+            ExchangeId::new(r.exchange.as_deref().unwrap_or(defaults::EXCHANGE).trim()).map_err(|e| field("exchange", e.to_string()))?;
         let mut pairs: Vec<Pair> = Vec::new();
         for raw in r.pairs.iter().flatten() {
             for p in raw.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
@@ -439,9 +439,8 @@ impl TryFrom<BacktestRequest> for RunSpec {
 impl From<RunSpec> for BacktestRequest {
     /// The complete request: every default filled in, so reading it back needs no default.
     fn from(s: RunSpec) -> Self {
-        let params = (!s.params.is_empty()).then(|| {
-            s.params.into_iter().map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(serde_json::Value::Null))).collect()
-        });
+        let params = (!s.params.is_empty())
+            .then(|| s.params.into_iter().map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(serde_json::Value::Null))).collect());
         Self {
             strategy: Some(s.strategy),
             exchange: Some(s.exchange.to_string()),

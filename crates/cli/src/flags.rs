@@ -115,8 +115,9 @@ impl RunFlags {
     /// # Errors
     /// A `[run]` table with an unknown key or a value of the wrong type.
     pub fn layered(&self, settings: &Settings) -> anyhow::Result<BacktestRequest> {
-        let file: BacktestRequest = serde_json::from_value(serde_json::Value::Object(settings.run.clone()))
-            .context("invalid [run] table in the settings (keys are the fields of a backtest request: strategy, pairs, stake_amount, ...)")?;
+        let file: BacktestRequest = serde_json::from_value(serde_json::Value::Object(settings.run.clone())).context(
+            "invalid [run] table in the settings (keys are the fields of a backtest request: strategy, pairs, stake_amount, ...)",
+        )?;
         let base = BacktestRequest { exchange: Some(settings.exchange.clone()), ..BacktestRequest::default() };
         Ok(self.request()?.or(file).or(base))
     }
@@ -245,7 +246,8 @@ mod tests {
 
     #[test]
     fn leverage_in_spot_is_refused_naming_the_flag() {
-        let flags = RunFlags { strategy: Some("EmaCross".into()), pairs: vec!["ETH/BTC".into()], leverage: Some(3.0), ..RunFlags::default() };
+        let flags =
+            RunFlags { strategy: Some("EmaCross".into()), pairs: vec!["ETH/BTC".into()], leverage: Some(3.0), ..RunFlags::default() };
         let e = flags.spec(&Settings::default(), BacktestRequest::default()).unwrap_err().to_string();
         assert!(e.starts_with("invalid --leverage") && e.contains("futures"), "{e}");
     }

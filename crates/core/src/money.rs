@@ -25,7 +25,11 @@ pub fn check_money(what: &'static str, value: f64) -> Result<f64, ParseError> {
         Ok(value)
     } else {
         // Huge and tiny values in exponent form: `1e308`, not 309 digits.
-        let text = if value.is_finite() && value != 0.0 && !(1e-6..1e16).contains(&value.abs()) { format!("{value:e}") } else { value.to_string() };
+        let text = if value.is_finite() && value != 0.0 && !(1e-6..1e16).contains(&value.abs()) {
+            format!("{value:e}")
+        } else {
+            value.to_string()
+        };
         Err(ParseError::Money { what, value: text })
     }
 }

@@ -94,10 +94,7 @@ pub mod minutes_map {
             .into_iter()
             .map(|(k, r)| match k.trim().parse::<i64>() {
                 Ok(m) if m >= 0 => Ok((m, r)),
-                _ => Err(serde::de::Error::custom(ParseError::Roi {
-                    input: k,
-                    reason: "keys are whole minutes such as \"0\" or \"30\"",
-                })),
+                _ => Err(serde::de::Error::custom(ParseError::Roi { input: k, reason: "keys are whole minutes such as \"0\" or \"30\"" })),
             })
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by_key(|e| e.0);

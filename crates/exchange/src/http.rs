@@ -13,8 +13,8 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::ratelimit::WindowLimiter;
-use tradai_resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use crate::ExchangeError;
+use tradai_resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 
 /// Timeouts, retries, breaker and rate-limit patience of one exchange client.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn variables_are_read_and_loopback_stays_direct() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned());
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned())
+        };
         let p = ProxyEnv::from_vars(env(&[("https_proxy", "http://proxy:3128"), ("NO_PROXY", "example.com,")]));
         assert_eq!(p.https.as_deref(), Some("http://proxy:3128"));
         assert_eq!(p.http, None);

@@ -54,7 +54,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(700), attempt_timeout: None };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(700),
+            attempt_timeout: None,
+        };
         for (attempt, full) in [(0, 100), (1, 200), (2, 400), (3, 700), (30, 700)] {
             let d = p.delay(attempt);
             assert!(d >= Duration::from_millis(full / 2) && d <= Duration::from_millis(full), "{attempt}: {d:?}");

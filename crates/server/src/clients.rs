@@ -93,7 +93,8 @@ pub const SERVICE_RETRY: RetryPolicy = RetryPolicy {
 };
 
 /// The breaker of calls between the services: five failures in a row open it for 30 s.
-pub const SERVICE_BREAKER: BreakerConfig = BreakerConfig { failure_threshold: 5, open_for: Duration::from_secs(30), half_open_max_calls: 1 };
+pub const SERVICE_BREAKER: BreakerConfig =
+    BreakerConfig { failure_threshold: 5, open_for: Duration::from_secs(30), half_open_max_calls: 1 };
 
 /// The HTTP plumbing shared by the typed clients.
 #[derive(Debug)]

@@ -336,10 +336,7 @@ pub async fn registered_config(
     UrlPath(name): UrlPath<String>,
     crate::error::ApiQuery(q): crate::error::ApiQuery<RegisteredConfigQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let t = st
-        .tracking
-        .as_ref()
-        .ok_or_else(crate::tracking::disabled)?;
+    let t = st.tracking.as_ref().ok_or_else(crate::tracking::disabled)?;
     let raw = q.version.unwrap_or_else(|| "production".into());
     let which: tradai_tracking::strategy::VersionSelector = raw
         .parse()

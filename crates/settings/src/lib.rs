@@ -517,7 +517,11 @@ mod tests {
         assert_eq!(s.bybit.url, "http://file");
         let s = Settings::load(&src(
             Some(f),
-            &[("MLFLOW_TRACKING_URI", "http://from-env:5000"), ("TRADAI_TRACKING__URI", "http://canonical:5000"), ("TRADAI_BYBIT_URL", "http://b")],
+            &[
+                ("MLFLOW_TRACKING_URI", "http://from-env:5000"),
+                ("TRADAI_TRACKING__URI", "http://canonical:5000"),
+                ("TRADAI_BYBIT_URL", "http://b"),
+            ],
             &[],
         ))
         .unwrap();

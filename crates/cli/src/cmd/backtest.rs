@@ -137,4 +137,3 @@ pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     std::mem::forget(report);
     Ok(ExitCode::SUCCESS)
 }
-

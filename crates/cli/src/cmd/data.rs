@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::json;
 use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId, Pair, Timeframe};
 use tradai_settings::Settings;
@@ -36,15 +36,9 @@ pub enum DataCommand {
     /// Exit code 1 when a problem other than gaps is found.
     #[command(after_help = "Example:\n  tradai data validate --exchange binance -p ETH/BTC,LTC/BTC -i 5m")]
     Validate {
-        /// Exchange of the series [default: the `exchange` setting].
-        #[arg(long)]
-        exchange: Option<String>,
-        /// Pairs to check (separated by commas or spaces); all when omitted.
-        #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
-        pairs: Vec<String>,
-        /// Timeframe to check; all when omitted.
-        #[arg(short = 'i', long)]
-        timeframe: Option<String>,
+        /// The series to check.
+        #[command(flatten)]
+        series: SeriesFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -52,15 +46,9 @@ pub enum DataCommand {
     /// Report how old the newest candle of each series is. Exit code 1 when any is stale.
     #[command(after_help = "Example:\n  tradai data freshness -p ETH/BTC --now 2018-02-01T00:00:00Z --stale-after 1d")]
     Freshness {
-        /// Exchange of the series [default: the `exchange` setting].
-        #[arg(long)]
-        exchange: Option<String>,
-        /// Pairs to check (separated by commas or spaces); all stored pairs when omitted.
-        #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
-        pairs: Vec<String>,
-        /// Timeframe to check; every stored timeframe when omitted.
-        #[arg(short = 'i', long)]
-        timeframe: Option<String>,
+        /// The series to check.
+        #[command(flatten)]
+        series: SeriesFlags,
         /// Age after which a series is stale, e.g. 90m, 24h, 7d.
         #[arg(long, default_value = "24h", value_name = "DURATION")]
         stale_after: String,
@@ -121,6 +109,21 @@ pub enum DataCommand {
         #[arg(short = 'i', long)]
         timeframe: String,
     },
+}
+
+/// Which stored series a check covers: `--exchange`, `--pairs`, `--timeframe` (shared by
+/// `data validate` and `data freshness`).
+#[derive(Debug, Clone, Args)]
+pub struct SeriesFlags {
+    /// Exchange of the series [default: the `exchange` setting].
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Pairs to check (separated by commas or spaces); every stored pair when omitted.
+    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
+    pub pairs: Vec<String>,
+    /// Timeframe to check; every stored timeframe when omitted.
+    #[arg(short = 'i', long)]
+    pub timeframe: Option<String>,
 }
 
 /// `tradai data import ...`
@@ -210,7 +213,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             let list: Vec<SeriesInfo> = store.list()?.into_iter().filter(|s| only.as_ref().is_none_or(|e| &s.key.exchange == e)).collect();
             print_list(&list, json)
         }
-        DataCommand::Validate { exchange: ex, pairs, timeframe, json } => {
+        DataCommand::Validate { series: SeriesFlags { exchange: ex, pairs, timeframe }, json } => {
             let store = open_store(settings)?;
             let ex = exchange_or_setting(ex.as_deref(), settings)?;
             let keys = select_series(&store, &ex, &parse_pairs(&pairs)?, timeframe.as_deref().map(parse_timeframe).transpose()?)?;
@@ -221,7 +224,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             }
             print_validation(&reports, json)
         }
-        DataCommand::Freshness { exchange: ex, pairs, timeframe, stale_after, now, json } => {
+        DataCommand::Freshness { series: SeriesFlags { exchange: ex, pairs, timeframe }, stale_after, now, json } => {
             let store = open_store(settings)?;
             let tf = timeframe.as_deref().map(parse_timeframe).transpose()?;
             let stale_ms = parse_duration_ms(&stale_after)?;

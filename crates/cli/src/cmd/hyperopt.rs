@@ -166,7 +166,9 @@ fn on_interrupt(stop: Arc<AtomicBool>, cancel: Arc<AtomicBool>) {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         rt.block_on(async move {
             #[cfg(unix)]
-            let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else { return };
+            let Ok(mut sigint) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) else {
+                return;
+            };
             let _ = ready.send(());
             let presses = AtomicUsize::new(0);
             loop {

@@ -211,7 +211,8 @@ mod tests {
         assert_eq!(e.binance_spot, "https://api.binance.com");
         assert_eq!(e.binance_futures, "http://127.0.0.1:1");
         assert_eq!(e.bybit, "http://127.0.0.1:3");
-        let s = Settings::load(&src(&[("TRADAI_BINANCE_SPOT_URL", "http://old"), ("TRADAI_BINANCE__SPOT_URL", "http://127.0.0.1:2")])).unwrap();
+        let s =
+            Settings::load(&src(&[("TRADAI_BINANCE_SPOT_URL", "http://old"), ("TRADAI_BINANCE__SPOT_URL", "http://127.0.0.1:2")])).unwrap();
         assert_eq!(exchange_endpoints(&s).binance_spot, "http://127.0.0.1:2", "the key's own variable wins");
     }
 }

@@ -12,45 +12,16 @@ use crate::data::{imported_store, json_of, repo, run_err, run_ok, tradai};
 fn short_flags_and_aliases_give_the_same_run() {
     let dir = imported_store();
     let d = dir.path().to_str().unwrap();
-    let long = json_of(&run_ok(&[
-        "--data-dir",
-        d,
-        "backtest",
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        "ETH/BTC,LTC/BTC",
-        "--timeframe",
-        "5m",
-        "--timerange",
-        "20180115-20180125",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--json",
-    ]));
+    let run = |flags: &str| {
+        let mut args = vec!["--data-dir", d, "backtest"];
+        args.extend(flags.split(' '));
+        json_of(&run_ok(&args))
+    };
+    let long = run("--strategy EmaCross --pairs ETH/BTC,LTC/BTC --timeframe 5m --timerange 20180115-20180125 \
+                    --stake-amount 0.05 --wallet 1 --json");
     // Freqtrade's habits: -s, -p with pairs separated by spaces, -i, --dry-run-wallet, and
     // ISO dates in the time range.
-    let short = json_of(&run_ok(&[
-        "--data-dir",
-        d,
-        "backtest",
-        "-s",
-        "EmaCross",
-        "-p",
-        "ETH/BTC",
-        "LTC/BTC",
-        "-i",
-        "5m",
-        "--timerange",
-        "2018-01-15-2018-01-25",
-        "--stake-amount",
-        "0.05",
-        "--dry-run-wallet",
-        "1",
-        "--json",
-    ]));
+    let short = run("-s EmaCross -p ETH/BTC LTC/BTC -i 5m --timerange 2018-01-15-2018-01-25 --stake-amount 0.05 --dry-run-wallet 1 --json");
     assert!(long["total_trades"].as_u64().unwrap() > 0);
     for k in ["total_trades", "profit_total_abs", "final_balance", "max_drawdown_abs"] {
         assert_eq!(long[k], short[k], "{k}");
@@ -130,8 +101,11 @@ fn no_ansi_codes_in_redirected_logs_unless_asked() {
     // `data list` logs where it opens the store at debug level.
     let plain = tradai().env_remove("NO_COLOR").args(["--data-dir", d, "--log-level", "debug", "data", "list"]).output().unwrap();
     assert!(plain.status.success());
-    let forced =
-        tradai().env_remove("NO_COLOR").args(["--data-dir", d, "--log-level", "debug", "--color", "always", "data", "list"]).output().unwrap();
+    let forced = tradai()
+        .env_remove("NO_COLOR")
+        .args(["--data-dir", d, "--log-level", "debug", "--color", "always", "data", "list"])
+        .output()
+        .unwrap();
     let (p, f) = (String::from_utf8_lossy(&plain.stderr), String::from_utf8_lossy(&forced.stderr));
     assert!(!f.trim().is_empty(), "no debug log lines to check");
     assert!(!p.contains('\u{1b}'), "ANSI codes in redirected logs: {p:?}");

@@ -35,12 +35,7 @@ pub trait BacktestRunner: Send {
     ///
     /// # Errors
     /// [`BacktestFailure`].
-    fn run(
-        &mut self,
-        req: &RunSpec,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure>;
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure>;
 }
 
 /// Makes one runner per worker thread (each owns its store handle or child process).
@@ -81,12 +76,7 @@ pub(crate) struct InProcessRunner {
 }
 
 impl BacktestRunner for InProcessRunner {
-    fn run(
-        &mut self,
-        req: &RunSpec,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         tradai_app::backtest::run(&self.store, req, progress, cancel)
     }
 }
@@ -116,12 +106,7 @@ impl SubprocessRunner {
 }
 
 impl BacktestRunner for SubprocessRunner {
-    fn run(
-        &mut self,
-        req: &RunSpec,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
         let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
         let export = tmp.path().join("export.json");

@@ -20,12 +20,7 @@ struct SlowRunner {
 }
 
 impl BacktestRunner for SlowRunner {
-    fn run(
-        &mut self,
-        _req: &RunSpec,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, _req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let start = Instant::now();
         while start.elapsed() < self.work {
             if cancel.load(Ordering::Relaxed) {
