@@ -99,15 +99,9 @@ pub enum DataCommand {
     /// Delete one stored series.
     #[command(after_help = "Example:\n  tradai data delete --exchange synth --pair SYN0/USDT --timeframe 1h")]
     Delete {
-        /// Exchange of the series [default: the `exchange` setting].
-        #[arg(long)]
-        exchange: Option<String>,
-        /// Pair to delete.
-        #[arg(short = 'p', long)]
-        pair: String,
-        /// Timeframe to delete.
-        #[arg(short = 'i', long)]
-        timeframe: String,
+        /// The series to delete.
+        #[command(flatten)]
+        series: OneSeriesFlags,
     },
 }
 
@@ -124,6 +118,32 @@ pub struct SeriesFlags {
     /// Timeframe to check; every stored timeframe when omitted.
     #[arg(short = 'i', long)]
     pub timeframe: Option<String>,
+}
+
+/// One stored series: `--exchange`, `--pair`, `--timeframe` (shared by `data import csv` and
+/// `data delete`).
+#[derive(Debug, Clone, Args)]
+pub struct OneSeriesFlags {
+    /// Exchange of the series [default: the `exchange` setting].
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Pair in CCXT notation (BTC/USDT, BTC/USDT:USDT).
+    #[arg(short = 'p', long)]
+    pub pair: String,
+    /// Timeframe of the candles.
+    #[arg(short = 'i', long)]
+    pub timeframe: String,
+}
+
+impl OneSeriesFlags {
+    /// The series key, the exchange defaulting to the `exchange` setting.
+    fn key(&self, settings: &Settings) -> anyhow::Result<SeriesKey> {
+        Ok(SeriesKey::new(
+            exchange_or_setting(self.exchange.as_deref(), settings)?,
+            self.pair.parse::<Pair>()?,
+            parse_timeframe(&self.timeframe)?,
+        ))
+    }
 }
 
 /// `tradai data import ...`
@@ -154,15 +174,9 @@ pub enum ImportCommand {
     Csv {
         /// The file.
         file: PathBuf,
-        /// Exchange the data came from [default: the `exchange` setting].
-        #[arg(long)]
-        exchange: Option<String>,
-        /// Pair in CCXT notation (BTC/USDT, BTC/USDT:USDT).
-        #[arg(short = 'p', long)]
-        pair: String,
-        /// Timeframe of the candles.
-        #[arg(short = 'i', long)]
-        timeframe: String,
+        /// The series the candles belong to.
+        #[command(flatten)]
+        series: OneSeriesFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -200,8 +214,8 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             }
             print_import(&report, json)
         }
-        DataCommand::Import(ImportCommand::Csv { file, exchange: ex, pair, timeframe, json }) => {
-            let key = SeriesKey::new(exchange_or_setting(ex.as_deref(), settings)?, pair.parse::<Pair>()?, parse_timeframe(&timeframe)?);
+        DataCommand::Import(ImportCommand::Csv { file, series, json }) => {
+            let key = series.key(settings)?;
             let store = open_store(settings)?;
             let report = with_import_progress(quiet, |cb| store.import_file(&file, &key, cb))
                 .with_context(|| format!("import of '{}' failed; the store is unchanged", file.display()))?;
@@ -265,9 +279,9 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Sync(a) => super::sync::run(a, settings, quiet),
-        DataCommand::Delete { exchange: ex, pair, timeframe } => {
+        DataCommand::Delete { series } => {
             let store = open_store(settings)?;
-            let key = SeriesKey::new(exchange_or_setting(ex.as_deref(), settings)?, pair.parse::<Pair>()?, parse_timeframe(&timeframe)?);
+            let key = series.key(settings)?;
             let n = store.delete(&key)?;
             anyhow::ensure!(n > 0, "no stored series {key}");
             println!("deleted {key} ({n} files)");

@@ -313,24 +313,21 @@ fn print_text(o: &HyperoptOutcome, top: usize) {
         best.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     );
     let side = |c: &SampleComparison, t: &mut Table, label: String| {
-        t.row(vec![
-            label.clone() + " in",
-            c.in_sample_window.clone(),
-            format!("{:.5}", c.in_sample_loss),
-            c.in_sample.trades.to_string(),
-            pct(c.in_sample.profit_total),
-            pct(c.in_sample.max_drawdown),
-            format!("{:.3}", c.in_sample.sharpe),
-        ]);
-        t.row(vec![
-            label + " out",
-            c.out_of_sample_window.clone(),
-            format!("{:.5}", c.out_of_sample_loss),
-            c.out_of_sample.trades.to_string(),
-            pct(c.out_of_sample.profit_total),
-            pct(c.out_of_sample.max_drawdown),
-            format!("{:.3}", c.out_of_sample.sharpe),
-        ]);
+        let halves = [
+            ("in", &c.in_sample_window, c.in_sample_loss, &c.in_sample),
+            ("out", &c.out_of_sample_window, c.out_of_sample_loss, &c.out_of_sample),
+        ];
+        for (which, window, loss, m) in halves {
+            t.row(vec![
+                format!("{label} {which}"),
+                window.clone(),
+                format!("{loss:.5}"),
+                m.trades.to_string(),
+                pct(m.profit_total),
+                pct(m.max_drawdown),
+                format!("{:.3}", m.sharpe),
+            ]);
+        }
     };
     if o.out_of_sample.is_some() || !o.walk_forward.is_empty() {
         let mut t = Table::new(&["sample", "window", "loss>", "trades>", "profit>", "drawdown>", "sharpe>"]);
