@@ -254,6 +254,16 @@ pub enum DataCommand {
     /// TRADAI_BINANCE_FUTURES_URL and TRADAI_BYBIT_URL override them (as do binance.spot_url
     /// and binance.futures_url in the settings).
     Sync(crate::cmd::sync::SyncArgs),
+    /// Find stored files that cannot be read (checksum mismatch, truncated) and move them aside.
+    ///
+    /// Reads every file of the selected series in full. A damaged file is moved to
+    /// <data dir>/.quarantine/<time>/ (kept, not deleted), so its series reads again with a
+    /// gap where it was; --resync downloads those months again from the exchange.
+    ///
+    /// Example:
+    ///   tradai data repair --exchange binance
+    #[command(verbatim_doc_comment)]
+    Repair(crate::cmd::repair::RepairArgs),
     /// Delete one stored series.
     Delete {
         /// Exchange of the series.

@@ -4,6 +4,7 @@ mod backtest;
 mod config;
 pub mod data;
 pub mod hyperopt;
+pub mod repair;
 pub mod services;
 pub mod sync;
 pub mod tracking;
