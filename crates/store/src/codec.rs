@@ -187,8 +187,13 @@ pub(crate) fn encode(c: Candles, tuning: WriteTuning, key: &SeriesKey) -> Result
     }
     let f = |v: Vec<f64>| Arc::new(Float64Array::new(ScalarBuffer::from(v), None)) as Arc<dyn Array>;
     let Candles { ts, open, high, low, close, volume } = c;
+    // The series facts go into the Arrow schema's metadata as well as the footer: pyarrow
+    // (and so pandas) takes a file's schema metadata from the embedded Arrow schema.
+    let facts: std::collections::HashMap<String, String> =
+        series_metadata(key).into_iter().filter_map(|kv| Some((kv.key, kv.value?))).collect();
+    let schema = Arc::new(schema().as_ref().clone().with_metadata(facts));
     let batch = RecordBatch::try_new(
-        schema(),
+        Arc::clone(&schema),
         vec![
             Arc::new(TimestampMillisecondArray::new(ScalarBuffer::from(ts), None).with_timezone("UTC")),
             f(open),
@@ -200,7 +205,7 @@ pub(crate) fn encode(c: Candles, tuning: WriteTuning, key: &SeriesKey) -> Result
     )
     .map_err(|e| to_err(&e))?;
     let mut w =
-        ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema(), Some(writer_properties(tuning, n, key)?)).map_err(|e| to_err(&e))?;
+        ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema, Some(writer_properties(tuning, n, key)?)).map_err(|e| to_err(&e))?;
     w.write(&batch).map_err(|e| to_err(&e))?;
     // Close the row group and push it out of the writer's buffer, so the bytes so far are
     // the data the checksum covers; the footer written by `into_inner` then carries it.
