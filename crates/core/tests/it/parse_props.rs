@@ -40,7 +40,10 @@ proptest! {
     fn timeframes_parse_only_what_they_print(s in near_miss()) {
         match s.parse::<Timeframe>() {
             Ok(t) => prop_assert_eq!(t.as_str(), s.as_str()),
-            Err(e) => prop_assert!(e.to_string().contains(&format!("'{s}'"))),
+            Err(e) => {
+                let quoted = format!("'{s}'");
+                prop_assert!(e.to_string().contains(&quoted), "{}", e);
+            }
         }
     }
 
