@@ -204,8 +204,8 @@ pub(crate) fn encode(c: Candles, tuning: WriteTuning, key: &SeriesKey) -> Result
         ],
     )
     .map_err(|e| to_err(&e))?;
-    let mut w =
-        ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema, Some(writer_properties(tuning, n, key)?)).map_err(|e| to_err(&e))?;
+    let mut w = ArrowWriter::try_new(Vec::with_capacity(n * 24 + 4096), schema, Some(writer_properties(tuning, n, key)?))
+        .map_err(|e| to_err(&e))?;
     w.write(&batch).map_err(|e| to_err(&e))?;
     // Close the row group and push it out of the writer's buffer, so the bytes so far are
     // the data the checksum covers; the footer written by `into_inner` then carries it.
@@ -232,7 +232,9 @@ fn verify_checksum(path: &str, bytes: &[u8], md: &ParquetMetaData) -> Result<(),
     };
     let got = crc32fast::hash(data);
     if got != want {
-        return Err(bad(format!("checksum mismatch (footer says crc32 {want:08x}, data has {got:08x}): the file changed after it was written")));
+        return Err(bad(format!(
+            "checksum mismatch (footer says crc32 {want:08x}, data has {got:08x}): the file changed after it was written"
+        )));
     }
     Ok(())
 }

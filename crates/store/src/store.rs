@@ -693,14 +693,23 @@ impl CandleStore {
         if corrupt.is_empty() {
             return Ok(Vec::new());
         }
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        // One folder per second, so the files of one repair run sit together.
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let mut out = Vec::with_capacity(corrupt.len());
         for (p, file) in corrupt {
             let from = Path::from(file.path.as_str());
-            let rel: Vec<String> = from.prefix_match(&self.root).map(|it| it.map(|part| part.as_ref().to_owned()).collect()).unwrap_or_default();
+            let rel: Vec<String> =
+                from.prefix_match(&self.root).map(|it| it.map(|part| part.as_ref().to_owned()).collect()).unwrap_or_default();
             let mut to = self.root.clone().join(QUARANTINE_DIR).join(stamp.as_str());
             for part in &rel {
                 to = to.join(part.as_str());
+            }
+            // Never overwrite an earlier quarantined copy (a file damaged twice in a second).
+            let base = to.clone();
+            let mut n = 1;
+            while self.exists(&to).await? {
+                to = Path::from(format!("{base}.{n}"));
+                n += 1;
             }
             self.move_object(&from, &to).await?;
             out.push(QuarantinedFile {
@@ -713,6 +722,14 @@ impl CandleStore {
             });
         }
         Ok(out)
+    }
+
+    async fn exists(&self, path: &Path) -> Result<bool, StoreError> {
+        match self.store.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(StoreError::store(path, e)),
+        }
     }
 
     /// Moves an object: a rename on a local directory, copy then delete elsewhere.

@@ -183,8 +183,9 @@ fn print_list(list: &[SeriesInfo], json: bool) -> anyhow::Result<ExitCode> {
             s.key.pair.to_string(),
             s.key.timeframe.to_string(),
             s.rows.to_string(),
-            format_ts_ms(s.first_ts),
-            format_ts_ms(s.last_ts),
+            // A series whose every file is damaged has no readable first or last candle.
+            if s.rows == 0 { "-".to_owned() } else { format_ts_ms(s.first_ts) },
+            if s.rows == 0 { "-".to_owned() } else { format_ts_ms(s.last_ts) },
             format_ts_ms(s.updated_ms),
             human_bytes(s.bytes),
             if s.corrupt.is_empty() { "ok".to_owned() } else { format!("CORRUPT ({} of {} files)", s.corrupt.len(), s.partitions) },

@@ -116,3 +116,26 @@ fn truncated_and_garbled_files_are_reported_and_contained() {
     store.append(&key("ADA/BTC", "1m"), &two_months(0).slice(0..1440)).unwrap();
     assert_eq!(store.read(&key("ADA/BTC", "1m"), TimeRange::all(), Columns::ALL).unwrap().len(), 30 * 1440);
 }
+
+#[test]
+fn quarantine_on_an_object_store_copies_then_deletes() {
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+    let mem: std::sync::Arc<dyn ObjectStore> = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let store =
+        tradai_store::BlockingCandleStore::new(tradai_store::CandleStore::from_object_store(mem.clone(), "data", Default::default()))
+            .unwrap();
+    let k = key("ETH/BTC", "1m");
+    store.append(&k, &two_months(1)).unwrap();
+    let jan = object_store::path::Path::from("data/binance/spot/ETH_BTC/1m/2024-01.parquet");
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(mem.put(&jan, PutPayload::from(b"PAR1 not parquet at all PAR1".to_vec()))).unwrap();
+
+    assert_eq!(store.list().unwrap()[0].corrupt.len(), 1);
+    let moved = store.quarantine_corrupt(&k).unwrap();
+    assert_eq!(moved.len(), 1);
+    assert!(moved[0].to.starts_with(&format!("data/{QUARANTINE_DIR}/")), "{:?}", moved[0]);
+    let kept = rt.block_on(async { mem.get(&object_store::path::Path::from(moved[0].to.as_str())).await.unwrap().bytes().await.unwrap() });
+    assert_eq!(&kept[..], b"PAR1 not parquet at all PAR1");
+    assert_eq!(store.read(&k, TimeRange::all(), Columns::ALL).unwrap(), two_months(1).slice(31 * 1440..60 * 1440));
+    assert!(store.list().unwrap()[0].corrupt.is_empty());
+}
