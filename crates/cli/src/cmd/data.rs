@@ -339,7 +339,8 @@ fn print_freshness(
                     "is_fresh": fresh, "row_count": info.rows,
                 });
                 if !info.corrupt.is_empty() {
-                    row["error"] = json!(format!("CORRUPT: {}", info.corrupt.iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", ")));
+                    row["error"] =
+                        json!(format!("CORRUPT: {}", info.corrupt.iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", ")));
                     row["corrupt"] = corrupt_json(&info.corrupt);
                 }
                 rows.push(row);

@@ -53,7 +53,10 @@ pub fn run(a: RepairArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Ex
         .filter(|k| timeframe.is_none_or(|t| k.timeframe == t))
         .collect();
     for p in &pairs {
-        anyhow::ensure!(keys.iter().any(|k| &k.pair == p), "pair '{p}' has no stored candles matching the filters (see `tradai data list`)");
+        anyhow::ensure!(
+            keys.iter().any(|k| &k.pair == p),
+            "pair '{p}' has no stored candles matching the filters (see `tradai data list`)"
+        );
     }
 
     // Every file of every selected series is read in full (checksums included).
@@ -102,7 +105,8 @@ fn resync(moved: &[QuarantinedFile], settings: &Settings) -> anyhow::Result<Vec<
             options: SyncOptions { concurrency: 1, ..SyncOptions::default() },
         };
         let store = store.clone();
-        let report = rt.block_on(tradai_exchange::sync_pairs(client, store, request, tradai_exchange::no_progress(), CancelToken::new()))?;
+        let report =
+            rt.block_on(tradai_exchange::sync_pairs(client, store, request, tradai_exchange::no_progress(), CancelToken::new()))?;
         let (stored, error) = match report.pairs.first().map(|p| &p.result) {
             Some(Ok(s)) => (s.stored, None),
             Some(Err(e)) => (0, Some(error_chain(e))),
@@ -113,7 +117,13 @@ fn resync(moved: &[QuarantinedFile], settings: &Settings) -> anyhow::Result<Vec<
     Ok(out)
 }
 
-fn print_report(a: &RepairArgs, checked: usize, moved: &[QuarantinedFile], resynced: &[Resynced], settings: &Settings) -> anyhow::Result<()> {
+fn print_report(
+    a: &RepairArgs,
+    checked: usize,
+    moved: &[QuarantinedFile],
+    resynced: &[Resynced],
+    settings: &Settings,
+) -> anyhow::Result<()> {
     if a.json {
         return print_json(&json!({
             "series_checked": checked,
@@ -144,7 +154,9 @@ fn print_report(a: &RepairArgs, checked: usize, moved: &[QuarantinedFile], resyn
     );
     for r in resynced {
         match &r.error {
-            None => println!("re-downloaded {} {} from {}: {} candles stored", r.key.pair, r.key.timeframe, format_ts_ms(r.start_ms), r.stored),
+            None => {
+                println!("re-downloaded {} {} from {}: {} candles stored", r.key.pair, r.key.timeframe, format_ts_ms(r.start_ms), r.stored)
+            }
             Some(e) => println!("could not re-download {} {} from {}: {e}", r.key.pair, r.key.timeframe, format_ts_ms(r.start_ms)),
         }
     }

@@ -148,6 +148,7 @@ fn repair_has_a_runnable_example() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("  tradai data repair --exchange binance\n"), "{help}");
     let dir = imported_store();
-    let text = String::from_utf8(run_ok(&["--data-dir", dir.path().to_str().unwrap(), "data", "repair", "--exchange", "binance"]).stdout).unwrap();
+    let text =
+        String::from_utf8(run_ok(&["--data-dir", dir.path().to_str().unwrap(), "data", "repair", "--exchange", "binance"]).stdout).unwrap();
     assert!(text.contains("nothing to repair"), "{text}");
 }
