@@ -108,13 +108,16 @@ pub struct WriteTuning {
     pub price_dictionary: bool,
     /// `BYTE_STREAM_SPLIT` for volume and for price pages that fall back from the dictionary
     /// (`PLAIN` otherwise). Splitting the bytes of each double groups sign and exponent bytes,
-    /// which zstd squeezes better; but some readers (fastparquet) cannot decode it.
+    /// which zstd squeezes better, but fastparquet cannot decode it. Off by default: on real
+    /// Binance candles it saves under half a byte per candle (docs/BENCHMARKS.md), not worth
+    /// locking a common reader out. (Prices rarely reach the fallback: a month of 1m candles
+    /// has far fewer distinct prices than the dictionary holds.)
     pub byte_stream_split: bool,
 }
 
 impl Default for WriteTuning {
     fn default() -> Self {
-        Self { zstd_level: 1, price_dictionary: true, byte_stream_split: true }
+        Self { zstd_level: 1, price_dictionary: true, byte_stream_split: false }
     }
 }
 
@@ -164,8 +167,8 @@ fn writer_properties(t: WriteTuning, rows: usize, key: &SeriesKey) -> Result<Wri
         let is_volume = i == 4;
         let dict = t.price_dictionary && !is_volume;
         b = b.set_column_dictionary_enabled(ColumnPath::from(*c), dict);
-        // Splitting the bytes of each double groups the sign/exponent bytes, which zstd then
-        // squeezes well; it is the fallback encoding when the dictionary is off or overflows.
+        // The encoding of volume, and the fallback of prices when the dictionary is off or
+        // overflows (see `WriteTuning::byte_stream_split`).
         let plain = if t.byte_stream_split { Encoding::BYTE_STREAM_SPLIT } else { Encoding::PLAIN };
         b = b.set_column_encoding(ColumnPath::from(*c), plain);
     }

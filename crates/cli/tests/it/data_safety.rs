@@ -152,3 +152,34 @@ fn repair_has_a_runnable_example() {
         String::from_utf8(run_ok(&["--data-dir", dir.path().to_str().unwrap(), "data", "repair", "--exchange", "binance"]).stdout).unwrap();
     assert!(text.contains("nothing to repair"), "{text}");
 }
+
+#[test]
+fn repair_resync_downloads_the_quarantined_month_again() {
+    let fake = crate::sync::start_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let with_fake = |args: &[&str]| {
+        let out = tradai()
+            .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+            .env("TRADAI_BINANCE_FUTURES_URL", &fake.url)
+            .args(["--data-dir", d, "-q"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tradai {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    with_fake(&["data", "sync", "--exchange", "binance", "--pairs", "BTC/USDT", "--timeframe", "1h", "--start", "2024-01-01"]);
+    let jan = dir.path().join("binance/spot/BTC_USDT/1h/2024-01.parquet");
+    let mut bytes = std::fs::read(&jan).unwrap();
+    let mid = bytes.len() / 2;
+    garble(&mut bytes[mid - 100..mid + 100]);
+    std::fs::write(&jan, &bytes).unwrap();
+
+    let r = json_of(&with_fake(&["data", "repair", "--exchange", "binance", "--resync", "--json"]));
+    assert_eq!(r["quarantined"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["resynced"][0]["stored"], 31 * 24, "{r}");
+    assert!(r["resynced"][0]["error"].is_null(), "{r}");
+    let v = json_of(&run_ok(&["--data-dir", d, "data", "validate", "--exchange", "binance", "--json"]));
+    assert_eq!((v[0]["rows"].as_u64(), v[0]["clean"].as_bool()), (Some(31 * 24), Some(true)), "{v}");
+}

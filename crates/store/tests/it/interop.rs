@@ -2,7 +2,8 @@
 //! gives the candles and names its exchange, market, pair and timeframe.
 //!
 //! Needs a Python with pandas and pyarrow: `TRADAI_TEST_PYTHON` (scripts/test.sh points it at
-//! the venv it installs) or `python3`. Skips, saying why, only when neither has them.
+//! the venv it installs) or `python3`. Skips, saying why, only when neither has them. When that
+//! Python also has fastparquet, the file is read with it too.
 
 use std::process::Command;
 
@@ -28,6 +29,16 @@ import json, sys
 import pandas as pd
 import pyarrow.parquet as pq
 path = sys.argv[1]
+
+def fastparquet(path):
+    # Optional third reader: None when not installed, else what it read.
+    try:
+        import fastparquet as fp
+    except ImportError:
+        return None
+    d = fp.ParquetFile(path).to_pandas()
+    return {"rows": len(d), "close_sum": float(d["close"].sum()), "volume_last": float(d["volume"].iloc[-1])}
+
 meta = {k.decode(): v.decode() for k, v in pq.read_metadata(path).metadata.items() if not k.startswith(b"ARROW:")}
 df = pd.read_parquet(path)
 print(json.dumps({
@@ -39,6 +50,7 @@ print(json.dumps({
     "first_ms": int(df["date"].iloc[0].value // 1_000_000),
     "close_sum": float(df["close"].sum()),
     "volume_last": float(df["volume"].iloc[-1]),
+    "fastparquet": fastparquet(path),
 }))
 "#;
 
@@ -77,5 +89,14 @@ fn pandas_reads_a_stored_file_and_gets_the_pair_back() {
         let sum: f64 = month.close.iter().sum();
         assert!((v["close_sum"].as_f64().unwrap() - sum).abs() <= sum.abs() * 1e-12, "{stem}");
         assert_eq!(v["volume_last"].as_f64().unwrap().to_bits(), month.volume[n - 1].to_bits(), "{stem}");
+        // fastparquet cannot decode BYTE_STREAM_SPLIT, which the store no longer writes.
+        match v.get("fastparquet").filter(|f| !f.is_null()) {
+            Some(f) => {
+                assert_eq!(f["rows"].as_u64(), Some(n as u64), "{stem}: fastparquet");
+                assert!((f["close_sum"].as_f64().unwrap() - sum).abs() <= sum.abs() * 1e-12, "{stem}: fastparquet");
+                assert_eq!(f["volume_last"].as_f64().unwrap().to_bits(), month.volume[n - 1].to_bits(), "{stem}: fastparquet");
+            }
+            None => println!("{stem}: fastparquet is not installed in {py}; read with pandas/pyarrow only"),
+        }
     }
 }
