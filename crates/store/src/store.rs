@@ -551,12 +551,28 @@ impl CandleStore {
     pub async fn delete_pair(&self, exchange: &ExchangeId, pair: &Pair) -> Result<usize, StoreError> {
         let dir = pair_dir(&self.root, exchange, pair);
         let metas: Vec<ObjectMeta> = self.store.list(Some(&dir)).try_collect().await.map_err(|e| StoreError::store(&dir, e))?;
+        // Every series of the pair locked (in key order, the one order any multi-lock takes),
+        // so a concurrent append cannot write back a month being deleted.
+        let mut locks = Vec::new();
+        if let Some(root) = &self.local_dir {
+            let keys: std::collections::BTreeSet<SeriesKey> = metas
+                .iter()
+                .filter_map(|m| match self.classify(&m.location) {
+                    Some(StoredObject::Partition(k, _)) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            for k in &keys {
+                locks.push(SeriesLock::acquire(root, k).await?);
+            }
+        }
         let mut n = 0;
         for m in metas.iter().filter(|m| self.classify(&m.location).is_some()) {
             self.store.delete(&m.location).await.map_err(|e| StoreError::store(&m.location, e))?;
             n += 1;
         }
         self.remove_temp_files_in(&dir)?;
+        drop(locks);
         Ok(n)
     }
 
