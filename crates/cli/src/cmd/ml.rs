@@ -4,25 +4,24 @@
 //! model as the `MlSignal` strategy.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use tradai_app::backtest::{load_pairs, BacktestRequest, ValidatedRequest};
-use tradai_core::{Candles, ExchangeId, Pair, TimeRange};
-use tradai_engine::{BacktestConfig, ParamValues, StrategyRegistry};
+use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange};
+use tradai_engine::{BacktestConfig, PairData, ParamValues, StrategyRegistry};
 use tradai_ml::registry::{load_model, LoadedModel};
 use tradai_ml::{
     check_retraining_needed, parse_features, retrain, rollback_model, train, Algo, DriftDetector, EngineEvaluator, LabelSpec, LogNotifier,
     MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPlan, RetrainPolicy, TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
 };
 use tradai_settings::Settings;
+use tradai_store::{Columns, SeriesKey};
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::Tracking;
 
-use crate::args::{flag_error, parse_pairs, parse_timeframe};
 use crate::cmd::data::open_store;
+use crate::flags::{parse_pairs, parse_timeframe};
 use crate::output::{print_json, progress, Table};
 
 /// Where the candles come from.
@@ -234,20 +233,9 @@ pub fn strategy_registry(strategy: &str, model: Option<&str>, settings: &Setting
     Ok(registry)
 }
 
-/// Candles of the market flags, read from the store (with `startup` candles before the range).
-fn read_market(
-    settings: &Settings,
-    m: &MarketFlags,
-    timeframe: &str,
-    startup: usize,
-) -> anyhow::Result<(ValidatedRequest, Vec<(Pair, Candles)>)> {
-    let v = validated(m, timeframe, 0.001, 3)?;
-    let store = open_store(settings)?;
-    let data = load_pairs(&store, &v, startup, &AtomicBool::new(false)).map_err(flag_error)?;
-    Ok((v, data.into_iter().map(|d| (d.pair, d.candles)).collect()))
-}
-
-fn validated(m: &MarketFlags, timeframe: &str, fee: f64, max_open_trades: i64) -> anyhow::Result<ValidatedRequest> {
+/// Candles of the market flags, read from the store (with `startup` candles before the range),
+/// and the backtest config the flags describe.
+fn read_market(settings: &Settings, m: &MarketFlags, timeframe: &str, startup: usize) -> anyhow::Result<(BacktestConfig, Vec<PairData>)> {
     let pairs = parse_pairs(&m.pairs)?;
     anyhow::ensure!(!pairs.is_empty(), "invalid --pairs: no pair given");
     let tf = parse_timeframe(timeframe).with_context(|| format!("invalid --timeframe '{timeframe}'"))?;
@@ -256,11 +244,34 @@ fn validated(m: &MarketFlags, timeframe: &str, fee: f64, max_open_trades: i64) -
         None => TimeRange::all(),
     };
     let exchange = ExchangeId::new(&m.exchange).with_context(|| format!("invalid --exchange '{}'", m.exchange))?;
+    let store = open_store(settings)?;
+    let listing = store.list()?;
+    // From the start-up candles before the range to one candle past its (inclusive) end.
+    let startup_ms = i64::try_from(startup).unwrap_or(0).saturating_mul(tf.millis());
+    let range = TimeRange { start_ms: timerange.start_ms.map(|s| s - startup_ms), end_ms: timerange.end_ms.map(|e| e + tf.millis()) };
+    let mut data = Vec::with_capacity(pairs.len());
+    for pair in &pairs {
+        let key = SeriesKey::new(exchange.clone(), pair.clone(), tf);
+        anyhow::ensure!(
+            listing.iter().any(|s| s.key == key),
+            "invalid --pairs: pair '{pair}' has no stored {tf} candles on {exchange} (see `tradai data list`)"
+        );
+        let candles = store.read(&key, range, Columns::ALL)?;
+        anyhow::ensure!(
+            !candles.is_empty(),
+            "invalid --timerange: no {tf} candles of '{pair}' in '{}'",
+            m.timerange.clone().unwrap_or_default()
+        );
+        let instrument = store.instrument(&exchange, pair)?.unwrap_or_else(|| Instrument::unknown(pair.clone()));
+        data.push(PairData { pair: pair.clone(), candles, instrument });
+    }
     let mut config = BacktestConfig::new(pairs, tf);
     config.timerange = timerange;
-    config.fee = fee;
-    config.max_open_trades = usize::try_from(max_open_trades).ok();
-    Ok(ValidatedRequest { strategy: ML_SIGNAL.into(), exchange, config, timerange_text: m.timerange.clone().unwrap_or_default() })
+    Ok((config, data))
+}
+
+fn candles_of(data: Vec<PairData>) -> Vec<(Pair, Candles)> {
+    data.into_iter().map(|d| (d.pair, d.candles)).collect()
 }
 
 /// Only the window's own candles (the store read may include start-up candles before it).
@@ -328,8 +339,8 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
         MlCommand::Train { model, market, train: flags, promote, json } => {
             let tf = market.timeframe.clone().ok_or_else(|| anyhow::anyhow!("--timeframe is required to train"))?;
             let cfg = train_config(&model, &flags, &tf, None)?;
-            let (v, data) = read_market(settings, &market, &tf, 0)?;
-            let data = cut(data, &v.config.timerange);
+            let (config, data) = read_market(settings, &market, &tf, 0)?;
+            let data = cut(candles_of(data), &config.timerange);
             let t = open_tracking(settings)?;
             let pb = progress(100, "train", quiet || json);
             let out = train(&cfg, &data, &|f| pb.set_position((f * 100.0) as u64))?;
@@ -370,7 +381,7 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             let tf = market.timeframe.clone().unwrap_or_else(|| loaded.artifact.timeframe.clone());
             // The warm-up candles read before the window only feed the features: their own rows
             // are incomplete, so only the window is scored.
-            let (_, data) = read_market(settings, &market, &tf, loaded.artifact.warmup())?;
+            let data = candles_of(read_market(settings, &market, &tf, loaded.artifact.warmup())?.1);
             let report = DriftDetector::from_settings(&settings.ml).check_model(&loaded.artifact, &data);
             if json {
                 print_json(&report)?;
@@ -408,7 +419,7 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             let t = open_tracking(settings)?;
             let loaded = load(&rt, &t, &model)?;
             let tf = market.timeframe.clone().unwrap_or_else(|| loaded.artifact.timeframe.clone());
-            let (_, data) = read_market(settings, &market, &tf, loaded.artifact.warmup())?;
+            let data = candles_of(read_market(settings, &market, &tf, loaded.artifact.warmup())?.1);
             let check = check_retraining_needed(
                 &loaded.artifact,
                 &data,
@@ -467,7 +478,7 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             };
             if if_needed {
                 if let Some(c) = &champion {
-                    let (_, recent) = read_market(settings, &market, &tf, c.artifact.warmup())?;
+                    let recent = candles_of(read_market(settings, &market, &tf, c.artifact.warmup())?.1);
                     let check = check_retraining_needed(
                         &c.artifact,
                         &recent,
@@ -489,8 +500,8 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             }
             let cfg = train_config(&model, &flags, &tf, champion.as_ref().map(|c| c.artifact.as_ref()))?;
             let train_market = MarketFlags { timerange: Some(train_timerange.clone()), timeframe: Some(tf.clone()), ..market.clone() };
-            let (tv, train_data) = read_market(settings, &train_market, &tf, 0)?;
-            let train_data = cut(train_data, &tv.config.timerange);
+            let (tconfig, train_data) = read_market(settings, &train_market, &tf, 0)?;
+            let train_data = cut(candles_of(train_data), &tconfig.timerange);
             let oos_market = MarketFlags { timeframe: Some(tf.clone()), ..market.clone() };
             // Start-up candles of the widest feature set either model may use.
             let warm = champion.as_ref().map_or(0, |c| c.artifact.warmup()).max(tradai_ml::features::warmup(&cfg.features));
@@ -547,27 +558,11 @@ fn evaluator_with_warmup(
         "invalid --entry-threshold {}: expected 0.5 to 0.95",
         money.entry_threshold
     );
-    let req = BacktestRequest {
-        strategy: "EmaCross".into(),
-        exchange: market.exchange.clone(),
-        pairs: market.pairs.clone(),
-        timeframe: Some(tf.to_owned()),
-        timerange: market.timerange.clone(),
-        stake_amount: serde_json::json!("unlimited"),
-        dry_run_wallet: 1000.0,
-        max_open_trades: money.max_open_trades,
-        fee: money.fee,
-        trading_mode: "spot".into(),
-        leverage: None,
-        params: None,
-        overrides: None,
-    };
-    // Field checks (fee, max open trades, pairs) with the request's own messages.
-    req.validate_fields().map_err(flag_error)?;
-    let v = validated(market, tf, money.fee, money.max_open_trades)?;
-    let store = open_store(settings)?;
-    let data = load_pairs(&store, &v, warmup + 1, &AtomicBool::new(false)).map_err(flag_error)?;
-    let stake_currency = v.config.pairs[0].settle().unwrap_or(v.config.pairs[0].quote()).to_owned();
+    let (mut config, data) = read_market(settings, market, tf, warmup + 1)?;
+    config.fee = money.fee;
+    config.max_open_trades = usize::try_from(money.max_open_trades).ok();
+    config.validate().map_err(|e| anyhow::anyhow!("invalid backtest settings: {e}"))?;
+    let stake_currency = config.pairs[0].settle().unwrap_or(config.pairs[0].quote()).to_owned();
     let params = ParamValues::new().with("entry_threshold", tradai_engine::ParamValue::Decimal(money.entry_threshold));
-    Ok(EngineEvaluator { config: v.config, data, params, stake_currency })
+    Ok(EngineEvaluator { config, data, params, stake_currency })
 }
