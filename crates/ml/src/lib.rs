@@ -42,8 +42,8 @@ pub use metrics::ClassMetrics;
 pub use model::{Algo, Model, ModelArtifact};
 pub use registry::{load_model, register_model, LoadedModel};
 pub use retrain::{
-    check_retraining_needed, retrain, rollback_model, EngineEvaluator, LogNotifier, Notification, Notifier, OosEvaluator, RetrainPlan,
-    RetrainPolicy,
+    check_retraining_needed, monitor_drift, retrain, rollback_model, DriftCheck, EngineEvaluator, LogNotifier, Notification, Notifier,
+    OosEvaluator, RetrainPlan, RetrainPolicy,
 };
 pub use strategy::{MlSignal, ML_SIGNAL};
 pub use train::{train, train_on, TrainConfig, TrainOutcome};

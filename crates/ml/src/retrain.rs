@@ -2,7 +2,8 @@
 //! functions and a Step Functions machine: check whether retraining is needed (drift, model
 //! age, performance decay) → train a challenger and register it → backtest champion and
 //! challenger out of sample → compare → promote (champion alias and Production) or keep →
-//! notify. Rollback walks the registry's production history back one step. Each step is a
+//! notify. Rollback walks the registry's production history back one step; `monitor_drift`
+//! is the drift monitor's scheduled check. Each step is a
 //! function of its inputs, so a job worker, the CLI or a state machine can run them in turn.
 
 use std::sync::Arc;
@@ -302,4 +303,63 @@ async fn record(tracker: &dyn ExperimentTracker, n: &Notification, cmp: Option<&
         }
     }
     Ok(tracker.log_run(&r).await?)
+}
+
+/// What the drift monitor checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftCheck {
+    /// Registered model.
+    pub model: String,
+    /// Which version (usually the champion).
+    pub version: VersionSelector,
+    /// Thresholds.
+    pub detector: DriftDetector,
+    /// When the check runs (epoch ms), for the record.
+    pub at_ms: i64,
+}
+
+/// The seeds' `drift-monitor` handler: scores `recent` candles against the selected version's
+/// drift reference, records every score as a run of `drift/<model>` (so the drift history is
+/// queryable like any metric) and notifies when drift is found.
+///
+/// # Errors
+/// [`MlError`] from loading the model or logging the run.
+pub async fn monitor_drift(
+    tracker: &dyn ExperimentTracker,
+    registry: &dyn ModelRegistry,
+    check: &DriftCheck,
+    recent: &[(Pair, Candles)],
+    notifier: &dyn Notifier,
+) -> Result<DriftReport, MlError> {
+    let (name, at_ms, detector) = (check.model.as_str(), check.at_ms, &check.detector);
+    let loaded = load_model(tracker, registry, name, &check.version).await?;
+    let report = detector.check_model(&loaded.artifact, recent);
+    let v = loaded.version.version;
+    let mut r = RunRecord::new(format!("ml-drift-{name}-{v}-{at_ms}"), format!("drift/{name}"));
+    r.run_name = Some(format!("drift v{v}"));
+    r.start_time = Some(at_ms);
+    r.end_time = Some(at_ms);
+    r.params.insert("version".into(), v.to_string());
+    r.params.insert("rows".into(), report.rows.to_string());
+    r.params.insert("has_drift".into(), report.has_drift.to_string());
+    r.tags.insert("drifted_features".into(), report.drifted_features.join(","));
+    for c in report.features.iter().chain(report.prediction.iter()) {
+        for (k, val) in [("psi", c.psi), ("ks", c.ks)] {
+            if val.is_finite() {
+                r.metrics.push(Metric::new(format!("{k}.{}", c.name), val));
+            }
+        }
+    }
+    tracker.log_run(&r).await?;
+    if report.has_drift {
+        notifier.notify(&Notification {
+            model: name.to_owned(),
+            event: "drift".into(),
+            version: v,
+            previous_champion: None,
+            message: format!("drift in {} of '{name}' version {v} over {} rows", report.drifted_features.join(", "), report.rows),
+            at_ms,
+        });
+    }
+    Ok(report)
 }

@@ -12,8 +12,9 @@ use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange};
 use tradai_engine::{BacktestConfig, PairData, ParamValues, StrategyRegistry};
 use tradai_ml::registry::{load_model, LoadedModel};
 use tradai_ml::{
-    check_retraining_needed, parse_features, retrain, rollback_model, train, Algo, DriftDetector, EngineEvaluator, LabelSpec, LogNotifier,
-    MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPlan, RetrainPolicy, TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
+    check_retraining_needed, monitor_drift, parse_features, retrain, rollback_model, train, Algo, DriftCheck, DriftDetector,
+    EngineEvaluator, LabelSpec, LogNotifier, MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPlan, RetrainPolicy,
+    TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
 };
 use tradai_settings::Settings;
 use tradai_store::{Columns, SeriesKey};
@@ -27,9 +28,9 @@ use crate::output::{print_json, progress, Table};
 /// Where the candles come from.
 #[derive(Debug, Clone, Args)]
 pub struct MarketFlags {
-    /// Exchange whose stored candles to use.
-    #[arg(long, default_value = "binance")]
-    pub exchange: String,
+    /// Exchange whose stored candles to use [default: the `exchange` setting, binance].
+    #[arg(long)]
+    pub exchange: Option<String>,
     /// Pairs, comma-separated.
     #[arg(long, value_delimiter = ',', required = true)]
     pub pairs: Vec<String>,
@@ -96,6 +97,10 @@ pub enum MlCommand {
         model: String,
         #[command(flatten)]
         market: MarketFlags,
+        /// Record the scores as a run of experiment `drift/<model>` and log a notification on
+        /// drift (what a scheduled drift monitor runs).
+        #[arg(long)]
+        record: bool,
         /// Machine-readable output (`has_drift`, `drifted_features` and every score).
         #[arg(long)]
         json: bool,
@@ -243,7 +248,8 @@ fn read_market(settings: &Settings, m: &MarketFlags, timeframe: &str, startup: u
         Some(t) => t.parse().with_context(|| format!("invalid --timerange '{t}'"))?,
         None => TimeRange::all(),
     };
-    let exchange = ExchangeId::new(&m.exchange).with_context(|| format!("invalid --exchange '{}'", m.exchange))?;
+    let raw_exchange = m.exchange.clone().unwrap_or_else(|| settings.exchange.clone());
+    let exchange = ExchangeId::new(&raw_exchange).with_context(|| format!("invalid --exchange '{raw_exchange}'"))?;
     let store = open_store(settings)?;
     let listing = store.list()?;
     // From the start-up candles before the range to one candle past its (inclusive) end.
@@ -375,14 +381,25 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
-        MlCommand::Drift { model, market, json } => {
+        MlCommand::Drift { model, market, record, json } => {
             let t = open_tracking(settings)?;
             let loaded = load(&rt, &t, &model)?;
             let tf = market.timeframe.clone().unwrap_or_else(|| loaded.artifact.timeframe.clone());
             // The warm-up candles read before the window only feed the features: their own rows
             // are incomplete, so only the window is scored.
             let data = candles_of(read_market(settings, &market, &tf, loaded.artifact.warmup())?.1);
-            let report = DriftDetector::from_settings(&settings.ml).check_model(&loaded.artifact, &data);
+            let detector = DriftDetector::from_settings(&settings.ml);
+            let report = if record {
+                let check = DriftCheck {
+                    model: loaded.version.name.clone(),
+                    version: VersionSelector::Number(loaded.version.version),
+                    detector,
+                    at_ms: chrono::Utc::now().timestamp_millis(),
+                };
+                rt.block_on(monitor_drift(t.tracker.as_ref(), t.registry.as_ref(), &check, &data, &LogNotifier))?
+            } else {
+                detector.check_model(&loaded.artifact, &data)
+            };
             if json {
                 print_json(&report)?;
             } else {

@@ -50,6 +50,10 @@ fn ml_train_drift_backtest_promote_rollback_and_retrain() {
     assert_eq!(d["features"].as_array().unwrap().len(), 8);
     assert!(d["prediction"]["psi"].is_number() && d["has_drift"].is_boolean() && d["drifted_features"].is_array());
     assert_eq!(d["psi_threshold"], 0.2);
+    // --record keeps the scores as a run of drift/<model>.
+    let _ = json(&data, &with(&["ml", "drift", "--model", "m@1", "--record"], &["--timerange", "20240701-", "--json"]));
+    let runs = json(&data, &["runs", "list", "--experiment", "drift/m", "--json"]);
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs}");
     // Thresholds come from settings: near-zero thresholds flag everything and exit 1.
     let (code, out, _) = run(
         &data,

@@ -7,8 +7,8 @@ use tradai_core::{Candles, Instrument, Pair, Timeframe};
 use tradai_engine::{BacktestConfig, PairData, ParamValue, ParamValues};
 use tradai_ml::registry::{load_model, KIND_ML_MODEL, TAG_KIND};
 use tradai_ml::{
-    check_retraining_needed, parse_features, retrain, rollback_model, Algo, Decision, EngineEvaluator, LabelSpec, ModelComparator,
-    Notification, Notifier, RetrainPlan, RetrainPolicy, TrainConfig,
+    check_retraining_needed, monitor_drift, parse_features, retrain, rollback_model, Algo, Decision, DriftCheck, EngineEvaluator,
+    LabelSpec, ModelComparator, Notification, Notifier, RetrainPlan, RetrainPolicy, TrainConfig,
 };
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::{ExperimentTracker, ModelRegistry, RunQuery, Stage};
@@ -104,6 +104,23 @@ async fn scenario(tracker: &dyn ExperimentTracker, registry: &dyn ModelRegistry,
     let by_alias = load_model(tracker, registry, name, &"challenger".parse().unwrap()).await.unwrap();
     assert_eq!(by_alias.version.version, 3);
 
+    // The drift monitor records its scores and raises a notification on a volatility change.
+    let wild = vec![(pair("BTC/USDT"), ar_candles(3_000, 0.3, 0.03, 60, START_MS))];
+    let check = |at_ms| DriftCheck {
+        model: name.to_owned(),
+        version: VersionSelector::Production,
+        detector: tradai_ml::DriftDetector::default(),
+        at_ms,
+    };
+    let calm = monitor_drift(tracker, registry, &check(START_MS + 50 * day), &market(0.3, 61), &inbox).await.unwrap();
+    let drift = monitor_drift(tracker, registry, &check(START_MS + 50 * day + 1), &wild, &inbox).await.unwrap();
+    assert!(drift.has_drift && drift.drifted_features.iter().any(|f| f == "vol_24"), "{:?}", drift.drifted_features);
+    let exp = tracker.get_experiment_by_name(&format!("drift/{name}")).await.unwrap().unwrap();
+    let runs = tracker.search_runs(&RunQuery::experiment(exp.experiment_id)).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.metric("psi.vol_24").is_some() && r.metric("ks.prediction").is_some()));
+    assert_eq!(runs.iter().filter(|r| r.params["has_drift"] == "true").count(), 1 + usize::from(calm.has_drift));
+
     // 5. Degradation: roll back to the previous champion.
     let restored = rollback_model(tracker, registry, name, "live sharpe below threshold", START_MS + 51 * day, &inbox).await.unwrap();
     assert_eq!(restored, 1);
@@ -111,7 +128,12 @@ async fn scenario(tracker: &dyn ExperimentTracker, registry: &dyn ModelRegistry,
 
     // Every step was announced and recorded.
     let events: Vec<String> = inbox.0.lock().unwrap().iter().map(|n| n.event.clone()).collect();
-    assert_eq!(events, ["first_champion", "promoted", "kept", "rolled_back"]);
+    let expected: Vec<&str> = if calm.has_drift {
+        vec!["first_champion", "promoted", "kept", "drift", "drift", "rolled_back"]
+    } else {
+        vec!["first_champion", "promoted", "kept", "drift", "rolled_back"]
+    };
+    assert_eq!(events, expected);
     let exp = tracker.get_experiment_by_name(&format!("retraining/{name}")).await.unwrap().unwrap();
     let runs = tracker.search_runs(&RunQuery::experiment(exp.experiment_id)).await.unwrap();
     assert_eq!(runs.len(), 4);
