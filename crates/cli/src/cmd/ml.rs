@@ -515,6 +515,20 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
                     }
                 }
             }
+            // The comparison is only out of sample if the challenger never saw its window.
+            let train_range: TimeRange =
+                train_timerange.parse().with_context(|| format!("invalid --train-timerange '{train_timerange}'"))?;
+            let oos_start = match &market.timerange {
+                Some(t) => t.parse::<TimeRange>().with_context(|| format!("invalid --timerange '{t}'"))?.start_ms,
+                None => None,
+            };
+            match (train_range.end_ms, oos_start) {
+                (Some(end), Some(start)) if end < start => {}
+                _ => anyhow::bail!(
+                    "invalid --train-timerange '{train_timerange}': it must end before --timerange '{}' starts (the comparison is out of sample)",
+                    market.timerange.clone().unwrap_or_default()
+                ),
+            }
             let cfg = train_config(&model, &flags, &tf, champion.as_ref().map(|c| c.artifact.as_ref()))?;
             let train_market = MarketFlags { timerange: Some(train_timerange.clone()), timeframe: Some(tf.clone()), ..market.clone() };
             let (tconfig, train_data) = read_market(settings, &train_market, &tf, 0)?;

@@ -142,6 +142,25 @@ fn ml_bad_input_is_one_line_naming_the_value() {
         (vec!["ml", "drift", "--model", "x@what?", "--exchange", "synth", "--pairs", "SYN0/USDT"], "what?"),
         (vec!["backtest", "--strategy", "MlSignal", "--exchange", "synth", "--pairs", "SYN0/USDT", "--timeframe", "1h"], "--model"),
         (vec!["backtest", "--strategy", "EmaCross", "--model", "x", "--exchange", "synth", "--pairs", "SYN0/USDT"], "'x'"),
+        (
+            vec![
+                "ml",
+                "retrain",
+                "--model",
+                "x",
+                "--exchange",
+                "synth",
+                "--pairs",
+                "SYN0/USDT",
+                "--timeframe",
+                "1h",
+                "--train-timerange",
+                "20240101-20240120",
+                "--timerange",
+                "20240110-",
+            ],
+            "20240101-20240120",
+        ),
     ] {
         let (code, _, err) = run(&data, &[], &args);
         assert_eq!(code, 2, "{args:?}: {err}");
