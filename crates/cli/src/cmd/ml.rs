@@ -31,14 +31,14 @@ pub struct MarketFlags {
     /// Exchange whose stored candles to use [default: the `exchange` setting, binance].
     #[arg(long)]
     pub exchange: Option<String>,
-    /// Pairs, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Pairs, separated by commas or spaces.
+    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1.., required = true)]
     pub pairs: Vec<String>,
     /// Candle timeframe (the model's when it has one).
-    #[arg(long)]
+    #[arg(short = 'i', long)]
     pub timeframe: Option<String>,
     /// Window as YYYYMMDD-YYYYMMDD (end inclusive); all stored candles when omitted.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(short = 't', long, allow_hyphen_values = true)]
     pub timerange: Option<String>,
 }
 
@@ -62,18 +62,30 @@ pub struct TrainFlags {
     pub seed: u64,
 }
 
+/// Help examples (on the sample candles of ./scripts/quickstart.sh: binance, 5m, January 2018).
+const TRAIN_EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai ml train -m momo -p ETH/BTC,LTC/BTC -i 5m --horizon 6 --promote
+  tradai ml train -m momo -p ETH/BTC -i 5m -t 20180101-20180120 --algo gbt --json";
+const DRIFT_EXAMPLES: &str = "Examples (after `tradai ml train -m momo ... --promote`):
+  tradai ml drift -m momo -p ETH/BTC,LTC/BTC -t 20180120- --json
+  tradai ml drift -m momo@1 -p ETH/BTC,LTC/BTC --record";
+const CHECK_EXAMPLES: &str = "Example (after `tradai ml train -m momo ... --promote`):
+  tradai ml check -m momo -p ETH/BTC,LTC/BTC -t 20180120-";
+const COMPARE_EXAMPLES: &str = "Example (after a retrain left version 2 as challenger):
+  tradai ml compare -m momo --challenger 2 -p ETH/BTC,LTC/BTC -t 20180125-";
+const RETRAIN_EXAMPLES: &str = "Example (after `tradai ml train -m momo ... --promote`):
+  tradai ml retrain -m momo -p ETH/BTC,LTC/BTC -T 20180105-20180124 -t 20180125-";
+const ROLLBACK_EXAMPLES: &str = "Example (after a promotion):
+  tradai ml rollback -m momo --reason drawdown";
+
 /// `tradai ml ...`
 #[derive(Debug, Subcommand)]
 pub enum MlCommand {
     /// Train a model on stored candles, score it walk-forward and register it as a new version.
-    ///
-    /// Example:
-    ///   tradai data synth --pairs 2 --timeframe 1h --days 365 --seed 1
-    ///   tradai ml train --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --timerange 20240101-20241031 --algo gbt --horizon 4 --promote
+    #[command(after_help = TRAIN_EXAMPLES)]
     Train {
         /// Registered model name.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         #[command(flatten)]
         market: MarketFlags,
@@ -88,12 +100,10 @@ pub enum MlCommand {
     },
     /// Compare recent candles with a model's training data: PSI and KS per feature and on its
     /// predictions. Exits 1 when drift is found, so a scheduler can act on it.
-    ///
-    /// Example:
-    ///   tradai ml drift --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h --timerange 20241101- --json
+    #[command(after_help = DRIFT_EXAMPLES)]
     Drift {
         /// Model as NAME (its champion) or NAME@VERSION.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         #[command(flatten)]
         market: MarketFlags,
@@ -106,12 +116,10 @@ pub enum MlCommand {
         json: bool,
     },
     /// Whether a model is due for retraining: drift, age and AUC on recent candles.
-    ///
-    /// Example:
-    ///   tradai ml check --model momo --exchange synth --pairs SYN0/USDT --timeframe 1h --timerange 20241101-
+    #[command(after_help = CHECK_EXAMPLES)]
     Check {
         /// Model as NAME or NAME@VERSION.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         #[command(flatten)]
         market: MarketFlags,
@@ -121,13 +129,10 @@ pub enum MlCommand {
     },
     /// Backtest champion and challenger on the same out-of-sample window and say whether to
     /// promote (PROMOTE / KEEP / INCONCLUSIVE, with a bootstrap confidence).
-    ///
-    /// Example:
-    ///   tradai ml compare --model momo --challenger 2 --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --timerange 20241101-
+    #[command(after_help = COMPARE_EXAMPLES)]
     Compare {
         /// Registered model name.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         /// Champion version (production, a number or an alias).
         #[arg(long, default_value = "production")]
@@ -145,18 +150,15 @@ pub enum MlCommand {
     },
     /// Retrain: train a challenger on --train-timerange, backtest it and the champion on
     /// --timerange, promote it or keep the champion, record and log the decision.
-    ///
-    /// Example:
-    ///   tradai ml retrain --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --train-timerange 20240301-20241031 --timerange 20241101-
+    #[command(after_help = RETRAIN_EXAMPLES)]
     Retrain {
         /// Registered model name.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         #[command(flatten)]
         market: MarketFlags,
-        /// Training window (YYYYMMDD-YYYYMMDD).
-        #[arg(long, allow_hyphen_values = true)]
+        /// Training window (YYYYMMDD-YYYYMMDD); must end before --timerange starts.
+        #[arg(short = 'T', long, allow_hyphen_values = true)]
         train_timerange: String,
         #[command(flatten)]
         train: TrainFlags,
@@ -170,12 +172,10 @@ pub enum MlCommand {
         json: bool,
     },
     /// Restore the previous champion (after a degradation).
-    ///
-    /// Example:
-    ///   tradai ml rollback --model momo --reason "live drawdown"
+    #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback {
         /// Registered model name.
-        #[arg(long)]
+        #[arg(short = 'm', long)]
         model: String,
         /// Why, for the record.
         #[arg(long, default_value = "manual rollback")]
