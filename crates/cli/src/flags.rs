@@ -201,12 +201,8 @@ mod tests {
 
     #[test]
     fn the_settings_file_fills_what_the_flags_leave_unset() {
-        let mut settings = Settings::default();
-        settings.exchange = "binance".into();
-        settings.run = serde_json::json!({"strategy": "EmaCross", "pairs": "ETH/BTC,LTC/BTC", "stake_amount": 0.05, "dry_run_wallet": 1})
-            .as_object()
-            .unwrap()
-            .clone();
+        let run = serde_json::json!({"strategy": "EmaCross", "pairs": "ETH/BTC,LTC/BTC", "stake_amount": 0.05, "dry_run_wallet": 1});
+        let mut settings = Settings { exchange: "binance".into(), run: run.as_object().unwrap().clone(), ..Settings::default() };
         let flags = RunFlags { pairs: vec!["ETH/BTC".into()], ..RunFlags::default() };
         let spec = flags.spec(&settings, BacktestRequest::default()).unwrap();
         assert_eq!(spec.strategy, "EmaCross");
