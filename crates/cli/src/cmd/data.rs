@@ -9,7 +9,8 @@ use serde_json::json;
 use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId, Pair, Timeframe};
 use tradai_settings::Settings;
 use tradai_store::{
-    freshness, BlockingCandleStore, FreqtradeImport, ImportEvent, ImportReport, SeriesInfo, SeriesKey, SynthSpec, ValidationReport,
+    freshness, BlockingCandleStore, CorruptFile, FreqtradeImport, ImportEvent, ImportReport, SeriesInfo, SeriesKey, SynthSpec,
+    ValidationReport,
 };
 
 use crate::flags::{parse_duration_ms, parse_pairs, parse_timeframe};
@@ -96,6 +97,16 @@ pub enum DataCommand {
     /// TRADAI_BYBIT_URL set them too.
     #[command(after_help = super::sync::EXAMPLES)]
     Sync(super::sync::SyncArgs),
+    /// Find stored files that cannot be read (checksum mismatch, truncated) and move them aside.
+    ///
+    /// Reads every file of the selected series in full. A damaged file is moved to
+    /// <data dir>/.quarantine/<time>/ (kept, not deleted), so its series reads again with a
+    /// gap where it was; --resync downloads those months again from the exchange.
+    ///
+    /// Example:
+    ///   tradai data repair --exchange binance
+    #[command(verbatim_doc_comment)]
+    Repair(super::repair::RepairArgs),
     /// Delete one stored series.
     #[command(after_help = "Example:\n  tradai data delete --exchange synth --pair SYN0/USDT --timeframe 1h")]
     Delete {
@@ -279,6 +290,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Sync(a) => super::sync::run(a, settings, quiet),
+        DataCommand::Repair(a) => super::repair::run(a, settings, quiet),
         DataCommand::Delete { series } => {
             let store = open_store(settings)?;
             let key = series.key(settings)?;
@@ -355,7 +367,7 @@ fn print_list(list: &[SeriesInfo], json: bool) -> anyhow::Result<ExitCode> {
         println!("no candles stored yet (try `tradai data import freqtrade DIR` or `tradai data synth`)");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["exchange", "market", "pair", "timeframe", "rows>", "first", "last", "updated", "size>"]);
+    let mut t = Table::new(&["exchange", "market", "pair", "timeframe", "rows>", "first", "last", "updated", "size>", "status"]);
     for s in list {
         t.row(vec![
             s.key.exchange.to_string(),
@@ -363,14 +375,33 @@ fn print_list(list: &[SeriesInfo], json: bool) -> anyhow::Result<ExitCode> {
             s.key.pair.to_string(),
             s.key.timeframe.to_string(),
             s.rows.to_string(),
-            format_ts_ms(s.first_ts),
-            format_ts_ms(s.last_ts),
+            // A series whose every file is damaged has no readable first or last candle.
+            if s.rows == 0 { "-".to_owned() } else { format_ts_ms(s.first_ts) },
+            if s.rows == 0 { "-".to_owned() } else { format_ts_ms(s.last_ts) },
             format_ts_ms(s.updated_ms),
             human_bytes(s.bytes),
+            if s.corrupt.is_empty() { "ok".to_owned() } else { format!("CORRUPT ({} of {} files)", s.corrupt.len(), s.partitions) },
         ]);
     }
     print!("{}", t.render());
+    print_corrupt(list.iter().flat_map(|s| &s.corrupt));
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per unreadable file, and what to do about it.
+fn print_corrupt<'a>(files: impl Iterator<Item = &'a CorruptFile>) {
+    let mut any = false;
+    for f in files {
+        println!("  {}", f.reason);
+        any = true;
+    }
+    if any {
+        println!("  the other series are unaffected; `tradai data repair` moves damaged files aside (--resync downloads them again)");
+    }
+}
+
+fn corrupt_json(files: &[CorruptFile]) -> serde_json::Value {
+    files.iter().map(|f| json!({"path": f.path, "reason": f.reason})).collect()
 }
 
 fn series_json(s: &SeriesInfo) -> serde_json::Value {
@@ -379,7 +410,7 @@ fn series_json(s: &SeriesInfo) -> serde_json::Value {
         "pair": s.key.pair.to_string(), "timeframe": s.key.timeframe.to_string(),
         "rows": s.rows, "first": format_ts_ms(s.first_ts), "last": format_ts_ms(s.last_ts),
         "first_ts": s.first_ts, "last_ts": s.last_ts, "updated": format_ts_ms(s.updated_ms),
-        "partitions": s.partitions, "bytes": s.bytes,
+        "partitions": s.partitions, "bytes": s.bytes, "corrupt": corrupt_json(&s.corrupt),
     })
 }
 
@@ -424,7 +455,8 @@ fn select_series(
 }
 
 fn print_validation(reports: &[(SeriesKey, ValidationReport)], json: bool) -> anyhow::Result<ExitCode> {
-    let bad = reports.iter().any(|(_, r)| r.duplicates > 0 || r.out_of_order > 0 || r.off_grid > 0 || r.ohlc_issues > 0);
+    let bad =
+        reports.iter().any(|(_, r)| r.duplicates > 0 || r.out_of_order > 0 || r.off_grid > 0 || r.ohlc_issues > 0 || !r.corrupt.is_empty());
     if json {
         print_json(&reports.iter().map(|(k, r)| json!({
             "exchange": k.exchange.to_string(), "pair": k.pair.to_string(), "timeframe": k.timeframe.to_string(),
@@ -432,13 +464,16 @@ fn print_validation(reports: &[(SeriesKey, ValidationReport)], json: bool) -> an
             "gaps": r.gaps.iter().map(|g| json!({"after": format_ts_ms(g.after_ts), "next": format_ts_ms(g.next_ts), "missing": g.missing})).collect::<Vec<_>>(),
             "duplicates": r.duplicates, "out_of_order": r.out_of_order, "off_grid": r.off_grid, "ohlc_issues": r.ohlc_issues,
             "ohlc_examples": r.ohlc_examples.iter().map(|i| json!({"ts": format_ts_ms(i.ts), "problem": format!("{:?}", i.problem)})).collect::<Vec<_>>(),
+            "corrupt": corrupt_json(&r.corrupt),
             "clean": r.is_clean(),
         })).collect::<Vec<_>>())?;
     } else {
         let mut t =
             Table::new(&["pair", "timeframe", "rows>", "gaps>", "missing>", "duplicates>", "out of order>", "OHLC issues>", "status"]);
         for (k, r) in reports {
-            let status = if r.is_clean() {
+            let status = if !r.corrupt.is_empty() {
+                "CORRUPT"
+            } else if r.is_clean() {
                 "ok"
             } else if r.duplicates + r.out_of_order + r.off_grid + r.ohlc_issues > 0 {
                 "PROBLEMS"
@@ -463,6 +498,7 @@ fn print_validation(reports: &[(SeriesKey, ValidationReport)], json: bool) -> an
                 println!("  {} {}: {} missing after {}", k.pair, k.timeframe, g.missing, format_ts_ms(g.after_ts));
             }
         }
+        print_corrupt(reports.iter().flat_map(|(_, r)| &r.corrupt));
     }
     Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -505,13 +541,20 @@ fn print_freshness(
         }
         for info in series {
             let f = &freshness(std::slice::from_ref(info), now_ms, stale_ms)[0];
-            any_stale |= f.stale;
+            // A damaged file may hold the newest candles: the series cannot count as fresh.
+            let fresh = !f.stale && info.corrupt.is_empty();
+            any_stale |= !fresh;
             #[allow(clippy::cast_precision_loss)]
             let age_hours = (f.age_ms as f64 / 3_600_000.0 * 100.0).round() / 100.0;
-            rows.push(json!({
+            let mut row = json!({
                 "symbol": p.to_string(), "timeframe": info.key.timeframe.to_string(), "last_update": format_ts_ms(info.last_ts),
-                "age_hours": age_hours, "is_fresh": !f.stale, "row_count": info.rows,
-            }));
+                "age_hours": age_hours, "is_fresh": fresh, "row_count": info.rows,
+            });
+            if !info.corrupt.is_empty() {
+                row["error"] = json!(format!("CORRUPT: {}", info.corrupt.iter().map(|c| c.path.as_str()).collect::<Vec<_>>().join(", ")));
+                row["corrupt"] = corrupt_json(&info.corrupt);
+            }
+            rows.push(row);
         }
     }
     let tf = tf_text;

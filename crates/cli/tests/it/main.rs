@@ -2,6 +2,7 @@
 
 mod backtest;
 mod data;
+mod data_safety;
 mod hyperopt;
 mod runspec;
 mod services;

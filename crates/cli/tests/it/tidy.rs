@@ -132,6 +132,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_source_file_says_what_it_is_for() {
     let mut files = Vec::new();
     rust_files(&workspace_root().join("crates"), &mut files);
+    // The cargo-fuzz targets live outside the workspace but follow its conventions.
+    rust_files(&workspace_root().join("fuzz"), &mut files);
     let missing: Vec<_> =
         files.iter().filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");

@@ -5,6 +5,7 @@
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+mod data_corrupt;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
