@@ -102,10 +102,7 @@ pub enum DataCommand {
     /// Reads every file of the selected series in full. A damaged file is moved to
     /// <data dir>/.quarantine/<time>/ (kept, not deleted), so its series reads again with a
     /// gap where it was; --resync downloads those months again from the exchange.
-    ///
-    /// Example:
-    ///   tradai data repair --exchange binance
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = "Example:\n  tradai data repair --exchange binance")]
     Repair(super::repair::RepairArgs),
     /// Delete one stored series.
     #[command(after_help = "Example:\n  tradai data delete --exchange synth --pair SYN0/USDT --timeframe 1h")]

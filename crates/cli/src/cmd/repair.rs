@@ -87,7 +87,7 @@ struct Resynced {
 
 /// Downloads the months of the quarantined files again, one sync per file.
 fn resync(moved: &[QuarantinedFile], settings: &Settings) -> anyhow::Result<Vec<Resynced>> {
-    let endpoints = exchange_endpoints(settings, |k| std::env::var(k).ok());
+    let endpoints = exchange_endpoints(settings);
     let store = CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
     let rt =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?;

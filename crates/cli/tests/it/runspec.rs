@@ -187,6 +187,7 @@ fn help_examples_run_as_printed_on_the_sample_data() {
         vec!["data", "validate"],
         vec!["data", "freshness"],
         vec!["data", "synth"],
+        vec!["data", "repair"],
         vec!["data", "delete"],
         vec!["strategies", "list"],
         vec!["config", "show"],
