@@ -174,6 +174,9 @@ pub enum Command {
     /// The model registry: strategies and models, versions, champion/challenger, promote, rollback.
     #[command(subcommand)]
     Models(cmd::tracking::ModelsCommand),
+    /// ML models: train, check drift, compare champion and challenger, retrain, roll back.
+    #[command(subcommand)]
+    Ml(cmd::ml::MlCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(after_help = cmd::completions::EXAMPLES)]
     Completions(cmd::completions::CompletionsArgs),
@@ -185,7 +188,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{backtest, completions, config, data, hyperopt, man, services, strategies, tracking};
+        use cmd::{backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -198,6 +201,7 @@ impl Command {
             Self::Strategies(c) => strategies::run(c),
             Self::Runs(c) => tracking::run_runs(c, settings),
             Self::Models(c) => tracking::run_models(c, settings),
+            Self::Ml(c) => ml::run(c, settings, ui.quiet),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),
         }

@@ -130,6 +130,50 @@ pub struct TrackingSettings {
     pub password: Secret,
 }
 
+/// The ML model lifecycle (the seeds' drift-monitor, model comparator, A/B test and
+/// retraining settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlSettings {
+    /// PSI above this flags a feature (the seeds' `psi_threshold`).
+    pub psi_threshold: f64,
+    /// Kolmogorov–Smirnov statistic above this flags a feature (`ks_threshold`).
+    pub ks_threshold: f64,
+    /// `both` (PSI and KS must exceed their thresholds) or `either`.
+    pub drift_rule: String,
+    /// Smallest relative Sharpe improvement (0.05 = 5 %) for a challenger to be promoted.
+    pub min_improvement: f64,
+    /// Bootstrap confidence a challenger needs to be promoted.
+    pub min_confidence: f64,
+    /// Fewest out-of-sample trades per model for a comparison to decide anything.
+    pub min_trades: usize,
+    /// Days after which a model is due for retraining regardless of drift.
+    pub max_model_age_days: f64,
+    /// AUC below this on recent data counts as performance decay.
+    pub min_auc: f64,
+    /// Fewest trades per version before an A/B test decides.
+    pub ab_min_trades: usize,
+    /// Significance level of the A/B test.
+    pub ab_significance: f64,
+}
+
+impl Default for MlSettings {
+    fn default() -> Self {
+        Self {
+            psi_threshold: 0.2,
+            ks_threshold: 0.1,
+            drift_rule: "both".into(),
+            min_improvement: 0.05,
+            min_confidence: 0.9,
+            min_trades: 20,
+            max_model_age_days: 30.0,
+            min_auc: 0.52,
+            ab_min_trades: 100,
+            ab_significance: 0.05,
+        }
+    }
+}
+
 /// Service ports and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -210,6 +254,8 @@ pub struct Settings {
     pub tracking: TrackingSettings,
     /// Services.
     pub server: ServerSettings,
+    /// The ML model lifecycle: drift thresholds, promotion and retraining rules.
+    pub ml: MlSettings,
     /// Run defaults for `tradai backtest`, `hyperopt` and `jobs submit` (the `[run]` table of
     /// `tradai.toml`): any field of a backtest request (`strategy`, `pairs`, `timeframe`,
     /// `stake_amount`, `dry_run_wallet`, `max_open_trades`, `fee`, ...). Flags win over it; the
@@ -228,6 +274,7 @@ impl Default for Settings {
             bybit: BybitSettings::default(),
             tracking: TrackingSettings::default(),
             server: ServerSettings::default(),
+            ml: MlSettings::default(),
             run: Map::new(),
         }
     }

@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::Args;
 use tradai_app::backtest;
 use tradai_app::{BacktestRequest, RunSpec, SettingsOverrides};
-use tradai_engine::StrategyRegistry;
 use tradai_settings::Settings;
 
 use crate::cmd::data::open_store;
@@ -49,6 +48,10 @@ pub struct BacktestArgs {
     /// Print the summary as JSON instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// With `--strategy MlSignal`: the registered model to trade, `NAME` (its champion) or
+    /// `NAME@VERSION` (a number, an alias such as `challenger`, or `production`).
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub model: Option<String>,
 }
 
 /// What a `--strategy-config` file adds to the run: its strategy, parameters and overrides.
@@ -97,7 +100,7 @@ pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     }
     let spec = spec(&a, settings)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
-    let registry = StrategyRegistry::builtin();
+    let registry = crate::cmd::ml::strategy_registry(&spec.strategy, a.model.as_deref(), settings)?;
     let validated = spec.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);

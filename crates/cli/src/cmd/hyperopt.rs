@@ -12,7 +12,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tradai_app::hyperopt::{self, defaults, HyperoptRequest};
 use tradai_app::BacktestRequest;
-use tradai_engine::StrategyRegistry;
 use tradai_hyperopt::{HyperoptOutcome, SampleComparison};
 use tradai_settings::Settings;
 
@@ -85,6 +84,9 @@ pub struct HyperoptArgs {
     /// Strategy, market, in-sample window and money: the flags of `tradai backtest`.
     #[command(flatten)]
     pub run: RunFlags,
+    /// With `--strategy MlSignal`: the registered model, `NAME` or `NAME@VERSION`.
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub model: Option<String>,
     /// Number of evaluations.
     #[arg(short = 'e', long, default_value_t = defaults::EPOCHS)]
     pub epochs: usize,
@@ -214,8 +216,9 @@ pub fn run(a: HyperoptArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
         svg_path("heatmap", p)?;
     }
     // Every flag is checked before the store is touched, so a typo is reported as such.
-    let registry = StrategyRegistry::builtin();
-    let v = a.request(settings)?.validate(&registry).map_err(flag_error)?;
+    let req = a.request(settings)?;
+    let registry = crate::cmd::ml::strategy_registry(&req.backtest.strategy, a.model.as_deref(), settings)?;
+    let v = req.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let pb = progress(v.planned_epochs(&registry) as u64, "hyperopt", ui.quiet || a.json || a.progress_json);
     let stop = Arc::new(AtomicBool::new(false));

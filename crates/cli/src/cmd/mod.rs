@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod hyperopt;
 pub mod man;
+pub mod ml;
 pub mod repair;
 pub mod services;
 pub mod strategies;

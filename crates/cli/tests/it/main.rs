@@ -4,6 +4,7 @@ mod backtest;
 mod data;
 mod data_safety;
 mod hyperopt;
+mod ml;
 mod runspec;
 mod services;
 mod sync;

@@ -27,7 +27,7 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 9] = [
+const DOMAIN: [&str; 10] = [
     "tradai-core",
     "tradai-store",
     "tradai-indicators",
@@ -37,6 +37,7 @@ const DOMAIN: [&str; 9] = [
     "tradai-jobs",
     "tradai-app",
     "tradai-hyperopt",
+    "tradai-ml",
 ];
 const ENTRY_POINT_OR_TRANSPORT: [&str; 13] = [
     "tradai-cli",
@@ -104,6 +105,17 @@ fn tracking_is_an_http_client_not_an_entry_point() {
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
+fn models_stay_out_of_the_engine_and_the_store_out_of_ml() {
+    // The engine runs `MlSignal` as any strategy; it must not learn about models or the
+    // registry. tradai-ml gets candles as values (no store) and speaks no HTTP itself.
+    let deps = crate_deps();
+    let engine = &deps["tradai-engine"];
+    assert!(!engine.iter().any(|d| d == "tradai-ml" || d == "tradai-tracking"), "tradai-engine must not know models: {engine:?}");
+    let ml = &deps["tradai-ml"];
+    assert!(!ml.iter().any(|d| d == "tradai-store" || d == "tradai-app" || d == "reqwest"), "tradai-ml must not read storage: {ml:?}");
 }
 
 #[test]
