@@ -194,7 +194,7 @@ impl From<RepoError> for AppError {
         match e {
             RepoError::NotFound(id) => Self::NotFound { what: "job", id },
             RepoError::IllegalTransition { id, from, to } => Self::Conflict(format!("job '{id}' is {from}; it cannot become {to}")),
-            e @ RepoError::Storage(_) => Self::internal(e),
+            e @ (RepoError::Storage(_) | RepoError::Database(_)) => Self::internal(e),
         }
     }
 }

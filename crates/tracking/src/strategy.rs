@@ -127,11 +127,14 @@ impl std::str::FromStr for VersionSelector {
         if t.eq_ignore_ascii_case("production") || t.eq_ignore_ascii_case("champion") {
             return Ok(Self::Production);
         }
+        let bad = || TrackingError::invalid("version", format!("'{s}' is not production, a version number (from 1) or an alias"));
         if let Ok(n) = t.parse::<u64>() {
-            return Ok(Self::Number(n));
+            // Registered versions are numbered from 1.
+            return if n == 0 { Err(bad()) } else { Ok(Self::Number(n)) };
         }
-        if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(TrackingError::invalid("version", format!("'{s}' is not production, a version number or an alias")));
+        // An alias starts with a letter: `-1` or `+2` is a bad number, not an alias.
+        if !t.starts_with(|c: char| c.is_ascii_alphabetic()) || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(bad());
         }
         Ok(Self::Alias(t.to_owned()))
     }

@@ -37,6 +37,10 @@ pub struct ServiceFlags {
     /// Executor mode: local or subprocess.
     #[arg(long)]
     pub executor: Option<String>,
+    /// Start even though the job database is missing or empty while the state directory shows
+    /// the platform ran before (every job and API key of the lost database is gone).
+    #[arg(long)]
+    pub init: bool,
 }
 
 impl ServiceFlags {
@@ -194,7 +198,8 @@ fn print_listening(l: &[Listening]) {
 }
 
 fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    let mut cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    cfg.init = flags.init;
     runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }

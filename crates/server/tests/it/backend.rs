@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use tradai_executor::results::ResultStore;
 use tradai_jobs::{JobRepository, JobStatus, SqliteJobRepository};
 use tradai_server::auth::ApiKeyStore;
 use tradai_server::backend::BackendState;
 use tradai_server::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
 use tradai_server::middleware::{Limits, Metrics};
-use tradai_server::results::ResultStore;
 
 use crate::{call, env, GOOD};
 
@@ -158,7 +158,7 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let retry = RetryPolicy { max_retries: 0, timeout: Duration::from_millis(300), ..RetryPolicy::default() };
     let st = BackendState::new(
         Arc::clone(&e.jobs) as Arc<dyn JobRepository>,
-        Arc::clone(&e.pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,
+        Arc::clone(&e.pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
         DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         StrategyServiceClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         ResultStore::new(e.dir.path().join("r")),
