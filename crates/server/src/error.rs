@@ -308,7 +308,9 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, AppError> {
             .or_else(|| text.split(':').next().filter(|f| !f.contains(' ')))
             .unwrap_or("query")
             .to_owned();
-        AppError::InvalidQuery { field, message: text }
+        // serde names the parameter itself ("offset: invalid digit"); the error names it once.
+        let message = text.strip_prefix(&format!("{field}: ")).map_or_else(|| text.clone(), str::to_owned);
+        AppError::InvalidQuery { field, message }
     })
 }
 

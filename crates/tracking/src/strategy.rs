@@ -128,7 +128,8 @@ impl std::str::FromStr for VersionSelector {
             return Ok(Self::Production);
         }
         let bad = || TrackingError::invalid("version", format!("'{s}' is not production, a version number (from 1) or an alias"));
-        if let Ok(n) = t.parse::<u64>() {
+        // Digits only: `parse` would take `+2` as 2.
+        if let Some(n) = t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<u64>().ok()).flatten() {
             // Registered versions are numbered from 1.
             return if n == 0 { Err(bad()) } else { Ok(Self::Number(n)) };
         }
@@ -187,6 +188,17 @@ pub fn strategy_tags(v: &ModelVersion) -> BTreeMap<&str, &str> {
 mod tests {
     use super::*;
     use crate::EmbeddedStore;
+
+    #[test]
+    fn version_selectors_refuse_signed_and_zero_numbers() {
+        assert!(matches!("production".parse::<VersionSelector>(), Ok(VersionSelector::Production)));
+        assert!(matches!("3".parse::<VersionSelector>(), Ok(VersionSelector::Number(3))));
+        assert!(matches!("challenger".parse::<VersionSelector>(), Ok(VersionSelector::Alias(_))));
+        for bad in ["-1", "0", "+2", "", "a b", "-x"] {
+            let e = bad.parse::<VersionSelector>().unwrap_err().to_string();
+            assert!(e.contains(&format!("'{bad}'")), "{bad}: {e}");
+        }
+    }
 
     #[tokio::test]
     async fn register_promote_load_and_roll_back() {

@@ -238,3 +238,17 @@ async fn submissions_are_rate_limited_per_client() {
     let (s, _) = call(&app, "GET", "/api/v1/backtests", None, &[]).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn listing_parameters_are_checked_and_named() {
+    let e = env(None).await;
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?type=../../x", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("type")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("'../../x'"), "{b}");
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?offset=-1", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("offset")), "{b}");
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert_eq!(msg.matches("offset").count(), 1, "the parameter is named once: {msg}");
+    let (status, _) = call(&e.app, "GET", "/api/v1/jobs?type=sync", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+}
