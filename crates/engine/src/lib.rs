@@ -34,5 +34,5 @@ pub use error::BacktestError;
 pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
 pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
 pub use strategy::{IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy};
-pub use tradai_metrics::StakeAmount;
+pub use tradai_core::StakeAmount;
 pub use with_settings::WithSettings;

@@ -202,6 +202,8 @@ pub struct HyperoptOutcome {
     pub elapsed_s: f64,
     /// Evaluations per second of the main search.
     pub evaluations_per_second: f64,
+    /// The search was stopped before its planned epochs (the study holds those done).
+    pub stopped_early: bool,
 }
 
 /// A strategy, a backtest configuration and a search configuration, ready to run.
@@ -215,6 +217,7 @@ pub struct Hyperopt<'s> {
     jobs: usize,
     cancel: Option<&'s AtomicBool>,
     resume: Option<Resume<'s>>,
+    stop: Option<&'s AtomicBool>,
 }
 
 impl std::fmt::Debug for Hyperopt<'_> {
@@ -251,7 +254,7 @@ impl<'s> Hyperopt<'s> {
         })?;
         let first = &backtest.pairs[0];
         let stake_currency = first.settle().unwrap_or(first.quote()).to_owned();
-        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None, resume: None })
+        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None, resume: None, stop: None })
     }
 
     /// Stops the run with [`HyperoptError::Cancelled`] once `cancel` is set: checked before
@@ -284,6 +287,20 @@ impl<'s> Hyperopt<'s> {
             market.max_date_ms,
             market.pairs.len()
         ))
+    }
+
+    /// Ends the search early once `stop` is set, keeping what it found: the batch running
+    /// finishes, the out-of-sample check of the best epoch still runs, walk-forward folds not
+    /// started are skipped, and the outcome says [`HyperoptOutcome::stopped_early`]. What an
+    /// interrupted interactive run wants (Freqtrade's Ctrl-C), where a cancel discards.
+    #[must_use]
+    pub fn with_stop(mut self, stop: &'s AtomicBool) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     fn check_cancel(&self) -> Result<(), HyperoptError> {
@@ -421,6 +438,9 @@ impl<'s> Hyperopt<'s> {
                     save(&epochs);
                 }
                 return Err(e);
+            }
+            if self.stopped() && !epochs.is_empty() {
+                break;
             }
             let end = (start + batch).min(total);
             // Proposed one trial after another (never in parallel), so the duplicate check
@@ -610,7 +630,8 @@ impl<'s> Hyperopt<'s> {
             None => None,
         };
         let mut walk_forward = Vec::new();
-        if folds > 0 {
+        let stopped_early = self.stopped();
+        if folds > 0 && !stopped_early {
             let (lo, hi) = self.data_span(data, &train)?;
             let step = self.backtest.timeframe.millis();
             let parts = folds as i64 + 1;
@@ -645,6 +666,7 @@ impl<'s> Hyperopt<'s> {
             walk_forward,
             elapsed_s,
             evaluations_per_second: if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 },
+            stopped_early,
         })
     }
 }

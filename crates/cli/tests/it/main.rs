@@ -2,7 +2,10 @@
 
 mod backtest;
 mod data;
+mod data_safety;
 mod hyperopt;
+mod ml;
+mod runspec;
 mod services;
 mod sync;
 mod tidy;
