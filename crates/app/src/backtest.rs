@@ -426,7 +426,6 @@ mod tests {
         let result = BacktestRunner::new(registry.get("EmaCross").unwrap()).run(&config, &data).unwrap();
         let export = result.export(&config, "BTC", "");
         assert!(export.trades.len() > 2 * JSON_CHUNK, "{}", export.trades.len());
-        let balance_curve = thin_series(&result.balance_series, BALANCE_CURVE_POINTS);
         let meta = serde_json::json!({"strategy": "EmaCross"});
         let mut expected = serde_json::to_value(&export).unwrap();
         expected.as_object_mut().unwrap().insert("meta".to_owned(), meta.clone());

@@ -33,6 +33,22 @@ impl TradingModeArg {
     }
 }
 
+/// Which candles: exchange, pairs and timeframe. Runs flatten it into [`RunFlags`]; data
+/// checks (`data validate`, `data freshness`) use it alone.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MarketFlags {
+    /// Exchange of the stored candles [default: the `exchange` setting, binance].
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Pairs, separated by commas or spaces (ETH/BTC,LTC/BTC or ETH/BTC LTC/BTC): in priority
+    /// order for a run; a check covers every stored pair when they are omitted.
+    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
+    pub pairs: Vec<String>,
+    /// Candle timeframe [default: the strategy's for a run; every stored one for a check].
+    #[arg(short = 'i', long)]
+    pub timeframe: Option<String>,
+}
+
 /// What a run is made of — strategy, market, window and money — as flags, with Freqtrade's
 /// short names. Every command that runs a strategy flattens this one struct, so they accept
 /// the same flags with the same defaults.
@@ -41,15 +57,9 @@ pub struct RunFlags {
     /// Strategy name (see `tradai strategies list`).
     #[arg(short = 's', long)]
     pub strategy: Option<String>,
-    /// Exchange whose stored candles to use [default: the `exchange` setting, binance].
-    #[arg(long)]
-    pub exchange: Option<String>,
-    /// Pairs in priority order, separated by commas or spaces (ETH/BTC,LTC/BTC or ETH/BTC LTC/BTC).
-    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
-    pub pairs: Vec<String>,
-    /// Candle timeframe [default: the strategy's].
-    #[arg(short = 'i', long)]
-    pub timeframe: Option<String>,
+    /// Exchange, pairs and timeframe.
+    #[command(flatten)]
+    pub market: MarketFlags,
     /// Window as START-END: 20180115-20180125, 2018-01-15-2018-01-25, 20180115- (from),
     /// -20180125 (up to). The end day is included, as in Freqtrade. [default: all data]
     #[arg(long, allow_hyphen_values = true)]
@@ -94,9 +104,9 @@ impl RunFlags {
         };
         Ok(BacktestRequest {
             strategy: self.strategy.clone(),
-            exchange: self.exchange.clone(),
-            pairs: (!self.pairs.is_empty()).then(|| self.pairs.clone()),
-            timeframe: self.timeframe.clone(),
+            exchange: self.market.exchange.clone(),
+            pairs: (!self.market.pairs.is_empty()).then(|| self.market.pairs.clone()),
+            timeframe: self.market.timeframe.clone(),
             timerange: self.timerange.clone(),
             stake_amount,
             dry_run_wallet: self.wallet,
@@ -201,13 +211,9 @@ mod tests {
 
     #[test]
     fn the_settings_file_fills_what_the_flags_leave_unset() {
-        let mut settings = Settings::default();
-        settings.exchange = "binance".into();
-        settings.run = serde_json::json!({"strategy": "EmaCross", "pairs": "ETH/BTC,LTC/BTC", "stake_amount": 0.05, "dry_run_wallet": 1})
-            .as_object()
-            .unwrap()
-            .clone();
-        let flags = RunFlags { pairs: vec!["ETH/BTC".into()], ..RunFlags::default() };
+        let run = serde_json::json!({"strategy": "EmaCross", "pairs": "ETH/BTC,LTC/BTC", "stake_amount": 0.05, "dry_run_wallet": 1});
+        let mut settings = Settings { exchange: "binance".into(), run: run.as_object().unwrap().clone(), ..Settings::default() };
+        let flags = RunFlags { market: MarketFlags { pairs: vec!["ETH/BTC".into()], ..MarketFlags::default() }, ..RunFlags::default() };
         let spec = flags.spec(&settings, BacktestRequest::default()).unwrap();
         assert_eq!(spec.strategy, "EmaCross");
         assert_eq!(spec.pairs.len(), 1, "the flag wins over the file");
@@ -246,8 +252,12 @@ mod tests {
 
     #[test]
     fn leverage_in_spot_is_refused_naming_the_flag() {
-        let flags =
-            RunFlags { strategy: Some("EmaCross".into()), pairs: vec!["ETH/BTC".into()], leverage: Some(3.0), ..RunFlags::default() };
+        let flags = RunFlags {
+            strategy: Some("EmaCross".into()),
+            market: MarketFlags { pairs: vec!["ETH/BTC".into()], ..MarketFlags::default() },
+            leverage: Some(3.0),
+            ..RunFlags::default()
+        };
         let e = flags.spec(&Settings::default(), BacktestRequest::default()).unwrap_err().to_string();
         assert!(e.starts_with("invalid --leverage") && e.contains("futures"), "{e}");
     }

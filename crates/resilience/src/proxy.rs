@@ -38,10 +38,10 @@ impl ProxyEnv {
 
     /// `builder` with these proxies (and nothing implicit): what every TradAI HTTP client calls.
     #[cfg(feature = "http")]
-    #[must_use]
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
         let mut b = builder.no_proxy();
-        let make: [(Option<&String>, fn(String) -> reqwest::Result<reqwest::Proxy>); 3] = [
+        type MakeProxy = fn(String) -> reqwest::Result<reqwest::Proxy>;
+        let make: [(Option<&String>, MakeProxy); 3] = [
             (self.https.as_ref(), |u| reqwest::Proxy::https(u)),
             (self.http.as_ref(), |u| reqwest::Proxy::http(u)),
             (self.all.as_ref(), |u| reqwest::Proxy::all(u)),

@@ -190,29 +190,18 @@ impl ServiceClient {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.breaker.on_failure(Instant::now());
-                return Err(if e.is_timeout() {
-                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
-                } else {
-                    ClientError::Connect { service, source: e }
-                });
+        // A transport failure (sending, or reading the body) is an outage of the service.
+        let outage = |e: reqwest::Error| {
+            self.breaker.on_failure(Instant::now());
+            if e.is_timeout() {
+                ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
+            } else {
+                ClientError::Connect { service, source: e }
             }
         };
+        let resp = req.send().await.map_err(outage)?;
         let status = resp.status();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                self.breaker.on_failure(Instant::now());
-                return Err(if e.is_timeout() {
-                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
-                } else {
-                    ClientError::Connect { service, source: e }
-                });
-            }
-        };
+        let bytes = resp.bytes().await.map_err(outage)?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             self.breaker.on_failure(Instant::now());
         } else {

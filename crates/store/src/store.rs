@@ -520,7 +520,7 @@ impl CandleStore {
         } else {
             self.store.get_range(&meta.location, size - need..size - 8).await.map_err(|e| StoreError::store(&path, e))?
         };
-        codec::summarize_footer(&path, &meta_bytes)
+        contain_panic(&path, || codec::summarize_footer(&path, &meta_bytes))
     }
 
     /// Deletes a series (all its partition files). Returns the number of files removed.
@@ -674,8 +674,10 @@ impl CandleStore {
         .try_collect()
         .await?;
         spawn_cpu(key.to_string(), move || {
-            let decoded: Vec<(Partition, String, Result<Candles, StoreError>)> =
-                files.into_par_iter().map(|(p, path, bytes)| (p, path.clone(), codec::decode_all(&path, bytes))).collect();
+            let decoded: Vec<(Partition, String, Result<Candles, StoreError>)> = files
+                .into_par_iter()
+                .map(|(p, path, bytes)| (p, path.clone(), contain_panic(&path, || codec::decode_all(&path, bytes))))
+                .collect();
             let mut out = Candles::default();
             let mut corrupt = Vec::new();
             for (p, path, r) in decoded {
@@ -765,6 +767,14 @@ impl CandleStore {
         self.store.copy(from, to).await.map_err(|e| StoreError::store(to, e))?;
         self.store.delete(from).await.map_err(|e| StoreError::store(from, e))
     }
+}
+
+/// Runs a decoder on a stored file's bytes, turning a panic inside the Parquet library (which
+/// damaged bytes could trigger) into [`StoreError::Corrupt`] naming the file, so one bad file
+/// cannot take a listing, a validation or the process down with it.
+fn contain_panic<T>(path: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(StoreError::corrupt(path, "the parquet decoder panicked on this file", None)))
 }
 
 /// Pause before append round `attempt + 1` on an object store: exponential from 5 ms, capped

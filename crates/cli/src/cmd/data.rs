@@ -13,7 +13,7 @@ use tradai_store::{
     ValidationReport,
 };
 
-use crate::flags::{parse_duration_ms, parse_pairs, parse_timeframe};
+use crate::flags::{parse_duration_ms, parse_pairs, parse_timeframe, MarketFlags};
 use crate::output::{print_json, progress, Table};
 
 /// `tradai data ...`
@@ -39,7 +39,7 @@ pub enum DataCommand {
     Validate {
         /// The series to check.
         #[command(flatten)]
-        series: SeriesFlags,
+        series: MarketFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -49,7 +49,7 @@ pub enum DataCommand {
     Freshness {
         /// The series to check.
         #[command(flatten)]
-        series: SeriesFlags,
+        series: MarketFlags,
         /// Age after which a series is stale, e.g. 90m, 24h, 7d.
         #[arg(long, default_value = "24h", value_name = "DURATION")]
         stale_after: String,
@@ -102,10 +102,7 @@ pub enum DataCommand {
     /// Reads every file of the selected series in full. A damaged file is moved to
     /// <data dir>/.quarantine/<time>/ (kept, not deleted), so its series reads again with a
     /// gap where it was; --resync downloads those months again from the exchange.
-    ///
-    /// Example:
-    ///   tradai data repair --exchange binance
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = "Example:\n  tradai data repair --exchange binance")]
     Repair(super::repair::RepairArgs),
     /// Delete one stored series.
     #[command(after_help = "Example:\n  tradai data delete --exchange synth --pair SYN0/USDT --timeframe 1h")]
@@ -114,21 +111,6 @@ pub enum DataCommand {
         #[command(flatten)]
         series: OneSeriesFlags,
     },
-}
-
-/// Which stored series a check covers: `--exchange`, `--pairs`, `--timeframe` (shared by
-/// `data validate` and `data freshness`).
-#[derive(Debug, Clone, Args)]
-pub struct SeriesFlags {
-    /// Exchange of the series [default: the `exchange` setting].
-    #[arg(long)]
-    pub exchange: Option<String>,
-    /// Pairs to check (separated by commas or spaces); every stored pair when omitted.
-    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1..)]
-    pub pairs: Vec<String>,
-    /// Timeframe to check; every stored timeframe when omitted.
-    #[arg(short = 'i', long)]
-    pub timeframe: Option<String>,
 }
 
 /// One stored series: `--exchange`, `--pair`, `--timeframe` (shared by `data import csv` and
@@ -238,7 +220,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             let list: Vec<SeriesInfo> = store.list()?.into_iter().filter(|s| only.as_ref().is_none_or(|e| &s.key.exchange == e)).collect();
             print_list(&list, json)
         }
-        DataCommand::Validate { series: SeriesFlags { exchange: ex, pairs, timeframe }, json } => {
+        DataCommand::Validate { series: MarketFlags { exchange: ex, pairs, timeframe }, json } => {
             let store = open_store(settings)?;
             let ex = exchange_or_setting(ex.as_deref(), settings)?;
             let keys = select_series(&store, &ex, &parse_pairs(&pairs)?, timeframe.as_deref().map(parse_timeframe).transpose()?)?;
@@ -249,7 +231,7 @@ pub fn run(cmd: DataCommand, settings: &Settings, quiet: bool) -> anyhow::Result
             }
             print_validation(&reports, json)
         }
-        DataCommand::Freshness { series: SeriesFlags { exchange: ex, pairs, timeframe }, stale_after, now, json } => {
+        DataCommand::Freshness { series: MarketFlags { exchange: ex, pairs, timeframe }, stale_after, now, json } => {
             let store = open_store(settings)?;
             let tf = timeframe.as_deref().map(parse_timeframe).transpose()?;
             let stale_ms = parse_duration_ms(&stale_after)?;

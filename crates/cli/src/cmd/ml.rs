@@ -66,11 +66,9 @@ pub struct TrainFlags {
 #[derive(Debug, Subcommand)]
 pub enum MlCommand {
     /// Train a model on stored candles, score it walk-forward and register it as a new version.
-    ///
-    /// Example:
-    ///   tradai data synth --pairs 2 --timeframe 1h --days 365 --seed 1
-    ///   tradai ml train --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --timerange 20240101-20241031 --algo gbt --horizon 4 --promote
+    #[command(
+        after_help = "Example (on `tradai data synth` candles):\n  tradai ml train --model momo --exchange synth --pairs SYN0/USDT --timeframe 1h"
+    )]
     Train {
         /// Registered model name.
         #[arg(long)]
@@ -88,9 +86,9 @@ pub enum MlCommand {
     },
     /// Compare recent candles with a model's training data: PSI and KS per feature and on its
     /// predictions. Exits 1 when drift is found, so a scheduler can act on it.
-    ///
-    /// Example:
-    ///   tradai ml drift --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h --timerange 20241101- --json
+    #[command(
+        after_help = "Example (on `tradai data synth` candles):\n  tradai ml drift --model momo --exchange synth --pairs SYN0/USDT --json"
+    )]
     Drift {
         /// Model as NAME (its champion) or NAME@VERSION.
         #[arg(long)]
@@ -106,9 +104,7 @@ pub enum MlCommand {
         json: bool,
     },
     /// Whether a model is due for retraining: drift, age and AUC on recent candles.
-    ///
-    /// Example:
-    ///   tradai ml check --model momo --exchange synth --pairs SYN0/USDT --timeframe 1h --timerange 20241101-
+    #[command(after_help = "Example (on `tradai data synth` candles):\n  tradai ml check --model momo --exchange synth --pairs SYN0/USDT")]
     Check {
         /// Model as NAME or NAME@VERSION.
         #[arg(long)]
@@ -121,10 +117,7 @@ pub enum MlCommand {
     },
     /// Backtest champion and challenger on the same out-of-sample window and say whether to
     /// promote (PROMOTE / KEEP / INCONCLUSIVE, with a bootstrap confidence).
-    ///
-    /// Example:
-    ///   tradai ml compare --model momo --challenger 2 --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --timerange 20241101-
+    #[command(after_help = "Example (on `tradai data synth` candles):\n  tradai ml compare --model momo --challenger 2 --pairs SYN0/USDT")]
     Compare {
         /// Registered model name.
         #[arg(long)]
@@ -145,10 +138,9 @@ pub enum MlCommand {
     },
     /// Retrain: train a challenger on --train-timerange, backtest it and the champion on
     /// --timerange, promote it or keep the champion, record and log the decision.
-    ///
-    /// Example:
-    ///   tradai ml retrain --model momo --exchange synth --pairs SYN0/USDT,SYN1/USDT --timeframe 1h \
-    ///       --train-timerange 20240301-20241031 --timerange 20241101-
+    #[command(
+        after_help = "Example (on `tradai data synth` candles):\n  tradai ml retrain --model momo --pairs SYN0/USDT --train-timerange 20240301-"
+    )]
     Retrain {
         /// Registered model name.
         #[arg(long)]
@@ -170,9 +162,7 @@ pub enum MlCommand {
         json: bool,
     },
     /// Restore the previous champion (after a degradation).
-    ///
-    /// Example:
-    ///   tradai ml rollback --model momo --reason "live drawdown"
+    #[command(after_help = "Example (on `tradai data synth` candles):\n  tradai ml rollback --model momo --reason drawdown")]
     Rollback {
         /// Registered model name.
         #[arg(long)]

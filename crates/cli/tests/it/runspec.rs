@@ -156,7 +156,7 @@ fn ctrl_c_in_hyperopt_reports_and_writes_the_best_so_far() {
     let report = json_of(&out);
     assert_eq!(report["stopped_early"], true);
     let done = report["epochs"].as_u64().unwrap();
-    assert!(done >= 1 && done < 100_000, "{done}");
+    assert!((1..100_000).contains(&done), "{done}");
     assert!(report["best"]["loss"].is_number());
     let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&best).unwrap()).unwrap();
     assert_eq!(cfg["strategy"], "EmaCross");
@@ -187,6 +187,7 @@ fn help_examples_run_as_printed_on_the_sample_data() {
         vec!["data", "validate"],
         vec!["data", "freshness"],
         vec!["data", "synth"],
+        vec!["data", "repair"],
         vec!["data", "delete"],
         vec!["strategies", "list"],
         vec!["config", "show"],
