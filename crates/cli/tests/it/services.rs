@@ -373,13 +373,14 @@ fn submit_hyperopt(up: &Up) -> String {
     sub["status_url"].as_str().unwrap().to_owned()
 }
 
-/// Waits until the run at `path` has done at least `epochs` epochs (by its heartbeats).
-fn wait_epochs(up: &Up, path: &str, epochs: u64) -> u64 {
+/// Waits until the run at `path` runs its `attempt`th attempt and has done at least `epochs`
+/// epochs (by its heartbeats; a job waiting out its back-off still shows the last attempt's).
+fn wait_epochs(up: &Up, path: &str, attempt: u64, epochs: u64) -> u64 {
     let start = Instant::now();
     loop {
         let (_, j) = http(&up.backend, "GET", path, None);
         let done = j["progress_detail"]["epochs_done"].as_u64().unwrap_or(0);
-        if done >= epochs {
+        if j["status"] == "RUNNING" && j["attempts"].as_u64() == Some(attempt) && done >= epochs {
             return done;
         }
         assert!(j["status"] != "COMPLETED", "the run ended before it could be interrupted: {j}");
@@ -405,7 +406,7 @@ fn sigterm_mid_hyperopt_resumes_from_the_checkpoint_with_the_uninterrupted_resul
     let env = [("TRADAI_SERVER__SHUTDOWN_GRACE_SECS", "0"), ("TRADAI_SERVER__WORKERS", "1"), ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2")];
     let mut up = Up::start(&data, &env);
     let path = submit_hyperopt(&up);
-    let seen = wait_epochs(&up, &path, 15);
+    let seen = wait_epochs(&up, &path, 1, 15);
     assert!(Command::new("kill").args(["-TERM", &up.child.id().to_string()]).status().unwrap().success());
     assert!(up.child.wait().unwrap().success(), "{}", up.log());
     let up = Up::start(&data, &env);
@@ -432,9 +433,9 @@ fn three_sigkills_during_one_hyperopt_job_do_not_fail_it() {
     let mut up = Up::start(&data, &env);
     let path = submit_hyperopt(&up);
     let mut reached = 0;
-    for _ in 0..3 {
+    for attempt in 1..=3 {
         // Past the last checkpoint (saved every second) by a margin, then SIGKILL.
-        reached = wait_epochs(&up, &path, reached + 10);
+        reached = wait_epochs(&up, &path, attempt, reached + 10);
         std::thread::sleep(Duration::from_millis(1500));
         up.kill();
         up = Up::start(&data, &env);
