@@ -283,6 +283,24 @@ pub fn run(
     run_validated(store, &v, &registry, progress, cancel)
 }
 
+/// [`run`] that resumes the search from a checkpoint of the same run and saves checkpoints as
+/// it goes (see [`tradai_hyperopt::Resume`]): what a job that may be stopped and restarted
+/// runs.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_resuming(
+    store: &BlockingCandleStore,
+    req: &HyperoptRequest,
+    progress: &(dyn Fn(&Progress) + Sync),
+    cancel: &AtomicBool,
+    resume: tradai_hyperopt::Resume<'_>,
+) -> Result<HyperoptResult, BacktestFailure> {
+    let registry = StrategyRegistry::builtin();
+    let v = req.validate(&registry)?;
+    run_checked(store, &v, &registry, progress, cancel, &AtomicBool::new(false), Some(resume))
+}
+
 /// [`run`] for a request already validated against `registry`.
 ///
 /// # Errors
@@ -310,8 +328,23 @@ pub fn run_until(
     cancel: &AtomicBool,
     stop: &AtomicBool,
 ) -> Result<HyperoptResult, BacktestFailure> {
+    run_checked(store, v, registry, progress, cancel, stop, None)
+}
+
+fn run_checked(
+    store: &BlockingCandleStore,
+    v: &ValidatedHyperopt,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(&Progress) + Sync),
+    cancel: &AtomicBool,
+    stop: &AtomicBool,
+    resume: Option<tradai_hyperopt::Resume<'_>>,
+) -> Result<HyperoptResult, BacktestFailure> {
     let strategy = registry.get(&v.backtest.strategy).map_err(|e| field("strategy", e.to_string()))?;
-    let h = v.searcher(registry)?.with_cancel(cancel).with_stop(stop);
+    let mut h = v.searcher(registry)?.with_cancel(cancel).with_stop(stop);
+    if let Some(r) = resume {
+        h = h.with_resume(r);
+    }
     let data = load_pairs(store, &v.backtest, strategy.settings().startup_candle_count, cancel)?;
     let outcome = h.run(&data, &v.plan, progress).map_err(hyperopt_failure)?;
     drop(data);

@@ -11,6 +11,7 @@
 //! This crate knows no storage, CLI or network: candles come in as
 //! [`tradai_engine::PairData`], progress goes out through a callback.
 
+mod checkpoint;
 mod error;
 mod loss;
 mod report;
@@ -18,6 +19,7 @@ mod sampler;
 mod space;
 mod study;
 
+pub use checkpoint::{Checkpoint, Resume, TrialRecord, CHECKPOINT_VERSION};
 pub use error::HyperoptError;
 pub use loss::{EpochMetrics, LossFunction, NO_TRADES_LOSS};
 pub use report::{best_config, importance, render_heatmap_svg, Importance, StrategyConfig};

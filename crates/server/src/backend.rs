@@ -28,11 +28,11 @@ use crate::dto::{
     TradesResponse,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
-use crate::executor::hyperopt::{BEST_CONFIG_JSON, EPOCHS_JSON, HEATMAP_SVG};
-use crate::executor::{BacktestJobConfig, BacktestJobSubmitter, HyperoptJobConfig, BACKTEST, HYPEROPT};
 pub use crate::jobs_api::Intake;
 use crate::middleware::Metrics;
-use crate::results::{ResultError, ResultStore};
+use tradai_executor::hyperopt::{BEST_CONFIG_JSON, EPOCHS_JSON, HEATMAP_SVG};
+use tradai_executor::results::{ResultError, ResultStore};
+use tradai_executor::{BacktestJobConfig, BacktestJobSubmitter, HyperoptJobConfig, BACKTEST, HYPEROPT};
 
 /// The backend's shared state.
 #[derive(Clone)]
@@ -68,7 +68,7 @@ pub struct BackendInner {
     /// Submissions accepted (new jobs).
     pub submitted: AtomicU64,
     /// Experiment tracking of finished jobs (`None`: not tracked).
-    pub tracking: Option<Arc<crate::tracking::JobTracking>>,
+    pub tracking: Option<Arc<tradai_executor::tracking::JobTracking>>,
     caches: Mutex<Caches>,
 }
 
@@ -127,14 +127,14 @@ impl BackendState {
     /// # Panics
     /// When the state was already cloned (call this right after [`BackendState::new`]).
     #[must_use]
-    pub fn with_tracking(mut self, tracking: Arc<crate::tracking::JobTracking>) -> Self {
+    pub fn with_tracking(mut self, tracking: Arc<tradai_executor::tracking::JobTracking>) -> Self {
         Arc::get_mut(&mut self.0).expect("with_tracking before the state is shared").tracking = Some(tracking);
         self
     }
 
     fn tracked(&self, mut view: JobView) -> JobView {
         if let Some(t) = &self.tracking {
-            view.tracking = t.run_of(&view.job_id);
+            view.tracking = t.run_of(&view.job_id).map(Into::into);
         }
         view
     }
@@ -706,7 +706,7 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())
 }
 
-fn tracking_of(st: &BackendState) -> Result<&crate::tracking::JobTracking, AppError> {
+fn tracking_of(st: &BackendState) -> Result<&tradai_executor::tracking::JobTracking, AppError> {
     st.tracking.as_deref().ok_or_else(crate::tracking::disabled)
 }
 
@@ -730,7 +730,9 @@ pub async fn search_runs(
         max_results: max,
     };
     let runs = t.tracking.tracker.search_runs_by_name(q.experiment.as_deref(), query).await.map_err(crate::tracking::api_error)?;
-    Ok(Json(serde_json::json!({"runs": runs})))
+    let mut v = serde_json::json!({"runs": runs});
+    crate::public::run_view(&mut v);
+    Ok(Json(v))
 }
 
 /// One tracked run: info, params, latest metrics, tags and its artifact list.
@@ -741,5 +743,7 @@ pub async fn run(State(st): State<BackendState>, UrlPath(run_id): UrlPath<String
     let t = tracking_of(&st)?;
     let run = t.tracking.tracker.get_run(&run_id).await.map_err(crate::tracking::api_error)?;
     let artifacts = t.tracking.tracker.list_artifacts(&run_id, None).await.unwrap_or_default();
-    Ok(Json(serde_json::json!({"run": run, "artifacts": artifacts})))
+    let mut v = serde_json::json!({"run": run, "artifacts": artifacts});
+    crate::public::run_view(&mut v);
+    Ok(Json(v))
 }

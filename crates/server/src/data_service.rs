@@ -23,8 +23,8 @@ use crate::dto::{
     SeriesValidation, SymbolFreshness, SymbolInfo, SymbolsQuery, SymbolsResponse, SyncSubmission,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
-use crate::executor::{BacktestJobSubmitter, SyncJobConfig, SyncJobRequest, SYNC};
 use crate::jobs_api::Intake;
+use tradai_executor::{BacktestJobSubmitter, SyncJobConfig, SyncJobRequest, SYNC};
 
 /// Shared state of the data-collection service.
 ///

@@ -187,7 +187,7 @@ impl From<RepoError> for AppError {
         match e {
             RepoError::NotFound(id) => Self::NotFound { what: "job", id },
             RepoError::IllegalTransition { id, from, to } => Self::Conflict(format!("job '{id}' is {from}; it cannot become {to}")),
-            e @ RepoError::Storage(_) => Self::internal(e),
+            e @ (RepoError::Storage(_) | RepoError::Database(_)) => Self::internal(e),
         }
     }
 }
@@ -301,7 +301,9 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, AppError> {
             .or_else(|| text.split(':').next().filter(|f| !f.contains(' ')))
             .unwrap_or("query")
             .to_owned();
-        AppError::InvalidQuery { field, message: text }
+        // serde names the parameter itself ("offset: invalid digit"); the error names it once.
+        let message = text.strip_prefix(&format!("{field}: ")).map_or_else(|| text.clone(), str::to_owned);
+        AppError::InvalidQuery { field, message }
     })
 }
 

@@ -31,7 +31,7 @@ impl Modify for BearerKey {
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
-        ReadyResponse, CheckResult, crate::tracking::TrackedRun
+        ReadyResponse, CheckResult, crate::dto::TrackedRun
     )),
     modifiers(&BearerKey)
 )]

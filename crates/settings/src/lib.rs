@@ -193,8 +193,12 @@ pub struct ServerSettings {
     pub executor: String,
     /// The `tradai` binary the `subprocess` executor runs; empty means this binary.
     pub backtest_bin: String,
-    /// Attempts a job gets when its worker dies before it gives up as FAILED.
+    /// Attempts a job gets when its worker dies before it gives up as FAILED (a job handed
+    /// back by a graceful shutdown does not use one up).
     pub max_attempts: u32,
+    /// Seconds before a job whose worker died is tried again; doubled for every further
+    /// attempt, at most five minutes.
+    pub retry_backoff_secs: u64,
     /// Seconds without a heartbeat after which a RUNNING job counts as orphaned.
     pub orphan_after_secs: u64,
     /// Seconds running jobs get to finish on shutdown before they are handed back as PENDING.
@@ -203,6 +207,16 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// Sustained requests per second per client address on state-changing routes (0: no limit).
     pub rate_limit_per_sec: u32,
+    /// Seconds a connection may take to send a complete request head (also how long a
+    /// kept-alive connection may wait for its next request).
+    pub header_timeout_secs: u64,
+    /// Longest gap in seconds between two parts of a request body.
+    pub body_timeout_secs: u64,
+    /// Seconds without a byte in or out, while no request is being handled, after which a
+    /// connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Most open connections per service; at the cap the idlest one is closed for a newcomer.
+    pub max_connections: usize,
     /// data-collection URL for a backend-api run on its own (`tradai serve backend-api`).
     pub data_collection_url: String,
     /// strategy-service URL for a backend-api run on its own.
@@ -222,11 +236,16 @@ impl Default for ServerSettings {
             workers: 2,
             executor: "local".into(),
             backtest_bin: String::new(),
-            max_attempts: 3,
+            max_attempts: 5,
+            retry_backoff_secs: 2,
             orphan_after_secs: 30,
             shutdown_grace_secs: 10,
             body_limit_bytes: 1024 * 1024,
             rate_limit_per_sec: 100,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
             data_collection_url: String::new(),
             strategy_service_url: String::new(),
             strategy_config_dir: String::new(),

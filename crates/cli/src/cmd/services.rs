@@ -65,6 +65,10 @@ pub struct ServiceFlags {
     /// How jobs run [default: the server.executor setting, local].
     #[arg(long, value_enum)]
     pub executor: Option<ExecutorArg>,
+    /// Start even though the job database is missing or empty while the state directory shows
+    /// the platform ran before (every job and API key of the lost database is gone).
+    #[arg(long)]
+    pub init: bool,
 }
 
 impl ServiceFlags {
@@ -235,7 +239,8 @@ fn print_listening(l: &[Listening]) {
 }
 
 fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    let mut cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    cfg.init = flags.init;
     runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }

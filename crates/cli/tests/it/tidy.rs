@@ -94,17 +94,47 @@ fn core_depends_on_no_other_workspace_crate() {
 #[test]
 fn tracking_is_an_http_client_not_an_entry_point() {
     // tradai-tracking may use reqwest (its MLflow client) but no CLI, terminal or server crate,
-    // and of the workspace only tradai-settings (for `Secret`) and tradai-resilience (proxies).
+    // and of the workspace only tradai-settings (for `Secret`), tradai-resilience (proxies) and
+    // tradai-sqlite (its files).
     let deps = crate_deps();
     let tracking = &deps["tradai-tracking"];
     let bad: Vec<_> = tracking
         .iter()
         .filter(|d| {
             ["clap", "indicatif", "axum", "hyper", "tower-http"].contains(&d.as_str())
-                || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience"].contains(&d.as_str()))
+                || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience", "tradai-sqlite"].contains(&d.as_str()))
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
+fn executor_runs_jobs_without_serving_http() {
+    // tradai-executor is job orchestration: the HTTP services depend on it, never the reverse,
+    // and it holds no HTTP-server, CLI or terminal crate (it may reach exchanges and trackers
+    // through their client crates).
+    let deps = crate_deps();
+    let executor = &deps["tradai-executor"];
+    let bad: Vec<_> = executor
+        .iter()
+        .filter(|d| {
+            ["tradai-server", "tradai-cli", "clap", "indicatif", "axum", "hyper", "hyper-util", "tower", "tower-http", "utoipa"]
+                .contains(&d.as_str())
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-executor (see docs/ARCHITECTURE.md): {bad:?}");
+    let users: Vec<_> =
+        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-executor")).map(|(n, _)| n).collect();
+    assert!(users.is_empty(), "domain crates must not depend on tradai-executor: {users:?}");
+}
+
+#[test]
+fn sqlite_is_a_leaf_of_storage_plumbing() {
+    // tradai-sqlite opens, checks and migrates files: it knows no other workspace crate and
+    // nothing of HTTP, the CLI or the domain.
+    let deps = crate_deps();
+    let sqlite = &deps["tradai-sqlite"];
+    assert!(sqlite.iter().all(|d| d == "rusqlite" || d == "thiserror"), "tradai-sqlite must stay a leaf: {sqlite:?}");
 }
 
 #[test]

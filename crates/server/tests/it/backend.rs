@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use tradai_executor::results::ResultStore;
 use tradai_jobs::{JobRepository, JobStatus, SqliteJobRepository};
 use tradai_server::auth::ApiKeyStore;
 use tradai_server::backend::BackendState;
 use tradai_server::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
 use tradai_server::middleware::{Limits, Metrics};
-use tradai_server::results::ResultStore;
 
 use crate::{call, env, GOOD};
 
@@ -162,7 +162,7 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let retry = RetryPolicy { max_attempts: 1, attempt_timeout: Some(Duration::from_millis(300)), ..RetryPolicy::default() };
     let st = BackendState::new(
         Arc::clone(&e.jobs) as Arc<dyn JobRepository>,
-        Arc::clone(&e.pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,
+        Arc::clone(&e.pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
         DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         StrategyServiceClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         ResultStore::new(e.dir.path().join("r")),
@@ -241,4 +241,18 @@ async fn submissions_are_rate_limited_per_client() {
     assert_eq!(codes, vec![StatusCode::ACCEPTED, StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS]);
     let (s, _) = call(&app, "GET", "/api/v1/backtests", None, &[]).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn listing_parameters_are_checked_and_named() {
+    let e = env(None).await;
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?type=../../x", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("type")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("'../../x'"), "{b}");
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?offset=-1", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("offset")), "{b}");
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert_eq!(msg.matches("offset").count(), 1, "the parameter is named once: {msg}");
+    let (status, _) = call(&e.app, "GET", "/api/v1/jobs?type=sync", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -14,7 +14,7 @@ use tradai_exchange::{error_chain, CancelToken, Endpoints, SyncEvent, SyncOption
 use tradai_jobs::Job;
 use tradai_store::CandleStore;
 
-use super::{invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::handler::{invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of exchange syncs in the repository.
 pub const SYNC: &str = "sync";

@@ -1,339 +1,30 @@
-//! How accepted jobs run: the seeds' `BacktestJobSubmitter` protocol, the `ExecutorFactory`
-//! that validates a mode's settings at start-up, and the worker pool behind the embedded
-//! modes — `local` (the work runs on a pool thread) and `subprocess` (each backtest or hyperopt
-//! job runs `tradai backtest` / `tradai hyperopt` as a child process). What a job type does
-//! is a [`JobHandler`]: backtests ([`backtest`]), hyperopt runs ([`hyperopt`]) and exchange
-//! syncs ([`sync`]); the pool knows nothing about any of them.
+//! The worker pool behind the embedded modes: worker threads that claim jobs of the pool's
+//! types and run each through its kind's handler, and a supervisor thread for heartbeats,
+//! cancellation from other processes and the orphan scan.
 //!
 //! Durability lives in the job repository, not here: a worker claims a PENDING job of its
 //! types (the claim is a compare-and-set), heartbeats while it runs, and records the outcome
-//! with a legal transition. A supervisor thread hands jobs back when their worker died (orphan
+//! with a legal transition. The supervisor hands jobs back when their worker died (orphan
 //! scan at start-up and periodically): back to PENDING while attempts remain, FAILED with the
 //! reason after that. Shutdown stops claiming, waits a bounded time, then hands running jobs
-//! back. After a job's final status is recorded, the pool's [`JobObserver`]s see it: the hook
-//! for logging finished runs elsewhere (experiment tracking).
-
-pub mod backtest;
-mod child;
-pub mod hyperopt;
-pub mod sync;
+//! back. After a job's final status is recorded, the pool's observers see it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
-pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, HYPEROPT};
-pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};
-use tradai_app::backtest::BacktestFailure;
-use tradai_jobs::{Job, JobError, JobRepository, JobStatus, RepoError};
+use tradai_jobs::{Job, JobRepository, JobStatus, RepoError};
 
+use crate::error::ExecutorError;
+use crate::handler::{chain, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::mode::ExecutorMode;
+use crate::observer::JobObserver;
 use crate::results::ResultStore;
-
-/// Where backtests and hyperopt runs run (syncs always run in this process).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutorMode {
-    /// A pool of threads in this process.
-    Local,
-    /// One `tradai backtest` / `tradai hyperopt` child process per job.
-    Subprocess,
-}
-
-impl ExecutorMode {
-    /// The settings name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Subprocess => "subprocess",
-        }
-    }
-}
-
-impl FromStr for ExecutorMode {
-    type Err = ExecutorError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "local" => Ok(Self::Local),
-            "subprocess" => Ok(Self::Subprocess),
-            "sqs" | "ecs" | "stepfunctions" | "step_functions" => Err(ExecutorError::Config(format!(
-                "executor mode '{s}' needs the AWS back end, which this build does not have (server.executor: use local or subprocess)"
-            ))),
-            _ => Err(ExecutorError::Config(format!("unknown executor mode '{s}' (server.executor: expected local or subprocess)"))),
-        }
-    }
-}
-
-/// Why an executor could not be created or a job not handed over.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecutorError {
-    /// The mode's settings are missing or wrong; the message names the setting.
-    #[error("{0}")]
-    Config(String),
-    /// A worker thread could not start.
-    #[error("cannot start a worker thread")]
-    Spawn(#[source] std::io::Error),
-}
-
-/// The seeds' protocol: hand a durable job to whatever runs it and get an execution id back.
-pub trait BacktestJobSubmitter: Send + Sync {
-    /// Hands over a job that is already committed as PENDING; returns an execution id.
-    ///
-    /// # Errors
-    /// [`ExecutorError`] when the executor cannot take jobs; the job stays PENDING and is
-    /// picked up later.
-    fn submit(&self, job: &Job) -> Result<String, ExecutorError>;
-
-    /// Stops a running job now if it runs here; returns whether it did.
-    fn cancel(&self, job_id: &str) -> bool;
-
-    /// The mode.
-    fn mode(&self) -> ExecutorMode;
-
-    /// Whether the executor can run jobs (for readiness).
-    fn is_healthy(&self) -> bool;
-}
-
-/// Validated executor settings.
-#[derive(Debug, Clone)]
-pub struct ExecutorSettings {
-    /// Mode.
-    pub mode: ExecutorMode,
-    /// Worker threads (jobs at once). 0: this process only accepts jobs.
-    pub workers: usize,
-    /// Candle store location.
-    pub store_location: String,
-    /// `tradai` binary for the subprocess mode.
-    pub backtest_bin: Option<PathBuf>,
-    /// Attempts before a job whose worker keeps dying is FAILED.
-    pub max_attempts: u32,
-    /// Heartbeat age after which a RUNNING job is an orphan.
-    pub orphan_after: Duration,
-    /// How often running jobs heartbeat.
-    pub heartbeat_every: Duration,
-    /// How long shutdown waits for running jobs.
-    pub shutdown_grace: Duration,
-}
-
-/// Runs the jobs of one type. Each worker thread makes its own instance (through the
-/// [`HandlerFactory`] of a [`JobKind`]), so a handler may own per-thread resources: a store
-/// handle, a runtime.
-pub trait JobHandler: Send {
-    /// Runs `job` to its end: done, failed, or stopped because `ctx.cancel` was set (then
-    /// [`JobOutcome::Cancelled`], within about a second).
-    fn run(&mut self, job: &Job, ctx: &JobContext<'_>) -> JobOutcome;
-}
-
-/// What a running job may use.
-pub struct JobContext<'a> {
-    /// Set when the job must stop: cancelled by a client, shutdown, or taken over elsewhere.
-    pub cancel: &'a AtomicBool,
-    /// Where finished jobs keep their artifacts.
-    pub results: &'a ResultStore,
-    running: &'a RunningJob,
-}
-
-impl JobContext<'_> {
-    /// Reports progress: `fraction` in 0..=1 and, optionally, the job type's own progress
-    /// document (stored with the next heartbeat).
-    pub fn progress(&self, fraction: f64, detail: Option<serde_json::Value>) {
-        if fraction.is_finite() {
-            self.running.progress.store(fraction.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
-        }
-        if let Some(d) = detail {
-            *self.running.detail.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(d);
-        }
-    }
-}
-
-/// How a job ended.
-#[derive(Debug)]
-pub enum JobOutcome {
-    /// Done; the summary the job record keeps.
-    Completed(serde_json::Value),
-    /// Failed: why.
-    Failed(JobError),
-    /// Failed, with a partial result worth keeping (the pairs of a sync that did succeed).
-    FailedWithResult(JobError, serde_json::Value),
-    /// Stopped because `cancel` was set.
-    Cancelled,
-}
-
-/// Makes one handler per worker thread.
-pub type HandlerFactory = Arc<dyn Fn() -> Result<Box<dyn JobHandler>, String> + Send + Sync>;
-
-/// A job type a pool runs, with the factory of its handlers.
-#[derive(Clone)]
-pub struct JobKind {
-    job_type: &'static str,
-    make: HandlerFactory,
-}
-
-impl std::fmt::Debug for JobKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobKind").field("job_type", &self.job_type).finish_non_exhaustive()
-    }
-}
-
-impl JobKind {
-    /// Jobs of `job_type`, run by the handlers `make` builds.
-    #[must_use]
-    pub fn new(job_type: &'static str, make: HandlerFactory) -> Self {
-        Self { job_type, make }
-    }
-
-    /// The job type.
-    #[must_use]
-    pub fn job_type(&self) -> &'static str {
-        self.job_type
-    }
-}
-
-/// Sees every job this pool finished, after its final status is durable: the hook where
-/// finished runs are logged elsewhere (experiment tracking: one run per backtest, a parent
-/// run with a child per epoch for hyperopt). Called on the worker thread that ran the job with
-/// the final record (config, result summary, error) and the artifact store (a backtest's
-/// `export.json`, a hyperopt run's `epochs.json`); a slow observer delays that worker's next
-/// job, never the API. Jobs handed back (shutdown, lost worker) are not finished.
-pub trait JobObserver: Send + Sync {
-    /// `job` reached COMPLETED, FAILED or CANCELLED.
-    fn finished(&self, job: &Job, results: &ResultStore);
-}
-
-/// The failure of a job whose config does not parse (written by another version?).
-fn invalid_config(e: &serde_json::Error) -> JobOutcome {
-    JobOutcome::Failed(job_error("invalid_request", format!("invalid config: {e}"), false))
-}
-
-/// The outcome of a failed backtest or hyperopt run.
-fn failure_outcome(e: BacktestFailure) -> JobOutcome {
-    match e {
-        BacktestFailure::Cancelled => JobOutcome::Cancelled,
-        e @ BacktestFailure::InvalidField { .. } => JobOutcome::Failed(job_error("invalid_request", e.to_string(), false)),
-        e @ BacktestFailure::Store(_) => JobOutcome::Failed(job_error("store_error", chain(&e), true)),
-        e @ BacktestFailure::Engine(_) => JobOutcome::Failed(job_error("engine_error", chain(&e), false)),
-    }
-}
-
-/// Builds the executors, after checking the settings of their mode (the seeds'
-/// `ExecutorFactory`).
-#[derive(Debug)]
-pub struct ExecutorFactory;
-
-impl ExecutorFactory {
-    fn check(settings: &ExecutorSettings) -> Result<(), ExecutorError> {
-        if settings.max_attempts == 0 {
-            return Err(ExecutorError::Config("server.max_attempts must be at least 1".into()));
-        }
-        if settings.orphan_after < settings.heartbeat_every * 2 {
-            return Err(ExecutorError::Config(format!(
-                "server.orphan_after_secs ({} s) must be at least twice the heartbeat interval ({} ms)",
-                settings.orphan_after.as_secs(),
-                settings.heartbeat_every.as_millis()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Validates `settings` for their mode and starts the backend's worker pool: backtest
-    /// and hyperopt jobs, in this process (`local`) or as child processes (`subprocess`).
-    ///
-    /// # Errors
-    /// [`ExecutorError::Config`] naming the missing or wrong setting.
-    pub fn create(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-        observers: Vec<Arc<dyn JobObserver>>,
-    ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::check(&settings)?;
-        let location = settings.store_location.clone();
-        let kinds = match settings.mode {
-            ExecutorMode::Local => {
-                tradai_store::CandleStore::open(&location)
-                    .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
-                let (l1, l2) = (location.clone(), location);
-                vec![
-                    JobKind::backtest(Arc::new(move || {
-                        let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
-                        Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
-                    })),
-                    JobKind::hyperopt(Arc::new(move || {
-                        let store = tradai_store::BlockingCandleStore::open(&l2).map_err(|e| e.to_string())?;
-                        Ok(Box::new(hyperopt::InProcessHyperopt { store }) as Box<dyn HyperoptRunner>)
-                    })),
-                ]
-            }
-            ExecutorMode::Subprocess => {
-                let bin = match &settings.backtest_bin {
-                    Some(b) => b.clone(),
-                    None => std::env::current_exe().map_err(|e| {
-                        ExecutorError::Config(format!("executor 'subprocess' needs server.backtest_bin (cannot find this binary: {e})"))
-                    })?,
-                };
-                check_executable(&bin)?;
-                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
-                vec![
-                    JobKind::backtest(Arc::new(move || {
-                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
-                    })),
-                    JobKind::hyperopt(Arc::new(move || {
-                        Ok(Box::new(hyperopt::SubprocessHyperopt { bin: b2.clone(), store_location: l2.clone() })
-                            as Box<dyn HyperoptRunner>)
-                    })),
-                ]
-            }
-        };
-        WorkerPool::start(settings, jobs, results, kinds, observers)
-    }
-
-    /// Starts data-collection's worker pool: exchange syncs into the store, always in this
-    /// process whatever the mode (a sync waits on the network, not on the CPU).
-    ///
-    /// # Errors
-    /// [`ExecutorError::Config`] naming the wrong setting.
-    pub fn create_sync(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-        endpoints: tradai_exchange::Endpoints,
-        observers: Vec<Arc<dyn JobObserver>>,
-    ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::check(&settings)?;
-        tradai_store::CandleStore::open(&settings.store_location)
-            .map_err(|e| ExecutorError::Config(format!("sync jobs cannot open the candle store (data_dir): {e}")))?;
-        let kind = JobKind::sync(settings.store_location.clone(), endpoints, tradai_exchange::TransportConfig::default());
-        WorkerPool::start(settings, jobs, results, vec![kind], observers)
-    }
-}
-
-fn check_executable(bin: &Path) -> Result<(), ExecutorError> {
-    let meta = std::fs::metadata(bin).map_err(|e| {
-        ExecutorError::Config(format!(
-            "executor 'subprocess' needs server.backtest_bin to be the tradai binary; '{}' cannot be used: {e} (set TRADAI_SERVER__BACKTEST_BIN)",
-            bin.display()
-        ))
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-            return Err(ExecutorError::Config(format!(
-                "executor 'subprocess' needs server.backtest_bin to be an executable file; '{}' is not",
-                bin.display()
-            )));
-        }
-    }
-    #[cfg(not(unix))]
-    if !meta.is_file() {
-        return Err(ExecutorError::Config(format!("server.backtest_bin '{}' is not a file", bin.display())));
-    }
-    Ok(())
-}
+use crate::settings::ExecutorSettings;
+use crate::submitter::BacktestJobSubmitter;
 
 /// Why a running job's cancel flag was raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,12 +41,12 @@ enum StopReason {
 
 /// A job running on this pool.
 #[derive(Debug)]
-struct RunningJob {
+pub(crate) struct RunningJob {
     cancel: AtomicBool,
     reason: AtomicU8,
-    progress: AtomicU64,
+    pub(crate) progress: AtomicU64,
     /// Progress document not yet written by a heartbeat.
-    detail: Mutex<Option<serde_json::Value>>,
+    pub(crate) detail: Mutex<Option<serde_json::Value>>,
 }
 
 impl RunningJob {
@@ -447,6 +138,47 @@ fn executor_is_dead(executor_id: &str, host: &str) -> bool {
         Err(_) => true,
         // Field 3 is the state; Z (zombie) and X (dead) no longer run anything.
         Ok(stat) => stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).is_some_and(|s| s == "Z" || s == "X"),
+    }
+}
+
+/// The wait before attempt `attempts + 1` of a job whose worker died: `base` doubled per
+/// attempt already made, at most five minutes, so a job that crashes its worker every time
+/// does not crash the next one at once.
+fn retry_backoff(base: Duration, attempts: u32) -> Duration {
+    let doubled = base.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+    doubled.min(Duration::from_secs(300))
+}
+
+/// The claim loop's memory of its last failure: each distinct failure is logged once with its
+/// whole cause chain (a damaged database logs one line, not three a second), and the wait
+/// before the next try doubles from 1 s to 60 s while the failures go on.
+#[derive(Debug, Default)]
+struct ClaimFailures {
+    last: Option<String>,
+    streak: u32,
+}
+
+impl ClaimFailures {
+    /// Records a failure; returns how long to wait before the next claim.
+    fn failed(&mut self, e: &tradai_jobs::RepoError, executor_id: &str) -> Duration {
+        let what = chain(e);
+        self.streak = self.streak.saturating_add(1);
+        let wait = Duration::from_secs(1u64 << self.streak.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+        if self.last.as_deref() != Some(what.as_str()) {
+            tracing::error!(executor = %executor_id, error = %what, retry_in_secs = wait.as_secs(), "claiming a job failed; backing off");
+            self.last = Some(what);
+        } else {
+            tracing::debug!(executor = %executor_id, failures = self.streak, retry_in_secs = wait.as_secs(), "claiming a job still fails");
+        }
+        wait
+    }
+
+    /// Records a successful claim (logged when it ends a run of failures).
+    fn recovered(&mut self, executor_id: &str) {
+        if self.streak > 0 {
+            tracing::info!(executor = %executor_id, failures = self.streak, "claiming jobs works again");
+            *self = Self::default();
+        }
     }
 }
 
@@ -553,22 +285,30 @@ impl WorkerPool {
             }
         }
         let types: Vec<&str> = self.kinds.iter().map(JobKind::job_type).collect();
+        let mut failing = ClaimFailures::default();
         while !self.stopping.load(Ordering::SeqCst) {
             match self.jobs.claim_next(&types, executor_id) {
-                Ok(Some(job)) => match handlers.get_mut(job.job_type.as_str()) {
-                    Some(h) => self.run_job(job, h.as_mut()),
-                    None => tracing::error!(job_id = %job.id, job_type = %job.job_type, "claimed a job of a type this pool does not run"),
-                },
-                Ok(None) => self.wait_for_work(Duration::from_secs(1)),
+                Ok(claimed) => {
+                    failing.recovered(executor_id);
+                    match claimed {
+                        Some(job) => match handlers.get_mut(job.job_type.as_str()) {
+                            Some(h) => self.run_job(job, h.as_mut(), executor_id),
+                            None => {
+                                tracing::error!(job_id = %job.id, job_type = %job.job_type, "claimed a job of a type this pool does not run");
+                            }
+                        },
+                        None => self.wait_for_work(Duration::from_secs(1)),
+                    }
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "claiming a job failed");
-                    self.wait_for_work(Duration::from_secs(1));
+                    let wait = failing.failed(&e, executor_id);
+                    self.wait_for_work(wait);
                 }
             }
         }
     }
 
-    fn run_job(&self, job: Job, handler: &mut dyn JobHandler) {
+    fn run_job(&self, job: Job, handler: &mut dyn JobHandler, executor_id: &str) {
         let id = job.id.clone();
         let rj = Arc::new(RunningJob::new());
         self.lock_running().insert(id.clone(), Arc::clone(&rj));
@@ -577,7 +317,8 @@ impl WorkerPool {
         }
         tracing::info!(job_id = %id, job_type = %job.job_type, attempt = job.attempts, "job started");
         let started = Instant::now();
-        let ctx = JobContext { cancel: &rj.cancel, results: &self.results, running: &rj };
+        let ctx =
+            JobContext { cancel: &rj.cancel, results: &self.results, running: &rj, jobs: self.jobs.as_ref(), job_id: &id, executor_id };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.run(&job, &ctx)));
         self.lock_running().remove(&id);
         // The last progress document, which no heartbeat may have written yet.
@@ -589,7 +330,16 @@ impl WorkerPool {
             Ok(JobOutcome::Failed(e)) => (JobStatus::Failed, None, Some(e)),
             Ok(JobOutcome::FailedWithResult(e, partial)) => (JobStatus::Failed, Some(partial), Some(e)),
             Ok(JobOutcome::Cancelled) => match rj.reason() {
-                StopReason::Shutdown => (JobStatus::Pending, None, None),
+                StopReason::Shutdown => {
+                    // Stopped by us, not failed: the attempt is given back and the checkpoint
+                    // kept, so the next start resumes the job without counting it against the
+                    // attempt limit.
+                    match self.jobs.hand_back(&id, None, false) {
+                        Ok(_) => tracing::info!(job_id = %id, "job handed back for the next start"),
+                        Err(e) => tracing::warn!(job_id = %id, error = %chain(&e), "could not hand the job back"),
+                    }
+                    return;
+                }
                 StopReason::Lost => {
                     tracing::warn!(job_id = %id, "job was taken over elsewhere; dropping this run");
                     return;
@@ -687,8 +437,13 @@ impl WorkerPool {
                 tracing::warn!(job_id = %job.id, "{msg}");
                 self.jobs.transition(&job.id, JobStatus::Failed, None, Some(job_error("worker_lost", msg, true)))
             } else {
-                tracing::warn!(job_id = %job.id, executor = %exec, attempt = job.attempts, "worker lost; handing the job back");
-                self.jobs.transition(&job.id, JobStatus::Pending, None, None)
+                let wait = retry_backoff(self.settings.retry_backoff, job.attempts);
+                tracing::warn!(
+                    job_id = %job.id, executor = %exec, attempt = job.attempts, max_attempts = max, retry_in_secs = wait.as_secs_f64(),
+                    "worker lost; the job is retried after a back-off"
+                );
+                let not_before = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                self.jobs.hand_back(&job.id, Some(not_before), true)
             };
             match r {
                 Ok(_) => self.notify(),
@@ -725,21 +480,6 @@ impl WorkerPool {
     }
 }
 
-fn job_error(code: &str, message: String, retryable: bool) -> JobError {
-    JobError { code: code.into(), message, retryable }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 impl BacktestJobSubmitter for WorkerPool {
     fn submit(&self, job: &Job) -> Result<String, ExecutorError> {
         if self.stopping.load(Ordering::SeqCst) {
@@ -767,13 +507,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn modes_parse_and_aws_modes_say_why_not() {
-        assert_eq!("local".parse::<ExecutorMode>().unwrap(), ExecutorMode::Local);
-        assert_eq!("Subprocess".parse::<ExecutorMode>().unwrap(), ExecutorMode::Subprocess);
-        let e = "sqs".parse::<ExecutorMode>().unwrap_err().to_string();
-        assert!(e.contains("AWS") && e.contains("server.executor"), "{e}");
-        let e = "docker".parse::<ExecutorMode>().unwrap_err().to_string();
-        assert!(e.contains("'docker'"), "{e}");
+    fn retries_back_off_exponentially_up_to_five_minutes() {
+        let base = Duration::from_secs(2);
+        assert_eq!(retry_backoff(base, 1), Duration::from_secs(2));
+        assert_eq!(retry_backoff(base, 2), Duration::from_secs(4));
+        assert_eq!(retry_backoff(base, 4), Duration::from_secs(16));
+        assert_eq!(retry_backoff(base, 30), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn claim_failures_back_off_and_recover() {
+        let mut f = ClaimFailures::default();
+        let e = || tradai_jobs::RepoError::Storage(Box::new(std::io::Error::other("disk on fire")));
+        let waits: Vec<u64> = (0..8).map(|_| f.failed(&e(), "w0").as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(f.last.as_deref(), Some("job database error: disk on fire"), "the cause is part of what is logged");
+        f.recovered("w0");
+        assert_eq!(f.failed(&e(), "w0").as_secs(), 1);
     }
 
     #[test]

@@ -6,16 +6,17 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tradai_app::backtest::BacktestFailure;
 use tradai_app::hyperopt::HyperoptRequest;
-use tradai_hyperopt::Progress;
+use tradai_hyperopt::{Checkpoint, Progress, Resume};
 use tradai_jobs::Job;
 
-use super::backtest::backtest_flags;
-use super::child::{run_child, ChildError};
-use super::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::backtest::backtest_flags;
+use crate::child::{run_child, ChildError};
+use crate::handler::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of hyperopt runs in the repository.
 pub const HYPEROPT: &str = "hyperopt";
@@ -56,7 +57,9 @@ pub struct HyperoptArtifacts {
 
 /// Runs one hyperopt request; honours `cancel` between evaluations.
 pub trait HyperoptRunner: Send {
-    /// Runs `req`, reporting progress after every batch of evaluations.
+    /// Runs `req`, reporting progress after every batch of evaluations, resuming from
+    /// `resume.from` and saving checkpoints through `resume.save` where the runner can (the
+    /// in-process one does; a child process starts over).
     ///
     /// # Errors
     /// [`BacktestFailure`]: invalid fields name the field, a cancel is
@@ -66,8 +69,13 @@ pub trait HyperoptRunner: Send {
         req: &HyperoptRequest,
         progress: &(dyn Fn(&Progress) + Sync),
         cancel: &AtomicBool,
+        resume: Resume<'_>,
     ) -> Result<HyperoptArtifacts, BacktestFailure>;
 }
+
+/// How often a running hyperopt job saves its checkpoint: what a `kill -9` can cost at most
+/// (a graceful stop saves at once).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Makes one hyperopt runner per worker thread.
 pub type HyperoptRunnerFactory = Arc<dyn Fn() -> Result<Box<dyn HyperoptRunner>, String> + Send + Sync>;
@@ -112,14 +120,38 @@ impl JobHandler for HyperoptHandler {
             let fraction = if p.total > 0 { p.done as f64 / p.total as f64 } else { 0.0 };
             ctx.progress(fraction, Some(progress_detail(p)));
         };
-        let out = match self.runner.run(&cfg.request, &report, ctx.cancel) {
+        // The study so far of an earlier attempt (stopped by a shutdown or lost to a crash);
+        // one that does not parse (another version) is ignored and the search starts over.
+        let from = ctx.checkpoint().and_then(|v| match serde_json::from_value::<Checkpoint>(v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(job_id = %job.id, error = %e, "ignoring a hyperopt checkpoint this version cannot read");
+                None
+            }
+        });
+        let resumed_from = from.as_ref().map_or(0, |c| c.trials.len());
+        if resumed_from > 0 {
+            tracing::info!(job_id = %job.id, epochs = resumed_from, "resuming hyperopt from its checkpoint");
+        }
+        let save = |c: &Checkpoint| match serde_json::to_value(c) {
+            Ok(v) => {
+                ctx.save_checkpoint(&v);
+            }
+            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "cannot encode the hyperopt checkpoint"),
+        };
+        let resume = Resume { from, save: &save, every: CHECKPOINT_EVERY };
+        let out = match self.runner.run(&cfg.request, &report, ctx.cancel, resume) {
             Ok(out) => out,
             Err(e) => return failure_outcome(e),
         };
-        let summary = match summary(&out.report) {
+        let mut summary = match summary(&out.report) {
             Ok(s) => s,
             Err(m) => return JobOutcome::Failed(job_error("engine_error", m, false)),
         };
+        if let Some(o) = summary.as_object_mut() {
+            // Epochs the last attempt took from the checkpoint instead of evaluating them.
+            o.insert("resumed_from_epoch".into(), resumed_from.into());
+        }
         let mut files = vec![(REPORT_JSON, out.report.as_bytes()), (BEST_CONFIG_JSON, out.best_config.as_bytes())];
         files.push((EPOCHS_JSON, out.epochs.as_bytes()));
         if let Some(svg) = &out.heatmap_svg {
@@ -145,8 +177,9 @@ impl HyperoptRunner for InProcessHyperopt {
         req: &HyperoptRequest,
         progress: &(dyn Fn(&Progress) + Sync),
         cancel: &AtomicBool,
+        resume: Resume<'_>,
     ) -> Result<HyperoptArtifacts, BacktestFailure> {
-        let r = tradai_app::hyperopt::run(&self.store, req, progress, cancel)?;
+        let r = tradai_app::hyperopt::run_resuming(&self.store, req, progress, cancel, resume)?;
         Ok(HyperoptArtifacts {
             report: pretty(&r.report)?,
             best_config: pretty(&r.report.best_config)?,
@@ -210,6 +243,7 @@ impl HyperoptRunner for SubprocessHyperopt {
         req: &HyperoptRequest,
         progress: &(dyn Fn(&Progress) + Sync),
         cancel: &AtomicBool,
+        _resume: Resume<'_>,
     ) -> Result<HyperoptArtifacts, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
         let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;

@@ -11,8 +11,8 @@ use tradai_app::backtest::{BacktestFailure, BacktestOutcome};
 use tradai_app::RunSpec;
 use tradai_jobs::Job;
 
-use super::child::{run_child, ChildError};
-use super::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::child::{run_child, ChildError};
+use crate::handler::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of backtests in the repository.
 pub const BACKTEST: &str = "backtest";
