@@ -338,16 +338,14 @@ pub async fn registered_config(
 ) -> Result<Json<Value>, AppError> {
     let t = st.tracking.as_ref().ok_or_else(crate::tracking::disabled)?;
     let raw = q.version.unwrap_or_else(|| "production".into());
-    let which: tradai_tracking::strategy::VersionSelector = raw
-        .parse()
-        .map_err(|e: tradai_tracking::TrackingError| {
-            // The reason alone: the error already says which parameter it is about.
-            let message = match e {
-                tradai_tracking::TrackingError::Invalid { reason, .. } => reason,
-                e => e.to_string(),
-            };
-            AppError::InvalidQuery { field: "version".into(), message }
-        })?;
+    let which: tradai_tracking::strategy::VersionSelector = raw.parse().map_err(|e: tradai_tracking::TrackingError| {
+        // The reason alone: the error already says which parameter it is about.
+        let message = match e {
+            tradai_tracking::TrackingError::Invalid { reason, .. } => reason,
+            e => e.to_string(),
+        };
+        AppError::InvalidQuery { field: "version".into(), message }
+    })?;
     let loaded = tradai_tracking::strategy::load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &name, &which)
         .await
         .map_err(crate::tracking::api_error)?;
