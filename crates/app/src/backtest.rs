@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
 use tradai_engine::{
-    BacktestConfig, BacktestError, BacktestExport, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount, StrategyRegistry,
-    WithSettings,
+    BacktestConfig, BacktestError, BacktestExport, BacktestResult, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount,
+    StrategyRegistry, WithSettings,
 };
 use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
@@ -473,23 +473,36 @@ impl BacktestReport {
     }
 }
 
-/// [`run`] up to the typed export (progress stops short of 1).
+/// A request ready to run: validated, its candles read, its parameters and settings resolved.
+/// [`run_report`] runs it through the backtest; a trading node steps it candle by candle.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    /// The validated request.
+    pub validated: ValidatedRequest,
+    /// Parameter values (the strategy's defaults, overridden by the request's).
+    pub params: ParamValues,
+    /// Strategy settings after the request's overrides.
+    pub settings: StrategySettings,
+    /// Every pair's candles (start-up candles before the range included) and instrument.
+    pub data: Vec<PairData>,
+    /// Candles read over all pairs.
+    pub candles: usize,
+}
+
+/// Validates `req` and reads what it runs on from the store.
 ///
 /// # Errors
 /// As [`run`].
-pub fn run_report(
+pub fn prepare(
     store: &BlockingCandleStore,
+    registry: &StrategyRegistry,
     req: &BacktestRequest,
-    progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
-) -> Result<BacktestReport, BacktestFailure> {
-    let registry = StrategyRegistry::builtin();
-    let v = req.validate(&registry)?;
+) -> Result<PreparedRequest, BacktestFailure> {
+    let v = req.validate(registry)?;
     let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
-    progress(0.05);
     let data = load_pairs(store, &v, strategy.settings().startup_candle_count, cancel)?;
     let candles: usize = data.iter().map(|d| d.candles.len()).sum();
-    progress(0.4);
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
@@ -503,6 +516,30 @@ pub fn run_report(
         Some(o) => o.apply(&strategy.settings())?,
         None => strategy.settings(),
     };
+    Ok(PreparedRequest { validated: v, params, settings, data, candles })
+}
+
+/// An engine error on a validated request, as the field it concerns (or an engine failure).
+#[must_use]
+pub fn engine_failure(e: BacktestError) -> BacktestFailure {
+    engine_error_to_field(e)
+}
+
+/// [`run`] up to the typed export (progress stops short of 1).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_report(
+    store: &BlockingCandleStore,
+    req: &BacktestRequest,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<BacktestReport, BacktestFailure> {
+    let registry = StrategyRegistry::builtin();
+    progress(0.05);
+    let PreparedRequest { validated: v, params, settings, data, candles } = prepare(store, &registry, req, cancel)?;
+    progress(0.4);
+    let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
     let wrapped = WithSettings::new(strategy, settings);
     let result = BacktestRunner::new(&wrapped).with_params(&params).run(&v.config, &data).map_err(engine_error_to_field)?;
     // Freeing a year of candles takes tens of milliseconds; nothing waits for it.
@@ -511,6 +548,14 @@ pub fn run_report(
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
+    Ok(report(&v, req, result, candles))
+}
+
+/// The report of a finished run of `req` (validated as `v`): summary, text report, equity
+/// plot, export and its `meta` block. A trading node's replay ends here too, so its export
+/// is built exactly as the backtest's.
+#[must_use]
+pub fn report(v: &ValidatedRequest, req: &BacktestRequest, result: BacktestResult, candles: usize) -> BacktestReport {
     let stake_currency = v.config.pairs[0].settle().unwrap_or(v.config.pairs[0].quote()).to_owned();
     let summary = result.summary(&v.config, &stake_currency, &v.timerange_text);
     let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
@@ -539,7 +584,7 @@ pub fn run_report(
         "candles": candles,
     });
     let export = BacktestExport { trades: result.trades, unclosed_trades: result.unclosed_trades, summary };
-    Ok(BacktestReport { export, meta, report_text, equity_svg, candles })
+    BacktestReport { export, meta, report_text, equity_svg, candles }
 }
 
 /// Trades converted to JSON values chunk by chunk by whichever threads call [`TradesJson::work`]:

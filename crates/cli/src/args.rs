@@ -113,6 +113,18 @@ pub enum Command {
     ///       --epochs 500 --spaces buy,roi --loss sharpe --sampler tpe --seed 1 --split 0.7 \
     ///       --best-config best.json --export epochs.json --heatmap heat.svg
     Hyperopt(crate::cmd::hyperopt::HyperoptArgs),
+    /// Run a trading node: the strategy on candles as they come, with the backtest's rules.
+    ///
+    /// Takes the same strategy, pair and money flags as `tradai backtest`. --replay trades over
+    /// the stored candles as fast as possible: a dry-run replay gives the backtest's trades.
+    /// State (trades, orders, wallet) is kept under the data dir; the same --bot-id resumes it.
+    ///
+    /// Example:
+    ///   tradai trade --mode dry-run --replay --strategy EmaCross --pairs ETH/BTC,LTC/BTC \
+    ///       --timeframe 5m --timerange 20180115-20180125 --stake-amount 0.05 --wallet 1 \
+    ///       --export dry-run.json
+    #[command(verbatim_doc_comment)]
+    Trade(crate::cmd::trade::TradeArgs),
     /// Built-in strategies and their tunable parameters.
     #[command(subcommand)]
     Strategies(StrategiesCommand),

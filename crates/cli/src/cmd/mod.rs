@@ -7,6 +7,7 @@ pub mod hyperopt;
 pub mod services;
 pub mod sync;
 pub mod tracking;
+pub mod trade;
 
 use std::process::ExitCode;
 
@@ -28,5 +29,6 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Strategies(c) => backtest::strategies(c),
         Command::Runs(c) => tracking::run_runs(c, settings),
         Command::Models(c) => tracking::run_models(c, settings),
+        Command::Trade(a) => trade::run(a, settings, quiet),
     }
 }

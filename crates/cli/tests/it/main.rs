@@ -7,3 +7,4 @@ mod services;
 mod sync;
 mod tidy;
 mod tracking;
+mod trade;

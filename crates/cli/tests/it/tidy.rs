@@ -107,6 +107,22 @@ fn tracking_is_an_http_client_not_an_entry_point() {
 }
 
 #[test]
+fn trading_nodes_know_no_cli_terminal_or_service() {
+    // tradai-trading is the node's domain: the rules come from tradai-engine, progress and
+    // stop are callbacks; the CLI and the services call it, never the other way round.
+    let deps = crate_deps();
+    let trading = &deps["tradai-trading"];
+    let bad: Vec<_> =
+        trading.iter().filter(|d| ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http"].contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-trading (see docs/ARCHITECTURE.md): {bad:?}");
+    for (name, ds) in &deps {
+        if DOMAIN.contains(&name.as_str()) {
+            assert!(!ds.iter().any(|d| d == "tradai-trading"), "domain crate {name} must not depend on tradai-trading");
+        }
+    }
+}
+
+#[test]
 fn every_crate_is_in_the_architecture_doc() {
     let doc = fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).unwrap();
     for name in crate_deps().keys() {

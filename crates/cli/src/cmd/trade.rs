@@ -1,0 +1,201 @@
+//! `tradai trade`: run a trading node (dry-run replay today), list nodes, reset one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tradai_settings::Settings;
+use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingError, TradingMode};
+
+use crate::args::{flag_error, BacktestFlags};
+use crate::cmd::data::open_store;
+use crate::output::{print_json, progress, Table};
+
+/// `tradai trade ...`: a node when run with flags, or a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct TradeArgs {
+    /// Node management.
+    #[command(subcommand)]
+    pub command: Option<TradeCommand>,
+    /// Strategy, market, window and money: the same flags as `tradai backtest` (absent with a
+    /// subcommand).
+    #[command(flatten)]
+    pub run: Option<BacktestFlags>,
+    /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
+    #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Trade over the stored candles of --timerange (the whole stored range without it) as
+    /// fast as possible, instead of waiting for new candles.
+    #[arg(long)]
+    pub replay: bool,
+    /// The node's name; running the same command again resumes its state
+    /// (default: <strategy>-<mode>).
+    #[arg(long, value_name = "ID")]
+    pub bot_id: Option<String>,
+    /// Write the trades and summary as JSON, in `tradai backtest --export`'s shape.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tradai trade` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TradeCommand {
+    /// List the trading nodes stored under the data dir.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a node's stored state (trades, orders, wallet), so its next run starts afresh.
+    Reset {
+        /// The node.
+        #[arg(long = "bot", value_name = "ID")]
+        bot_id: String,
+    },
+}
+
+/// Runs `tradai trade ...`.
+pub fn run(a: TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
+    match (&a.command, &a.run) {
+        (Some(TradeCommand::List { json }), _) => list(settings, *json),
+        (Some(TradeCommand::Reset { bot_id }), _) => reset(settings, bot_id),
+        (None, Some(run)) => run_node(run, &a, settings, quiet),
+        (None, None) => anyhow::bail!("missing --strategy and --pairs (or a subcommand: list, reset); see `tradai trade --help`"),
+    }
+}
+
+fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
+    let dir = settings.local_data_dir().ok_or_else(|| {
+        anyhow::anyhow!("trading nodes keep their state on a local disk; data dir '{}' is not a local directory", settings.data_dir)
+    })?;
+    Ok(StateStore::open_in(dir)?)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The node's spec from its flags: the one place where `BacktestFlags` becomes a node's run.
+fn spec_of(run: &BacktestFlags, a: &TradeArgs) -> anyhow::Result<NodeSpec> {
+    let mode: TradingMode = match &a.mode {
+        Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!("invalid --mode: {e}"))?,
+        None => TradingMode::DryRun,
+    };
+    let bot_id = match &a.bot_id {
+        Some(b) => BotId::new(b).context("invalid --bot-id")?,
+        None => BotId::default_for(&run.strategy, mode),
+    };
+    Ok(NodeSpec { bot_id, mode, run: run.request(), replay: a.replay })
+}
+
+fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
+    let spec = spec_of(run, a)?;
+    spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
+    if spec.mode == TradingMode::Live {
+        anyhow::bail!("live trading is not available yet: this build has no exchange broker; run --mode dry-run");
+    }
+    if !a.replay {
+        anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
+    }
+    let store = open_store(settings)?;
+    let mut db = state_store(settings)?;
+    let mut broker = PaperBroker::new(spec.run.fee);
+    let pb = progress(0, "replay", quiet || a.json);
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks {
+        progress: &|done, total| {
+            pb.set_length(total);
+            pb.set_position(done);
+        },
+        stop: &stop,
+        now_ms: &now_ms,
+    };
+    let started = std::time::Instant::now();
+    let outcome = match tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks) {
+        Ok(o) => o,
+        Err(TradingError::Spec(f)) => return Err(flag_error(f)),
+        Err(e) => return Err(e.into()),
+    };
+    pb.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.export {
+        let doc = outcome.report.export_json()?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write export file '{}'", path.display()))?;
+    }
+    let summary = &outcome.report.export.summary;
+    if a.json {
+        print_json(&serde_json::json!({
+            "bot_id": spec.bot_id,
+            "mode": spec.mode,
+            "replay": true,
+            "resumed_at": outcome.resumed_at_ms.map(tradai_core::iso_ts_ms),
+            "candles_stepped": outcome.candles_stepped,
+            "orders_sent": outcome.orders_sent,
+            "commits": outcome.commits,
+            "trades": outcome.report.export.trades.len(),
+            "summary": summary,
+            "state_db": db.path(),
+        }))?;
+    } else {
+        if let Some(r) = outcome.resumed_at_ms {
+            println!("bot {}: resumed at {}", spec.bot_id, tradai_core::iso_ts_ms(r));
+        }
+        print!("{}", outcome.report.report_text);
+        println!(
+            "bot {} ({}, replay): {} candles stepped in {:.2}s, {} orders, {} trades; state in {}",
+            spec.bot_id,
+            spec.mode,
+            outcome.candles_stepped,
+            secs,
+            outcome.orders_sent,
+            outcome.report.export.trades.len(),
+            db.path().display()
+        );
+        if let Some(p) = &a.export {
+            println!("trades and summary written to {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let db = state_store(settings)?;
+    let nodes = db.list()?;
+    if json {
+        print_json(&nodes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["bot", "mode", "strategy", "status", "last candle", "open", "closed", "profit"]);
+    for n in &nodes {
+        t.row(vec![
+            n.bot_id.clone(),
+            if n.replay { format!("{} (replay)", n.mode) } else { n.mode.clone() },
+            n.strategy.clone(),
+            serde_json::to_value(n.status)?.as_str().unwrap_or_default().to_owned(),
+            n.last_candle_ms.map(tradai_core::iso_ts_ms).unwrap_or_default(),
+            n.open_trades.to_string(),
+            n.closed_trades.to_string(),
+            format!("{:.8}", n.closed_profit),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset(settings: &Settings, bot: &str) -> anyhow::Result<ExitCode> {
+    let bot = BotId::new(bot).context("invalid --bot")?;
+    let mut db = state_store(settings)?;
+    if db.reset(&bot)? {
+        println!("bot {bot}: state deleted");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(TradingError::UnknownBot(bot.to_string()).into())
+    }
+}

@@ -1,0 +1,198 @@
+//! `tradai trade`: a dry-run replay gives `tradai backtest`'s export trade for trade on the
+//! three reference runs; a replay killed with SIGKILL at random points and restarted ends
+//! with the export of an uninterrupted run; nodes are listed, resumed and reset; bad input
+//! fails with one line naming the value.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::backtest::assert_conforms;
+use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai};
+
+const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+
+/// The run flags of a reference run (shared by `backtest` and `trade`).
+fn run_flags(d: &str, strategy: &str, mot: &str) -> Vec<String> {
+    [
+        "--data-dir",
+        d,
+        "--exchange",
+        "binance",
+        "--strategy",
+        strategy,
+        "--pairs",
+        PAIRS,
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--max-open-trades",
+        mot,
+        "--fee",
+        "0.001",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn trade_args(flags: &[String], bot: &str, export: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-q".into(), "trade".into(), "--mode".into(), "dry-run".into(), "--replay".into()];
+    args.extend_from_slice(flags);
+    args.extend(["--bot-id".into(), bot.into(), "--export".into(), export.to_str().unwrap().into()]);
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Same trades (every field, exactly), same unclosed trades, same summary and meta.
+fn assert_same_export(replay: &Value, backtest: &Value, what: &str) {
+    let (rt, bt) = (replay["trades"].as_array().unwrap(), backtest["trades"].as_array().unwrap());
+    assert_eq!(rt.len(), bt.len(), "{what}: trade count");
+    for (i, (r, b)) in rt.iter().zip(bt).enumerate() {
+        assert_eq!(r, b, "{what}: trade {i}");
+    }
+    assert_eq!(replay["unclosed_trades"], backtest["unclosed_trades"], "{what}: unclosed");
+    assert_eq!(replay["summary"], backtest["summary"], "{what}: summary");
+    assert_eq!(replay["meta"], backtest["meta"], "{what}: meta");
+}
+
+#[test]
+fn dry_run_replay_equals_the_backtest_on_the_reference_runs() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    for (strategy, mot, name) in [
+        ("EmaCross", "3", "EmaCross-mot3"),
+        ("BollingerBreakout", "3", "BollingerBreakout-mot3"),
+        ("RsiMeanReversion", "-1", "RsiMeanReversion-unlimited"),
+    ] {
+        let flags = run_flags(d, strategy, mot);
+        let bt_out = dir.path().join(format!("{name}.backtest.json"));
+        let mut bt = vec!["backtest".to_owned()];
+        bt.extend_from_slice(&flags);
+        bt.extend(["--export".into(), bt_out.to_str().unwrap().into()]);
+        run_ok(&strs(&bt));
+        let tr_out = dir.path().join(format!("{name}.replay.json"));
+        let out = run_ok(&strs(&[trade_args(&flags, name, &tr_out), vec!["--json".into()]].concat()));
+        let j = json_of(&out);
+        let (replay, backtest) = (read(&tr_out), read(&bt_out));
+        assert!(!replay["trades"].as_array().unwrap().is_empty(), "{name}: no trades");
+        assert_same_export(&replay, &backtest, name);
+        let expected = read(&testdata().join(format!("conformance/expected/{name}.json")));
+        assert_conforms(&replay, &expected, name);
+        // Each trade closed before the end had an entry and an exit order (force exits at
+        // the end are the backtest's, not orders).
+        assert!(
+            j["orders_sent"].as_u64().unwrap()
+                >= 2 * (j["trades"].as_u64().unwrap()
+                    - replay["trades"].as_array().unwrap().iter().filter(|t| t["exit_reason"] == "force_exit").count() as u64),
+            "{j}"
+        );
+    }
+    // The nodes are listed, finished, with their closed trades.
+    let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
+    let nodes = list.as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{list}");
+    for n in nodes {
+        assert_eq!(n["status"], "finished", "{n}");
+        assert_eq!(n["mode"], "dry-run", "{n}");
+        assert!(n["closed_trades"].as_u64().unwrap() > 0, "{n}");
+    }
+}
+
+#[test]
+fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let flags = run_flags(d, "RsiMeanReversion", "-1");
+    let whole = dir.path().join("whole.json");
+    run_ok(&strs(&trade_args(&flags, "whole", &whole)));
+
+    let resumed = dir.path().join("resumed.json");
+    let args = trade_args(&flags, "killed", &resumed);
+    // Kill points spread over the run by a small LCG (fixed seed: the test is reproducible
+    // in its choices, not in where the process happens to be when the signal lands).
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut kills = 0;
+    let mut mid_run_kills = 0;
+    let db = dir.path().join("_tradai/trading.sqlite");
+    for _ in 0..12 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_millis(40 + (seed >> 33) % 400);
+        let mut child = tradai().args(strs(&args)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        if finished {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // What the killed process left committed: a node part-way through.
+        if db.exists() {
+            let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
+            if list
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["bot_id"] == "killed" && n["status"] == "running" && n["closed_trades"].as_u64().unwrap() > 0)
+            {
+                mid_run_kills += 1;
+            }
+        }
+    }
+    let out = run_ok(&strs(&[args.clone(), vec!["--json".into()]].concat()));
+    let j = json_of(&out);
+    assert!(kills >= 1, "the replay finished before the first kill");
+    assert!(mid_run_kills >= 1, "no kill landed after a commit ({kills} kills)");
+    assert!(j["resumed_at"].is_string(), "{j}");
+    let (a, b) = (read(&resumed), read(&whole));
+    assert_same_export(&a, &b, "killed and resumed");
+
+    // A finished node run again gives its export again.
+    let again = dir.path().join("again.json");
+    run_ok(&strs(&trade_args(&flags, "killed", &again)));
+    assert_same_export(&read(&again), &b, "finished node rerun");
+}
+
+#[test]
+fn node_state_belongs_to_its_spec_and_can_be_reset() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let mut flags = run_flags(d, "EmaCross", "3");
+    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
+    let out = dir.path().join("a.json");
+    run_ok(&strs(&trade_args(&flags, "node1", &out)));
+    // Same bot, another window: refused, naming the bot and the way out.
+    let mut other = run_flags(d, "EmaCross", "3");
+    other.extend(["--timerange".into(), "20180116-20180125".into()]);
+    let e = run_err(&strs(&trade_args(&other, "node1", &out)), "bot 'node1'");
+    assert!(e.contains("trade reset"), "{e}");
+    run_ok(&["--data-dir", d, "trade", "reset", "--bot", "node1"]);
+    run_ok(&strs(&trade_args(&other, "node1", &out)));
+    run_err(&["--data-dir", d, "trade", "reset", "--bot", "nobody"], "'nobody'");
+}
+
+#[test]
+fn bad_trade_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let base = ["--data-dir", d, "trade", "--replay", "--strategy", "EmaCross", "--pairs", "ETH/BTC"];
+    run_err(&[&base[..], &["--mode", "paperish"]].concat(), "'paperish'");
+    run_err(&[&base[..], &["--bot-id", "a b"]].concat(), "'a b'");
+    run_err(&[&base[..], &["--fee", "0.7"]].concat(), "--fee");
+    run_err(&["--data-dir", d, "trade", "--replay", "--strategy", "Nope", "--pairs", "ETH/BTC"], "Nope");
+    // Registry of nodes on an empty data dir: empty list, not an error.
+    let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
+    assert_eq!(list, serde_json::json!([]));
+}

@@ -1,0 +1,213 @@
+//! The node's loop over stored candles (`tradai trade --replay`): the trading session stepped
+//! as fast as it goes, orders through the broker, every change committed before the next
+//! candle, and at the end the backtest's own report.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tradai_app::backtest::{self, BacktestReport, PreparedRequest};
+use tradai_engine::{BacktestRunner, CandleOutcome, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
+use tradai_store::BlockingCandleStore;
+
+use crate::broker::Broker;
+use crate::error::TradingError;
+use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+use crate::spec::NodeSpec;
+use crate::state::{Commit, NodeStatus, StateStore};
+
+/// What a replay did.
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    /// The report of the whole run (resumed parts included): the backtest's shape.
+    pub report: BacktestReport,
+    /// The candle the run resumed at, when stored state was found.
+    pub resumed_at_ms: Option<i64>,
+    /// Candles stepped by this process.
+    pub candles_stepped: u64,
+    /// Orders this process sent to the broker.
+    pub orders_sent: u64,
+    /// Commits this process made.
+    pub commits: u64,
+}
+
+/// Callbacks of a running node.
+pub struct NodeHooks<'a> {
+    /// Candles stepped so far and in all, called every few thousand candles.
+    pub progress: &'a dyn Fn(u64, u64),
+    /// Set to stop after the current candle (state is committed first).
+    pub stop: &'a AtomicBool,
+    /// Wall clock, epoch ms (stored with commits; never used for decisions).
+    pub now_ms: &'a dyn Fn() -> i64,
+}
+
+impl std::fmt::Debug for NodeHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHooks").finish_non_exhaustive()
+    }
+}
+
+/// Replays `spec` over the stored candles of its window, resuming stored state of the same
+/// node, and returns the report. A node whose replay finished returns its report again.
+///
+/// # Errors
+/// [`TradingError::Spec`] for an invalid spec or missing candles, [`TradingError::SpecChanged`]
+/// when the node's stored state belongs to another spec, [`TradingError::State`] when a commit
+/// fails (nothing after the last commit counts), [`TradingError::Stopped`] when stopped.
+pub fn replay(
+    store: &BlockingCandleStore,
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    broker: &mut dyn Broker,
+    hooks: &NodeHooks<'_>,
+) -> Result<ReplayOutcome, TradingError> {
+    let registry = StrategyRegistry::builtin();
+    let cancel = AtomicBool::new(false);
+    let PreparedRequest { validated: v, params, settings, data, candles } = backtest::prepare(store, &registry, &spec.run, &cancel)?;
+    let bot = &spec.bot_id;
+    let stored = db.load(bot)?;
+    if let Some(s) = &stored {
+        if s.fingerprint != spec.fingerprint() {
+            return Err(TradingError::SpecChanged { bot_id: bot.to_string(), stored: s.spec.describe() });
+        }
+    } else {
+        db.create(spec, (hooks.now_ms)())?;
+    }
+
+    let strategy =
+        registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
+    let startup = settings.startup_candle_count;
+    let wrapped = WithSettings::new(strategy, settings);
+    let runner = BacktestRunner::new(&wrapped).with_params(&params);
+    let cfg = &v.config;
+    let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_failure)?;
+    drop(data);
+    let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_failure)?;
+    let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
+        .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source })?;
+
+    let mut resumed_at_ms = None;
+    if let Some(node) = stored {
+        if let Some(state) = &node.state {
+            session
+                .restore(state, node.trades, &node.balance)
+                .map_err(|source| TradingError::Resume { bot_id: bot.to_string(), source })?;
+            resumed_at_ms = Some(state.next_candle_ms);
+        }
+    }
+
+    let total = session.remaining();
+    let mut stepped = 0u64;
+    let mut orders_sent = 0u64;
+    let mut commits = 0u64;
+    // What is committed already: closed trades and wallet capture points.
+    let mut trades_committed = session.trades().len();
+    let mut balance_committed = session.balance_series().len();
+    let mut orders: Vec<OrderRecord> = Vec::new();
+    while let Some(outcome) = session.step() {
+        stepped += 1;
+        if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
+            orders.clear();
+            for o in orders_of(spec, &outcome) {
+                orders.push(broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?);
+                orders_sent += 1;
+            }
+            let state = session.state();
+            db.commit(
+                bot,
+                &Commit {
+                    state: &state,
+                    first_trade_seq: trades_committed,
+                    new_trades: &session.trades()[trades_committed..],
+                    orders: &orders,
+                    balance: &session.balance_series()[balance_committed..],
+                    status: NodeStatus::Running,
+                    now_ms: (hooks.now_ms)(),
+                },
+            )?;
+            commits += 1;
+            trades_committed = session.trades().len();
+            balance_committed = session.balance_series().len();
+        }
+        if stepped % 16_384 == 0 {
+            (hooks.progress)(stepped, total);
+            if hooks.stop.load(Ordering::Relaxed) {
+                commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Stopped, hooks)?;
+                return Err(TradingError::Stopped);
+            }
+        }
+    }
+    (hooks.progress)(stepped, total);
+    commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Finished, hooks)?;
+    commits += 1;
+    let result = session.finish();
+    let report = backtest::report(&v, &spec.run, result, candles);
+    Ok(ReplayOutcome { report, resumed_at_ms, candles_stepped: stepped, orders_sent, commits })
+}
+
+/// Commits the state as it is (no orders) with `status`.
+fn commit_rest(
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    session: &TradingSession<'_>,
+    trades_committed: usize,
+    balance_committed: usize,
+    status: NodeStatus,
+    hooks: &NodeHooks<'_>,
+) -> Result<(), TradingError> {
+    let state = session.state();
+    db.commit(
+        &spec.bot_id,
+        &Commit {
+            state: &state,
+            first_trade_seq: trades_committed,
+            new_trades: &session.trades()[trades_committed..],
+            orders: &[],
+            balance: &session.balance_series()[balance_committed..],
+            status,
+            now_ms: (hooks.now_ms)(),
+        },
+    )
+}
+
+/// The orders a candle's decisions need: one entry order per opened trade, one exit order
+/// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
+/// the rules filled at.
+fn orders_of(spec: &NodeSpec, outcome: &CandleOutcome) -> Vec<OrderRecord> {
+    let bot = spec.bot_id.as_str();
+    let mut out = Vec::with_capacity(outcome.entries.len() + outcome.exits.len());
+    for e in &outcome.entries {
+        let t = &e.trade;
+        out.push(OrderRecord {
+            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Entry),
+            pair: t.pair.clone(),
+            side: if t.is_short { OrderSide::Sell } else { OrderSide::Buy },
+            purpose: OrderPurpose::Entry,
+            price: t.open_raw,
+            amount: t.amount,
+            filled: 0.0,
+            average: 0.0,
+            fee: 0.0,
+            status: OrderStatus::Open,
+            trade_open_ms: t.open_timestamp,
+            placed_ms: outcome.candle_ms,
+            error: None,
+        });
+    }
+    for t in &outcome.exits {
+        out.push(OrderRecord {
+            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Exit),
+            pair: t.pair.clone(),
+            side: if t.is_short { OrderSide::Buy } else { OrderSide::Sell },
+            purpose: OrderPurpose::Exit,
+            price: t.close_rate,
+            amount: t.amount,
+            filled: 0.0,
+            average: 0.0,
+            fee: 0.0,
+            status: OrderStatus::Open,
+            trade_open_ms: t.open_timestamp,
+            placed_ms: t.exit_order_placed,
+            error: None,
+        });
+    }
+    out
+}

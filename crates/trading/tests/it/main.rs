@@ -1,0 +1,3 @@
+//! Integration tests of tradai-trading (one test binary): the node's state database.
+
+mod state;
