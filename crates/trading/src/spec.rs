@@ -114,6 +114,8 @@ pub struct NodeSpec {
     pub mode: TradingMode,
     /// Strategy, pairs, timeframe, window, stake, wallet, slots, fee, market type.
     pub run: BacktestRequest,
+    /// The registry version the run's config was loaded from (`--version`), if any.
+    pub strategy_version: Option<u64>,
     /// Candles come from the store as fast as they can be stepped (`--replay`).
     pub replay: bool,
 }
@@ -130,9 +132,10 @@ impl NodeSpec {
     #[must_use]
     pub fn describe(&self) -> String {
         format!(
-            "{} {} on {} ({}{})",
+            "{} {}{} on {} ({}{})",
             self.mode,
             self.run.strategy,
+            self.strategy_version.map(|v| format!(" version {v}")).unwrap_or_default(),
             self.run.pairs.join(","),
             self.run.timeframe.as_deref().unwrap_or("strategy timeframe"),
             self.run.timerange.as_deref().map(|t| format!(", {t}")).unwrap_or_default()

@@ -16,32 +16,32 @@ use crate::output::{print_json, Table};
 
 /// The request a set of `tradai backtest` flags describes (with a `--strategy-config` file read).
 fn request(a: &BacktestArgs) -> anyhow::Result<BacktestRequest> {
-    let (params, overrides) = match &a.strategy_config {
-        None => (None, None),
+    match &a.strategy_config {
+        None => Ok(a.run.request()),
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read strategy config '{}'", path.display()))?;
-            let mut v: serde_json::Value =
+            let v: serde_json::Value =
                 serde_json::from_str(&text).with_context(|| format!("strategy config '{}' is not valid JSON", path.display()))?;
-            let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config '{}' must be a JSON object", path.display()))?;
-            if let Some(s) = obj.remove("strategy") {
-                anyhow::ensure!(
-                    s.as_str() == Some(a.run.strategy.as_str()),
-                    "strategy config '{}' is for strategy {s}, not '{}'",
-                    path.display(),
-                    a.run.strategy
-                );
-            }
-            let params = obj.remove("params").map(|p| match p {
-                serde_json::Value::Object(m) => Ok(m),
-                other => Err(anyhow::anyhow!("invalid \"params\" in '{}': expected an object, got {other}", path.display())),
-            });
-            let params = params.transpose()?;
-            let overrides: SettingsOverrides = serde_json::from_value(serde_json::Value::Object(obj.clone()))
-                .with_context(|| format!("invalid strategy config '{}'", path.display()))?;
-            (params, Some(overrides))
+            with_strategy_config(a.run.request(), v, &format!("'{}'", path.display()))
         }
-    };
-    Ok(BacktestRequest { params, overrides, ..a.run.request() })
+    }
+}
+
+/// `req` with the parameters and setting overrides of a strategy config JSON (as `tradai
+/// hyperopt --best-config` writes it and the registry stores it); `origin` names it in errors.
+pub(crate) fn with_strategy_config(req: BacktestRequest, mut v: serde_json::Value, origin: &str) -> anyhow::Result<BacktestRequest> {
+    let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config {origin} must be a JSON object"))?;
+    if let Some(s) = obj.remove("strategy") {
+        anyhow::ensure!(s.as_str() == Some(req.strategy.as_str()), "strategy config {origin} is for strategy {s}, not '{}'", req.strategy);
+    }
+    let params = obj.remove("params").map(|p| match p {
+        serde_json::Value::Object(m) => Ok(m),
+        other => Err(anyhow::anyhow!("invalid \"params\" in {origin}: expected an object, got {other}")),
+    });
+    let params = params.transpose()?;
+    let overrides: SettingsOverrides =
+        serde_json::from_value(serde_json::Value::Object(obj.clone())).with_context(|| format!("invalid strategy config {origin}"))?;
+    Ok(BacktestRequest { params, overrides: Some(overrides), ..req })
 }
 
 /// Runs `tradai backtest`.

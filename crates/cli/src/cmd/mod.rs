@@ -1,6 +1,6 @@
 //! One module per command group; `dispatch` routes a parsed command to its handler.
 
-mod backtest;
+pub mod backtest;
 mod config;
 pub mod data;
 pub mod hyperopt;

@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use tradai_app::backtest::BacktestRequest;
 use tradai_settings::Settings;
+use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
 use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingError, TradingMode};
 
 use crate::args::{flag_error, BacktestFlags};
@@ -15,7 +17,15 @@ use crate::output::{print_json, progress, Table};
 
 /// `tradai trade ...`: a node when run with flags, or a subcommand.
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+// `--pairs` may come from the registry and `--strategy` from the strategy container's
+// environment, so neither is required here; `--version` is the registry's, not clap's.
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_version_flag = true,
+    mut_arg("pairs", |a| a.required(false).help("Pairs, comma-separated, in priority order (default with --version: the registered pairs)")),
+    mut_arg("strategy", |a| a.env("STRATEGY_NAME"))
+)]
 pub struct TradeArgs {
     /// Node management.
     #[command(subcommand)]
@@ -27,6 +37,10 @@ pub struct TradeArgs {
     /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
     #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
     pub mode: Option<String>,
+    /// Load the strategy's registered config: production (the champion), a version number or
+    /// an alias; also STRATEGY_STAGE. Pairs and timeframe default to the registered ones.
+    #[arg(long, env = "STRATEGY_STAGE", value_name = "VERSION")]
+    pub version: Option<String>,
     /// Trade over the stored candles of --timerange (the whole stored range without it) as
     /// fast as possible, instead of waiting for new candles.
     #[arg(long)]
@@ -81,8 +95,29 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The run a node trades: the backtest flags, completed from the registry with `--version`.
+fn run_request(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<(BacktestRequest, Option<u64>)> {
+    let mut req = run.request();
+    let Some(raw) = &a.version else { return Ok((req, None)) };
+    let which: VersionSelector = raw.parse().map_err(|e| anyhow::anyhow!("invalid --version: {e}"))?;
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let loaded = rt
+        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &run.strategy, &which))
+        .with_context(|| format!("cannot load strategy '{}' version '{raw}' from the registry", run.strategy))?;
+    let tags = strategy_tags(&loaded.version);
+    if req.pairs.is_empty() {
+        req.pairs = tags.get(TAG_PAIRS).map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    }
+    if req.timeframe.is_none() {
+        req.timeframe = tags.get(TAG_TIMEFRAME).map(|t| (*t).to_owned());
+    }
+    let origin = format!("of '{}' version {}", run.strategy, loaded.version.version);
+    Ok((crate::cmd::backtest::with_strategy_config(req, loaded.config, &origin)?, Some(loaded.version.version)))
+}
+
 /// The node's spec from its flags: the one place where `BacktestFlags` becomes a node's run.
-fn spec_of(run: &BacktestFlags, a: &TradeArgs) -> anyhow::Result<NodeSpec> {
+fn spec_of(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
     let mode: TradingMode = match &a.mode {
         Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!("invalid --mode: {e}"))?,
         None => TradingMode::DryRun,
@@ -91,11 +126,12 @@ fn spec_of(run: &BacktestFlags, a: &TradeArgs) -> anyhow::Result<NodeSpec> {
         Some(b) => BotId::new(b).context("invalid --bot-id")?,
         None => BotId::default_for(&run.strategy, mode),
     };
-    Ok(NodeSpec { bot_id, mode, run: run.request(), replay: a.replay })
+    let (request, strategy_version) = run_request(run, a, settings)?;
+    Ok(NodeSpec { bot_id, mode, run: request, strategy_version, replay: a.replay })
 }
 
 fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    let spec = spec_of(run, a)?;
+    let spec = spec_of(run, a, settings)?;
     spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
     if spec.mode == TradingMode::Live {
         anyhow::bail!("live trading is not available yet: this build has no exchange broker; run --mode dry-run");

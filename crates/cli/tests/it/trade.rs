@@ -196,3 +196,67 @@ fn bad_trade_input_is_named() {
     let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
     assert_eq!(list, serde_json::json!([]));
 }
+
+#[test]
+fn a_registered_production_config_trades_like_its_backtest() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let cfg = dir.path().join("cfg.json");
+    std::fs::write(&cfg, r#"{"params": {"fast": 12, "slow": 40}, "stoploss": -0.05}"#).unwrap();
+    let cli = |args: &[&str]| {
+        let out = tradai().env_remove("MLFLOW_TRACKING_URI").env_remove("TRADAI_TRACKING__URI").args(args).output().unwrap();
+        assert!(out.status.success(), "tradai {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    cli(&[
+        "--data-dir",
+        d,
+        "-q",
+        "models",
+        "register",
+        "EmaCross",
+        "--strategy-config",
+        cfg.to_str().unwrap(),
+        "--pairs",
+        "ETH/BTC,LTC/BTC",
+    ]);
+    cli(&["--data-dir", d, "-q", "models", "promote", "EmaCross", "1"]);
+    let money = ["--timerange", "20180115-20180125", "--stake-amount", "0.05", "--wallet", "1"];
+    let bt = dir.path().join("bt.json");
+    let mut args = vec!["--data-dir", d, "backtest", "--strategy", "EmaCross", "--pairs", "ETH/BTC,LTC/BTC", "--timeframe", "5m"];
+    args.extend(money);
+    args.extend(["--strategy-config", cfg.to_str().unwrap(), "--export", bt.to_str().unwrap()]);
+    cli(&args);
+    // Flags: --strategy and --version, no pairs or timeframe (they come from the registry).
+    let tr = dir.path().join("tr.json");
+    let mut args = vec!["--data-dir", d, "trade", "--replay", "--strategy", "EmaCross", "--version", "production", "--json"];
+    args.extend(money);
+    args.extend(["--export", tr.to_str().unwrap()]);
+    let j = json_of(&cli(&args));
+    assert_eq!(j["bot_id"], "EmaCross-dry-run", "{j}");
+    assert_same_export(&read(&tr), &read(&bt), "registry production");
+    // The strategy container's environment instead of flags.
+    let env = dir.path().join("env.json");
+    let mut args = vec!["--data-dir", d, "trade", "--replay", "--bot-id", "from-env"];
+    args.extend(money);
+    args.extend(["--export", env.to_str().unwrap()]);
+    let out = tradai()
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env("STRATEGY_NAME", "EmaCross")
+        .env("STRATEGY_STAGE", "Production")
+        .env("TRADING_MODE", "dry_run")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same_export(&read(&env), &read(&bt), "registry from the environment");
+    // An unknown version is named.
+    let e = tradai()
+        .env_remove("MLFLOW_TRACKING_URI")
+        .args(["--data-dir", d, "trade", "--replay", "--strategy", "EmaCross", "--version", "7"])
+        .output()
+        .unwrap();
+    assert!(!e.status.success());
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("version '7'") && err.lines().count() == 1, "{err}");
+}

@@ -8,7 +8,7 @@ use tradai_trading::{BotId, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, Ord
 
 fn spec(bot: &str) -> NodeSpec {
     let run: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
-    NodeSpec { bot_id: BotId::new(bot).unwrap(), mode: TradingMode::DryRun, run, replay: true }
+    NodeSpec { bot_id: BotId::new(bot).unwrap(), mode: TradingMode::DryRun, run, strategy_version: None, replay: true }
 }
 
 fn trade(i: i64) -> Trade {
