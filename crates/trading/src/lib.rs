@@ -11,7 +11,8 @@
 //!   backtest's fill model);
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
 //!   killed node resumes without losing or doubling a trade;
-//! - [`replay`]: the loop over stored candles (`tradai trade --replay`).
+//! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
+//! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded.
 //!
 //! No CLI, terminal or HTTP here: progress and stop are callbacks.
 
@@ -19,6 +20,7 @@ pub mod broker;
 mod error;
 pub mod order;
 pub mod replay;
+pub mod report;
 pub mod spec;
 pub mod state;
 
@@ -26,5 +28,6 @@ pub use broker::{Broker, BrokerError, PaperBroker};
 pub use error::TradingError;
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 pub use replay::{replay, NodeHooks, ReplayOutcome};
+pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
 pub use spec::{BotId, NodeSpec, TradingMode};
-pub use state::{NodeStatus, NodeSummary, StateStore, StoredNode};
+pub use state::{is_stale, CandleStats, Heartbeat, NodeStatus, NodeSummary, StateStore, StoredNode};

@@ -12,7 +12,7 @@ use crate::broker::Broker;
 use crate::error::TradingError;
 use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 use crate::spec::NodeSpec;
-use crate::state::{Commit, NodeStatus, StateStore};
+use crate::state::{CandleStats, Commit, Heartbeat, NodeStatus, StateStore};
 
 /// What a replay did.
 #[derive(Debug)]
@@ -35,8 +35,10 @@ pub struct NodeHooks<'a> {
     pub progress: &'a dyn Fn(u64, u64),
     /// Set to stop after the current candle (state is committed first).
     pub stop: &'a AtomicBool,
-    /// Wall clock, epoch ms (stored with commits; never used for decisions).
+    /// Wall clock, epoch ms (stored with commits and heartbeats; never used for decisions).
     pub now_ms: &'a dyn Fn() -> i64,
+    /// Wall-clock time between heartbeats, ms.
+    pub heartbeat_every_ms: i64,
 }
 
 impl std::fmt::Debug for NodeHooks<'_> {
@@ -79,7 +81,9 @@ pub fn replay(
     let runner = BacktestRunner::new(&wrapped).with_params(&params);
     let cfg = &v.config;
     let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_failure)?;
+    let stats = candle_stats(&data, &market);
     drop(data);
+    db.set_candle_stats(bot, &stats)?;
     let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_failure)?;
     let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
         .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source })?;
@@ -102,6 +106,8 @@ pub fn replay(
     let mut trades_committed = session.trades().len();
     let mut balance_committed = session.balance_series().len();
     let mut orders: Vec<OrderRecord> = Vec::new();
+    let mut beat = Beat { last_ms: i64::MIN, every_ms: hooks.heartbeat_every_ms.max(1) };
+    beat.maybe(db, spec, &session, NodeStatus::Running, hooks, true)?;
     while let Some(outcome) = session.step() {
         stepped += 1;
         if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
@@ -127,20 +133,80 @@ pub fn replay(
             trades_committed = session.trades().len();
             balance_committed = session.balance_series().len();
         }
-        if stepped % 16_384 == 0 {
+        if stepped % 4_096 == 0 {
             (hooks.progress)(stepped, total);
+            beat.maybe(db, spec, &session, NodeStatus::Running, hooks, false)?;
             if hooks.stop.load(Ordering::Relaxed) {
                 commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Stopped, hooks)?;
+                beat.maybe(db, spec, &session, NodeStatus::Stopped, hooks, true)?;
                 return Err(TradingError::Stopped);
             }
         }
     }
     (hooks.progress)(stepped, total);
     commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Finished, hooks)?;
+    beat.maybe(db, spec, &session, NodeStatus::Finished, hooks, true)?;
     commits += 1;
     let result = session.finish();
     let report = backtest::report(&v, &spec.run, result, candles);
     Ok(ReplayOutcome { report, resumed_at_ms, candles_stepped: stepped, orders_sent, commits })
+}
+
+/// Heartbeats by the wall clock.
+struct Beat {
+    last_ms: i64,
+    every_ms: i64,
+}
+
+impl Beat {
+    /// Writes a heartbeat when one is due (or `now` is set).
+    fn maybe(
+        &mut self,
+        db: &StateStore,
+        spec: &NodeSpec,
+        session: &TradingSession<'_>,
+        status: NodeStatus,
+        hooks: &NodeHooks<'_>,
+        now: bool,
+    ) -> Result<(), TradingError> {
+        let t = (hooks.now_ms)();
+        if !now && t.saturating_sub(self.last_ms) < self.every_ms {
+            return Ok(());
+        }
+        self.last_ms = t;
+        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        db.heartbeat(
+            &spec.bot_id,
+            &Heartbeat {
+                ts_ms: t,
+                interval_ms: self.every_ms,
+                last_candle_ms: session.balance_series().last().map(|b| b.0),
+                open_trades: session.open_trades().len(),
+                status,
+            },
+        )
+    }
+}
+
+/// Candles the session's window should hold per pair, and how many of them the data lacks.
+fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> CandleStats {
+    let tf = market.timeframe.millis();
+    let (first, last) = (market.min_date_ms + tf, market.max_date_ms);
+    let per_pair = u64::try_from((last - first).div_euclid(tf) + 1).unwrap_or(0);
+    let mut stats = CandleStats::default();
+    for p in &market.pairs {
+        let Some(d) = data.iter().find(|d| d.pair == p.pair) else { continue };
+        let ts = &d.candles.ts;
+        let from = ts.partition_point(|t| *t < first);
+        let to = ts.partition_point(|t| *t <= last);
+        // Data starting late (a listing) counts from its first candle.
+        let start = ts.get(from).copied().unwrap_or(last + tf).max(first);
+        let expected = if start > last { 0 } else { u64::try_from((last - start).div_euclid(tf) + 1).unwrap_or(0) };
+        let present = u64::try_from(to.saturating_sub(from)).unwrap_or(0);
+        stats.total += expected.min(per_pair);
+        stats.missing += expected.saturating_sub(present);
+    }
+    stats
 }
 
 /// Commits the state as it is (no orders) with `status`.

@@ -18,6 +18,18 @@ use crate::error::TradingError;
 use crate::order::OrderRecord;
 use crate::spec::{BotId, NodeSpec};
 
+/// Candles of a node's run: how many the window should have, how many were missing from the
+/// data (the rules see them as gap-filled candles), how many came late (live feed only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+pub struct CandleStats {
+    /// Candles the window holds on the timeframe grid, over all pairs.
+    pub total: u64,
+    /// Of those, candles absent from the data.
+    pub missing: u64,
+    /// Candles that arrived after their expected time (0 in a replay).
+    pub delayed: u64,
+}
+
 /// Where a node stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +100,38 @@ pub struct NodeSummary {
     pub closed_profit: f64,
     /// Last commit (wall clock, epoch ms).
     pub updated_ms: i64,
+    /// The last heartbeat (wall clock, epoch ms).
+    pub last_heartbeat_ms: Option<i64>,
+    /// The heartbeat interval the node runs with (ms).
+    pub heartbeat_interval_ms: Option<i64>,
+    /// A running node that missed 3 heartbeats (as of the listing's clock).
+    pub stale: bool,
+}
+
+/// One heartbeat of a node: it is alive, where it is, what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Heartbeat {
+    /// When (wall clock, epoch ms).
+    pub ts_ms: i64,
+    /// The interval the node promises between heartbeats (ms).
+    pub interval_ms: i64,
+    /// The last candle stepped (epoch ms).
+    pub last_candle_ms: Option<i64>,
+    /// Open trades.
+    pub open_trades: usize,
+    /// `running`, `stopped` or `finished`.
+    pub status: String,
+}
+
+/// A node is stale when it should be running but its last heartbeat is older than 3
+/// intervals (the seeds' heartbeat check: 3 missed beats).
+#[must_use]
+pub fn is_stale(status: NodeStatus, last_heartbeat_ms: Option<i64>, interval_ms: Option<i64>, now_ms: i64) -> bool {
+    match (status, last_heartbeat_ms, interval_ms) {
+        (NodeStatus::Running, Some(last), Some(every)) => now_ms - last > 3 * every,
+        (NodeStatus::Running, None, _) => true,
+        _ => false,
+    }
 }
 
 /// What one commit adds.
@@ -167,6 +211,25 @@ impl StateStore {
                  placed_ms INTEGER NOT NULL,
                  body TEXT NOT NULL,
                  PRIMARY KEY (bot_id, client_order_id)
+             );
+             CREATE TABLE IF NOT EXISTS heartbeats (
+                 bot_id TEXT NOT NULL,
+                 ts_ms INTEGER NOT NULL,
+                 interval_ms INTEGER NOT NULL,
+                 last_candle_ms INTEGER,
+                 open_trades INTEGER NOT NULL,
+                 status TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS heartbeats_bot ON heartbeats (bot_id, ts_ms);
+             CREATE TABLE IF NOT EXISTS candle_stats (
+                 bot_id TEXT PRIMARY KEY,
+                 body TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS reports (
+                 bot_id TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL,
+                 passed INTEGER NOT NULL,
+                 body TEXT NOT NULL
              );
              CREATE TABLE IF NOT EXISTS balance (
                  bot_id TEXT NOT NULL,
@@ -339,16 +402,18 @@ impl StateStore {
         Ok(out)
     }
 
-    /// Every node, by id.
+    /// Every node, by id, with staleness as of `now_ms`.
     ///
     /// # Errors
     /// [`TradingError::State`], [`TradingError::Corrupt`].
-    pub fn list(&self) -> Result<Vec<NodeSummary>, TradingError> {
+    pub fn list(&self, now_ms: i64) -> Result<Vec<NodeSummary>, TradingError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT n.bot_id, n.spec, n.status, n.state, n.last_candle_ms, n.updated_ms,
-                        (SELECT COUNT(*) FROM trades t WHERE t.bot_id = n.bot_id)
+                        (SELECT COUNT(*) FROM trades t WHERE t.bot_id = n.bot_id),
+                        (SELECT MAX(h.ts_ms) FROM heartbeats h WHERE h.bot_id = n.bot_id),
+                        (SELECT h.interval_ms FROM heartbeats h WHERE h.bot_id = n.bot_id ORDER BY h.ts_ms DESC LIMIT 1)
                  FROM nodes n ORDER BY n.bot_id",
             )
             .map_err(|e| self.err(e))?;
@@ -362,12 +427,16 @@ impl StateStore {
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, i64>(5)?,
                     r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<i64>>(8)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (bot_id, spec, status, state, last_candle_ms, updated_ms, closed) = row.map_err(|e| self.err(e))?;
+            let (bot_id, spec, status, state, last_candle_ms, updated_ms, closed, last_heartbeat_ms, heartbeat_interval_ms) =
+                row.map_err(|e| self.err(e))?;
+            let status = NodeStatus::parse(&status);
             let corrupt = |source| TradingError::Corrupt { bot_id: bot_id.clone(), source };
             let spec: NodeSpec = serde_json::from_str(&spec).map_err(corrupt)?;
             let state: Option<SessionState> = state.map(|s| serde_json::from_str(&s)).transpose().map_err(corrupt)?;
@@ -375,16 +444,104 @@ impl StateStore {
                 bot_id: bot_id.clone(),
                 mode: spec.mode.to_string(),
                 strategy: spec.run.strategy.clone(),
-                status: NodeStatus::parse(&status),
+                status,
                 replay: spec.replay,
                 last_candle_ms,
                 open_trades: state.as_ref().map_or(0, |s| s.open_trades.len()),
                 closed_trades: usize::try_from(closed).unwrap_or(0),
                 closed_profit: state.as_ref().map_or(0.0, |s| s.closed_profit),
                 updated_ms,
+                last_heartbeat_ms,
+                heartbeat_interval_ms,
+                stale: is_stale(status, last_heartbeat_ms, heartbeat_interval_ms, now_ms),
             });
         }
         Ok(out)
+    }
+
+    /// Records a heartbeat.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn heartbeat(&self, bot: &BotId, hb: &Heartbeat) -> Result<(), TradingError> {
+        self.conn
+            .execute(
+                "INSERT INTO heartbeats (bot_id, ts_ms, interval_ms, last_candle_ms, open_trades, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    bot.as_str(),
+                    hb.ts_ms,
+                    hb.interval_ms,
+                    hb.last_candle_ms,
+                    i64::try_from(hb.open_trades).unwrap_or(i64::MAX),
+                    hb.status
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A node's heartbeats, oldest first.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn heartbeats(&self, bot: &BotId) -> Result<Vec<Heartbeat>, TradingError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT ts_ms, interval_ms, last_candle_ms, open_trades, status FROM heartbeats WHERE bot_id = ?1 ORDER BY ts_ms, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([bot.as_str()], |r| {
+                Ok(Heartbeat {
+                    ts_ms: r.get(0)?,
+                    interval_ms: r.get(1)?,
+                    last_candle_ms: r.get(2)?,
+                    open_trades: usize::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    status: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Stores the candle statistics of a node's run (replaces earlier ones).
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn set_candle_stats(&self, bot: &BotId, stats: &CandleStats) -> Result<(), TradingError> {
+        let body = serde_json::to_string(stats).map_err(|source| TradingError::Corrupt { bot_id: bot.to_string(), source })?;
+        self.conn
+            .execute("INSERT OR REPLACE INTO candle_stats (bot_id, body) VALUES (?1, ?2)", params![bot.as_str(), body])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The candle statistics of a node's run, if recorded.
+    ///
+    /// # Errors
+    /// [`TradingError::State`], [`TradingError::Corrupt`].
+    pub fn candle_stats(&self, bot: &BotId) -> Result<Option<CandleStats>, TradingError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM candle_stats WHERE bot_id = ?1", [bot.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        body.map(|b| serde_json::from_str(&b)).transpose().map_err(|source| TradingError::Corrupt { bot_id: bot.to_string(), source })
+    }
+
+    /// Stores a validation report of a node.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn add_report(&self, bot: &BotId, created_ms: i64, passed: bool, body: &serde_json::Value) -> Result<(), TradingError> {
+        self.conn
+            .execute(
+                "INSERT INTO reports (bot_id, created_ms, passed, body) VALUES (?1, ?2, ?3, ?4)",
+                params![bot.as_str(), created_ms, passed, body.to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Deletes everything of `bot`; false when there was nothing.
@@ -396,7 +553,7 @@ impl StateStore {
         let err = |source| TradingError::State { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
         let mut n = 0;
-        for table in ["nodes", "trades", "orders", "balance"] {
+        for table in ["nodes", "trades", "orders", "balance", "heartbeats", "candle_stats", "reports"] {
             n += tx.execute(&format!("DELETE FROM {table} WHERE bot_id = ?1"), [bot.as_str()]).map_err(err)?;
         }
         tx.commit().map_err(err)?;

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use tradai_app::backtest::BacktestRequest;
 use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
-use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingError, TradingMode};
+use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, StateStore, TradingError, TradingMode};
 
 use crate::args::{flag_error, BacktestFlags};
 use crate::cmd::data::open_store;
@@ -52,6 +52,9 @@ pub struct TradeArgs {
     /// Write the trades and summary as JSON, in `tradai backtest --export`'s shape.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Seconds between the node's heartbeats (a node missing 3 is listed as stale).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub heartbeat_interval: f64,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -62,6 +65,19 @@ pub struct TradeArgs {
 pub enum TradeCommand {
     /// List the trading nodes stored under the data dir.
     List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The DryRunValidationReport of a node: heartbeats, candles, orders, checks.
+    ///
+    /// Example:
+    ///   tradai trade report --bot EmaCross-dry-run --json
+    #[command(verbatim_doc_comment)]
+    Report {
+        /// The node.
+        #[arg(long = "bot", value_name = "ID")]
+        bot_id: String,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -79,6 +95,7 @@ pub fn run(a: TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Exi
     match (&a.command, &a.run) {
         (Some(TradeCommand::List { json }), _) => list(settings, *json),
         (Some(TradeCommand::Reset { bot_id }), _) => reset(settings, bot_id),
+        (Some(TradeCommand::Report { bot_id, json }), _) => report(settings, bot_id, *json),
         (None, Some(run)) => run_node(run, &a, settings, quiet),
         (None, None) => anyhow::bail!("missing --strategy and --pairs (or a subcommand: list, reset); see `tradai trade --help`"),
     }
@@ -151,6 +168,7 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
         },
         stop: &stop,
         now_ms: &now_ms,
+        heartbeat_every_ms: heartbeat_ms(a.heartbeat_interval)?,
     };
     let started = std::time::Instant::now();
     let outcome = match tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks) {
@@ -201,21 +219,43 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--heartbeat-interval` in milliseconds.
+fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
+    anyhow::ensure!(secs.is_finite() && secs >= 0.1, "invalid --heartbeat-interval {secs}: must be at least 0.1 seconds");
+    #[allow(clippy::cast_possible_truncation)]
+    Ok((secs * 1000.0).round() as i64)
+}
+
+fn report(settings: &Settings, bot: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let bot = BotId::new(bot).context("invalid --bot")?;
+    let db = state_store(settings)?;
+    let r = tradai_trading::dry_run_report(&db, &bot, &ReportThresholds::default(), now_ms())?;
+    db.add_report(&bot, r.created_ms, r.overall_passed, &serde_json::to_value(&r)?)?;
+    if json {
+        print_json(&r)?;
+    } else {
+        print!("{}", tradai_trading::report::render_text(&r));
+    }
+    // A failed report is an answer, not an error: exit 0 either way; scripts read overall_passed.
+    Ok(ExitCode::SUCCESS)
+}
+
 fn list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let db = state_store(settings)?;
-    let nodes = db.list()?;
+    let nodes = db.list(now_ms())?;
     if json {
         print_json(&nodes)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["bot", "mode", "strategy", "status", "last candle", "open", "closed", "profit"]);
+    let mut t = Table::new(&["bot", "mode", "strategy", "status", "last candle", "last heartbeat", "open", "closed", "profit"]);
     for n in &nodes {
         t.row(vec![
             n.bot_id.clone(),
             if n.replay { format!("{} (replay)", n.mode) } else { n.mode.clone() },
             n.strategy.clone(),
-            serde_json::to_value(n.status)?.as_str().unwrap_or_default().to_owned(),
+            format!("{}{}", serde_json::to_value(n.status)?.as_str().unwrap_or_default(), if n.stale { " (stale)" } else { "" }),
             n.last_candle_ms.map(tradai_core::iso_ts_ms).unwrap_or_default(),
+            n.last_heartbeat_ms.map(tradai_core::iso_ts_ms).unwrap_or_default(),
             n.open_trades.to_string(),
             n.closed_trades.to_string(),
             format!("{:.8}", n.closed_profit),

@@ -107,7 +107,20 @@ fn dry_run_replay_equals_the_backtest_on_the_reference_runs() {
         assert_eq!(n["status"], "finished", "{n}");
         assert_eq!(n["mode"], "dry-run", "{n}");
         assert!(n["closed_trades"].as_u64().unwrap() > 0, "{n}");
+        assert!(n["last_heartbeat_ms"].is_i64() && n["stale"] == false, "{n}");
     }
+    // The dry-run report of a finished replay: heartbeats at start and end, every order
+    // filled, the data's few missing candles counted.
+    let r = json_of(&run_ok(&["--data-dir", d, "trade", "report", "--bot", "EmaCross-mot3", "--json"]));
+    assert_eq!(r["overall_passed"], true, "{r}");
+    assert_eq!(r["order_metrics"]["placed"], r["order_metrics"]["filled"], "{r}");
+    assert!(r["candle_metrics"]["total_candles"].as_u64().unwrap() > 50_000, "{r}");
+    assert!(r["candle_metrics"]["missing_candles"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["heartbeat_metrics"]["total_received"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!(r["failed_checks"], serde_json::json!(["replay_only"]), "{r}");
+    let text = String::from_utf8(run_ok(&["--data-dir", d, "trade", "report", "--bot", "EmaCross-mot3"]).stdout).unwrap();
+    assert!(text.starts_with("DryRunValidationReport: bot EmaCross-mot3") && text.contains("overall: PASSED"), "{text}");
+    run_err(&["--data-dir", d, "trade", "report", "--bot", "nobody"], "'nobody'");
 }
 
 #[test]
@@ -191,6 +204,7 @@ fn bad_trade_input_is_named() {
     run_err(&[&base[..], &["--mode", "paperish"]].concat(), "'paperish'");
     run_err(&[&base[..], &["--bot-id", "a b"]].concat(), "'a b'");
     run_err(&[&base[..], &["--fee", "0.7"]].concat(), "--fee");
+    run_err(&[&base[..], &["--heartbeat-interval", "0"]].concat(), "--heartbeat-interval");
     run_err(&["--data-dir", d, "trade", "--replay", "--strategy", "Nope", "--pairs", "ETH/BTC"], "Nope");
     // Registry of nodes on an empty data dir: empty list, not an error.
     let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));

@@ -1,3 +1,4 @@
-//! Integration tests of tradai-trading (one test binary): the node's state database.
+//! Integration tests of tradai-trading (one test binary): the node's state database and its reports.
 
+mod report;
 mod state;

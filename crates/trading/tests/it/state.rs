@@ -144,7 +144,7 @@ fn commits_come_back_exactly_and_nodes_stay_apart() {
     assert_eq!(db.orders(&a.bot_id).unwrap().len(), 2);
     let other = db.load(&b.bot_id).unwrap().unwrap();
     assert!(other.state.is_none() && other.trades.is_empty() && other.balance.is_empty());
-    let list = db.list().unwrap();
+    let list = db.list(10).unwrap();
     assert_eq!(list.iter().map(|n| n.bot_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!((list[0].closed_trades, list[0].open_trades, list[0].status), (3, 1, NodeStatus::Finished));
     assert_eq!(list[0].last_candle_ms, Some(balance[4].0));
