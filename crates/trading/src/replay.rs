@@ -39,6 +39,10 @@ pub struct NodeHooks<'a> {
     pub now_ms: &'a dyn Fn() -> i64,
     /// Wall-clock time between heartbeats, ms.
     pub heartbeat_every_ms: i64,
+    /// Commit at most every this many candles (1: every candle on which a trade opened or
+    /// closed). A replay's input is fixed, so what a crash loses since the last commit is
+    /// stepped again with the same result; larger values trade that re-work for speed.
+    pub commit_every: u64,
 }
 
 impl std::fmt::Debug for NodeHooks<'_> {
@@ -108,14 +112,20 @@ pub fn replay(
     let mut orders: Vec<OrderRecord> = Vec::new();
     let mut beat = Beat { last_ms: i64::MIN, every_ms: hooks.heartbeat_every_ms.max(1) };
     beat.maybe(db, spec, &session, NodeStatus::Running, hooks, true)?;
+    // Candles stepped since the last commit, and whether anything happened in them.
+    let (mut since_commit, mut dirty) = (0u64, false);
+    let commit_every = hooks.commit_every.max(1);
     while let Some(outcome) = session.step() {
         stepped += 1;
+        since_commit += 1;
         if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
-            orders.clear();
+            dirty = true;
             for o in orders_of(spec, &outcome) {
                 orders.push(broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?);
                 orders_sent += 1;
             }
+        }
+        if dirty && since_commit >= commit_every {
             let state = session.state();
             db.commit(
                 bot,
@@ -132,19 +142,21 @@ pub fn replay(
             commits += 1;
             trades_committed = session.trades().len();
             balance_committed = session.balance_series().len();
+            orders.clear();
+            (since_commit, dirty) = (0, false);
         }
         if stepped % 4_096 == 0 {
             (hooks.progress)(stepped, total);
             beat.maybe(db, spec, &session, NodeStatus::Running, hooks, false)?;
             if hooks.stop.load(Ordering::Relaxed) {
-                commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Stopped, hooks)?;
+                commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Stopped, hooks)?;
                 beat.maybe(db, spec, &session, NodeStatus::Stopped, hooks, true)?;
                 return Err(TradingError::Stopped);
             }
         }
     }
     (hooks.progress)(stepped, total);
-    commit_rest(db, spec, &session, trades_committed, balance_committed, NodeStatus::Finished, hooks)?;
+    commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Finished, hooks)?;
     beat.maybe(db, spec, &session, NodeStatus::Finished, hooks, true)?;
     commits += 1;
     let result = session.finish();
@@ -209,13 +221,13 @@ fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> Ca
     stats
 }
 
-/// Commits the state as it is (no orders) with `status`.
+/// Commits the state as it is, with the orders not committed yet, as `status`.
 fn commit_rest(
     db: &mut StateStore,
     spec: &NodeSpec,
     session: &TradingSession<'_>,
-    trades_committed: usize,
-    balance_committed: usize,
+    (trades_committed, balance_committed): (usize, usize),
+    orders: &[OrderRecord],
     status: NodeStatus,
     hooks: &NodeHooks<'_>,
 ) -> Result<(), TradingError> {
@@ -226,7 +238,7 @@ fn commit_rest(
             state: &state,
             first_trade_seq: trades_committed,
             new_trades: &session.trades()[trades_committed..],
-            orders: &[],
+            orders,
             balance: &session.balance_series()[balance_committed..],
             status,
             now_ms: (hooks.now_ms)(),

@@ -55,6 +55,11 @@ pub struct TradeArgs {
     /// Seconds between the node's heartbeats (a node missing 3 is listed as stale).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub heartbeat_interval: f64,
+    /// Replay: commit the node's state at most every this many candles (1: every candle on
+    /// which a trade opened or closed). A crash re-steps the candles since the last commit
+    /// with the same result, so larger values only trade that re-work for speed.
+    #[arg(long, value_name = "CANDLES", default_value_t = 1)]
+    pub commit_every: u64,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -169,6 +174,7 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
         stop: &stop,
         now_ms: &now_ms,
         heartbeat_every_ms: heartbeat_ms(a.heartbeat_interval)?,
+        commit_every: a.commit_every,
     };
     let started = std::time::Instant::now();
     let outcome = match tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks) {

@@ -172,6 +172,19 @@ fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
     let (a, b) = (read(&resumed), read(&whole));
     assert_same_export(&a, &b, "killed and resumed");
 
+    // Batched commits (a commit every 2000 candles at most): killed and resumed, the same.
+    let batched = dir.path().join("batched.json");
+    let mut args = trade_args(&flags, "batched", &batched);
+    args.extend(["--commit-every".into(), "2000".into()]);
+    for delay in [150, 300, 450] {
+        let mut child = tradai().args(strs(&args)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    run_ok(&strs(&args));
+    assert_same_export(&read(&batched), &b, "batched commits, killed and resumed");
+
     // A finished node run again gives its export again.
     let again = dir.path().join("again.json");
     run_ok(&strs(&trade_args(&flags, "killed", &again)));
