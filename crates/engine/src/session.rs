@@ -144,6 +144,9 @@ pub struct SessionState {
     pub rejected_signals: u64,
     /// Open trades in opening order.
     pub open_trades: Vec<OpenTradeState>,
+    /// The kill switch: no new trades open (open ones still exit by the rules).
+    #[serde(default)]
+    pub entries_stopped: bool,
 }
 
 /// A trade opened on a stepped candle.
@@ -296,7 +299,20 @@ impl<'a> TradingSession<'a> {
             closed_profit,
             rejected_signals: self.sim.rejected(),
             open_trades: self.sim.open_trades(),
+            entries_stopped: !self.sim.entries_allowed,
         }
+    }
+
+    /// The kill switch: from the next candle on no trade opens; open trades keep exiting by
+    /// the rules. Part of [`SessionState`], so it survives a restart.
+    pub fn stop_entries(&mut self) {
+        self.sim.entries_allowed = false;
+    }
+
+    /// Whether new trades may open.
+    #[must_use]
+    pub fn entries_allowed(&self) -> bool {
+        self.sim.entries_allowed
     }
 
     /// Resumes from stored state: the open trades, the closed trades so far and the wallet
@@ -316,6 +332,7 @@ impl<'a> TradingSession<'a> {
             return Err(SessionError::PastEnd { next_ms: state.next_candle_ms, last_ms: self.market.max_date_ms });
         }
         self.sim.restore(&state.open_trades, trades, state.closed_profit, state.rejected_signals, balance)?;
+        self.sim.entries_allowed = !state.entries_stopped;
         self.next_k = k;
         self.processed.iter_mut().for_each(|p| *p = i64::MIN);
         Ok(())
@@ -483,6 +500,44 @@ mod tests {
             }
         }
         assert!(runs >= 20, "{runs}");
+    }
+
+    #[test]
+    fn the_kill_switch_stops_entries_and_survives_a_restore() {
+        let data = market(&["A/USDT", "B/USDT"], 1, 100.0, None);
+        let registry = StrategyRegistry::builtin();
+        let strategy = registry.get("EmaCross").unwrap();
+        let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
+        cfg.stake_amount = StakeAmount::Fixed(1.0);
+        cfg.starting_balance = 10.0;
+        let m = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, 0).unwrap();
+        let runner = BacktestRunner::new(strategy);
+        let (settings, signals) = runner.session_inputs(&cfg, &m).unwrap();
+        let mut s = TradingSession::new("EmaCross", &cfg, &settings, &m, &signals).unwrap();
+        let half = s.remaining() / 2;
+        for _ in 0..half {
+            s.step_quiet();
+        }
+        let opened_before = s.trades().len() + s.open_trades().len();
+        assert!(opened_before > 0);
+        s.stop_entries();
+        let state = s.state();
+        assert!(state.entries_stopped);
+        let trades = s.trades().to_vec();
+        let balance = s.balance_series().to_vec();
+        let mut r = TradingSession::new("EmaCross", &cfg, &settings, &m, &signals).unwrap();
+        r.restore(&serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap(), trades, &balance).unwrap();
+        assert!(!r.entries_allowed());
+        let mut entries = 0;
+        while let Some(o) = r.step() {
+            entries += o.entries.len();
+        }
+        assert_eq!(entries, 0, "no trade opens after the kill switch");
+        let done = r.finish();
+        // Every trade opened before the switch; all of them closed (or are unclosed) at the end.
+        assert_eq!(done.trades.len() + done.unclosed_trades.len(), opened_before);
+        let reference = runner.run_prepared(&cfg, &m, None).unwrap();
+        assert!(reference.trades.len() > done.trades.len());
     }
 
     #[test]

@@ -171,6 +171,8 @@ pub(crate) struct Sim<'a> {
     entered: Vec<usize>,
     /// Reused buffer of [`Sim::step`].
     scratch: Vec<usize>,
+    /// New trades may open on stepped candles (a session's kill switch clears it).
+    pub(crate) entries_allowed: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
@@ -263,6 +265,7 @@ impl<'a> Sim<'a> {
             min_date: market.min_date_ms,
             entered: Vec::new(),
             scratch: Vec::new(),
+            entries_allowed: true,
         }
     }
 }
@@ -360,7 +363,7 @@ impl Sim<'_> {
         if let Some(b) = self.balance.get_mut(idx(k - 1)) {
             b.1 = value;
         }
-        let can_enter = k < self.k_max;
+        let can_enter = k < self.k_max && self.entries_allowed;
         let t = self.min_date + self.step * k;
         // The open pairs as they were before this candle (closing one changes the list).
         let mut snapshot = std::mem::take(&mut self.scratch);

@@ -12,6 +12,7 @@
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
+//! - [`risk`]: limits on top of the rules (a drawdown that trips the kill switch);
 //! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded.
 //!
 //! No CLI, terminal or HTTP here: progress and stop are callbacks.
@@ -21,6 +22,7 @@ mod error;
 pub mod order;
 pub mod replay;
 pub mod report;
+pub mod risk;
 pub mod spec;
 pub mod state;
 
@@ -29,5 +31,6 @@ pub use error::TradingError;
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 pub use replay::{replay, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
+pub use risk::{RiskLimits, RiskStop};
 pub use spec::{BotId, NodeSpec, TradingMode};
 pub use state::{is_stale, CandleStats, Heartbeat, NodeStatus, NodeSummary, StateStore, StoredNode};

@@ -11,6 +11,7 @@ use tradai_store::BlockingCandleStore;
 use crate::broker::Broker;
 use crate::error::TradingError;
 use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+use crate::risk::{DrawdownGuard, RiskStop};
 use crate::spec::NodeSpec;
 use crate::state::{CandleStats, Commit, Heartbeat, NodeStatus, StateStore};
 
@@ -27,6 +28,10 @@ pub struct ReplayOutcome {
     pub orders_sent: u64,
     /// Commits this process made.
     pub commits: u64,
+    /// The kill switch is on (no new trades): tripped by a risk limit, now or before a restart.
+    pub entries_stopped: bool,
+    /// The risk limit that tripped it in this process.
+    pub risk_stop: Option<RiskStop>,
 }
 
 /// Callbacks of a running node.
@@ -102,6 +107,8 @@ pub fn replay(
         }
     }
 
+    let mut guard = DrawdownGuard::new(&spec.risk, cfg.starting_balance, session.trades());
+    let mut risk_stop = None;
     let total = session.remaining();
     let mut stepped = 0u64;
     let mut orders_sent = 0u64;
@@ -123,6 +130,14 @@ pub fn replay(
             for o in orders_of(spec, &outcome) {
                 orders.push(broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?);
                 orders_sent += 1;
+            }
+            for t in &outcome.exits {
+                if let Some(drawdown) = guard.on_closed(t) {
+                    if session.entries_allowed() {
+                        session.stop_entries();
+                        risk_stop = Some(RiskStop { candle_ms: outcome.candle_ms, drawdown, limit: guard.limit().unwrap_or(drawdown) });
+                    }
+                }
             }
         }
         if dirty && since_commit >= commit_every {
@@ -159,9 +174,10 @@ pub fn replay(
     commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Finished, hooks)?;
     beat.maybe(db, spec, &session, NodeStatus::Finished, hooks, true)?;
     commits += 1;
+    let entries_stopped = !session.entries_allowed();
     let result = session.finish();
     let report = backtest::report(&v, &spec.run, result, candles);
-    Ok(ReplayOutcome { report, resumed_at_ms, candles_stepped: stepped, orders_sent, commits })
+    Ok(ReplayOutcome { report, resumed_at_ms, candles_stepped: stepped, orders_sent, commits, entries_stopped, risk_stop })
 }
 
 /// Heartbeats by the wall clock.

@@ -118,6 +118,9 @@ pub struct NodeSpec {
     pub strategy_version: Option<u64>,
     /// Candles come from the store as fast as they can be stepped (`--replay`).
     pub replay: bool,
+    /// Limits on top of the rules.
+    #[serde(default)]
+    pub risk: crate::risk::RiskLimits,
 }
 
 impl NodeSpec {

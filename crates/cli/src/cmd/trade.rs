@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use tradai_app::backtest::BacktestRequest;
 use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
-use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, StateStore, TradingError, TradingMode};
+use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError, TradingMode};
 
 use crate::args::{flag_error, BacktestFlags};
 use crate::cmd::data::open_store;
@@ -52,6 +52,10 @@ pub struct TradeArgs {
     /// Write the trades and summary as JSON, in `tradai backtest --export`'s shape.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Kill switch: stop opening trades once realised equity is this far below its peak
+    /// (0.2 = 20%); open trades still exit by the rules.
+    #[arg(long, value_name = "RATIO")]
+    pub max_drawdown: Option<f64>,
     /// Seconds between the node's heartbeats (a node missing 3 is listed as stale).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub heartbeat_interval: f64,
@@ -148,8 +152,10 @@ fn spec_of(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::R
         Some(b) => BotId::new(b).context("invalid --bot-id")?,
         None => BotId::default_for(&run.strategy, mode),
     };
+    let risk = RiskLimits { max_drawdown: a.max_drawdown };
+    risk.validate().map_err(|e| anyhow::anyhow!("invalid --max-drawdown: {e}"))?;
     let (request, strategy_version) = run_request(run, a, settings)?;
-    Ok(NodeSpec { bot_id, mode, run: request, strategy_version, replay: a.replay })
+    Ok(NodeSpec { bot_id, mode, run: request, strategy_version, replay: a.replay, risk })
 }
 
 fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -200,6 +206,8 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
             "orders_sent": outcome.orders_sent,
             "commits": outcome.commits,
             "trades": outcome.report.export.trades.len(),
+            "entries_stopped": outcome.entries_stopped,
+            "risk_stop": outcome.risk_stop,
             "summary": summary,
             "state_db": db.path(),
         }))?;
@@ -208,6 +216,16 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
             println!("bot {}: resumed at {}", spec.bot_id, tradai_core::iso_ts_ms(r));
         }
         print!("{}", outcome.report.report_text);
+        if let Some(r) = &outcome.risk_stop {
+            println!(
+                "kill switch: drawdown {:.2}% reached the limit {:.2}% at {}; no trade opened after it",
+                r.drawdown * 100.0,
+                r.limit * 100.0,
+                tradai_core::iso_ts_ms(r.candle_ms)
+            );
+        } else if outcome.entries_stopped {
+            println!("kill switch: entries were stopped before this run resumed");
+        }
         println!(
             "bot {} ({}, replay): {} candles stepped in {:.2}s, {} orders, {} trades; state in {}",
             spec.bot_id,

@@ -218,6 +218,7 @@ fn bad_trade_input_is_named() {
     run_err(&[&base[..], &["--bot-id", "a b"]].concat(), "'a b'");
     run_err(&[&base[..], &["--fee", "0.7"]].concat(), "--fee");
     run_err(&[&base[..], &["--heartbeat-interval", "0"]].concat(), "--heartbeat-interval");
+    run_err(&[&base[..], &["--max-drawdown", "1.5"]].concat(), "1.5");
     run_err(&["--data-dir", d, "trade", "--replay", "--strategy", "Nope", "--pairs", "ETH/BTC"], "Nope");
     // Registry of nodes on an empty data dir: empty list, not an error.
     let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
@@ -286,4 +287,29 @@ fn a_registered_production_config_trades_like_its_backtest() {
     assert!(!e.status.success());
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("version '7'") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn the_drawdown_limit_trips_the_kill_switch() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let flags = run_flags(d, "EmaCross", "3");
+    let whole = dir.path().join("whole.json");
+    run_ok(&strs(&trade_args(&flags, "free", &whole)));
+    let limited = dir.path().join("limited.json");
+    let mut args = trade_args(&flags, "limited", &limited);
+    args.extend(["--max-drawdown".into(), "0.01".into(), "--json".into()]);
+    let j = json_of(&run_ok(&strs(&args)));
+    assert_eq!(j["entries_stopped"], true, "{j}");
+    let stop = j["risk_stop"]["candle_ms"].as_i64().unwrap();
+    assert!(j["risk_stop"]["drawdown"].as_f64().unwrap() >= 0.01, "{j}");
+    let (all, some) = (read(&whole), read(&limited));
+    let (all, some) = (all["trades"].as_array().unwrap(), some["trades"].as_array().unwrap());
+    assert!(some.len() < all.len(), "{} vs {}", some.len(), all.len());
+    // Until the switch the two runs are the same; after it nothing opens.
+    for t in some {
+        assert!(t["open_timestamp"].as_i64().unwrap() <= stop, "{t}");
+    }
+    let before: Vec<_> = all.iter().filter(|t| t["close_timestamp"].as_i64().unwrap() <= stop).collect();
+    assert_eq!(before, some.iter().filter(|t| t["close_timestamp"].as_i64().unwrap() <= stop).collect::<Vec<_>>());
 }

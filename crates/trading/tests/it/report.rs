@@ -9,9 +9,22 @@ use tradai_trading::{StateStore, TradingMode};
 
 fn node(db: &mut StateStore, bot: &str, status: NodeStatus) -> BotId {
     let run: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
-    let spec = NodeSpec { bot_id: BotId::new(bot).unwrap(), mode: TradingMode::DryRun, run, strategy_version: Some(2), replay: false };
+    let spec = NodeSpec {
+        bot_id: BotId::new(bot).unwrap(),
+        mode: TradingMode::DryRun,
+        run,
+        strategy_version: Some(2),
+        replay: false,
+        risk: Default::default(),
+    };
     db.create(&spec, 0).unwrap();
-    let state = tradai_engine::SessionState { next_candle_ms: 600_000, closed_profit: 0.0, rejected_signals: 0, open_trades: vec![] };
+    let state = tradai_engine::SessionState {
+        next_candle_ms: 600_000,
+        closed_profit: 0.0,
+        rejected_signals: 0,
+        open_trades: vec![],
+        entries_stopped: false,
+    };
     db.commit(&spec.bot_id, &Commit { state: &state, first_trade_seq: 0, new_trades: &[], orders: &[], balance: &[], status, now_ms: 0 })
         .unwrap();
     spec.bot_id
@@ -74,7 +87,13 @@ fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
         placed_ms: 0,
         error: Some("-2019 Margin is insufficient".into()),
     };
-    let state = tradai_engine::SessionState { next_candle_ms: 600_000, closed_profit: 0.0, rejected_signals: 0, open_trades: vec![] };
+    let state = tradai_engine::SessionState {
+        next_candle_ms: 600_000,
+        closed_profit: 0.0,
+        rejected_signals: 0,
+        open_trades: vec![],
+        entries_stopped: false,
+    };
     db.commit(
         &bad,
         &Commit {

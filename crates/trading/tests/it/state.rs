@@ -8,7 +8,14 @@ use tradai_trading::{BotId, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, Ord
 
 fn spec(bot: &str) -> NodeSpec {
     let run: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
-    NodeSpec { bot_id: BotId::new(bot).unwrap(), mode: TradingMode::DryRun, run, strategy_version: None, replay: true }
+    NodeSpec {
+        bot_id: BotId::new(bot).unwrap(),
+        mode: TradingMode::DryRun,
+        run,
+        strategy_version: None,
+        replay: true,
+        risk: Default::default(),
+    }
 }
 
 fn trade(i: i64) -> Trade {
@@ -45,6 +52,7 @@ fn state(next: i64) -> SessionState {
         next_candle_ms: next,
         closed_profit: 0.1 + 0.7,
         rejected_signals: 3,
+        entries_stopped: true,
         open_trades: vec![OpenTradeState {
             pair: "ETH/BTC".parse().unwrap(),
             is_short: false,
