@@ -121,6 +121,16 @@ fn dry_run_replay_equals_the_backtest_on_the_reference_runs() {
     let text = String::from_utf8(run_ok(&["--data-dir", d, "trade", "report", "--bot", "EmaCross-mot3"]).stdout).unwrap();
     assert!(text.starts_with("DryRunValidationReport: bot EmaCross-mot3") && text.contains("overall: PASSED"), "{text}");
     run_err(&["--data-dir", d, "trade", "report", "--bot", "nobody"], "'nobody'");
+    // backend-api lists the same nodes.
+    let up = crate::services::Up::start(dir.path(), &[]);
+    let (status, body) = crate::services::http(&up.backend, "GET", "/api/v1/trading", None);
+    assert_eq!(status, 200, "{body}");
+    let nodes = body["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{body}");
+    for n in nodes {
+        assert!(n["last_heartbeat"].is_string() && n["stale"] == false && n["status"] == "finished", "{n}");
+        assert_eq!(n["heartbeat_interval_secs"], 60.0, "{n}");
+    }
 }
 
 #[test]
