@@ -8,7 +8,8 @@
 //!   the backtest's request);
 //! - [`order`] and [`broker`]: the orders a decision needs, with client order ids derived from
 //!   the trade and purpose, and the [`Broker`] that carries them out ([`PaperBroker`]: the
-//!   backtest's fill model);
+//!   backtest's fill model; [`binance::BinanceSpotBroker`]: signed Binance spot orders, never
+//!   placed twice);
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
@@ -17,6 +18,7 @@
 //!
 //! No CLI, terminal or HTTP here: progress and stop are callbacks.
 
+pub mod binance;
 pub mod broker;
 mod error;
 pub mod order;

@@ -1,4 +1,7 @@
-//! Integration tests of tradai-trading (one test binary): the node's state database and its reports.
+//! Integration tests of tradai-trading (one test binary): the node's state database, its
+//! reports, and the live broker against a fake Binance.
 
+mod binance;
+mod fake_binance;
 mod report;
 mod state;
