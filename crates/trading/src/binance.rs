@@ -2,10 +2,10 @@
 //!
 //! Every request is signed (HMAC-SHA256 of the query with the API secret, `recvWindow`,
 //! `timestamp` corrected by the measured server-time offset). An order carries the
-//! `newClientOrderId` the node derived from its trade and purpose, so when a response is lost
-//! (timeout, connection cut, 5xx) the broker asks `GET /api/v3/order?origClientOrderId=` before
-//! anything else: an order the venue has is taken as it is, and only an order it does not have
-//! (`-2013`) is sent again. Rejections (`-2010`, `-1013`, `-2019`, `-1022`) are returned with
+//! `newClientOrderId` the node derived from its trade and purpose, so before sending it (a
+//! restarted node decides the same orders again) and when a response is lost (timeout,
+//! connection cut, 5xx) the broker asks `GET /api/v3/order?origClientOrderId=`: an order the
+//! venue has is taken as it is, and only an order it does not have (`-2013`) is sent. Rejections (`-2010`, `-1013`, `-2019`, `-1022`) are returned with
 //! their code, never retried; `-1021` (timestamp outside the window) re-measures the clock
 //! once; 429/418 wait `Retry-After`. Price and amount are brought onto the symbol's
 //! `PRICE_FILTER` / `LOT_SIZE` grid and checked against `NOTIONAL` before sending. A LIMIT
@@ -300,7 +300,10 @@ impl BinanceSpotBroker {
             match self.request(reqwest::Method::GET, "/api/v3/order", &format!("symbol={symbol}&origClientOrderId={cid}"), true) {
                 Answer::Ok(v) => return serde_json::from_value(v).map(Some).map_err(|e| unavailable(cid, format!("order answer: {e}"))),
                 Answer::Api { err, .. } if err.code == -2013 => return Ok(None),
-                Answer::Api { err, .. } if err.code == -1021 => self.sync_time()?,
+                Answer::Api { err, .. } if err.code == -1021 => {
+                    self.events.push(format!("{cid}: -1021 {}; clock re-measured", err.msg));
+                    self.sync_time()?;
+                }
                 Answer::Api { err, .. } => {
                     return Err(BrokerError::Rejected { client_order_id: cid.into(), reason: format!("{} {}", err.code, err.msg) })
                 }
@@ -404,7 +407,15 @@ impl Broker for BinanceSpotBroker {
             OrderSide::Sell => "SELL",
         };
         let query = format!("symbol={symbol}&side={side}&type=LIMIT&timeInForce=GTC&quantity={qty}&price={price}&newClientOrderId={cid}");
-        let mut v = self.submit(&symbol, &query, &cid)?;
+        // A node that restarts decides the same orders again: one the venue already has (sent
+        // before the crash) is adopted, not sent a second time.
+        let mut v = match self.lookup(&symbol, &cid)? {
+            Some(existing) => {
+                self.events.push(format!("{cid}: already on the venue ({}); adopted", existing.status));
+                existing
+            }
+            None => self.submit(&symbol, &query, &cid)?,
+        };
         let quote = order.pair.quote().to_owned();
         Self::apply(&mut order, &v, &quote);
         let started = Instant::now();
