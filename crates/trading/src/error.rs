@@ -47,6 +47,21 @@ pub enum TradingError {
         #[source]
         source: crate::broker::BrokerError,
     },
+    /// An order did not fill as the rules assumed (in full, at its price): the node stops
+    /// rather than trade on a position the venue does not have.
+    #[error("bot '{bot_id}': order {client_order_id} ended {status} with {filled} of {amount} filled; the node stopped")]
+    NotFilled {
+        /// The node.
+        bot_id: String,
+        /// The order.
+        client_order_id: String,
+        /// Its final status.
+        status: String,
+        /// Amount filled.
+        filled: f64,
+        /// Amount ordered.
+        amount: f64,
+    },
     /// No node of that id.
     #[error("no trading node '{0}' (see `tradai trade list`)")]
     UnknownBot(String),

@@ -128,8 +128,21 @@ pub fn replay(
         if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
             dirty = true;
             for o in orders_of(spec, &outcome) {
-                orders.push(broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?);
+                let amount = o.amount;
+                let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?;
                 orders_sent += 1;
+                // The rules assumed a full fill; anything else stops the node before the
+                // decision is committed (a restart adopts the venue's order by its id).
+                if placed.status != OrderStatus::Filled || (placed.filled - amount).abs() > amount * 1e-9 {
+                    return Err(TradingError::NotFilled {
+                        bot_id: bot.to_string(),
+                        client_order_id: placed.client_order_id,
+                        status: placed.status.as_str().to_owned(),
+                        filled: placed.filled,
+                        amount,
+                    });
+                }
+                orders.push(placed);
             }
             for t in &outcome.exits {
                 if let Some(drawdown) = guard.on_closed(t) {

@@ -9,7 +9,10 @@ use clap::{Args, Subcommand};
 use tradai_app::backtest::BacktestRequest;
 use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
-use tradai_trading::{BotId, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError, TradingMode};
+use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::{
+    BotId, Broker, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError, TradingMode,
+};
 
 use crate::args::{flag_error, BacktestFlags};
 use crate::cmd::data::open_store;
@@ -64,6 +67,9 @@ pub struct TradeArgs {
     /// with the same result, so larger values only trade that re-work for speed.
     #[arg(long, value_name = "CANDLES", default_value_t = 1)]
     pub commit_every: u64,
+    /// Start `--mode live` without a passed go-live report.
+    #[arg(long)]
+    pub force: bool,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -161,15 +167,15 @@ fn spec_of(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::R
 fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     let spec = spec_of(run, a, settings)?;
     spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
-    if spec.mode == TradingMode::Live {
-        anyhow::bail!("live trading is not available yet: this build has no exchange broker; run --mode dry-run");
-    }
     if !a.replay {
         anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
     }
     let store = open_store(settings)?;
     let mut db = state_store(settings)?;
-    let mut broker = PaperBroker::new(spec.run.fee);
+    let mut broker: Box<dyn Broker> = match spec.mode {
+        TradingMode::DryRun => Box::new(PaperBroker::new(spec.run.fee)),
+        TradingMode::Live => live_broker(&spec, a, settings)?,
+    };
     let pb = progress(0, "replay", quiet || a.json);
     let stop = AtomicBool::new(false);
     let hooks = NodeHooks {
@@ -183,7 +189,7 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
         commit_every: a.commit_every,
     };
     let started = std::time::Instant::now();
-    let outcome = match tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks) {
+    let outcome = match tradai_trading::replay(&store, &mut db, &spec, broker.as_mut(), &hooks) {
         Ok(o) => o,
         Err(TradingError::Spec(f)) => return Err(flag_error(f)),
         Err(e) => return Err(e.into()),
@@ -241,6 +247,31 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
+/// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
+fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
+    anyhow::ensure!(
+        a.force,
+        "--mode live needs a passed go-live report, and `tradai trade go-live-check` is not available yet; add --force to start anyway"
+    );
+    anyhow::ensure!(spec.run.exchange == "binance", "live trading supports the binance exchange only, not '{}'", spec.run.exchange);
+    anyhow::ensure!(
+        spec.run.trading_mode == "spot",
+        "live trading supports spot only; the USDT-M futures broker is not available yet (--trading-mode {})",
+        spec.run.trading_mode
+    );
+    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
+    anyhow::ensure!(
+        key.is_set() && secret.is_set(),
+        "live trading needs exchange keys: set binance.api_key and binance.api_secret (TRADAI_BINANCE__API_KEY, TRADAI_BINANCE__API_SECRET)"
+    );
+    let url =
+        std::env::var("TRADAI_BINANCE_SPOT_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| settings.binance.spot_url.clone());
+    let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
+    let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
+    Ok(Box::new(broker))
 }
 
 /// `--heartbeat-interval` in milliseconds.

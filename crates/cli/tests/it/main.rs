@@ -2,6 +2,9 @@
 
 mod backtest;
 mod data;
+// The fake Binance venue of tradai-trading's tests (signed orders, faults).
+#[path = "../../../trading/tests/it/fake_binance.rs"]
+mod fake_binance;
 mod hyperopt;
 mod services;
 mod sync;

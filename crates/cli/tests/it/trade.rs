@@ -323,3 +323,50 @@ fn the_drawdown_limit_trips_the_kill_switch() {
     let before: Vec<_> = all.iter().filter(|t| t["close_timestamp"].as_i64().unwrap() <= stop).collect();
     assert_eq!(before, some.iter().filter(|t| t["close_timestamp"].as_i64().unwrap() <= stop).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
+    use crate::fake_binance::{KEY, SECRET};
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let mut flags: Vec<String> = run_flags(d, "EmaCross", "3");
+    let i = flags.iter().position(|f| f == PAIRS).unwrap();
+    flags[i] = "ETH/BTC,LTC/BTC".into();
+    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
+    let dry = dir.path().join("dry.json");
+    run_ok(&strs(&trade_args(&flags, "dry", &dry)));
+
+    let fake = crate::fake_binance::start();
+    let live = dir.path().join("live.json");
+    let mut args = trade_args(&flags, "live", &live);
+    args[3] = "live".into(); // --mode live
+    let with_keys = |args: &[String]| {
+        tradai()
+            .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+            .env("TRADAI_BINANCE__API_KEY", KEY)
+            .env("TRADAI_BINANCE__API_SECRET", SECRET)
+            .args(strs(args))
+            .output()
+            .unwrap()
+    };
+    // Without a go-live report, live needs --force.
+    let out = with_keys(&args);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--force"));
+    args.extend(["--force".into(), "--json".into()]);
+    // Without keys: named, and nothing sent.
+    let out = tradai().env("TRADAI_BINANCE_SPOT_URL", &fake.url).args(strs(&args)).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("binance.api_key"), "{err}");
+    let out = with_keys(&args);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET) && !stdout.contains(KEY), "a key was printed");
+    let j: Value = serde_json::from_str(&stdout).unwrap();
+    assert_same_export(&read(&live), &read(&dry), "live replay on the fake venue");
+    let st = fake.state.lock().unwrap();
+    let sent = j["orders_sent"].as_u64().unwrap();
+    assert!(sent > 10, "{j}");
+    assert_eq!(st.orders.len() as u64, sent, "every order reached the venue once");
+    assert!(st.created.values().all(|n| *n == 1));
+    assert!(st.orders.values().all(|o| o.status == "FILLED"));
+}
