@@ -32,6 +32,9 @@ pub struct ReplayOutcome {
     pub entries_stopped: bool,
     /// The risk limit that tripped it in this process.
     pub risk_stop: Option<RiskStop>,
+    /// Per order: from the start of its candle's step (the candle is in hand) to the broker's
+    /// answer (so it includes the venue's round trip), microseconds.
+    pub order_latency_us: Vec<u64>,
 }
 
 /// Callbacks of a running node.
@@ -122,7 +125,10 @@ pub fn replay(
     // Candles stepped since the last commit, and whether anything happened in them.
     let (mut since_commit, mut dirty) = (0u64, false);
     let commit_every = hooks.commit_every.max(1);
-    while let Some(outcome) = session.step() {
+    let mut order_latency_us = Vec::new();
+    loop {
+        let candle_in_hand = std::time::Instant::now();
+        let Some(outcome) = session.step() else { break };
         stepped += 1;
         since_commit += 1;
         if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
@@ -130,6 +136,7 @@ pub fn replay(
             for o in orders_of(spec, &outcome) {
                 let amount = o.amount;
                 let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?;
+                order_latency_us.push(u64::try_from(candle_in_hand.elapsed().as_micros()).unwrap_or(u64::MAX));
                 orders_sent += 1;
                 // The rules assumed a full fill; anything else stops the node before the
                 // decision is committed (a restart adopts the venue's order by its id).
@@ -190,7 +197,16 @@ pub fn replay(
     let entries_stopped = !session.entries_allowed();
     let result = session.finish();
     let report = backtest::report(&v, &spec.run, result, candles);
-    Ok(ReplayOutcome { report, resumed_at_ms, candles_stepped: stepped, orders_sent, commits, entries_stopped, risk_stop })
+    Ok(ReplayOutcome {
+        report,
+        resumed_at_ms,
+        candles_stepped: stepped,
+        orders_sent,
+        commits,
+        entries_stopped,
+        risk_stop,
+        order_latency_us,
+    })
 }
 
 /// Heartbeats by the wall clock.

@@ -214,6 +214,7 @@ fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool
             "trades": outcome.report.export.trades.len(),
             "entries_stopped": outcome.entries_stopped,
             "risk_stop": outcome.risk_stop,
+            "order_latency_ms": latency_summary(&outcome.order_latency_us),
             "summary": summary,
             "state_db": db.path(),
         }))?;
@@ -272,6 +273,21 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
     let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
     Ok(Box::new(broker))
+}
+
+/// p50 / p99 / max of per-order latencies (µs in, ms out); null without orders.
+fn latency_summary(us: &[u64]) -> serde_json::Value {
+    if us.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let mut v = us.to_vec();
+    v.sort_unstable();
+    #[allow(clippy::cast_precision_loss)]
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i] as f64 / 1000.0
+    };
+    serde_json::json!({"orders": v.len(), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)})
 }
 
 /// `--heartbeat-interval` in milliseconds.

@@ -369,4 +369,5 @@ fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     assert_eq!(st.orders.len() as u64, sent, "every order reached the venue once");
     assert!(st.created.values().all(|n| *n == 1));
     assert!(st.orders.values().all(|o| o.status == "FILLED"));
+    assert_eq!(j["order_latency_ms"]["orders"].as_u64(), Some(sent), "{j}");
 }
