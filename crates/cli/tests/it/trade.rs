@@ -370,4 +370,6 @@ fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     assert!(st.created.values().all(|n| *n == 1));
     assert!(st.orders.values().all(|o| o.status == "FILLED"));
     assert_eq!(j["order_latency_ms"]["orders"].as_u64(), Some(sent), "{j}");
+    // The number docs/BENCHMARKS.md quotes (printed with --nocapture; not asserted: no timed tests).
+    eprintln!("live replay on the fake venue: candle in hand -> order answered, ms: {}", j["order_latency_ms"]);
 }
