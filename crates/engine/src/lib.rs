@@ -37,5 +37,5 @@ pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStr
 pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
 pub use session::{CandleOutcome, Entry, ExitOrderState, OpenTradeState, SessionError, SessionState, TradingSession, WalletState};
 pub use strategy::{IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy};
-pub use tradai_metrics::StakeAmount;
+pub use tradai_core::StakeAmount;
 pub use with_settings::WithSettings;

@@ -16,8 +16,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use tradai_core::StakeAmount;
 use tradai_core::{iso_ts_ms, ExitReason, LeverageTier, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
-use tradai_metrics::StakeAmount;
 
 use crate::config::BacktestConfig;
 use crate::data::MarketView;

@@ -22,5 +22,5 @@ pub use error::HyperoptError;
 pub use loss::{EpochMetrics, LossFunction, NO_TRADES_LOSS};
 pub use report::{best_config, importance, render_heatmap_svg, Importance, StrategyConfig};
 pub use sampler::{default_startup, random_point, tpe_point, trial_rng, Grid, SamplerKind, TpeModel, TPE_CANDIDATES, TPE_GAMMA};
-pub use space::{Candidate, Dimension, Domain, SearchSpace, SpaceName, WithSettings};
+pub use space::{Candidate, Coordinates, Dimension, SearchSpace, SpaceName, WithSettings};
 pub use study::{Epoch, Fold, Hyperopt, HyperoptConfig, HyperoptOutcome, Progress, RunPlan, SampleComparison, Study, Validation};

@@ -201,6 +201,8 @@ pub struct HyperoptOutcome {
     pub elapsed_s: f64,
     /// Evaluations per second of the main search.
     pub evaluations_per_second: f64,
+    /// The search was stopped before its planned epochs (the study holds those done).
+    pub stopped_early: bool,
 }
 
 /// A strategy, a backtest configuration and a search configuration, ready to run.
@@ -213,6 +215,7 @@ pub struct Hyperopt<'s> {
     pool: rayon::ThreadPool,
     jobs: usize,
     cancel: Option<&'s AtomicBool>,
+    stop: Option<&'s AtomicBool>,
 }
 
 impl std::fmt::Debug for Hyperopt<'_> {
@@ -249,7 +252,7 @@ impl<'s> Hyperopt<'s> {
         })?;
         let first = &backtest.pairs[0];
         let stake_currency = first.settle().unwrap_or(first.quote()).to_owned();
-        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None })
+        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None, stop: None })
     }
 
     /// Stops the run with [`HyperoptError::Cancelled`] once `cancel` is set: checked before
@@ -258,6 +261,20 @@ impl<'s> Hyperopt<'s> {
     pub fn with_cancel(mut self, cancel: &'s AtomicBool) -> Self {
         self.cancel = Some(cancel);
         self
+    }
+
+    /// Ends the search early once `stop` is set, keeping what it found: the batch running
+    /// finishes, the out-of-sample check of the best epoch still runs, walk-forward folds not
+    /// started are skipped, and the outcome says [`HyperoptOutcome::stopped_early`]. What an
+    /// interrupted interactive run wants (Freqtrade's Ctrl-C), where a cancel discards.
+    #[must_use]
+    pub fn with_stop(mut self, stop: &'s AtomicBool) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     fn check_cancel(&self) -> Result<(), HyperoptError> {
@@ -360,6 +377,9 @@ impl<'s> Hyperopt<'s> {
         let key = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
         while start < total {
             self.check_cancel()?;
+            if self.stopped() && !epochs.is_empty() {
+                break;
+            }
             let end = (start + batch).min(total);
             // Proposed one trial after another (never in parallel), so the duplicate check
             // below sees the same earlier proposals on every run: determinism holds.
@@ -533,7 +553,8 @@ impl<'s> Hyperopt<'s> {
             None => None,
         };
         let mut walk_forward = Vec::new();
-        if folds > 0 {
+        let stopped_early = self.stopped();
+        if folds > 0 && !stopped_early {
             let (lo, hi) = self.data_span(data, &train)?;
             let step = self.backtest.timeframe.millis();
             let parts = folds as i64 + 1;
@@ -567,6 +588,7 @@ impl<'s> Hyperopt<'s> {
             walk_forward,
             elapsed_s,
             evaluations_per_second: if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 },
+            stopped_early,
         })
     }
 }

@@ -14,9 +14,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tradai_app::backtest::{BacktestFailure, BacktestRequest};
-use tradai_app::hyperopt::HyperoptRequest;
-use tradai_core::{parse_date_ms, MarketType, Pair};
+use tradai_app::backtest::BacktestFailure;
+use tradai_app::hyperopt::{defaults as hyperopt_defaults, HyperoptRequest};
+use tradai_app::{BacktestRequest, RunSpec};
+use tradai_core::{parse_date_ms, Pair, StakeAmount};
 use tradai_engine::StrategyRegistry;
 use tradai_jobs::{Job, JobRepository, JobStatus, NewJob};
 
@@ -258,11 +259,11 @@ fn app_field(e: BacktestFailure) -> AppError {
 
 /// Validates a submission's own fields (everything that needs no other service): what only
 /// the API has (dates, pair indexes, limits) here, every value check through
-/// [`BacktestRequest::validate_fields`], the same checks the CLI and the workers make.
+/// the one conversion into a [`RunSpec`], the same checks (and defaults) the CLI makes.
 ///
 /// # Errors
 /// [`AppError::InvalidField`] naming the first bad field.
-pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, AppError> {
+pub fn validate_submission(sub: &BacktestSubmission) -> Result<RunSpec, AppError> {
     fn f(field: impl Into<String>, message: impl Into<String>) -> AppError {
         AppError::field(field, message)
     }
@@ -307,33 +308,29 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
         }
     };
     let stake_amount = match &sub.stake_amount {
-        None => serde_json::Value::String("unlimited".into()),
-        Some(StakeAmountInput::Text(t)) => serde_json::Value::String(t.clone()),
-        Some(StakeAmountInput::Amount(x)) => serde_json::json!(x),
+        None => None,
+        Some(StakeAmountInput::Text(t)) => Some(t.parse::<StakeAmount>().map_err(|e| f("stake_amount", e.to_string()))?),
+        Some(StakeAmountInput::Amount(x)) => Some(StakeAmount::Fixed(*x)),
     };
     if sub.experiment_name.as_ref().is_some_and(|x| x.len() > 200) {
         return Err(f("experiment_name", "at most 200 characters"));
     }
     let req = BacktestRequest {
-        strategy: strategy.to_owned(),
-        exchange: sub.exchange.clone().unwrap_or_else(|| "binance".into()),
-        pairs,
+        strategy: Some(strategy.to_owned()),
+        exchange: sub.exchange.clone(),
+        pairs: Some(pairs),
         timeframe: sub.timeframe.clone(),
         timerange,
         stake_amount,
-        dry_run_wallet: sub.dry_run_wallet.unwrap_or(1000.0),
-        max_open_trades: sub.max_open_trades.unwrap_or(3),
-        fee: sub.fee.unwrap_or(0.001),
-        trading_mode: sub.trading_mode.clone().unwrap_or_else(|| "spot".into()),
+        dry_run_wallet: sub.dry_run_wallet,
+        max_open_trades: sub.max_open_trades,
+        fee: sub.fee,
+        trading_mode: sub.trading_mode.clone(),
         leverage: sub.leverage,
         params: None,
         overrides: None,
     };
-    req.validate_fields().map_err(app_field)?;
-    if req.trading_mode == MarketType::Spot.as_str() && req.leverage.is_some_and(|l| l != 1.0) {
-        return Err(f("leverage", "leverage needs trading_mode 'futures'"));
-    }
-    Ok(req)
+    RunSpec::try_from(req).map_err(app_field)
 }
 
 /// A time-range bound: `YYYYMMDD` at midnight, else epoch milliseconds.
@@ -400,11 +397,12 @@ impl BackendState {
 
     /// Checks a request against the strategy (strategy-service) and the stored data
     /// (data-collection), and fills in the strategy's timeframe when none was given.
-    async fn check_dependencies(&self, req: &mut BacktestRequest) -> Result<(), AppError> {
+    async fn check_dependencies(&self, req: &mut RunSpec) -> Result<(), AppError> {
+        let pairs: Vec<String> = req.pairs.iter().map(ToString::to_string).collect();
         let vreq = StrategyValidateRequest {
-            timeframe: req.timeframe.clone(),
-            pairs: req.pairs.clone(),
-            trading_mode: Some(req.trading_mode.clone()),
+            timeframe: req.timeframe.map(|t| t.to_string()),
+            pairs: pairs.clone(),
+            trading_mode: Some(req.trading_mode.to_string()),
             parameters: None,
         };
         let Some(v) = self.validate_strategy(&req.strategy, &vreq).await? else {
@@ -417,15 +415,16 @@ impl BackendState {
         if let Some(p) = v.errors.first() {
             return Err(AppError::field(p.field.clone(), p.message.clone()));
         }
-        req.timeframe = Some(v.timeframe.clone());
-        let mut stored = self.stored_pairs(&req.exchange, &v.timeframe, false).await?;
-        if req.pairs.iter().any(|p| !stored.contains(p)) {
-            stored = self.stored_pairs(&req.exchange, &v.timeframe, true).await?;
+        req.timeframe = Some(v.timeframe.parse().map_err(|e: tradai_core::ParseError| AppError::field("timeframe", e.to_string()))?);
+        let exchange = req.exchange.to_string();
+        let mut stored = self.stored_pairs(&exchange, &v.timeframe, false).await?;
+        if pairs.iter().any(|p| !stored.contains(p)) {
+            stored = self.stored_pairs(&exchange, &v.timeframe, true).await?;
         }
-        if let Some((i, p)) = req.pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
+        if let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
             return Err(AppError::field(
                 format!("pairs[{i}]"),
-                format!("no stored candles for {p} {} on {} (import them with `tradai data import`)", v.timeframe, req.exchange),
+                format!("no stored candles for {p} {} on {exchange} (import them with `tradai data import`)", v.timeframe),
             ));
         }
         Ok(())
@@ -566,16 +565,16 @@ pub async fn submit_hyperopt(
     let key = crate::jobs_api::admit(&st.accepting, &headers)?;
     let mut req = HyperoptRequest {
         backtest: validate_submission(&BacktestSubmission::from(&sub))?,
-        epochs: count(sub.epochs, 100),
-        spaces: sub.spaces.clone().unwrap_or_else(|| vec!["buy".into()]),
-        loss: sub.loss.clone().unwrap_or_else(|| "sharpe".into()),
-        sampler: sub.sampler.clone().unwrap_or_else(|| "tpe".into()),
+        epochs: count(sub.epochs, hyperopt_defaults::EPOCHS),
+        spaces: sub.spaces.clone().unwrap_or_else(|| vec![hyperopt_defaults::SPACES.into()]),
+        loss: sub.loss.clone().unwrap_or_else(|| hyperopt_defaults::LOSS.into()),
+        sampler: sub.sampler.clone().unwrap_or_else(|| hyperopt_defaults::SAMPLER.into()),
         seed: sub.seed.unwrap_or(0),
         jobs: sub.jobs.map(|j| count(Some(j), 0)),
         oos_timerange: sub.oos_timerange.clone(),
         split: sub.split,
         walk_forward: sub.walk_forward.map(|k| count(Some(k), 0)),
-        top: count(sub.top, 10),
+        top: count(sub.top, hyperopt_defaults::TOP),
     };
     if req.jobs.is_some_and(|j| j > 256) {
         return Err(AppError::field("jobs", format!("at most 256 parallel evaluations, got {}", sub.jobs.unwrap_or(0))));

@@ -76,8 +76,12 @@ pub struct SymbolInfo {
     pub first: String,
     /// Last candle (RFC 3339).
     pub last: String,
-    /// Number of candles.
+    /// Number of candles (in the readable files).
     pub row_count: u64,
+    /// Files of the series that cannot be read (path inside the store and why); absent when
+    /// every file reads. `tradai data repair` moves them aside.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<String>,
 }
 
 /// Answer of `GET /api/v1/data/symbols`.
@@ -169,7 +173,11 @@ pub struct SeriesValidation {
     pub out_of_order: usize,
     /// Timestamps off the timeframe grid.
     pub off_grid: usize,
-    /// No problem other than gaps.
+    /// Files that cannot be read (checksum mismatch, truncated), each with why; the counts
+    /// above cover the other files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<String>,
+    /// No problem at all (no gap, no corrupt file).
     pub clean: bool,
 }
 

@@ -166,14 +166,7 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let Self::Internal(e) = &self {
-            let mut chain = e.to_string();
-            let mut cur = e.source();
-            while let Some(c) = cur {
-                chain.push_str(": ");
-                chain.push_str(&c.to_string());
-                cur = c.source();
-            }
-            tracing::error!(error = %chain, "request failed");
+            tracing::error!(error = %tradai_resilience::error_chain(e.as_ref()), "request failed");
         }
         let status = self.status();
         let mut resp = (status, axum::Json(self.body())).into_response();

@@ -68,6 +68,7 @@ impl ResultStore {
             "summary": out.export.get("summary").cloned().unwrap_or(serde_json::Value::Null),
             "trade_count": count("trades"),
             "unclosed_trade_count": count("unclosed_trades"),
+            "balance_curve": out.balance_curve,
         }))
     }
 

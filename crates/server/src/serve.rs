@@ -18,7 +18,7 @@ use tradai_settings::Settings;
 
 use crate::auth::ApiKeyStore;
 use crate::backend::BackendState;
-use crate::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
+use crate::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient, SERVICE_BREAKER, SERVICE_RETRY};
 use crate::data_service::{DataState, SyncJobs};
 use crate::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobObserver, WorkerPool};
 use crate::middleware::{Limits, Metrics};
@@ -125,17 +125,16 @@ pub struct ServerConfig {
     pub tracking: Option<tradai_settings::TrackingSettings>,
 }
 
-/// The exchange endpoints: the settings' Binance URLs (`binance.spot_url`,
-/// `TRADAI_BINANCE__SPOT_URL`), then `TRADAI_BINANCE_SPOT_URL`, `TRADAI_BINANCE_FUTURES_URL`
-/// and `TRADAI_BYBIT_URL` as `var` finds them, which win.
+/// The exchange endpoints the settings name: `binance.spot_url`, `binance.futures_url`,
+/// `bybit.url` (which the environment layer also sets from `TRADAI_BINANCE_SPOT_URL`,
+/// `TRADAI_BINANCE_FUTURES_URL` and `TRADAI_BYBIT_URL`).
 #[must_use]
-pub fn exchange_endpoints(settings: &Settings, var: impl Fn(&str) -> Option<String>) -> tradai_exchange::Endpoints {
+pub fn exchange_endpoints(settings: &Settings) -> tradai_exchange::Endpoints {
     tradai_exchange::Endpoints {
         binance_spot: settings.binance.spot_url.clone(),
         binance_futures: settings.binance.futures_url.clone(),
-        ..tradai_exchange::Endpoints::default()
+        bybit: settings.bybit.url.clone(),
     }
-    .with_overrides(var)
 }
 
 impl ServerConfig {
@@ -195,7 +194,7 @@ impl ServerConfig {
             limits: Limits { body_bytes: srv.body_limit_bytes, rate_per_sec: srv.rate_limit_per_sec },
             data_collection_url: nonempty(&srv.data_collection_url),
             strategy_service_url: nonempty(&srv.strategy_service_url),
-            exchange_endpoints: exchange_endpoints(s, |k| std::env::var(k).ok()),
+            exchange_endpoints: exchange_endpoints(s),
             state_dir,
         })
     }
@@ -251,7 +250,7 @@ pub async fn shutdown_signal() {
 }
 
 fn client_policies() -> (RetryPolicy, BreakerConfig) {
-    (RetryPolicy::default(), BreakerConfig { failure_threshold: 5, recovery_timeout: Duration::from_secs(10), half_open_max_calls: 1 })
+    (SERVICE_RETRY, BreakerConfig { open_for: Duration::from_secs(10), ..SERVICE_BREAKER })
 }
 
 /// Decides the bind address: without API keys, loopback only (and says so).

@@ -211,24 +211,34 @@ fn base_record(job: &Job, experiment: String) -> RunRecord {
     r
 }
 
-fn request_params(r: &mut RunRecord, req: &tradai_app::backtest::BacktestRequest) {
+fn request_params(r: &mut RunRecord, spec: &tradai_app::RunSpec) {
     let p = &mut r.params;
-    p.insert("strategy".into(), req.strategy.clone());
-    p.insert("exchange".into(), req.exchange.clone());
-    p.insert("pairs".into(), req.pairs.join(","));
-    p.insert("timeframe".into(), req.timeframe.clone().unwrap_or_default());
-    p.insert("timerange".into(), req.timerange.clone().unwrap_or_default());
-    p.insert("stake_amount".into(), req.stake_amount.as_str().map_or_else(|| req.stake_amount.to_string(), str::to_owned));
-    p.insert("dry_run_wallet".into(), req.dry_run_wallet.to_string());
-    p.insert("max_open_trades".into(), req.max_open_trades.to_string());
-    p.insert("fee".into(), req.fee.to_string());
-    p.insert("trading_mode".into(), req.trading_mode.clone());
-    if let Some(l) = req.leverage {
+    p.insert("strategy".into(), spec.strategy.clone());
+    p.insert("exchange".into(), spec.exchange.to_string());
+    p.insert("pairs".into(), spec.pairs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+    p.insert("timeframe".into(), spec.timeframe.map(|t| t.to_string()).unwrap_or_default());
+    p.insert("timerange".into(), spec.timerange_text.clone());
+    p.insert("stake_amount".into(), spec.stake_amount.to_string());
+    p.insert("dry_run_wallet".into(), spec.dry_run_wallet.to_string());
+    p.insert("max_open_trades".into(), spec.max_open_trades.to_string());
+    p.insert("fee".into(), spec.fee.to_string());
+    p.insert("trading_mode".into(), spec.trading_mode.to_string());
+    if let Some(l) = spec.leverage {
         p.insert("leverage".into(), l.to_string());
     }
-    for (k, v) in req.params.iter().flatten() {
-        p.insert(format!("param.{k}"), v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    for (k, v) in &spec.params {
+        p.insert(format!("param.{k}"), v.to_string());
     }
+}
+
+/// What a finished backtest job keeps as its result (`ResultStore::save`): the summary and the
+/// engine's balance series (thinned), typed.
+#[derive(serde::Deserialize)]
+struct BacktestJobResult {
+    #[serde(default)]
+    summary: Option<Value>,
+    #[serde(default)]
+    balance_curve: Vec<(i64, f64)>,
 }
 
 /// Every number (and boolean, as 0/1) at the top of a JSON object, as metrics `prefix<key>`.
@@ -250,9 +260,9 @@ fn artifact(results: &ResultStore, job_id: &str, name: &str) -> Option<Artifact>
     results.read_text(job_id, name).ok().map(|t| Artifact { path: name.to_owned(), content: t.into_bytes() })
 }
 
-/// The run of a backtest job: request params, every summary metric, an equity series (balance
-/// after each closed trade, step = trade number, timestamp = close time), the export, report
-/// and equity plot.
+/// The run of a backtest job: request params, every summary metric, the wallet balance over
+/// the run as the engine computed it (the `balance` metric, step = point number, timestamp =
+/// candle time), the export, report and equity plot.
 fn backtest_record(job: &Job, results: &ResultStore) -> Option<RunRecord> {
     let cfg: BacktestJobConfig = serde_json::from_value(job.config.clone()).ok()?;
     let experiment = cfg.experiment_name.clone().unwrap_or_else(|| format!("backtests/{}", cfg.request.strategy));
@@ -260,16 +270,11 @@ fn backtest_record(job: &Job, results: &ResultStore) -> Option<RunRecord> {
     request_params(&mut r, &cfg.request);
     let at = job.finished_at.unwrap_or(job.updated_at);
     if job.status == JobStatus::Completed {
-        let export = results.export(&job.id).ok();
-        let summary = export.as_ref().and_then(|e| e.get("summary")).or_else(|| job.result.as_ref().and_then(|x| x.get("summary")));
-        numeric_metrics(&mut r.metrics, summary, "", at);
-        if let Some(trades) = export.as_ref().and_then(|e| e.get("trades")).and_then(Value::as_array) {
-            let start = summary.and_then(|s| s.get("starting_balance")).and_then(Value::as_f64).unwrap_or(0.0);
-            let mut balance = start;
-            for (i, t) in trades.iter().enumerate() {
-                balance += t.get("profit_abs").and_then(Value::as_f64).unwrap_or(0.0);
-                let ts = t.get("close_timestamp").and_then(Value::as_i64).unwrap_or(at);
-                r.metrics.push(Metric { key: "balance".into(), value: balance, timestamp: ts, step: i64::try_from(i + 1).unwrap_or(0) });
+        let result: Option<BacktestJobResult> = job.result.clone().and_then(|v| serde_json::from_value(v).ok());
+        if let Some(result) = result {
+            numeric_metrics(&mut r.metrics, result.summary.as_ref(), "", at);
+            for (i, (ts, balance)) in result.balance_curve.iter().enumerate() {
+                r.metrics.push(Metric { key: "balance".into(), value: *balance, timestamp: *ts, step: i64::try_from(i + 1).unwrap_or(0) });
             }
         }
         for name in ["export.json", "report.txt", "equity.svg"] {

@@ -95,6 +95,29 @@ impl Default for ExchangeSettings {
     }
 }
 
+/// Bybit endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BybitSettings {
+    /// REST base URL (spot and linear futures share it).
+    pub url: String,
+}
+
+impl Default for BybitSettings {
+    fn default() -> Self {
+        Self { url: "https://api.bybit.com".into() }
+    }
+}
+
+/// Environment variables other tools (or older TradAI versions) use for a setting, read as
+/// part of the environment layer: above the file, below the `TRADAI_*` variable of the key.
+pub const ENV_ALIASES: [(&str, &str); 4] = [
+    ("MLFLOW_TRACKING_URI", "tracking.uri"),
+    ("TRADAI_BINANCE_SPOT_URL", "binance.spot_url"),
+    ("TRADAI_BINANCE_FUTURES_URL", "binance.futures_url"),
+    ("TRADAI_BYBIT_URL", "bybit.url"),
+];
+
 /// Experiment-tracking settings (MLflow-compatible).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -105,6 +128,50 @@ pub struct TrackingSettings {
     pub username: String,
     /// Basic-auth password.
     pub password: Secret,
+}
+
+/// The ML model lifecycle (the seeds' drift-monitor, model comparator, A/B test and
+/// retraining settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlSettings {
+    /// PSI above this flags a feature (the seeds' `psi_threshold`).
+    pub psi_threshold: f64,
+    /// Kolmogorov–Smirnov statistic above this flags a feature (`ks_threshold`).
+    pub ks_threshold: f64,
+    /// `both` (PSI and KS must exceed their thresholds) or `either`.
+    pub drift_rule: String,
+    /// Smallest relative Sharpe improvement (0.05 = 5 %) for a challenger to be promoted.
+    pub min_improvement: f64,
+    /// Bootstrap confidence a challenger needs to be promoted.
+    pub min_confidence: f64,
+    /// Fewest out-of-sample trades per model for a comparison to decide anything.
+    pub min_trades: usize,
+    /// Days after which a model is due for retraining regardless of drift.
+    pub max_model_age_days: f64,
+    /// AUC below this on recent data counts as performance decay.
+    pub min_auc: f64,
+    /// Fewest trades per version before an A/B test decides.
+    pub ab_min_trades: usize,
+    /// Significance level of the A/B test.
+    pub ab_significance: f64,
+}
+
+impl Default for MlSettings {
+    fn default() -> Self {
+        Self {
+            psi_threshold: 0.2,
+            ks_threshold: 0.1,
+            drift_rule: "both".into(),
+            min_improvement: 0.05,
+            min_confidence: 0.9,
+            min_trades: 20,
+            max_model_age_days: 30.0,
+            min_auc: 0.52,
+            ab_min_trades: 100,
+            ab_significance: 0.05,
+        }
+    }
 }
 
 /// Service ports and limits.
@@ -181,10 +248,19 @@ pub struct Settings {
     pub log_level: String,
     /// Binance settings.
     pub binance: ExchangeSettings,
+    /// Bybit settings.
+    pub bybit: BybitSettings,
     /// Experiment tracking.
     pub tracking: TrackingSettings,
     /// Services.
     pub server: ServerSettings,
+    /// The ML model lifecycle: drift thresholds, promotion and retraining rules.
+    pub ml: MlSettings,
+    /// Run defaults for `tradai backtest`, `hyperopt` and `jobs submit` (the `[run]` table of
+    /// `tradai.toml`): any field of a backtest request (`strategy`, `pairs`, `timeframe`,
+    /// `stake_amount`, `dry_run_wallet`, `max_open_trades`, `fee`, ...). Flags win over it; the
+    /// entry point checks the keys, as this crate knows no run.
+    pub run: Map<String, Value>,
 }
 
 impl Default for Settings {
@@ -195,8 +271,11 @@ impl Default for Settings {
             log_format: LogFormat::Human,
             log_level: "info".into(),
             binance: ExchangeSettings::default(),
+            bybit: BybitSettings::default(),
             tracking: TrackingSettings::default(),
             server: ServerSettings::default(),
+            ml: MlSettings::default(),
+            run: Map::new(),
         }
     }
 }
@@ -290,11 +369,20 @@ impl Settings {
             let parsed: toml::Value =
                 toml::from_str(&text).map_err(|e| SettingsError::Toml { path: path.clone(), message: e.message().to_owned() })?;
             let as_json = serde_json::to_value(parsed).map_err(|e| invalid("tradai.toml", &e))?;
-            merge(&mut tree, as_json);
+            merge_json(&mut tree, as_json);
             check(&tree, "tradai.toml")?;
         }
 
+        // Aliases first, so that the key's own TRADAI_* variable wins over them.
+        for (alias, key) in ENV_ALIASES {
+            let Some((_, raw)) = src.env.iter().find(|(n, v)| n == alias && !v.trim().is_empty()) else { continue };
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            set(&mut tree, &path, Value::String(raw.trim().to_owned()));
+        }
         for (name, raw) in &src.env {
+            if ENV_ALIASES.iter().any(|(a, _)| a == name) {
+                continue;
+            }
             let Some(rest) = name.strip_prefix("TRADAI_") else { continue };
             if matches!(rest, "CONFIG" | "API_URL") || rest.is_empty() {
                 continue;
@@ -369,12 +457,15 @@ fn unmask_defaults(v: &mut Value) {
     }
 }
 
-fn merge(base: &mut Value, over: Value) {
+/// Merges `over` into `base`: objects key by key, recursively; anything else (arrays
+/// included) replaced whole. The one JSON layering of the workspace: settings layers here,
+/// strategy config layers in the strategy service.
+pub fn merge_json(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    Some(slot) if slot.is_object() && v.is_object() => merge_json(slot, v),
                     _ => {
                         b.insert(k, v);
                     }
@@ -455,6 +546,45 @@ mod tests {
 
         let s = Settings::load(&src(Some(f), &[("TRADAI_DATA_DIR", "/from/env")], &[("data_dir", "/from/flag")])).unwrap();
         assert_eq!(s.data_dir, "/from/flag");
+    }
+
+    #[test]
+    fn aliases_beat_the_file_and_lose_to_their_own_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        std::fs::write(&f, "[tracking]\nuri = \"http://from-file:5000\"\n[bybit]\nurl = \"http://file\"\n").unwrap();
+        let s = Settings::load(&src(
+            Some(f.clone()),
+            &[("MLFLOW_TRACKING_URI", "http://from-env:5000"), ("TRADAI_BINANCE_SPOT_URL", "http://127.0.0.1:9")],
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(s.tracking.uri, "http://from-env:5000", "MLFLOW_TRACKING_URI beats the file");
+        assert_eq!(s.binance.spot_url, "http://127.0.0.1:9");
+        assert_eq!(s.bybit.url, "http://file");
+        let s = Settings::load(&src(
+            Some(f),
+            &[
+                ("MLFLOW_TRACKING_URI", "http://from-env:5000"),
+                ("TRADAI_TRACKING__URI", "http://canonical:5000"),
+                ("TRADAI_BYBIT_URL", "http://b"),
+            ],
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(s.tracking.uri, "http://canonical:5000");
+        assert_eq!(s.bybit.url, "http://b");
+    }
+
+    #[test]
+    fn a_run_table_is_kept_for_the_entry_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        std::fs::write(&f, "exchange = \"bybit\"\n[run]\nstrategy = \"EmaCross\"\npairs = [\"ETH/BTC\"]\nstake_amount = 0.05\n").unwrap();
+        let s = Settings::load(&src(Some(f), &[], &[])).unwrap();
+        assert_eq!(s.exchange, "bybit");
+        assert_eq!(s.run["strategy"], "EmaCross");
+        assert_eq!(s.run["stake_amount"], 0.05);
     }
 
     #[test]

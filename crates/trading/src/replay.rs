@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tradai_app::backtest::{self, BacktestReport, PreparedRequest};
+use tradai_app::backtest::{self, BacktestReport};
 use tradai_engine::{BacktestRunner, CandleOutcome, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
 use tradai_store::BlockingCandleStore;
 
@@ -75,7 +75,10 @@ pub fn replay(
 ) -> Result<ReplayOutcome, TradingError> {
     let registry = StrategyRegistry::builtin();
     let cancel = AtomicBool::new(false);
-    let PreparedRequest { validated: v, params, settings, data, candles } = backtest::prepare(store, &registry, &spec.run, &cancel)?;
+    let v = spec.run.validate(&registry)?;
+    let startup = v.settings.startup_candle_count;
+    let data = backtest::load_pairs(store, &v, startup, &cancel)?;
+    let candles: usize = data.iter().map(|d| d.candles.len()).sum();
     let bot = &spec.bot_id;
     let stored = db.load(bot)?;
     if let Some(s) = &stored {
@@ -88,15 +91,14 @@ pub fn replay(
 
     let strategy =
         registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
-    let startup = settings.startup_candle_count;
-    let wrapped = WithSettings::new(strategy, settings);
-    let runner = BacktestRunner::new(&wrapped).with_params(&params);
+    let wrapped = WithSettings::new(strategy, v.settings.clone());
+    let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
     let cfg = &v.config;
-    let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_failure)?;
+    let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_error_to_field)?;
     let stats = candle_stats(&data, &market);
     drop(data);
     db.set_candle_stats(bot, &stats)?;
-    let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_failure)?;
+    let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_error_to_field)?;
     let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
         .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source })?;
 
@@ -196,7 +198,7 @@ pub fn replay(
     commits += 1;
     let entries_stopped = !session.entries_allowed();
     let result = session.finish();
-    let report = backtest::report(&v, &spec.run, result, candles);
+    let report = backtest::report(&v, result, candles);
     Ok(ReplayOutcome {
         report,
         resumed_at_ms,

@@ -1,7 +1,7 @@
 //! What a trading node is: its id, its mode and the run it trades (the backtest's request).
 
 use serde::{Deserialize, Serialize};
-use tradai_app::backtest::BacktestRequest;
+use tradai_app::RunSpec;
 
 use crate::error::TradingError;
 
@@ -105,7 +105,7 @@ impl std::fmt::Display for TradingMode {
 }
 
 /// One node: who it is, how it trades and what (the strategy, pairs, window and money of
-/// `tradai backtest`, as one [`BacktestRequest`]).
+/// `tradai backtest`, as one [`RunSpec`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeSpec {
     /// The node's id.
@@ -113,7 +113,7 @@ pub struct NodeSpec {
     /// Paper or live.
     pub mode: TradingMode,
     /// Strategy, pairs, timeframe, window, stake, wallet, slots, fee, market type.
-    pub run: BacktestRequest,
+    pub run: RunSpec,
     /// The registry version the run's config was loaded from (`--version`), if any.
     pub strategy_version: Option<u64>,
     /// Candles come from the store as fast as they can be stepped (`--replay`).
@@ -139,9 +139,9 @@ impl NodeSpec {
             self.mode,
             self.run.strategy,
             self.strategy_version.map(|v| format!(" version {v}")).unwrap_or_default(),
-            self.run.pairs.join(","),
-            self.run.timeframe.as_deref().unwrap_or("strategy timeframe"),
-            self.run.timerange.as_deref().map(|t| format!(", {t}")).unwrap_or_default()
+            self.run.pairs.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            self.run.timeframe.map_or_else(|| "strategy timeframe".to_owned(), |t| t.to_string()),
+            if self.run.timerange_text.is_empty() { String::new() } else { format!(", {}", self.run.timerange_text) }
         )
     }
 }

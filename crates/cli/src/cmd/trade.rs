@@ -6,7 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use tradai_app::backtest::BacktestRequest;
+use tradai_app::{BacktestRequest, RunSpec};
+use tradai_core::MarketType;
 use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
 use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
@@ -14,29 +15,37 @@ use tradai_trading::{
     BotId, Broker, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError, TradingMode,
 };
 
-use crate::args::{flag_error, BacktestFlags};
 use crate::cmd::data::open_store;
-use crate::output::{print_json, progress, Table};
+use crate::flags::{flag_error, RunFlags};
+use crate::output::{print_json, progress, Table, Ui};
+
+/// Help examples of `tradai trade` (the node ones run on the sample candles).
+pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai trade --replay -s EmaCross -p ETH/BTC,LTC/BTC -i 5m --export dry.json
+  tradai trade --replay -s EmaCross -p ETH/BTC --wallet 1 --bot-id eth-paper
+  tradai trade --replay -s EmaCross --version production --bot-id ema-prod
+  tradai trade list
+  tradai trade report --bot EmaCross-dry-run --json
+
+Strategy, pairs and money take the same flags (and [run] table) as tradai backtest.";
 
 /// `tradai trade ...`: a node when run with flags, or a subcommand.
 #[derive(Debug, Args)]
-// `--pairs` may come from the registry and `--strategy` from the strategy container's
-// environment, so neither is required here; `--version` is the registry's, not clap's.
+// `--strategy` may come from the strategy container's environment; `--version` is the
+// registry's, not clap's.
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     disable_version_flag = true,
-    mut_arg("pairs", |a| a.required(false).help("Pairs, comma-separated, in priority order (default with --version: the registered pairs)")),
     mut_arg("strategy", |a| a.env("STRATEGY_NAME"))
 )]
 pub struct TradeArgs {
     /// Node management.
     #[command(subcommand)]
     pub command: Option<TradeCommand>,
-    /// Strategy, market, window and money: the same flags as `tradai backtest` (absent with a
-    /// subcommand).
+    /// Strategy, market, window and money: the same flags as `tradai backtest`.
     #[command(flatten)]
-    pub run: Option<BacktestFlags>,
+    pub run: RunFlags,
     /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
     #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
     pub mode: Option<String>,
@@ -79,16 +88,14 @@ pub struct TradeArgs {
 #[derive(Debug, Subcommand)]
 pub enum TradeCommand {
     /// List the trading nodes stored under the data dir.
+    #[command(after_help = "Examples:\n  tradai trade list\n  tradai trade list --json")]
     List {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
     /// The DryRunValidationReport of a node: heartbeats, candles, orders, checks.
-    ///
-    /// Example:
-    ///   tradai trade report --bot EmaCross-dry-run --json
-    #[command(verbatim_doc_comment)]
+    #[command(after_help = "Examples:\n  tradai trade report --bot EmaCross-dry-run\n  tradai trade report --bot EmaCross-dry-run --json")]
     Report {
         /// The node.
         #[arg(long = "bot", value_name = "ID")]
@@ -98,6 +105,7 @@ pub enum TradeCommand {
         json: bool,
     },
     /// Delete a node's stored state (trades, orders, wallet), so its next run starts afresh.
+    #[command(after_help = "Example:\n  tradai trade reset --bot EmaCross-dry-run")]
     Reset {
         /// The node.
         #[arg(long = "bot", value_name = "ID")]
@@ -106,13 +114,12 @@ pub enum TradeCommand {
 }
 
 /// Runs `tradai trade ...`.
-pub fn run(a: TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    match (&a.command, &a.run) {
-        (Some(TradeCommand::List { json }), _) => list(settings, *json),
-        (Some(TradeCommand::Reset { bot_id }), _) => reset(settings, bot_id),
-        (Some(TradeCommand::Report { bot_id, json }), _) => report(settings, bot_id, *json),
-        (None, Some(run)) => run_node(run, &a, settings, quiet),
-        (None, None) => anyhow::bail!("missing --strategy and --pairs (or a subcommand: list, reset); see `tradai trade --help`"),
+pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
+    match &a.command {
+        Some(TradeCommand::List { json }) => list(settings, *json),
+        Some(TradeCommand::Reset { bot_id }) => reset(settings, bot_id),
+        Some(TradeCommand::Report { bot_id, json }) => report(settings, bot_id, *json),
+        None => run_node(&a, settings, ui.quiet),
     }
 }
 
@@ -127,45 +134,52 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The run a node trades: the backtest flags, completed from the registry with `--version`.
-fn run_request(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<(BacktestRequest, Option<u64>)> {
-    let mut req = run.request();
-    let Some(raw) = &a.version else { return Ok((req, None)) };
+/// The run a node trades: the run flags over the settings' `[run]` table, completed from the
+/// registry with `--version` (its parameters and overrides; its pairs and timeframe where the
+/// flags name none). Returns the registered version it loaded.
+fn run_spec(run: &RunFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<(RunSpec, Option<u64>)> {
+    let Some(raw) = &a.version else { return Ok((run.spec(settings, BacktestRequest::default())?, None)) };
     let which: VersionSelector = raw.parse().map_err(|e| anyhow::anyhow!("invalid --version: {e}"))?;
+    let strategy = run.layered(settings)?.strategy.ok_or_else(|| anyhow::anyhow!("--version needs --strategy (or STRATEGY_NAME)"))?;
     let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let loaded = rt
-        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &run.strategy, &which))
-        .with_context(|| format!("cannot load strategy '{}' version '{raw}' from the registry", run.strategy))?;
+        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &strategy, &which))
+        .with_context(|| format!("cannot load strategy '{strategy}' version '{raw}' from the registry"))?;
+    let origin = format!("of '{strategy}' version {}", loaded.version.version);
+    let mut registered = crate::cmd::backtest::strategy_config_doc(loaded.config, &origin)?;
+    if let Some(s) = registered.strategy.take() {
+        anyhow::ensure!(s == strategy, "strategy config {origin} is for strategy '{s}', not '{strategy}'");
+    }
+    // Above the flags in the layering, so only what the flags leave unset.
     let tags = strategy_tags(&loaded.version);
-    if req.pairs.is_empty() {
-        req.pairs = tags.get(TAG_PAIRS).map(|p| p.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    if run.market.pairs.is_empty() {
+        registered.pairs = tags.get(TAG_PAIRS).map(|p| vec![(*p).to_owned()]);
     }
-    if req.timeframe.is_none() {
-        req.timeframe = tags.get(TAG_TIMEFRAME).map(|t| (*t).to_owned());
+    if run.market.timeframe.is_none() {
+        registered.timeframe = tags.get(TAG_TIMEFRAME).map(|t| (*t).to_owned());
     }
-    let origin = format!("of '{}' version {}", run.strategy, loaded.version.version);
-    Ok((crate::cmd::backtest::with_strategy_config(req, loaded.config, &origin)?, Some(loaded.version.version)))
+    Ok((run.spec(settings, registered)?, Some(loaded.version.version)))
 }
 
-/// The node's spec from its flags: the one place where `BacktestFlags` becomes a node's run.
-fn spec_of(run: &BacktestFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
+/// The node's spec from its flags: the one place where [`RunFlags`] become a node's run.
+fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
     let mode: TradingMode = match &a.mode {
         Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!("invalid --mode: {e}"))?,
         None => TradingMode::DryRun,
     };
+    let risk = RiskLimits { max_drawdown: a.max_drawdown };
+    risk.validate().map_err(|e| anyhow::anyhow!("invalid --max-drawdown: {e}"))?;
+    let (run, strategy_version) = run_spec(&a.run, a, settings)?;
     let bot_id = match &a.bot_id {
         Some(b) => BotId::new(b).context("invalid --bot-id")?,
         None => BotId::default_for(&run.strategy, mode),
     };
-    let risk = RiskLimits { max_drawdown: a.max_drawdown };
-    risk.validate().map_err(|e| anyhow::anyhow!("invalid --max-drawdown: {e}"))?;
-    let (request, strategy_version) = run_request(run, a, settings)?;
-    Ok(NodeSpec { bot_id, mode, run: request, strategy_version, replay: a.replay, risk })
+    Ok(NodeSpec { bot_id, mode, run, strategy_version, replay: a.replay, risk })
 }
 
-fn run_node(run: &BacktestFlags, a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    let spec = spec_of(run, a, settings)?;
+fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
+    let spec = spec_of(a, settings)?;
     spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
     if !a.replay {
         anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
@@ -257,9 +271,13 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
         a.force,
         "--mode live needs a passed go-live report, and `tradai trade go-live-check` is not available yet; add --force to start anyway"
     );
-    anyhow::ensure!(spec.run.exchange == "binance", "live trading supports the binance exchange only, not '{}'", spec.run.exchange);
     anyhow::ensure!(
-        spec.run.trading_mode == "spot",
+        spec.run.exchange.as_str() == "binance",
+        "live trading supports the binance exchange only, not '{}'",
+        spec.run.exchange
+    );
+    anyhow::ensure!(
+        spec.run.trading_mode == MarketType::Spot,
         "live trading supports spot only; the USDT-M futures broker is not available yet (--trading-mode {})",
         spec.run.trading_mode
     );

@@ -143,7 +143,7 @@ fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::Value {
 
 fn api_trades(api: &str, id: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::RetryPolicy::default());
+    let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::SERVICE_RETRY);
     let t = rt.block_on(c.trades(id)).unwrap();
     serde_json::to_value(t.trades).unwrap()
 }
@@ -293,7 +293,7 @@ fn submit_long_job(data: &Path, up: &Up) -> String {
     let id = sub["job_id"].as_str().unwrap().to_owned();
     // Poll in-process (a millisecond per call) so the caller can act the moment the job runs.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::RetryPolicy::default());
+    let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::SERVICE_RETRY);
     let start = Instant::now();
     let seen = loop {
         let j = rt.block_on(client.status(&id)).unwrap();

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tradai_app::backtest::{BacktestFailure, BacktestOutcome, BacktestRequest};
+use tradai_app::backtest::{BacktestFailure, BacktestOutcome};
+use tradai_app::RunSpec;
 use tradai_jobs::Job;
 
 use super::child::{run_child, ChildError};
@@ -19,8 +20,9 @@ pub const BACKTEST: &str = "backtest";
 /// What a backtest job stores as its config.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BacktestJobConfig {
-    /// The validated request the use case runs.
-    pub request: BacktestRequest,
+    /// The run spec (every default filled in) the use case runs; read back through the same
+    /// checks.
+    pub request: RunSpec,
     /// Experiment the run belongs to.
     #[serde(default)]
     pub experiment_name: Option<String>,
@@ -33,12 +35,7 @@ pub trait BacktestRunner: Send {
     ///
     /// # Errors
     /// [`BacktestFailure`].
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure>;
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure>;
 }
 
 /// Makes one runner per worker thread (each owns its store handle or child process).
@@ -79,49 +76,15 @@ pub(crate) struct InProcessRunner {
 }
 
 impl BacktestRunner for InProcessRunner {
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         tradai_app::backtest::run(&self.store, req, progress, cancel)
     }
 }
 
-/// The flags of `tradai backtest` (and `tradai hyperopt`, which shares them) for `req`.
-pub(crate) fn backtest_flags(req: &BacktestRequest) -> Vec<String> {
-    let mut a = vec![
-        "--strategy".to_owned(),
-        req.strategy.clone(),
-        "--exchange".to_owned(),
-        req.exchange.clone(),
-        "--pairs".to_owned(),
-        req.pairs.join(","),
-        "--stake-amount".to_owned(),
-        match &req.stake_amount {
-            serde_json::Value::String(s) => s.clone(),
-            v => v.to_string(),
-        },
-        "--wallet".to_owned(),
-        req.dry_run_wallet.to_string(),
-        "--max-open-trades".to_owned(),
-        req.max_open_trades.to_string(),
-        "--fee".to_owned(),
-        req.fee.to_string(),
-        "--trading-mode".to_owned(),
-        req.trading_mode.clone(),
-    ];
-    if let Some(tf) = &req.timeframe {
-        a.extend(["--timeframe".to_owned(), tf.clone()]);
-    }
-    if let Some(tr) = &req.timerange {
-        a.extend(["--timerange".to_owned(), tr.clone()]);
-    }
-    if let Some(l) = req.leverage {
-        a.extend(["--leverage".to_owned(), l.to_string()]);
-    }
-    a
+/// The flags of `tradai backtest` (and `tradai hyperopt`, which shares them) for `req`:
+/// [`RunSpec::to_args`], the one rendering the CLI's tests parse back.
+pub(crate) fn backtest_flags(req: &RunSpec) -> Vec<String> {
+    req.to_args()
 }
 
 /// Runs `tradai backtest ... --export <tmp>` and reads the export back.
@@ -131,27 +94,34 @@ pub(crate) struct SubprocessRunner {
 }
 
 impl SubprocessRunner {
-    fn args(&self, req: &BacktestRequest, export: &Path, plot: &Path) -> Vec<String> {
+    fn args(&self, req: &RunSpec, export: &Path, plot: &Path, strategy_config: Option<&Path>) -> Vec<String> {
         let mut a = vec!["--data-dir".to_owned(), self.store_location.clone(), "--quiet".to_owned(), "backtest".to_owned()];
         a.extend(backtest_flags(req));
+        if let Some(p) = strategy_config {
+            a.extend(["--strategy-config".to_owned(), p.display().to_string()]);
+        }
         a.extend(["--export".to_owned(), export.display().to_string(), "--plot".to_owned(), plot.display().to_string()]);
         a
     }
 }
 
 impl BacktestRunner for SubprocessRunner {
-    fn run(
-        &mut self,
-        req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
         let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
         let export = tmp.path().join("export.json");
         let plot = tmp.path().join("equity.svg");
+        // Parameters and overrides are no flags: they go to the child as a strategy config.
+        let config_path = tmp.path().join("strategy_config.json");
+        let config = match req.strategy_config() {
+            Some(doc) => {
+                std::fs::write(&config_path, doc.to_string()).map_err(|e| BacktestFailure::Store(Box::new(e)))?;
+                Some(config_path.as_path())
+            }
+            None => None,
+        };
         progress(0.0);
-        let out = match run_child(&self.bin, &self.args(req, &export, &plot), cancel, &|_| {}) {
+        let out = match run_child(&self.bin, &self.args(req, &export, &plot, config), cancel, &|_| {}) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(BacktestFailure::Cancelled),
             Err(ChildError::Io(m)) => return Err(engine(m)),
@@ -163,7 +133,9 @@ impl BacktestRunner for SubprocessRunner {
         let export: serde_json::Value = serde_json::from_str(&text).map_err(|e| engine(format!("the export is not JSON: {e}")))?;
         let equity_svg = std::fs::read_to_string(&plot).unwrap_or_default();
         progress(1.0);
+        let balance_curve = serde_json::from_value(export["meta"]["balance_curve"].clone()).unwrap_or_default();
         Ok(BacktestOutcome {
+            balance_curve,
             candles: export["meta"]["candles"].as_u64().unwrap_or(0) as usize,
             export,
             report_text: out.stdout,

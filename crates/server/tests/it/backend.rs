@@ -39,6 +39,10 @@ async fn bad_requests_get_4xx_naming_the_field() {
         (with(r#"{"timerange": "2018-01-01"}"#), StatusCode::UNPROCESSABLE_ENTITY, "timerange"),
         (with(r#"{"start_date": "2018-02-01", "end_date": "2018-01-01"}"#), StatusCode::UNPROCESSABLE_ENTITY, "end_date"),
         (with(r#"{"trading_mode": "margin"}"#), StatusCode::UNPROCESSABLE_ENTITY, "trading_mode"),
+        // Money is bounded like stake and fee: an absurd wallet is refused, naming the field.
+        (with(r#"{"dry_run_wallet": 1e308}"#), StatusCode::UNPROCESSABLE_ENTITY, "dry_run_wallet"),
+        (with(r#"{"stake_amount": 1e308, "dry_run_wallet": 1e308}"#), StatusCode::UNPROCESSABLE_ENTITY, "stake_amount"),
+        (with(r#"{"leverage": 3}"#), StatusCode::UNPROCESSABLE_ENTITY, "leverage"),
         (with(r#"{"surprise": 1}"#), StatusCode::UNPROCESSABLE_ENTITY, "surprise"),
         (r#"{"pairs": ["ETH/BTC"]}"#.to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "strategy"),
     ];
@@ -155,7 +159,7 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let (status, r) = call(&e.app, "GET", "/api/v1/ready", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     // A backend whose dependencies are not there (closed loopback ports).
-    let retry = RetryPolicy { max_retries: 0, timeout: Duration::from_millis(300), ..RetryPolicy::default() };
+    let retry = RetryPolicy { max_attempts: 1, attempt_timeout: Some(Duration::from_millis(300)), ..RetryPolicy::default() };
     let st = BackendState::new(
         Arc::clone(&e.jobs) as Arc<dyn JobRepository>,
         Arc::clone(&e.pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,

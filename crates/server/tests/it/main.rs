@@ -5,6 +5,7 @@
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+mod data_corrupt;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
@@ -122,10 +123,10 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
     let results = ResultStore::new(dir.path().join("state/results"));
     let pool = pool(&loc, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone());
     let retry = RetryPolicy {
-        max_retries: 1,
+        max_attempts: 2,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
-        timeout: Duration::from_secs(2),
+        attempt_timeout: Some(Duration::from_secs(2)),
     };
     let state = BackendState::new(
         Arc::clone(&jobs) as Arc<dyn JobRepository>,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use tradai_app::backtest::{BacktestFailure, BacktestOutcome, BacktestRequest};
+use tradai_app::backtest::{BacktestFailure, BacktestOutcome};
+use tradai_app::RunSpec;
 use tradai_jobs::{JobRepository, JobStatus, NewJob, SqliteJobRepository};
 use tradai_server::executor::{BacktestRunner, JobKind, RunnerFactory, WorkerPool};
 use tradai_server::results::ResultStore;
@@ -19,12 +20,7 @@ struct SlowRunner {
 }
 
 impl BacktestRunner for SlowRunner {
-    fn run(
-        &mut self,
-        _req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, _req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let start = Instant::now();
         while start.elapsed() < self.work {
             if cancel.load(Ordering::Relaxed) {
@@ -38,6 +34,7 @@ impl BacktestRunner for SlowRunner {
             report_text: "report".into(),
             equity_svg: "<svg/>".into(),
             candles: 1,
+            balance_curve: vec![(0, 1.0), (1, 1.01)],
         })
     }
 }
@@ -182,7 +179,7 @@ fn the_subprocess_executor_runs_the_cli_reads_its_export_and_kills_it_on_cancel(
         tradai_server::executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), Vec::new())
             .unwrap();
     let job = |strategy: &str| {
-        let req: BacktestRequest = serde_json::from_value(
+        let req: RunSpec = serde_json::from_value(
             serde_json::json!({"strategy": strategy, "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05}),
         )
         .unwrap();

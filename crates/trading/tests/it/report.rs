@@ -1,14 +1,14 @@
 //! Heartbeats go stale after three missed intervals; the dry-run report passes a steady node
 //! and fails one with silences, missing candles or rejected orders, naming the checks.
 
-use tradai_app::backtest::BacktestRequest;
+use tradai_app::RunSpec;
 use tradai_trading::report::{dry_run_report, ReportThresholds};
 use tradai_trading::state::Commit;
 use tradai_trading::{is_stale, BotId, CandleStats, Heartbeat, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 use tradai_trading::{StateStore, TradingMode};
 
 fn node(db: &mut StateStore, bot: &str, status: NodeStatus) -> BotId {
-    let run: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
+    let run: RunSpec = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
     let spec = NodeSpec {
         bot_id: BotId::new(bot).unwrap(),
         mode: TradingMode::DryRun,

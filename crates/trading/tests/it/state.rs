@@ -1,13 +1,13 @@
 //! The state database keeps what was committed, bit for bit, and nothing of another node.
 
-use tradai_app::backtest::BacktestRequest;
+use tradai_app::RunSpec;
 use tradai_core::{ExitReason, Trade};
 use tradai_engine::{ExitOrderState, OpenTradeState, SessionState};
 use tradai_trading::order::client_order_id;
 use tradai_trading::{BotId, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, OrderSide, OrderStatus, StateStore, TradingMode};
 
 fn spec(bot: &str) -> NodeSpec {
-    let run: BacktestRequest = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
+    let run: RunSpec = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
     NodeSpec {
         bot_id: BotId::new(bot).unwrap(),
         mode: TradingMode::DryRun,
