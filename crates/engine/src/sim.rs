@@ -378,13 +378,13 @@ impl Sim<'_> {
             self.close_if_filled(p, i, k, t, can_enter, Mode::Stepped);
         }
         self.scratch = snapshot;
-        for p in 0..self.pairs.len() {
-            if processed[p] == k {
+        for (p, done) in processed.iter_mut().enumerate().take(self.pairs.len()) {
+            if *done == k {
                 continue;
             }
             let Some(i) = self.row_at(p, k) else { continue };
             let Some(dir) = self.trade_dir(&self.pairs[p], i) else { continue };
-            processed[p] = k;
+            *done = k;
             self.try_enter(p, i, k, dir, can_enter, Mode::Stepped);
         }
         &self.entered

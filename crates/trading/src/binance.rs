@@ -422,14 +422,12 @@ impl Broker for BinanceSpotBroker {
         while matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
             if started.elapsed() >= self.cfg.unfilled_timeout {
                 self.events.push(format!("{cid}: not filled within {:?}; cancelling", self.cfg.unfilled_timeout));
-                match self.request(reqwest::Method::DELETE, "/api/v3/order", &format!("symbol={symbol}&origClientOrderId={cid}"), true) {
-                    Answer::Ok(val) => {
-                        if let Ok(c) = serde_json::from_value::<VenueOrder>(val) {
-                            v = c;
-                        }
+                // Any other answer (-2011: filled meanwhile) is settled by the lookup below.
+                let path = format!("symbol={symbol}&origClientOrderId={cid}");
+                if let Answer::Ok(val) = self.request(reqwest::Method::DELETE, "/api/v3/order", &path, true) {
+                    if let Ok(c) = serde_json::from_value::<VenueOrder>(val) {
+                        v = c;
                     }
-                    // Filled meanwhile (-2011 unknown order): the lookup below tells.
-                    _ => {}
                 }
                 if let Some(last) = self.lookup(&symbol, &cid)? {
                     v = last;

@@ -27,7 +27,7 @@ pub enum TradingError {
         bot_id: String,
         /// Why.
         #[source]
-        source: SessionError,
+        source: Box<SessionError>,
     },
     /// The engine refused the strategy's output (a strategy bug).
     #[error("strategy '{strategy}' failed")]
@@ -36,7 +36,7 @@ pub enum TradingError {
         strategy: String,
         /// Why.
         #[source]
-        source: SessionError,
+        source: Box<SessionError>,
     },
     /// The broker could not carry out an order.
     #[error("bot '{bot_id}': order failed")]

@@ -100,14 +100,14 @@ pub fn replay(
     db.set_candle_stats(bot, &stats)?;
     let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_error_to_field)?;
     let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
-        .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source })?;
+        .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source: Box::new(source) })?;
 
     let mut resumed_at_ms = None;
     if let Some(node) = stored {
         if let Some(state) = &node.state {
             session
                 .restore(state, node.trades, &node.balance)
-                .map_err(|source| TradingError::Resume { bot_id: bot.to_string(), source })?;
+                .map_err(|source| TradingError::Resume { bot_id: bot.to_string(), source: Box::new(source) })?;
             resumed_at_ms = Some(state.next_candle_ms);
         }
     }
@@ -182,7 +182,7 @@ pub fn replay(
             orders.clear();
             (since_commit, dirty) = (0, false);
         }
-        if stepped % 4_096 == 0 {
+        if stepped.is_multiple_of(4_096) {
             (hooks.progress)(stepped, total);
             beat.maybe(db, spec, &session, NodeStatus::Running, hooks, false)?;
             if hooks.stop.load(Ordering::Relaxed) {
