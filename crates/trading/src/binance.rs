@@ -217,6 +217,20 @@ impl BinanceSpotBroker {
         Ok(())
     }
 
+    /// Whether the venue accepts the keys: a signed `GET /api/v3/account`. `Ok(Err(reason))`
+    /// when it refused them (the code and message, never the key).
+    ///
+    /// # Errors
+    /// [`BrokerError::Unavailable`] when the venue did not answer.
+    pub fn check_account(&mut self) -> Result<Result<(), String>, BrokerError> {
+        match self.request(reqwest::Method::GET, "/api/v3/account", "", true) {
+            Answer::Ok(_) => Ok(Ok(())),
+            Answer::Api { status, err } => Ok(Err(format!("http {status}: {} {}", err.code, err.msg))),
+            Answer::RateLimited(_) => Err(unavailable("-", "account: rate limited")),
+            Answer::Lost(m) => Err(unavailable("-", format!("account: {m}"))),
+        }
+    }
+
     /// The symbol's filters (`GET /api/v3/exchangeInfo?symbol=`), cached.
     ///
     /// # Errors

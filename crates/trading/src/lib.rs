@@ -14,13 +14,15 @@
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
 //! - [`risk`]: limits on top of the rules (a drawdown that trips the kill switch);
-//! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded.
+//! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded;
+//! - [`golive`]: the `GoLiveValidationReport` of a strategy, from facts its caller gathered.
 //!
 //! No CLI, terminal or HTTP here: progress and stop are callbacks.
 
 pub mod binance;
 pub mod broker;
 mod error;
+pub mod golive;
 pub mod order;
 pub mod replay;
 pub mod report;
@@ -30,6 +32,7 @@ pub mod state;
 
 pub use broker::{Broker, BrokerError, PaperBroker};
 pub use error::TradingError;
+pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 pub use replay::{replay, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};

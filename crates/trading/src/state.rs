@@ -544,6 +544,30 @@ impl StateStore {
         Ok(())
     }
 
+    /// The newest passed dry-run report of `strategy` version `version` from a node on live
+    /// candles (a replay is the backtest again, no evidence for going live): the node that made
+    /// it and when.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn passed_dry_run(&self, strategy: &str, version: u64) -> Result<Option<(String, i64)>, TradingError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bot_id, created_ms, body FROM reports WHERE passed = 1 ORDER BY created_ms DESC")
+            .map_err(|e| self.err(e))?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))).map_err(|e| self.err(e))?;
+        for row in rows {
+            let (bot, created, body) = row.map_err(|e| self.err(e))?;
+            // A report this crate did not write is not evidence of anything: skip it.
+            let Ok(r) = serde_json::from_str::<crate::report::DryRunValidationReport>(&body) else { continue };
+            if r.mode == crate::spec::TradingMode::DryRun && !r.replay && r.strategy_id == strategy && r.strategy_version == Some(version) {
+                return Ok(Some((bot, created)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Deletes everything of `bot`; false when there was nothing.
     ///
     /// # Errors

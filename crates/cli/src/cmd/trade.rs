@@ -12,7 +12,8 @@ use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
 use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
 use tradai_trading::{
-    BotId, Broker, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError, TradingMode,
+    go_live_report, BotId, Broker, GoLiveFacts, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError,
+    TradingMode,
 };
 
 use crate::cmd::data::open_store;
@@ -104,6 +105,21 @@ pub enum TradeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The GoLiveValidationReport of a strategy: Production version, passed dry-run, keys,
+    /// venue, drawdown limit. Exits 1 when an ERROR check fails.
+    #[command(after_help = "Examples:\n  tradai trade go-live-check --strategy EmaCross --max-drawdown 0.2\n  \
+                            tradai trade go-live-check --strategy EmaCross --max-drawdown 0.2 --json")]
+    GoLiveCheck {
+        /// The strategy, as registered.
+        #[arg(long, short = 's', value_name = "NAME")]
+        strategy: String,
+        /// The drawdown limit the live node will run with (its --max-drawdown).
+        #[arg(long, value_name = "RATIO")]
+        max_drawdown: Option<f64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a node's stored state (trades, orders, wallet), so its next run starts afresh.
     #[command(after_help = "Example:\n  tradai trade reset --bot EmaCross-dry-run")]
     Reset {
@@ -119,6 +135,7 @@ pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode
         Some(TradeCommand::List { json }) => list(settings, *json),
         Some(TradeCommand::Reset { bot_id }) => reset(settings, bot_id),
         Some(TradeCommand::Report { bot_id, json }) => report(settings, bot_id, *json),
+        Some(TradeCommand::GoLiveCheck { strategy, max_drawdown, json }) => go_live_check(settings, strategy, *max_drawdown, *json),
         None => run_node(&a, settings, ui.quiet),
     }
 }
@@ -267,10 +284,7 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
 /// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
 /// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
 fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
-    anyhow::ensure!(
-        a.force,
-        "--mode live needs a passed go-live report, and `tradai trade go-live-check` is not available yet; add --force to start anyway"
-    );
+    anyhow::ensure!(a.force, "--mode live needs --force: it does not read the go-live report yet (see `tradai trade go-live-check`)");
     anyhow::ensure!(
         spec.run.exchange.as_str() == "binance",
         "live trading supports the binance exchange only, not '{}'",
@@ -286,11 +300,64 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
         key.is_set() && secret.is_set(),
         "live trading needs exchange keys: set binance.api_key and binance.api_secret (TRADAI_BINANCE__API_KEY, TRADAI_BINANCE__API_SECRET)"
     );
-    let url =
-        std::env::var("TRADAI_BINANCE_SPOT_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| settings.binance.spot_url.clone());
+    let url = spot_url(settings);
     let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
     let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
     Ok(Box::new(broker))
+}
+
+/// The Binance spot endpoint: `TRADAI_BINANCE_SPOT_URL`, else the `binance.spot_url` setting.
+fn spot_url(settings: &Settings) -> String {
+    std::env::var("TRADAI_BINANCE_SPOT_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| settings.binance.spot_url.clone())
+}
+
+/// Why the venue could not be asked, on one line (the broker's errors never hold a key).
+fn error_line(e: &tradai_trading::BrokerError) -> String {
+    match e {
+        tradai_trading::BrokerError::Unavailable { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>, json: bool) -> anyhow::Result<ExitCode> {
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    // No Production version is a failed check, not an error of the command.
+    let production_version = rt
+        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), strategy, &VersionSelector::Production))
+        .ok()
+        .map(|l| l.version.version);
+    let passed_dry_run = match production_version {
+        Some(v) => state_store(settings)?.passed_dry_run(strategy, v)?,
+        None => None,
+    };
+    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
+    let keys_present = key.is_set() && secret.is_set();
+    let (venue_reachable, keys_accepted) =
+        match BinanceSpotBroker::connect(BinanceConfig::new(&spot_url(settings), key.expose(), secret.expose())) {
+            Err(e) => (Err(error_line(&e)), None),
+            Ok(_) if !keys_present => (Ok(()), None),
+            Ok(mut b) => match b.check_account() {
+                Ok(answer) => (Ok(()), Some(answer)),
+                Err(e) => (Err(error_line(&e)), None),
+            },
+        };
+    let facts = GoLiveFacts {
+        strategy: strategy.to_owned(),
+        production_version,
+        passed_dry_run,
+        keys_present,
+        keys_accepted,
+        venue_reachable,
+        max_drawdown,
+    };
+    let r = go_live_report(&facts, now_ms());
+    if json {
+        print_json(&r)?;
+    } else {
+        print!("{}", tradai_trading::golive::render_text(&r));
+    }
+    Ok(if r.overall_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// p50 / p99 / max of per-order latencies (µs in, ms out); null without orders.

@@ -297,6 +297,44 @@ fn a_registered_production_config_trades_like_its_backtest() {
     assert!(!e.status.success());
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("version '7'") && err.lines().count() == 1, "{err}");
+
+    // Go-live: the Production version is registered; the fake venue answers and checks keys.
+    let fake = crate::fake_binance::start();
+    let go_live = |secret: &str, extra: &[&str]| {
+        let mut args = vec!["--data-dir", d, "trade", "go-live-check", "--strategy", "EmaCross", "--json"];
+        args.extend(extra);
+        let out = tradai()
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+            .env("TRADAI_BINANCE__API_KEY", crate::fake_binance::KEY)
+            .env("TRADAI_BINANCE__API_SECRET", secret)
+            .args(&args)
+            .output()
+            .unwrap();
+        let j = json_of(&out);
+        assert_eq!(out.status.success(), j["overall_passed"] == true, "exit code follows the verdict: {j}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(secret), "the secret is never printed");
+        j
+    };
+    let failed =
+        |j: &serde_json::Value| j["failed_checks"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    // No dry-run report yet, and no drawdown limit.
+    let j = go_live(crate::fake_binance::SECRET, &[]);
+    assert_eq!(j["strategy_version"], 1, "{j}");
+    assert_eq!(failed(&j), ["dry_run_report", "drawdown_limit"], "{j}");
+    // The dry-run node's report on version 1.
+    let rep = json_of(&cli(&["--data-dir", d, "trade", "report", "--bot", "EmaCross-dry-run", "--json"]));
+    assert_eq!(rep["strategy_version"], 1, "{rep}");
+    // The replay's report passes (its replay_only check is INFO), but a replay is the backtest
+    // again, no dry-run on live candles: it does not count for going live.
+    assert_eq!(rep["overall_passed"], true, "{rep}");
+    assert_eq!(rep["failed_checks"], serde_json::json!(["replay_only"]), "{rep}");
+    let j = go_live(crate::fake_binance::SECRET, &["--max-drawdown", "0.2"]);
+    assert_eq!(failed(&j), ["dry_run_report"], "a replay's report does not count: {j}");
+    assert!(j["checks"][1]["message"].as_str().unwrap().contains("replays do not count"), "{j}");
+    // Keys the venue refuses.
+    let j = go_live("not-the-secret", &["--max-drawdown", "0.2"]);
+    assert!(failed(&j).contains(&"keys_accepted".to_owned()), "{j}");
 }
 
 #[test]

@@ -165,3 +165,12 @@ fn partial_and_unfilled_orders_are_cancelled_after_the_timeout() {
     let st = fake.state.lock().unwrap();
     assert_eq!((st.orders[&p.client_order_id].status, st.orders[&u.client_order_id].status), ("CANCELED", "CANCELED"));
 }
+
+#[test]
+fn the_account_call_tells_accepted_keys_from_refused_ones() {
+    let fake = fake_binance::start();
+    assert_eq!(broker(&fake, SECRET).check_account().unwrap(), Ok(()));
+    let refused = broker(&fake, "wrong-secret").check_account().unwrap().unwrap_err();
+    assert!(refused.contains("-1022"), "{refused}");
+    assert!(!refused.contains(SECRET) && !refused.contains("wrong-secret"), "{refused}");
+}

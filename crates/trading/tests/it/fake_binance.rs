@@ -126,6 +126,17 @@ async fn time(State(s): State<Arc<Mutex<FakeState>>>) -> Response {
     Json(json!({"serverTime": now_ms() + st.clock_offset_ms})).into_response()
 }
 
+/// `GET /api/v3/account`: balances of a signed caller (what a go-live check asks).
+async fn account(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let st = s.lock().unwrap();
+    match authenticate(&st, &headers, &q.unwrap_or_default()) {
+        Ok(_) => {
+            Json(json!({"canTrade": true, "balances": [{"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"}]})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
 async fn exchange_info(RawQuery(q): RawQuery) -> Response {
     let symbol = params(&q.unwrap_or_default()).get("symbol").cloned().unwrap_or_default();
     Json(json!({"symbols": [{"symbol": symbol, "filters": [
@@ -219,6 +230,7 @@ pub fn start() -> FakeBinance {
     let app = Router::new()
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
+        .route("/api/v3/account", get(account))
         .route("/api/v3/order", get(get_order).post(post_order).delete(delete_order))
         .with_state(Arc::clone(&state));
     let (tx, rx) = std::sync::mpsc::channel();

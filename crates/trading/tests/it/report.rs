@@ -123,3 +123,30 @@ fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
         .to_string()
         .contains("'nobody'"));
 }
+
+#[test]
+fn only_a_passed_dry_run_report_of_the_version_counts_for_go_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let good = node(&mut db, "good", NodeStatus::Stopped);
+    beats(&db, &good, (0..=60).map(|i| i * 60_000));
+    db.set_candle_stats(&good, &CandleStats { total: 1440, missing: 0, delayed: 0 }).unwrap();
+    let bad = node(&mut db, "bad", NodeStatus::Running);
+    beats(&db, &bad, [0]);
+    // A failed report of the same version, stored later, is no evidence.
+    let failed = dry_run_report(&db, &bad, &ReportThresholds::default(), 70 * 60_000).unwrap();
+    assert!(!failed.overall_passed);
+    db.add_report(&bad, 9_000_000, false, &serde_json::to_value(&failed).unwrap()).unwrap();
+    assert_eq!(db.passed_dry_run("EmaCross", 2).unwrap(), None);
+    let passed = dry_run_report(&db, &good, &ReportThresholds::default(), 3_600_000).unwrap();
+    assert!(passed.overall_passed, "{passed:?}");
+    db.add_report(&good, 3_600_000, true, &serde_json::to_value(&passed).unwrap()).unwrap();
+    assert_eq!(db.passed_dry_run("EmaCross", 2).unwrap(), Some(("good".to_owned(), 3_600_000)));
+    // A passed report of a replay is no evidence either.
+    let replayed = tradai_trading::DryRunValidationReport { replay: true, created_ms: 4_000_000, ..passed.clone() };
+    db.add_report(&good, 4_000_000, true, &serde_json::to_value(&replayed).unwrap()).unwrap();
+    assert_eq!(db.passed_dry_run("EmaCross", 2).unwrap(), Some(("good".to_owned(), 3_600_000)));
+    // Another version or strategy has none.
+    assert_eq!(db.passed_dry_run("EmaCross", 3).unwrap(), None);
+    assert_eq!(db.passed_dry_run("RsiMeanReversion", 2).unwrap(), None);
+}
