@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
-use tradai_engine::{BacktestConfig, BacktestError, BacktestExport, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings};
+use tradai_engine::{
+    BacktestConfig, BacktestError, BacktestExport, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings,
+};
 use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
@@ -141,7 +143,10 @@ impl RunSpec {
     }
 }
 
-fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
+/// An engine error on a validated run as the field it concerns, or [`BacktestFailure::Engine`]
+/// when no field is to blame.
+#[must_use]
+pub fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
     let name = match &e {
         BacktestError::UnknownPair { .. } | BacktestError::EmptyData { .. } | BacktestError::NoPairs => "pairs",
         BacktestError::TimerangeOutsideData { .. } => "timerange",
@@ -322,6 +327,14 @@ pub fn run_report(
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
+    Ok(report(v, result, candles))
+}
+
+/// The report of a finished run of `v` over `candles` candles: summary, text report, equity
+/// plot, balance curve, export and its `meta` block. A trading node's replay ends here too, so
+/// its export is built exactly as the backtest's.
+#[must_use]
+pub fn report(v: &ValidatedRequest, result: BacktestResult, candles: usize) -> BacktestReport {
     let stake_currency = v.spec.stake_currency().to_owned();
     let summary = result.summary(&v.config, &stake_currency, &v.timerange_text);
     let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
@@ -352,7 +365,7 @@ pub fn run_report(
         "balance_curve": balance_curve,
     });
     let export = BacktestExport { trades: result.trades, unclosed_trades: result.unclosed_trades, summary };
-    Ok(BacktestReport { export, meta, report_text, equity_svg, candles, balance_curve })
+    BacktestReport { export, meta, report_text, equity_svg, candles, balance_curve }
 }
 
 /// Trades converted to JSON values chunk by chunk by whichever threads call [`TradesJson::work`]:

@@ -147,6 +147,13 @@ pub enum Command {
     /// result so far; a second Ctrl-C aborts.
     #[command(after_help = cmd::hyperopt::EXAMPLES)]
     Hyperopt(cmd::hyperopt::HyperoptArgs),
+    /// Run a trading node: the strategy on candles as they come, with the backtest's rules.
+    ///
+    /// Takes the same strategy, pair and money flags as `tradai backtest`. --replay trades over
+    /// the stored candles as fast as possible: a dry-run replay gives the backtest's trades.
+    /// State (trades, orders, wallet) is kept under the data dir; the same --bot-id resumes it.
+    #[command(after_help = cmd::trade::EXAMPLES)]
+    Trade(cmd::trade::TradeArgs),
     /// Built-in strategies and their tunable parameters.
     #[command(subcommand)]
     Strategies(cmd::strategies::StrategiesCommand),
@@ -188,7 +195,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking};
+        use cmd::{backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking, trade};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -202,6 +209,7 @@ impl Command {
             Self::Runs(c) => tracking::run_runs(c, settings),
             Self::Models(c) => tracking::run_models(c, settings),
             Self::Ml(c) => ml::run(c, settings, ui.quiet),
+            Self::Trade(a) => trade::run(a, settings, ui),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),
         }

@@ -69,6 +69,8 @@ pub struct BackendInner {
     pub submitted: AtomicU64,
     /// Experiment tracking of finished jobs (`None`: not tracked).
     pub tracking: Option<Arc<tradai_executor::tracking::JobTracking>>,
+    /// The trading nodes' database (`GET /api/v1/trading`; `None`: no nodes).
+    pub trading_db: Option<std::path::PathBuf>,
     caches: Mutex<Caches>,
 }
 
@@ -118,6 +120,7 @@ impl BackendState {
             accepting: AtomicBool::new(true),
             submitted: AtomicU64::new(0),
             tracking: None,
+            trading_db: None,
             caches: Mutex::new(Caches::default()),
         }))
     }
@@ -130,6 +133,22 @@ impl BackendState {
     pub fn with_tracking(mut self, tracking: Arc<tradai_executor::tracking::JobTracking>) -> Self {
         Arc::get_mut(&mut self.0).expect("with_tracking before the state is shared").tracking = Some(tracking);
         self
+    }
+
+    /// Lists the trading nodes of the database at `path` on `GET /api/v1/trading`.
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_trading_db(mut self, path: std::path::PathBuf) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_trading_db before the state is shared").trading_db = Some(path);
+        self
+    }
+
+    /// The trading nodes' database, if any.
+    #[must_use]
+    pub fn trading_db(&self) -> Option<std::path::PathBuf> {
+        self.trading_db.clone()
     }
 
     fn tracked(&self, mut view: JobView) -> JobView {
@@ -175,6 +194,7 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/strategies/{name}", get(strategy))
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
+        .route("/api/v1/trading", get(crate::trading_api::list_trading))
         .route("/metrics", get(metrics))
         .merge(mutating)
         .with_state(state.clone());

@@ -22,6 +22,7 @@ pub mod public;
 pub mod serve;
 pub mod strategy_service;
 pub mod tracking;
+pub mod trading_api;
 
 use std::sync::Arc;
 

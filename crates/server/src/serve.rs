@@ -533,6 +533,8 @@ pub async fn run(
             Some(t) => state.with_tracking(Arc::clone(t)),
             None => state,
         };
+        // Trading nodes keep their state beside the job database (`tradai trade`).
+        let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         pools.push(pool);
         backend = Some(state);

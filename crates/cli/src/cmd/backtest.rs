@@ -57,21 +57,28 @@ pub struct BacktestArgs {
 /// What a `--strategy-config` file adds to the run: its strategy, parameters and overrides.
 fn strategy_config(path: &std::path::Path) -> anyhow::Result<BacktestRequest> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read strategy config '{}'", path.display()))?;
-    let mut v: serde_json::Value =
+    let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("strategy config '{}' is not valid JSON", path.display()))?;
-    let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config '{}' must be a JSON object", path.display()))?;
+    strategy_config_doc(v, &format!("'{}'", path.display()))
+}
+
+/// What a strategy config document adds to a run (`{"strategy", "params", "minimal_roi",
+/// "stoploss", "trailing_*"}`, as `tradai hyperopt --best-config` writes it and the registry
+/// stores it): its strategy, parameters and overrides; `origin` names it in errors.
+pub(crate) fn strategy_config_doc(mut v: serde_json::Value, origin: &str) -> anyhow::Result<BacktestRequest> {
+    let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config {origin} must be a JSON object"))?;
     let strategy = match obj.remove("strategy") {
         None => None,
         Some(serde_json::Value::String(s)) => Some(s),
-        Some(other) => anyhow::bail!("invalid \"strategy\" in '{}': expected a name, got {other}", path.display()),
+        Some(other) => anyhow::bail!("invalid \"strategy\" in {origin}: expected a name, got {other}"),
     };
     let params = match obj.remove("params") {
         None => None,
         Some(serde_json::Value::Object(m)) => Some(m),
-        Some(other) => anyhow::bail!("invalid \"params\" in '{}': expected an object, got {other}", path.display()),
+        Some(other) => anyhow::bail!("invalid \"params\" in {origin}: expected an object, got {other}"),
     };
-    let overrides: SettingsOverrides = serde_json::from_value(serde_json::Value::Object(obj.clone()))
-        .with_context(|| format!("invalid strategy config '{}'", path.display()))?;
+    let overrides: SettingsOverrides =
+        serde_json::from_value(serde_json::Value::Object(obj.clone())).with_context(|| format!("invalid strategy config {origin}"))?;
     Ok(BacktestRequest { strategy, params, overrides: Some(overrides), ..BacktestRequest::default() })
 }
 

@@ -17,3 +17,4 @@ pub mod services;
 pub mod strategies;
 pub mod sync;
 pub mod tracking;
+pub mod trade;

@@ -3,6 +3,9 @@
 mod backtest;
 mod data;
 mod data_safety;
+// The fake Binance venue of tradai-trading's tests (signed orders, faults).
+#[path = "../../../trading/tests/it/fake_binance.rs"]
+mod fake_binance;
 mod hyperopt;
 mod ml;
 mod runspec;
@@ -10,3 +13,4 @@ mod services;
 mod sync;
 mod tidy;
 mod tracking;
+mod trade;

@@ -138,6 +138,22 @@ fn sqlite_is_a_leaf_of_storage_plumbing() {
 }
 
 #[test]
+fn trading_nodes_know_no_cli_terminal_or_service() {
+    // tradai-trading is the node's domain: the rules come from tradai-engine, progress and
+    // stop are callbacks; the CLI and the services call it, never the other way round.
+    let deps = crate_deps();
+    let trading = &deps["tradai-trading"];
+    let bad: Vec<_> =
+        trading.iter().filter(|d| ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http"].contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-trading (see docs/ARCHITECTURE.md): {bad:?}");
+    for (name, ds) in &deps {
+        if DOMAIN.contains(&name.as_str()) {
+            assert!(!ds.iter().any(|d| d == "tradai-trading"), "domain crate {name} must not depend on tradai-trading");
+        }
+    }
+}
+
+#[test]
 fn models_stay_out_of_the_engine_and_the_store_out_of_ml() {
     // The engine runs `MlSignal` as any strategy; it must not learn about models or the
     // registry. tradai-ml gets candles as values (no store) and speaks no HTTP itself.
