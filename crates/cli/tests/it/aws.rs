@@ -1,0 +1,147 @@
+//! The binary on an AWS emulator (moto, from `scripts/moto-server.sh`): `TRADAI_DATA_DIR`
+//! pointing at `s3://bucket/prefix` stores and reads candles in S3 through the standard
+//! `AWS_*` settings, and a backtest there gives what the same data on a local disk gives.
+//!
+//! Needs `TRADAI_TEST_AWS_ENDPOINT` (set by `scripts/test.sh`); without it the test prints why
+//! it is skipped and passes.
+
+use std::io::{Read, Write};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::data::{imported_store, json_of, repo, testdata, tradai};
+
+fn endpoint() -> Option<String> {
+    let url = std::env::var("TRADAI_TEST_AWS_ENDPOINT").ok().filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!("skipping the S3 tests: TRADAI_TEST_AWS_ENDPOINT is not set (start moto with `export TRADAI_TEST_AWS_ENDPOINT=$(scripts/moto-server.sh)`)");
+    }
+    url.map(|u| u.trim().trim_end_matches('/').to_owned())
+}
+
+/// `tradai` with the emulator as its AWS, and dummy credentials (never real ones).
+fn on_aws(endpoint: &str) -> Command {
+    let mut c = tradai();
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "tradai-test")
+        .env("AWS_SECRET_ACCESS_KEY", "tradai-test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL_S3");
+    c
+}
+
+fn ok(mut c: Command, what: &str) -> std::process::Output {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Creates a bucket on the emulator with a plain path-style `PUT /bucket` (moto does not check
+/// signatures, and the test binary has no S3 client of its own).
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {answer}");
+}
+
+fn backtest_args(d: &str, export: &str) -> Vec<String> {
+    [
+        "backtest",
+        "--data-dir",
+        d,
+        "--exchange",
+        "binance",
+        "--strategy",
+        "EmaCross",
+        "--pairs",
+        "ETH/BTC,LTC/BTC,XRP/BTC",
+        "--timeframe",
+        "5m",
+        "--stake-amount",
+        "0.05",
+        "--wallet",
+        "1",
+        "--fee",
+        "0.001",
+        "--export",
+        export,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// The series of a `data list --json`, without what depends on where they are stored.
+fn series(list: &Value) -> Vec<Value> {
+    let mut v: Vec<Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::json!([s["exchange"], s["pair"], s["timeframe"], s["rows"], s["first"], s["last"]]))
+        .collect();
+    v.sort_by_key(ToString::to_string);
+    v
+}
+
+#[test]
+fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
+    let Some(endpoint) = endpoint() else { return };
+    let bucket = format!("tradai-test-{}", &uuid_like());
+    create_bucket(&endpoint, &bucket);
+    let s3 = format!("s3://{bucket}/candles");
+    let markets = repo().join("sample-data/binance/markets.json");
+    let data = testdata().join("freqtrade");
+    let mut import = on_aws(&endpoint);
+    import.env("TRADAI_DATA_DIR", &s3).args(["-q", "data", "import", "freqtrade", data.to_str().unwrap(), "--exchange", "binance"]);
+    import.args(["--markets", markets.to_str().unwrap()]);
+    ok(import, "import into S3");
+
+    let local = imported_store();
+    let d = local.path().to_str().unwrap();
+    let mut list = on_aws(&endpoint);
+    list.env("TRADAI_DATA_DIR", &s3).args(["data", "list", "--json"]);
+    let remote_list = json_of(&ok(list, "data list on S3"));
+    let local_list = json_of(&ok({
+        let mut c = tradai();
+        c.args(["--data-dir", d, "data", "list", "--json"]);
+        c
+    }, "data list on disk"));
+    assert!(!series(&remote_list).is_empty());
+    assert_eq!(series(&remote_list), series(&local_list), "S3 holds the same series as the disk");
+
+    let out = tempfile::tempdir().unwrap();
+    let (remote_export, local_export) = (out.path().join("s3.json"), out.path().join("local.json"));
+    let mut bt = on_aws(&endpoint);
+    bt.args(backtest_args(&s3, remote_export.to_str().unwrap()));
+    ok(bt, "backtest on S3");
+    let mut bt = tradai();
+    bt.args(backtest_args(d, local_export.to_str().unwrap()));
+    ok(bt, "backtest on disk");
+    let read = |p: &std::path::Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let (r, l) = (read(&remote_export), read(&local_export));
+    let trades = |v: &Value| v["strategy"]["EmaCross"]["trades"].clone();
+    assert!(trades(&l).as_array().is_some_and(|t| !t.is_empty()), "the local run trades");
+    assert_eq!(trades(&r), trades(&l), "same trades from S3 as from disk");
+    for k in ["profit_total_abs", "total_trades", "max_drawdown_abs", "final_balance"] {
+        assert_eq!(r["strategy"]["EmaCross"][k], l["strategy"]["EmaCross"][k], "{k}");
+    }
+
+    // A bucket that does not exist is named in one line.
+    let mut missing = on_aws(&endpoint);
+    missing.args(["data", "list", "--data-dir", &format!("s3://{bucket}-missing/x"), "--json"]);
+    let out = missing.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{bucket}-missing")), "{err}");
+}
+
+/// A bucket name unique to this run (time and process id; S3 names are lower-case).
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:x}-{}", t, std::process::id())
+}
