@@ -1,5 +1,6 @@
 //! One module per command group; `dispatch` routes a parsed command to its handler.
 
+mod aws;
 mod backtest;
 mod config;
 pub mod data;
