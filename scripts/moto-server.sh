@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A local AWS emulator (moto's server) for the tests of tradai-aws and for trying TradAI's AWS
 # back ends without an AWS account: installs the pinned moto into a virtualenv inside the
-# project when missing, starts
-#   moto_server -H 127.0.0.1 -p $PORT
+# project when missing, starts moto's server (scripts/moto-server.py: `moto_server -H 127.0.0.1
+# -p $PORT` with DynamoDB requests serialised as real DynamoDB serialises writes to an item)
 # in the background on a free port, waits for /moto-api/ and prints the endpoint URL (only that,
 # on stdout):
 #
@@ -109,7 +109,8 @@ fi
 mkdir -p "$DIR"
 DIR_ABS="$(cd "$DIR" && pwd)"
 # setsid makes the server a process group of its own, so --stop ends everything it started.
-setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" </dev/null >"$DIR_ABS/server.log" 2>&1 &
+# moto-server.py is moto_server with DynamoDB requests served one at a time (see its header).
+setsid "$VENV/bin/python" scripts/moto-server.py 127.0.0.1 "$PORT" </dev/null >"$DIR_ABS/server.log" 2>&1 &
 echo $! >"$PIDFILE"
 echo "$URL" >"$URLFILE"
 
