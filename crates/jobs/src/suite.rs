@@ -254,7 +254,10 @@ pub fn listing_is_newest_first_and_pages(repo: Arc<dyn JobRepository>) {
     assert!(syncs.items.iter().all(|j| j.job_type == "sync"));
     let pending_backtests =
         repo.list(&JobFilter { job_type: Some("backtest".into()), status: Some(JobStatus::Pending), ..JobFilter::default() }).unwrap();
-    assert_eq!(pending_backtests.items.iter().map(|j| j.id.clone()).collect::<Vec<_>>(), vec![ids[0].clone(), ids[2].clone(), ids[4].clone()]);
+    assert_eq!(
+        pending_backtests.items.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
+        vec![ids[0].clone(), ids[2].clone(), ids[4].clone()]
+    );
 }
 
 /// Cancelling a pending job finishes it; a job handed back keeps its attempts and runs again.

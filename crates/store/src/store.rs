@@ -160,8 +160,10 @@ impl CandleStore {
         if endpoint.is_some_and(|e| e.starts_with("http://")) {
             b = b.with_allow_http(true);
         }
-        let s3 = b.build().map_err(|e| {
-            StoreError::Location { location: location.into(), reason: "cannot configure the s3 client".into(), source: Some(Box::new(e)) }
+        let s3 = b.build().map_err(|e| StoreError::Location {
+            location: location.into(),
+            reason: "cannot configure the s3 client".into(),
+            source: Some(Box::new(e)),
         })?;
         Ok(Self {
             store: Arc::new(s3),

@@ -59,7 +59,11 @@ pub fn new_item(id: &str, job: &NewJob, now: i64) -> Item {
 
 /// The idempotency item of `key`, pointing at job `id`.
 pub fn idempotency_item(key: &str, id: &str, now: i64) -> Item {
-    HashMap::from([(KEY.to_owned(), s(format!("{IDEMPOTENCY_PREFIX}{key}"))), (TARGET.to_owned(), s(id)), ("created_at".to_owned(), n(now))])
+    HashMap::from([
+        (KEY.to_owned(), s(format!("{IDEMPOTENCY_PREFIX}{key}"))),
+        (TARGET.to_owned(), s(id)),
+        ("created_at".to_owned(), n(now)),
+    ])
 }
 
 /// Reads items of one table, naming the table and item in errors.

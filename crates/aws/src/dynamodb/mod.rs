@@ -129,7 +129,12 @@ impl Inner {
     }
 
     async fn describe(&self) -> Result<(), AwsError> {
-        self.client.describe_table().table_name(&self.table).send().await.map_err(|e| AwsError::sdk("dynamodb", "DescribeTable", &self.table, e))?;
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("dynamodb", "DescribeTable", &self.table, e))?;
         Ok(())
     }
 
@@ -420,7 +425,10 @@ impl Inner {
         let now = now_ms();
         let mut set = vec!["#status = :to", "updated_at = :now"];
         let mut remove = Vec::new();
-        let mut u = self.update_from(&id, cur.status).expression_attribute_values(":to", s(to.as_str())).expression_attribute_values(":now", n(now));
+        let mut u = self
+            .update_from(&id, cur.status)
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", n(now));
         if to.is_terminal() {
             set.push("finished_at = :now");
         } else {
@@ -519,7 +527,10 @@ struct Filters<'a> {
 }
 
 impl Filters<'_> {
-    fn apply(&self, mut q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn apply(
+        &self,
+        mut q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         let mut clauses = Vec::new();
         if !self.job_types.is_empty() {
             let marks: Vec<String> = (0..self.job_types.len()).map(|i| format!(":type{i}")).collect();

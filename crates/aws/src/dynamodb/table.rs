@@ -46,7 +46,9 @@ pub async fn create_job_table(client: &Client, table: &str) -> Result<(), AwsErr
         .await;
     match out {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception) => {}
         Err(e) => return Err(AwsError::sdk("dynamodb", "CreateTable", table, e)),
     }
     // Real DynamoDB takes seconds to make a table ACTIVE; the emulator does it at once.

@@ -106,11 +106,14 @@ fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
     let mut list = on_aws(&endpoint);
     list.env("TRADAI_DATA_DIR", &s3).args(["data", "list", "--json"]);
     let remote_list = json_of(&ok(list, "data list on S3"));
-    let local_list = json_of(&ok({
-        let mut c = tradai();
-        c.args(["--data-dir", d, "data", "list", "--json"]);
-        c
-    }, "data list on disk"));
+    let local_list = json_of(&ok(
+        {
+            let mut c = tradai();
+            c.args(["--data-dir", d, "data", "list", "--json"]);
+            c
+        },
+        "data list on disk",
+    ));
     assert!(!series(&remote_list).is_empty());
     assert_eq!(series(&remote_list), series(&local_list), "S3 holds the same series as the disk");
 
