@@ -1,6 +1,7 @@
 //! The seeds' AWS settings of the services, read from the environment under their seeds names:
 //! `EXECUTOR_MODE` (how backtests run), `DYNAMODB_TABLE_NAME` (job state in DynamoDB instead of
-//! the local SQLite database) and `BACKEND_BACKTEST_QUEUE_URL` (the SQS mode's queue). A
+//! the local SQLite database; `DYNAMODB_CREATE_TABLE=true` creates it when missing) and
+//! `BACKEND_BACKTEST_QUEUE_URL` (the SQS mode's queue). A
 //! setting a mode needs and does not find is named at start-up.
 
 use anyhow::bail;
@@ -15,6 +16,9 @@ pub struct AwsEnv {
     pub table: Option<String>,
     /// `BACKEND_BACKTEST_QUEUE_URL`.
     pub queue_url: Option<String>,
+    /// `DYNAMODB_CREATE_TABLE=true`: create a missing table at start-up (an emulator, a dev
+    /// account); otherwise the stack creates it and a missing one is an error.
+    pub create_table: bool,
 }
 
 impl AwsEnv {
@@ -29,6 +33,7 @@ impl AwsEnv {
             executor_mode: get("EXECUTOR_MODE").map(|m| m.to_ascii_lowercase()),
             table: get("DYNAMODB_TABLE_NAME"),
             queue_url: get("BACKEND_BACKTEST_QUEUE_URL"),
+            create_table: get("DYNAMODB_CREATE_TABLE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
         };
         match env.executor_mode.as_deref() {
             None | Some("local" | "subprocess") => {}
@@ -62,7 +67,7 @@ impl AwsEnv {
     }
 
     /// The DynamoDB job repository of `DYNAMODB_TABLE_NAME`, when set. The table must exist
-    /// (created by the stack, or `create` for an emulator); AWS settings come from the SDK's
+    /// (created by the stack) unless `DYNAMODB_CREATE_TABLE` is set; AWS settings come from the SDK's
     /// standard chain (`AWS_REGION`, `AWS_PROFILE`, `AWS_ENDPOINT_URL`, ...).
     ///
     /// # Errors
@@ -71,7 +76,7 @@ impl AwsEnv {
     pub fn job_repository(&self) -> anyhow::Result<Option<tradai_server::serve::ExternalJobs>> {
         use anyhow::Context;
         let Some(table) = &self.table else { return Ok(None) };
-        let repo = tradai_aws::DynamoJobRepository::connect(table, &tradai_aws::AwsOverrides::default(), false)
+        let repo = tradai_aws::DynamoJobRepository::connect(table, &tradai_aws::AwsOverrides::default(), self.create_table)
             .with_context(|| format!("DYNAMODB_TABLE_NAME={table}"))?;
         Ok(Some(tradai_server::serve::ExternalJobs { repo: std::sync::Arc::new(repo), describe: format!("dynamodb table {table}") }))
     }

@@ -148,3 +148,91 @@ fn uuid_like() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{:x}-{}", t, std::process::id())
 }
+
+/// `tradai up` with `DYNAMODB_TABLE_NAME` keeps its jobs in that table: a backtest submitted
+/// over HTTP is created, claimed, completed and listed there, and a repeated idempotency key
+/// finds the first job in DynamoDB.
+#[test]
+fn up_keeps_its_jobs_in_dynamodb() {
+    use crate::services::{import_sample, jobs, submit_args, wait_final, Up};
+    use tradai_jobs::{JobFilter, JobRepository, JobStatus};
+    let Some(endpoint) = endpoint() else { return };
+    let overrides = tradai_aws::AwsOverrides {
+        endpoint_url: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
+    };
+    let table = format!("tradai-test-up-{}", uuid_like());
+    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let envs = [
+        ("DYNAMODB_TABLE_NAME", table.as_str()),
+        ("EXECUTOR_MODE", "local"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "tradai-test"),
+        ("AWS_SECRET_ACCESS_KEY", "tradai-test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let up = Up::start(&data, &envs);
+    let mut args = submit_args();
+    args.extend(["--idempotency-key", "dynamo-1"]);
+    let (ok, sub, err) = jobs(&up.backend, &args);
+    assert!(ok, "submit failed: {err}\n{}", up.log());
+    let id = sub["job_id"].as_str().unwrap().to_owned();
+    let (ok, again, _) = jobs(&up.backend, &args);
+    assert!(ok);
+    assert_eq!((again["job_id"].as_str(), &again["created"]), (Some(id.as_str()), &Value::Bool(false)));
+    let done = wait_final(&up.backend, &id, std::time::Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    let stored = repo.get(&id).unwrap();
+    assert_eq!((stored.status, stored.attempts), (JobStatus::Completed, 1), "the job lives in DynamoDB");
+    assert_eq!(stored.result.as_ref().map(|r| &r["summary"]), Some(&done["result"]["summary"]));
+    let page = repo.list(&JobFilter { status: Some(JobStatus::Completed), ..JobFilter::default() }).unwrap();
+    assert_eq!(page.total, 1);
+    drop(up);
+
+    // A table that does not exist stops the start-up with its name.
+    let mut c = crate::services::tradai();
+    c.arg("--data-dir").arg(&data).args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"]);
+    for (k, v) in envs {
+        c.env(k, if k == "DYNAMODB_TABLE_NAME" { "tradai-test-no-such-table" } else { v });
+    }
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("tradai-test-no-such-table"), "{err}");
+
+    // DYNAMODB_CREATE_TABLE creates a missing one (an emulator, a dev account).
+    let fresh = format!("tradai-test-created-{}", uuid_like());
+    let mut envs = envs.to_vec();
+    envs[0] = ("DYNAMODB_TABLE_NAME", fresh.as_str());
+    envs.push(("DYNAMODB_CREATE_TABLE", "true"));
+    drop(Up::start(&data, &envs));
+    let created = tradai_aws::DynamoJobRepository::connect(&fresh, &overrides, false).unwrap();
+    assert_eq!(created.count_by_status().unwrap(), vec![]);
+}
+
+/// The seeds' executor settings are checked at start-up, the missing one named.
+#[test]
+fn executor_mode_names_missing_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (vec![("EXECUTOR_MODE", "sqs")], "BACKEND_BACKTEST_QUEUE_URL and DYNAMODB_TABLE_NAME"),
+        (vec![("EXECUTOR_MODE", "sqs"), ("DYNAMODB_TABLE_NAME", "t")], "needs BACKEND_BACKTEST_QUEUE_URL"),
+        (vec![("EXECUTOR_MODE", "docker")], "EXECUTOR_MODE 'docker'"),
+    ];
+    for (envs, want) in cases {
+        let mut c = crate::services::tradai();
+        c.arg("--data-dir").arg(tmp.path().join("data")).args(["up", "--backend-port", "0", "--data-collection-port", "0"]);
+        c.args(["--strategy-service-port", "0"]);
+        for (k, v) in &envs {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{envs:?}: {err}");
+        assert!(err.contains(want), "{envs:?}: expected {want} in: {err}");
+    }
+}
