@@ -102,7 +102,7 @@ mod tests {
     fn modes_name_what_they_miss() {
         assert_eq!(AwsEnv::from_env(env(&[])).unwrap(), AwsEnv::default());
         let e = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "SubProcess"), ("DYNAMODB_TABLE_NAME", " ")])).unwrap();
-        assert_eq!((e.executor_mode.as_deref(), e.table), (Some("subprocess"), None));
+        assert_eq!((e.executor_mode.as_deref(), e.table.as_deref()), (Some("subprocess"), None));
         let s = e.apply(&Settings::default());
         assert_eq!(s.server.executor, "subprocess");
         let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs")])).unwrap_err().to_string();
