@@ -60,7 +60,7 @@ fn backtest_args(d: &str, export: &str) -> Vec<String> {
         "--strategy",
         "EmaCross",
         "--pairs",
-        "ETH/BTC,LTC/BTC,XRP/BTC",
+        "ETH/BTC,LTC/BTC,ADA/BTC",
         "--timeframe",
         "5m",
         "--stake-amount",
@@ -127,12 +127,11 @@ fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
     ok(bt, "backtest on disk");
     let read = |p: &std::path::Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
     let (r, l) = (read(&remote_export), read(&local_export));
-    let trades = |v: &Value| v["strategy"]["EmaCross"]["trades"].clone();
+    let trades = |v: &Value| v["trades"].clone();
     assert!(trades(&l).as_array().is_some_and(|t| !t.is_empty()), "the local run trades");
     assert_eq!(trades(&r), trades(&l), "same trades from S3 as from disk");
-    for k in ["profit_total_abs", "total_trades", "max_drawdown_abs", "final_balance"] {
-        assert_eq!(r["strategy"]["EmaCross"][k], l["strategy"]["EmaCross"][k], "{k}");
-    }
+    assert!(r["summary"].is_object());
+    assert_eq!(r["summary"], l["summary"], "same summary from S3 as from disk");
 
     // A bucket that does not exist is named in one line.
     let mut missing = on_aws(&endpoint);
