@@ -1,7 +1,7 @@
 //! The shared test suite of [`JobRepository`] back ends (cargo feature `suite`): every case
 //! takes a fresh, empty repository and must pass on SQLite and on DynamoDB alike, so one can
 //! stand in for the other. The tests of each back end call every case (see
-//! `crates/jobs/tests/it/main.rs` and `crates/aws/tests/it/main.rs`); [`CASES`] names them so a
+//! `crates/jobs/tests/it/main.rs` and `crates/aws/tests/it/dynamodb.rs`); [`CASES`] names them so a
 //! back end cannot silently skip one.
 //!
 //! Panics are the point here: these are test assertions, compiled only with the feature.
