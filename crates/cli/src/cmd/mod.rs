@@ -5,6 +5,7 @@
 //! shared flags from `crate::flags` and helpers from `crate::output`, never from `crate::args`
 //! (which imports them), so there are no import loops.
 
+pub mod aws;
 pub mod backtest;
 pub mod completions;
 pub mod config;
