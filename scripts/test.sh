@@ -6,16 +6,20 @@
 #   - moto's AWS emulator (pinned, in a venv inside the project; once) on a free 127.0.0.1 port
 #     for the AWS back-end tests (TRADAI_TEST_AWS_ENDPOINT, dummy credentials and region), also
 #     stopped at the end;
-#   - `cargo test --workspace --locked` with any extra arguments passed through.
+#   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
+#     (every failing test binary is reported, not only the first).
+#
+# Python venvs live in `.venv/` inside the project (ignored by git); the first run takes minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
+export MLFLOW_VENV="${MLFLOW_VENV:-$PWD/.venv/mlflow}"
 scripts/mlflow-server.sh --install-only
 # The store's interop test reads a stored file with pandas and pyarrow, which MLflow's venv has.
-export TRADAI_TEST_PYTHON="${TRADAI_TEST_PYTHON:-${MLFLOW_VENV:-/opt/mlflow-venv}/bin/python}"
+export TRADAI_TEST_PYTHON="${TRADAI_TEST_PYTHON:-$MLFLOW_VENV/bin/python}"
 TRADAI_TEST_MLFLOW_URI="$(scripts/mlflow-server.sh)"
 export TRADAI_TEST_MLFLOW_URI
 scripts/moto-server.sh --install-only
@@ -25,4 +29,4 @@ export TRADAI_TEST_AWS_ENDPOINT
 export AWS_ACCESS_KEY_ID=tradai-test AWS_SECRET_ACCESS_KEY=tradai-test AWS_REGION=us-east-1
 trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true; scripts/moto-server.sh --stop >/dev/null 2>&1 || true' EXIT
 
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"
