@@ -96,8 +96,14 @@ fn backtest_jobs_are_tracked_and_strategies_load_from_the_registry() {
     assert_eq!(found, vec![runs[1].as_str()]);
     let (status, e) = http(&up.backend, "GET", "/api/v1/runs?filter=metrics.sharpe%20%3E%3E%201", None);
     assert_eq!(status, 400, "a bad filter is the client's error: {e}");
-    let (status, _) = http(&up.backend, "GET", "/api/v1/runs/0123456789abcdef0123456789abcdef", None);
+    let (status, e) = http(&up.backend, "GET", "/api/v1/runs/0123456789abcdef0123456789abcdef", None);
     assert_eq!(status, 404);
+    // The id is quoted once (it used to be quoted by the tracker and again by the API).
+    let msg = e.to_string();
+    assert!(msg.contains("'0123456789abcdef0123456789abcdef'") && !msg.contains("''"), "{msg}");
+    let (status, e) = http(&up.backend, "GET", "/api/v1/runs?experiment=backtests/NoSuchStrategy", None);
+    assert_eq!(status, 404, "{e}");
+    assert!(!e.to_string().contains("''"), "{e}");
 
     let (ok, out, err) =
         cli(&data, &[], &["runs", "list", "--experiment", "backtests/EmaCross", "--order-by", "params.fee DESC", "--json"]);
