@@ -343,6 +343,7 @@ fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
             _ => "config",
         },
         BacktestError::Params(_) => "parameters",
+        BacktestError::StrategyFailed { .. } => "strategy",
         _ => return BacktestFailure::Engine(Box::new(e)),
     };
     field(name, e.to_string())
@@ -483,8 +484,22 @@ pub fn run_report(
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestReport, BacktestFailure> {
-    let registry = StrategyRegistry::builtin();
-    let v = req.validate(&registry)?;
+    run_report_in(store, req, &StrategyRegistry::builtin(), progress, cancel)
+}
+
+/// [`run_report`] with the strategies of `registry` (a strategy file's class, a declarative
+/// strategy) instead of the built-in ones.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_report_in(
+    store: &BlockingCandleStore,
+    req: &BacktestRequest,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<BacktestReport, BacktestFailure> {
+    let v = req.validate(registry)?;
     let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
     progress(0.05);
     let data = load_pairs(store, &v, strategy.settings().startup_candle_count, cancel)?;

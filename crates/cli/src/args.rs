@@ -116,6 +116,9 @@ pub enum Command {
     /// Built-in strategies and their tunable parameters.
     #[command(subcommand)]
     Strategies(StrategiesCommand),
+    /// Check a strategy for look-ahead bias and for indicators that need more start-up candles.
+    #[command(subcommand)]
+    Analysis(crate::cmd::analysis::AnalysisCommand),
     /// Inspect the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -400,6 +403,9 @@ pub struct BacktestArgs {
     /// Strategy, market, window and money.
     #[command(flatten)]
     pub run: BacktestFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// Strategy config JSON as `tradai hyperopt --best-config` writes it:
     /// {"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}.
     #[arg(long, value_name = "FILE")]

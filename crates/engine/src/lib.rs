@@ -33,6 +33,8 @@ pub use data::{PairData, PreparedMarket, PreparedPair};
 pub use error::BacktestError;
 pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
 pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
-pub use strategy::{IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy, StrategyFailure};
+pub use strategy::{
+    IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy, StrategyFailure,
+};
 pub use tradai_metrics::StakeAmount;
 pub use with_settings::WithSettings;

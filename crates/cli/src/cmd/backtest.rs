@@ -55,12 +55,13 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         );
     }
     let req = request(&a)?;
+    let registry = a.source.registry(&a.run.strategy)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
-    req.validate(&StrategyRegistry::builtin()).map_err(flag_error)?;
+    req.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);
     // The typed report: the trades' JSON is built only for --export.
-    let report = backtest::run_report(&store, &req, &|_| {}, &cancel).map_err(flag_error)?;
+    let report = backtest::run_report_in(&store, &req, &registry, &|_| {}, &cancel).map_err(flag_error)?;
     if let Some(path) = &a.export {
         let doc = report.export_json()?;
         let text = serde_json::to_string_pretty(&doc)?;

@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::Args;
 use tradai_app::hyperopt::{self, HyperoptRequest};
-use tradai_engine::StrategyRegistry;
 use tradai_hyperopt::{HyperoptOutcome, SampleComparison};
 use tradai_settings::Settings;
 
@@ -23,6 +22,9 @@ pub struct HyperoptArgs {
     /// Strategy, market, in-sample window and money: the flags of `tradai backtest`.
     #[command(flatten)]
     pub run: BacktestFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// Number of evaluations.
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
@@ -108,7 +110,7 @@ pub fn run(a: HyperoptArgs, settings: &Settings, quiet: bool) -> anyhow::Result<
         svg_path("heatmap", p)?;
     }
     // Every flag is checked before the store is touched, so a typo is reported as such.
-    let registry = StrategyRegistry::builtin();
+    let registry = a.source.registry(&a.run.strategy)?;
     let v = a.request().validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let pb = progress(v.planned_epochs(&registry) as u64, "hyperopt", quiet || a.json || a.progress_json);

@@ -1,10 +1,12 @@
 //! One module per command group; `dispatch` routes a parsed command to its handler.
 
+pub mod analysis;
 mod backtest;
 mod config;
 pub mod data;
 pub mod hyperopt;
 pub mod services;
+pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 
@@ -26,6 +28,7 @@ pub fn dispatch(cmd: Command, settings: &Settings, quiet: bool) -> anyhow::Resul
         Command::Backtest(a) => backtest::run(a, settings),
         Command::Hyperopt(a) => hyperopt::run(a, settings, quiet),
         Command::Strategies(c) => backtest::strategies(c),
+        Command::Analysis(c) => analysis::run(c, settings),
         Command::Runs(c) => tracking::run_runs(c, settings),
         Command::Models(c) => tracking::run_models(c, settings),
     }

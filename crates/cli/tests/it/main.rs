@@ -4,6 +4,7 @@ mod backtest;
 mod data;
 mod hyperopt;
 mod services;
+mod strategy_files;
 mod sync;
 mod tidy;
 mod tracking;
