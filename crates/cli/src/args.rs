@@ -102,6 +102,12 @@ pub enum Command {
     ///   tradai backtest --strategy EmaCross --pairs ETH/BTC,LTC/BTC --timeframe 5m \
     ///       --timerange 20180115-20180125 --stake-amount 0.05 --wallet 1 \
     ///       --max-open-trades 3 --fee 0.001 --export result.json --plot equity.svg
+    ///
+    /// A Freqtrade strategy file (python3 with pandas and pyarrow) or a TOML strategy:
+    ///   tradai backtest --strategy-path testdata/conformance/strategies --strategy RsiMeanReversion \
+    ///       --pairs ETH/BTC,LTC/BTC --timeframe 5m
+    ///   tradai backtest --strategy-file testdata/strategies/EmaCrossToml.toml --strategy EmaCrossToml \
+    ///       --pairs ETH/BTC,LTC/BTC --timeframe 5m
     Backtest(BacktestArgs),
     /// Search strategy parameters (and ROI, stop-loss, trailing) for the lowest loss.
     ///
