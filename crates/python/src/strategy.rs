@@ -1,6 +1,8 @@
 //! [`PythonStrategy`]: a strategy file's class behind tradai-engine's `Strategy` trait.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use tradai_core::{Candles, Pair, StrategySettings};
@@ -20,7 +22,13 @@ pub struct PythonStrategy {
     settings: StrategySettings,
     parameters: Vec<ParamSpec>,
     pool: Pool,
+    /// Signals by pair, parameter values and candle span: hyperopt epochs that search only
+    /// ROI, stop-loss or trailing ask for the same signals again and need no Python call.
+    memo: Mutex<HashMap<String, Signals>>,
 }
+
+/// Memoised signal sets kept at most (a full memo is cleared, not evicted piecemeal).
+const MEMO_ENTRIES: usize = 256;
 
 impl std::fmt::Debug for PythonStrategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,7 +81,18 @@ impl PythonStrategy {
         for skipped in &description.skipped_parameters {
             tracing::warn!(strategy = %description.name, parameter = %skipped, "parameter outside the buy/sell spaces keeps its default");
         }
-        Ok(Self { settings, parameters, pool: Pool::new(launch, worker), description })
+        Ok(Self { settings, parameters, pool: Pool::new(launch, worker), description, memo: Mutex::default() })
+    }
+
+    /// The values of the class's tunable parameters in `params`, as the runner sets them.
+    fn param_values(&self, params: &ParamValues) -> Value {
+        let mut values = serde_json::Map::new();
+        for spec in &self.parameters {
+            if let Some(v) = params.get(&spec.name) {
+                values.insert(spec.name.clone(), param_json(v));
+            }
+        }
+        Value::Object(values)
     }
 
     /// What the runner read from the class.
@@ -89,15 +108,9 @@ impl PythonStrategy {
     /// [`PythonError::Populate`] when the strategy's code raised (the traceback's last line
     /// in the message), [`PythonError::Worker`] when the worker died.
     pub fn frame(&self, pair: &str, candles: &Candles, params: &ParamValues, all_columns: bool) -> Result<PythonFrame, PythonError> {
-        let mut values = serde_json::Map::new();
-        for spec in &self.parameters {
-            if let Some(v) = params.get(&spec.name) {
-                values.insert(spec.name.clone(), param_json(v));
-            }
-        }
         let header = json!({
             "pair": pair,
-            "params": values,
+            "params": self.param_values(params),
             "all_columns": all_columns,
             "timeframe": self.settings.timeframe.to_string(),
         });
@@ -157,13 +170,30 @@ impl Strategy for PythonStrategy {
         params: &ParamValues,
         _cache: Option<&mut IndicatorCache>,
     ) -> Result<Signals, StrategyFailure> {
-        self.frame(&pair.to_string(), candles, params, false).map(|f| f.signals).map_err(|e| StrategyFailure {
+        let key = format!(
+            "{pair}|{}|{}|{}|{}",
+            self.param_values(params),
+            candles.len(),
+            candles.ts.first().copied().unwrap_or_default(),
+            candles.ts.last().copied().unwrap_or_default()
+        );
+        let memo = |m: &Mutex<HashMap<String, Signals>>| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+        if let Some(s) = memo(&self.memo) {
+            return Ok(s);
+        }
+        let out = self.frame(&pair.to_string(), candles, params, false).map(|f| f.signals).map_err(|e| StrategyFailure {
             retryable: e.is_retryable(),
             // The engine adds strategy and pair; Python's own line is what the user needs.
             message: match e {
                 PythonError::Populate { message, .. } => message,
                 other => other.to_string(),
             },
-        })
+        })?;
+        let mut m = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= MEMO_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, out.clone());
+        Ok(out)
     }
 }

@@ -112,3 +112,24 @@ fn an_error_in_populate_names_the_pair_and_the_worker_survives() {
     let eth: Pair = "ETH/BTC".parse().unwrap();
     assert!(s.try_populate_pair(&eth, &c, &ParamValues::new(), None).is_ok());
 }
+
+#[test]
+fn the_same_pair_and_parameters_are_computed_once() {
+    // Hyperopt epochs that search only ROI or stop-loss ask for the same signals again.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.log");
+    let text = class("S", "").replace(
+        "    def populate_indicators(self, df, metadata):\n        return df\n",
+        &format!("    def populate_indicators(self, df, metadata):\n        open(r'{}', 'a').write(metadata['pair'] + '\\n')\n        return df\n", log.display()),
+    );
+    write(dir.path(), "s.py", &text);
+    let s = PythonStrategy::load_with(&python(), dir.path(), "S").unwrap();
+    let c = candles("ETH_BTC-5m");
+    let eth: Pair = "ETH/BTC".parse().unwrap();
+    let ltc: Pair = "LTC/BTC".parse().unwrap();
+    let a = s.try_populate_pair(&eth, &c, &ParamValues::new(), None).unwrap();
+    assert_eq!(s.try_populate_pair(&eth, &c, &ParamValues::new(), None).unwrap(), a);
+    s.try_populate_pair(&ltc, &c, &ParamValues::new(), None).unwrap();
+    s.try_populate_pair(&eth, &c.slice(0..100), &ParamValues::new(), None).unwrap();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "ETH/BTC\nLTC/BTC\nETH/BTC\n");
+}
