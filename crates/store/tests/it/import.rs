@@ -98,7 +98,7 @@ fn validate_finds_the_known_gaps_of_the_shared_data() {
 fn markets_file_becomes_instrument_metadata() {
     let (_dir, store) = temp_store();
     // The conformance results carry the markets under meta.markets; the importer accepts them.
-    let markets = freqtrade_dir().join("../../conformance/expected/EmaCross-mot3.json");
+    let markets = freqtrade_dir().join("../conformance/expected/EmaCross-mot3.json");
     let report = store.import_freqtrade(&freqtrade_dir(), &opts(Some(markets)), &mut |_| {}).unwrap();
     assert_eq!(report.instruments.len(), 10);
     let ada = store.instrument(&binance(), &"ADA/BTC".parse().unwrap()).unwrap().unwrap();
