@@ -151,7 +151,7 @@ def describe_parameters(strategy):
         if isinstance(p, IntParameter):
             kind = {"kind": "int", "low": int(p.low), "high": int(p.high), "default": int(p.value)}
         elif isinstance(p, DecimalParameter):
-            kind = {"kind": "decimal", "low": float(p.low), "high": float(p.high), "decimals": int(p._decimals), "default": float(p.value)}
+            kind = {"kind": "decimal", "low": float(p.low), "high": float(p.high), "decimals": int(getattr(p, "decimals", 3)), "default": float(p.value)}
         elif isinstance(p, RealParameter):
             kind = {"kind": "decimal", "low": float(p.low), "high": float(p.high), "decimals": 6, "default": float(p.value)}
         elif isinstance(p, BooleanParameter):

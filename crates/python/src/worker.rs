@@ -8,7 +8,7 @@
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use serde_json::Value;
 
@@ -159,27 +159,56 @@ fn start_failure(launch: &Launch, h: &Value) -> PythonError {
     }
 }
 
-/// Idle workers of one strategy; a caller takes one (or starts one) per request.
+/// Requests smaller than this (≈ 20k candles) wait for a busy worker instead of starting
+/// another: an interpreter start with pandas costs ≈ 0.5 s of CPU, more than such a pair takes.
+const SPAWN_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// Idle workers of one strategy, and how many are alive; a caller takes an idle one, starts
+/// one, or (for a small request) waits for one to come back.
 pub(crate) struct Pool {
     pub launch: Launch,
-    idle: Mutex<Vec<Worker>>,
+    idle: Mutex<(Vec<Worker>, usize)>,
+    returned: Condvar,
 }
 
 impl Pool {
     pub(crate) fn new(launch: Launch, first: Worker) -> Self {
-        Self { launch, idle: Mutex::new(vec![first]) }
+        Self { launch, idle: Mutex::new((vec![first], 1)), returned: Condvar::new() }
     }
 
-    /// Runs one request on an idle worker (started when none is idle). A worker whose request
-    /// failed inside the strategy's code is kept; one that broke the protocol is dropped.
+    fn take(&self, payload: usize) -> Result<Worker, PythonError> {
+        let mut g = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(w) = g.0.pop() {
+                return Ok(w);
+            }
+            if g.1 == 0 || payload >= SPAWN_PAYLOAD_BYTES {
+                g.1 += 1;
+                drop(g);
+                return Worker::start(&self.launch).map(|(w, _)| w).inspect_err(|_| {
+                    self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 -= 1;
+                    self.returned.notify_one();
+                });
+            }
+            g = self.returned.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Runs one request on a worker. A worker whose request failed inside the strategy's code
+    /// is kept (the runner reported the error and lives on); one that broke the protocol or
+    /// died is dropped and replaced on demand.
     pub(crate) fn call(&self, header: &Value, payload: &[u8]) -> Result<(Value, Vec<u8>), PythonError> {
-        let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
-        let mut worker = match idle {
-            Some(w) => w,
-            None => Worker::start(&self.launch)?.0,
-        };
-        let out = worker.call(&self.launch, header, payload)?;
-        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(worker);
-        Ok(out)
+        let mut worker = self.take(payload.len())?;
+        let out = worker.call(&self.launch, header, payload);
+        let mut g = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if out.is_ok() {
+            g.0.push(worker);
+        } else {
+            g.1 -= 1;
+            drop(worker);
+        }
+        drop(g);
+        self.returned.notify_one();
+        out
     }
 }

@@ -20,7 +20,8 @@ fn reference_files_read_as_the_builtin_settings_and_signals() {
         let file = load(class);
         let builtin = registry.get(class).unwrap();
         assert_eq!(file.settings(), builtin.settings(), "{class}: settings read from the file");
-        assert_eq!(file.description().freqtrade, "shim");
+        // tradai's stand-in, or an installed Freqtrade's version: the results must not differ.
+        assert!(!file.description().freqtrade.is_empty());
         let want = builtin.populate(&eth, &ParamValues::defaults(&builtin.parameters()));
         let got = file.try_populate_pair(&pair, &eth, &ParamValues::new(), None).unwrap();
         assert_eq!(got.enter_long, want.enter_long, "{class}: enter_long");

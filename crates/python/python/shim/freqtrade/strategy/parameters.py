@@ -40,7 +40,7 @@ class RealParameter(BaseParameter):
 
 class DecimalParameter(RealParameter):
     def __init__(self, low, high=None, *, default, decimals=3, space=None, optimize=True, load=True, **kwargs):
-        self._decimals = decimals
+        self.decimals = decimals
         super().__init__(low, high, default=round(default, decimals), space=space, optimize=optimize, load=load, **kwargs)
 
 
