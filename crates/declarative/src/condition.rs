@@ -120,10 +120,10 @@ pub(crate) fn and_into(out: &mut [bool], op: Op, left: Values<'_>, right: Values
                 // The row before the first is NaN in pandas' shift: no crossing.
                 *first = false;
             }
-            for t in 1..out.len() {
+            for (t, o) in out.iter_mut().enumerate().skip(1) {
                 let (a, b, pa, pb) = (left.at(t), right.at(t), left.at(t - 1), right.at(t - 1));
                 let hit = if op == Op::CrossesAbove { a > b && pa <= pb } else { a < b && pa >= pb };
-                out[t] &= hit;
+                *o &= hit;
             }
         }
         _ => {

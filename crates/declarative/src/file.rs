@@ -249,7 +249,7 @@ impl StrategyFile {
         if conditions[0].is_empty() && conditions[2].is_empty() {
             return Err(invalid("signals", "", "at least one enter_long or enter_short condition"));
         }
-        if !self.can_short && !(conditions[2].is_empty() && conditions[3].is_empty()) {
+        if !self.can_short && (!conditions[2].is_empty() || !conditions[3].is_empty()) {
             return Err(invalid("signals", "enter_short/exit_short", "can_short = true for short conditions"));
         }
         Ok(Checked { settings: s, parameters, conditions })

@@ -230,12 +230,12 @@ impl<'s> BacktestRunner<'s> {
                 .pairs
                 .par_iter()
                 .zip(caches.par_iter_mut())
-                .map(|(p, cache)| strategy.try_populate_pair(&p.pair, p.candles, params, Some(cache)).map_err(|e| failed(&p.pair, e)))
+                .map(|(p, cache)| strategy.try_populate_pair(p.pair, p.candles, params, Some(cache)).map_err(|e| failed(p.pair, e)))
                 .collect(),
             _ => market
                 .pairs
                 .par_iter()
-                .map(|p| strategy.try_populate_pair(&p.pair, p.candles, params, None).map_err(|e| failed(&p.pair, e)))
+                .map(|p| strategy.try_populate_pair(p.pair, p.candles, params, None).map_err(|e| failed(p.pair, e)))
                 .collect(),
         }
     }

@@ -89,7 +89,7 @@ fn bad_files_name_the_bad_value() {
     refused(&format!("{base}exit_long = ['r > 70']\n"), "enter_long or enter_short");
     refused(&format!("{base}enter_short = ['r > 70']\n"), "can_short");
     refused(
-        &format!("name = 'X'\nstoploss = -0.1\n[parameters]\np = {{ int = [2, 5], default = 9 }}\n[indicators]\nr = {{ kind = 'rsi', period = '$p' }}\n[signals]\nenter_long = ['r < 30']\n"),
+        "name = 'X'\nstoploss = -0.1\n[parameters]\np = { int = [2, 5], default = 9 }\n[indicators]\nr = { kind = 'rsi', period = '$p' }\n[signals]\nenter_long = ['r < 30']\n",
         "parameter 'p' default",
     );
     refused(
