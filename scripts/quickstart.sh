@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA_DIR="${TRADAI_DATA_DIR:-$PWD/.tradai/data}"
+# The same store every later `tradai` command reads by default (~/.tradai/data), so
+# `tradai data list` after the quickstart shows these candles.
+DATA_DIR="${TRADAI_DATA_DIR:-$HOME/.tradai/data}"
 OUT_DIR="${TRADAI_OUT_DIR:-$PWD/.tradai/out}"
 mkdir -p "$OUT_DIR"
 
@@ -23,3 +25,7 @@ if "$TRADAI" backtest --help >/dev/null 2>&1; then
     --export "$OUT_DIR/EmaCross.json" --plot "$OUT_DIR/EmaCross.svg"
   echo "trades and summary: $OUT_DIR/EmaCross.json   equity plot: $OUT_DIR/EmaCross.svg"
 fi
+echo
+echo "candles stored in $DATA_DIR (the default data dir of every tradai command)"
+echo "the binary is $PWD/target/release/tradai; put it on PATH with"
+echo "  cargo install --locked --path crates/cli     (or: export PATH=\"$PWD/target/release:\$PATH\")"

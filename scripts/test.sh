@@ -12,6 +12,8 @@ if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
 scripts/mlflow-server.sh --install-only
+# The store's interop test reads a stored file with pandas and pyarrow, which MLflow's venv has.
+export TRADAI_TEST_PYTHON="${TRADAI_TEST_PYTHON:-${MLFLOW_VENV:-/opt/mlflow-venv}/bin/python}"
 TRADAI_TEST_MLFLOW_URI="$(scripts/mlflow-server.sh)"
 export TRADAI_TEST_MLFLOW_URI
 trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true' EXIT

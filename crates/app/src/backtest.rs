@@ -3,150 +3,15 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use serde::{Deserialize, Serialize};
-use tradai_core::{format_ts_ms, ExchangeId, Instrument, MarketType, Pair, TimeRange, Timeframe};
+use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
 use tradai_engine::{
-    BacktestConfig, BacktestError, BacktestExport, BacktestRunner, PairData, ParamValue, ParamValues, StakeAmount, StrategyRegistry,
-    WithSettings,
+    BacktestConfig, BacktestError, BacktestExport, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings,
 };
 use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
-/// A backtest as a client asks for it (CLI flags, API body, job config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BacktestRequest {
-    /// Strategy name.
-    pub strategy: String,
-    /// Exchange whose stored candles to use.
-    #[serde(default = "default_exchange")]
-    pub exchange: String,
-    /// Pairs in priority order.
-    pub pairs: Vec<String>,
-    /// Timeframe; the strategy's when omitted.
-    #[serde(default)]
-    pub timeframe: Option<String>,
-    /// `YYYYMMDD-YYYYMMDD`.
-    #[serde(default)]
-    pub timerange: Option<String>,
-    /// Stake per trade: a number, or `"unlimited"`.
-    #[serde(default = "default_stake")]
-    pub stake_amount: serde_json::Value,
-    /// Starting wallet.
-    #[serde(default = "default_wallet")]
-    pub dry_run_wallet: f64,
-    /// Max open trades; -1 unlimited.
-    #[serde(default = "default_mot")]
-    pub max_open_trades: i64,
-    /// Fee ratio per side.
-    #[serde(default = "default_fee")]
-    pub fee: f64,
-    /// `spot` or `futures`.
-    #[serde(default = "default_mode")]
-    pub trading_mode: String,
-    /// Leverage (futures).
-    #[serde(default)]
-    pub leverage: Option<f64>,
-    /// Strategy parameter values (e.g. from `tradai hyperopt --best-config`); defaults for
-    /// the rest.
-    #[serde(default)]
-    pub params: Option<serde_json::Map<String, serde_json::Value>>,
-    /// Exit and risk settings replacing the strategy's own (ROI table, stop-loss, trailing).
-    #[serde(default)]
-    pub overrides: Option<SettingsOverrides>,
-}
-
-/// Exit and risk settings that replace a strategy's own, with Freqtrade's names; the shape
-/// `tradai hyperopt --best-config` writes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsOverrides {
-    /// ROI table `{"minutes": ratio}`.
-    #[serde(default)]
-    pub minimal_roi: Option<std::collections::BTreeMap<String, f64>>,
-    /// Stop-loss ratio (negative).
-    #[serde(default)]
-    pub stoploss: Option<f64>,
-    /// Trailing stop on or off.
-    #[serde(default)]
-    pub trailing_stop: Option<bool>,
-    /// Trailing distance once the offset is reached.
-    #[serde(default)]
-    pub trailing_stop_positive: Option<f64>,
-    /// Profit at which the positive trailing distance applies.
-    #[serde(default)]
-    pub trailing_stop_positive_offset: Option<f64>,
-    /// Trail only once the offset is reached.
-    #[serde(default)]
-    pub trailing_only_offset_is_reached: Option<bool>,
-}
-
-impl SettingsOverrides {
-    /// `base` with these overrides applied.
-    ///
-    /// # Errors
-    /// [`BacktestFailure::InvalidField`] for a ROI key that is not whole minutes, a positive
-    /// stop-loss, or a negative trailing distance.
-    pub fn apply(&self, base: &StrategySettings) -> Result<StrategySettings, BacktestFailure> {
-        let mut s = base.clone();
-        if let Some(roi) = &self.minimal_roi {
-            let mut table = Vec::with_capacity(roi.len());
-            for (k, v) in roi {
-                let minutes: i64 = k.parse().ok().filter(|m| *m >= 0).ok_or_else(|| {
-                    field("minimal_roi", format!("invalid ROI key '{k}': expected whole minutes such as \"0\" or \"30\""))
-                })?;
-                if !v.is_finite() {
-                    return Err(field("minimal_roi", format!("invalid ROI value {v} at '{k}'")));
-                }
-                table.push((minutes, *v));
-            }
-            table.sort_by_key(|(m, _)| *m);
-            s.minimal_roi = table;
-        }
-        if let Some(sl) = self.stoploss {
-            if !(sl.is_finite() && sl < 0.0 && sl > -1.0) {
-                return Err(field("stoploss", format!("invalid stoploss {sl}: must be between -1 and 0")));
-            }
-            s.stoploss = sl;
-        }
-        if let Some(t) = self.trailing_stop {
-            s.trailing_stop = t;
-        }
-        if let Some(t) = self.trailing_stop_positive {
-            if !(t.is_finite() && t > 0.0) {
-                return Err(field("trailing_stop_positive", format!("invalid trailing_stop_positive {t}: must be positive")));
-            }
-            s.trailing_stop_positive = Some(t);
-        }
-        if let Some(t) = self.trailing_stop_positive_offset {
-            s.trailing_stop_positive_offset = t;
-        }
-        if let Some(t) = self.trailing_only_offset_is_reached {
-            s.trailing_only_offset_is_reached = t;
-        }
-        Ok(s)
-    }
-}
-
-fn default_exchange() -> String {
-    "binance".into()
-}
-fn default_stake() -> serde_json::Value {
-    serde_json::Value::String("unlimited".into())
-}
-fn default_wallet() -> f64 {
-    1000.0
-}
-fn default_mot() -> i64 {
-    3
-}
-fn default_fee() -> f64 {
-    0.001
-}
-fn default_mode() -> String {
-    "spot".into()
-}
+use crate::spec::{field, RunSpec};
 
 /// Why a backtest could not run.
 #[derive(Debug, thiserror::Error)]
@@ -190,11 +55,31 @@ pub struct BacktestOutcome {
     pub equity_svg: String,
     /// Candles simulated over all pairs (after start-up trimming is not subtracted).
     pub candles: usize,
+    /// The wallet balance over the run, thinned to at most [`BALANCE_CURVE_POINTS`] points
+    /// (what experiment tracking logs as the `balance` metric).
+    pub balance_curve: Vec<(i64, f64)>,
 }
 
-/// A request whose fields all parsed: what the engine needs, plus the strategy to run.
+/// Most points of [`BacktestOutcome::balance_curve`].
+pub const BALANCE_CURVE_POINTS: usize = 500;
+
+/// `series` thinned to at most `max` points, evenly spaced, always keeping the last one.
+#[must_use]
+pub fn thin_series(series: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+    if series.len() <= max || max < 2 {
+        return series.to_vec();
+    }
+    let step = (series.len() - 1) as f64 / (max - 1) as f64;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (0..max).map(|i| series[((i as f64 * step).round() as usize).min(series.len() - 1)]).collect()
+}
+
+/// A run spec resolved against a strategy registry: the strategy found, its parameters and
+/// settings with the spec's values applied, and the engine configuration.
 #[derive(Debug, Clone)]
 pub struct ValidatedRequest {
+    /// The spec as the client gave it (defaults filled in).
+    pub spec: RunSpec,
     /// Strategy name as registered.
     pub strategy: String,
     /// Exchange of the stored candles.
@@ -203,133 +88,65 @@ pub struct ValidatedRequest {
     pub config: BacktestConfig,
     /// `--timerange` text ("" when none), echoed in the summary.
     pub timerange_text: String,
+    /// The strategy's parameters with the spec's values.
+    pub params: ParamValues,
+    /// The strategy's settings with the spec's overrides.
+    pub settings: StrategySettings,
 }
 
-fn field(field: &'static str, message: impl Into<String>) -> BacktestFailure {
-    BacktestFailure::InvalidField { field, message: message.into() }
-}
-
-impl BacktestRequest {
-    /// Checks every field that can be checked without data, naming the first bad one.
+impl RunSpec {
+    /// Resolves the strategy and checks everything that needs it (its timeframe, its
+    /// parameter names and ranges) and the engine's own configuration rules.
     ///
     /// # Errors
-    /// [`BacktestFailure::InvalidField`].
+    /// [`BacktestFailure::InvalidField`] naming the field.
     pub fn validate(&self, registry: &StrategyRegistry) -> Result<ValidatedRequest, BacktestFailure> {
         let strategy = registry.get(&self.strategy).map_err(|e| field("strategy", e.to_string()))?;
-        let (exchange, config) = self.checked(strategy.settings().timeframe)?;
+        let specs = strategy.parameters();
+        let mut params = ParamValues::defaults(&specs);
+        let mut given = ParamValues::default();
+        for (k, v) in &self.params {
+            given.set(k, v.clone());
+            params.set(k, v.clone());
+        }
+        given.validate(&specs).map_err(|e| field("params", e.to_string()))?;
+        let settings = self.overrides.apply(&strategy.settings());
+        let config = self.engine_config(strategy.settings().timeframe);
+        config.validate().map_err(engine_error_to_field)?;
         Ok(ValidatedRequest {
+            spec: self.clone(),
             strategy: strategy.name().to_owned(),
-            exchange,
+            exchange: self.exchange.clone(),
             config,
-            timerange_text: self.timerange.clone().unwrap_or_default(),
+            timerange_text: self.timerange_text.clone(),
+            params,
+            settings,
         })
     }
 
-    /// Checks every field except the strategy (which needs a registry), naming the first bad
-    /// one: what a service that learns about strategies from elsewhere checks before asking.
-    ///
-    /// # Errors
-    /// [`BacktestFailure::InvalidField`].
-    pub fn validate_fields(&self) -> Result<(), BacktestFailure> {
-        // Any timeframe stands in for the strategy's: no check depends on its value.
-        self.checked(Timeframe::M5).map(|_| ())
-    }
-
-    fn checked(&self, strategy_timeframe: Timeframe) -> Result<(ExchangeId, BacktestConfig), BacktestFailure> {
-        let exchange = ExchangeId::new(&self.exchange).map_err(|e| field("exchange", e.to_string()))?;
-        if self.pairs.is_empty() {
-            return Err(field("pairs", "at least one pair is required"));
-        }
-        let mut pairs = Vec::with_capacity(self.pairs.len());
-        for p in &self.pairs {
-            let pair: Pair = p.trim().parse().map_err(|e: tradai_core::ParseError| field("pairs", e.to_string()))?;
-            if pairs.contains(&pair) {
-                return Err(field("pairs", format!("pair '{pair}' is listed twice")));
-            }
-            pairs.push(pair);
-        }
-        let timeframe = match &self.timeframe {
-            Some(t) => t.parse::<Timeframe>().map_err(|e| field("timeframe", e.to_string()))?,
-            None => strategy_timeframe,
-        };
-        let timerange = match &self.timerange {
-            Some(t) if !t.trim().is_empty() => t.parse::<TimeRange>().map_err(|e| field("timerange", e.to_string()))?,
-            _ => TimeRange::all(),
-        };
-        let stake_amount = match &self.stake_amount {
-            serde_json::Value::String(s) if s == "unlimited" => StakeAmount::Unlimited,
-            serde_json::Value::String(s) => StakeAmount::Fixed(
-                s.parse::<f64>()
-                    .map_err(|_| field("stake_amount", format!("invalid stake amount '{s}' (expected a positive number or unlimited)")))?,
-            ),
-            serde_json::Value::Number(n) => StakeAmount::Fixed(n.as_f64().unwrap_or(f64::NAN)),
-            other => return Err(field("stake_amount", format!("invalid stake amount {other} (expected a positive number or unlimited)"))),
-        };
-        if let StakeAmount::Fixed(s) = stake_amount {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(field("stake_amount", format!("invalid stake amount {s}: must be a positive number or unlimited")));
-            }
-        }
-        if !(self.dry_run_wallet.is_finite() && self.dry_run_wallet > 0.0) {
-            return Err(field("dry_run_wallet", format!("invalid wallet {}: must be a positive number", self.dry_run_wallet)));
-        }
-        if let StakeAmount::Fixed(s) = stake_amount {
-            // Freqtrade refuses a stake above the tradable part of the wallet (99 %).
-            let tradable = self.dry_run_wallet * 0.99;
-            if s > tradable {
-                return Err(field(
-                    "stake_amount",
-                    format!("stake amount {s} is larger than the tradable balance {tradable} (99% of the wallet {})", self.dry_run_wallet),
-                ));
-            }
-        }
-        let max_open_trades = match self.max_open_trades {
-            -1 => None,
-            n if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-            n => return Err(field("max_open_trades", format!("invalid max open trades {n}: use a positive number, or -1 for unlimited"))),
-        };
-        if !(self.fee.is_finite() && (0.0..0.5).contains(&self.fee)) {
-            return Err(field("fee", format!("invalid fee {}: must be >= 0 and below 0.5", self.fee)));
-        }
-        let trading_mode = match self.trading_mode.as_str() {
-            "spot" => MarketType::Spot,
-            "futures" => MarketType::Futures,
-            other => return Err(field("trading_mode", format!("invalid trading mode '{other}' (expected spot or futures)"))),
-        };
-        for p in &pairs {
-            if p.market_type() != trading_mode {
-                return Err(field(
-                    "pairs",
-                    format!(
-                        "pair '{p}' is a {} pair but the trading mode is {trading_mode} (futures pairs look like BTC/USDT:USDT)",
-                        p.market_type()
-                    ),
-                ));
-            }
-        }
-        if let Some(l) = self.leverage {
-            if !(l.is_finite() && (1.0..=125.0).contains(&l)) {
-                return Err(field("leverage", format!("invalid leverage {l}: must be between 1 and 125")));
-            }
-        }
-        let config = BacktestConfig {
-            pairs,
-            timeframe,
-            timerange,
-            stake_amount,
+    /// The engine configuration of this spec; `strategy_timeframe` stands in when the spec
+    /// names no timeframe.
+    #[must_use]
+    pub fn engine_config(&self, strategy_timeframe: Timeframe) -> BacktestConfig {
+        BacktestConfig {
+            pairs: self.pairs.clone(),
+            timeframe: self.timeframe.unwrap_or(strategy_timeframe),
+            timerange: self.timerange,
+            stake_amount: self.stake_amount,
             starting_balance: self.dry_run_wallet,
-            max_open_trades,
+            max_open_trades: self.slots(),
             fee: self.fee,
-            trading_mode,
+            trading_mode: self.trading_mode,
             leverage: self.leverage,
             tradable_balance_ratio: 0.99,
-        };
-        config.validate().map_err(engine_error_to_field)?;
-        Ok((exchange, config))
+        }
     }
 }
 
-fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
+/// An engine error on a validated run as the field it concerns, or [`BacktestFailure::Engine`]
+/// when no field is to blame.
+#[must_use]
+pub fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
     let name = match &e {
         BacktestError::UnknownPair { .. } | BacktestError::EmptyData { .. } | BacktestError::NoPairs => "pairs",
         BacktestError::TimerangeOutsideData { .. } => "timerange",
@@ -413,7 +230,7 @@ pub fn load_pairs(
         .collect()
 }
 
-/// Runs a backtest from the store.
+/// Runs a backtest of `spec` from the store with the built-in strategies.
 ///
 /// `progress` receives values in 0..=1; `cancel` is polled between phases (loading each pair,
 /// signals, simulation, metrics), each of which takes well under a second on a year of
@@ -423,14 +240,22 @@ pub fn load_pairs(
 /// [`BacktestFailure`]: invalid fields name the field and the value.
 pub fn run(
     store: &BlockingCandleStore,
-    req: &BacktestRequest,
+    spec: &RunSpec,
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestOutcome, BacktestFailure> {
-    let report = run_report(store, req, progress, cancel)?;
+    let registry = StrategyRegistry::builtin();
+    let v = spec.validate(&registry)?;
+    let report = run_report(store, &v, &registry, progress, cancel)?;
     let export = report.export_json().map_err(|e| BacktestFailure::Engine(Box::new(e)))?;
     progress(1.0);
-    Ok(BacktestOutcome { export, report_text: report.report_text, equity_svg: report.equity_svg, candles: report.candles })
+    Ok(BacktestOutcome {
+        export,
+        report_text: report.report_text,
+        equity_svg: report.equity_svg,
+        candles: report.candles,
+        balance_curve: report.balance_curve,
+    })
 }
 
 /// A finished backtest whose export is still typed: [`run`] without the JSON document, for a
@@ -448,6 +273,8 @@ pub struct BacktestReport {
     pub equity_svg: String,
     /// Candles simulated over all pairs (start-up candles included).
     pub candles: usize,
+    /// The wallet balance over the run, thinned (see [`BacktestOutcome::balance_curve`]).
+    pub balance_curve: Vec<(i64, f64)>,
 }
 
 impl BacktestReport {
@@ -480,53 +307,36 @@ impl BacktestReport {
 /// As [`run`].
 pub fn run_report(
     store: &BlockingCandleStore,
-    req: &BacktestRequest,
-    progress: &(dyn Fn(f64) + Sync),
-    cancel: &AtomicBool,
-) -> Result<BacktestReport, BacktestFailure> {
-    run_report_in(store, req, &StrategyRegistry::builtin(), progress, cancel)
-}
-
-/// [`run_report`] with the strategies of `registry` (a strategy file's class, a declarative
-/// strategy) instead of the built-in ones.
-///
-/// # Errors
-/// As [`run`].
-pub fn run_report_in(
-    store: &BlockingCandleStore,
-    req: &BacktestRequest,
+    v: &ValidatedRequest,
     registry: &StrategyRegistry,
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestReport, BacktestFailure> {
-    let v = req.validate(registry)?;
     let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
     progress(0.05);
-    let data = load_pairs(store, &v, strategy.settings().startup_candle_count, cancel)?;
+    let data = load_pairs(store, v, strategy.settings().startup_candle_count, cancel)?;
     let candles: usize = data.iter().map(|d| d.candles.len()).sum();
     progress(0.4);
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
-    let mut params = ParamValues::defaults(&strategy.parameters());
-    for (k, val) in req.params.iter().flatten() {
-        let pv: ParamValue =
-            serde_json::from_value(val.clone()).map_err(|_| field("params", format!("invalid value {val} for parameter '{k}'")))?;
-        params.set(k, pv);
-    }
-    let settings = match &req.overrides {
-        Some(o) => o.apply(&strategy.settings())?,
-        None => strategy.settings(),
-    };
-    let wrapped = WithSettings::new(strategy, settings);
-    let result = BacktestRunner::new(&wrapped).with_params(&params).run(&v.config, &data).map_err(engine_error_to_field)?;
+    let wrapped = WithSettings::new(strategy, v.settings.clone());
+    let result = BacktestRunner::new(&wrapped).with_params(&v.params).run(&v.config, &data).map_err(engine_error_to_field)?;
     // Freeing a year of candles takes tens of milliseconds; nothing waits for it.
     std::thread::spawn(move || drop(data));
     progress(0.85);
     if cancel.load(Ordering::Relaxed) {
         return Err(BacktestFailure::Cancelled);
     }
-    let stake_currency = v.config.pairs[0].settle().unwrap_or(v.config.pairs[0].quote()).to_owned();
+    Ok(report(v, result, candles))
+}
+
+/// The report of a finished run of `v` over `candles` candles: summary, text report, equity
+/// plot, balance curve, export and its `meta` block. A trading node's replay ends here too, so
+/// its export is built exactly as the backtest's.
+#[must_use]
+pub fn report(v: &ValidatedRequest, result: BacktestResult, candles: usize) -> BacktestReport {
+    let stake_currency = v.spec.stake_currency().to_owned();
     let summary = result.summary(&v.config, &stake_currency, &v.timerange_text);
     let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
     let equity_svg = render_equity_svg(
@@ -537,6 +347,7 @@ pub fn run_report_in(
             ..PlotOptions::default()
         },
     );
+    let balance_curve = thin_series(&result.balance_series, BALANCE_CURVE_POINTS);
     let meta = serde_json::json!({
         "generator": concat!("tradai ", env!("CARGO_PKG_VERSION")),
         "strategy": v.strategy,
@@ -545,16 +356,17 @@ pub fn run_report_in(
         "timeframe": v.config.timeframe.to_string(),
         "timerange": if v.timerange_text.is_empty() { serde_json::Value::Null } else { v.timerange_text.clone().into() },
         "stake_currency": stake_currency,
-        "stake_amount": req.stake_amount,
+        "stake_amount": v.spec.stake_amount,
         "dry_run_wallet": v.config.starting_balance,
-        "max_open_trades": req.max_open_trades,
+        "max_open_trades": v.spec.max_open_trades,
         "fee": v.config.fee,
         "trading_mode": v.config.trading_mode.to_string(),
         "leverage": v.config.leverage,
         "candles": candles,
+        "balance_curve": balance_curve,
     });
     let export = BacktestExport { trades: result.trades, unclosed_trades: result.unclosed_trades, summary };
-    Ok(BacktestReport { export, meta, report_text, equity_svg, candles })
+    BacktestReport { export, meta, report_text, equity_svg, candles, balance_curve }
 }
 
 /// Trades converted to JSON values chunk by chunk by whichever threads call [`TradesJson::work`]:
@@ -601,6 +413,7 @@ type TradesValues = Result<Vec<serde_json::Value>, serde_json::Error>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tradai_core::{Instrument, Pair, StakeAmount};
 
     #[test]
     fn export_json_is_the_serde_form() {
@@ -630,7 +443,19 @@ mod tests {
         let meta = serde_json::json!({"strategy": "EmaCross"});
         let mut expected = serde_json::to_value(&export).unwrap();
         expected.as_object_mut().unwrap().insert("meta".to_owned(), meta.clone());
-        let report = BacktestReport { export, meta, report_text: String::new(), equity_svg: String::new(), candles: 0 };
+        let report =
+            BacktestReport { export, meta, report_text: String::new(), equity_svg: String::new(), candles: 0, balance_curve: Vec::new() };
         assert_eq!(report.export_json().unwrap(), expected);
+    }
+
+    #[test]
+    fn thinning_keeps_both_ends() {
+        let series: Vec<(i64, f64)> = (0..10_001).map(|i| (i, i as f64)).collect();
+        let thin = thin_series(&series, 500);
+        assert_eq!(thin.len(), 500);
+        assert_eq!(thin[0], (0, 0.0));
+        assert_eq!(thin[499], (10_000, 10_000.0));
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(thin_series(&series[..3], 500).len(), 3);
     }
 }

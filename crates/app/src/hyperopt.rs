@@ -15,7 +15,8 @@ use tradai_hyperopt::{
 };
 use tradai_store::BlockingCandleStore;
 
-use crate::backtest::{load_pairs, BacktestFailure, BacktestRequest, ValidatedRequest};
+use crate::backtest::{load_pairs, BacktestFailure, ValidatedRequest};
+use crate::spec::{field, RunSpec};
 
 /// Most evaluations one request may ask for.
 pub const MAX_EPOCHS: usize = 1_000_000;
@@ -27,7 +28,7 @@ pub const MAX_FOLDS: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct HyperoptRequest {
     /// What each evaluation backtests; its `timerange` is the in-sample window.
-    pub backtest: BacktestRequest,
+    pub backtest: RunSpec,
     /// Evaluations.
     #[serde(default = "default_epochs")]
     pub epochs: usize,
@@ -60,20 +61,35 @@ pub struct HyperoptRequest {
     pub top: usize,
 }
 
+/// The defaults of a hyperopt request, in one place (the CLI's flags and the API body use
+/// these).
+pub mod defaults {
+    /// Evaluations.
+    pub const EPOCHS: usize = 100;
+    /// Spaces searched.
+    pub const SPACES: &str = "buy";
+    /// Loss function.
+    pub const LOSS: &str = "sharpe";
+    /// Sampler.
+    pub const SAMPLER: &str = "tpe";
+    /// Epochs in the report's top list.
+    pub const TOP: usize = 10;
+}
+
 fn default_epochs() -> usize {
-    100
+    defaults::EPOCHS
 }
 fn default_spaces() -> Vec<String> {
-    vec!["buy".into()]
+    vec![defaults::SPACES.into()]
 }
 fn default_loss() -> String {
-    "sharpe".into()
+    defaults::LOSS.into()
 }
 fn default_sampler() -> String {
-    "tpe".into()
+    defaults::SAMPLER.into()
 }
 fn default_top() -> usize {
-    10
+    defaults::TOP
 }
 
 /// A request whose fields all parsed.
@@ -107,10 +123,6 @@ impl ValidatedHyperopt {
     }
 }
 
-fn field(field: &'static str, message: impl Into<String>) -> BacktestFailure {
-    BacktestFailure::InvalidField { field, message: message.into() }
-}
-
 /// Maps a hyperopt error to the failure callers already handle: bad settings name their
 /// request field, a cancel is a cancel, anything else is the engine's.
 fn hyperopt_failure(e: HyperoptError) -> BacktestFailure {
@@ -136,11 +148,6 @@ fn union(a: &TimeRange, b: &TimeRange) -> TimeRange {
     TimeRange { start_ms: a.start_ms.zip(b.start_ms).map(|(x, y)| x.min(y)), end_ms: a.end_ms.zip(b.end_ms).map(|(x, y)| x.max(y)) }
 }
 
-fn range_text(r: &TimeRange) -> String {
-    let side = |ms: Option<i64>| ms.map(|m| format!("{m:013}")).unwrap_or_default();
-    format!("{}-{}", side(r.start_ms), side(r.end_ms))
-}
-
 impl HyperoptRequest {
     /// Checks the search settings, then the backtest fields (with the window to load), then
     /// that the strategy has parameters in the chosen spaces; names the first bad field.
@@ -149,19 +156,16 @@ impl HyperoptRequest {
     /// [`BacktestFailure::InvalidField`].
     pub fn validate(&self, registry: &StrategyRegistry) -> Result<ValidatedHyperopt, BacktestFailure> {
         let v = self.validate_settings()?;
-        let in_sample = match &self.backtest.timerange {
-            Some(t) if !t.trim().is_empty() => t.parse::<TimeRange>().map_err(|e| field("timerange", e.to_string()))?,
-            _ => TimeRange::all(),
-        };
+        let in_sample = self.backtest.timerange;
         let load = match v.1 {
             Validation::OutOfSample(o) => union(&in_sample, &o),
             _ => in_sample,
         };
-        let mut load_req = self.backtest.clone();
-        load_req.timerange = (load != TimeRange::all()).then(|| range_text(&load));
-        let mut backtest = load_req.validate(registry)?;
-        // Errors about the window quote what the client sent, not the widened load window.
-        backtest.timerange_text = self.backtest.timerange.clone().unwrap_or_default();
+        // Errors about the window quote what the client sent (the spec's text), not the
+        // widened load window.
+        let mut load_spec = self.backtest.clone();
+        load_spec.timerange = load;
+        let backtest = load_spec.validate(registry)?;
         let out =
             ValidatedHyperopt { backtest, in_sample, config: v.0, plan: RunPlan { validation: v.1, walk_forward: v.2 }, top: self.top };
         // Builds the search space: a space the strategy has no parameters in is named here.
@@ -245,6 +249,8 @@ pub struct HyperoptReport {
     pub out_of_sample: Option<SampleComparison>,
     /// Walk-forward folds, when asked for.
     pub walk_forward: Vec<Fold>,
+    /// The search was stopped (Ctrl-C) before its planned epochs.
+    pub stopped_early: bool,
 }
 
 /// Everything a hyperopt run produced.
@@ -277,6 +283,24 @@ pub fn run(
     run_validated(store, &v, &registry, progress, cancel)
 }
 
+/// [`run`] that resumes the search from a checkpoint of the same run and saves checkpoints as
+/// it goes (see [`tradai_hyperopt::Resume`]): what a job that may be stopped and restarted
+/// runs.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_resuming(
+    store: &BlockingCandleStore,
+    req: &HyperoptRequest,
+    progress: &(dyn Fn(&Progress) + Sync),
+    cancel: &AtomicBool,
+    resume: tradai_hyperopt::Resume<'_>,
+) -> Result<HyperoptResult, BacktestFailure> {
+    let registry = StrategyRegistry::builtin();
+    let v = req.validate(&registry)?;
+    run_checked(store, &v, &registry, progress, cancel, &AtomicBool::new(false), Some(resume))
+}
+
 /// [`run`] for a request already validated against `registry`.
 ///
 /// # Errors
@@ -288,8 +312,39 @@ pub fn run_validated(
     progress: &(dyn Fn(&Progress) + Sync),
     cancel: &AtomicBool,
 ) -> Result<HyperoptResult, BacktestFailure> {
+    run_until(store, v, registry, progress, cancel, &AtomicBool::new(false))
+}
+
+/// [`run_validated`] that ends the search early, keeping the epochs done, once `stop` is
+/// set (an interrupted interactive run); `cancel` still discards the run.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_until(
+    store: &BlockingCandleStore,
+    v: &ValidatedHyperopt,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(&Progress) + Sync),
+    cancel: &AtomicBool,
+    stop: &AtomicBool,
+) -> Result<HyperoptResult, BacktestFailure> {
+    run_checked(store, v, registry, progress, cancel, stop, None)
+}
+
+fn run_checked(
+    store: &BlockingCandleStore,
+    v: &ValidatedHyperopt,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(&Progress) + Sync),
+    cancel: &AtomicBool,
+    stop: &AtomicBool,
+    resume: Option<tradai_hyperopt::Resume<'_>>,
+) -> Result<HyperoptResult, BacktestFailure> {
     let strategy = registry.get(&v.backtest.strategy).map_err(|e| field("strategy", e.to_string()))?;
-    let h = v.searcher(registry)?.with_cancel(cancel);
+    let mut h = v.searcher(registry)?.with_cancel(cancel).with_stop(stop);
+    if let Some(r) = resume {
+        h = h.with_resume(r);
+    }
     let data = load_pairs(store, &v.backtest, strategy.settings().startup_candle_count, cancel)?;
     let outcome = h.run(&data, &v.plan, progress).map_err(hyperopt_failure)?;
     drop(data);
@@ -310,6 +365,7 @@ pub fn run_validated(
         importance: importance(&outcome.study, &outcome.dimensions),
         out_of_sample: outcome.out_of_sample.clone(),
         walk_forward: outcome.walk_forward.clone(),
+        stopped_early: outcome.stopped_early,
     };
     let heatmap_svg = render_heatmap_svg(&outcome.study, &outcome.dimensions, &title);
     Ok(HyperoptResult { report, outcome, heatmap_svg })
@@ -363,8 +419,11 @@ mod tests {
 
     #[test]
     fn an_out_of_sample_window_widens_what_is_loaded_but_not_what_is_searched() {
-        let mut r = request(serde_json::json!({"oos_timerange": "20180120-20180125"}));
-        r.backtest.timerange = Some("20180110-20180120".into());
+        let r = request(serde_json::json!({
+            "oos_timerange": "20180120-20180125",
+            "backtest": {"strategy": "EmaCross", "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05, "dry_run_wallet": 1,
+                         "timerange": "20180110-20180120"},
+        }));
         let v = r.validate(&StrategyRegistry::builtin()).unwrap();
         let searched: TimeRange = "20180110-20180120".parse().unwrap();
         assert_eq!(v.in_sample, searched);

@@ -6,3 +6,6 @@
 
 pub mod backtest;
 pub mod hyperopt;
+pub mod spec;
+
+pub use spec::{BacktestRequest, RunSpec, SettingsOverrides};

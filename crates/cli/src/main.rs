@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd;
+mod flags;
 mod logging;
 mod output;
 
@@ -27,5 +28,6 @@ fn main() -> ExitCode {
 fn run(args: args::Cli) -> anyhow::Result<ExitCode> {
     let settings = args.global.load_settings()?;
     logging::init(&settings, &args.global);
-    cmd::dispatch(args.command, &settings, args.global.quiet)
+    let ui = output::Ui { quiet: args.global.quiet, color: args.global.color.stdout() };
+    args.command.run(&settings, ui)
 }

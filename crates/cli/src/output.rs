@@ -4,6 +4,16 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// How a command may talk to the user: quietly or not, with colours on stdout or not
+/// (decided once from `--quiet`, `--color`, `NO_COLOR` and whether stdout is a terminal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ui {
+    /// Only warnings and errors; no progress bars.
+    pub quiet: bool,
+    /// ANSI colours on stdout.
+    pub color: bool,
+}
+
 /// A plain aligned text table.
 pub struct Table {
     header: Vec<String>,

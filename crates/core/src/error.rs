@@ -37,4 +37,26 @@ pub enum ParseError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// A stake amount that is neither `unlimited` nor a number.
+    #[error("invalid stake amount '{input}' (expected a positive number or unlimited)")]
+    Stake {
+        /// The text as given.
+        input: String,
+    },
+    /// An amount of money out of bounds (not finite, not positive, or absurdly large).
+    #[error("invalid {what} {value}: must be a positive number no larger than 1e15")]
+    Money {
+        /// What the amount is (`stake amount`, `wallet`).
+        what: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// A ROI table entry that is not whole minutes and a finite ratio.
+    #[error("invalid ROI entry '{input}': {reason}")]
+    Roi {
+        /// The key or value as given.
+        input: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
 }

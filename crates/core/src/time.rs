@@ -178,19 +178,36 @@ impl TimeRange {
 
 impl FromStr for TimeRange {
     type Err = ParseError;
+
+    /// `START-END`, either side empty or a date: `20180115-20180125`, `20180115-`,
+    /// `-20180125`, and with ISO dates `2018-01-15-2018-01-25` or `2018-01-15-` (the range's
+    /// dash is the one both of whose sides read as dates).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let Some((a, b)) = s.split_once('-').filter(|_| !s.contains("--")) else {
-            return Err(ParseError::Time {
-                input: s.to_owned(),
-                reason: "expected START-END such as 20180115-20180125 (either side may be empty)",
-            });
+        let t = s.trim();
+        let bound = |x: &str| -> Option<Option<i64>> {
+            if x.is_empty() {
+                Some(None)
+            } else if x.len() <= 13 || x.as_bytes().get(4) == Some(&b'-') {
+                parse_date_ms(x).ok().map(Some)
+            } else {
+                None
+            }
         };
-        // `2024-01-01` style dates contain dashes themselves; only the compact form is a range.
-        if a.len() > 13 || b.len() > 13 {
-            return Err(ParseError::Time { input: s.to_owned(), reason: "range bounds must be YYYYMMDD or unix timestamps" });
+        let mut found = None;
+        for (i, _) in t.match_indices('-') {
+            if let (Some(a), Some(b)) = (bound(&t[..i]), bound(&t[i + 1..])) {
+                found = Some((a, b));
+                break;
+            }
         }
-        let start_ms = if a.is_empty() { None } else { Some(parse_date_ms(a)?) };
-        let end_ms = if b.is_empty() { None } else { Some(parse_date_ms(b)?) };
+        let Some((start_ms, end_ms)) = found else {
+            let reason = if parse_date_ms(t).is_ok() {
+                "a single date is not a range: write 20180115- for that day on, or -20180115 for up to it"
+            } else {
+                "expected START-END such as 20180115-20180125 or 2018-01-15-2018-01-25 (either side may be empty)"
+            };
+            return Err(ParseError::Time { input: s.to_owned(), reason });
+        };
         if let (Some(x), Some(y)) = (start_ms, end_ms) {
             if x >= y {
                 return Err(ParseError::Time { input: s.to_owned(), reason: "start must be before end" });
@@ -232,6 +249,15 @@ mod tests {
         assert!(open.end_ms.is_none());
         assert!("20180125-20180115".parse::<TimeRange>().is_err());
         assert!("2018011x-".parse::<TimeRange>().is_err());
+        let iso: TimeRange = "2018-01-15-2018-01-25".parse().unwrap();
+        assert_eq!(iso, r);
+        let from: TimeRange = "2018-01-15-".parse().unwrap();
+        assert_eq!(from, open);
+        let to: TimeRange = "-2018-01-25".parse().unwrap();
+        assert_eq!(to.end_ms, r.end_ms);
+        let e = "2018-01-15".parse::<TimeRange>().unwrap_err().to_string();
+        assert!(e.contains("'2018-01-15'") && e.contains("20180115-"), "{e}");
+        assert!("-".parse::<TimeRange>().unwrap() == TimeRange::all());
     }
 
     #[test]

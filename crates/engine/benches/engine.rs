@@ -11,7 +11,9 @@
 use std::time::Instant;
 
 use tradai_core::{CandleRow, Candles, Instrument, Pair, Timeframe};
-use tradai_engine::{BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount, StrategyRegistry};
+use tradai_engine::{
+    BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValues, PreparedMarket, StakeAmount, StrategyRegistry, TradingSession,
+};
 use tradai_store::{synth_series, SynthSpec};
 
 /// A reproducible random walk on an 8-decimal price grid (like the BTC pairs).
@@ -95,13 +97,22 @@ fn bench(title: &str, cfg: &BacktestConfig, data: &[PairData], strategies: &[&st
             }
         });
         let sim = cached - cached_signals;
+        // The trading node's loop: the same simulator stepped candle by candle (signals
+        // computed once, as a replay does).
+        let (settings, sigs) = runner.session_inputs(cfg, &market).expect("signals");
+        let stepped = best(runs, || {
+            let mut session = TradingSession::new(name, cfg, &settings, &market, &sigs).expect("session");
+            while session.step_quiet().is_some() {}
+            std::hint::black_box(session.finish());
+        });
         println!(
-            "{name:>18}: end to end {:6.1} | preparation {:6.1} | prepared data (indicators+simulation) {:6.1} | indicators+signals {:6.1} | simulation {:6.1}",
+            "{name:>18}: end to end {:6.1} | preparation {:6.1} | prepared data (indicators+simulation) {:6.1} | indicators+signals {:6.1} | simulation {:6.1} | stepped session {:6.1}",
             m / end_to_end,
             m / preparation,
             m / prepared,
             m / signals,
             m / sim,
+            m / stepped,
         );
     }
 }

@@ -1,7 +1,7 @@
 //! What a backtest run is asked to do: pairs, window, money and slots.
 
+use tradai_core::StakeAmount;
 use tradai_core::{MarketType, Pair, TimeRange, Timeframe};
-use tradai_metrics::StakeAmount;
 
 use crate::error::BacktestError;
 

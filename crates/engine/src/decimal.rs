@@ -653,7 +653,6 @@ impl Tick {
     }
 
     /// The tick as a float.
-    #[cfg(test)]
     pub(crate) fn value(self) -> f64 {
         self.value
     }

@@ -13,8 +13,9 @@
 //!    resting exit orders, futures reversal, force exit at the end.
 //! 4. The [`BacktestResult`] carries what [`tradai_metrics::summarize`] needs.
 //!
-//! [`BacktestRunner`] wraps the three steps. [`StrategyRegistry`] names the built-in
-//! strategies. This crate knows no storage, CLI or network: data comes in as [`PairData`].
+//! [`BacktestRunner`] wraps the three steps. [`TradingSession`] steps the same simulator one
+//! candle at a time, for trading nodes (one implementation of the rules for both).
+//! [`StrategyRegistry`] names the built-in strategies. This crate knows no storage, CLI or network: data comes in as [`PairData`].
 
 mod config;
 mod data;
@@ -22,6 +23,7 @@ mod decimal;
 mod error;
 mod registry;
 mod runner;
+mod session;
 mod sim;
 pub mod strategies;
 mod strategy;
@@ -33,8 +35,9 @@ pub use data::{PairData, PreparedMarket, PreparedPair};
 pub use error::BacktestError;
 pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
 pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
+pub use session::{CandleOutcome, Entry, ExitOrderState, OpenTradeState, SessionError, SessionState, TradingSession, WalletState};
 pub use strategy::{
     IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy, StrategyFailure,
 };
-pub use tradai_metrics::StakeAmount;
+pub use tradai_core::StakeAmount;
 pub use with_settings::WithSettings;

@@ -180,6 +180,20 @@ impl<'s> BacktestRunner<'s> {
         self.run_view(config, settings, &market.view(), caches)
     }
 
+    /// What a [`crate::TradingSession`] on `market` needs: the run's settings (the strategy's,
+    /// with the run's timeframe and leverage) and every pair's signal columns.
+    ///
+    /// # Errors
+    /// As [`BacktestRunner::run_prepared`].
+    pub fn session_inputs(
+        &self,
+        config: &BacktestConfig,
+        market: &PreparedMarket,
+    ) -> Result<(StrategySettings, Vec<Signals>), BacktestError> {
+        let settings = self.check(config)?;
+        Ok((settings, self.signals(&market.view(), None)?))
+    }
+
     /// Signals, simulation and result on prepared pairs, whoever owns their candles.
     fn run_view(
         &self,

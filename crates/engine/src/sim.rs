@@ -16,12 +16,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use tradai_core::StakeAmount;
 use tradai_core::{iso_ts_ms, ExitReason, LeverageTier, MarketType, OpenExitOrder, Pair, StrategySettings, Trade, UnclosedTrade};
-use tradai_metrics::StakeAmount;
 
 use crate::config::BacktestConfig;
 use crate::data::MarketView;
 use crate::decimal::{dec, one_plus_minus, product_to_f64, py_round, to_tick, Dec, Tick, TickRounding};
+use crate::session::{ExitOrderState, OpenTradeState, SessionError};
 use crate::strategy::Signals;
 use crate::tick::TickSeries;
 
@@ -114,6 +115,14 @@ pub(crate) struct SimOutput {
     pub balance_series: Vec<(i64, f64)>,
 }
 
+/// How a trade's exits are found: scanned ahead when it opens (the backtest, which knows
+/// every candle), or one candle at a time as candles arrive (a trading session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Backtest,
+    Stepped,
+}
+
 /// One exit candidate of §5 step 7.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Candidate {
@@ -123,7 +132,7 @@ enum Candidate {
     TrailingStopLoss,
 }
 
-struct Sim<'a> {
+pub(crate) struct Sim<'a> {
     cfg: &'a BacktestConfig,
     st: &'a StrategySettings,
     names: Vec<&'a Pair>,
@@ -156,6 +165,14 @@ struct Sim<'a> {
     k_max: i64,
     /// Quiet-candle skipping and word-wise entry scanning (off only in tests).
     shortcuts: bool,
+    /// First time index of the run's data (`min_date`), epoch ms.
+    min_date: i64,
+    /// Pairs that opened a trade on the current stepped candle (see [`Sim::step`]).
+    entered: Vec<usize>,
+    /// Reused buffer of [`Sim::step`].
+    scratch: Vec<usize>,
+    /// New trades may open on stepped candles (a session's kill switch clears it).
+    pub(crate) entries_allowed: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
@@ -177,7 +194,13 @@ fn simulate_with(cfg: &BacktestConfig, st: &StrategySettings, market: &MarketVie
 
 impl<'a> Sim<'a> {
     /// The simulator before the first candle.
-    fn new(cfg: &'a BacktestConfig, st: &'a StrategySettings, market: &MarketView<'a>, signals: &'a [Signals], shortcuts: bool) -> Self {
+    pub(crate) fn new(
+        cfg: &'a BacktestConfig,
+        st: &'a StrategySettings,
+        market: &MarketView<'a>,
+        signals: &'a [Signals],
+        shortcuts: bool,
+    ) -> Self {
         let spot = cfg.trading_mode == MarketType::Spot;
         let (one_plus_fee, one_minus_fee) = one_plus_minus(cfg.fee);
         let pairs = market
@@ -239,6 +262,10 @@ impl<'a> Sim<'a> {
             },
             k_max: (market.max_date_ms - market.min_date_ms).div_euclid(market.timeframe.millis()),
             shortcuts,
+            min_date: market.min_date_ms,
+            entered: Vec::new(),
+            scratch: Vec::new(),
+            entries_allowed: true,
         }
     }
 }
@@ -287,18 +314,7 @@ impl Sim<'_> {
             for &p in &snapshot {
                 let Some(i) = self.row_at(p, kn) else { continue };
                 processed_at[p] = kn;
-                let Some(tr) = &self.open[p] else { continue };
-                if tr.close_k != Some(kn) {
-                    continue;
-                }
-                let side = tr.side;
-                self.close_trade(p, t);
-                // Futures: a position closed by the opposite signal reverses on this candle.
-                if let Some(dir) = self.trade_dir(&self.pairs[p], i) {
-                    if dir != side {
-                        self.try_enter(p, i, kn, dir, can_enter);
-                    }
-                }
+                self.close_if_filled(p, i, kn, t, can_enter, Mode::Backtest);
             }
             // Then the entry signals, in whitelist order.
             while let Some(&Reverse((ek, p))) = events.peek() {
@@ -316,11 +332,199 @@ impl Sim<'_> {
                 }
                 processed_at[p] = kn;
                 if let Some(i) = self.row_at(p, kn) {
-                    self.try_enter(p, i, kn, dir, can_enter);
+                    self.try_enter(p, i, kn, dir, can_enter, Mode::Backtest);
                 }
             }
             k = kn + 1;
         }
+    }
+
+    // ---- the candle-by-candle session ----
+
+    /// Candle `k` of a session, without looking ahead: the wallet capture (§10), then the
+    /// open trades' exits in opening order, then the entry signals in whitelist order (§3) —
+    /// the backtest's order, with each trade's exits evaluated on this candle instead of
+    /// scanned ahead when it opened. `processed` is per-pair scratch (the last candle each
+    /// pair was handled on). Returns the pairs that opened a trade; closed trades are
+    /// appended to `trades`.
+    pub(crate) fn step(&mut self, k: i64, processed: &mut [i64]) -> &[usize] {
+        self.entered.clear();
+        // The capture of candle k: positions in opening order, the wallet total last (the
+        // backtest adds them in this order too, see `Sim::balance`).
+        let mut value = 0.0;
+        if self.spot {
+            for &p in &self.open_order {
+                if let (Some(tr), Some(i)) = (&self.open[p], self.row_in_data(p, k)) {
+                    value += tr.amount * self.pairs[p].open[i];
+                }
+            }
+        }
+        value += self.wallet_total();
+        if let Some(b) = self.balance.get_mut(idx(k - 1)) {
+            b.1 = value;
+        }
+        let can_enter = k < self.k_max && self.entries_allowed;
+        let t = self.min_date + self.step * k;
+        // The open pairs as they were before this candle (closing one changes the list).
+        let mut snapshot = std::mem::take(&mut self.scratch);
+        snapshot.clear();
+        snapshot.extend_from_slice(&self.open_order);
+        for &p in &snapshot {
+            let Some(i) = self.row_at(p, k) else { continue };
+            processed[p] = k;
+            let Some(mut tr) = self.open[p].take() else { continue };
+            tr.close_k = self.exit_on(p, &mut tr, i);
+            self.open[p] = Some(tr);
+            self.close_if_filled(p, i, k, t, can_enter, Mode::Stepped);
+        }
+        self.scratch = snapshot;
+        for (p, done) in processed.iter_mut().enumerate().take(self.pairs.len()) {
+            if *done == k {
+                continue;
+            }
+            let Some(i) = self.row_at(p, k) else { continue };
+            let Some(dir) = self.trade_dir(&self.pairs[p], i) else { continue };
+            *done = k;
+            self.try_enter(p, i, k, dir, can_enter, Mode::Stepped);
+        }
+        &self.entered
+    }
+
+    /// Row of pair `p` at time index `k` anywhere in its data (start-up rows included).
+    fn row_in_data(&self, p: usize, k: i64) -> Option<usize> {
+        let pv = &self.pairs[p];
+        let i = usize::try_from(k - pv.k0).ok()?;
+        (i < pv.n).then_some(i)
+    }
+
+    /// Time index of the last candle (`max_date`).
+    pub(crate) fn k_max(&self) -> i64 {
+        self.k_max
+    }
+
+    /// `handle_left_open` and the result, after the last candle was stepped.
+    pub(crate) fn finish(mut self) -> SimOutput {
+        let balance_series = std::mem::take(&mut self.balance);
+        let unclosed = self.handle_left_open();
+        let final_balance = self.wallet_total();
+        SimOutput { trades: self.trades, unclosed, rejected: self.rejected, final_balance, balance_series }
+    }
+
+    /// The closed trades so far, in closing order.
+    pub(crate) fn trades(&self) -> &[Trade] {
+        &self.trades
+    }
+
+    /// The wallet capture of candles `1..=k` (complete up to the last stepped candle).
+    pub(crate) fn balance_upto(&self, k: i64) -> &[(i64, f64)] {
+        &self.balance[..idx(k).min(self.balance.len())]
+    }
+
+    /// Wallet figures: (closed profit, stake tied in open trades, free, total).
+    pub(crate) fn wallet(&self) -> (f64, f64, f64, f64) {
+        (self.closed_profit, self.tied, self.free, self.wallet_total())
+    }
+
+    /// Entry signals dropped for want of a slot.
+    pub(crate) fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// The open trades in opening order, as plain records.
+    pub(crate) fn open_trades(&self) -> Vec<OpenTradeState> {
+        self.open_order
+            .iter()
+            .filter_map(|&p| {
+                let tr = self.open[p].as_ref()?;
+                Some(OpenTradeState {
+                    pair: self.names[p].clone(),
+                    is_short: tr.side == Side::Short,
+                    open_timestamp: tr.open_ts,
+                    open_raw: tr.open_raw,
+                    avg_price: tr.avg_price,
+                    open_rate: tr.open_rate,
+                    amount: tr.amount,
+                    stake: tr.stake,
+                    leverage: tr.leverage,
+                    tick: tr.tick.map(Tick::value),
+                    open_trade_value: tr.open_trade_value,
+                    open_value_raw: tr.open_value_raw,
+                    stop_loss: tr.stop_loss,
+                    stop_loss_pct: tr.stop_loss_pct,
+                    initial_stop_loss: tr.initial_stop_loss,
+                    initial_stop_loss_pct: tr.initial_stop_loss_pct,
+                    is_stop_loss_trailing: tr.is_stop_loss_trailing,
+                    max_rate: tr.max_rate,
+                    min_rate: tr.min_rate,
+                    exit_order: tr.exit_order.map(|o| ExitOrderState {
+                        price: o.price,
+                        amount: o.amount,
+                        placed: o.placed,
+                        reason: o.reason,
+                    }),
+                    exit_reason: tr.exit_reason,
+                    enter_tag: tr.enter_tag.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Puts the state of a session back: open trades (in opening order), closed trades,
+    /// profit, rejected count and the wallet capture up to candle `k`.
+    pub(crate) fn restore(
+        &mut self,
+        open: &[OpenTradeState],
+        trades: Vec<Trade>,
+        closed_profit: f64,
+        rejected: u64,
+        balance: &[(i64, f64)],
+    ) -> Result<(), SessionError> {
+        self.open.iter_mut().for_each(|o| *o = None);
+        self.open_order.clear();
+        for o in open {
+            let p = self.names.iter().position(|n| **n == o.pair).ok_or_else(|| SessionError::UnknownPair { pair: o.pair.clone() })?;
+            let tick = match o.tick {
+                Some(v) => Some(Tick::new(v).ok_or(SessionError::InvalidTick { pair: o.pair.clone(), tick: v })?),
+                None => None,
+            };
+            self.open[p] = Some(OpenTrade {
+                side: if o.is_short { Side::Short } else { Side::Long },
+                open_ts: o.open_timestamp,
+                open_raw: o.open_raw,
+                avg_price: o.avg_price,
+                open_rate: o.open_rate,
+                amount: o.amount,
+                amount_dec: dec(o.amount),
+                stake: o.stake,
+                leverage: o.leverage,
+                tick,
+                open_trade_value: o.open_trade_value,
+                open_value_raw: o.open_value_raw,
+                stop_loss: o.stop_loss,
+                stop_loss_pct: o.stop_loss_pct,
+                initial_stop_loss: o.initial_stop_loss,
+                initial_stop_loss_pct: o.initial_stop_loss_pct,
+                is_stop_loss_trailing: o.is_stop_loss_trailing,
+                max_rate: o.max_rate,
+                min_rate: o.min_rate,
+                exit_order: o.exit_order.map(|e| ExitOrder { price: e.price, amount: e.amount, placed: e.placed, reason: e.reason }),
+                exit_reason: o.exit_reason,
+                enter_tag: o.enter_tag.clone(),
+                close_k: None,
+            });
+            self.open_order.push(p);
+        }
+        self.trades = trades;
+        self.closed_profit = closed_profit;
+        self.rejected = rejected;
+        for (slot, b) in self.balance.iter_mut().zip(balance) {
+            if slot.0 != b.0 {
+                return Err(SessionError::BalanceMismatch { expected_ms: slot.0, got_ms: b.0 });
+            }
+            slot.1 = b.1;
+        }
+        self.wallet_update();
+        Ok(())
     }
 
     /// Time indices of the rows of `pv` where `check_for_trade_entry` gives a direction.
@@ -399,9 +603,26 @@ impl Sim<'_> {
         }
     }
 
+    /// Closes pair `p`'s trade when its exit order fills on candle `k` (row `i`, time `t`),
+    /// and in futures reverses the position when the opposite signal stands (§3, §7).
+    fn close_if_filled(&mut self, p: usize, i: usize, k: i64, t: i64, can_enter: bool, mode: Mode) {
+        let Some(tr) = &self.open[p] else { return };
+        if tr.close_k != Some(k) {
+            return;
+        }
+        let side = tr.side;
+        self.close_trade(p, t);
+        // Futures: a position closed by the opposite signal reverses on this candle.
+        if let Some(dir) = self.trade_dir(&self.pairs[p], i) {
+            if dir != side {
+                self.try_enter(p, i, k, dir, can_enter, mode);
+            }
+        }
+    }
+
     /// The entry step of `backtest_loop` for a pair without an open trade (§3): enter if a
     /// slot is free, otherwise count a rejected signal. Nothing happens on the last candle.
-    fn try_enter(&mut self, p: usize, i: usize, k: i64, dir: Side, can_enter: bool) {
+    fn try_enter(&mut self, p: usize, i: usize, k: i64, dir: Side, can_enter: bool, mode: Mode) {
         if !can_enter || self.open[p].is_some() {
             return;
         }
@@ -415,7 +636,10 @@ impl Sim<'_> {
             return;
         }
         let t = self.pairs[p].ts0 + self.step * i as i64;
-        self.enter_trade(p, i, t, dir);
+        match mode {
+            Mode::Backtest => self.enter_trade(p, i, t, dir),
+            Mode::Stepped => self.enter_now(p, i, t, dir),
+        }
         // An exit order filled on the entry candle closes the trade right away, before the
         // next pair is processed (it frees the slot for it).
         if self.open[p].as_ref().is_some_and(|tr| tr.close_k == Some(k)) {
@@ -449,7 +673,7 @@ impl Sim<'_> {
 
     // ---- wallet (§4) ----
 
-    fn wallet_update(&mut self) {
+    pub(crate) fn wallet_update(&mut self) {
         // Python's sum() over the open trades in opening order.
         let mut tied = 0.0;
         for &p in &self.open_order {
@@ -618,7 +842,33 @@ impl Sim<'_> {
 
     // ---- entry (§4) ----
 
+    /// Opens a trade on row `i` of pair `p` (the backtest's path): the entry rules of
+    /// [`Sim::new_trade`], then its exits scanned ahead over the pair's candles.
     fn enter_trade(&mut self, p: usize, i: usize, t: i64, side: Side) {
+        let Some(mut tr) = self.new_trade(p, i, t, side) else { return };
+        tr.close_k = self.scan_exits(p, &mut tr, i);
+        let last = tr.close_k.map_or(self.pairs[p].n - 1, |k| idx(k - self.pairs[p].k0));
+        self.add_position(p, tr.amount, i, last);
+        self.open[p] = Some(tr);
+        self.open_order.push(p);
+        self.wallet_update();
+    }
+
+    /// Opens a trade on row `i` of pair `p` without looking ahead (the session's path): the
+    /// same entry rules, then the exits of the entry candle only.
+    fn enter_now(&mut self, p: usize, i: usize, t: i64, side: Side) {
+        let Some(mut tr) = self.new_trade(p, i, t, side) else { return };
+        tr.close_k = self.exit_on(p, &mut tr, i);
+        self.open[p] = Some(tr);
+        self.open_order.push(p);
+        self.entered.push(p);
+        self.wallet_update();
+    }
+
+    /// The entry rules (§4) on row `i` of pair `p` at time `t`: price, stake (slots, wallet,
+    /// market limits, leverage tiers), amount on the lot step, stop. `None` where Freqtrade
+    /// opens no trade. Shared by the backtest and the candle-by-candle session.
+    fn new_trade(&self, p: usize, i: usize, t: i64, side: Side) -> Option<OpenTrade> {
         let pv = &self.pairs[p];
         let (o, h, l) = (pv.open[i], pv.high[i], pv.low[i]);
         let propose = match side {
@@ -637,21 +887,21 @@ impl Sim<'_> {
                 }
             }
         };
-        let Some(stake) = self.stake_for_entry() else { return };
+        let stake = self.stake_for_entry()?;
         // The strategy's leverage, capped by the tier the stake falls in (spot: 1).
-        let Some(max_leverage) = max_leverage(self.pairs[p].tiers, stake) else { return };
+        let max_leverage = max_leverage(self.pairs[p].tiers, stake)?;
         let leverage = if max_leverage < self.leverage { max_leverage } else { self.leverage };
         let min_stake = self.min_stake(p, propose, leverage);
         let max_stake = self.max_stake(p, propose, leverage);
         let stake = self.validate_stake(stake, min_stake, max_stake);
         if stake == 0.0 || (min_stake != 0.0 && stake < min_stake) {
-            return;
+            return None;
         }
         let pv = &self.pairs[p];
         let amount_p = (stake / propose) * leverage;
         let amount = pv.amount_step.map_or(amount_p, |s| to_tick(amount_p, s, TickRounding::Truncate));
         if amount == 0.0 {
-            return;
+            return None;
         }
         // The entry fills at once: the open lies inside its own candle. The trade keeps the
         // tick of the month it opened in.
@@ -667,7 +917,7 @@ impl Sim<'_> {
             if open_rate.to_bits() == propose.to_bits() { open_value_raw } else { self.open_value(amount_dec, open_rate, side) };
         let stop = Self::stop_for(open_rate, self.st.stoploss, leverage, side, tick);
         let enter_tag = pv.tags.and_then(|tags| tags[i - 1].clone()).unwrap_or_default();
-        let mut tr = OpenTrade {
+        Some(OpenTrade {
             side,
             open_ts: t,
             open_raw: propose,
@@ -691,13 +941,7 @@ impl Sim<'_> {
             exit_reason: None,
             enter_tag,
             close_k: None,
-        };
-        tr.close_k = self.scan_exits(p, &mut tr, i);
-        let last = tr.close_k.map_or(self.pairs[p].n - 1, |k| idx(k - self.pairs[p].k0));
-        self.add_position(p, amount, i, last);
-        self.open[p] = Some(tr);
-        self.open_order.push(p);
-        self.wallet_update();
+        })
     }
 
     // ---- exits (§5, §6, §7) ----
@@ -720,14 +964,22 @@ impl Sim<'_> {
                     break;
                 }
             }
-            let t = pv.ts0 + self.step * i as i64;
-            self.evaluate_exits(p, tr, i, t);
-            if tr.exit_order.is_some_and(|oo| pv.low[i] <= oo.price && oo.price <= pv.high[i]) {
-                return Some(pv.k0 + i as i64);
+            if let Some(k) = self.exit_on(p, tr, i) {
+                return Some(k);
             }
             i += 1;
         }
         None
+    }
+
+    /// Steps 4 and 5 of `backtest_loop` on one candle (row `i`): evaluate the exits, then try
+    /// to fill the exit order. The time index of the candle when it fills.
+    #[inline]
+    fn exit_on(&self, p: usize, tr: &mut OpenTrade, i: usize) -> Option<i64> {
+        let pv = &self.pairs[p];
+        let t = pv.ts0 + self.step * i as i64;
+        self.evaluate_exits(p, tr, i, t);
+        tr.exit_order.is_some_and(|oo| pv.low[i] <= oo.price && oo.price <= pv.high[i]).then_some(pv.k0 + i as i64)
     }
 
     /// The bounds within which candles from row `i` on are quiet for `tr`, or `None` when
@@ -1175,7 +1427,7 @@ impl Quiet<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::PreparedMarket;
     use crate::registry::StrategyRegistry;
@@ -1183,7 +1435,7 @@ mod tests {
     use tradai_core::{Pair, Timeframe};
 
     /// Synthetic pairs (gaps and zero volume included) with an 8-decimal lot step on odd ones.
-    fn market(pairs: &[&str], seed: u64, start_price: f64, tick: Option<f64>) -> Vec<crate::data::PairData> {
+    pub(crate) fn market(pairs: &[&str], seed: u64, start_price: f64, tick: Option<f64>) -> Vec<crate::data::PairData> {
         let pairs: Vec<Pair> = pairs.iter().map(|p| p.parse().unwrap()).collect();
         let mut spec = tradai_store::SynthSpec::new(pairs.clone(), Timeframe::M5, 60, seed);
         spec.start_price = start_price;

@@ -13,8 +13,8 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::ratelimit::WindowLimiter;
-use crate::resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 use crate::ExchangeError;
+use tradai_resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 
 /// Timeouts, retries, breaker and rate-limit patience of one exchange client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,13 +85,13 @@ pub(crate) fn base_url(exchange: &str, url: &str) -> Result<String, ExchangeErro
 
 impl Transport {
     pub(crate) fn new(exchange: &str, config: TransportConfig, used_weight: UsedWeight) -> Result<Self, ExchangeError> {
-        let http = reqwest::Client::builder()
+        // Proxies from the environment (HTTPS_PROXY, NO_PROXY); loopback fakes stay direct.
+        let http = tradai_resilience::ProxyEnv::from_process()
+            .apply(reqwest::Client::builder())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("tradai/", env!("CARGO_PKG_VERSION")))
             .tcp_nodelay(true)
-            // Proxies from the environment would send 127.0.0.1 test traffic elsewhere.
-            .no_proxy()
             .build()
             .map_err(|e| ExchangeError::Config {
                 exchange: exchange.to_owned(),
@@ -117,7 +117,7 @@ impl Transport {
         let url = format!("{base}{path_query}");
         let mut attempt: u32 = 0;
         loop {
-            if let Err(r) = self.breaker.check(Instant::now()) {
+            if let Err(r) = self.breaker.check(Instant::now().into_std()) {
                 return Err(ExchangeError::CircuitOpen { exchange: self.exchange.clone(), failures: r.failures, retry_in: r.retry_in });
             }
             limiter.acquire(weight).await;
@@ -133,7 +133,7 @@ impl Transport {
                 Err(e) => e,
             };
             if e.is_outage() {
-                self.breaker.on_failure(Instant::now());
+                self.breaker.on_failure(Instant::now().into_std());
             } else {
                 self.breaker.on_success();
             }

@@ -33,7 +33,6 @@ mod error;
 mod http;
 mod kline;
 mod ratelimit;
-mod resilience;
 mod symbol;
 mod sync;
 
@@ -45,13 +44,12 @@ pub use client::{fetch_candles, CandlePage, CandleRequest, ExchangeClient, Fundi
 pub use error::{ErrorKind, ExchangeError, SyncError};
 pub use http::TransportConfig;
 pub use ratelimit::{LimiterConfig, RateLimitState};
-pub use resilience::{BreakerConfig, RetryPolicy};
 pub use symbol::{split_concatenated, VenueSymbol};
 pub use sync::{
-    error_chain, no_progress, sync_pairs, CancelToken, PairOutcome, PairSummary, SyncEvent, SyncOptions, SyncProgress, SyncReport,
-    SyncRequest,
+    no_progress, sync_pairs, CancelToken, PairOutcome, PairSummary, SyncEvent, SyncOptions, SyncProgress, SyncReport, SyncRequest,
 };
 use tradai_core::ExchangeId;
+pub use tradai_resilience::{error_chain, BreakerConfig, RetryPolicy};
 
 /// Environment variable overriding the Binance spot base URL.
 pub const ENV_BINANCE_SPOT_URL: &str = "TRADAI_BINANCE_SPOT_URL";

@@ -26,6 +26,7 @@ use futures::StreamExt;
 use serde::{Serialize, Serializer};
 use tokio::sync::Notify;
 use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange, Timeframe};
+use tradai_resilience::error_chain;
 use tradai_store::{CandleStore, Columns, SeriesKey, StoreError};
 
 use crate::{CandleRequest, ExchangeClient, PriceKind, SyncError, VenueSymbol};
@@ -259,19 +260,6 @@ impl SyncReport {
     pub fn fetched(&self) -> u64 {
         self.pairs.iter().filter_map(|p| p.result.as_ref().ok()).map(|s| s.fetched).sum()
     }
-}
-
-/// An error and its causes on one line, `a: b: c`.
-#[must_use]
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Syncs every pair of `request` from `client` into `store`, several pairs at once.

@@ -11,6 +11,7 @@
 //! This crate knows no storage, CLI or network: candles come in as
 //! [`tradai_engine::PairData`], progress goes out through a callback.
 
+mod checkpoint;
 mod error;
 mod loss;
 mod report;
@@ -18,9 +19,10 @@ mod sampler;
 mod space;
 mod study;
 
+pub use checkpoint::{Checkpoint, Resume, TrialRecord, CHECKPOINT_VERSION};
 pub use error::HyperoptError;
 pub use loss::{EpochMetrics, LossFunction, NO_TRADES_LOSS};
 pub use report::{best_config, importance, render_heatmap_svg, Importance, StrategyConfig};
 pub use sampler::{default_startup, random_point, tpe_point, trial_rng, Grid, SamplerKind, TpeModel, TPE_CANDIDATES, TPE_GAMMA};
-pub use space::{Candidate, Dimension, Domain, SearchSpace, SpaceName, WithSettings};
+pub use space::{Candidate, Coordinates, Dimension, SearchSpace, SpaceName, WithSettings};
 pub use study::{Epoch, Fold, Hyperopt, HyperoptConfig, HyperoptOutcome, Progress, RunPlan, SampleComparison, Study, Validation};

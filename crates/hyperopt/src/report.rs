@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use tradai_engine::{ParamValues, Strategy};
+use tradai_engine::{ParamKind, ParamValues, Strategy};
 
-use crate::space::{Dimension, Domain, SearchSpace};
+use crate::space::{Coordinates, Dimension, SearchSpace};
 use crate::study::Study;
 
 /// The strategy config a point stands for, in the shape the backtest and the strategy
@@ -20,7 +20,7 @@ pub struct StrategyConfig {
     /// Every strategy parameter.
     pub params: ParamValues,
     /// ROI table as (minutes, ratio), ascending minutes.
-    #[serde(serialize_with = "roi_in_minute_order")]
+    #[serde(with = "tradai_core::minutes_map")]
     pub minimal_roi: Vec<(i64, f64)>,
     /// Stop-loss ratio.
     pub stoploss: f64,
@@ -32,19 +32,6 @@ pub struct StrategyConfig {
     pub trailing_stop_positive_offset: f64,
     /// Trail only once the offset is reached.
     pub trailing_only_offset_is_reached: bool,
-}
-
-/// A JSON object keyed by minutes as text, in numeric order. `serde_json::Value` keeps its
-/// keys sorted as text ("10" before "2"), so the table is serialised straight from the pairs.
-fn roi_in_minute_order<S: serde::Serializer>(roi: &[(i64, f64)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut sorted = roi.to_vec();
-    sorted.sort_by_key(|(m, _)| *m);
-    let mut map = s.serialize_map(Some(sorted.len()))?;
-    for (m, r) in &sorted {
-        map.serialize_entry(&m.to_string(), r)?;
-    }
-    map.end()
 }
 
 /// The [`StrategyConfig`] of `point`.
@@ -79,16 +66,16 @@ pub struct Importance {
 }
 
 /// Bins of a coordinate: one per option or integer when few, else equal-width.
-fn bins(domain: &Domain) -> usize {
+fn bins(domain: &ParamKind) -> usize {
     let (lo, hi) = domain.bounds();
     match domain {
-        Domain::Categorical { .. } | Domain::Bool => (hi - lo) as usize + 1,
-        Domain::Int { .. } if hi - lo < 12.0 => (hi - lo) as usize + 1,
+        ParamKind::Categorical { .. } | ParamKind::Bool => (hi - lo) as usize + 1,
+        ParamKind::Int { .. } if hi - lo < 12.0 => (hi - lo) as usize + 1,
         _ => 12,
     }
 }
 
-fn bin_of(domain: &Domain, x: f64) -> usize {
+fn bin_of(domain: &ParamKind, x: f64) -> usize {
     let (lo, hi) = domain.bounds();
     let n = bins(domain);
     if hi <= lo {
@@ -157,18 +144,18 @@ fn colour(t: f64) -> String {
     format!("rgb({},{},60)", r.round() as u8, g.round() as u8)
 }
 
-fn bin_label(domain: &Domain, b: usize) -> String {
+fn bin_label(domain: &ParamKind, b: usize) -> String {
     match domain {
-        Domain::Categorical { options } => options.get(b).cloned().unwrap_or_default(),
-        Domain::Bool => (b == 1).to_string(),
+        ParamKind::Categorical { options } => options.get(b).cloned().unwrap_or_default(),
+        ParamKind::Bool => (b == 1).to_string(),
         _ => {
             let (lo, hi) = domain.bounds();
             let n = bins(domain);
-            if matches!(domain, Domain::Int { .. }) && hi - lo < 12.0 {
+            if matches!(domain, ParamKind::Int { .. }) && hi - lo < 12.0 {
                 return format!("{}", lo as i64 + b as i64);
             }
             let v = lo + (hi - lo) * (b as f64 + 0.5) / n as f64;
-            if matches!(domain, Domain::Int { .. }) {
+            if matches!(domain, ParamKind::Int { .. }) {
                 format!("{}", v.round())
             } else {
                 format!("{v:.3}")
@@ -278,9 +265,9 @@ mod tests {
     #[test]
     fn the_dimension_that_drives_the_loss_is_most_important_and_mapped() {
         let dims = vec![
-            Dimension { name: "a".into(), space: SpaceName::Buy, domain: Domain::Int { low: 0, high: 99 } },
-            Dimension { name: "noise".into(), space: SpaceName::Buy, domain: Domain::Int { low: 0, high: 99 } },
-            Dimension { name: "c".into(), space: SpaceName::Sell, domain: Domain::Bool },
+            Dimension { name: "a".into(), space: SpaceName::Buy, domain: ParamKind::Int { low: 0, high: 99 } },
+            Dimension { name: "noise".into(), space: SpaceName::Buy, domain: ParamKind::Int { low: 0, high: 99 } },
+            Dimension { name: "c".into(), space: SpaceName::Sell, domain: ParamKind::Bool },
         ];
         let epochs = (0..200)
             .map(|i| {

@@ -12,9 +12,10 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
+use tradai_engine::ParamKind;
 
 use crate::error::HyperoptError;
-use crate::space::{Dimension, Domain};
+use crate::space::{Coordinates, Dimension};
 
 /// Which sampler proposes the points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -256,7 +257,7 @@ impl TpeModel {
                     Some(k) => DimModel::Categorical { good: categorical_weights(&g, k), bad: categorical_weights(&b, k), k },
                     None => {
                         let (mut lo, mut hi) = d.domain.bounds();
-                        if matches!(d.domain, Domain::Int { .. }) {
+                        if matches!(d.domain, ParamKind::Int { .. }) {
                             // Integers own the unit interval around them, so the ends are not
                             // under-weighted.
                             lo -= 0.5;
@@ -334,12 +335,12 @@ mod tests {
 
     fn dims() -> Vec<Dimension> {
         vec![
-            Dimension { name: "a".into(), space: SpaceName::Buy, domain: Domain::Int { low: 0, high: 100 } },
-            Dimension { name: "b".into(), space: SpaceName::Buy, domain: Domain::Real { low: -1.0, high: 1.0, decimals: 2 } },
+            Dimension { name: "a".into(), space: SpaceName::Buy, domain: ParamKind::Int { low: 0, high: 100 } },
+            Dimension { name: "b".into(), space: SpaceName::Buy, domain: ParamKind::Decimal { low: -1.0, high: 1.0, decimals: 2 } },
             Dimension {
                 name: "c".into(),
                 space: SpaceName::Sell,
-                domain: Domain::Categorical { options: vec!["x".into(), "y".into(), "z".into()] },
+                domain: ParamKind::Categorical { options: vec!["x".into(), "y".into(), "z".into()] },
             },
         ]
     }

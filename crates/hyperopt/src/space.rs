@@ -95,39 +95,28 @@ impl FromStr for SpaceName {
     }
 }
 
-/// The values one dimension can take.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Domain {
-    /// Integers in `[low, high]`.
-    Int {
-        /// Smallest value.
-        low: i64,
-        /// Largest value.
-        high: i64,
-    },
-    /// Decimals in `[low, high]` on a grid of `decimals` digits.
-    Real {
-        /// Smallest value.
-        low: f64,
-        /// Largest value.
-        high: f64,
-        /// Digits after the point.
-        decimals: u32,
-    },
-    /// One of a list of strings.
-    Categorical {
-        /// The options.
-        options: Vec<String>,
-    },
-    /// `false` or `true`.
-    Bool,
+/// A parameter kind (the engine's [`ParamKind`]: what a dimension's values are; a decimal
+/// parameter is a real coordinate on its digit grid) as a coordinate axis of the search: bounds, snapping, uniform draws, grids
+/// and the parameter value of a coordinate (option indices for categorical kinds).
+pub trait Coordinates {
+    /// Number of options of a categorical or boolean kind; `None` for numeric ones.
+    fn choices(&self) -> Option<usize>;
+    /// The numeric bounds of the coordinate (option indices for categorical kinds).
+    fn bounds(&self) -> (f64, f64);
+    /// Snaps a coordinate onto the kind: clamped, integers and options rounded, decimals
+    /// rounded to their digits (so equal values compare equal and memoisation works).
+    fn snap(&self, x: f64) -> f64;
+    /// A uniform draw.
+    fn sample_uniform<R: Rng + ?Sized>(&self, rng: &mut R) -> f64;
+    /// At most `levels` evenly spaced values (all options for categorical kinds, every integer
+    /// when there are fewer than `levels`).
+    fn grid(&self, levels: usize) -> Vec<f64>;
+    /// The parameter value of a coordinate.
+    fn value(&self, x: f64) -> ParamValue;
 }
 
-impl Domain {
-    /// Number of options of a categorical or boolean domain; `None` for numeric ones.
-    #[must_use]
-    pub fn choices(&self) -> Option<usize> {
+impl Coordinates for ParamKind {
+    fn choices(&self) -> Option<usize> {
         match self {
             Self::Categorical { options } => Some(options.len()),
             Self::Bool => Some(2),
@@ -135,25 +124,20 @@ impl Domain {
         }
     }
 
-    /// The numeric bounds of the coordinate (option indices for categorical domains).
-    #[must_use]
-    pub fn bounds(&self) -> (f64, f64) {
+    fn bounds(&self) -> (f64, f64) {
         match self {
             Self::Int { low, high } => (*low as f64, *high as f64),
-            Self::Real { low, high, .. } => (*low, *high),
+            Self::Decimal { low, high, .. } => (*low, *high),
             Self::Categorical { options } => (0.0, options.len().saturating_sub(1) as f64),
             Self::Bool => (0.0, 1.0),
         }
     }
 
-    /// Snaps a coordinate onto the domain: clamped, integers and options rounded, decimals
-    /// rounded to their digits (so equal values compare equal and memoisation works).
-    #[must_use]
-    pub fn snap(&self, x: f64) -> f64 {
+    fn snap(&self, x: f64) -> f64 {
         let (lo, hi) = self.bounds();
         let x = if x.is_finite() { x.clamp(lo, hi) } else { lo };
         match self {
-            Self::Real { decimals, .. } => {
+            Self::Decimal { decimals, .. } => {
                 let m = 10f64.powi(i32::try_from(*decimals).unwrap_or(8));
                 ((x * m).round() / m).clamp(lo, hi)
             }
@@ -161,20 +145,16 @@ impl Domain {
         }
     }
 
-    /// A uniform draw.
-    pub fn sample_uniform<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+    fn sample_uniform<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match self {
             Self::Int { low, high } => rng.random_range(*low..=*high) as f64,
-            Self::Real { low, high, .. } => self.snap(if high > low { rng.random_range(*low..=*high) } else { *low }),
+            Self::Decimal { low, high, .. } => self.snap(if high > low { rng.random_range(*low..=*high) } else { *low }),
             Self::Categorical { options } => rng.random_range(0..options.len().max(1)) as f64,
             Self::Bool => f64::from(u8::from(rng.random_bool(0.5))),
         }
     }
 
-    /// At most `levels` evenly spaced values (all options for categorical domains, every
-    /// integer when there are fewer than `levels`).
-    #[must_use]
-    pub fn grid(&self, levels: usize) -> Vec<f64> {
+    fn grid(&self, levels: usize) -> Vec<f64> {
         if let Some(k) = self.choices() {
             return (0..k).map(|i| i as f64).collect();
         }
@@ -189,13 +169,11 @@ impl Domain {
         out
     }
 
-    /// The parameter value of a coordinate.
-    #[must_use]
-    pub fn value(&self, x: f64) -> ParamValue {
+    fn value(&self, x: f64) -> ParamValue {
         let x = self.snap(x);
         match self {
             Self::Int { .. } => ParamValue::Int(x as i64),
-            Self::Real { .. } => ParamValue::Decimal(x),
+            Self::Decimal { .. } => ParamValue::Decimal(x),
             Self::Categorical { options } => ParamValue::Categorical(options[x as usize].clone()),
             Self::Bool => ParamValue::Bool(x >= 0.5),
         }
@@ -211,7 +189,7 @@ pub struct Dimension {
     pub space: SpaceName,
     /// Its values.
     #[serde(flatten)]
-    pub domain: Domain,
+    pub domain: ParamKind,
 }
 
 /// A decoded point: what one evaluation runs with.
@@ -242,12 +220,12 @@ fn roi_dimensions(timeframe: Timeframe) -> Vec<Dimension> {
     let int = |name: &str, lo: f64, hi: f64| Dimension {
         name: name.to_owned(),
         space: SpaceName::Roi,
-        domain: Domain::Int { low: (lo * t).round() as i64, high: (hi * t).round() as i64 },
+        domain: ParamKind::Int { low: (lo * t).round() as i64, high: (hi * t).round() as i64 },
     };
     let dec = |name: &str, lo: f64, hi: f64| Dimension {
         name: name.to_owned(),
         space: SpaceName::Roi,
-        domain: Domain::Real { low: round3(lo * p), high: round3(hi * p), decimals: 3 },
+        domain: ParamKind::Decimal { low: round3(lo * p), high: round3(hi * p), decimals: 3 },
     };
     vec![
         int("roi_t1", 10.0, 120.0),
@@ -281,13 +259,7 @@ impl SearchSpace {
                     let want = if space == SpaceName::Buy { ParamSpace::Buy } else { ParamSpace::Sell };
                     let before = dimensions.len();
                     for s in specs.iter().filter(|s| s.space == want) {
-                        let domain = match &s.kind {
-                            ParamKind::Int { low, high } => Domain::Int { low: *low, high: *high },
-                            ParamKind::Decimal { low, high, decimals } => Domain::Real { low: *low, high: *high, decimals: *decimals },
-                            ParamKind::Categorical { options } => Domain::Categorical { options: options.clone() },
-                            ParamKind::Bool => Domain::Bool,
-                        };
-                        dimensions.push(Dimension { name: s.name.clone(), space, domain });
+                        dimensions.push(Dimension { name: s.name.clone(), space, domain: s.kind.clone() });
                     }
                     if dimensions.len() == before {
                         let known = specs
@@ -305,7 +277,7 @@ impl SearchSpace {
                 SpaceName::Stoploss => dimensions.push(Dimension {
                     name: "stoploss".to_owned(),
                     space,
-                    domain: Domain::Real { low: -0.35, high: -0.02, decimals: 3 },
+                    domain: ParamKind::Decimal { low: -0.35, high: -0.02, decimals: 3 },
                 }),
                 SpaceName::Trailing => {
                     // Freqtrade fixes `trailing_stop` to true in this space (searching "off" would
@@ -313,14 +285,14 @@ impl SearchSpace {
                     dimensions.push(Dimension {
                         name: "trailing_stop_positive".to_owned(),
                         space,
-                        domain: Domain::Real { low: 0.01, high: 0.35, decimals: 3 },
+                        domain: ParamKind::Decimal { low: 0.01, high: 0.35, decimals: 3 },
                     });
                     dimensions.push(Dimension {
                         name: "trailing_stop_positive_offset_p1".to_owned(),
                         space,
-                        domain: Domain::Real { low: 0.001, high: 0.1, decimals: 3 },
+                        domain: ParamKind::Decimal { low: 0.001, high: 0.1, decimals: 3 },
                     });
-                    dimensions.push(Dimension { name: "trailing_only_offset_is_reached".to_owned(), space, domain: Domain::Bool });
+                    dimensions.push(Dimension { name: "trailing_only_offset_is_reached".to_owned(), space, domain: ParamKind::Bool });
                 }
             }
         }
@@ -390,7 +362,7 @@ impl SearchSpace {
                     (Some(ParamValue::Int(v)), _) => *v as f64,
                     (Some(ParamValue::Decimal(v)), _) => *v,
                     (Some(ParamValue::Bool(b)), _) => f64::from(u8::from(*b)),
-                    (Some(ParamValue::Categorical(c)), Domain::Categorical { options }) => {
+                    (Some(ParamValue::Categorical(c)), ParamKind::Categorical { options }) => {
                         options.iter().position(|o| o == c).unwrap_or(0) as f64
                     }
                     _ => {
@@ -463,8 +435,8 @@ mod tests {
 
     #[test]
     fn grids_cover_the_bounds() {
-        assert_eq!(Domain::Int { low: 2, high: 4 }.grid(10), vec![2.0, 3.0, 4.0]);
-        assert_eq!(Domain::Int { low: 0, high: 100 }.grid(3), vec![0.0, 50.0, 100.0]);
-        assert_eq!(Domain::Bool.grid(7), vec![0.0, 1.0]);
+        assert_eq!(ParamKind::Int { low: 2, high: 4 }.grid(10), vec![2.0, 3.0, 4.0]);
+        assert_eq!(ParamKind::Int { low: 0, high: 100 }.grid(3), vec![0.0, 50.0, 100.0]);
+        assert_eq!(ParamKind::Bool.grid(7), vec![0.0, 1.0]);
     }
 }

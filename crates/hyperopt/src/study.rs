@@ -12,6 +12,7 @@ use serde::Serialize;
 use tradai_core::{format_ts_ms, TimeRange};
 use tradai_engine::{BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValue, PreparedMarket, Strategy};
 
+use crate::checkpoint::{Checkpoint, Resume, TrialRecord, CHECKPOINT_VERSION};
 use crate::error::HyperoptError;
 use crate::loss::{EpochMetrics, LossFunction};
 use crate::sampler::{default_startup, random_point, trial_rng, Grid, SamplerKind, TpeModel};
@@ -201,6 +202,8 @@ pub struct HyperoptOutcome {
     pub elapsed_s: f64,
     /// Evaluations per second of the main search.
     pub evaluations_per_second: f64,
+    /// The search was stopped before its planned epochs (the study holds those done).
+    pub stopped_early: bool,
 }
 
 /// A strategy, a backtest configuration and a search configuration, ready to run.
@@ -213,6 +216,8 @@ pub struct Hyperopt<'s> {
     pool: rayon::ThreadPool,
     jobs: usize,
     cancel: Option<&'s AtomicBool>,
+    resume: Option<Resume<'s>>,
+    stop: Option<&'s AtomicBool>,
 }
 
 impl std::fmt::Debug for Hyperopt<'_> {
@@ -249,7 +254,7 @@ impl<'s> Hyperopt<'s> {
         })?;
         let first = &backtest.pairs[0];
         let stake_currency = first.settle().unwrap_or(first.quote()).to_owned();
-        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None })
+        Ok(Self { strategy, backtest, config, space, stake_currency, pool, jobs, cancel: None, resume: None, stop: None })
     }
 
     /// Stops the run with [`HyperoptError::Cancelled`] once `cancel` is set: checked before
@@ -258,6 +263,44 @@ impl<'s> Hyperopt<'s> {
     pub fn with_cancel(mut self, cancel: &'s AtomicBool) -> Self {
         self.cancel = Some(cancel);
         self
+    }
+
+    /// Resumes the main search from `resume.from` when it is a checkpoint of this very run,
+    /// and saves checkpoints through `resume.save` as batches finish (walk-forward folds are
+    /// not checkpointed: they run again after a restart).
+    #[must_use]
+    pub fn with_resume(mut self, resume: Resume<'s>) -> Self {
+        self.resume = Some(resume);
+        self
+    }
+
+    /// What identifies a search for its checkpoints: everything that shapes its trials.
+    fn fingerprint(&self, market: &PreparedMarket, seed: u64) -> String {
+        crate::checkpoint::fingerprint(&format!(
+            "{}|{:?}|{:?}|{:?}|jobs={}|seed={seed}|market={}..{}x{}",
+            self.strategy.name(),
+            self.backtest,
+            self.config,
+            self.space.dimensions,
+            self.jobs,
+            market.min_date_ms,
+            market.max_date_ms,
+            market.pairs.len()
+        ))
+    }
+
+    /// Ends the search early once `stop` is set, keeping what it found: the batch running
+    /// finishes, the out-of-sample check of the best epoch still runs, walk-forward folds not
+    /// started are skipped, and the outcome says [`HyperoptOutcome::stopped_early`]. What an
+    /// interrupted interactive run wants (Freqtrade's Ctrl-C), where a cancel discards.
+    #[must_use]
+    pub fn with_stop(mut self, stop: &'s AtomicBool) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     fn check_cancel(&self) -> Result<(), HyperoptError> {
@@ -324,7 +367,7 @@ impl<'s> Hyperopt<'s> {
     /// [`HyperoptError::Backtest`] when an evaluation fails.
     pub fn optimise(&self, market: &PreparedMarket, seed: u64, progress: &(dyn Fn(&Progress) + Sync)) -> Result<Study, HyperoptError> {
         let total = self.planned_epochs();
-        self.search(market, seed, (0, total), progress)
+        self.search(market, seed, (0, total), None, progress)
     }
 
     /// Evaluations one search runs (the grid may be smaller than the epoch budget).
@@ -341,6 +384,7 @@ impl<'s> Hyperopt<'s> {
         market: &PreparedMarket,
         seed: u64,
         (offset, grand_total): (usize, usize),
+        resume: Option<&Resume<'_>>,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<Study, HyperoptError> {
         let dims = &self.space.dimensions;
@@ -358,8 +402,46 @@ impl<'s> Hyperopt<'s> {
         let mut best: Option<usize> = None;
         let mut start = 0;
         let key = |p: &[f64]| p.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+        let fingerprint = resume.map(|_| self.fingerprint(market, seed));
+        if let (Some(c), Some(fp)) = (resume.and_then(|r| r.from.as_ref()), &fingerprint) {
+            let n = c.trials.len();
+            // Only a checkpoint of this run that ends where a batch ended: resuming mid-batch
+            // would propose a different next batch than the uninterrupted run.
+            if c.version == CHECKPOINT_VERSION && &c.fingerprint == fp && c.planned == total && n <= total && (n % batch == 0 || n == total)
+            {
+                for (t, trial) in c.trials.iter().enumerate() {
+                    let (p, loss, metrics) = trial.decode();
+                    memo.insert(key(&p), (loss, metrics));
+                    let is_best = best.is_none_or(|b| loss < epochs[b].loss);
+                    if is_best {
+                        best = Some(t);
+                    }
+                    history.push((p.clone(), loss));
+                    epochs.push(Epoch { index: t, params: self.space.decode(&p).values, loss, metrics, is_best, point: p });
+                }
+                start = n;
+                progress(&Progress { done: offset + n, total: grand_total, best_loss: best.map_or(f64::INFINITY, |b| epochs[b].loss) });
+            }
+        }
+        let mut saved = start;
+        let mut last_save = Instant::now();
+        let save = |epochs: &[Epoch]| {
+            if let (Some(r), Some(fp)) = (resume, &fingerprint) {
+                let trials = epochs.iter().map(|e| TrialRecord::new(&e.point, e.loss, &e.metrics)).collect();
+                (r.save)(&Checkpoint { version: CHECKPOINT_VERSION, fingerprint: fp.clone(), planned: total, trials });
+            }
+        };
         while start < total {
-            self.check_cancel()?;
+            if let Err(e) = self.check_cancel() {
+                // Stopped between batches: keep every finished batch for the next attempt.
+                if saved < epochs.len() {
+                    save(&epochs);
+                }
+                return Err(e);
+            }
+            if self.stopped() && !epochs.is_empty() {
+                break;
+            }
             let end = (start + batch).min(total);
             // Proposed one trial after another (never in parallel), so the duplicate check
             // below sees the same earlier proposals on every run: determinism holds.
@@ -403,7 +485,7 @@ impl<'s> Hyperopt<'s> {
                     todo.push(p);
                 }
             }
-            let results: Vec<(f64, EpochMetrics)> = self.pool.install(|| {
+            let results: Result<Vec<(f64, EpochMetrics)>, HyperoptError> = self.pool.install(|| {
                 todo.par_iter()
                     .map(|p| {
                         self.check_cancel()?;
@@ -421,7 +503,17 @@ impl<'s> Hyperopt<'s> {
                         r
                     })
                     .collect::<Result<Vec<_>, _>>()
-            })?;
+            });
+            let results = match results {
+                Ok(r) => r,
+                Err(e) => {
+                    // A batch cut short is dropped whole; the batches before it are kept.
+                    if saved < epochs.len() {
+                        save(&epochs);
+                    }
+                    return Err(e);
+                }
+            };
             for (p, r) in todo.iter().zip(results) {
                 memo.insert(key(p), r);
             }
@@ -434,6 +526,11 @@ impl<'s> Hyperopt<'s> {
                 let candidate = self.space.decode(&p);
                 history.push((p.clone(), loss));
                 epochs.push(Epoch { index: t, params: candidate.values, loss, metrics, is_best, point: p });
+            }
+            if resume.is_some_and(|r| last_save.elapsed() >= r.every || end == total) {
+                save(&epochs);
+                saved = end;
+                last_save = Instant::now();
             }
             progress(&Progress { done: offset + end, total: grand_total, best_loss: best.map_or(f64::INFINITY, |b| epochs[b].loss) });
             start = end;
@@ -524,7 +621,7 @@ impl<'s> Hyperopt<'s> {
         let grand_total = per_search * (1 + folds);
         let market = self.prepare(data, &train)?;
         let started = Instant::now();
-        let study = self.search(&market, self.config.seed, (0, grand_total), progress)?;
+        let study = self.search(&market, self.config.seed, (0, grand_total), self.resume.as_ref(), progress)?;
         let elapsed_s = started.elapsed().as_secs_f64();
         drop(market);
         let best = study.best();
@@ -533,7 +630,8 @@ impl<'s> Hyperopt<'s> {
             None => None,
         };
         let mut walk_forward = Vec::new();
-        if folds > 0 {
+        let stopped_early = self.stopped();
+        if folds > 0 && !stopped_early {
             let (lo, hi) = self.data_span(data, &train)?;
             let step = self.backtest.timeframe.millis();
             let parts = folds as i64 + 1;
@@ -546,7 +644,8 @@ impl<'s> Hyperopt<'s> {
                     what: format!("walk-forward fold {k} train"),
                     detail: format!("{} ({e})", window_text(&tr)),
                 })?;
-                let s = self.search(&m, self.config.seed.wrapping_add(k as u64 + 1), (per_search * (k + 1), grand_total), progress)?;
+                let s =
+                    self.search(&m, self.config.seed.wrapping_add(k as u64 + 1), (per_search * (k + 1), grand_total), None, progress)?;
                 drop(m);
                 let b = s.best();
                 let comparison = self.compare(&tr, &te, (b.loss, b.metrics), data, &b.point)?;
@@ -567,6 +666,7 @@ impl<'s> Hyperopt<'s> {
             walk_forward,
             elapsed_s,
             evaluations_per_second: if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 },
+            stopped_early,
         })
     }
 }

@@ -10,7 +10,7 @@ mod model;
 mod sqlite;
 
 pub use model::{Job, JobError, JobFilter, JobId, JobStatus, NewJob, Page};
-pub use sqlite::SqliteJobRepository;
+pub use sqlite::{SqliteJobRepository, JOB_DATABASE, SCHEMA};
 
 /// Why a repository call failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,13 +31,21 @@ pub enum RepoError {
     /// The database failed (disk, lock, corruption).
     #[error("job database error")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database file cannot be opened, is damaged, or its schema cannot be migrated; the
+    /// cause names the file.
+    #[error("job database unusable")]
+    Database(#[source] tradai_sqlite::DbError),
 }
 
 impl RepoError {
     /// Whether retrying the same call may succeed (database busy or I/O hiccup).
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Storage(_))
+        match self {
+            Self::Storage(_) => true,
+            Self::Database(e) => e.is_retryable(),
+            Self::NotFound(_) | Self::IllegalTransition { .. } => false,
+        }
     }
 }
 
@@ -93,6 +101,28 @@ pub trait JobRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::IllegalTransition`], [`RepoError::NotFound`], [`RepoError::Storage`].
     fn transition(&self, id: &str, to: JobStatus, result: Option<serde_json::Value>, error: Option<JobError>) -> Result<Job, RepoError>;
+
+    /// Hands a RUNNING job back as PENDING, not to be claimed before `not_before_ms` (a retry
+    /// with back-off after its worker died). `count_attempt: false` gives the attempt back: a
+    /// job stopped by a graceful shutdown did not fail. Its checkpoint stays, so the next
+    /// attempt resumes from it.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`] when the job is not RUNNING, [`RepoError::NotFound`].
+    fn hand_back(&self, id: &str, not_before_ms: Option<i64>, count_attempt: bool) -> Result<Job, RepoError>;
+
+    /// Stores the durable checkpoint of a RUNNING job held by `executor_id` (what a restarted
+    /// attempt resumes from), replacing the previous one. Deleted when the job finishes.
+    ///
+    /// # Errors
+    /// [`RepoError::IllegalTransition`] when the job is no longer RUNNING on `executor_id`.
+    fn save_checkpoint(&self, id: &str, executor_id: &str, data: &serde_json::Value) -> Result<(), RepoError>;
+
+    /// The job's last checkpoint, if any.
+    ///
+    /// # Errors
+    /// [`RepoError::Storage`].
+    fn load_checkpoint(&self, id: &str) -> Result<Option<serde_json::Value>, RepoError>;
 
     /// RUNNING jobs whose heartbeat is older than `stale_before_ms`, or whose executor is not
     /// in `live_executors` (the orphan scan after a crash).

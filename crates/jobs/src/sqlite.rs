@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use tradai_sqlite::{Migration, Schema, Step};
 
 use crate::{Job, JobError, JobFilter, JobRepository, JobStatus, NewJob, Page, RepoError};
 
@@ -65,6 +66,68 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// What the job database holds, for errors and the schema version table.
+pub const JOB_DATABASE: &str = "job database";
+
+/// The job schema. Never edit a released step: add one.
+pub const SCHEMA: Schema = Schema {
+    name: JOB_DATABASE,
+    migrations: &[
+        // Version 1 is the first release's table; IF NOT EXISTS adopts a database of that
+        // release, which had no version table.
+        Migration {
+            description: "jobs table",
+            step: Step::Sql(
+                "CREATE TABLE IF NOT EXISTS jobs (
+                     id TEXT PRIMARY KEY,
+                     job_type TEXT NOT NULL,
+                     status TEXT NOT NULL,
+                     config TEXT NOT NULL,
+                     label TEXT,
+                     idempotency_key TEXT UNIQUE,
+                     created_at INTEGER NOT NULL,
+                     updated_at INTEGER NOT NULL,
+                     started_at INTEGER,
+                     finished_at INTEGER,
+                     attempts INTEGER NOT NULL DEFAULT 0,
+                     progress REAL NOT NULL DEFAULT 0,
+                     heartbeat_at INTEGER,
+                     executor_id TEXT,
+                     result TEXT,
+                     error TEXT,
+                     cancel_requested INTEGER NOT NULL DEFAULT 0
+                 );
+                 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, job_type, created_at);
+                 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);",
+            ),
+        },
+        // Unversioned releases added this column on open, so it may exist already.
+        Migration { description: "progress_detail column", step: Step::Code(add_progress_detail) },
+        // Retries with back-off (a PENDING job is not claimed before `not_before`) and the
+        // durable checkpoint of a long job (a hyperopt study so far), one row per job, kept
+        // apart so listings never read it.
+        Migration {
+            description: "retry back-off and job checkpoints",
+            step: Step::Sql(
+                "ALTER TABLE jobs ADD COLUMN not_before INTEGER;
+                 CREATE TABLE job_checkpoints (
+                     job_id TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+                     data TEXT NOT NULL,
+                     updated_at INTEGER NOT NULL
+                 );",
+            ),
+        },
+    ],
+};
+
+fn add_progress_detail(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let has = tx.prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'progress_detail'")?.exists([])?;
+    if !has {
+        tx.execute_batch("ALTER TABLE jobs ADD COLUMN progress_detail TEXT")?;
+    }
+    Ok(())
+}
+
 const COLUMNS: &str = "id, job_type, status, config, label, idempotency_key, created_at, updated_at, started_at, \
      finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail";
 
@@ -72,23 +135,18 @@ impl SqliteJobRepository {
     /// Opens (and creates or migrates) the database at `path`.
     ///
     /// # Errors
-    /// [`RepoError::Storage`] when the file cannot be opened or the schema not created.
+    /// [`RepoError::Database`] naming the file when it cannot be opened, is damaged, or its
+    /// schema cannot be brought up to date.
     pub fn open(path: &Path) -> Result<Self, RepoError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(storage)?;
-        }
-        let conn = Connection::open(path).map_err(storage)?;
+        let conn = tradai_sqlite::open(path, &SCHEMA).map_err(RepoError::Database)?;
         // Checkpoints (copying the WAL into the database file, with an fsync of that file) run
         // on a background connection, not inside whichever commit crosses the WAL size
         // threshold, so a submission never waits for one.
         conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(storage)?;
-        let mut repo = Self::init(conn)?;
+        let mut repo = Self::init(conn);
         repo.checkpointer = Some(Checkpointer::start(path)?);
         for _ in 0..READERS {
-            let r =
-                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(storage)?;
-            r.busy_timeout(std::time::Duration::from_secs(10)).map_err(storage)?;
+            let r = tradai_sqlite::open_reader(path, SCHEMA.name).map_err(RepoError::Database)?;
             repo.readers.push(Mutex::new(r));
         }
         Ok(repo)
@@ -97,48 +155,13 @@ impl SqliteJobRepository {
     /// An in-memory database (tests, throwaway runs).
     ///
     /// # Errors
-    /// [`RepoError::Storage`].
+    /// [`RepoError::Database`].
     pub fn in_memory() -> Result<Self, RepoError> {
-        Self::init(Connection::open_in_memory().map_err(storage)?)
+        Ok(Self::init(tradai_sqlite::open_in_memory(&SCHEMA).map_err(RepoError::Database)?))
     }
 
-    fn init(conn: Connection) -> Result<Self, RepoError> {
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(storage)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS jobs (
-                 id TEXT PRIMARY KEY,
-                 job_type TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 config TEXT NOT NULL,
-                 label TEXT,
-                 idempotency_key TEXT UNIQUE,
-                 created_at INTEGER NOT NULL,
-                 updated_at INTEGER NOT NULL,
-                 started_at INTEGER,
-                 finished_at INTEGER,
-                 attempts INTEGER NOT NULL DEFAULT 0,
-                 progress REAL NOT NULL DEFAULT 0,
-                 heartbeat_at INTEGER,
-                 executor_id TEXT,
-                 result TEXT,
-                 error TEXT,
-                 cancel_requested INTEGER NOT NULL DEFAULT 0
-             );
-             CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, job_type, created_at);
-             CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);",
-        )
-        .map_err(storage)?;
-        // Columns added after the first release; a database created before them gains them here.
-        let has_detail = conn
-            .prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'progress_detail'")
-            .and_then(|mut st| st.exists([]))
-            .map_err(storage)?;
-        if !has_detail {
-            conn.execute_batch("ALTER TABLE jobs ADD COLUMN progress_detail TEXT").map_err(storage)?;
-        }
-        Ok(Self { conn: Mutex::new(conn), readers: Vec::new(), next_reader: std::sync::atomic::AtomicUsize::new(0), checkpointer: None })
+    fn init(conn: Connection) -> Self {
+        Self { conn: Mutex::new(conn), readers: Vec::new(), next_reader: std::sync::atomic::AtomicUsize::new(0), checkpointer: None }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -280,8 +303,17 @@ impl JobRepository for SqliteJobRepository {
         let marks = (1..=job_types.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let id: Option<String> = tx
             .query_row(
-                &format!("SELECT id FROM jobs WHERE status = 'PENDING' AND job_type IN ({marks}) ORDER BY created_at, id LIMIT 1"),
-                rusqlite::params_from_iter(job_types.iter()),
+                &format!(
+                    "SELECT id FROM jobs WHERE status = 'PENDING' AND job_type IN ({marks})
+                     AND (not_before IS NULL OR not_before <= ?{}) ORDER BY created_at, id LIMIT 1",
+                    job_types.len() + 1
+                ),
+                rusqlite::params_from_iter(
+                    job_types
+                        .iter()
+                        .map(|t| rusqlite::types::Value::Text((*t).to_owned()))
+                        .chain([rusqlite::types::Value::Integer(now_ms())]),
+                ),
                 |r| r.get(0),
             )
             .optional()
@@ -326,6 +358,10 @@ impl JobRepository for SqliteJobRepository {
         let finished = to.is_terminal().then_some(now);
         let progress = if to == JobStatus::Completed { 1.0 } else { cur.progress };
         let executor = if to == JobStatus::Pending { None } else { cur.executor_id.clone() };
+        if to.is_terminal() {
+            // A finished job resumes nothing.
+            tx.execute("DELETE FROM job_checkpoints WHERE job_id = ?1", params![id]).map_err(storage)?;
+        }
         tx.execute(
             "UPDATE jobs SET status = ?2, updated_at = ?3, finished_at = ?4, result = ?5, error = ?6, progress = ?7,
              executor_id = ?8 WHERE id = ?1 AND status = ?9",
@@ -345,6 +381,58 @@ impl JobRepository for SqliteJobRepository {
         let j = get_in(&tx, id)?;
         tx.commit().map_err(storage)?;
         Ok(j)
+    }
+
+    fn hand_back(&self, id: &str, not_before_ms: Option<i64>, count_attempt: bool) -> Result<Job, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        let cur = get_in(&tx, id)?;
+        if cur.status != JobStatus::Running {
+            return Err(RepoError::IllegalTransition { id: id.to_owned(), from: cur.status, to: JobStatus::Pending });
+        }
+        let uncount = i64::from(!count_attempt);
+        tx.execute(
+            "UPDATE jobs SET status = 'PENDING', updated_at = ?2, executor_id = NULL, not_before = ?3,
+             attempts = MAX(attempts - ?4, 0) WHERE id = ?1 AND status = 'RUNNING'",
+            params![id, now_ms(), not_before_ms, uncount],
+        )
+        .map_err(storage)?;
+        let j = get_in(&tx, id)?;
+        tx.commit().map_err(storage)?;
+        Ok(j)
+    }
+
+    fn save_checkpoint(&self, id: &str, executor_id: &str, data: &serde_json::Value) -> Result<(), RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        // Only the worker that holds the job may write its checkpoint: a worker that lost the
+        // job (handed back after a missed heartbeat) must not overwrite its successor's.
+        let owner: Option<(String, Option<String>)> = tx
+            .query_row("SELECT status, executor_id FROM jobs WHERE id = ?1", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(storage)?;
+        let Some((status, owner)) = owner else { return Err(RepoError::NotFound(id.to_owned())) };
+        if status != "RUNNING" || owner.as_deref() != Some(executor_id) {
+            let from = status.parse().unwrap_or(JobStatus::Pending);
+            return Err(RepoError::IllegalTransition { id: id.to_owned(), from, to: JobStatus::Running });
+        }
+        tx.execute(
+            "INSERT INTO job_checkpoints (job_id, data, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(job_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            params![id, data.to_string(), now_ms()],
+        )
+        .map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        Ok(())
+    }
+
+    fn load_checkpoint(&self, id: &str) -> Result<Option<serde_json::Value>, RepoError> {
+        let text: Option<String> = self
+            .read()
+            .query_row("SELECT data FROM job_checkpoints WHERE job_id = ?1", params![id], |r| r.get(0))
+            .optional()
+            .map_err(storage)?;
+        text.map(|t| serde_json::from_str(&t).map_err(storage)).transpose()
     }
 
     fn find_orphans(&self, stale_before_ms: i64, live_executors: &[String]) -> Result<Vec<Job>, RepoError> {

@@ -29,16 +29,8 @@ pub use report::{render_text_report, ReportOptions};
 pub use summary::{summarize, ExitReasonResult, PairResult, Summary};
 pub use wallet::{daily_returns, wallet_stats, WalletStats};
 
+pub use tradai_core::StakeAmount;
 use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};
-
-/// Stake per trade: a fixed amount, or Freqtrade's `unlimited` (wallet split over free slots).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum StakeAmount {
-    /// Fixed stake in the stake currency.
-    Fixed(f64),
-    /// `unlimited`: available balance divided by free slots.
-    Unlimited,
-}
 
 /// Everything the summary needs from a finished run.
 #[derive(Debug, Clone)]

@@ -325,17 +325,37 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     let change = if start_balance != 0.0 { (end_v / start_balance - 1.0) * 100.0 } else { 0.0 };
     let _ = writeln!(
         svg,
-        r##"<text x="{:.2}" y="{:.2}" text-anchor="end" fill="#1f6fd1" font-size="11">{end_v:.6} ({change:+.2}%)</text>"##,
+        r##"<text class="end-label" x="{:.2}" y="{:.2}" text-anchor="end" fill="#1f6fd1" font-size="11">{end_v:.6} ({change:+.2}%)</text>"##,
         x_of(end_t) - 4.0,
-        top + 14.0
+        end_label_y(y_eq(end_v), top, eq_h)
     );
     svg.push_str("</svg>\n");
     svg
 }
 
+/// The baseline of the end-value label: clear of the curve's end point at `end_y` (above it
+/// when the end sits in the lower half of the equity panel, below it otherwise) and inside the
+/// panel `[top, top + height]`, so it never runs into the curve or the drawdown panel under it.
+fn end_label_y(end_y: f64, top: f64, height: f64) -> f64 {
+    // 11px text: the baseline 8px above the point, or 18px below it.
+    let y = if end_y > top + height / 2.0 { end_y - 8.0 } else { end_y + 18.0 };
+    y.clamp(top + 12.0, top + height - 4.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_label_stays_clear_of_the_curve_and_inside_its_panel() {
+        let (top, h) = (48.0, 300.0);
+        for end_y in [48.0, 60.0, 150.0, 197.0, 199.0, 300.0, 340.0, 348.0] {
+            let y = end_label_y(end_y, top, h);
+            assert!((top + 11.0..=top + h).contains(&y), "{end_y}: {y}");
+            // The text spans [y - 11, y]: the curve's end point is outside it.
+            assert!(end_y > y + 1.0 || end_y < y - 12.0, "{end_y}: label at {y} covers the point");
+        }
+    }
 
     #[test]
     fn nice_ticks_are_round() {

@@ -207,6 +207,13 @@ pub fn render_text_report(summary: &Summary, options: &ReportOptions) -> String 
         ),
     ));
     kv.push(("Final balance", format!("{}  (start {}, CAGR {})", money(s.final_balance), money(s.starting_balance), signed_pct(s.cagr))));
+    // As in Freqtrade, the final balance leaves out the stake of trades still open at the end
+    // (their exit order could not fill), while the total profit counts closed trades only: say
+    // so, or start + profit != final balance looks like an error.
+    let in_open_trades = s.starting_balance + s.profit_total_abs - s.final_balance;
+    if in_open_trades.abs() > 1e-9 * s.starting_balance.abs().max(1.0) {
+        kv.push(("", format!("{} staked in trades still open at the end is not in the final balance", money(in_open_trades))));
+    }
     kv.push(("Win rate", format!("{}  ({} wins / {} draws / {} losses)", pct(s.winrate), s.wins, s.draws, s.losses)));
     kv.push((
         "Profit factor",

@@ -179,14 +179,13 @@ pub struct Summary {
     /// Slot limit as configured, −1 for unlimited.
     pub max_open_trades_setting: i64,
     /// Stake per trade: a number, or `"unlimited"`.
-    #[serde(with = "stake_json")]
     pub stake_amount: StakeAmount,
     /// Stake currency.
     pub stake_currency: String,
     /// Stop-loss ratio.
     pub stoploss: f64,
     /// ROI table as `{"minutes": ratio}`.
-    #[serde(with = "roi_json")]
+    #[serde(with = "tradai_core::minutes_map")]
     pub minimal_roi: Vec<(i64, f64)>,
     /// Trailing stop on.
     pub trailing_stop: bool,
@@ -220,68 +219,6 @@ pub struct Summary {
     pub results_per_pair: Vec<PairResult>,
     /// Summed `profit_abs` per UTC day, from the first to the last close day.
     pub daily_profit: Vec<(String, f64)>,
-}
-
-/// `stake_amount` is a number or the string `unlimited` in Freqtrade's JSON.
-mod stake_json {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::StakeAmount;
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Fixed(f64),
-        Text(String),
-    }
-
-    pub(super) fn serialize<S: Serializer>(v: &StakeAmount, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            StakeAmount::Fixed(x) => Repr::Fixed(*x),
-            StakeAmount::Unlimited => Repr::Text("unlimited".to_owned()),
-        }
-        .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StakeAmount, D::Error> {
-        match Repr::deserialize(d)? {
-            Repr::Fixed(x) => Ok(StakeAmount::Fixed(x)),
-            Repr::Text(t) if t == "unlimited" => Ok(StakeAmount::Unlimited),
-            Repr::Text(t) => Err(serde::de::Error::custom(format!("stake_amount '{t}' is neither a number nor 'unlimited'"))),
-        }
-    }
-}
-
-/// The ROI table is an object keyed by minutes as strings, ascending by minutes (a plain map
-/// would sort "120" before "30").
-mod roi_json {
-    use std::collections::BTreeMap;
-
-    use serde::ser::SerializeMap;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(v: &[(i64, f64)], s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(v.len()))?;
-        for (k, r) in v {
-            m.serialize_entry(&k.to_string(), r)?;
-        }
-        m.end()
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, f64)>, D::Error> {
-        let raw = BTreeMap::<String, f64>::deserialize(d)?;
-        let mut out = raw
-            .into_iter()
-            .map(|(k, r)| {
-                k.trim()
-                    .parse::<i64>()
-                    .map(|m| (m, r))
-                    .map_err(|_| serde::de::Error::custom(format!("minimal_roi key '{k}' is not whole minutes")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|e| e.0);
-        Ok(out)
-    }
 }
 
 /// Whole days between two epoch-ms instants, floored like Python's `timedelta.days`.

@@ -29,7 +29,35 @@ pub enum KeyError {
     /// The database failed.
     #[error("API key database error")]
     Storage(#[source] rusqlite::Error),
+    /// The database file cannot be opened, is damaged, or its schema cannot be migrated; the
+    /// cause names the file.
+    #[error("API key database unusable")]
+    Database(#[source] tradai_sqlite::DbError),
 }
+
+/// What the key table's database holds, for errors and the schema version table (the table
+/// lives in the service database beside the jobs).
+pub const KEY_DATABASE: &str = "API key database";
+
+/// The key schema. Never edit a released step: add one.
+pub const SCHEMA: tradai_sqlite::Schema = tradai_sqlite::Schema {
+    name: KEY_DATABASE,
+    // Version 1 is the first release's table (IF NOT EXISTS adopts a database of that release,
+    // which had no version table).
+    migrations: &[tradai_sqlite::Migration {
+        description: "api_keys table",
+        step: tradai_sqlite::Step::Sql(
+            "CREATE TABLE IF NOT EXISTS api_keys (
+                 id TEXT PRIMARY KEY,
+                 name TEXT NOT NULL,
+                 salt TEXT NOT NULL,
+                 hash TEXT NOT NULL,
+                 created_at INTEGER NOT NULL,
+                 revoked_at INTEGER
+             );",
+        ),
+    }],
+};
 
 /// A stored key as listings show it (never the secret).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,10 +100,7 @@ impl ApiKeyStore {
     /// # Errors
     /// [`KeyError::Storage`].
     pub fn open(path: &Path) -> Result<Self, KeyError> {
-        if let Some(d) = path.parent() {
-            let _ = std::fs::create_dir_all(d);
-        }
-        Self::init(Connection::open(path).map_err(storage)?)
+        Self::init(tradai_sqlite::open(path, &SCHEMA).map_err(KeyError::Database)?)
     }
 
     /// An in-memory store (tests).
@@ -83,22 +108,10 @@ impl ApiKeyStore {
     /// # Errors
     /// [`KeyError::Storage`].
     pub fn in_memory() -> Result<Self, KeyError> {
-        Self::init(Connection::open_in_memory().map_err(storage)?)
+        Self::init(tradai_sqlite::open_in_memory(&SCHEMA).map_err(KeyError::Database)?)
     }
 
     fn init(conn: Connection) -> Result<Self, KeyError> {
-        conn.busy_timeout(Duration::from_secs(10)).map_err(storage)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS api_keys (
-                 id TEXT PRIMARY KEY,
-                 name TEXT NOT NULL,
-                 salt TEXT NOT NULL,
-                 hash TEXT NOT NULL,
-                 created_at INTEGER NOT NULL,
-                 revoked_at INTEGER
-             );",
-        )
-        .map_err(storage)?;
         let store = Self { conn: Mutex::new(conn), cache: Mutex::new((Instant::now(), Vec::new())) };
         store.reload()?;
         Ok(store)

@@ -14,9 +14,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tradai_app::backtest::{BacktestFailure, BacktestRequest};
-use tradai_app::hyperopt::HyperoptRequest;
-use tradai_core::{parse_date_ms, MarketType, Pair};
+use tradai_app::backtest::BacktestFailure;
+use tradai_app::hyperopt::{defaults as hyperopt_defaults, HyperoptRequest};
+use tradai_app::{BacktestRequest, RunSpec};
+use tradai_core::{parse_date_ms, Pair, StakeAmount};
 use tradai_engine::StrategyRegistry;
 use tradai_jobs::{Job, JobRepository, JobStatus, NewJob};
 
@@ -27,11 +28,11 @@ use crate::dto::{
     TradesResponse,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
-use crate::executor::hyperopt::{BEST_CONFIG_JSON, EPOCHS_JSON, HEATMAP_SVG};
-use crate::executor::{BacktestJobConfig, BacktestJobSubmitter, HyperoptJobConfig, BACKTEST, HYPEROPT};
 pub use crate::jobs_api::Intake;
 use crate::middleware::Metrics;
-use crate::results::{ResultError, ResultStore};
+use tradai_executor::hyperopt::{BEST_CONFIG_JSON, EPOCHS_JSON, HEATMAP_SVG};
+use tradai_executor::results::{ResultError, ResultStore};
+use tradai_executor::{BacktestJobConfig, BacktestJobSubmitter, HyperoptJobConfig, BACKTEST, HYPEROPT};
 
 /// The backend's shared state.
 #[derive(Clone)]
@@ -67,7 +68,9 @@ pub struct BackendInner {
     /// Submissions accepted (new jobs).
     pub submitted: AtomicU64,
     /// Experiment tracking of finished jobs (`None`: not tracked).
-    pub tracking: Option<Arc<crate::tracking::JobTracking>>,
+    pub tracking: Option<Arc<tradai_executor::tracking::JobTracking>>,
+    /// The trading nodes' database (`GET /api/v1/trading`; `None`: no nodes).
+    pub trading_db: Option<std::path::PathBuf>,
     caches: Mutex<Caches>,
 }
 
@@ -117,6 +120,7 @@ impl BackendState {
             accepting: AtomicBool::new(true),
             submitted: AtomicU64::new(0),
             tracking: None,
+            trading_db: None,
             caches: Mutex::new(Caches::default()),
         }))
     }
@@ -126,14 +130,30 @@ impl BackendState {
     /// # Panics
     /// When the state was already cloned (call this right after [`BackendState::new`]).
     #[must_use]
-    pub fn with_tracking(mut self, tracking: Arc<crate::tracking::JobTracking>) -> Self {
+    pub fn with_tracking(mut self, tracking: Arc<tradai_executor::tracking::JobTracking>) -> Self {
         Arc::get_mut(&mut self.0).expect("with_tracking before the state is shared").tracking = Some(tracking);
         self
     }
 
+    /// Lists the trading nodes of the database at `path` on `GET /api/v1/trading`.
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_trading_db(mut self, path: std::path::PathBuf) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_trading_db before the state is shared").trading_db = Some(path);
+        self
+    }
+
+    /// The trading nodes' database, if any.
+    #[must_use]
+    pub fn trading_db(&self) -> Option<std::path::PathBuf> {
+        self.trading_db.clone()
+    }
+
     fn tracked(&self, mut view: JobView) -> JobView {
         if let Some(t) = &self.tracking {
-            view.tracking = t.run_of(&view.job_id);
+            view.tracking = t.run_of(&view.job_id).map(Into::into);
         }
         view
     }
@@ -174,6 +194,7 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/strategies/{name}", get(strategy))
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
+        .route("/api/v1/trading", get(crate::trading_api::list_trading))
         .route("/metrics", get(metrics))
         .merge(mutating)
         .with_state(state.clone());
@@ -238,11 +259,11 @@ fn app_field(e: BacktestFailure) -> AppError {
 
 /// Validates a submission's own fields (everything that needs no other service): what only
 /// the API has (dates, pair indexes, limits) here, every value check through
-/// [`BacktestRequest::validate_fields`], the same checks the CLI and the workers make.
+/// the one conversion into a [`RunSpec`], the same checks (and defaults) the CLI makes.
 ///
 /// # Errors
 /// [`AppError::InvalidField`] naming the first bad field.
-pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, AppError> {
+pub fn validate_submission(sub: &BacktestSubmission) -> Result<RunSpec, AppError> {
     fn f(field: impl Into<String>, message: impl Into<String>) -> AppError {
         AppError::field(field, message)
     }
@@ -287,33 +308,29 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<BacktestRequest, 
         }
     };
     let stake_amount = match &sub.stake_amount {
-        None => serde_json::Value::String("unlimited".into()),
-        Some(StakeAmountInput::Text(t)) => serde_json::Value::String(t.clone()),
-        Some(StakeAmountInput::Amount(x)) => serde_json::json!(x),
+        None => None,
+        Some(StakeAmountInput::Text(t)) => Some(t.parse::<StakeAmount>().map_err(|e| f("stake_amount", e.to_string()))?),
+        Some(StakeAmountInput::Amount(x)) => Some(StakeAmount::Fixed(*x)),
     };
     if sub.experiment_name.as_ref().is_some_and(|x| x.len() > 200) {
         return Err(f("experiment_name", "at most 200 characters"));
     }
     let req = BacktestRequest {
-        strategy: strategy.to_owned(),
-        exchange: sub.exchange.clone().unwrap_or_else(|| "binance".into()),
-        pairs,
+        strategy: Some(strategy.to_owned()),
+        exchange: sub.exchange.clone(),
+        pairs: Some(pairs),
         timeframe: sub.timeframe.clone(),
         timerange,
         stake_amount,
-        dry_run_wallet: sub.dry_run_wallet.unwrap_or(1000.0),
-        max_open_trades: sub.max_open_trades.unwrap_or(3),
-        fee: sub.fee.unwrap_or(0.001),
-        trading_mode: sub.trading_mode.clone().unwrap_or_else(|| "spot".into()),
+        dry_run_wallet: sub.dry_run_wallet,
+        max_open_trades: sub.max_open_trades,
+        fee: sub.fee,
+        trading_mode: sub.trading_mode.clone(),
         leverage: sub.leverage,
         params: None,
         overrides: None,
     };
-    req.validate_fields().map_err(app_field)?;
-    if req.trading_mode == MarketType::Spot.as_str() && req.leverage.is_some_and(|l| l != 1.0) {
-        return Err(f("leverage", "leverage needs trading_mode 'futures'"));
-    }
-    Ok(req)
+    RunSpec::try_from(req).map_err(app_field)
 }
 
 /// A time-range bound: `YYYYMMDD` at midnight, else epoch milliseconds.
@@ -380,11 +397,12 @@ impl BackendState {
 
     /// Checks a request against the strategy (strategy-service) and the stored data
     /// (data-collection), and fills in the strategy's timeframe when none was given.
-    async fn check_dependencies(&self, req: &mut BacktestRequest) -> Result<(), AppError> {
+    async fn check_dependencies(&self, req: &mut RunSpec) -> Result<(), AppError> {
+        let pairs: Vec<String> = req.pairs.iter().map(ToString::to_string).collect();
         let vreq = StrategyValidateRequest {
-            timeframe: req.timeframe.clone(),
-            pairs: req.pairs.clone(),
-            trading_mode: Some(req.trading_mode.clone()),
+            timeframe: req.timeframe.map(|t| t.to_string()),
+            pairs: pairs.clone(),
+            trading_mode: Some(req.trading_mode.to_string()),
             parameters: None,
         };
         let Some(v) = self.validate_strategy(&req.strategy, &vreq).await? else {
@@ -397,15 +415,16 @@ impl BackendState {
         if let Some(p) = v.errors.first() {
             return Err(AppError::field(p.field.clone(), p.message.clone()));
         }
-        req.timeframe = Some(v.timeframe.clone());
-        let mut stored = self.stored_pairs(&req.exchange, &v.timeframe, false).await?;
-        if req.pairs.iter().any(|p| !stored.contains(p)) {
-            stored = self.stored_pairs(&req.exchange, &v.timeframe, true).await?;
+        req.timeframe = Some(v.timeframe.parse().map_err(|e: tradai_core::ParseError| AppError::field("timeframe", e.to_string()))?);
+        let exchange = req.exchange.to_string();
+        let mut stored = self.stored_pairs(&exchange, &v.timeframe, false).await?;
+        if pairs.iter().any(|p| !stored.contains(p)) {
+            stored = self.stored_pairs(&exchange, &v.timeframe, true).await?;
         }
-        if let Some((i, p)) = req.pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
+        if let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
             return Err(AppError::field(
                 format!("pairs[{i}]"),
-                format!("no stored candles for {p} {} on {} (import them with `tradai data import`)", v.timeframe, req.exchange),
+                format!("no stored candles for {p} {} on {exchange} (import them with `tradai data import`)", v.timeframe),
             ));
         }
         Ok(())
@@ -546,16 +565,16 @@ pub async fn submit_hyperopt(
     let key = crate::jobs_api::admit(&st.accepting, &headers)?;
     let mut req = HyperoptRequest {
         backtest: validate_submission(&BacktestSubmission::from(&sub))?,
-        epochs: count(sub.epochs, 100),
-        spaces: sub.spaces.clone().unwrap_or_else(|| vec!["buy".into()]),
-        loss: sub.loss.clone().unwrap_or_else(|| "sharpe".into()),
-        sampler: sub.sampler.clone().unwrap_or_else(|| "tpe".into()),
+        epochs: count(sub.epochs, hyperopt_defaults::EPOCHS),
+        spaces: sub.spaces.clone().unwrap_or_else(|| vec![hyperopt_defaults::SPACES.into()]),
+        loss: sub.loss.clone().unwrap_or_else(|| hyperopt_defaults::LOSS.into()),
+        sampler: sub.sampler.clone().unwrap_or_else(|| hyperopt_defaults::SAMPLER.into()),
         seed: sub.seed.unwrap_or(0),
         jobs: sub.jobs.map(|j| count(Some(j), 0)),
         oos_timerange: sub.oos_timerange.clone(),
         split: sub.split,
         walk_forward: sub.walk_forward.map(|k| count(Some(k), 0)),
-        top: count(sub.top, 10),
+        top: count(sub.top, hyperopt_defaults::TOP),
     };
     if req.jobs.is_some_and(|j| j > 256) {
         return Err(AppError::field("jobs", format!("at most 256 parallel evaluations, got {}", sub.jobs.unwrap_or(0))));
@@ -707,7 +726,7 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())
 }
 
-fn tracking_of(st: &BackendState) -> Result<&crate::tracking::JobTracking, AppError> {
+fn tracking_of(st: &BackendState) -> Result<&tradai_executor::tracking::JobTracking, AppError> {
     st.tracking.as_deref().ok_or_else(crate::tracking::disabled)
 }
 
@@ -731,7 +750,9 @@ pub async fn search_runs(
         max_results: max,
     };
     let runs = t.tracking.tracker.search_runs_by_name(q.experiment.as_deref(), query).await.map_err(crate::tracking::api_error)?;
-    Ok(Json(serde_json::json!({"runs": runs})))
+    let mut v = serde_json::json!({"runs": runs});
+    crate::public::run_view(&mut v);
+    Ok(Json(v))
 }
 
 /// One tracked run: info, params, latest metrics, tags and its artifact list.
@@ -742,5 +763,7 @@ pub async fn run(State(st): State<BackendState>, UrlPath(run_id): UrlPath<String
     let t = tracking_of(&st)?;
     let run = t.tracking.tracker.get_run(&run_id).await.map_err(crate::tracking::api_error)?;
     let artifacts = t.tracking.tracker.list_artifacts(&run_id, None).await.unwrap_or_default();
-    Ok(Json(serde_json::json!({"run": run, "artifacts": artifacts})))
+    let mut v = serde_json::json!({"run": run, "artifacts": artifacts});
+    crate::public::run_view(&mut v);
+    Ok(Json(v))
 }

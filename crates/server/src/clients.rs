@@ -2,10 +2,8 @@
 //! with exponential backoff and jitter, and a circuit breaker (closed / open / half-open) so a
 //! dead dependency costs callers one fast error instead of a timeout each.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -80,162 +78,23 @@ impl ClientError {
     }
 }
 
-/// Circuit breaker states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CircuitState {
-    /// Calls flow; failures are counted.
-    Closed,
-    /// Calls fail fast until the recovery timeout has passed.
-    Open,
-    /// A few trial calls are let through; one success closes, one failure reopens.
-    HalfOpen,
-}
+pub use tradai_resilience::{BreakerConfig, CircuitBreaker, CircuitState, RetryPolicy};
 
-impl CircuitState {
-    /// 0 closed, 1 half-open, 2 open (the Prometheus gauge value).
-    #[must_use]
-    pub fn as_gauge(self) -> u8 {
-        match self {
-            Self::Closed => 0,
-            Self::HalfOpen => 1,
-            Self::Open => 2,
-        }
-    }
-}
+/// Timeout of one call when the policy names none.
+const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Breaker thresholds.
-#[derive(Debug, Clone, Copy)]
-pub struct BreakerConfig {
-    /// Consecutive failures that open the circuit.
-    pub failure_threshold: u32,
-    /// How long it stays open before trial calls.
-    pub recovery_timeout: Duration,
-    /// Trial calls allowed at once while half-open.
-    pub half_open_max_calls: u32,
-}
+/// The retry policy of calls between the services (and of the CLI's backend client): three
+/// attempts, 100 ms to 2 s apart, 5 s each — a service on the same host answers fast or is down.
+pub const SERVICE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(2),
+    attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
+};
 
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self { failure_threshold: 5, recovery_timeout: Duration::from_secs(30), half_open_max_calls: 1 }
-    }
-}
-
-#[derive(Debug)]
-struct BreakerInner {
-    state: CircuitState,
-    failures: u32,
-    opened_at: Option<Instant>,
-    trials: u32,
-}
-
-/// A circuit breaker shared by every call to one service.
-#[derive(Debug)]
-pub struct CircuitBreaker {
-    cfg: BreakerConfig,
-    inner: Mutex<BreakerInner>,
-}
-
-impl CircuitBreaker {
-    /// A closed breaker.
-    #[must_use]
-    pub fn new(cfg: BreakerConfig) -> Self {
-        Self { cfg, inner: Mutex::new(BreakerInner { state: CircuitState::Closed, failures: 0, opened_at: None, trials: 0 }) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerInner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The current state (an open breaker past its timeout reports half-open).
-    #[must_use]
-    pub fn state(&self) -> CircuitState {
-        let g = self.lock();
-        if g.state == CircuitState::Open && g.opened_at.is_some_and(|t| t.elapsed() >= self.cfg.recovery_timeout) {
-            return CircuitState::HalfOpen;
-        }
-        g.state
-    }
-
-    /// Asks to make a call: `false` means fail fast.
-    pub fn try_acquire(&self) -> bool {
-        let mut g = self.lock();
-        match g.state {
-            CircuitState::Closed => true,
-            CircuitState::Open => {
-                if g.opened_at.is_some_and(|t| t.elapsed() >= self.cfg.recovery_timeout) {
-                    g.state = CircuitState::HalfOpen;
-                    g.trials = 1;
-                    true
-                } else {
-                    false
-                }
-            }
-            CircuitState::HalfOpen => {
-                if g.trials < self.cfg.half_open_max_calls {
-                    g.trials += 1;
-                    true
-                } else {
-                    false
-                }
-            }
-        }
-    }
-
-    /// Records a successful call.
-    pub fn on_success(&self) {
-        let mut g = self.lock();
-        g.state = CircuitState::Closed;
-        g.failures = 0;
-        g.trials = 0;
-        g.opened_at = None;
-    }
-
-    /// Records a failed call.
-    pub fn on_failure(&self) {
-        let mut g = self.lock();
-        g.failures = g.failures.saturating_add(1);
-        if g.state == CircuitState::HalfOpen || g.failures >= self.cfg.failure_threshold {
-            if g.state != CircuitState::Open {
-                tracing::warn!(failures = g.failures, "circuit breaker opened");
-            }
-            g.state = CircuitState::Open;
-            g.opened_at = Some(Instant::now());
-            g.trials = 0;
-        }
-    }
-}
-
-/// Retry timing: attempt `n` (0-based) waits a random time in `[d/2, d]` with
-/// `d = min(max_delay, base_delay * 2^n)` — exponential backoff with jitter, so clients that
-/// failed together do not retry together.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// Delay before the first retry (upper bound).
-    pub base_delay: Duration,
-    /// Largest delay.
-    pub max_delay: Duration,
-    /// Timeout of one attempt.
-    pub timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_retries: 2, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2), timeout: Duration::from_secs(5) }
-    }
-}
-
-impl RetryPolicy {
-    /// The jittered delay before retry `n` (0-based).
-    #[must_use]
-    pub fn delay(&self, n: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << n.min(16)).min(self.max_delay);
-        let half = exp / 2;
-        let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(if jitter_ns == 0 { 0 } else { rand::rng().random_range(0..=jitter_ns) })
-    }
-}
+/// The breaker of calls between the services: five failures in a row open it for 30 s.
+pub const SERVICE_BREAKER: BreakerConfig =
+    BreakerConfig { failure_threshold: 5, open_for: Duration::from_secs(30), half_open_max_calls: 1 };
 
 /// The HTTP plumbing shared by the typed clients.
 #[derive(Debug)]
@@ -251,8 +110,10 @@ impl ServiceClient {
     /// A client of `service` at `base_url` (`http://127.0.0.1:8002`).
     #[must_use]
     pub fn new(service: &'static str, base_url: &str, retry: RetryPolicy, breaker: BreakerConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(retry.timeout.min(Duration::from_secs(2)))
+        // Proxies from the environment (HTTPS_PROXY, NO_PROXY); services on loopback stay direct.
+        let http = tradai_resilience::ProxyEnv::from_process()
+            .apply(reqwest::Client::builder())
+            .connect_timeout(retry.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT).min(Duration::from_secs(2)))
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_default();
@@ -268,7 +129,7 @@ impl ServiceClient {
     /// The breaker's state.
     #[must_use]
     pub fn circuit(&self) -> CircuitState {
-        self.breaker.state()
+        self.breaker.state(Instant::now())
     }
 
     /// One call with retries. Only idempotent calls go through here: every call these
@@ -299,9 +160,9 @@ impl ServiceClient {
     ) -> Result<T, ClientError> {
         let mut attempt = 0;
         loop {
-            let r = self.once(method.clone(), path, body, headers, retry.timeout).await;
+            let r = self.once(method.clone(), path, body, headers, retry.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)).await;
             match r {
-                Err(e) if e.is_retryable() && attempt < retry.max_retries && !matches!(e, ClientError::CircuitOpen { .. }) => {
+                Err(e) if e.is_retryable() && retry.may_retry(attempt) && !matches!(e, ClientError::CircuitOpen { .. }) => {
                     tokio::time::sleep(retry.delay(attempt)).await;
                     attempt += 1;
                 }
@@ -319,7 +180,7 @@ impl ServiceClient {
         timeout: Duration,
     ) -> Result<T, ClientError> {
         let service = self.service;
-        if !self.breaker.try_acquire() {
+        if self.breaker.check(Instant::now()).is_err() {
             return Err(ClientError::CircuitOpen { service });
         }
         let mut req = self.http.request(method, format!("{}{path}", self.base_url)).timeout(timeout);
@@ -329,31 +190,20 @@ impl ServiceClient {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                self.breaker.on_failure();
-                return Err(if e.is_timeout() {
-                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
-                } else {
-                    ClientError::Connect { service, source: e }
-                });
+        // A transport failure (sending, or reading the body) is an outage of the service.
+        let outage = |e: reqwest::Error| {
+            self.breaker.on_failure(Instant::now());
+            if e.is_timeout() {
+                ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
+            } else {
+                ClientError::Connect { service, source: e }
             }
         };
+        let resp = req.send().await.map_err(outage)?;
         let status = resp.status();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                self.breaker.on_failure();
-                return Err(if e.is_timeout() {
-                    ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
-                } else {
-                    ClientError::Connect { service, source: e }
-                });
-            }
-        };
+        let bytes = resp.bytes().await.map_err(outage)?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            self.breaker.on_failure();
+            self.breaker.on_failure(Instant::now());
         } else {
             // A 4xx is the service working correctly on a bad request.
             self.breaker.on_success();
@@ -373,7 +223,7 @@ impl ServiceClient {
     /// # Errors
     /// [`ClientError`].
     pub async fn health(&self) -> Result<HealthResponse, ClientError> {
-        let quick = RetryPolicy { max_retries: 0, timeout: Duration::from_secs(1), ..self.retry };
+        let quick = RetryPolicy { max_attempts: 1, attempt_timeout: Some(Duration::from_secs(1)), ..self.retry };
         self.call_with::<(), _>(Method::GET, "/api/v1/health", None, &[], quick).await
     }
 }
@@ -499,7 +349,7 @@ impl BackendClient {
     #[must_use]
     pub fn new(base_url: &str, api_key: Option<String>, retry: RetryPolicy) -> Self {
         // A CLI makes a handful of calls: a breaker would only hide the first error.
-        let breaker = BreakerConfig { failure_threshold: u32::MAX, ..BreakerConfig::default() };
+        let breaker = BreakerConfig { failure_threshold: u32::MAX, ..SERVICE_BREAKER };
         Self { inner: ServiceClient::new("backend-api", base_url, retry, breaker), api_key }
     }
 
@@ -521,7 +371,7 @@ impl BackendClient {
         let mut retry = self.inner.retry;
         match idempotency_key {
             Some(k) => h.push(("idempotency-key", k.to_owned())),
-            None => retry.max_retries = 0,
+            None => retry.max_attempts = 1,
         }
         self.inner.call_with(Method::POST, "/api/v1/backtests", Some(body), &h, retry).await
     }
@@ -581,57 +431,16 @@ impl BackendClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn breaker_opens_half_opens_and_closes() {
-        let b = CircuitBreaker::new(BreakerConfig {
-            failure_threshold: 2,
-            recovery_timeout: Duration::from_millis(30),
-            half_open_max_calls: 1,
-        });
-        assert!(b.try_acquire());
-        b.on_failure();
-        assert_eq!(b.state(), CircuitState::Closed);
-        b.on_failure();
-        assert_eq!(b.state(), CircuitState::Open);
-        assert!(!b.try_acquire());
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(b.try_acquire(), "one trial call after the recovery timeout");
-        assert!(!b.try_acquire(), "only one trial at a time");
-        b.on_failure();
-        assert_eq!(b.state(), CircuitState::Open, "a failed trial reopens");
-        std::thread::sleep(Duration::from_millis(40));
-        assert!(b.try_acquire());
-        b.on_success();
-        assert_eq!(b.state(), CircuitState::Closed);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let p = RetryPolicy {
-            max_retries: 5,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(400),
-            timeout: Duration::from_secs(1),
-        };
-        for _ in 0..50 {
-            let d0 = p.delay(0);
-            assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100), "{d0:?}");
-            let d1 = p.delay(1);
-            assert!(d1 >= Duration::from_millis(100) && d1 <= Duration::from_millis(200), "{d1:?}");
-            assert!(p.delay(10) <= Duration::from_millis(400));
-        }
-    }
-
     #[tokio::test]
     async fn unreachable_service_fails_fast_once_the_circuit_opens() {
         // Port 9 on loopback (discard) is closed on test machines: connections are refused.
         let retry = RetryPolicy {
-            max_retries: 1,
+            max_attempts: 2,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
-            timeout: Duration::from_millis(500),
+            attempt_timeout: Some(Duration::from_millis(500)),
         };
-        let c = DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig { failure_threshold: 2, ..BreakerConfig::default() });
+        let c = DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig { failure_threshold: 2, ..SERVICE_BREAKER });
         let e = c.symbols(None, None).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
         let e = c.symbols(None, None).await.unwrap_err();

@@ -23,8 +23,8 @@ use crate::dto::{
     SeriesValidation, SymbolFreshness, SymbolInfo, SymbolsQuery, SymbolsResponse, SyncSubmission,
 };
 use crate::error::{ApiJson, ApiQuery, AppError, ErrorBody};
-use crate::executor::{BacktestJobSubmitter, SyncJobConfig, SyncJobRequest, SYNC};
 use crate::jobs_api::Intake;
+use tradai_executor::{BacktestJobSubmitter, SyncJobConfig, SyncJobRequest, SYNC};
 
 /// Shared state of the data-collection service.
 ///
@@ -50,7 +50,7 @@ pub struct SyncJobs {
     pub executor: Arc<dyn BacktestJobSubmitter>,
     /// API keys (submissions and cancels).
     pub keys: Arc<crate::auth::ApiKeyStore>,
-    /// Exchange base URLs (settings, then `TRADAI_BINANCE_SPOT_URL` and friends).
+    /// Exchange base URLs (the settings `binance.*_url` and `bybit.url`).
     pub endpoints: Endpoints,
     /// False once shutdown began: new syncs get 503.
     pub accepting: AtomicBool,
@@ -173,6 +173,7 @@ pub async fn symbols(State(st): State<DataState>, ApiQuery(q): ApiQuery<SymbolsQ
             first: rfc3339(s.first_ts),
             last: rfc3339(s.last_ts),
             row_count: s.rows,
+            corrupt: s.corrupt.into_iter().map(|c| c.reason).collect(),
         })
         .collect();
     Ok(Json(SymbolsResponse { symbols }))
@@ -219,12 +220,15 @@ pub async fn freshness(State(st): State<DataState>, ApiJson(req): ApiJson<Freshn
                         let f = &tradai_store::freshness(std::slice::from_ref(&info), now, 0)[0];
                         #[allow(clippy::cast_precision_loss)]
                         let age_hours = f.age_ms as f64 / 3_600_000.0;
+                        // A damaged file may hold the newest candles: never fresh until repaired.
+                        let corrupt = (!info.corrupt.is_empty())
+                            .then(|| info.corrupt.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>().join("; "));
                         SymbolFreshness {
                             last_update: Some(rfc3339(info.last_ts.saturating_add(timeframe.millis()))),
                             age_hours: Some((age_hours * 100.0).round() / 100.0),
-                            is_fresh: age_hours < req.stale_threshold_hours,
+                            is_fresh: age_hours < req.stale_threshold_hours && corrupt.is_none(),
                             row_count: Some(info.rows),
-                            error: None,
+                            error: corrupt,
                         }
                     }
                 }
@@ -275,6 +279,7 @@ pub async fn validate(
             ohlc_issues: r.ohlc_issues,
             out_of_order: r.out_of_order,
             off_grid: r.off_grid,
+            corrupt: r.corrupt.iter().map(|c| c.reason.clone()).collect(),
             clean: r.is_clean(),
         });
     }

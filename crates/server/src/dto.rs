@@ -76,8 +76,12 @@ pub struct SymbolInfo {
     pub first: String,
     /// Last candle (RFC 3339).
     pub last: String,
-    /// Number of candles.
+    /// Number of candles (in the readable files).
     pub row_count: u64,
+    /// Files of the series that cannot be read (path inside the store and why); absent when
+    /// every file reads. `tradai data repair` moves them aside.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<String>,
 }
 
 /// Answer of `GET /api/v1/data/symbols`.
@@ -169,7 +173,11 @@ pub struct SeriesValidation {
     pub out_of_order: usize,
     /// Timestamps off the timeframe grid.
     pub off_grid: usize,
-    /// No problem other than gaps.
+    /// Files that cannot be read (checksum mismatch, truncated), each with why; the counts
+    /// above cover the other files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt: Vec<String>,
+    /// No problem at all (no gap, no corrupt file).
     pub clean: bool,
 }
 
@@ -561,7 +569,7 @@ pub struct JobView {
     /// The tracked run of a finished backtest or hyperopt job: run id and a link once the
     /// tracker has it, `pending` while it waits in the outbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracking: Option<crate::tracking::TrackedRun>,
+    pub tracking: Option<TrackedRun>,
 }
 
 /// Query of the job listings (`GET /api/v1/jobs`, `/api/v1/hyperopt`, `/api/v1/data/sync`).
@@ -647,4 +655,34 @@ pub struct RunsQuery {
     /// At most this many runs, 1..=1000 (default 100).
     #[serde(default)]
     pub max_results: Option<usize>,
+}
+
+/// Where a job's run stands in the tracker, as the job endpoints show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrackedRun {
+    /// `delivered` or `pending` (waiting in the outbox for the tracker).
+    pub state: String,
+    /// Experiment name.
+    pub experiment: String,
+    /// Run id once delivered.
+    pub run_id: Option<String>,
+    /// Where to look at the run: the MLflow UI page, or this API's `/api/v1/runs/{id}`.
+    pub run_url: Option<String>,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// The last delivery error, while pending.
+    pub last_error: Option<String>,
+}
+
+impl From<tradai_executor::tracking::TrackedRun> for TrackedRun {
+    fn from(t: tradai_executor::tracking::TrackedRun) -> Self {
+        Self {
+            state: t.state,
+            experiment: t.experiment,
+            run_id: t.run_id,
+            run_url: t.run_url,
+            attempts: t.attempts,
+            last_error: t.last_error,
+        }
+    }
 }

@@ -166,14 +166,7 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let Self::Internal(e) = &self {
-            let mut chain = e.to_string();
-            let mut cur = e.source();
-            while let Some(c) = cur {
-                chain.push_str(": ");
-                chain.push_str(&c.to_string());
-                cur = c.source();
-            }
-            tracing::error!(error = %chain, "request failed");
+            tracing::error!(error = %tradai_resilience::error_chain(e.as_ref()), "request failed");
         }
         let status = self.status();
         let mut resp = (status, axum::Json(self.body())).into_response();
@@ -194,7 +187,7 @@ impl From<RepoError> for AppError {
         match e {
             RepoError::NotFound(id) => Self::NotFound { what: "job", id },
             RepoError::IllegalTransition { id, from, to } => Self::Conflict(format!("job '{id}' is {from}; it cannot become {to}")),
-            e @ RepoError::Storage(_) => Self::internal(e),
+            e @ (RepoError::Storage(_) | RepoError::Database(_)) => Self::internal(e),
         }
     }
 }
@@ -308,7 +301,9 @@ fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, AppError> {
             .or_else(|| text.split(':').next().filter(|f| !f.contains(' ')))
             .unwrap_or("query")
             .to_owned();
-        AppError::InvalidQuery { field, message: text }
+        // serde names the parameter itself ("offset: invalid digit"); the error names it once.
+        let message = text.strip_prefix(&format!("{field}: ")).map_or_else(|| text.clone(), str::to_owned);
+        AppError::InvalidQuery { field, message }
     })
 }
 

@@ -12,7 +12,7 @@ use tradai_jobs::{Job, JobFilter, JobRepository, JobStatus, NewJob};
 
 use crate::dto::{JobErrorBody, JobPage, JobView, JobsQuery, PageInfo, SubmitResponse};
 use crate::error::{AppError, ErrorBody};
-use crate::executor::BacktestJobSubmitter;
+use tradai_executor::BacktestJobSubmitter;
 
 type Reply = tokio::sync::oneshot::Sender<Result<(Job, bool), String>>;
 
@@ -193,8 +193,13 @@ pub fn view(j: Job) -> JobView {
         attempts: j.attempts,
         cancel_requested: j.cancel_requested,
         request,
-        result: j.result,
-        error: j.error.map(|e| JobErrorBody { code: e.code, message: e.message, retryable: e.retryable }),
+        result: j.result.map(|mut r| {
+            crate::public::scrub_json(&mut r);
+            r
+        }),
+        // A store error quotes the file it failed on: the client gets the pair's month, not
+        // the server's directory.
+        error: j.error.map(|e| JobErrorBody { code: e.code, message: crate::public::scrub(&e.message), retryable: e.retryable }),
         tracking: None,
     }
 }
@@ -249,6 +254,12 @@ pub async fn list(jobs: &Arc<dyn JobRepository>, q: JobsQuery, job_type: Option<
         (Some(t), None) => Some(t.to_owned()),
         (Some(_), Some(_)) => {
             return Err(AppError::InvalidQuery { field: "type".into(), message: "this listing has one job type already".into() })
+        }
+        (None, Some(t)) if ![tradai_executor::BACKTEST, tradai_executor::HYPEROPT, tradai_executor::SYNC].contains(&t.as_str()) => {
+            return Err(AppError::InvalidQuery {
+                field: "type".into(),
+                message: format!("unknown job type '{t}' (expected backtest, hyperopt or sync)"),
+            });
         }
         (None, t) => t,
     };

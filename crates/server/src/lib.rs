@@ -1,7 +1,7 @@
-//! TradAI's HTTP services and job orchestration: backend-api (backtest jobs), data-collection
+//! TradAI's HTTP services: backend-api (backtest jobs), data-collection
 //! (what the candle store holds) and strategy-service (strategies and layered configs), each
-//! an axum router built by a plain `app(state)` function so tests drive it without a socket;
-//! the executors that run accepted jobs (`local` worker pool, `subprocess`); typed clients
+//! an axum router built by a plain `app(state)` function so tests drive it without a socket
+//! (accepted jobs run through `tradai-executor`, which has no HTTP in it); typed clients
 //! with retries and circuit breakers; API keys; Prometheus metrics; OpenAPI documents.
 //!
 //! Architecture invariant: this is an entry-point crate. Domain crates never depend on it;
@@ -14,14 +14,15 @@ pub mod clients;
 pub mod data_service;
 pub mod dto;
 pub mod error;
-pub mod executor;
 pub mod jobs_api;
+pub mod listener;
 pub mod middleware;
 pub mod openapi;
-pub mod results;
+pub mod public;
 pub mod serve;
 pub mod strategy_service;
 pub mod tracking;
+pub mod trading_api;
 
 use std::sync::Arc;
 

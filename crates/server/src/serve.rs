@@ -18,12 +18,13 @@ use tradai_settings::Settings;
 
 use crate::auth::ApiKeyStore;
 use crate::backend::BackendState;
-use crate::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
+use crate::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient, SERVICE_BREAKER, SERVICE_RETRY};
 use crate::data_service::{DataState, SyncJobs};
-use crate::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobObserver, WorkerPool};
+use crate::listener::ConnectionLimits;
 use crate::middleware::{Limits, Metrics};
-use crate::results::ResultStore;
 use crate::strategy_service::StrategyState;
+use tradai_executor::results::ResultStore;
+use tradai_executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobObserver, WorkerPool};
 
 /// Why the services could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,23 @@ pub enum ServeError {
     /// The job database could not be opened.
     #[error("cannot open the job database")]
     Jobs(#[source] tradai_jobs::RepoError),
+    /// A database file is damaged (the error names the file and SQLite's report).
+    #[error("a service database failed its start-up check")]
+    Damaged(#[source] tradai_sqlite::DbError),
+    /// The job database is missing or empty but the state directory shows it held jobs.
+    #[error(
+        "the job database '{}' is {what}, but {evidence} shows this platform ran before; refusing to start empty \
+         (restore the file from a backup, or pass --init to start with no jobs and no API keys)",
+        path.display()
+    )]
+    LostJobDatabase {
+        /// The job database file.
+        path: PathBuf,
+        /// `missing` or `empty (0 bytes)`.
+        what: &'static str,
+        /// What shows earlier use.
+        evidence: String,
+    },
     /// The key database could not be opened.
     #[error("cannot open the API key database")]
     Keys(#[source] crate::auth::KeyError),
@@ -51,7 +69,7 @@ pub enum ServeError {
     Store(#[source] tradai_store::StoreError),
     /// The executor could not start.
     #[error("cannot start the executor")]
-    Executor(#[source] crate::executor::ExecutorError),
+    Executor(#[source] tradai_executor::ExecutorError),
     /// Serving failed.
     #[error("server error")]
     Io(#[source] std::io::Error),
@@ -113,6 +131,11 @@ pub struct ServerConfig {
     pub executor: ExecutorSettings,
     /// Body and rate limits.
     pub limits: Limits,
+    /// Timeouts and the connection cap of each service's listener.
+    pub connections: ConnectionLimits,
+    /// Start even when the job database is missing or empty although the state directory
+    /// shows it held jobs before (`--init`).
+    pub init: bool,
     /// data-collection URL for a standalone backend.
     pub data_collection_url: Option<String>,
     /// strategy-service URL for a standalone backend.
@@ -125,17 +148,16 @@ pub struct ServerConfig {
     pub tracking: Option<tradai_settings::TrackingSettings>,
 }
 
-/// The exchange endpoints: the settings' Binance URLs (`binance.spot_url`,
-/// `TRADAI_BINANCE__SPOT_URL`), then `TRADAI_BINANCE_SPOT_URL`, `TRADAI_BINANCE_FUTURES_URL`
-/// and `TRADAI_BYBIT_URL` as `var` finds them, which win.
+/// The exchange endpoints the settings name: `binance.spot_url`, `binance.futures_url`,
+/// `bybit.url` (which the environment layer also sets from `TRADAI_BINANCE_SPOT_URL`,
+/// `TRADAI_BINANCE_FUTURES_URL` and `TRADAI_BYBIT_URL`).
 #[must_use]
-pub fn exchange_endpoints(settings: &Settings, var: impl Fn(&str) -> Option<String>) -> tradai_exchange::Endpoints {
+pub fn exchange_endpoints(settings: &Settings) -> tradai_exchange::Endpoints {
     tradai_exchange::Endpoints {
         binance_spot: settings.binance.spot_url.clone(),
         binance_futures: settings.binance.futures_url.clone(),
-        ..tradai_exchange::Endpoints::default()
+        bybit: settings.bybit.url.clone(),
     }
-    .with_overrides(var)
 }
 
 impl ServerConfig {
@@ -156,7 +178,7 @@ impl ServerConfig {
             )));
         };
         let state_dir = data_dir.join("_tradai");
-        let mode: ExecutorMode = srv.executor.parse().map_err(|e: crate::executor::ExecutorError| ServeError::Config(e.to_string()))?;
+        let mode: ExecutorMode = srv.executor.parse().map_err(|e: tradai_executor::ExecutorError| ServeError::Config(e.to_string()))?;
         if srv.orphan_after_secs == 0 {
             return Err(ServeError::Config("server.orphan_after_secs must be at least 1".into()));
         }
@@ -165,6 +187,22 @@ impl ServerConfig {
         if srv.body_limit_bytes < 1024 {
             return Err(ServeError::Config(format!("server.body_limit_bytes must be at least 1024, got {}", srv.body_limit_bytes)));
         }
+        let secs = |key: &str, v: u64| {
+            if v == 0 {
+                Err(ServeError::Config(format!("server.{key} must be at least 1")))
+            } else {
+                Ok(Duration::from_secs(v))
+            }
+        };
+        if srv.max_connections == 0 {
+            return Err(ServeError::Config("server.max_connections must be at least 1".into()));
+        }
+        let connections = ConnectionLimits {
+            header_timeout: secs("header_timeout_secs", srv.header_timeout_secs)?,
+            body_timeout: secs("body_timeout_secs", srv.body_timeout_secs)?,
+            idle_timeout: secs("idle_timeout_secs", srv.idle_timeout_secs)?,
+            max_connections: srv.max_connections,
+        };
         let nonempty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
         let tracking = if s.tracking.uri.trim().eq_ignore_ascii_case("off") {
             None
@@ -188,14 +226,17 @@ impl ServerConfig {
                 store_location: s.data_dir.clone(),
                 backtest_bin: nonempty(&srv.backtest_bin).map(PathBuf::from),
                 max_attempts: srv.max_attempts,
+                retry_backoff: Duration::from_secs(srv.retry_backoff_secs),
                 orphan_after,
                 heartbeat_every,
                 shutdown_grace: Duration::from_secs(srv.shutdown_grace_secs),
             },
             limits: Limits { body_bytes: srv.body_limit_bytes, rate_per_sec: srv.rate_limit_per_sec },
+            connections,
+            init: false,
             data_collection_url: nonempty(&srv.data_collection_url),
             strategy_service_url: nonempty(&srv.strategy_service_url),
-            exchange_endpoints: exchange_endpoints(s, |k| std::env::var(k).ok()),
+            exchange_endpoints: exchange_endpoints(s),
             state_dir,
         })
     }
@@ -205,11 +246,78 @@ impl ServerConfig {
     pub fn db_path(&self) -> PathBuf {
         self.state_dir.join("tradai.sqlite")
     }
+
+    /// The tracking outbox.
+    #[must_use]
+    pub fn outbox_path(&self) -> PathBuf {
+        self.state_dir.join("tracking-outbox.sqlite")
+    }
+
+    /// The marker written once the job database was first created: a later start that finds the
+    /// marker but no jobs database knows the database was lost, not never made.
+    #[must_use]
+    pub fn marker_path(&self) -> PathBuf {
+        self.state_dir.join("platform.json")
+    }
 }
 
-fn executor_error(e: crate::executor::ExecutorError) -> ServeError {
+/// Checks every SQLite file the services use before anything is served: `PRAGMA quick_check`
+/// on the service database (jobs and API keys), the tracking outbox and the embedded tracking
+/// store, and refuses a missing or zero-length job database when the state directory shows
+/// the platform ran before (the marker, stored results, or a tracking outbox), unless `init`.
+///
+/// # Errors
+/// [`ServeError::Damaged`] naming the file and the damage; [`ServeError::LostJobDatabase`].
+pub fn check_databases(cfg: &ServerConfig) -> Result<(), ServeError> {
+    let db = cfg.db_path();
+    let missing = !db.exists();
+    let empty = tradai_sqlite::is_zero_length(&db);
+    if (missing || empty) && !cfg.init {
+        let results_dir = cfg.state_dir.join("results");
+        let has_results = std::fs::read_dir(&results_dir).is_ok_and(|mut d| d.next().is_some());
+        let evidence = if cfg.marker_path().exists() {
+            Some(format!("'{}'", cfg.marker_path().display()))
+        } else if has_results {
+            Some(format!("the stored job results in '{}'", results_dir.display()))
+        } else if cfg.outbox_path().exists() {
+            Some(format!("the tracking outbox '{}'", cfg.outbox_path().display()))
+        } else {
+            None
+        };
+        if let Some(evidence) = evidence {
+            return Err(ServeError::LostJobDatabase { path: db, what: if missing { "missing" } else { "empty (0 bytes)" }, evidence });
+        }
+    }
+    if empty && cfg.init {
+        tracing::warn!(path = %db.display(), "--init: starting with an empty job database");
+    }
+    tradai_sqlite::check_file(&db, "service database (jobs and API keys)").map_err(ServeError::Damaged)?;
+    tradai_sqlite::check_file(&cfg.outbox_path(), tradai_tracking::OUTBOX_DATABASE).map_err(ServeError::Damaged)?;
+    if let Some(t) = &cfg.tracking {
+        if let Ok(tradai_tracking::TrackingUri::Embedded { db, .. }) = tradai_tracking::TrackingUri::parse(&t.uri) {
+            tradai_sqlite::check_file(&db, tradai_tracking::TRACKING_DATABASE).map_err(ServeError::Damaged)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the marker of a platform whose job database exists (once; never overwritten).
+fn write_marker(cfg: &ServerConfig) -> Result<(), ServeError> {
+    let path = cfg.marker_path();
+    if path.exists() {
+        return Ok(());
+    }
+    let body = serde_json::json!({
+        "created_at": chrono::Utc::now().to_rfc3339(),
+        "job_database": "tradai.sqlite",
+        "note": "written when the job database was first created; a start that finds this file but no job database refuses to start empty",
+    });
+    std::fs::write(&path, format!("{body:#}\n")).map_err(ServeError::Io)
+}
+
+fn executor_error(e: tradai_executor::ExecutorError) -> ServeError {
     match e {
-        crate::executor::ExecutorError::Config(m) => ServeError::Config(m),
+        tradai_executor::ExecutorError::Config(m) => ServeError::Config(m),
         e => ServeError::Executor(e),
     }
 }
@@ -251,7 +359,7 @@ pub async fn shutdown_signal() {
 }
 
 fn client_policies() -> (RetryPolicy, BreakerConfig) {
-    (RetryPolicy::default(), BreakerConfig { failure_threshold: 5, recovery_timeout: Duration::from_secs(10), half_open_max_calls: 1 })
+    (SERVICE_RETRY, BreakerConfig { open_for: Duration::from_secs(10), ..SERVICE_BREAKER })
 }
 
 /// Decides the bind address: without API keys, loopback only (and says so).
@@ -281,7 +389,11 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     std::fs::create_dir_all(&cfg.state_dir).map_err(ServeError::Io)?;
+    // Every database is checked before any is opened, so an error blames the right file.
+    let c = cfg.clone();
+    tokio::task::spawn_blocking(move || check_databases(&c)).await.map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
     let keys = Arc::new(ApiKeyStore::open(&cfg.db_path()).map_err(ServeError::Keys)?);
+    write_marker(&cfg)?;
     let host = effective_host(&cfg, &keys);
     let want = |s: ServiceName| services.contains(&s);
 
@@ -289,6 +401,14 @@ pub async fn run(
     let strat_l = if want(ServiceName::StrategyService) { Some(bind(host, cfg.strategy_port).await?) } else { None };
     let back_l = if want(ServiceName::Backend) { Some(bind(host, cfg.backend_port).await?) } else { None };
 
+    let (connections, file_limit) = cfg.connections.within_file_limit(services.len());
+    if let Some(files) = file_limit {
+        tracing::warn!(
+            open_file_limit = files,
+            max_connections = connections.max_connections,
+            "server.max_connections lowered to fit the open-file limit (raise it with `ulimit -n`)"
+        );
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     let mut listening = Vec::new();
@@ -296,13 +416,9 @@ pub async fn run(
         let addr = l.local_addr().map_err(ServeError::Io)?;
         listening.push(Listening { service, addr });
         let mut rx = stop_rx.clone();
-        Ok(tokio::spawn(async move {
-            axum::serve(l, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|v| *v).await;
-                })
-                .await
-        }))
+        Ok(tokio::spawn(crate::listener::serve(l, router, connections, async move {
+            let _ = rx.wait_for(|v| *v).await;
+        })))
     };
 
     let local_url =
@@ -326,10 +442,10 @@ pub async fn run(
         (Some(t), Some(jobs)) if want(ServiceName::Backend) => {
             let tracking = tradai_tracking::open_from_settings(t, "").map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
             tracing::info!(uri = %tracking.tracker.uri(), "experiment tracking on");
-            let jt = crate::tracking::JobTracking::start(
+            let jt = tradai_executor::tracking::JobTracking::start(
                 &tokio::runtime::Handle::current(),
                 tracking,
-                &cfg.state_dir.join("tracking-outbox.sqlite"),
+                &cfg.outbox_path(),
                 Duration::from_secs(2),
             )
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
@@ -363,7 +479,7 @@ pub async fn run(
             .map_err(executor_error)?;
         let sync = Arc::new(SyncJobs::new(
             Arc::clone(jobs),
-            Arc::clone(&pool) as Arc<dyn crate::executor::BacktestJobSubmitter>,
+            Arc::clone(&pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
             Arc::clone(&keys),
             cfg.exchange_endpoints.clone(),
         ));
@@ -406,7 +522,7 @@ pub async fn run(
         let (retry, breaker) = client_policies();
         let state = BackendState::new(
             Arc::clone(jobs),
-            Arc::clone(&pool) as Arc<dyn crate::executor::BacktestJobSubmitter>,
+            Arc::clone(&pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
             DataCollectionClient::new(&data_url, retry, breaker),
             StrategyServiceClient::new(&strat_url, retry, breaker),
             results.clone(),
@@ -417,6 +533,8 @@ pub async fn run(
             Some(t) => state.with_tracking(Arc::clone(t)),
             None => state,
         };
+        // Trading nodes keep their state beside the job database (`tradai trade`).
+        let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         pools.push(pool);
         backend = Some(state);

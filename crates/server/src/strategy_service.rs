@@ -267,22 +267,7 @@ fn load_base(dir: &Path, file: Option<&str>, strategy: &str) -> Result<Option<(S
     Ok(None)
 }
 
-/// OmegaConf-style merge: objects merge key by key (recursively), anything else replaces.
-pub fn merge(base: &mut Value, over: Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
-}
+pub use tradai_settings::merge_json as merge;
 
 /// Lowercase hex of bytes.
 #[must_use]
@@ -351,14 +336,16 @@ pub async fn registered_config(
     UrlPath(name): UrlPath<String>,
     crate::error::ApiQuery(q): crate::error::ApiQuery<RegisteredConfigQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let t = st
-        .tracking
-        .as_ref()
-        .ok_or_else(crate::tracking::disabled)?;
+    let t = st.tracking.as_ref().ok_or_else(crate::tracking::disabled)?;
     let raw = q.version.unwrap_or_else(|| "production".into());
-    let which: tradai_tracking::strategy::VersionSelector = raw
-        .parse()
-        .map_err(|e: tradai_tracking::TrackingError| AppError::InvalidQuery { field: "version".into(), message: e.to_string() })?;
+    let which: tradai_tracking::strategy::VersionSelector = raw.parse().map_err(|e: tradai_tracking::TrackingError| {
+        // The reason alone: the error already says which parameter it is about.
+        let message = match e {
+            tradai_tracking::TrackingError::Invalid { reason, .. } => reason,
+            e => e.to_string(),
+        };
+        AppError::InvalidQuery { field: "version".into(), message }
+    })?;
     let loaded = tradai_tracking::strategy::load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &name, &which)
         .await
         .map_err(crate::tracking::api_error)?;

@@ -95,6 +95,29 @@ impl Default for ExchangeSettings {
     }
 }
 
+/// Bybit endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BybitSettings {
+    /// REST base URL (spot and linear futures share it).
+    pub url: String,
+}
+
+impl Default for BybitSettings {
+    fn default() -> Self {
+        Self { url: "https://api.bybit.com".into() }
+    }
+}
+
+/// Environment variables other tools (or older TradAI versions) use for a setting, read as
+/// part of the environment layer: above the file, below the `TRADAI_*` variable of the key.
+pub const ENV_ALIASES: [(&str, &str); 4] = [
+    ("MLFLOW_TRACKING_URI", "tracking.uri"),
+    ("TRADAI_BINANCE_SPOT_URL", "binance.spot_url"),
+    ("TRADAI_BINANCE_FUTURES_URL", "binance.futures_url"),
+    ("TRADAI_BYBIT_URL", "bybit.url"),
+];
+
 /// Experiment-tracking settings (MLflow-compatible).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -105,6 +128,50 @@ pub struct TrackingSettings {
     pub username: String,
     /// Basic-auth password.
     pub password: Secret,
+}
+
+/// The ML model lifecycle (the seeds' drift-monitor, model comparator, A/B test and
+/// retraining settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MlSettings {
+    /// PSI above this flags a feature (the seeds' `psi_threshold`).
+    pub psi_threshold: f64,
+    /// Kolmogorov–Smirnov statistic above this flags a feature (`ks_threshold`).
+    pub ks_threshold: f64,
+    /// `both` (PSI and KS must exceed their thresholds) or `either`.
+    pub drift_rule: String,
+    /// Smallest relative Sharpe improvement (0.05 = 5 %) for a challenger to be promoted.
+    pub min_improvement: f64,
+    /// Bootstrap confidence a challenger needs to be promoted.
+    pub min_confidence: f64,
+    /// Fewest out-of-sample trades per model for a comparison to decide anything.
+    pub min_trades: usize,
+    /// Days after which a model is due for retraining regardless of drift.
+    pub max_model_age_days: f64,
+    /// AUC below this on recent data counts as performance decay.
+    pub min_auc: f64,
+    /// Fewest trades per version before an A/B test decides.
+    pub ab_min_trades: usize,
+    /// Significance level of the A/B test.
+    pub ab_significance: f64,
+}
+
+impl Default for MlSettings {
+    fn default() -> Self {
+        Self {
+            psi_threshold: 0.2,
+            ks_threshold: 0.1,
+            drift_rule: "both".into(),
+            min_improvement: 0.05,
+            min_confidence: 0.9,
+            min_trades: 20,
+            max_model_age_days: 30.0,
+            min_auc: 0.52,
+            ab_min_trades: 100,
+            ab_significance: 0.05,
+        }
+    }
 }
 
 /// Service ports and limits.
@@ -126,8 +193,12 @@ pub struct ServerSettings {
     pub executor: String,
     /// The `tradai` binary the `subprocess` executor runs; empty means this binary.
     pub backtest_bin: String,
-    /// Attempts a job gets when its worker dies before it gives up as FAILED.
+    /// Attempts a job gets when its worker dies before it gives up as FAILED (a job handed
+    /// back by a graceful shutdown does not use one up).
     pub max_attempts: u32,
+    /// Seconds before a job whose worker died is tried again; doubled for every further
+    /// attempt, at most five minutes.
+    pub retry_backoff_secs: u64,
     /// Seconds without a heartbeat after which a RUNNING job counts as orphaned.
     pub orphan_after_secs: u64,
     /// Seconds running jobs get to finish on shutdown before they are handed back as PENDING.
@@ -136,6 +207,16 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// Sustained requests per second per client address on state-changing routes (0: no limit).
     pub rate_limit_per_sec: u32,
+    /// Seconds a connection may take to send a complete request head (also how long a
+    /// kept-alive connection may wait for its next request).
+    pub header_timeout_secs: u64,
+    /// Longest gap in seconds between two parts of a request body.
+    pub body_timeout_secs: u64,
+    /// Seconds without a byte in or out, while no request is being handled, after which a
+    /// connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Most open connections per service; at the cap the idlest one is closed for a newcomer.
+    pub max_connections: usize,
     /// data-collection URL for a backend-api run on its own (`tradai serve backend-api`).
     pub data_collection_url: String,
     /// strategy-service URL for a backend-api run on its own.
@@ -155,11 +236,16 @@ impl Default for ServerSettings {
             workers: 2,
             executor: "local".into(),
             backtest_bin: String::new(),
-            max_attempts: 3,
+            max_attempts: 5,
+            retry_backoff_secs: 2,
             orphan_after_secs: 30,
             shutdown_grace_secs: 10,
             body_limit_bytes: 1024 * 1024,
             rate_limit_per_sec: 100,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
             data_collection_url: String::new(),
             strategy_service_url: String::new(),
             strategy_config_dir: String::new(),
@@ -181,10 +267,19 @@ pub struct Settings {
     pub log_level: String,
     /// Binance settings.
     pub binance: ExchangeSettings,
+    /// Bybit settings.
+    pub bybit: BybitSettings,
     /// Experiment tracking.
     pub tracking: TrackingSettings,
     /// Services.
     pub server: ServerSettings,
+    /// The ML model lifecycle: drift thresholds, promotion and retraining rules.
+    pub ml: MlSettings,
+    /// Run defaults for `tradai backtest`, `hyperopt` and `jobs submit` (the `[run]` table of
+    /// `tradai.toml`): any field of a backtest request (`strategy`, `pairs`, `timeframe`,
+    /// `stake_amount`, `dry_run_wallet`, `max_open_trades`, `fee`, ...). Flags win over it; the
+    /// entry point checks the keys, as this crate knows no run.
+    pub run: Map<String, Value>,
 }
 
 impl Default for Settings {
@@ -195,8 +290,11 @@ impl Default for Settings {
             log_format: LogFormat::Human,
             log_level: "info".into(),
             binance: ExchangeSettings::default(),
+            bybit: BybitSettings::default(),
             tracking: TrackingSettings::default(),
             server: ServerSettings::default(),
+            ml: MlSettings::default(),
+            run: Map::new(),
         }
     }
 }
@@ -290,11 +388,20 @@ impl Settings {
             let parsed: toml::Value =
                 toml::from_str(&text).map_err(|e| SettingsError::Toml { path: path.clone(), message: e.message().to_owned() })?;
             let as_json = serde_json::to_value(parsed).map_err(|e| invalid("tradai.toml", &e))?;
-            merge(&mut tree, as_json);
+            merge_json(&mut tree, as_json);
             check(&tree, "tradai.toml")?;
         }
 
+        // Aliases first, so that the key's own TRADAI_* variable wins over them.
+        for (alias, key) in ENV_ALIASES {
+            let Some((_, raw)) = src.env.iter().find(|(n, v)| n == alias && !v.trim().is_empty()) else { continue };
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            set(&mut tree, &path, Value::String(raw.trim().to_owned()));
+        }
         for (name, raw) in &src.env {
+            if ENV_ALIASES.iter().any(|(a, _)| a == name) {
+                continue;
+            }
             let Some(rest) = name.strip_prefix("TRADAI_") else { continue };
             if matches!(rest, "CONFIG" | "API_URL") || rest.is_empty() {
                 continue;
@@ -369,12 +476,15 @@ fn unmask_defaults(v: &mut Value) {
     }
 }
 
-fn merge(base: &mut Value, over: Value) {
+/// Merges `over` into `base`: objects key by key, recursively; anything else (arrays
+/// included) replaced whole. The one JSON layering of the workspace: settings layers here,
+/// strategy config layers in the strategy service.
+pub fn merge_json(base: &mut Value, over: Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    Some(slot) if slot.is_object() && v.is_object() => merge_json(slot, v),
                     _ => {
                         b.insert(k, v);
                     }
@@ -455,6 +565,45 @@ mod tests {
 
         let s = Settings::load(&src(Some(f), &[("TRADAI_DATA_DIR", "/from/env")], &[("data_dir", "/from/flag")])).unwrap();
         assert_eq!(s.data_dir, "/from/flag");
+    }
+
+    #[test]
+    fn aliases_beat_the_file_and_lose_to_their_own_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        std::fs::write(&f, "[tracking]\nuri = \"http://from-file:5000\"\n[bybit]\nurl = \"http://file\"\n").unwrap();
+        let s = Settings::load(&src(
+            Some(f.clone()),
+            &[("MLFLOW_TRACKING_URI", "http://from-env:5000"), ("TRADAI_BINANCE_SPOT_URL", "http://127.0.0.1:9")],
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(s.tracking.uri, "http://from-env:5000", "MLFLOW_TRACKING_URI beats the file");
+        assert_eq!(s.binance.spot_url, "http://127.0.0.1:9");
+        assert_eq!(s.bybit.url, "http://file");
+        let s = Settings::load(&src(
+            Some(f),
+            &[
+                ("MLFLOW_TRACKING_URI", "http://from-env:5000"),
+                ("TRADAI_TRACKING__URI", "http://canonical:5000"),
+                ("TRADAI_BYBIT_URL", "http://b"),
+            ],
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(s.tracking.uri, "http://canonical:5000");
+        assert_eq!(s.bybit.url, "http://b");
+    }
+
+    #[test]
+    fn a_run_table_is_kept_for_the_entry_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        std::fs::write(&f, "exchange = \"bybit\"\n[run]\nstrategy = \"EmaCross\"\npairs = [\"ETH/BTC\"]\nstake_amount = 0.05\n").unwrap();
+        let s = Settings::load(&src(Some(f), &[], &[])).unwrap();
+        assert_eq!(s.exchange, "bybit");
+        assert_eq!(s.run["strategy"], "EmaCross");
+        assert_eq!(s.run["stake_amount"], 0.05);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Store benchmark (`cargo bench -p tradai-store`): synth speed, append throughput, read
-//! latency of one pair-year of 1m candles, and bytes per candle on disk. Plain `std::time`,
-//! no harness, so it compiles fast and prints numbers the docs can quote.
+//! latency of one pair-year of 1m candles, bytes per candle on disk, and what
+//! BYTE_STREAM_SPLIT saves on real and synthetic candles. Plain `std::time`, no harness, so it
+//! compiles fast and prints numbers the docs can quote.
 
 use std::time::{Duration, Instant};
 
 use tradai_core::{ExchangeId, Pair, TimeRange, Timeframe};
-use tradai_store::{synth, synth_series, BlockingCandleStore, Columns, SeriesKey, StoreOptions, SynthSpec};
+use tradai_store::{synth, synth_series, BlockingCandleStore, Columns, FreqtradeImport, SeriesKey, StoreOptions, SynthSpec, WriteTuning};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -106,5 +107,29 @@ fn main() {
         let rows: u64 = list.iter().map(|s| s.rows).sum();
         println!("list: {} series, {} files in {:.1} ms", list.len(), list.iter().map(|s| s.partitions).sum::<usize>(), ms(t_list));
         println!("size: {bytes} bytes for {rows} candles = {:.2} bytes/candle", bytes as f64 / rows as f64);
+    }
+
+    // 5. BYTE_STREAM_SPLIT (volume and price fallback pages) against PLAIN, on the real
+    // Binance candles of testdata/ and on the synthetic year.
+    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/freqtrade");
+    for bss in [true, false] {
+        let tuning = WriteTuning { byte_stream_split: bss, ..WriteTuning::default() };
+        let options = StoreOptions { fsync: false, tuning };
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockingCandleStore::open_with(dir.path().to_str().unwrap(), options).unwrap();
+        let opts = FreqtradeImport { exchange: ExchangeId::new("binance").unwrap(), markets: None };
+        store.import_freqtrade(&real, &opts, &mut |_| {}).unwrap();
+        let (b, r) = store.list().unwrap().iter().fold((0u64, 0u64), |(b, r), s| (b + s.bytes, r + s.rows));
+        let dir2 = tempfile::tempdir().unwrap();
+        let store2 = BlockingCandleStore::open_with(dir2.path().to_str().unwrap(), options).unwrap();
+        for (p, c) in &data {
+            store2.append(&SeriesKey::new(exchange.clone(), p.clone(), Timeframe::M1), c).unwrap();
+        }
+        let (b2, r2) = store2.list().unwrap().iter().fold((0u64, 0u64), |(b, r), s| (b + s.bytes, r + s.rows));
+        println!(
+            "byte_stream_split={bss}: real testdata {:.3} bytes/candle ({r} candles), synthetic {:.3} bytes/candle ({r2} candles)",
+            b as f64 / r as f64,
+            b2 as f64 / r2 as f64
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange};
 
 use crate::import::{FreqtradeImport, ImportReport, Progress};
-use crate::{AppendReport, CandleStore, Columns, SeriesInfo, SeriesKey, StoreError, StoreOptions, ValidationReport};
+use crate::{AppendReport, CandleStore, Columns, QuarantinedFile, SeriesInfo, SeriesKey, StoreError, StoreOptions, ValidationReport};
 
 /// A [`CandleStore`] with its own Tokio runtime and blocking methods.
 ///
@@ -144,6 +144,14 @@ impl BlockingCandleStore {
     /// As [`CandleStore::validate`].
     pub fn validate(&self, key: &SeriesKey) -> Result<ValidationReport, StoreError> {
         self.rt.block_on(self.store.validate(key))
+    }
+
+    /// See [`CandleStore::quarantine_corrupt`].
+    ///
+    /// # Errors
+    /// As [`CandleStore::quarantine_corrupt`].
+    pub fn quarantine_corrupt(&self, key: &SeriesKey) -> Result<Vec<QuarantinedFile>, StoreError> {
+        self.rt.block_on(self.store.quarantine_corrupt(key))
     }
 
     /// See [`CandleStore::import_freqtrade`].

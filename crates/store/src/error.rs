@@ -96,6 +96,24 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    /// Other writers kept changing an object between this writer's read and its conditional
+    /// write (object stores only; local stores lock the series instead).
+    #[error("'{path}' kept changing under concurrent writers; gave up after {attempts} attempts")]
+    Conflict {
+        /// The object's path inside the store.
+        path: String,
+        /// How many read-merge-write rounds were tried.
+        attempts: u32,
+    },
+    /// The advisory lock that serialises writers of a series could not be taken.
+    #[error("cannot lock '{}' for writing", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A background task failed to finish (panicked or was cancelled).
     #[error("background task for '{path}' did not finish")]
     Task {
@@ -131,7 +149,7 @@ impl StoreError {
             | Self::InvalidValue { .. }
             | Self::Parse { .. }
             | Self::SeriesNotFound { .. } => ErrorKind::BadInput,
-            Self::Io { .. } | Self::ObjectStore { .. } | Self::Task { .. } => ErrorKind::Io,
+            Self::Io { .. } | Self::ObjectStore { .. } | Self::Conflict { .. } | Self::Lock { .. } | Self::Task { .. } => ErrorKind::Io,
             Self::Corrupt { .. } => ErrorKind::Corrupt,
         }
     }
@@ -148,7 +166,8 @@ impl StoreError {
                     | object_store::Error::NotSupported { .. }
                     | object_store::Error::NotImplemented { .. }
             ),
-            Self::Io { source, .. } => {
+            Self::Conflict { .. } => true,
+            Self::Io { source, .. } | Self::Lock { source, .. } => {
                 matches!(source.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
             }
             _ => false,

@@ -45,6 +45,7 @@ mod tests {
             partitions: 1,
             bytes: 1,
             updated_ms: 0,
+            corrupt: Vec::new(),
         }
     }
 

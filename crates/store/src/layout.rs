@@ -9,6 +9,21 @@
 //! `PAIR_STEM` is Freqtrade's file naming (`ETH_BTC`, `XRP_USDT_USDT`), so a person browsing the
 //! directory recognises the files. One file per month (or year) keeps appends cheap: adding a
 //! day rewrites one month, never years.
+//!
+//! Besides the series folders the root holds `.locks/` (the writers' lock files) and
+//! `.quarantine/` (damaged files moved aside); neither is a valid exchange name, so listings
+//! skip them, and directory readers skip dot-folders.
+//!
+//! # Why not hive-style folder names
+//!
+//! `exchange=binance/market=spot/pair=ETH_BTC/timeframe=5m/` would let pyarrow, polars or DuckDB
+//! open the whole store as one dataset with those four as columns. It is not done because it
+//! cannot be had without breaking existing stores: every file of every store would have to
+//! move (a migration that a crash could leave half done), or the store would have to read two
+//! layouts for good; and the current names are what operators browse and Freqtrade users
+//! recognise. What hive names would carry is instead in every file's footer (key-value
+//! metadata `exchange`, `market`, `pair`, `timeframe`), which also survives copying one file
+//! out of the store; and one series folder is already a dataset any of those readers opens.
 
 use std::fmt;
 

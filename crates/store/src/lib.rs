@@ -7,7 +7,8 @@
 //! UTC month for timeframes under a day, `<YYYY>.parquet` per year otherwise), with the pair's
 //! `instrument.json` beside its timeframe folders. Files are plain Parquet (zstd): `date` as
 //! `timestamp[ms, UTC]` and `open high low close volume` as `float64`, so pandas, polars or
-//! DuckDB read them without TradAI. There is no manifest: listings come from the files and
+//! DuckDB read them without TradAI; each file's footer names its exchange, market, pair and
+//! timeframe (key-value metadata, and `DataFrame.attrs` in pandas). There is no manifest: listings come from the files and
 //! their footers, so nothing can disagree with the data after a crash.
 //!
 //! # Guarantees
@@ -15,6 +16,12 @@
 //! Every file is written whole and atomically (temp file + rename locally, a single `PUT` on
 //! S3); readers never see a half-written file, and a crash leaves each partition old or new
 //! and the series readable. See [`CandleStore`]'s module for the multi-partition details.
+//!
+//! Concurrent writers of one series are serialised (a file lock per series locally,
+//! conditional puts on object stores), so no append is lost. Every file carries a CRC-32 of
+//! its data, checked on read: a damaged file is an error naming it, never wrong candles, and
+//! it affects its own series only (listings and validation report it and go on).
+//! [`CandleStore::quarantine_corrupt`] moves damaged files aside.
 //!
 //! # Reading the files without TradAI
 //!
@@ -42,6 +49,7 @@ mod error;
 mod freshness;
 mod import;
 mod layout;
+mod lock;
 mod store;
 mod synth;
 mod validate;
@@ -55,6 +63,6 @@ pub use import::{
     SourceFile, SourceFormat,
 };
 pub use layout::SeriesKey;
-pub use store::{AppendReport, CandleStore, SeriesInfo, StoreOptions};
+pub use store::{AppendReport, CandleStore, QuarantinedFile, SeriesInfo, StoreOptions, MAX_WRITE_ATTEMPTS, QUARANTINE_DIR};
 pub use synth::{synth, synth_series, SynthSpec};
-pub use validate::{validate_candles, Gap, OhlcIssue, OhlcProblem, ValidationReport};
+pub use validate::{validate_candles, CorruptFile, Gap, OhlcIssue, OhlcProblem, ValidationReport};

@@ -15,8 +15,22 @@
 //! (sorted, de-duplicated, last write wins), re-running the same append converges. There is no
 //! manifest to fall out of step: listings are derived from the files and their footers.
 //!
-//! Writers are not coordinated: two processes appending to the *same* series at once may lose
-//! one's update (last rename wins). Readers are never blocked and never see half files.
+//! # Concurrent writers
+//!
+//! Every read-merge-write of a series is serialised, so concurrent imports, syncs and live
+//! appends all land: on a local directory each writer holds the series' advisory file lock
+//! (the `lock` module) from its first read to its last write, across threads and processes; on
+//! an object store (S3, memory) each file is written with a conditional put (`If-Match` the
+//! version read, or create-if-absent for a new month), and when another writer got there
+//! first the whole append is read, merged and written again, with jittered back-off, up to
+//! [`MAX_WRITE_ATTEMPTS`] times. Readers are never blocked and never see half files.
+//!
+//! # Corruption
+//!
+//! A file that cannot be read (truncated, garbled: see the checksums in the `codec` module) is
+//! an error naming it when its candles are needed, and nothing else: listings report it in
+//! [`SeriesInfo::corrupt`] and go on, validation reports it per series, and
+//! [`CandleStore::quarantine_corrupt`] moves it aside so the month can be fetched again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -25,19 +39,27 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 use rayon::prelude::*;
 use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange};
 
 use crate::codec::{self, Columns, WriteTuning};
 use crate::layout::{classify, pair_dir, Partition, SeriesKey, StoredObject, INSTRUMENT_FILE};
-use crate::validate::{validate_candles, ValidationReport};
+use crate::lock::SeriesLock;
+use crate::validate::{validate_candles, CorruptFile, ValidationReport};
 use crate::StoreError;
 
 /// How many objects to fetch or write at once (bounded so an S3 store is not flooded).
 const IO_CONCURRENCY: usize = 8;
 /// Bytes read from the end of a file to get its footer in one request; ours are ~2 KiB.
 const FOOTER_PREFETCH: u64 = 16 * 1024;
+/// Read-merge-write rounds an append on an object store tries before giving up with
+/// [`StoreError::Conflict`]. Each lost round means another writer's append landed, so with
+/// back-off this only runs out under dozens of writers hammering one series.
+pub const MAX_WRITE_ATTEMPTS: u32 = 50;
+/// Folder under the store root where [`CandleStore::quarantine_corrupt`] moves corrupt files
+/// (not a valid exchange name, so listings never take it for data).
+pub const QUARANTINE_DIR: &str = ".quarantine";
 
 /// Options for [`CandleStore::open_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -71,6 +93,26 @@ pub struct SeriesInfo {
     pub bytes: u64,
     /// When a partition file was last written (epoch ms).
     pub updated_ms: i64,
+    /// Partition files whose footer cannot be read. The other fields describe the readable
+    /// files only; a read that needs a corrupt file fails naming it.
+    pub corrupt: Vec<CorruptFile>,
+}
+
+/// A corrupt file that [`CandleStore::quarantine_corrupt`] moved aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedFile {
+    /// The series it belonged to.
+    pub key: SeriesKey,
+    /// Where it was (path inside the store).
+    pub from: String,
+    /// Where it is now (path inside the store, under [`QUARANTINE_DIR`]).
+    pub to: String,
+    /// Why it was moved.
+    pub reason: String,
+    /// First millisecond of the time partition it held (for a re-download).
+    pub start_ms: i64,
+    /// First millisecond after that partition.
+    pub end_ms: i64,
 }
 
 /// What an append wrote.
@@ -174,10 +216,23 @@ impl CandleStore {
 
     /// A store over any `object_store` back end, with its files under `prefix`. Tests use this
     /// with fault-injecting or in-memory stores; the code path is the one real stores take.
+    /// Concurrent appends are serialised with conditional puts, so the back end must support
+    /// `PutMode::Update` and `PutMode::Create` (memory and S3 do); for one over a local
+    /// directory, add [`CandleStore::with_local_dir`].
     #[must_use]
     pub fn from_object_store(store: Arc<dyn ObjectStore>, prefix: &str, tuning: WriteTuning) -> Self {
         let location = format!("{store}/{prefix}");
         Self { store, root: Path::from(prefix.trim_matches('/')), location, local_dir: None, tuning }
+    }
+
+    /// Declares that the back end keeps its files in the local directory `dir` (a wrapped
+    /// `LocalFileSystem`, as fault-injecting tests use): writers then lock each series with a
+    /// lock file there, as [`CandleStore::open`] does, instead of conditional puts, which the
+    /// local back end does not implement; staging-file cleanup and quarantine work on `dir`.
+    #[must_use]
+    pub fn with_local_dir(mut self, dir: PathBuf) -> Self {
+        self.local_dir = Some(dir);
+        self
     }
 
     /// A store kept in memory (for tests and examples).
@@ -236,6 +291,31 @@ impl CandleStore {
         }
         let mut new = candles.clone();
         new.sort_dedup_last_wins();
+        let new = Arc::new(new);
+        if let Some(root) = &self.local_dir {
+            // Held until the last file is written; dropped (unlocked) on every return path.
+            let _lock = SeriesLock::acquire(root, key).await?;
+            return self.merge_and_write(key, &new, false).await;
+        }
+        let mut attempt = 1;
+        loop {
+            match self.merge_and_write(key, &new, true).await {
+                Err(StoreError::Conflict { path, .. }) => {
+                    if attempt >= MAX_WRITE_ATTEMPTS {
+                        return Err(StoreError::Conflict { path, attempts: attempt });
+                    }
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One read-merge-write round of [`CandleStore::append`] on sorted, de-duplicated candles.
+    /// With `conditional`, each file is written only if it is still the version read (or
+    /// still absent), and [`StoreError::Conflict`] reports that another writer got there first.
+    async fn merge_and_write(&self, key: &SeriesKey, new: &Arc<Candles>, conditional: bool) -> Result<AppendReport, StoreError> {
         let rows = new.len();
 
         // Split the new candles by partition.
@@ -251,25 +331,35 @@ impl CandleStore {
 
         let existing: HashSet<Partition> = self.partitions(key).await?.into_iter().map(|(p, _)| p).collect();
         let dir = key.dir(&self.root);
-        let olds: Vec<Option<(String, Bytes)>> = futures::stream::iter(chunks.iter().map(|(p, _)| {
+        let read = futures::stream::iter(chunks.iter().map(|(p, _)| {
             let path = dir.clone().join(p.file_name());
             let exists = existing.contains(p);
             async move {
-                if exists {
-                    Ok::<_, StoreError>(Some((path.to_string(), self.get_bytes(&path).await?)))
-                } else {
-                    Ok(None)
+                if !exists {
+                    return Ok::<_, StoreError>((None, None));
+                }
+                match self.store.get(&path).await {
+                    Ok(r) => {
+                        let version = UpdateVersion { e_tag: r.meta.e_tag.clone(), version: r.meta.version.clone() };
+                        let b = r.bytes().await.map_err(|e| StoreError::store(&path, e))?;
+                        Ok((Some((path.to_string(), b)), Some(version)))
+                    }
+                    // Deleted since the listing (a concurrent delete or quarantine): merge into
+                    // nothing, and with conditional writes require it to be still absent.
+                    Err(object_store::Error::NotFound { .. }) => Ok((None, None)),
+                    Err(e) => Err(StoreError::store(&path, e)),
                 }
             }
         }))
         .buffered(IO_CONCURRENCY)
-        .try_collect()
+        .try_collect::<Vec<_>>()
         .await?;
+        let (olds, versions): (Vec<Option<(String, Bytes)>>, Vec<Option<UpdateVersion>>) = read.into_iter().unzip();
 
         let tuning = self.tuning;
-        let new = Arc::new(new);
         let ranges: Vec<std::ops::Range<usize>> = chunks.iter().map(|(_, r)| r.clone()).collect();
-        let shared = Arc::clone(&new);
+        let shared = Arc::clone(new);
+        let series = key.clone();
         let encoded: Vec<Vec<u8>> = spawn_cpu(dir.to_string(), move || {
             olds.into_par_iter()
                 .zip(ranges.into_par_iter())
@@ -279,7 +369,7 @@ impl CandleStore {
                         Some((path, bytes)) => merge(codec::decode_all(&path, bytes)?, &fresh),
                         None => fresh,
                     };
-                    codec::encode(merged, tuning)
+                    codec::encode(merged, tuning, &series)
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
         })
@@ -289,9 +379,21 @@ impl CandleStore {
         let partitions = encoded.len();
         // One at a time, oldest first: after a crash the new candles present form a prefix of
         // the append, so a series never gains a hole in the middle.
-        for ((p, _), data) in chunks.iter().zip(encoded) {
+        for (((p, _), data), version) in chunks.iter().zip(encoded).zip(versions) {
             let path = dir.clone().join(p.file_name());
-            self.store.put(&path, PutPayload::from(data)).await.map_err(|e| StoreError::store(&path, e))?;
+            let mode = match (conditional, version) {
+                (false, _) => PutMode::Overwrite,
+                (true, Some(v)) => PutMode::Update(v),
+                (true, None) => PutMode::Create,
+            };
+            let opts = PutOptions { mode, ..PutOptions::default() };
+            match self.store.put_opts(&path, PutPayload::from(data), opts).await {
+                Ok(_) => {}
+                Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) if conditional => {
+                    return Err(StoreError::Conflict { path: path.to_string(), attempts: 1 });
+                }
+                Err(e) => return Err(StoreError::store(&path, e)),
+            }
         }
         Ok(AppendReport { rows, partitions, bytes })
     }
@@ -327,10 +429,12 @@ impl CandleStore {
         .await
     }
 
-    /// Lists every stored series with its first and last candle, row count and last write.
+    /// Lists every stored series with its first and last candle, row count and last write,
+    /// from the files' footers (data pages are not read, so a file garbled in its data is
+    /// found by [`CandleStore::validate`] or a read, not here). A file whose footer cannot be
+    /// read is listed in its series' [`SeriesInfo::corrupt`]; the listing goes on.
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] when a partition's footer cannot be read;
     /// [`StoreError::ObjectStore`] on I/O failure.
     pub async fn list(&self) -> Result<Vec<SeriesInfo>, StoreError> {
         let metas: Vec<ObjectMeta> = self.store.list(Some(&self.root)).try_collect().await.map_err(|e| StoreError::store(&self.root, e))?;
@@ -366,8 +470,24 @@ impl CandleStore {
     }
 
     async fn summarize(&self, key: SeriesKey, files: Vec<ObjectMeta>) -> Result<SeriesInfo, StoreError> {
-        let footers: Vec<codec::FooterSummary> =
-            futures::stream::iter(files.iter().map(|m| self.footer(m))).buffer_unordered(IO_CONCURRENCY).try_collect().await?;
+        let results: Vec<(usize, Result<codec::FooterSummary, StoreError>)> =
+            futures::stream::iter(files.iter().enumerate().map(|(i, m)| async move { (i, self.footer(m).await) }))
+                .buffer_unordered(IO_CONCURRENCY)
+                .collect()
+                .await;
+        let mut footers = Vec::with_capacity(results.len());
+        let mut corrupt = Vec::new();
+        for (i, r) in results {
+            match r {
+                Ok(f) => footers.push(f),
+                // A damaged file is this series' problem only: report it and go on.
+                Err(e) if e.kind() == crate::ErrorKind::Corrupt => {
+                    corrupt.push(CorruptFile { path: files[i].location.to_string(), reason: e.to_string() });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        corrupt.sort_by(|a, b| a.path.cmp(&b.path));
         let first_ts = footers.iter().filter_map(|f| f.first_ts).min().unwrap_or(0);
         let last_ts = footers.iter().filter_map(|f| f.last_ts).max().unwrap_or(0);
         Ok(SeriesInfo {
@@ -378,6 +498,7 @@ impl CandleStore {
             partitions: files.len(),
             bytes: files.iter().map(|m| m.size).sum(),
             updated_ms: files.iter().map(|m| m.last_modified.timestamp_millis()).max().unwrap_or(0),
+            corrupt,
         })
     }
 
@@ -399,7 +520,7 @@ impl CandleStore {
         } else {
             self.store.get_range(&meta.location, size - need..size - 8).await.map_err(|e| StoreError::store(&path, e))?
         };
-        codec::summarize_footer(&path, &meta_bytes)
+        contain_panic(&path, || codec::summarize_footer(&path, &meta_bytes))
     }
 
     /// Deletes a series (all its partition files). Returns the number of files removed.
@@ -408,6 +529,11 @@ impl CandleStore {
     /// [`StoreError::ObjectStore`] on I/O failure; files deleted before it stay deleted, and
     /// the rest of the series still reads.
     pub async fn delete(&self, key: &SeriesKey) -> Result<usize, StoreError> {
+        // Under the series lock, so a concurrent append cannot write back what is deleted.
+        let _lock = match &self.local_dir {
+            Some(root) => Some(SeriesLock::acquire(root, key).await?),
+            None => None,
+        };
         let files = self.partitions(key).await?;
         // Newest first, so an interrupted delete leaves a series that still starts where it did.
         for (_, m) in files.iter().rev() {
@@ -425,12 +551,28 @@ impl CandleStore {
     pub async fn delete_pair(&self, exchange: &ExchangeId, pair: &Pair) -> Result<usize, StoreError> {
         let dir = pair_dir(&self.root, exchange, pair);
         let metas: Vec<ObjectMeta> = self.store.list(Some(&dir)).try_collect().await.map_err(|e| StoreError::store(&dir, e))?;
+        // Every series of the pair locked (in key order, the one order any multi-lock takes),
+        // so a concurrent append cannot write back a month being deleted.
+        let mut locks = Vec::new();
+        if let Some(root) = &self.local_dir {
+            let keys: std::collections::BTreeSet<SeriesKey> = metas
+                .iter()
+                .filter_map(|m| match self.classify(&m.location) {
+                    Some(StoredObject::Partition(k, _)) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            for k in &keys {
+                locks.push(SeriesLock::acquire(root, k).await?);
+            }
+        }
         let mut n = 0;
         for m in metas.iter().filter(|m| self.classify(&m.location).is_some()) {
             self.store.delete(&m.location).await.map_err(|e| StoreError::store(&m.location, e))?;
             n += 1;
         }
         self.remove_temp_files_in(&dir)?;
+        drop(locks);
         Ok(n)
     }
 
@@ -511,9 +653,136 @@ impl CandleStore {
     /// # Errors
     /// As [`CandleStore::read`].
     pub async fn validate(&self, key: &SeriesKey) -> Result<ValidationReport, StoreError> {
-        let c = self.read(key, TimeRange::all(), Columns::ALL).await?;
-        Ok(validate_candles(&c, key.timeframe))
+        let (c, corrupt) = self.read_checked(key).await?;
+        let mut report = validate_candles(&c, key.timeframe);
+        report.corrupt = corrupt.into_iter().map(|(_, f)| f).collect();
+        Ok(report)
     }
+
+    /// Reads every file of a series, checksums and all: the candles of the readable files and
+    /// the files that cannot be read (with their partition), instead of failing on the first.
+    async fn read_checked(&self, key: &SeriesKey) -> Result<(Candles, Vec<(Partition, CorruptFile)>), StoreError> {
+        let all = self.partitions(key).await?;
+        if all.is_empty() {
+            return Err(StoreError::SeriesNotFound { series: key.to_string() });
+        }
+        let files: Vec<(Partition, String, Bytes)> = futures::stream::iter(all.into_iter().map(|(p, m)| async move {
+            let b = self.get_bytes(&m.location).await?;
+            Ok::<_, StoreError>((p, m.location.to_string(), b))
+        }))
+        .buffered(IO_CONCURRENCY)
+        .try_collect()
+        .await?;
+        spawn_cpu(key.to_string(), move || {
+            let decoded: Vec<(Partition, String, Result<Candles, StoreError>)> = files
+                .into_par_iter()
+                .map(|(p, path, bytes)| (p, path.clone(), contain_panic(&path, || codec::decode_all(&path, bytes))))
+                .collect();
+            let mut out = Candles::default();
+            let mut corrupt = Vec::new();
+            for (p, path, r) in decoded {
+                match r {
+                    Ok(c) => out.extend_from(&c),
+                    Err(e) if e.kind() == crate::ErrorKind::Corrupt => corrupt.push((p, CorruptFile { path, reason: e.to_string() })),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((out, corrupt))
+        })
+        .await
+    }
+
+    /// Reads every file of a series in full (checksum, footer, every column) and moves those
+    /// that cannot be read to `<root>/.quarantine/<stamp>/<their path>`, where they are kept
+    /// for inspection, not deleted. The series then reads without them (a gap where they
+    /// were), and the months can be downloaded again: each [`QuarantinedFile`] carries the
+    /// time range it covered. Holds the series' lock (local stores) while it works.
+    ///
+    /// # Errors
+    /// [`StoreError::SeriesNotFound`] when the series has no files;
+    /// [`StoreError::ObjectStore`] / [`StoreError::Io`] when a file cannot be read or moved
+    /// (files moved before stay moved; running it again finishes the job).
+    pub async fn quarantine_corrupt(&self, key: &SeriesKey) -> Result<Vec<QuarantinedFile>, StoreError> {
+        let _lock = match &self.local_dir {
+            Some(root) => Some(SeriesLock::acquire(root, key).await?),
+            None => None,
+        };
+        let (_, corrupt) = self.read_checked(key).await?;
+        if corrupt.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One folder per second, so the files of one repair run sit together.
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let mut out = Vec::with_capacity(corrupt.len());
+        for (p, file) in corrupt {
+            let from = Path::from(file.path.as_str());
+            let rel: Vec<String> =
+                from.prefix_match(&self.root).map(|it| it.map(|part| part.as_ref().to_owned()).collect()).unwrap_or_default();
+            let mut to = self.root.clone().join(QUARANTINE_DIR).join(stamp.as_str());
+            for part in &rel {
+                to = to.join(part.as_str());
+            }
+            // Never overwrite an earlier quarantined copy (a file damaged twice in a second).
+            let base = to.clone();
+            let mut n = 1;
+            while self.exists(&to).await? {
+                to = Path::from(format!("{base}.{n}"));
+                n += 1;
+            }
+            self.move_object(&from, &to).await?;
+            out.push(QuarantinedFile {
+                key: key.clone(),
+                from: file.path,
+                to: to.to_string(),
+                reason: file.reason,
+                start_ms: p.start_ms(),
+                end_ms: p.end_ms(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn exists(&self, path: &Path) -> Result<bool, StoreError> {
+        match self.store.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(StoreError::store(path, e)),
+        }
+    }
+
+    /// Moves an object: a rename on a local directory, copy then delete elsewhere.
+    async fn move_object(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+        if let Some(base) = &self.local_dir {
+            let fs_path = |p: &Path| {
+                let mut f = base.clone();
+                f.extend(p.parts().map(|x| x.as_ref().to_owned()));
+                f
+            };
+            let (src, dst) = (fs_path(from), fs_path(to));
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+            }
+            return std::fs::rename(&src, &dst).map_err(|e| StoreError::io(&src, e));
+        }
+        self.store.copy(from, to).await.map_err(|e| StoreError::store(to, e))?;
+        self.store.delete(from).await.map_err(|e| StoreError::store(from, e))
+    }
+}
+
+/// Runs a decoder on a stored file's bytes, turning a panic inside the Parquet library (which
+/// damaged bytes could trigger) into [`StoreError::Corrupt`] naming the file, so one bad file
+/// cannot take a listing, a validation or the process down with it.
+fn contain_panic<T>(path: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(StoreError::corrupt(path, "the parquet decoder panicked on this file", None)))
+}
+
+/// Pause before append round `attempt + 1` on an object store: exponential from 5 ms, capped
+/// at 200 ms, with full jitter so competing writers do not retry in lockstep.
+fn conflict_backoff(attempt: u32) -> std::time::Duration {
+    use rand::Rng as _;
+    let cap_ms = (5u64 << attempt.min(6)).min(200);
+    std::time::Duration::from_millis(rand::rng().random_range(1..=cap_ms))
 }
 
 /// Runs CPU-bound work on Tokio's blocking pool (it fans out over rayon inside).

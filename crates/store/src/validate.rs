@@ -5,6 +5,15 @@ use tradai_core::{Candles, Timeframe};
 /// How many individual problems a report keeps as examples (counts are always complete).
 const MAX_EXAMPLES: usize = 100;
 
+/// A stored file that cannot be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptFile {
+    /// The file's path inside the store (e.g. `binance/spot/ETH_BTC/5m/2018-01.parquet`).
+    pub path: String,
+    /// What is wrong with it (the store's error message, which names the file).
+    pub reason: String,
+}
+
 /// A run of missing candles between two present ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gap {
@@ -75,13 +84,22 @@ pub struct ValidationReport {
     pub ohlc_issues: usize,
     /// The first inconsistent candles (at most 100).
     pub ohlc_examples: Vec<OhlcIssue>,
+    /// Stored files of the series that cannot be read (checksum mismatch, truncated, not
+    /// Parquet); their candles are missing from the counts above. Empty for
+    /// [`validate_candles`], which sees candles, not files.
+    pub corrupt: Vec<CorruptFile>,
 }
 
 impl ValidationReport {
     /// Whether nothing at all was found.
     #[must_use]
     pub fn is_clean(&self) -> bool {
-        self.missing == 0 && self.duplicates == 0 && self.out_of_order == 0 && self.off_grid == 0 && self.ohlc_issues == 0
+        self.missing == 0
+            && self.duplicates == 0
+            && self.out_of_order == 0
+            && self.off_grid == 0
+            && self.ohlc_issues == 0
+            && self.corrupt.is_empty()
     }
 }
 
@@ -164,6 +182,7 @@ pub fn validate_candles(c: &Candles, tf: Timeframe) -> ValidationReport {
         off_grid,
         ohlc_issues,
         ohlc_examples,
+        corrupt: Vec::new(),
     }
 }
 

@@ -54,10 +54,21 @@ fn io_err(context: String) -> impl FnOnce(std::io::Error) -> TrackingError {
     move |e| TrackingError::storage(context, e)
 }
 
-const SCHEMA: &str = "
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=FULL;
-PRAGMA foreign_keys=ON;
+/// What the tracking store's database holds, for errors and the schema version table.
+pub const TRACKING_DATABASE: &str = "tracking database";
+
+/// The tracking store's schema. Never edit a released step: add one.
+pub const SCHEMA: tradai_sqlite::Schema = tradai_sqlite::Schema {
+    name: TRACKING_DATABASE,
+    // Version 1 is the first release's tables (IF NOT EXISTS adopts a database of that
+    // release, which had no version table).
+    migrations: &[tradai_sqlite::Migration {
+        description: "experiments, runs and the model registry",
+        step: tradai_sqlite::Step::Sql(TABLES_V1),
+    }],
+};
+
+const TABLES_V1: &str = "
 CREATE TABLE IF NOT EXISTS experiments (
     experiment_id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
@@ -133,7 +144,6 @@ CREATE TABLE IF NOT EXISTS model_aliases (
     PRIMARY KEY (name, alias),
     FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE
 );
-PRAGMA user_version=1;
 ";
 
 impl EmbeddedStore {
@@ -155,9 +165,9 @@ impl EmbeddedStore {
         }
         fs::create_dir_all(artifact_root).map_err(io_err(format!("creating {}", artifact_root.display())))?;
         let ctx = format!("opening {}", db_path.display());
-        let conn = Connection::open(db_path).map_err(|e| TrackingError::storage(ctx.clone(), e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| TrackingError::storage(ctx.clone(), e))?;
-        conn.execute_batch(SCHEMA).map_err(|e| TrackingError::storage(ctx, e))?;
+        let conn = tradai_sqlite::open(db_path, &SCHEMA).map_err(|e| TrackingError::storage(ctx.clone(), e))?;
+        // Per connection, and outside any transaction (SQLite ignores it inside one).
+        conn.execute_batch("PRAGMA foreign_keys=ON").map_err(|e| TrackingError::storage(ctx, e))?;
         let artifact_root = artifact_root.canonicalize().unwrap_or_else(|_| artifact_root.to_path_buf());
         Ok(Self { inner: Arc::new(Inner { conn: Mutex::new(conn), db_path: db_path.to_path_buf(), artifact_root }) })
     }

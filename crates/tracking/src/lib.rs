@@ -39,7 +39,7 @@ mod tracker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use embedded::{EmbeddedStore, ARTIFACT_DIR, DB_FILE};
+pub use embedded::{EmbeddedStore, ARTIFACT_DIR, DB_FILE, TRACKING_DATABASE};
 pub use error::{BoxError, Entity, TrackingError};
 #[cfg(feature = "mlflow")]
 pub use mlflow::{MlflowClient, MlflowConfig};
@@ -48,7 +48,7 @@ pub use model::{
     RegisteredModel, Run, RunInfo, RunQuery, RunRecord, RunStatus, Stage, Tags, ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_PARENT_RUN_ID,
     TAG_PRODUCTION_HISTORY, TAG_RECORD_ID, TAG_RUN_NAME,
 };
-pub use outbox::{FlushReport, Outbox, OutboxEntry, OutboxSender};
+pub use outbox::{FlushReport, Outbox, OutboxEntry, OutboxSender, OUTBOX_DATABASE};
 pub use registry::{ModelRegistry, PRODUCTION_HISTORY_LEN};
 pub use tracker::{ExperimentTracker, MAX_KEY_LEN, MAX_PARAM_VALUE_LEN, MAX_TAG_VALUE_LEN};
 

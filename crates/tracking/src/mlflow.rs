@@ -154,12 +154,12 @@ impl MlflowClient {
             (None, _, Some(token)) => Auth::Bearer(token),
             _ => Auth::None,
         };
-        let http = reqwest::Client::builder()
+        // Proxies from the environment (HTTPS_PROXY, NO_PROXY); a tracker on loopback stays direct.
+        let http = tradai_resilience::ProxyEnv::from_process()
+            .apply(reqwest::Client::builder())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("tradai/", env!("CARGO_PKG_VERSION")))
-            // Proxies from the environment would send 127.0.0.1 traffic elsewhere.
-            .no_proxy()
             .build()
             .map_err(|e| bad(&format!("cannot build the http client: {e}")))?;
         Ok(Self { http, base, auth, timeout: config.timeout })

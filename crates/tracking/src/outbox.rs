@@ -72,22 +72,18 @@ fn storage(context: &str) -> impl FnOnce(rusqlite::Error) -> TrackingError + '_ 
     move |e| TrackingError::storage(format!("outbox: {context}"), e)
 }
 
-impl Outbox {
-    /// Opens (creating when missing) the outbox database at `path`. WAL with `synchronous=FULL`:
-    /// a record whose [`Outbox::enqueue`] returned survives a crash and a power cut.
-    ///
-    /// # Errors
-    /// [`TrackingError::Storage`] when the file cannot be opened or created.
-    pub fn open(path: &Path) -> Result<Self, TrackingError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| TrackingError::storage(format!("outbox: create {}", dir.display()), e))?;
-        }
-        let conn = Connection::open(path).map_err(storage("open"))?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(storage("busy timeout"))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS outbox (
+/// What the outbox database holds, for errors and the schema version table.
+pub const OUTBOX_DATABASE: &str = "tracking outbox";
+
+/// The outbox schema. Never edit a released step: add one.
+pub const SCHEMA: tradai_sqlite::Schema = tradai_sqlite::Schema {
+    name: OUTBOX_DATABASE,
+    // Version 1 is the first release's tables (IF NOT EXISTS adopts a database of that
+    // release, which had no version table).
+    migrations: &[tradai_sqlite::Migration {
+        description: "outbox and artifact tables",
+        step: tradai_sqlite::Step::Sql(
+            "CREATE TABLE IF NOT EXISTS outbox (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
                  record_id TEXT NOT NULL UNIQUE,
                  experiment TEXT NOT NULL,
@@ -108,8 +104,18 @@ impl Outbox {
                  content BLOB NOT NULL,
                  PRIMARY KEY (record_id, path)
              );",
-        )
-        .map_err(storage("schema"))?;
+        ),
+    }],
+};
+
+impl Outbox {
+    /// Opens (creating when missing) the outbox database at `path`. WAL with `synchronous=FULL`:
+    /// a record whose [`Outbox::enqueue`] returned survives a crash and a power cut.
+    ///
+    /// # Errors
+    /// [`TrackingError::Storage`] when the file cannot be opened or created.
+    pub fn open(path: &Path) -> Result<Self, TrackingError> {
+        let conn = tradai_sqlite::open(path, &SCHEMA).map_err(|e| TrackingError::storage("outbox: open", e))?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 

@@ -127,11 +127,15 @@ impl std::str::FromStr for VersionSelector {
         if t.eq_ignore_ascii_case("production") || t.eq_ignore_ascii_case("champion") {
             return Ok(Self::Production);
         }
-        if let Ok(n) = t.parse::<u64>() {
-            return Ok(Self::Number(n));
+        let bad = || TrackingError::invalid("version", format!("'{s}' is not production, a version number (from 1) or an alias"));
+        // Digits only: `parse` would take `+2` as 2.
+        if let Some(n) = t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<u64>().ok()).flatten() {
+            // Registered versions are numbered from 1.
+            return if n == 0 { Err(bad()) } else { Ok(Self::Number(n)) };
         }
-        if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(TrackingError::invalid("version", format!("'{s}' is not production, a version number or an alias")));
+        // An alias starts with a letter: `-1` or `+2` is a bad number, not an alias.
+        if !t.starts_with(|c: char| c.is_ascii_alphabetic()) || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(bad());
         }
         Ok(Self::Alias(t.to_owned()))
     }
@@ -184,6 +188,17 @@ pub fn strategy_tags(v: &ModelVersion) -> BTreeMap<&str, &str> {
 mod tests {
     use super::*;
     use crate::EmbeddedStore;
+
+    #[test]
+    fn version_selectors_refuse_signed_and_zero_numbers() {
+        assert!(matches!("production".parse::<VersionSelector>(), Ok(VersionSelector::Production)));
+        assert!(matches!("3".parse::<VersionSelector>(), Ok(VersionSelector::Number(3))));
+        assert!(matches!("challenger".parse::<VersionSelector>(), Ok(VersionSelector::Alias(_))));
+        for bad in ["-1", "0", "+2", "", "a b", "-x"] {
+            let e = bad.parse::<VersionSelector>().unwrap_err().to_string();
+            assert!(e.contains(&format!("'{bad}'")), "{bad}: {e}");
+        }
+    }
 
     #[tokio::test]
     async fn register_promote_load_and_roll_back() {

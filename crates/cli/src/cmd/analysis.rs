@@ -6,16 +6,28 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Subcommand};
 use tradai_analysis::{AnalysisError, Frame, FrameSource, LookaheadOptions, RecursiveOptions, StrategyFrames};
-use tradai_app::backtest::{load_pairs, BacktestRequest};
+use tradai_app::backtest::load_pairs;
+use tradai_app::{BacktestRequest, RunSpec};
 use tradai_core::{Candles, Pair};
 use tradai_engine::{ParamValues, Strategy};
 use tradai_python::PythonStrategy;
 use tradai_settings::Settings;
 
-use crate::args::flag_error;
 use crate::cmd::data::open_store;
 use crate::cmd::strategy_source::{LoadedStrategy, StrategySourceArgs};
+use crate::flags::flag_error;
 use crate::output::{print_json, Table};
+
+/// Help examples of `tradai analysis lookahead` (they run on the sample candles).
+pub const LOOKAHEAD_EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai analysis lookahead --strategy EmaCross --pairs ETH/BTC,LTC/BTC
+  tradai analysis lookahead --strategy EmaCross --pairs ETH/BTC --json
+  tradai analysis lookahead --strategy-path st --strategy Mine --pairs ETH/BTC";
+
+/// Help examples of `tradai analysis recursive` (they run on the sample candles).
+pub const RECURSIVE_EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai analysis recursive --strategy RsiMeanReversion --pairs ETH/BTC
+  tradai analysis recursive --strategy EmaCross --pairs ETH/BTC --json";
 
 /// `tradai analysis ...`
 #[derive(Debug, Subcommand)]
@@ -23,16 +35,11 @@ pub enum AnalysisCommand {
     /// Look-ahead bias: recompute the strategy on candles cut off at each signal's candle and
     /// report every signal or indicator column whose value there changes (exit code 1 when
     /// one does).
-    ///
-    /// Example:
-    ///   tradai analysis lookahead --strategy EmaCross --pairs ETH/BTC,LTC/BTC --timeframe 5m \
-    ///       --timerange 20180115-20180125
+    #[command(after_help = LOOKAHEAD_EXAMPLES)]
     Lookahead(LookaheadArgs),
     /// Start-up candles: the last candle's indicator values computed with several start-up
     /// counts against the whole history, and the count from which they are stable.
-    ///
-    /// Example:
-    ///   tradai analysis recursive --strategy RsiMeanReversion --pairs ETH/BTC --timeframe 5m
+    #[command(after_help = RECURSIVE_EXAMPLES)]
     Recursive(RecursiveArgs),
 }
 
@@ -118,13 +125,14 @@ pub fn run(cmd: AnalysisCommand, settings: &Settings) -> anyhow::Result<ExitCode
 fn load(t: &AnalysisTarget, settings: &Settings) -> anyhow::Result<(LoadedStrategy, Vec<(Pair, Candles)>)> {
     let loaded = t.source.load(&t.strategy)?;
     let req = BacktestRequest {
-        strategy: t.strategy.clone(),
-        exchange: t.exchange.clone(),
-        pairs: t.pairs.clone(),
+        strategy: Some(t.strategy.clone()),
+        exchange: Some(t.exchange.clone()),
+        pairs: Some(t.pairs.clone()),
         timeframe: t.timeframe.clone(),
         timerange: t.timerange.clone(),
-        ..serde_json::from_value(serde_json::json!({"strategy": t.strategy, "pairs": t.pairs}))?
+        ..BacktestRequest::default()
     };
+    let req = RunSpec::try_from(req).map_err(flag_error)?;
     let strategy = strategy_of(&loaded, &t.strategy)?;
     let v = validate_one(&req, strategy)?;
     let startup = strategy.settings().startup_candle_count;
@@ -135,7 +143,7 @@ fn load(t: &AnalysisTarget, settings: &Settings) -> anyhow::Result<(LoadedStrate
 
 /// Validates `req` against a registry holding only `s` (a borrowed strategy cannot be boxed
 /// into a registry, so the request is checked with a stand-in of the same name and settings).
-fn validate_one(req: &BacktestRequest, s: &dyn Strategy) -> anyhow::Result<tradai_app::backtest::ValidatedRequest> {
+fn validate_one(req: &RunSpec, s: &dyn Strategy) -> anyhow::Result<tradai_app::backtest::ValidatedRequest> {
     struct Named(String, tradai_core::StrategySettings);
     impl Strategy for Named {
         fn name(&self) -> &str {

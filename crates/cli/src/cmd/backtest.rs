@@ -1,51 +1,109 @@
-//! `tradai backtest` and `tradai strategies list`: thin translation of flags into a
-//! [`BacktestRequest`] and of its outcome into a report, an export file and a plot.
+//! `tradai backtest`: thin translation of flags into a [`RunSpec`] and of its report into
+//! text, an export file and a plot.
 
-use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use tradai_app::backtest::{self, BacktestRequest, SettingsOverrides};
-use tradai_engine::{ParamKind, StrategyRegistry};
+use clap::Args;
+use tradai_app::backtest;
+use tradai_app::{BacktestRequest, RunSpec, SettingsOverrides};
 use tradai_settings::Settings;
 
-use crate::args::{flag_error, BacktestArgs, StrategiesCommand};
 use crate::cmd::data::open_store;
-use crate::output::{print_json, Table};
+use crate::flags::{flag_error, RunFlags};
+use crate::output::{print_json, Ui};
 
-/// The request a set of `tradai backtest` flags describes (with a `--strategy-config` file read).
-fn request(a: &BacktestArgs) -> anyhow::Result<BacktestRequest> {
-    let (params, overrides) = match &a.strategy_config {
-        None => (None, None),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read strategy config '{}'", path.display()))?;
-            let mut v: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("strategy config '{}' is not valid JSON", path.display()))?;
-            let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config '{}' must be a JSON object", path.display()))?;
-            if let Some(s) = obj.remove("strategy") {
-                anyhow::ensure!(
-                    s.as_str() == Some(a.run.strategy.as_str()),
-                    "strategy config '{}' is for strategy {s}, not '{}'",
-                    path.display(),
-                    a.run.strategy
-                );
-            }
-            let params = obj.remove("params").map(|p| match p {
-                serde_json::Value::Object(m) => Ok(m),
-                other => Err(anyhow::anyhow!("invalid \"params\" in '{}': expected an object, got {other}", path.display())),
-            });
-            let params = params.transpose()?;
-            let overrides: SettingsOverrides = serde_json::from_value(serde_json::Value::Object(obj.clone()))
-                .with_context(|| format!("invalid strategy config '{}'", path.display()))?;
-            (params, Some(overrides))
-        }
+/// Help examples of `tradai backtest` (they run on the sample candles).
+pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai backtest -s EmaCross -p ETH/BTC,LTC/BTC -i 5m --timerange 20180115-
+  tradai backtest -s EmaCross -p ETH/BTC --stake-amount 0.05 --wallet 1 --json
+  tradai backtest -s EmaCross -p ETH/BTC LTC/BTC --export out.json --plot eq.svg
+
+A Freqtrade strategy file (python3 with pandas and pyarrow) or a TOML strategy:
+  tradai backtest --strategy-path my_strategies -s MyStrategy -p ETH/BTC -i 5m
+  tradai backtest --strategy-file EmaCrossToml.toml -s EmaCrossToml -p ETH/BTC
+
+Run settings may also come from the [run] table of tradai.toml, e.g.
+  [run]
+  strategy = \"EmaCross\"
+  pairs = [\"ETH/BTC\", \"LTC/BTC\"]
+  stake_amount = 0.05
+  dry_run_wallet = 1
+Flags win over the file.";
+
+/// `tradai backtest` flags: the run plus report options.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Strategy, market, window and money.
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
+    /// Strategy config JSON as `tradai hyperopt --best-config` writes it:
+    /// {"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}.
+    #[arg(long, value_name = "FILE")]
+    pub strategy_config: Option<PathBuf>,
+    /// Write trades and summary as JSON (Freqtrade's export shape).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Draw the equity curve and drawdown to an SVG file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Print the summary as JSON instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+    /// With `--strategy MlSignal`: the registered model to trade, `NAME` (its champion) or
+    /// `NAME@VERSION` (a number, an alias such as `challenger`, or `production`).
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub model: Option<String>,
+}
+
+/// What a `--strategy-config` file adds to the run: its strategy, parameters and overrides.
+fn strategy_config(path: &std::path::Path) -> anyhow::Result<BacktestRequest> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read strategy config '{}'", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("strategy config '{}' is not valid JSON", path.display()))?;
+    strategy_config_doc(v, &format!("'{}'", path.display()))
+}
+
+/// What a strategy config document adds to a run (`{"strategy", "params", "minimal_roi",
+/// "stoploss", "trailing_*"}`, as `tradai hyperopt --best-config` writes it and the registry
+/// stores it): its strategy, parameters and overrides; `origin` names it in errors.
+pub(crate) fn strategy_config_doc(mut v: serde_json::Value, origin: &str) -> anyhow::Result<BacktestRequest> {
+    let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config {origin} must be a JSON object"))?;
+    let strategy = match obj.remove("strategy") {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(other) => anyhow::bail!("invalid \"strategy\" in {origin}: expected a name, got {other}"),
     };
-    Ok(BacktestRequest { params, overrides, ..a.run.request() })
+    let params = match obj.remove("params") {
+        None => None,
+        Some(serde_json::Value::Object(m)) => Some(m),
+        Some(other) => anyhow::bail!("invalid \"params\" in {origin}: expected an object, got {other}"),
+    };
+    let overrides: SettingsOverrides =
+        serde_json::from_value(serde_json::Value::Object(obj.clone())).with_context(|| format!("invalid strategy config {origin}"))?;
+    Ok(BacktestRequest { strategy, params, overrides: Some(overrides), ..BacktestRequest::default() })
+}
+
+/// The run a set of `tradai backtest` flags describes (with a `--strategy-config` file read and
+/// the settings' `[run]` table under the flags).
+pub fn spec(a: &BacktestArgs, settings: &Settings) -> anyhow::Result<RunSpec> {
+    let Some(path) = &a.strategy_config else { return a.run.spec(settings, BacktestRequest::default()) };
+    let mut extra = strategy_config(path)?;
+    let file_strategy = extra.strategy.take();
+    let spec = a.run.spec(settings, BacktestRequest { strategy: a.run.strategy.clone().or(file_strategy.clone()), ..extra })?;
+    if let Some(s) = file_strategy {
+        anyhow::ensure!(s == spec.strategy, "strategy config '{}' is for strategy '{s}', not '{}'", path.display(), spec.strategy);
+    }
+    Ok(spec)
 }
 
 /// Runs `tradai backtest`.
-pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
     if let Some(p) = &a.plot {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
         anyhow::ensure!(
@@ -54,14 +112,14 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
             p.display()
         );
     }
-    let req = request(&a)?;
-    let registry = a.source.registry(&a.run.strategy)?;
+    let spec = spec(&a, settings)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
-    req.validate(&registry).map_err(flag_error)?;
+    let registry = a.source.registry_for(&spec.strategy, a.model.as_deref(), settings)?;
+    let validated = spec.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);
     // The typed report: the trades' JSON is built only for --export.
-    let report = backtest::run_report_in(&store, &req, &registry, &|_| {}, &cancel).map_err(flag_error)?;
+    let report = backtest::run_report(&store, &validated, &registry, &|_| {}, &cancel).map_err(flag_error)?;
     if let Some(path) = &a.export {
         let doc = report.export_json()?;
         let text = serde_json::to_string_pretty(&doc)?;
@@ -77,10 +135,10 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         print_json(&serde_json::to_value(&report.export.summary)?)?;
     } else {
         let mut text = report.report_text.clone();
-        if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        if ui.color {
             text = tradai_metrics::render_text_report(
                 &report.export.summary,
-                &tradai_metrics::ReportOptions { strategy: a.run.strategy.clone(), color: true },
+                &tradai_metrics::ReportOptions { strategy: validated.strategy.clone(), color: true },
             );
         }
         print!("{text}");
@@ -94,54 +152,5 @@ pub fn run(a: BacktestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     // A long run's trades are many allocations (a year of 1m candles: ~50k trades); the
     // process exits right after this, so they are not freed one by one.
     std::mem::forget(report);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `tradai strategies ...`.
-pub fn strategies(cmd: StrategiesCommand) -> anyhow::Result<ExitCode> {
-    let registry = StrategyRegistry::builtin();
-    match cmd {
-        StrategiesCommand::List { json } => {
-            let mut rows = Vec::new();
-            for info in registry.list() {
-                let s = registry.get(&info.name)?;
-                rows.push((info, s.settings()));
-            }
-            if json {
-                print_json(
-                    &rows
-                        .iter()
-                        .map(|(i, s)| serde_json::json!({"name": i.name, "settings": s, "parameters": i.parameters}))
-                        .collect::<Vec<_>>(),
-                )?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let mut t = Table::new(&["strategy", "timeframe", "startup>", "stoploss>", "ROI", "trailing", "short", "parameters"]);
-            for (i, s) in &rows {
-                let roi = s.minimal_roi.iter().map(|(k, v)| format!("{k}m:{v}")).collect::<Vec<_>>().join(" ");
-                let params = i
-                    .parameters
-                    .iter()
-                    .map(|p| match &p.kind {
-                        ParamKind::Int { low, high } => format!("{}={} [{low}..{high}]", p.name, p.default),
-                        ParamKind::Decimal { low, high, .. } => format!("{}={} [{low}..{high}]", p.name, p.default),
-                        _ => format!("{}={}", p.name, p.default),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                t.row(vec![
-                    i.name.clone(),
-                    s.timeframe.to_string(),
-                    s.startup_candle_count.to_string(),
-                    s.stoploss.to_string(),
-                    roi,
-                    if s.trailing_stop { "yes".into() } else { "no".into() },
-                    if s.can_short { "yes".into() } else { "no".into() },
-                    params,
-                ]);
-            }
-            print!("{}", t.render());
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,9 +2,20 @@
 
 use std::process::ExitCode;
 
+use clap::Subcommand;
 use tradai_settings::Settings;
 
-use crate::args::ConfigCommand;
+/// `tradai config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective settings (defaults < tradai.toml < TRADAI_* < flags); secrets masked.
+    #[command(after_help = "Example:\n  tradai config show --json")]
+    Show {
+        /// JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Runs a `config` subcommand.
 pub fn run(cmd: ConfigCommand, settings: &Settings) -> anyhow::Result<ExitCode> {

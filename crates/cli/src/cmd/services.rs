@@ -7,14 +7,42 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
-use tradai_server::clients::{BackendClient, RetryPolicy};
+use clap::{Args, Subcommand, ValueEnum};
+use tradai_server::clients::{BackendClient, SERVICE_RETRY};
 use tradai_server::dto::{BacktestStatus, BacktestSubmission, StakeAmountInput};
 use tradai_server::serve::{Listening, ServerConfig, ServiceName};
 use tradai_settings::Settings;
 
-use crate::args::BacktestFlags;
-use crate::output::{print_json, Table};
+use crate::flags::{parse_pairs, RunFlags};
+use crate::output::{print_json, Table, Ui};
+
+/// Help examples of `tradai up`.
+pub const UP_EXAMPLES: &str = "Example (every service on 127.0.0.1, the backend on port 8000):
+  tradai up --backend-port 8000 --workers 2";
+/// Help examples of `tradai serve`.
+pub const SERVE_EXAMPLES: &str = "Example:
+  tradai serve data-collection --data-collection-port 8002";
+
+/// `--executor` values: how the services run backtest and hyperopt jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArg {
+    /// A worker pool in the service process.
+    Local,
+    /// Each job runs `tradai backtest` / `tradai hyperopt` as a child process.
+    Subprocess,
+}
+
+/// `tradai serve` service names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceArg {
+    /// The public API: backtests, hyperopt, jobs, runs (port 8000).
+    #[value(name = "backend-api", alias = "backend")]
+    BackendApi,
+    /// Candle sync jobs and data checks (port 8002).
+    DataCollection,
+    /// Strategies, validation and layered configs (port 8003).
+    StrategyService,
+}
 
 /// Flags shared by `up` and `serve` (they override `server.*` settings).
 #[derive(Debug, Args)]
@@ -34,9 +62,13 @@ pub struct ServiceFlags {
     /// Backtests run at once by the local executor.
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Executor mode: local or subprocess.
+    /// How jobs run [default: the server.executor setting, local].
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorArg>,
+    /// Start even though the job database is missing or empty while the state directory shows
+    /// the platform ran before (every job and API key of the lost database is gone).
     #[arg(long)]
-    pub executor: Option<String>,
+    pub init: bool,
 }
 
 impl ServiceFlags {
@@ -57,8 +89,12 @@ impl ServiceFlags {
         if let Some(w) = self.workers {
             s.server.workers = w;
         }
-        if let Some(e) = &self.executor {
-            s.server.executor.clone_from(e);
+        if let Some(e) = self.executor {
+            s.server.executor = match e {
+                ExecutorArg::Local => "local",
+                ExecutorArg::Subprocess => "subprocess",
+            }
+            .to_owned();
         }
         s
     }
@@ -75,8 +111,9 @@ pub struct UpArgs {
 /// `tradai serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Service name: backend-api, data-collection or strategy-service.
-    pub name: String,
+    /// The service to run.
+    #[arg(value_enum)]
+    pub name: ServiceArg,
     /// Service settings.
     #[command(flatten)]
     pub flags: ServiceFlags,
@@ -101,14 +138,16 @@ pub struct ApiArgs {
 // Parsed once per process: the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum JobsCommand {
-    /// Submit a backtest job.
+    /// Submit a backtest job (run settings as for `tradai backtest`, flags over the [run] table).
+    #[command(after_help = "Example (against `tradai up` on this machine):
+  tradai jobs submit -s EmaCross -p ETH/BTC LTC/BTC --stake-amount 0.05 --wait")]
     Submit {
         /// Backend and output.
         #[command(flatten)]
         api: ApiArgs,
         /// Strategy, market, window and money: the flags of `tradai backtest`.
         #[command(flatten)]
-        run: BacktestFlags,
+        run: RunFlags,
         /// Experiment name.
         #[arg(long)]
         experiment: Option<String>,
@@ -120,6 +159,7 @@ pub enum JobsCommand {
         wait: bool,
     },
     /// Show one job.
+    #[command(after_help = "Example:\n  tradai jobs status 0b7f6c1e-5a4e-4f3e-9d7a-2f1c3b4a5d6e --json")]
     Status {
         /// Backend and output.
         #[command(flatten)]
@@ -128,6 +168,7 @@ pub enum JobsCommand {
         id: String,
     },
     /// List jobs, newest first.
+    #[command(after_help = "Example:\n  tradai jobs list --status COMPLETED --limit 5")]
     List {
         /// Backend and output.
         #[command(flatten)]
@@ -146,6 +187,7 @@ pub enum JobsCommand {
         offset: u32,
     },
     /// Cancel a job.
+    #[command(after_help = "Example:\n  tradai jobs cancel 0b7f6c1e-5a4e-4f3e-9d7a-2f1c3b4a5d6e")]
     Cancel {
         /// Backend and output.
         #[command(flatten)]
@@ -159,6 +201,7 @@ pub enum JobsCommand {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create an API key; it is printed once and stored only as a salted hash.
+    #[command(after_help = "Example:\n  tradai keys create --name ci")]
     Create {
         /// A label (who or what uses the key).
         #[arg(long, default_value = "default")]
@@ -168,12 +211,14 @@ pub enum KeysCommand {
         json: bool,
     },
     /// List keys (never their secrets).
+    #[command(after_help = "Example:\n  tradai keys list --json")]
     List {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a key by id.
+    #[command(after_help = "Example:\n  tradai keys revoke 3f9a1c2b")]
     Revoke {
         /// Key id (the part after `tdk_`).
         id: String,
@@ -194,7 +239,8 @@ fn print_listening(l: &[Listening]) {
 }
 
 fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    let mut cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    cfg.init = flags.init;
     runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -206,12 +252,16 @@ pub fn run_up(a: UpArgs, s: &Settings) -> anyhow::Result<ExitCode> {
 
 /// Runs `tradai serve`.
 pub fn run_serve(a: ServeArgs, s: &Settings) -> anyhow::Result<ExitCode> {
-    let name: ServiceName = a.name.parse()?;
+    let name = match a.name {
+        ServiceArg::BackendApi => ServiceName::Backend,
+        ServiceArg::DataCollection => ServiceName::DataCollection,
+        ServiceArg::StrategyService => ServiceName::StrategyService,
+    };
     serve(&[name], &a.flags, s)
 }
 
 fn client(api: &ApiArgs) -> BackendClient {
-    BackendClient::new(&api.api, api.api_key.clone(), RetryPolicy::default())
+    BackendClient::new(&api.api, api.api_key.clone(), SERVICE_RETRY)
 }
 
 fn ts(s: Option<&str>) -> String {
@@ -243,33 +293,31 @@ fn print_status(b: &BacktestStatus) {
 }
 
 /// Runs `tradai jobs`.
-pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
+pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match c {
         JobsCommand::Submit { api, run, experiment, idempotency_key, wait } => {
-            let stake = if run.stake_amount == "unlimited" {
-                StakeAmountInput::Text(run.stake_amount)
-            } else {
-                StakeAmountInput::Amount(
-                    run.stake_amount
-                        .parse()
-                        .with_context(|| format!("invalid --stake-amount '{}' (a number or unlimited)", run.stake_amount))?,
-                )
-            };
+            // The same layers as a local run (flags over the settings' [run] table); the
+            // backend checks the fields and names a bad one.
+            let r = run.layered(settings)?;
+            let pairs = parse_pairs(&r.pairs.clone().unwrap_or_default())?.iter().map(ToString::to_string).collect();
             let body = BacktestSubmission {
-                strategy: run.strategy,
-                exchange: Some(run.exchange),
-                pairs: run.pairs,
-                timeframe: run.timeframe,
-                timerange: run.timerange,
+                strategy: r.strategy.ok_or_else(|| anyhow::anyhow!("invalid --strategy: a strategy name is required"))?,
+                exchange: r.exchange,
+                pairs,
+                timeframe: r.timeframe,
+                timerange: r.timerange,
                 start_date: None,
                 end_date: None,
-                stake_amount: Some(stake),
-                dry_run_wallet: Some(run.wallet),
-                max_open_trades: Some(run.max_open_trades),
-                fee: Some(run.fee),
-                trading_mode: Some(run.trading_mode),
-                leverage: run.leverage,
+                stake_amount: r.stake_amount.map(|s| match s {
+                    tradai_core::StakeAmount::Fixed(x) => StakeAmountInput::Amount(x),
+                    tradai_core::StakeAmount::Unlimited => StakeAmountInput::Text("unlimited".into()),
+                }),
+                dry_run_wallet: r.dry_run_wallet,
+                max_open_trades: r.max_open_trades,
+                fee: r.fee,
+                trading_mode: r.trading_mode,
+                leverage: r.leverage,
                 experiment_name: experiment,
             };
             let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));
@@ -283,22 +331,25 @@ pub fn run_jobs(c: JobsCommand, _s: &Settings) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             }
+            // A bar only on a terminal (and not with --json or --quiet): redirected output gets
+            // no carriage returns.
+            let pb = crate::output::progress(100, "job", ui.quiet || api.json);
             let done = rt.block_on(async {
                 loop {
                     let j = c.status(&r.job_id).await?;
                     if matches!(j.job.status.as_str(), "COMPLETED" | "FAILED" | "CANCELLED") {
                         return Ok::<_, tradai_server::clients::ClientError>(j);
                     }
-                    if !api.json {
-                        eprint!("\r{} {:>3.0}%", j.job.status, j.job.progress * 100.0);
-                    }
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    pb.set_position((j.job.progress * 100.0).round() as u64);
+                    pb.set_message(j.job.status.clone());
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
             })?;
+            pb.finish_and_clear();
             if api.json {
                 print_json(&done)?;
             } else {
-                eprintln!();
                 print_status(&done);
             }
             Ok(if done.job.status == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) })

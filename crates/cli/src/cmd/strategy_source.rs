@@ -9,6 +9,7 @@ use clap::Args;
 use tradai_declarative::DeclarativeStrategy;
 use tradai_engine::{Strategy, StrategyRegistry};
 use tradai_python::PythonStrategy;
+use tradai_settings::Settings;
 
 /// `--strategy-path` / `--strategy-file`.
 #[derive(Debug, Clone, Default, Args)]
@@ -77,6 +78,18 @@ impl StrategySourceArgs {
             return Ok(LoadedStrategy::Declarative(s));
         }
         Ok(LoadedStrategy::Builtin(StrategyRegistry::builtin()))
+    }
+
+    /// The registry `--strategy` is looked up in: a strategy file's, or the built-ins (with
+    /// `--model` for the built-in `MlSignal`).
+    pub fn registry_for(&self, strategy: &str, model: Option<&str>, settings: &Settings) -> anyhow::Result<StrategyRegistry> {
+        if self.strategy_path.is_none() && self.strategy_file.is_none() {
+            return crate::cmd::ml::strategy_registry(strategy, model, settings);
+        }
+        if let Some(m) = model {
+            anyhow::bail!("invalid --model '{m}': only the built-in MlSignal trades a model, not a strategy file");
+        }
+        self.registry(strategy)
     }
 
     /// [`StrategySourceArgs::load`] as a registry.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tradai_core::{format_ts_ms, parse_date_ms, ExchangeId};
 use tradai_exchange::{error_chain, CancelToken, SyncEvent, SyncOptions, SyncReport, SyncRequest, TransportConfig};
@@ -16,20 +16,43 @@ use tradai_server::serve::exchange_endpoints;
 use tradai_settings::Settings;
 use tradai_store::CandleStore;
 
-use crate::args::{parse_pairs, parse_timeframe};
+use crate::flags::{parse_pairs, parse_timeframe};
 use crate::output::{print_json, Table};
+
+/// Help examples of `tradai data sync`.
+pub const EXAMPLES: &str = "Example (downloads from Binance):
+  tradai data sync --exchange binance -p BTC/USDT -i 1h --start 2024-01-01";
+
+/// `--exchange` values of a sync: the exchanges with an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExchangeArg {
+    /// Binance spot and USDⓈ-M futures.
+    Binance,
+    /// Bybit spot and linear futures.
+    Bybit,
+}
+
+impl ExchangeArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Binance => "binance",
+            Self::Bybit => "bybit",
+        }
+    }
+}
 
 /// `tradai data sync` flags.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Exchange: binance or bybit.
-    #[arg(long, default_value = "binance")]
-    pub exchange: String,
-    /// Pairs, comma-separated, in CCXT notation: BTC/USDT (spot), BTC/USDT:USDT (USDT futures).
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Exchange to download from [default: the `exchange` setting].
+    #[arg(long, value_enum)]
+    pub exchange: Option<ExchangeArg>,
+    /// Pairs in CCXT notation, separated by commas or spaces: BTC/USDT (spot), BTC/USDT:USDT
+    /// (USDT futures).
+    #[arg(short = 'p', long, value_delimiter = ',', num_args = 1.., required = true)]
     pub pairs: Vec<String>,
     /// Candle timeframe.
-    #[arg(long, default_value = "1h")]
+    #[arg(short = 'i', long, default_value = "1h")]
     pub timeframe: String,
     /// First candle wanted: YYYY-MM-DD, YYYYMMDD, an RFC 3339 time or a unix timestamp.
     #[arg(long, value_name = "TIME")]
@@ -47,7 +70,7 @@ pub struct SyncArgs {
 
 /// Runs `tradai data sync`.
 pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
-    let exchange = ExchangeId::new(&a.exchange)?;
+    let exchange = ExchangeId::new(a.exchange.map_or(settings.exchange.as_str(), |e| e.as_str()))?;
     let pairs = parse_pairs(&a.pairs)?;
     anyhow::ensure!(!pairs.is_empty(), "--pairs is empty (expected e.g. BTC/USDT,ETH/USDT:USDT)");
     let timeframe = parse_timeframe(&a.timeframe)?;
@@ -55,7 +78,7 @@ pub fn run(a: SyncArgs, settings: &Settings, quiet: bool) -> anyhow::Result<Exit
     let end_ms = a.end.as_deref().map(parse_date_ms).transpose()?;
     anyhow::ensure!((1..=32).contains(&a.concurrency), "invalid --concurrency {}: expected 1 to 32", a.concurrency);
 
-    let endpoints = exchange_endpoints(settings, |k| std::env::var(k).ok());
+    let endpoints = exchange_endpoints(settings);
     let client = tradai_exchange::connect(&exchange, &endpoints, TransportConfig::default())?;
     let store = CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
     let request = SyncRequest {
@@ -173,15 +196,23 @@ fn print_report(report: &SyncReport, json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tradai_settings::SettingsSources;
 
     #[test]
-    fn single_underscore_variables_win_over_settings() {
-        let mut s = Settings::default();
-        s.binance.spot_url = "http://from-settings".into();
-        let e = exchange_endpoints(&s, |k| (k == "TRADAI_BINANCE_FUTURES_URL").then(|| "http://127.0.0.1:1".to_owned()));
-        assert_eq!(e.binance_spot, "http://from-settings");
+    fn endpoint_variables_are_settings_keys() {
+        let src = |env: &[(&str, &str)]| SettingsSources {
+            config_file: Some(std::path::PathBuf::from("/nonexistent/tradai.toml")).filter(|p| p.exists()),
+            env: env.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
+            flags: std::collections::BTreeMap::new(),
+        };
+        let s = Settings::load(&src(&[("TRADAI_BINANCE_FUTURES_URL", "http://127.0.0.1:1"), ("TRADAI_BYBIT_URL", "http://127.0.0.1:3")]))
+            .unwrap();
+        let e = exchange_endpoints(&s);
+        assert_eq!(e.binance_spot, "https://api.binance.com");
         assert_eq!(e.binance_futures, "http://127.0.0.1:1");
-        let e = exchange_endpoints(&s, |k| (k == "TRADAI_BINANCE_SPOT_URL").then(|| "http://127.0.0.1:2".to_owned()));
-        assert_eq!(e.binance_spot, "http://127.0.0.1:2");
+        assert_eq!(e.bybit, "http://127.0.0.1:3");
+        let s =
+            Settings::load(&src(&[("TRADAI_BINANCE_SPOT_URL", "http://old"), ("TRADAI_BINANCE__SPOT_URL", "http://127.0.0.1:2")])).unwrap();
+        assert_eq!(exchange_endpoints(&s).binance_spot, "http://127.0.0.1:2", "the key's own variable wins");
     }
 }

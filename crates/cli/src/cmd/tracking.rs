@@ -20,10 +20,9 @@ use crate::output::{print_json, Table};
 pub enum RunsCommand {
     /// Runs of one experiment (or of every experiment), newest first or as ordered.
     ///
-    /// Examples:
-    ///   tradai runs list --experiment backtests/EmaCross
-    ///   tradai runs list --filter "metrics.profit_total > 0 and params.timeframe = '5m'" \
-    ///       --order-by "metrics.sharpe DESC" --max 10
+    /// Filter and order as in MLflow: --filter "metrics.profit_total > 0" --order-by
+    /// "metrics.sharpe DESC".
+    #[command(after_help = "Example:\n  tradai runs list --experiment backtests/EmaCross --max 10")]
     List {
         /// Experiment name (default: every experiment).
         #[arg(long, short)]
@@ -42,6 +41,7 @@ pub enum RunsCommand {
         json: bool,
     },
     /// One run: status, params, metrics, tags and artifacts.
+    #[command(after_help = "Example:\n  tradai runs show 6f1c0e2a9b8d4c3e --json")]
     Show {
         /// Run id.
         run_id: String,
@@ -50,6 +50,7 @@ pub enum RunsCommand {
         json: bool,
     },
     /// Runs side by side: every metric and the params that differ.
+    #[command(after_help = "Example:\n  tradai runs compare 6f1c0e2a9b8d4c3e 0a9b8c7d6e5f4a3b")]
     Compare {
         /// Two or more run ids.
         #[arg(required = true, num_args = 2..)]
@@ -59,6 +60,7 @@ pub enum RunsCommand {
         json: bool,
     },
     /// Experiments with their ids.
+    #[command(after_help = "Example:\n  tradai runs experiments --json")]
     Experiments {
         /// Machine-readable output.
         #[arg(long)]
@@ -70,12 +72,14 @@ pub enum RunsCommand {
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Registered models (strategies and ML models) with their champion.
+    #[command(after_help = "Example:\n  tradai models list --json")]
     List {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
     /// A model's versions, stages, aliases and production history.
+    #[command(after_help = "Example:\n  tradai models show EmaCross")]
     Show {
         /// Registered model name.
         name: String,
@@ -89,9 +93,7 @@ pub enum ModelsCommand {
     /// --best-config` use) is stored as an artifact of a registration run; the version's tags
     /// carry timeframe, pairs, warm-up and the config path, so the strategy service can load
     /// the Production config from the tracker alone.
-    ///
-    /// Example:
-    ///   tradai models register EmaCross --strategy-config best.json --pairs BTC/USDT,ETH/USDT
+    #[command(after_help = "Example:\n  tradai models register EmaCross --strategy-config best.json")]
     Register {
         /// Strategy name (a built-in strategy; the registered model gets the same name).
         name: String,
@@ -115,6 +117,7 @@ pub enum ModelsCommand {
         json: bool,
     },
     /// Puts a version into Production: archives the previous one and points `champion` at it.
+    #[command(after_help = "Example:\n  tradai models promote EmaCross 2")]
     Promote {
         /// Registered model name.
         name: String,
@@ -126,6 +129,7 @@ pub enum ModelsCommand {
         json: bool,
     },
     /// Restores the previous Production version (one step back per call).
+    #[command(after_help = "Example:\n  tradai models rollback EmaCross")]
     Rollback {
         /// Registered model name.
         name: String,
@@ -134,6 +138,7 @@ pub enum ModelsCommand {
         json: bool,
     },
     /// Prints the config of a strategy version (default: the Production / champion one).
+    #[command(after_help = "Example:\n  tradai models config EmaCross --model-version challenger")]
     Config {
         /// Registered model name.
         name: String,

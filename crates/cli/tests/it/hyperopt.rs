@@ -143,10 +143,15 @@ fn hyperopt_names_bad_flags() {
     let d = store.path().to_str().unwrap();
     let base = ["--data-dir", d, "hyperopt", "--strategy", "EmaCross", "--pairs", "ETH/BTC", "--epochs", "5"];
     let with = |extra: &[&'static str]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<&str>>();
-    run_err(&with(&["--loss", "sharp"]), "unknown loss function 'sharp'");
-    run_err(&with(&["--spaces", "buy,sells"]), "unknown hyperopt space 'sells'");
+    // Closed value sets are clap value enums: the error quotes the value and lists the valid
+    // ones (and suggests the nearest).
+    for (flag, bad, valid) in [("--loss", "sharp", "sharpe, sortino"), ("--spaces", "buy,sells", "buy, sell, roi"), ("--sampler", "bayes", "tpe")] {
+        let out = crate::data::tradai().args(with(&[flag, bad])).output().unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        let quoted = format!("'{}'", bad.rsplit(',').next().unwrap());
+        assert!(!out.status.success() && e.contains(&quoted) && e.contains(valid), "{flag} {bad}: {e}");
+    }
     run_err(&with(&["--spaces", "sell"]), "no parameters in the 'sell' space");
-    run_err(&with(&["--sampler", "bayes"]), "unknown sampler 'bayes'");
     run_err(&with(&["--heatmap", "x.png"]), "'x.png'");
     run_err(&["--data-dir", d, "hyperopt", "--strategy", "Nope", "--pairs", "ETH/BTC"], "unknown strategy 'Nope'");
 }

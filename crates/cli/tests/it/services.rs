@@ -1,7 +1,9 @@
 //! `tradai up` end to end, on free loopback ports: a backtest over HTTP gives the CLI's trades,
 //! hyperopt and sync jobs run through the job system (hyperopt as a `tradai hyperopt` child
 //! process, the sync against a fake Binance on 127.0.0.1), a SIGKILL during a running job never
-//! loses it, the executor refuses bad settings at start-up, and API keys guard submissions.
+//! loses it, a hyperopt run stopped by SIGTERM or three SIGKILLs resumes from its checkpoint to
+//! the uninterrupted result, a damaged or emptied job database stops the start, the executor
+//! refuses bad settings at start-up, and API keys guard submissions.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -143,7 +145,7 @@ fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::Value {
 
 fn api_trades(api: &str, id: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::RetryPolicy::default());
+    let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::SERVICE_RETRY);
     let t = rt.block_on(c.trades(id)).unwrap();
     serde_json::to_value(t.trades).unwrap()
 }
@@ -293,7 +295,7 @@ fn submit_long_job(data: &Path, up: &Up) -> String {
     let id = sub["job_id"].as_str().unwrap().to_owned();
     // Poll in-process (a millisecond per call) so the caller can act the moment the job runs.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::RetryPolicy::default());
+    let client = tradai_server::clients::BackendClient::new(&up.backend, None, tradai_server::clients::SERVICE_RETRY);
     let start = Instant::now();
     let seen = loop {
         let j = rt.block_on(client.status(&id)).unwrap();
@@ -322,7 +324,7 @@ fn a_sigkill_during_a_running_job_never_loses_it() {
         Some("FAILED") => assert!(done["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "FAILED needs a reason: {done}"),
         s => panic!("unexpected final status {s:?}: {done}"),
     }
-    assert!(up.log().contains("handing the job back"), "{}", up.log());
+    assert!(up.log().contains("worker lost; the job is retried after a back-off"), "{}", up.log());
     let (_, list, _) = jobs(&up.backend, &["list"]);
     assert_eq!(list["total"], 1, "the job is neither lost nor duplicated");
 }
@@ -342,7 +344,182 @@ fn sigterm_hands_a_running_job_back_and_the_next_start_finishes_it() {
     let up = Up::start(&data, &env);
     let done = wait_final(&up.backend, &id, Duration::from_secs(300));
     assert_eq!(done["status"], "COMPLETED", "{done}");
-    assert_eq!(done["attempts"], 2);
+    assert_eq!(done["attempts"], 1, "a job handed back by a graceful shutdown did not use up an attempt");
+}
+
+/// Synthetic candles for the hyperopt runs below: long enough to stop a run in the middle.
+fn synth_for_hyperopt(data: &Path) {
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--quiet", "data", "synth", "--pairs", "8", "--timeframe", "5m", "--days", "120", "--exchange", "binance"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn hyperopt_body() -> serde_json::Value {
+    let pairs: Vec<String> = (0..8).map(|i| format!("SYN{i}/USDT")).collect();
+    serde_json::json!({"strategy": "EmaCross", "pairs": pairs, "timeframe": "5m",
+        "stake_amount": 10, "dry_run_wallet": 1000, "epochs": HYPEROPT_EPOCHS, "spaces": ["buy"], "sampler": "tpe", "seed": 5, "jobs": 1})
+}
+
+const HYPEROPT_EPOCHS: u64 = 150;
+
+/// Submits the hyperopt run; returns its status path.
+fn submit_hyperopt(up: &Up) -> String {
+    let (status, sub) = http(&up.backend, "POST", "/api/v1/hyperopt", Some(&hyperopt_body()));
+    assert_eq!(status, 202, "{sub}");
+    sub["status_url"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the run at `path` runs its `attempt`th attempt and has done at least `epochs`
+/// epochs (by its heartbeats; a job waiting out its back-off still shows the last attempt's).
+fn wait_epochs(up: &Up, path: &str, attempt: u64, epochs: u64) -> u64 {
+    let start = Instant::now();
+    loop {
+        let (_, j) = http(&up.backend, "GET", path, None);
+        let done = j["progress_detail"]["epochs_done"].as_u64().unwrap_or(0);
+        if j["status"] == "RUNNING" && j["attempts"].as_u64() == Some(attempt) && done >= epochs {
+            return done;
+        }
+        assert!(j["status"] != "COMPLETED", "the run ended before it could be interrupted: {j}");
+        assert!(start.elapsed() < Duration::from_secs(300), "{epochs} epochs not reached: {j}\n{}", up.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The epochs of a finished run (index, params, loss, metrics, is_best): what must not depend
+/// on interruptions.
+fn study_of(up: &Up, path: &str) -> serde_json::Value {
+    let (status, e) = http(&up.backend, "GET", &format!("{path}/epochs"), None);
+    assert_eq!(status, 200, "{e}");
+    e["study"].clone()
+}
+
+#[test]
+fn sigterm_mid_hyperopt_resumes_from_the_checkpoint_with_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synth_for_hyperopt(&data);
+    // Heartbeats (which carry the epochs done) every half second.
+    let env = [("TRADAI_SERVER__SHUTDOWN_GRACE_SECS", "0"), ("TRADAI_SERVER__WORKERS", "1"), ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2")];
+    let mut up = Up::start(&data, &env);
+    let path = submit_hyperopt(&up);
+    let seen = wait_epochs(&up, &path, 1, 15);
+    assert!(Command::new("kill").args(["-TERM", &up.child.id().to_string()]).status().unwrap().success());
+    assert!(up.child.wait().unwrap().success(), "{}", up.log());
+    let up = Up::start(&data, &env);
+    let done = wait_final_at(&up.backend, &path, Duration::from_secs(600));
+    assert_eq!(done["status"], "COMPLETED", "{done}\n{}", up.log());
+    assert_eq!(done["attempts"], 1, "a graceful stop is not an attempt: {done}");
+    let resumed = done["result"]["resumed_from_epoch"].as_u64().unwrap();
+    assert!(resumed >= seen, "continued from epoch {resumed}, not 0 (it had done {seen})");
+    assert!(up.log().contains("resuming hyperopt from its checkpoint"), "{}", up.log());
+
+    // The same run without interruption, on the same server.
+    let again = submit_hyperopt(&up);
+    let whole = wait_final_at(&up.backend, &again, Duration::from_secs(600));
+    assert_eq!(whole["result"]["resumed_from_epoch"], 0);
+    assert_eq!(study_of(&up, &path), study_of(&up, &again), "the resumed run ends exactly like the uninterrupted one");
+}
+
+#[test]
+fn three_sigkills_during_one_hyperopt_job_do_not_fail_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synth_for_hyperopt(&data);
+    let env = [("TRADAI_SERVER__WORKERS", "1"), ("TRADAI_SERVER__RETRY_BACKOFF_SECS", "1"), ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2")];
+    let mut up = Up::start(&data, &env);
+    let path = submit_hyperopt(&up);
+    let mut reached = 0;
+    for attempt in 1..=3 {
+        // Past the last checkpoint (saved every second) by a margin, then SIGKILL.
+        reached = wait_epochs(&up, &path, attempt, reached + 10);
+        std::thread::sleep(Duration::from_millis(1500));
+        up.kill();
+        up = Up::start(&data, &env);
+    }
+    let done = wait_final_at(&up.backend, &path, Duration::from_secs(600));
+    assert_eq!(done["status"], "COMPLETED", "three crashes are within server.max_attempts (5): {done}\n{}", up.log());
+    assert_eq!(done["attempts"], 4, "{done}");
+    assert!(up.log().contains("worker lost; the job is retried after a back-off"), "{}", up.log());
+    assert!(done["result"]["resumed_from_epoch"].as_u64().unwrap() >= 10, "{done}");
+    let again = submit_hyperopt(&up);
+    wait_final_at(&up.backend, &again, Duration::from_secs(600));
+    assert_eq!(study_of(&up, &path), study_of(&up, &again), "crashes change nothing in the result");
+}
+
+#[test]
+fn a_damaged_or_emptied_job_database_stops_the_start_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let db = data.join("_tradai/tradai.sqlite");
+    // A first start creates the database and the marker.
+    drop(Up::start(&data, &[("TRADAI_SERVER__WORKERS", "0")]));
+    assert!(data.join("_tradai/platform.json").exists());
+    let up_args = ["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"];
+    // A start that should fail; one that serves instead is killed after 30 s and fails the test.
+    let start = |extra: &[&str]| {
+        let log = tmp.path().join("refused.log");
+        let mut child = tradai()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(up_args)
+            .args(extra)
+            .env("TRADAI_SERVER__WORKERS", "0")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let begun = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if begun.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("tradai up started instead of refusing: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status.code(), std::fs::read_to_string(&log).unwrap_or_default())
+    };
+
+    std::fs::write(&db, b"").unwrap();
+    let (code, err) = start(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tradai.sqlite") && err.contains("empty (0 bytes)") && err.contains("--init"), "{err}");
+    assert_eq!(err.trim().lines().filter(|l| l.contains("error")).count(), 1, "one line: {err}");
+
+    // Not a database at all (a garbled header page), with no WAL beside it that still holds
+    // the pages (the SIGKILLed first start left one).
+    for side in ["tradai.sqlite-wal", "tradai.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join("_tradai").join(side));
+    }
+    std::fs::write(&db, vec![0x42u8; 16384]).unwrap();
+    let (code, err) = start(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tradai.sqlite") && err.contains("damaged"), "{err}");
+
+    // --init starts over on an empty file.
+    std::fs::write(&db, b"").unwrap();
+    let mut child = tradai()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(up_args)
+        .arg("--init")
+        .env("TRADAI_SERVER__WORKERS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("http://"), "--init starts: {line}");
 }
 
 #[test]

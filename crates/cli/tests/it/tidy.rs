@@ -27,7 +27,7 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 12] = [
+const DOMAIN: [&str; 13] = [
     "tradai-core",
     "tradai-store",
     "tradai-indicators",
@@ -37,6 +37,7 @@ const DOMAIN: [&str; 12] = [
     "tradai-jobs",
     "tradai-app",
     "tradai-hyperopt",
+    "tradai-ml",
     "tradai-python",
     "tradai-declarative",
     "tradai-analysis",
@@ -117,17 +118,74 @@ fn core_depends_on_no_other_workspace_crate() {
 #[test]
 fn tracking_is_an_http_client_not_an_entry_point() {
     // tradai-tracking may use reqwest (its MLflow client) but no CLI, terminal or server crate,
-    // and of the workspace only tradai-settings (for `Secret`).
+    // and of the workspace only tradai-settings (for `Secret`), tradai-resilience (proxies) and
+    // tradai-sqlite (its files).
     let deps = crate_deps();
     let tracking = &deps["tradai-tracking"];
     let bad: Vec<_> = tracking
         .iter()
         .filter(|d| {
             ["clap", "indicatif", "axum", "hyper", "tower-http"].contains(&d.as_str())
-                || (d.starts_with("tradai-") && d.as_str() != "tradai-settings")
+                || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience", "tradai-sqlite"].contains(&d.as_str()))
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
+fn executor_runs_jobs_without_serving_http() {
+    // tradai-executor is job orchestration: the HTTP services depend on it, never the reverse,
+    // and it holds no HTTP-server, CLI or terminal crate (it may reach exchanges and trackers
+    // through their client crates).
+    let deps = crate_deps();
+    let executor = &deps["tradai-executor"];
+    let bad: Vec<_> = executor
+        .iter()
+        .filter(|d| {
+            ["tradai-server", "tradai-cli", "clap", "indicatif", "axum", "hyper", "hyper-util", "tower", "tower-http", "utoipa"]
+                .contains(&d.as_str())
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-executor (see docs/ARCHITECTURE.md): {bad:?}");
+    let users: Vec<_> =
+        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-executor")).map(|(n, _)| n).collect();
+    assert!(users.is_empty(), "domain crates must not depend on tradai-executor: {users:?}");
+}
+
+#[test]
+fn sqlite_is_a_leaf_of_storage_plumbing() {
+    // tradai-sqlite opens, checks and migrates files: it knows no other workspace crate and
+    // nothing of HTTP, the CLI or the domain.
+    let deps = crate_deps();
+    let sqlite = &deps["tradai-sqlite"];
+    assert!(sqlite.iter().all(|d| d == "rusqlite" || d == "thiserror"), "tradai-sqlite must stay a leaf: {sqlite:?}");
+}
+
+#[test]
+fn trading_nodes_know_no_cli_terminal_or_service() {
+    // tradai-trading is the node's domain: the rules come from tradai-engine, progress and
+    // stop are callbacks; the CLI and the services call it, never the other way round.
+    let deps = crate_deps();
+    let trading = &deps["tradai-trading"];
+    let bad: Vec<_> =
+        trading.iter().filter(|d| ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http"].contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-trading (see docs/ARCHITECTURE.md): {bad:?}");
+    for (name, ds) in &deps {
+        if DOMAIN.contains(&name.as_str()) {
+            assert!(!ds.iter().any(|d| d == "tradai-trading"), "domain crate {name} must not depend on tradai-trading");
+        }
+    }
+}
+
+#[test]
+fn models_stay_out_of_the_engine_and_the_store_out_of_ml() {
+    // The engine runs `MlSignal` as any strategy; it must not learn about models or the
+    // registry. tradai-ml gets candles as values (no store) and speaks no HTTP itself.
+    let deps = crate_deps();
+    let engine = &deps["tradai-engine"];
+    assert!(!engine.iter().any(|d| d == "tradai-ml" || d == "tradai-tracking"), "tradai-engine must not know models: {engine:?}");
+    let ml = &deps["tradai-ml"];
+    assert!(!ml.iter().any(|d| d == "tradai-store" || d == "tradai-app" || d == "reqwest"), "tradai-ml must not read storage: {ml:?}");
 }
 
 #[test]
@@ -156,6 +214,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_source_file_says_what_it_is_for() {
     let mut files = Vec::new();
     rust_files(&workspace_root().join("crates"), &mut files);
+    // The cargo-fuzz targets live outside the workspace but follow its conventions.
+    rust_files(&workspace_root().join("fuzz"), &mut files);
     let missing: Vec<_> =
         files.iter().filter(|f| !fs::read_to_string(f).unwrap().trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
@@ -190,4 +250,38 @@ fn nothing_reads_outside_the_repository() {
         .map(|f| f.display().to_string())
         .collect();
     assert!(bad.is_empty(), "files that reach outside the repository for '{needle}': {bad:?}");
+}
+
+/// tradai-resilience is shared by every client: its only transport is reqwest, optional
+/// (the `http` feature), and it knows no entry point.
+#[test]
+fn resilience_pulls_no_transport_in_by_default() {
+    let text = fs::read_to_string(workspace_root().join("crates/resilience/Cargo.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    for (name, spec) in doc["dependencies"].as_table().unwrap() {
+        let optional = spec.get("optional").and_then(toml::Value::as_bool) == Some(true);
+        assert!(
+            optional || !ENTRY_POINT_OR_TRANSPORT.contains(&name.as_str()),
+            "tradai-resilience must not depend on {name} unconditionally"
+        );
+    }
+}
+
+/// The CLI's modules import one way: `args` (the top of the parser) imports the commands, the
+/// commands import `flags` and `output`, never `args` — no import loops.
+#[test]
+fn cli_commands_do_not_import_the_top_of_the_parser() {
+    let dir = workspace_root().join("crates/cli/src/cmd");
+    let mut bad = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("crate::args") {
+                bad.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "cmd modules must not import crate::args:\n{}", bad.join("\n"));
 }

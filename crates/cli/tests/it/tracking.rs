@@ -75,6 +75,12 @@ fn backtest_jobs_are_tracked_and_strategies_load_from_the_registry() {
             let want = summary[k].as_f64().unwrap();
             assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0), "{k}: run {got} vs summary {want}");
         }
+        // The balance series is the engine's (thinned), from the typed result, not rebuilt
+        // from the export file.
+        let curve = done["result"]["balance_curve"].as_array().unwrap();
+        assert!(curve.len() > 10 && curve.len() <= 500, "{}", curve.len());
+        let last = curve.last().unwrap()[1].as_f64().unwrap();
+        assert_eq!(r["metrics"]["balance"]["value"].as_f64(), Some(last), "{}", r["metrics"]["balance"]);
         let names: Vec<&str> = run["artifacts"].as_array().unwrap().iter().map(|a| a["path"].as_str().unwrap()).collect();
         for n in ["export.json", "report.txt", "equity.svg"] {
             assert!(names.contains(&n), "{n} missing: {names:?}");

@@ -8,8 +8,11 @@ use tradai_indicators::{EwmSpec, EwmStep};
 use super::{ema_close, has_volume, window};
 use crate::strategy::{IndicatorCache, ParamSpace, ParamSpec, ParamValues, Signals, Strategy};
 
+/// The ranges do not overlap, so every point of the search space has `fast < slow` (with
+/// overlapping ranges hyperopt found "best" points with the fast EMA slower than the slow one,
+/// which is the same strategy with its signals swapped and its names lying).
 fn params() -> Vec<ParamSpec> {
-    vec![ParamSpec::int("fast", 2, 50, 12, ParamSpace::Buy), ParamSpec::int("slow", 5, 200, 26, ParamSpace::Buy)]
+    vec![ParamSpec::int("fast", 2, 25, 12, ParamSpace::Buy), ParamSpec::int("slow", 26, 200, 26, ParamSpace::Buy)]
 }
 
 fn base_settings() -> StrategySettings {
@@ -175,6 +178,19 @@ impl Strategy for EmaCrossFutures {
 mod tests {
     use super::*;
     use crate::strategy::ParamValue;
+
+    #[test]
+    fn every_point_of_the_search_space_has_fast_below_slow() {
+        for strategy in [&EmaCross as &dyn Strategy, &EmaCrossFutures] {
+            let specs = strategy.parameters();
+            let range = |name: &str| match specs.iter().find(|p| p.name == name).map(|p| &p.kind) {
+                Some(crate::strategy::ParamKind::Int { low, high }) => (*low, *high),
+                other => panic!("{name}: {other:?}"),
+            };
+            let ((_, fast_high), (slow_low, _)) = (range("fast"), range("slow"));
+            assert!(fast_high < slow_low, "{}: fast up to {fast_high}, slow from {slow_low}", strategy.name());
+        }
+    }
 
     #[test]
     fn fused_signals_equal_the_column_path() {

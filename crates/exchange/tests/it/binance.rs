@@ -153,7 +153,7 @@ async fn circuit_breaker_fails_fast_during_an_outage() {
     let fake = FakeExchange::start(NOW).await;
     let mut t = fast_transport();
     t.retry = RetryPolicy { max_attempts: 1, ..t.retry };
-    t.breaker = BreakerConfig { failure_threshold: 3, open_for: Duration::from_millis(300) };
+    t.breaker = BreakerConfig { failure_threshold: 3, open_for: Duration::from_millis(300), half_open_max_calls: 1 };
     let c = binance_with(&fake, t);
     fake.die_after(0);
     for _ in 0..3 {

@@ -28,8 +28,13 @@ pub fn fast_transport() -> TransportConfig {
     TransportConfig {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(2),
-        retry: RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(40) },
-        breaker: BreakerConfig { failure_threshold: 100, open_for: Duration::from_millis(200) },
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(40),
+            attempt_timeout: None,
+        },
+        breaker: BreakerConfig { failure_threshold: 100, open_for: Duration::from_millis(200), half_open_max_calls: 1 },
         max_rate_limit_wait: Duration::from_secs(5),
     }
 }

@@ -203,3 +203,75 @@ fn a_cancelled_run_stops_between_evaluations() {
     assert!(matches!(e, HyperoptError::Cancelled), "{e}");
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 10, "stopped right after the batch that reached 20 epochs");
 }
+
+/// Runs TPE (`jobs` at once) to `epochs`, cancelling once a checkpoint holds `stop_at` or
+/// more trials; returns the last checkpoint saved.
+fn interrupted(
+    d: &[PairData],
+    epochs: usize,
+    jobs: usize,
+    stop_at: usize,
+    from: Option<tradai_hyperopt::Checkpoint>,
+) -> tradai_hyperopt::Checkpoint {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let last = std::sync::Mutex::new(None);
+    let save = |c: &tradai_hyperopt::Checkpoint| {
+        if c.trials.len() >= stop_at {
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        *last.lock().unwrap() = Some(c.clone());
+    };
+    let resume = tradai_hyperopt::Resume { from, save: &save, every: std::time::Duration::ZERO };
+    let h =
+        Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, epochs, 5, jobs)).unwrap().with_cancel(&cancel).with_resume(resume);
+    let e = h.run(d, &RunPlan::default(), &|_| {}).unwrap_err();
+    assert!(matches!(e, HyperoptError::Cancelled), "{e}");
+    last.into_inner().unwrap().expect("a checkpoint was saved")
+}
+
+#[test]
+fn a_resumed_search_continues_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
+    let d = data(20);
+    for jobs in [1, 3] {
+        let whole = Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 90, 5, jobs))
+            .unwrap()
+            .run(&d, &RunPlan::default(), &|_| {})
+            .unwrap();
+        // Stopped twice (as a shutdown would), each time resumed from the checkpoint, encoded
+        // as the job record stores it (JSON).
+        let first = interrupted(&d, 90, jobs, 30, None);
+        assert!(first.trials.len() >= 30 && first.trials.len() % jobs == 0, "{} trials", first.trials.len());
+        let json = serde_json::to_string(&first).unwrap();
+        let second = interrupted(&d, 90, jobs, 60, Some(serde_json::from_str(&json).unwrap()));
+        assert!(second.trials.len() >= 60, "{} trials", second.trials.len());
+        assert_eq!(second.trials[..first.trials.len()], first.trials[..], "resuming keeps the trials it resumed from");
+
+        let seen = std::sync::Mutex::new(Vec::new());
+        let save = |_: &tradai_hyperopt::Checkpoint| {};
+        let resume = tradai_hyperopt::Resume { from: Some(second.clone()), save: &save, every: std::time::Duration::ZERO };
+        let h = Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 90, 5, jobs)).unwrap().with_resume(resume);
+        let resumed = h.run(&d, &RunPlan::default(), &|p| seen.lock().unwrap().push(p.done)).unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen[0], second.trials.len(), "the first progress report is the checkpoint, not epoch 0");
+        assert_eq!(resumed.study, whole.study, "jobs = {jobs}: the resumed study equals the uninterrupted one");
+    }
+}
+
+#[test]
+fn a_checkpoint_of_another_run_is_ignored() {
+    let d = data(20);
+    let c = interrupted(&d, 40, 1, 10, None);
+    let save = |_: &tradai_hyperopt::Checkpoint| {};
+    // Another seed: the search starts over.
+    let h = Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 40, 6, 1)).unwrap().with_resume(tradai_hyperopt::Resume {
+        from: Some(c),
+        save: &save,
+        every: std::time::Duration::ZERO,
+    });
+    let seen = std::sync::Mutex::new(Vec::new());
+    let out = h.run(&d, &RunPlan::default(), &|p| seen.lock().unwrap().push(p.done)).unwrap();
+    assert_eq!(seen.into_inner().unwrap()[0], 1, "started from epoch 0");
+    let fresh =
+        Hyperopt::new(&Planted, backtest(), config(SamplerKind::Tpe, 40, 6, 1)).unwrap().run(&d, &RunPlan::default(), &|_| {}).unwrap();
+    assert_eq!(out.study, fresh.study);
+}

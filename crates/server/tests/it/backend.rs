@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use tradai_executor::results::ResultStore;
 use tradai_jobs::{JobRepository, JobStatus, SqliteJobRepository};
 use tradai_server::auth::ApiKeyStore;
 use tradai_server::backend::BackendState;
 use tradai_server::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
 use tradai_server::middleware::{Limits, Metrics};
-use tradai_server::results::ResultStore;
 
 use crate::{call, env, GOOD};
 
@@ -39,6 +39,10 @@ async fn bad_requests_get_4xx_naming_the_field() {
         (with(r#"{"timerange": "2018-01-01"}"#), StatusCode::UNPROCESSABLE_ENTITY, "timerange"),
         (with(r#"{"start_date": "2018-02-01", "end_date": "2018-01-01"}"#), StatusCode::UNPROCESSABLE_ENTITY, "end_date"),
         (with(r#"{"trading_mode": "margin"}"#), StatusCode::UNPROCESSABLE_ENTITY, "trading_mode"),
+        // Money is bounded like stake and fee: an absurd wallet is refused, naming the field.
+        (with(r#"{"dry_run_wallet": 1e308}"#), StatusCode::UNPROCESSABLE_ENTITY, "dry_run_wallet"),
+        (with(r#"{"stake_amount": 1e308, "dry_run_wallet": 1e308}"#), StatusCode::UNPROCESSABLE_ENTITY, "stake_amount"),
+        (with(r#"{"leverage": 3}"#), StatusCode::UNPROCESSABLE_ENTITY, "leverage"),
         (with(r#"{"surprise": 1}"#), StatusCode::UNPROCESSABLE_ENTITY, "surprise"),
         (r#"{"pairs": ["ETH/BTC"]}"#.to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "strategy"),
     ];
@@ -155,10 +159,10 @@ async fn readiness_names_unreachable_dependencies_and_metrics_render() {
     let (status, r) = call(&e.app, "GET", "/api/v1/ready", None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     // A backend whose dependencies are not there (closed loopback ports).
-    let retry = RetryPolicy { max_retries: 0, timeout: Duration::from_millis(300), ..RetryPolicy::default() };
+    let retry = RetryPolicy { max_attempts: 1, attempt_timeout: Some(Duration::from_millis(300)), ..RetryPolicy::default() };
     let st = BackendState::new(
         Arc::clone(&e.jobs) as Arc<dyn JobRepository>,
-        Arc::clone(&e.pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,
+        Arc::clone(&e.pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
         DataCollectionClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         StrategyServiceClient::new("http://127.0.0.1:9", retry, BreakerConfig::default()),
         ResultStore::new(e.dir.path().join("r")),
@@ -237,4 +241,18 @@ async fn submissions_are_rate_limited_per_client() {
     assert_eq!(codes, vec![StatusCode::ACCEPTED, StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS, StatusCode::TOO_MANY_REQUESTS]);
     let (s, _) = call(&app, "GET", "/api/v1/backtests", None, &[]).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn listing_parameters_are_checked_and_named() {
+    let e = env(None).await;
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?type=../../x", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("type")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("'../../x'"), "{b}");
+    let (status, b) = call(&e.app, "GET", "/api/v1/jobs?offset=-1", None, &[]).await;
+    assert_eq!((status, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("offset")), "{b}");
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert_eq!(msg.matches("offset").count(), 1, "the parameter is named once: {msg}");
+    let (status, _) = call(&e.app, "GET", "/api/v1/jobs?type=sync", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
 }

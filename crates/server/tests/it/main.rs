@@ -5,11 +5,14 @@
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+mod data_corrupt;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
+mod limits;
 mod pool;
 mod services;
+mod startup;
 mod sync;
 
 use std::net::SocketAddr;
@@ -22,14 +25,14 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use tradai_core::{ExchangeId, Timeframe};
+use tradai_executor::results::ResultStore;
+use tradai_executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobKind, RunnerFactory, WorkerPool};
 use tradai_jobs::{JobRepository, SqliteJobRepository};
 use tradai_server::auth::ApiKeyStore;
 use tradai_server::backend::BackendState;
 use tradai_server::clients::{BreakerConfig, DataCollectionClient, RetryPolicy, StrategyServiceClient};
 use tradai_server::data_service::{DataState, StoreHandle};
-use tradai_server::executor::{ExecutorFactory, ExecutorMode, ExecutorSettings, JobKind, RunnerFactory, WorkerPool};
 use tradai_server::middleware::{Limits, Metrics};
-use tradai_server::results::ResultStore;
 use tradai_server::strategy_service::StrategyState;
 use tradai_store::{BlockingCandleStore, SeriesKey, SynthSpec};
 
@@ -79,6 +82,7 @@ pub fn settings(store_location: &str, workers: usize) -> ExecutorSettings {
         store_location: store_location.to_owned(),
         backtest_bin: None,
         max_attempts: 2,
+        retry_backoff: Duration::ZERO,
         orphan_after: Duration::from_secs(2),
         heartbeat_every: Duration::from_millis(200),
         shutdown_grace: Duration::from_millis(200),
@@ -122,14 +126,14 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
     let results = ResultStore::new(dir.path().join("state/results"));
     let pool = pool(&loc, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone());
     let retry = RetryPolicy {
-        max_retries: 1,
+        max_attempts: 2,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
-        timeout: Duration::from_secs(2),
+        attempt_timeout: Some(Duration::from_secs(2)),
     };
     let state = BackendState::new(
         Arc::clone(&jobs) as Arc<dyn JobRepository>,
-        Arc::clone(&pool) as Arc<dyn tradai_server::executor::BacktestJobSubmitter>,
+        Arc::clone(&pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
         DataCollectionClient::new(&format!("http://{data}"), retry, BreakerConfig::default()),
         StrategyServiceClient::new(&format!("http://{strat}"), retry, BreakerConfig::default()),
         results,

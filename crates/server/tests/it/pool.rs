@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use tradai_app::backtest::{BacktestFailure, BacktestOutcome, BacktestRequest};
+use tradai_app::backtest::{BacktestFailure, BacktestOutcome};
+use tradai_app::RunSpec;
+use tradai_executor::results::ResultStore;
+use tradai_executor::{BacktestRunner, JobKind, RunnerFactory, WorkerPool};
 use tradai_jobs::{JobRepository, JobStatus, NewJob, SqliteJobRepository};
-use tradai_server::executor::{BacktestRunner, JobKind, RunnerFactory, WorkerPool};
-use tradai_server::results::ResultStore;
 
 use crate::{call, env, settings, GOOD};
 
@@ -19,12 +20,7 @@ struct SlowRunner {
 }
 
 impl BacktestRunner for SlowRunner {
-    fn run(
-        &mut self,
-        _req: &BacktestRequest,
-        progress: &(dyn Fn(f64) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<BacktestOutcome, BacktestFailure> {
+    fn run(&mut self, _req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let start = Instant::now();
         while start.elapsed() < self.work {
             if cancel.load(Ordering::Relaxed) {
@@ -38,6 +34,7 @@ impl BacktestRunner for SlowRunner {
             report_text: "report".into(),
             equity_svg: "<svg/>".into(),
             candles: 1,
+            balance_curve: vec![(0, 1.0), (1, 1.01)],
         })
     }
 }
@@ -175,20 +172,19 @@ fn the_subprocess_executor_runs_the_cli_reads_its_export_and_kills_it_on_cancel(
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let jobs = Arc::new(SqliteJobRepository::open(&dir.path().join("jobs.sqlite")).unwrap());
     let mut s = settings("/tmp/store", 1);
-    s.mode = tradai_server::executor::ExecutorMode::Subprocess;
+    s.mode = tradai_executor::ExecutorMode::Subprocess;
     s.backtest_bin = Some(bin);
     let results = ResultStore::new(dir.path().join("r"));
     let pool =
-        tradai_server::executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), Vec::new())
-            .unwrap();
+        tradai_executor::ExecutorFactory::create(s, Arc::clone(&jobs) as Arc<dyn JobRepository>, results.clone(), Vec::new()).unwrap();
     let job = |strategy: &str| {
-        let req: BacktestRequest = serde_json::from_value(
+        let req: RunSpec = serde_json::from_value(
             serde_json::json!({"strategy": strategy, "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05}),
         )
         .unwrap();
         let cfg = serde_json::json!({"request": req});
         let (j, _) = jobs.create(NewJob { job_type: "backtest".into(), config: cfg, idempotency_key: None, label: None }).unwrap();
-        tradai_server::executor::BacktestJobSubmitter::submit(pool.as_ref(), &j).unwrap();
+        tradai_executor::BacktestJobSubmitter::submit(pool.as_ref(), &j).unwrap();
         j.id
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -211,7 +207,7 @@ fn the_subprocess_executor_runs_the_cli_reads_its_export_and_kills_it_on_cancel(
     std::thread::sleep(Duration::from_millis(200));
     let asked = Instant::now();
     jobs.request_cancel(&sleepy).unwrap();
-    assert!(tradai_server::executor::BacktestJobSubmitter::cancel(pool.as_ref(), &sleepy));
+    assert!(tradai_executor::BacktestJobSubmitter::cancel(pool.as_ref(), &sleepy));
     rt.block_on(wait_for(&jobs, &sleepy, JobStatus::Cancelled, Duration::from_secs(1)));
     assert!(asked.elapsed() < Duration::from_secs(1));
     pool.shutdown();

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::Router;
 use tradai_core::{ExchangeId, TimeRange, Timeframe};
 use tradai_exchange::Endpoints;
+use tradai_executor::results::ResultStore;
+use tradai_executor::{BacktestJobSubmitter, ExecutorFactory, WorkerPool};
 use tradai_jobs::{JobRepository, JobStatus, NewJob, SqliteJobRepository};
 use tradai_server::auth::ApiKeyStore;
 use tradai_server::data_service::{DataState, StoreHandle, SyncJobs};
-use tradai_server::executor::{BacktestJobSubmitter, ExecutorFactory, WorkerPool};
 use tradai_server::middleware::Limits;
-use tradai_server::results::ResultStore;
 use tradai_store::{CandleStore, Columns, SeriesKey};
 
 use crate::fake::{expected, FakeExchange, Fault, Venue};

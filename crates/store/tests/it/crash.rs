@@ -123,7 +123,10 @@ fn a_write_stopped_between_partitions_leaves_each_partition_old_or_new() {
 
     let failing =
         FailingStore { inner: object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(), puts_left: AtomicUsize::new(1) };
-    let crashing = BlockingCandleStore::new(CandleStore::from_object_store(Arc::new(failing), "", WriteTuning::default())).unwrap();
+    let crashing = BlockingCandleStore::new(
+        CandleStore::from_object_store(Arc::new(failing), "", WriteTuning::default()).with_local_dir(dir.path().to_owned()),
+    )
+    .unwrap();
     let err = crashing.append(&k, &version(1)).unwrap_err();
     assert!(matches!(err, StoreError::ObjectStore { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Io);
@@ -160,7 +163,13 @@ fn a_corrupt_partition_is_reported_by_path_and_blocks_no_other_series() {
     let before = crate::snapshot(dir.path());
     assert_eq!(store.append(&k, &version(1)).unwrap_err().kind(), ErrorKind::Corrupt);
     assert_eq!(crate::snapshot(dir.path()), before);
-    assert!(store.list().is_err());
+    // The listing reports the damaged file in its series and carries on with the rest.
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 2);
+    let eth = list.iter().find(|s| s.key == k).unwrap();
+    assert_eq!(eth.corrupt.len(), 1);
+    assert!(eth.corrupt[0].path.ends_with("ETH_USDT/1m/2024-02.parquet"), "{:?}", eth.corrupt);
+    assert!(list.iter().find(|s| s.key == other).unwrap().corrupt.is_empty());
     assert_eq!(store.read(&other, TimeRange::all(), Columns::ALL).unwrap().len(), 100);
     // Deleting the series recovers the store.
     store.delete(&k).unwrap();

@@ -1,8 +1,13 @@
 //! Integration tests of tradai-store: import of the shared Freqtrade data, store operations,
-//! rejected inputs and crash safety. One binary; shared helpers live here.
+//! rejected inputs, crash safety, concurrent writers, corruption, properties of the importers
+//! and interop with pandas. One binary; shared helpers live here.
 
+mod concurrent;
+mod corrupt;
 mod crash;
 mod import;
+mod import_props;
+mod interop;
 mod ops;
 
 use std::collections::BTreeMap;
@@ -34,12 +39,17 @@ fn temp_store() -> (tempfile::TempDir, BlockingCandleStore) {
 }
 
 /// Every file under `dir` with its bytes, to show that a failed operation changed nothing.
+/// The writers' lock files (`.locks/`, empty, created on a series' first write) are not data
+/// and are left out.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n == ".locks") {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else {

@@ -1,0 +1,433 @@
+//! `tradai trade`: run a trading node (dry-run replay today), list nodes, reset one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tradai_app::{BacktestRequest, RunSpec};
+use tradai_core::MarketType;
+use tradai_settings::Settings;
+use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
+use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::{
+    go_live_report, BotId, Broker, GoLiveFacts, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError,
+    TradingMode,
+};
+
+use crate::cmd::data::open_store;
+use crate::flags::{flag_error, RunFlags};
+use crate::output::{print_json, progress, Table, Ui};
+
+/// Help examples of `tradai trade` (the node ones run on the sample candles).
+pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickstart.sh):
+  tradai trade --replay -s EmaCross -p ETH/BTC,LTC/BTC -i 5m --export dry.json
+  tradai trade --replay -s EmaCross -p ETH/BTC --wallet 1 --bot-id eth-paper
+  tradai trade --replay -s EmaCross --version production --bot-id ema-prod
+  tradai trade list
+  tradai trade report --bot EmaCross-dry-run --json
+
+Strategy, pairs and money take the same flags (and [run] table) as tradai backtest.";
+
+/// `tradai trade ...`: a node when run with flags, or a subcommand.
+#[derive(Debug, Args)]
+// `--strategy` may come from the strategy container's environment; `--version` is the
+// registry's, not clap's.
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_version_flag = true,
+    mut_arg("strategy", |a| a.env("STRATEGY_NAME"))
+)]
+pub struct TradeArgs {
+    /// Node management.
+    #[command(subcommand)]
+    pub command: Option<TradeCommand>,
+    /// Strategy, market, window and money: the same flags as `tradai backtest`.
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
+    #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Load the strategy's registered config: production (the champion), a version number or
+    /// an alias; also STRATEGY_STAGE. Pairs and timeframe default to the registered ones.
+    #[arg(long, env = "STRATEGY_STAGE", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Trade over the stored candles of --timerange (the whole stored range without it) as
+    /// fast as possible, instead of waiting for new candles.
+    #[arg(long)]
+    pub replay: bool,
+    /// The node's name; running the same command again resumes its state
+    /// (default: <strategy>-<mode>).
+    #[arg(long, value_name = "ID")]
+    pub bot_id: Option<String>,
+    /// Write the trades and summary as JSON, in `tradai backtest --export`'s shape.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Kill switch: stop opening trades once realised equity is this far below its peak
+    /// (0.2 = 20%); open trades still exit by the rules.
+    #[arg(long, value_name = "RATIO")]
+    pub max_drawdown: Option<f64>,
+    /// Seconds between the node's heartbeats (a node missing 3 is listed as stale).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub heartbeat_interval: f64,
+    /// Replay: commit the node's state at most every this many candles (1: every candle on
+    /// which a trade opened or closed). A crash re-steps the candles since the last commit
+    /// with the same result, so larger values only trade that re-work for speed.
+    #[arg(long, value_name = "CANDLES", default_value_t = 1)]
+    pub commit_every: u64,
+    /// Start `--mode live` without a passed go-live report.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tradai trade` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TradeCommand {
+    /// List the trading nodes stored under the data dir.
+    #[command(after_help = "Examples:\n  tradai trade list\n  tradai trade list --json")]
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The DryRunValidationReport of a node: heartbeats, candles, orders, checks.
+    #[command(after_help = "Examples:\n  tradai trade report --bot EmaCross-dry-run\n  tradai trade report --bot EmaCross-dry-run --json")]
+    Report {
+        /// The node.
+        #[arg(long = "bot", value_name = "ID")]
+        bot_id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The GoLiveValidationReport of a strategy: Production version, passed dry-run, keys,
+    /// venue, drawdown limit. Exits 1 when an ERROR check fails.
+    #[command(after_help = "Examples:\n  tradai trade go-live-check --strategy EmaCross --max-drawdown 0.2\n  \
+                            tradai trade go-live-check --strategy EmaCross --max-drawdown 0.2 --json")]
+    GoLiveCheck {
+        /// The strategy, as registered.
+        #[arg(long, short = 's', value_name = "NAME")]
+        strategy: String,
+        /// The drawdown limit the live node will run with (its --max-drawdown).
+        #[arg(long, value_name = "RATIO")]
+        max_drawdown: Option<f64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a node's stored state (trades, orders, wallet), so its next run starts afresh.
+    #[command(after_help = "Example:\n  tradai trade reset --bot EmaCross-dry-run")]
+    Reset {
+        /// The node.
+        #[arg(long = "bot", value_name = "ID")]
+        bot_id: String,
+    },
+}
+
+/// Runs `tradai trade ...`.
+pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
+    match &a.command {
+        Some(TradeCommand::List { json }) => list(settings, *json),
+        Some(TradeCommand::Reset { bot_id }) => reset(settings, bot_id),
+        Some(TradeCommand::Report { bot_id, json }) => report(settings, bot_id, *json),
+        Some(TradeCommand::GoLiveCheck { strategy, max_drawdown, json }) => go_live_check(settings, strategy, *max_drawdown, *json),
+        None => run_node(&a, settings, ui.quiet),
+    }
+}
+
+fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
+    let dir = settings.local_data_dir().ok_or_else(|| {
+        anyhow::anyhow!("trading nodes keep their state on a local disk; data dir '{}' is not a local directory", settings.data_dir)
+    })?;
+    Ok(StateStore::open_in(dir)?)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The run a node trades: the run flags over the settings' `[run]` table, completed from the
+/// registry with `--version` (its parameters and overrides; its pairs and timeframe where the
+/// flags name none). Returns the registered version it loaded.
+fn run_spec(run: &RunFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<(RunSpec, Option<u64>)> {
+    let Some(raw) = &a.version else { return Ok((run.spec(settings, BacktestRequest::default())?, None)) };
+    let which: VersionSelector = raw.parse().map_err(|e| anyhow::anyhow!("invalid --version: {e}"))?;
+    let strategy = run.layered(settings)?.strategy.ok_or_else(|| anyhow::anyhow!("--version needs --strategy (or STRATEGY_NAME)"))?;
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let loaded = rt
+        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &strategy, &which))
+        .with_context(|| format!("cannot load strategy '{strategy}' version '{raw}' from the registry"))?;
+    let origin = format!("of '{strategy}' version {}", loaded.version.version);
+    let mut registered = crate::cmd::backtest::strategy_config_doc(loaded.config, &origin)?;
+    if let Some(s) = registered.strategy.take() {
+        anyhow::ensure!(s == strategy, "strategy config {origin} is for strategy '{s}', not '{strategy}'");
+    }
+    // Above the flags in the layering, so only what the flags leave unset.
+    let tags = strategy_tags(&loaded.version);
+    if run.market.pairs.is_empty() {
+        registered.pairs = tags.get(TAG_PAIRS).map(|p| vec![(*p).to_owned()]);
+    }
+    if run.market.timeframe.is_none() {
+        registered.timeframe = tags.get(TAG_TIMEFRAME).map(|t| (*t).to_owned());
+    }
+    Ok((run.spec(settings, registered)?, Some(loaded.version.version)))
+}
+
+/// The node's spec from its flags: the one place where [`RunFlags`] become a node's run.
+fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
+    let mode: TradingMode = match &a.mode {
+        Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!("invalid --mode: {e}"))?,
+        None => TradingMode::DryRun,
+    };
+    let risk = RiskLimits { max_drawdown: a.max_drawdown };
+    risk.validate().map_err(|e| anyhow::anyhow!("invalid --max-drawdown: {e}"))?;
+    let (run, strategy_version) = run_spec(&a.run, a, settings)?;
+    let bot_id = match &a.bot_id {
+        Some(b) => BotId::new(b).context("invalid --bot-id")?,
+        None => BotId::default_for(&run.strategy, mode),
+    };
+    Ok(NodeSpec { bot_id, mode, run, strategy_version, replay: a.replay, risk })
+}
+
+fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
+    let spec = spec_of(a, settings)?;
+    spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
+    if !a.replay {
+        anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
+    }
+    let store = open_store(settings)?;
+    let mut db = state_store(settings)?;
+    let mut broker: Box<dyn Broker> = match spec.mode {
+        TradingMode::DryRun => Box::new(PaperBroker::new(spec.run.fee)),
+        TradingMode::Live => live_broker(&spec, a, settings)?,
+    };
+    let pb = progress(0, "replay", quiet || a.json);
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks {
+        progress: &|done, total| {
+            pb.set_length(total);
+            pb.set_position(done);
+        },
+        stop: &stop,
+        now_ms: &now_ms,
+        heartbeat_every_ms: heartbeat_ms(a.heartbeat_interval)?,
+        commit_every: a.commit_every,
+    };
+    let started = std::time::Instant::now();
+    let outcome = match tradai_trading::replay(&store, &mut db, &spec, broker.as_mut(), &hooks) {
+        Ok(o) => o,
+        Err(TradingError::Spec(f)) => return Err(flag_error(f)),
+        Err(e) => return Err(e.into()),
+    };
+    pb.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.export {
+        let doc = outcome.report.export_json()?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write export file '{}'", path.display()))?;
+    }
+    let summary = &outcome.report.export.summary;
+    if a.json {
+        print_json(&serde_json::json!({
+            "bot_id": spec.bot_id,
+            "mode": spec.mode,
+            "replay": true,
+            "resumed_at": outcome.resumed_at_ms.map(tradai_core::iso_ts_ms),
+            "candles_stepped": outcome.candles_stepped,
+            "orders_sent": outcome.orders_sent,
+            "commits": outcome.commits,
+            "trades": outcome.report.export.trades.len(),
+            "entries_stopped": outcome.entries_stopped,
+            "risk_stop": outcome.risk_stop,
+            "order_latency_ms": latency_summary(&outcome.order_latency_us),
+            "summary": summary,
+            "state_db": db.path(),
+        }))?;
+    } else {
+        if let Some(r) = outcome.resumed_at_ms {
+            println!("bot {}: resumed at {}", spec.bot_id, tradai_core::iso_ts_ms(r));
+        }
+        print!("{}", outcome.report.report_text);
+        if let Some(r) = &outcome.risk_stop {
+            println!(
+                "kill switch: drawdown {:.2}% reached the limit {:.2}% at {}; no trade opened after it",
+                r.drawdown * 100.0,
+                r.limit * 100.0,
+                tradai_core::iso_ts_ms(r.candle_ms)
+            );
+        } else if outcome.entries_stopped {
+            println!("kill switch: entries were stopped before this run resumed");
+        }
+        println!(
+            "bot {} ({}, replay): {} candles stepped in {:.2}s, {} orders, {} trades; state in {}",
+            spec.bot_id,
+            spec.mode,
+            outcome.candles_stepped,
+            secs,
+            outcome.orders_sent,
+            outcome.report.export.trades.len(),
+            db.path().display()
+        );
+        if let Some(p) = &a.export {
+            println!("trades and summary written to {}", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
+/// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
+fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
+    anyhow::ensure!(a.force, "--mode live needs --force: it does not read the go-live report yet (see `tradai trade go-live-check`)");
+    anyhow::ensure!(
+        spec.run.exchange.as_str() == "binance",
+        "live trading supports the binance exchange only, not '{}'",
+        spec.run.exchange
+    );
+    anyhow::ensure!(
+        spec.run.trading_mode == MarketType::Spot,
+        "live trading supports spot only; the USDT-M futures broker is not available yet (--trading-mode {})",
+        spec.run.trading_mode
+    );
+    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
+    anyhow::ensure!(
+        key.is_set() && secret.is_set(),
+        "live trading needs exchange keys: set binance.api_key and binance.api_secret (TRADAI_BINANCE__API_KEY, TRADAI_BINANCE__API_SECRET)"
+    );
+    let url = spot_url(settings);
+    let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
+    let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
+    Ok(Box::new(broker))
+}
+
+/// The Binance spot endpoint: `TRADAI_BINANCE_SPOT_URL`, else the `binance.spot_url` setting.
+fn spot_url(settings: &Settings) -> String {
+    std::env::var("TRADAI_BINANCE_SPOT_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| settings.binance.spot_url.clone())
+}
+
+/// Why the venue could not be asked, on one line (the broker's errors never hold a key).
+fn error_line(e: &tradai_trading::BrokerError) -> String {
+    match e {
+        tradai_trading::BrokerError::Unavailable { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>, json: bool) -> anyhow::Result<ExitCode> {
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    // No Production version is a failed check, not an error of the command.
+    let production_version = rt
+        .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), strategy, &VersionSelector::Production))
+        .ok()
+        .map(|l| l.version.version);
+    let passed_dry_run = match production_version {
+        Some(v) => state_store(settings)?.passed_dry_run(strategy, v)?,
+        None => None,
+    };
+    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
+    let keys_present = key.is_set() && secret.is_set();
+    let (venue_reachable, keys_accepted) =
+        match BinanceSpotBroker::connect(BinanceConfig::new(&spot_url(settings), key.expose(), secret.expose())) {
+            Err(e) => (Err(error_line(&e)), None),
+            Ok(_) if !keys_present => (Ok(()), None),
+            Ok(mut b) => match b.check_account() {
+                Ok(answer) => (Ok(()), Some(answer)),
+                Err(e) => (Err(error_line(&e)), None),
+            },
+        };
+    let facts = GoLiveFacts {
+        strategy: strategy.to_owned(),
+        production_version,
+        passed_dry_run,
+        keys_present,
+        keys_accepted,
+        venue_reachable,
+        max_drawdown,
+    };
+    let r = go_live_report(&facts, now_ms());
+    if json {
+        print_json(&r)?;
+    } else {
+        print!("{}", tradai_trading::golive::render_text(&r));
+    }
+    Ok(if r.overall_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// p50 / p99 / max of per-order latencies (µs in, ms out); null without orders.
+fn latency_summary(us: &[u64]) -> serde_json::Value {
+    if us.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let mut v = us.to_vec();
+    v.sort_unstable();
+    #[allow(clippy::cast_precision_loss)]
+    let at = |q: f64| {
+        let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i] as f64 / 1000.0
+    };
+    serde_json::json!({"orders": v.len(), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)})
+}
+
+/// `--heartbeat-interval` in milliseconds.
+fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
+    anyhow::ensure!(secs.is_finite() && secs >= 0.1, "invalid --heartbeat-interval {secs}: must be at least 0.1 seconds");
+    #[allow(clippy::cast_possible_truncation)]
+    Ok((secs * 1000.0).round() as i64)
+}
+
+fn report(settings: &Settings, bot: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let bot = BotId::new(bot).context("invalid --bot")?;
+    let db = state_store(settings)?;
+    let r = tradai_trading::dry_run_report(&db, &bot, &ReportThresholds::default(), now_ms())?;
+    db.add_report(&bot, r.created_ms, r.overall_passed, &serde_json::to_value(&r)?)?;
+    if json {
+        print_json(&r)?;
+    } else {
+        print!("{}", tradai_trading::report::render_text(&r));
+    }
+    // A failed report is an answer, not an error: exit 0 either way; scripts read overall_passed.
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    let db = state_store(settings)?;
+    let nodes = db.list(now_ms())?;
+    if json {
+        print_json(&nodes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["bot", "mode", "strategy", "status", "last candle", "last heartbeat", "open", "closed", "profit"]);
+    for n in &nodes {
+        t.row(vec![
+            n.bot_id.clone(),
+            if n.replay { format!("{} (replay)", n.mode) } else { n.mode.clone() },
+            n.strategy.clone(),
+            format!("{}{}", serde_json::to_value(n.status)?.as_str().unwrap_or_default(), if n.stale { " (stale)" } else { "" }),
+            n.last_candle_ms.map(tradai_core::iso_ts_ms).unwrap_or_default(),
+            n.last_heartbeat_ms.map(tradai_core::iso_ts_ms).unwrap_or_default(),
+            n.open_trades.to_string(),
+            n.closed_trades.to_string(),
+            format!("{:.8}", n.closed_profit),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reset(settings: &Settings, bot: &str) -> anyhow::Result<ExitCode> {
+    let bot = BotId::new(bot).context("invalid --bot")?;
+    let mut db = state_store(settings)?;
+    if db.reset(&bot)? {
+        println!("bot {bot}: state deleted");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(TradingError::UnknownBot(bot.to_string()).into())
+    }
+}

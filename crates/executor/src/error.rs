@@ -1,0 +1,12 @@
+//! Why an executor could not be created or a job not handed over.
+
+/// Why an executor could not be created or a job not handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The mode's settings are missing or wrong; the message names the setting.
+    #[error("{0}")]
+    Config(String),
+    /// A worker thread could not start.
+    #[error("cannot start a worker thread")]
+    Spawn(#[source] std::io::Error),
+}

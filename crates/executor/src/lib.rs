@@ -1,0 +1,39 @@
+//! How accepted jobs run, with no HTTP in it: the seeds' `BacktestJobSubmitter` protocol, the
+//! `ExecutorFactory` that validates a mode's settings at start-up, and the worker pool behind
+//! the embedded modes — `local` (the work runs on a pool thread) and `subprocess` (each
+//! backtest or hyperopt job runs `tradai backtest` / `tradai hyperopt` as a child process).
+//! What a job type does is a [`JobHandler`]: backtests ([`backtest`]), hyperopt runs
+//! ([`hyperopt`]) and exchange syncs ([`sync`]); the pool knows nothing about any of them.
+//! After a job's final status is durable the pool's [`JobObserver`]s see it; [`tracking`]
+//! is the one that logs finished runs to the experiment tracker through an outbox.
+//!
+//! This is where the remote executors (SQS, ECS, Step Functions) belong: each one a
+//! [`BacktestJobSubmitter`] chosen by [`ExecutorFactory`] from `server.executor`.
+
+pub mod backtest;
+mod child;
+mod error;
+mod factory;
+mod handler;
+pub mod hyperopt;
+mod mode;
+mod observer;
+mod pool;
+pub mod results;
+mod settings;
+mod submitter;
+pub mod sync;
+pub mod tracking;
+
+pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
+pub use error::ExecutorError;
+pub use factory::ExecutorFactory;
+pub use handler::{HandlerFactory, JobContext, JobHandler, JobKind, JobOutcome};
+pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, CHECKPOINT_EVERY, EPOCHS_JSON, HYPEROPT};
+pub use mode::ExecutorMode;
+pub use observer::JobObserver;
+pub use pool::WorkerPool;
+pub use results::ResultStore;
+pub use settings::ExecutorSettings;
+pub use submitter::BacktestJobSubmitter;
+pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};

@@ -1,0 +1,41 @@
+//! Trading nodes: a strategy trading on candles as they come, on paper (dry-run) or with
+//! real orders, with the backtest's rules.
+//!
+//! A node does not have trading rules of its own: it steps [`tradai_engine::TradingSession`],
+//! the backtest simulator driven one candle at a time, so a dry-run gives exactly the
+//! backtest's trades. Around it this crate adds what a running node needs:
+//! - [`spec`]: who a node is ([`BotId`], [`TradingMode`]) and what it trades ([`NodeSpec`],
+//!   the backtest's request);
+//! - [`order`] and [`broker`]: the orders a decision needs, with client order ids derived from
+//!   the trade and purpose, and the [`Broker`] that carries them out ([`PaperBroker`]: the
+//!   backtest's fill model; [`binance::BinanceSpotBroker`]: signed Binance spot orders, never
+//!   placed twice);
+//! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
+//!   killed node resumes without losing or doubling a trade;
+//! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
+//! - [`risk`]: limits on top of the rules (a drawdown that trips the kill switch);
+//! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded;
+//! - [`golive`]: the `GoLiveValidationReport` of a strategy, from facts its caller gathered.
+//!
+//! No CLI, terminal or HTTP here: progress and stop are callbacks.
+
+pub mod binance;
+pub mod broker;
+mod error;
+pub mod golive;
+pub mod order;
+pub mod replay;
+pub mod report;
+pub mod risk;
+pub mod spec;
+pub mod state;
+
+pub use broker::{Broker, BrokerError, PaperBroker};
+pub use error::TradingError;
+pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
+pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+pub use replay::{replay, NodeHooks, ReplayOutcome};
+pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
+pub use risk::{RiskLimits, RiskStop};
+pub use spec::{BotId, NodeSpec, TradingMode};
+pub use state::{is_stale, CandleStats, Heartbeat, NodeStatus, NodeSummary, StateStore, StoredNode};

@@ -1,0 +1,338 @@
+//! The node's loop over stored candles (`tradai trade --replay`): the trading session stepped
+//! as fast as it goes, orders through the broker, every change committed before the next
+//! candle, and at the end the backtest's own report.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tradai_app::backtest::{self, BacktestReport};
+use tradai_engine::{BacktestRunner, CandleOutcome, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
+use tradai_store::BlockingCandleStore;
+
+use crate::broker::Broker;
+use crate::error::TradingError;
+use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+use crate::risk::{DrawdownGuard, RiskStop};
+use crate::spec::NodeSpec;
+use crate::state::{CandleStats, Commit, Heartbeat, NodeStatus, StateStore};
+
+/// What a replay did.
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    /// The report of the whole run (resumed parts included): the backtest's shape.
+    pub report: BacktestReport,
+    /// The candle the run resumed at, when stored state was found.
+    pub resumed_at_ms: Option<i64>,
+    /// Candles stepped by this process.
+    pub candles_stepped: u64,
+    /// Orders this process sent to the broker.
+    pub orders_sent: u64,
+    /// Commits this process made.
+    pub commits: u64,
+    /// The kill switch is on (no new trades): tripped by a risk limit, now or before a restart.
+    pub entries_stopped: bool,
+    /// The risk limit that tripped it in this process.
+    pub risk_stop: Option<RiskStop>,
+    /// Per order: from the start of its candle's step (the candle is in hand) to the broker's
+    /// answer (so it includes the venue's round trip), microseconds.
+    pub order_latency_us: Vec<u64>,
+}
+
+/// Callbacks of a running node.
+pub struct NodeHooks<'a> {
+    /// Candles stepped so far and in all, called every few thousand candles.
+    pub progress: &'a dyn Fn(u64, u64),
+    /// Set to stop after the current candle (state is committed first).
+    pub stop: &'a AtomicBool,
+    /// Wall clock, epoch ms (stored with commits and heartbeats; never used for decisions).
+    pub now_ms: &'a dyn Fn() -> i64,
+    /// Wall-clock time between heartbeats, ms.
+    pub heartbeat_every_ms: i64,
+    /// Commit at most every this many candles (1: every candle on which a trade opened or
+    /// closed). A replay's input is fixed, so what a crash loses since the last commit is
+    /// stepped again with the same result; larger values trade that re-work for speed.
+    pub commit_every: u64,
+}
+
+impl std::fmt::Debug for NodeHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHooks").finish_non_exhaustive()
+    }
+}
+
+/// Replays `spec` over the stored candles of its window, resuming stored state of the same
+/// node, and returns the report. A node whose replay finished returns its report again.
+///
+/// # Errors
+/// [`TradingError::Spec`] for an invalid spec or missing candles, [`TradingError::SpecChanged`]
+/// when the node's stored state belongs to another spec, [`TradingError::State`] when a commit
+/// fails (nothing after the last commit counts), [`TradingError::Stopped`] when stopped.
+pub fn replay(
+    store: &BlockingCandleStore,
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    broker: &mut dyn Broker,
+    hooks: &NodeHooks<'_>,
+) -> Result<ReplayOutcome, TradingError> {
+    let registry = StrategyRegistry::builtin();
+    let cancel = AtomicBool::new(false);
+    let v = spec.run.validate(&registry)?;
+    let startup = v.settings.startup_candle_count;
+    let data = backtest::load_pairs(store, &v, startup, &cancel)?;
+    let candles: usize = data.iter().map(|d| d.candles.len()).sum();
+    let bot = &spec.bot_id;
+    let stored = db.load(bot)?;
+    if let Some(s) = &stored {
+        if s.fingerprint != spec.fingerprint() {
+            return Err(TradingError::SpecChanged { bot_id: bot.to_string(), stored: s.spec.describe() });
+        }
+    } else {
+        db.create(spec, (hooks.now_ms)())?;
+    }
+
+    let strategy =
+        registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
+    let wrapped = WithSettings::new(strategy, v.settings.clone());
+    let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
+    let cfg = &v.config;
+    let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_error_to_field)?;
+    let stats = candle_stats(&data, &market);
+    drop(data);
+    db.set_candle_stats(bot, &stats)?;
+    let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_error_to_field)?;
+    let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
+        .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source: Box::new(source) })?;
+
+    let mut resumed_at_ms = None;
+    if let Some(node) = stored {
+        if let Some(state) = &node.state {
+            session
+                .restore(state, node.trades, &node.balance)
+                .map_err(|source| TradingError::Resume { bot_id: bot.to_string(), source: Box::new(source) })?;
+            resumed_at_ms = Some(state.next_candle_ms);
+        }
+    }
+
+    let mut guard = DrawdownGuard::new(&spec.risk, cfg.starting_balance, session.trades());
+    let mut risk_stop = None;
+    let total = session.remaining();
+    let mut stepped = 0u64;
+    let mut orders_sent = 0u64;
+    let mut commits = 0u64;
+    // What is committed already: closed trades and wallet capture points.
+    let mut trades_committed = session.trades().len();
+    let mut balance_committed = session.balance_series().len();
+    let mut orders: Vec<OrderRecord> = Vec::new();
+    let mut beat = Beat { last_ms: i64::MIN, every_ms: hooks.heartbeat_every_ms.max(1) };
+    beat.maybe(db, spec, &session, NodeStatus::Running, hooks, true)?;
+    // Candles stepped since the last commit, and whether anything happened in them.
+    let (mut since_commit, mut dirty) = (0u64, false);
+    let commit_every = hooks.commit_every.max(1);
+    let mut order_latency_us = Vec::new();
+    loop {
+        let candle_in_hand = std::time::Instant::now();
+        let Some(outcome) = session.step() else { break };
+        stepped += 1;
+        since_commit += 1;
+        if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
+            dirty = true;
+            for o in orders_of(spec, &outcome) {
+                let amount = o.amount;
+                let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?;
+                order_latency_us.push(u64::try_from(candle_in_hand.elapsed().as_micros()).unwrap_or(u64::MAX));
+                orders_sent += 1;
+                // The rules assumed a full fill; anything else stops the node before the
+                // decision is committed (a restart adopts the venue's order by its id).
+                if placed.status != OrderStatus::Filled || (placed.filled - amount).abs() > amount * 1e-9 {
+                    return Err(TradingError::NotFilled {
+                        bot_id: bot.to_string(),
+                        client_order_id: placed.client_order_id,
+                        status: placed.status.as_str().to_owned(),
+                        filled: placed.filled,
+                        amount,
+                    });
+                }
+                orders.push(placed);
+            }
+            for t in &outcome.exits {
+                if let Some(drawdown) = guard.on_closed(t) {
+                    if session.entries_allowed() {
+                        session.stop_entries();
+                        risk_stop = Some(RiskStop { candle_ms: outcome.candle_ms, drawdown, limit: guard.limit().unwrap_or(drawdown) });
+                    }
+                }
+            }
+        }
+        if dirty && since_commit >= commit_every {
+            let state = session.state();
+            db.commit(
+                bot,
+                &Commit {
+                    state: &state,
+                    first_trade_seq: trades_committed,
+                    new_trades: &session.trades()[trades_committed..],
+                    orders: &orders,
+                    balance: &session.balance_series()[balance_committed..],
+                    status: NodeStatus::Running,
+                    now_ms: (hooks.now_ms)(),
+                },
+            )?;
+            commits += 1;
+            trades_committed = session.trades().len();
+            balance_committed = session.balance_series().len();
+            orders.clear();
+            (since_commit, dirty) = (0, false);
+        }
+        if stepped.is_multiple_of(4_096) {
+            (hooks.progress)(stepped, total);
+            beat.maybe(db, spec, &session, NodeStatus::Running, hooks, false)?;
+            if hooks.stop.load(Ordering::Relaxed) {
+                commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Stopped, hooks)?;
+                beat.maybe(db, spec, &session, NodeStatus::Stopped, hooks, true)?;
+                return Err(TradingError::Stopped);
+            }
+        }
+    }
+    (hooks.progress)(stepped, total);
+    commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Finished, hooks)?;
+    beat.maybe(db, spec, &session, NodeStatus::Finished, hooks, true)?;
+    commits += 1;
+    let entries_stopped = !session.entries_allowed();
+    let result = session.finish();
+    let report = backtest::report(&v, result, candles);
+    Ok(ReplayOutcome {
+        report,
+        resumed_at_ms,
+        candles_stepped: stepped,
+        orders_sent,
+        commits,
+        entries_stopped,
+        risk_stop,
+        order_latency_us,
+    })
+}
+
+/// Heartbeats by the wall clock.
+struct Beat {
+    last_ms: i64,
+    every_ms: i64,
+}
+
+impl Beat {
+    /// Writes a heartbeat when one is due (or `now` is set).
+    fn maybe(
+        &mut self,
+        db: &StateStore,
+        spec: &NodeSpec,
+        session: &TradingSession<'_>,
+        status: NodeStatus,
+        hooks: &NodeHooks<'_>,
+        now: bool,
+    ) -> Result<(), TradingError> {
+        let t = (hooks.now_ms)();
+        if !now && t.saturating_sub(self.last_ms) < self.every_ms {
+            return Ok(());
+        }
+        self.last_ms = t;
+        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        db.heartbeat(
+            &spec.bot_id,
+            &Heartbeat {
+                ts_ms: t,
+                interval_ms: self.every_ms,
+                last_candle_ms: session.balance_series().last().map(|b| b.0),
+                open_trades: session.open_trades().len(),
+                status,
+            },
+        )
+    }
+}
+
+/// Candles the session's window should hold per pair, and how many of them the data lacks.
+fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> CandleStats {
+    let tf = market.timeframe.millis();
+    let (first, last) = (market.min_date_ms + tf, market.max_date_ms);
+    let per_pair = u64::try_from((last - first).div_euclid(tf) + 1).unwrap_or(0);
+    let mut stats = CandleStats::default();
+    for p in &market.pairs {
+        let Some(d) = data.iter().find(|d| d.pair == p.pair) else { continue };
+        let ts = &d.candles.ts;
+        let from = ts.partition_point(|t| *t < first);
+        let to = ts.partition_point(|t| *t <= last);
+        // Data starting late (a listing) counts from its first candle.
+        let start = ts.get(from).copied().unwrap_or(last + tf).max(first);
+        let expected = if start > last { 0 } else { u64::try_from((last - start).div_euclid(tf) + 1).unwrap_or(0) };
+        let present = u64::try_from(to.saturating_sub(from)).unwrap_or(0);
+        stats.total += expected.min(per_pair);
+        stats.missing += expected.saturating_sub(present);
+    }
+    stats
+}
+
+/// Commits the state as it is, with the orders not committed yet, as `status`.
+fn commit_rest(
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    session: &TradingSession<'_>,
+    (trades_committed, balance_committed): (usize, usize),
+    orders: &[OrderRecord],
+    status: NodeStatus,
+    hooks: &NodeHooks<'_>,
+) -> Result<(), TradingError> {
+    let state = session.state();
+    db.commit(
+        &spec.bot_id,
+        &Commit {
+            state: &state,
+            first_trade_seq: trades_committed,
+            new_trades: &session.trades()[trades_committed..],
+            orders,
+            balance: &session.balance_series()[balance_committed..],
+            status,
+            now_ms: (hooks.now_ms)(),
+        },
+    )
+}
+
+/// The orders a candle's decisions need: one entry order per opened trade, one exit order
+/// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
+/// the rules filled at.
+fn orders_of(spec: &NodeSpec, outcome: &CandleOutcome) -> Vec<OrderRecord> {
+    let bot = spec.bot_id.as_str();
+    let mut out = Vec::with_capacity(outcome.entries.len() + outcome.exits.len());
+    for e in &outcome.entries {
+        let t = &e.trade;
+        out.push(OrderRecord {
+            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Entry),
+            pair: t.pair.clone(),
+            side: if t.is_short { OrderSide::Sell } else { OrderSide::Buy },
+            purpose: OrderPurpose::Entry,
+            price: t.open_raw,
+            amount: t.amount,
+            filled: 0.0,
+            average: 0.0,
+            fee: 0.0,
+            status: OrderStatus::Open,
+            trade_open_ms: t.open_timestamp,
+            placed_ms: outcome.candle_ms,
+            error: None,
+        });
+    }
+    for t in &outcome.exits {
+        out.push(OrderRecord {
+            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Exit),
+            pair: t.pair.clone(),
+            side: if t.is_short { OrderSide::Buy } else { OrderSide::Sell },
+            purpose: OrderPurpose::Exit,
+            price: t.close_rate,
+            amount: t.amount,
+            filled: 0.0,
+            average: 0.0,
+            fee: 0.0,
+            status: OrderStatus::Open,
+            trade_open_ms: t.open_timestamp,
+            placed_ms: t.exit_order_placed,
+            error: None,
+        });
+    }
+    out
+}

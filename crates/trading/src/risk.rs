@@ -1,0 +1,114 @@
+//! Risk limits a node enforces on top of the rules (whose slots and stake limits already
+//! bound every entry): a maximum drawdown that trips the kill switch.
+
+use serde::{Deserialize, Serialize};
+use tradai_core::Trade;
+
+/// A node's risk limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiskLimits {
+    /// Stop opening trades once realised equity falls this far below its peak (0.2 = 20 %).
+    pub max_drawdown: Option<f64>,
+}
+
+impl RiskLimits {
+    /// Checks the values, naming the bad one.
+    ///
+    /// # Errors
+    /// A message quoting the value.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(d) = self.max_drawdown {
+            if !(d.is_finite() && d > 0.0 && d < 1.0) {
+                return Err(format!("invalid max drawdown {d}: must be between 0 and 1 (0.2 = 20%)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the kill switch tripped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskStop {
+    /// The candle after which no trade opens (epoch ms).
+    pub candle_ms: i64,
+    /// The drawdown reached.
+    pub drawdown: f64,
+    /// The limit.
+    pub limit: f64,
+}
+
+/// Realised equity (starting balance plus closed profits) and its peak.
+#[derive(Debug, Clone)]
+pub struct DrawdownGuard {
+    limit: Option<f64>,
+    equity: f64,
+    peak: f64,
+}
+
+impl DrawdownGuard {
+    /// A guard for `limits`, with the trades closed so far (after a restart).
+    #[must_use]
+    pub fn new(limits: &RiskLimits, starting_balance: f64, closed: &[Trade]) -> Self {
+        let mut g = Self { limit: limits.max_drawdown, equity: starting_balance, peak: starting_balance };
+        for t in closed {
+            g.add(t);
+        }
+        g
+    }
+
+    fn add(&mut self, t: &Trade) -> f64 {
+        self.equity += t.profit_abs;
+        if self.equity > self.peak {
+            self.peak = self.equity;
+        }
+        if self.peak > 0.0 {
+            (self.peak - self.equity) / self.peak
+        } else {
+            0.0
+        }
+    }
+
+    /// Counts a closed trade; the drawdown when it reaches the limit.
+    pub fn on_closed(&mut self, t: &Trade) -> Option<f64> {
+        let dd = self.add(t);
+        self.limit.filter(|l| dd >= *l).map(|_| dd)
+    }
+
+    /// The limit, if any.
+    #[must_use]
+    pub fn limit(&self) -> Option<f64> {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(profit_abs: f64) -> Trade {
+        let mut t: Trade = serde_json::from_value(serde_json::json!({
+            "pair": "ETH/BTC", "open_date": "2018-01-10T00:00:00+00:00", "close_date": "2018-01-10T01:00:00+00:00",
+            "open_rate": 1.0, "close_rate": 1.0, "amount": 1.0, "stake_amount": 1.0, "profit_abs": 0.0, "profit_ratio": 0.0,
+            "exit_reason": "roi", "is_short": false, "open_timestamp": 0, "close_timestamp": 3_600_000, "trade_duration": 60,
+            "leverage": 1.0, "max_stake_amount": 1.0, "fee_open": 0.0, "fee_close": 0.0, "initial_stop_loss_abs": 0.9,
+            "initial_stop_loss_ratio": -0.1, "stop_loss_abs": 0.9, "stop_loss_ratio": -0.1, "min_rate": 1.0, "max_rate": 1.0,
+            "funding_fees": 0.0, "enter_tag": "", "is_open": false, "exit_order_placed": "2018-01-10T01:00:00+00:00",
+            "exit_order_tag": "roi"
+        }))
+        .unwrap();
+        t.profit_abs = profit_abs;
+        t
+    }
+
+    #[test]
+    fn drawdown_from_the_peak_trips_the_limit() {
+        let limits = RiskLimits { max_drawdown: Some(0.1) };
+        let mut g = DrawdownGuard::new(&limits, 100.0, &[closed(20.0)]);
+        assert_eq!(g.on_closed(&closed(-6.0)), None); // 114 of peak 120: 5 %
+        let dd = g.on_closed(&closed(-6.0)).unwrap(); // 108 of 120: 10 %
+        assert!((dd - 0.1).abs() < 1e-12);
+        assert_eq!(DrawdownGuard::new(&RiskLimits::default(), 1.0, &[]).on_closed(&closed(-0.9)), None);
+        assert!(RiskLimits { max_drawdown: Some(1.5) }.validate().unwrap_err().contains("1.5"));
+        assert!(limits.validate().is_ok());
+    }
+}

@@ -1,0 +1,247 @@
+//! A fake Binance spot venue (axum on 127.0.0.1) for the live broker's tests: it checks the
+//! API key, the HMAC signature and the timestamp against `recvWindow`, keeps orders by client
+//! id, refuses duplicates, and injects faults on request (a lost response, partial fills,
+//! orders that never fill, rejections by code, 429 and 5xx).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+pub const KEY: &str = "test-key";
+pub const SECRET: &str = "test-secret-0123456789";
+
+/// One stored order.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub symbol: String,
+    pub side: String,
+    pub qty: f64,
+    pub price: f64,
+    pub executed: f64,
+    pub status: &'static str,
+}
+
+/// What the fake holds and which faults it will inject next.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    /// Server clock minus local clock, ms.
+    pub clock_offset_ms: i64,
+    pub orders: HashMap<String, StoredOrder>,
+    /// Times an order was created per client id (the "never placed twice" evidence).
+    pub created: HashMap<String, u32>,
+    /// POST attempts per client id (accepted or not).
+    pub posts: HashMap<String, u32>,
+    /// Accept the next order, then answer 500 as if the response were lost.
+    pub lose_next_response: bool,
+    /// Answer the next requests 503 without doing anything.
+    pub unavailable_next: u32,
+    /// Answer the next requests 429 (Retry-After: 0).
+    pub rate_limit_next: u32,
+    /// Fill these orders by half and leave them open.
+    pub partial: HashSet<String>,
+    /// Leave these orders open.
+    pub never_fill: HashSet<String>,
+    /// Reject these orders with (code, message).
+    pub reject: HashMap<String, (i64, String)>,
+}
+
+pub struct FakeBinance {
+    pub url: String,
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+fn api_error(status: StatusCode, code: i64, msg: &str) -> Response {
+    (status, Json(json!({"code": code, "msg": msg}))).into_response()
+}
+
+fn params(raw: &str) -> HashMap<String, String> {
+    raw.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+/// Checks key, signature and timestamp; the parsed parameters or the venue's error.
+// The error is the handler's response, returned as it is: boxing it would buy nothing.
+#[allow(clippy::result_large_err)]
+fn authenticate(st: &FakeState, headers: &HeaderMap, raw: &str) -> Result<HashMap<String, String>, Response> {
+    if headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()) != Some(KEY) {
+        return Err(api_error(StatusCode::UNAUTHORIZED, -2015, "Invalid API-key, IP, or permissions for action."));
+    }
+    let Some((payload, sig)) = raw.rsplit_once("&signature=") else {
+        return Err(api_error(StatusCode::BAD_REQUEST, -1102, "Mandatory parameter 'signature' was not sent."));
+    };
+    if tradai_trading::binance::sign(SECRET.as_bytes(), payload.as_bytes()) != sig {
+        return Err(api_error(StatusCode::BAD_REQUEST, -1022, "Signature for this request is not valid."));
+    }
+    let p = params(payload);
+    let ts: i64 = p.get("timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let window: i64 = p.get("recvWindow").and_then(|t| t.parse().ok()).unwrap_or(5000);
+    let server = now_ms() + st.clock_offset_ms;
+    if ts > server + 1000 || server - ts > window {
+        return Err(api_error(StatusCode::BAD_REQUEST, -1021, "Timestamp for this request is outside of the recvWindow."));
+    }
+    Ok(p)
+}
+
+fn order_json(cid: &str, o: &StoredOrder) -> serde_json::Value {
+    let quote = o.executed * o.price;
+    let fills = if o.executed > 0.0 {
+        json!([{"price": o.price.to_string(), "qty": o.executed.to_string(), "commission": (quote * 0.001).to_string(), "commissionAsset": "BTC"}])
+    } else {
+        json!([])
+    };
+    json!({
+        "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
+        "price": o.price.to_string(), "origQty": o.qty.to_string(), "executedQty": o.executed.to_string(),
+        "cummulativeQuoteQty": quote.to_string(), "fills": fills
+    })
+}
+
+/// Faults that answer before anything is looked at.
+fn early_fault(st: &mut FakeState) -> Option<Response> {
+    if st.rate_limit_next > 0 {
+        st.rate_limit_next -= 1;
+        return Some(
+            (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "0")], Json(json!({"code": -1003, "msg": "Too many requests"})))
+                .into_response(),
+        );
+    }
+    if st.unavailable_next > 0 {
+        st.unavailable_next -= 1;
+        return Some((StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response());
+    }
+    None
+}
+
+async fn time(State(s): State<Arc<Mutex<FakeState>>>) -> Response {
+    let st = s.lock().unwrap();
+    Json(json!({"serverTime": now_ms() + st.clock_offset_ms})).into_response()
+}
+
+/// `GET /api/v3/account`: balances of a signed caller (what a go-live check asks).
+async fn account(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let st = s.lock().unwrap();
+    match authenticate(&st, &headers, &q.unwrap_or_default()) {
+        Ok(_) => {
+            Json(json!({"canTrade": true, "balances": [{"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"}]})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn exchange_info(RawQuery(q): RawQuery) -> Response {
+    let symbol = params(&q.unwrap_or_default()).get("symbol").cloned().unwrap_or_default();
+    Json(json!({"symbols": [{"symbol": symbol, "filters": [
+        {"filterType": "PRICE_FILTER", "minPrice": "0.00000100", "maxPrice": "100000.00000000", "tickSize": "0.00000100"},
+        {"filterType": "LOT_SIZE", "minQty": "0.00100000", "maxQty": "100000.00000000", "stepSize": "0.00100000"},
+        {"filterType": "NOTIONAL", "minNotional": "0.00010000"}
+    ]}]}))
+    .into_response()
+}
+
+async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    if let Some(r) = early_fault(&mut st) {
+        return r;
+    }
+    let p = match authenticate(&st, &headers, &q.unwrap_or_default()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let cid = p.get("newClientOrderId").cloned().unwrap_or_default();
+    *st.posts.entry(cid.clone()).or_default() += 1;
+    if let Some((code, msg)) = st.reject.get(&cid).cloned() {
+        return api_error(StatusCode::BAD_REQUEST, code, &msg);
+    }
+    if st.orders.contains_key(&cid) {
+        return api_error(StatusCode::BAD_REQUEST, -2010, "Duplicate order sent.");
+    }
+    let qty: f64 = p.get("quantity").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let price: f64 = p.get("price").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let (executed, status) = if st.never_fill.contains(&cid) {
+        (0.0, "NEW")
+    } else if st.partial.contains(&cid) {
+        (qty / 2.0, "PARTIALLY_FILLED")
+    } else {
+        (qty, "FILLED")
+    };
+    let order = StoredOrder {
+        symbol: p.get("symbol").cloned().unwrap_or_default(),
+        side: p.get("side").cloned().unwrap_or_default(),
+        qty,
+        price,
+        executed,
+        status,
+    };
+    *st.created.entry(cid.clone()).or_default() += 1;
+    let body = order_json(&cid, &order);
+    st.orders.insert(cid, order);
+    if st.lose_next_response {
+        st.lose_next_response = false;
+        return (StatusCode::INTERNAL_SERVER_ERROR, "upstream timeout").into_response();
+    }
+    Json(body).into_response()
+}
+
+async fn get_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    if let Some(r) = early_fault(&mut st) {
+        return r;
+    }
+    let p = match authenticate(&st, &headers, &q.unwrap_or_default()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
+    match st.orders.get(&cid) {
+        Some(o) => Json(order_json(&cid, o)).into_response(),
+        None => api_error(StatusCode::BAD_REQUEST, -2013, "Order does not exist."),
+    }
+}
+
+async fn delete_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    let p = match authenticate(&st, &headers, &q.unwrap_or_default()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
+    match st.orders.get_mut(&cid) {
+        Some(o) if o.status == "NEW" || o.status == "PARTIALLY_FILLED" => {
+            o.status = "CANCELED";
+            let o = o.clone();
+            Json(order_json(&cid, &o)).into_response()
+        }
+        _ => api_error(StatusCode::BAD_REQUEST, -2011, "Unknown order sent."),
+    }
+}
+
+/// Starts the fake on a free port; it runs until the test process ends.
+pub fn start() -> FakeBinance {
+    let state = Arc::new(Mutex::new(FakeState::default()));
+    let app = Router::new()
+        .route("/api/v3/time", get(time))
+        .route("/api/v3/exchangeInfo", get(exchange_info))
+        .route("/api/v3/account", get(account))
+        .route("/api/v3/order", get(get_order).post(post_order).delete(delete_order))
+        .with_state(Arc::clone(&state));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    FakeBinance { url: format!("http://{addr}"), state }
+}

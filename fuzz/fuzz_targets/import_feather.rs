@@ -1,0 +1,15 @@
+//! Fuzz target: the Feather importer on arbitrary bytes must return candles or an error naming
+//! the file, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tradai_store::{read_candle_file, SourceFormat};
+
+fuzz_target!(|data: &[u8]| {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ETH_BTC-5m.feather");
+    std::fs::write(&path, data).unwrap();
+    if let Err(e) = read_candle_file(&path, SourceFormat::Feather) {
+        assert!(!e.to_string().is_empty());
+    }
+});
