@@ -8,6 +8,8 @@
 
 mod model;
 mod sqlite;
+#[cfg(feature = "suite")]
+pub mod suite;
 
 pub use model::{Job, JobError, JobFilter, JobId, JobStatus, NewJob, Page};
 pub use sqlite::{SqliteJobRepository, JOB_DATABASE, SCHEMA};

@@ -146,6 +146,24 @@ pub struct ServerConfig {
     /// (`tracking.uri`, else `MLFLOW_TRACKING_URI`, else `<data_dir>/tracking`); `None` when
     /// `tracking.uri` is `off`.
     pub tracking: Option<tradai_settings::TrackingSettings>,
+    /// The job repository to use instead of the SQLite database in `state_dir` (the entry
+    /// point opens the DynamoDB one when `DYNAMODB_TABLE_NAME` is set); `None` from settings.
+    pub job_repository: Option<ExternalJobs>,
+}
+
+/// A job repository opened by the entry point (so this crate needs no AWS code).
+#[derive(Clone)]
+pub struct ExternalJobs {
+    /// The repository.
+    pub repo: Arc<dyn JobRepository>,
+    /// What it is, for logs (`dynamodb table tradai-workflow-state-dev`).
+    pub describe: String,
+}
+
+impl std::fmt::Debug for ExternalJobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe)
+    }
 }
 
 /// The exchange endpoints the settings name: `binance.spot_url`, `binance.futures_url`,
@@ -214,6 +232,7 @@ impl ServerConfig {
         };
         Ok(Self {
             tracking,
+            job_repository: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -431,7 +450,13 @@ pub async fn run(
 
     // One job database for both services that run jobs (and one connection pool to it).
     let jobs: Option<Arc<dyn JobRepository>> = if want(ServiceName::Backend) || want(ServiceName::DataCollection) {
-        Some(Arc::new(SqliteJobRepository::open(&cfg.db_path()).map_err(ServeError::Jobs)?))
+        match &cfg.job_repository {
+            Some(external) => {
+                tracing::info!(jobs = %external.describe, "job repository");
+                Some(Arc::clone(&external.repo))
+            }
+            None => Some(Arc::new(SqliteJobRepository::open(&cfg.db_path()).map_err(ServeError::Jobs)?)),
+        }
     } else {
         None
     };

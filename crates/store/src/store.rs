@@ -193,8 +193,19 @@ impl CandleStore {
         if bucket.is_empty() {
             return Err(StoreError::Location { location: location.into(), reason: "missing bucket name".into(), source: None });
         }
-        let s3 = object_store::aws::AmazonS3Builder::from_env().with_url(format!("s3://{bucket}")).build().map_err(|e| {
-            StoreError::Location { location: location.into(), reason: "cannot configure the s3 client".into(), source: Some(Box::new(e)) }
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        // `from_env` reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 (as the AWS SDK does), so
+        // one variable points every client at an emulator; a plain-http endpoint is an
+        // emulator or a private gateway the user chose, so it is allowed rather than refused.
+        let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{bucket}"));
+        let endpoint = b.get_config_value(&AmazonS3ConfigKey::S3Endpoint).or_else(|| b.get_config_value(&AmazonS3ConfigKey::Endpoint));
+        if endpoint.is_some_and(|e| e.starts_with("http://")) {
+            b = b.with_allow_http(true);
+        }
+        let s3 = b.build().map_err(|e| StoreError::Location {
+            location: location.into(),
+            reason: "cannot configure the s3 client".into(),
+            source: Some(Box::new(e)),
         })?;
         Ok(Self {
             store: Arc::new(s3),

@@ -6,6 +6,7 @@
 //! (which imports them), so there are no import loops.
 
 pub mod analysis;
+pub mod aws;
 pub mod backtest;
 pub mod completions;
 pub mod config;

@@ -239,8 +239,11 @@ fn print_listening(l: &[Listening]) {
 }
 
 fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let mut cfg = ServerConfig::from_settings(&flags.apply(settings))?;
+    // The seeds' AWS variables sit between settings and flags (`--executor` still wins).
+    let aws = super::aws::AwsEnv::from_env(|k| std::env::var(k).ok())?;
+    let mut cfg = ServerConfig::from_settings(&flags.apply(&aws.apply(settings)))?;
     cfg.init = flags.init;
+    cfg.job_repository = aws.job_repository()?;
     runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the `tradai` binary and workspace-wide conventions (one test binary).
 
+mod aws;
 mod backtest;
 mod data;
 mod data_safety;

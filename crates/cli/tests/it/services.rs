@@ -130,7 +130,7 @@ pub(crate) fn submit_args() -> Vec<&'static str> {
 }
 
 /// Polls a job until it is final; panics after `within`.
-fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::Value {
+pub(crate) fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let (ok, j, err) = jobs(api, &["status", id]);

@@ -42,8 +42,9 @@ const DOMAIN: [&str; 13] = [
     "tradai-declarative",
     "tradai-analysis",
 ];
-const ENTRY_POINT_OR_TRANSPORT: [&str; 13] = [
+const ENTRY_POINT_OR_TRANSPORT: [&str; 14] = [
     "tradai-cli",
+    "tradai-aws",
     "tradai-server",
     "tradai-exchange",
     "clap",
@@ -130,6 +131,32 @@ fn tracking_is_an_http_client_not_an_entry_point() {
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+/// Whether a dependency is part of the AWS SDK.
+fn is_aws_sdk(d: &str) -> bool {
+    d == "aws-config" || d.starts_with("aws-sdk-") || d.starts_with("aws-smithy-") || d.starts_with("aws-types")
+}
+
+#[test]
+fn only_tradai_aws_depends_on_the_aws_sdk() {
+    let deps = crate_deps();
+    let bad: Vec<String> = deps
+        .iter()
+        .filter(|(name, _)| name.as_str() != "tradai-aws")
+        .flat_map(|(name, ds)| ds.iter().filter(|d| is_aws_sdk(d)).map(move |d| format!("{name} -> {d}")))
+        .collect();
+    assert!(bad.is_empty(), "only tradai-aws may use the AWS SDK (see docs/ARCHITECTURE.md): {bad:?}");
+    // And it is a back end: no CLI, terminal or server crates, no entry points.
+    let aws = &deps["tradai-aws"];
+    let bad: Vec<_> = aws
+        .iter()
+        .filter(|d| {
+            ["clap", "indicatif", "axum", "hyper", "tower-http", "tradai-cli", "tradai-server", "tradai-app", "tradai-engine"]
+                .contains(&d.as_str())
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-aws (see docs/ARCHITECTURE.md): {bad:?}");
 }
 
 #[test]
