@@ -12,12 +12,12 @@
 # Idempotent: a server of ours already answering on the port is reused, and an installed venv
 # (stamped with the hash of scripts/mlflow-requirements.txt) is not touched.
 #
-# Environment: MLFLOW_VENV (default /opt/mlflow-venv), MLFLOW_PORT (default 5055),
+# Environment: MLFLOW_VENV (default .venv/mlflow in the project, ignored by git), MLFLOW_PORT (default 5055),
 # MLFLOW_DIR (data, log and pid file; default target/mlflow). Only 127.0.0.1 is listened on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV="${MLFLOW_VENV:-/opt/mlflow-venv}"
+VENV="${MLFLOW_VENV:-$PWD/.venv/mlflow}"
 PORT="${MLFLOW_PORT:-5055}"
 DIR="${MLFLOW_DIR:-${CARGO_TARGET_DIR:-target}/mlflow}"
 REQS="scripts/mlflow-requirements.txt"

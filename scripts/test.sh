@@ -7,13 +7,17 @@
 #   - moto's AWS emulator (pinned, in a venv inside the project; once) on a free 127.0.0.1 port
 #     for the AWS back-end tests (TRADAI_TEST_AWS_ENDPOINT, dummy credentials and region), also
 #     stopped at the end;
-#   - `cargo test --workspace --locked` with any extra arguments passed through.
+#   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
+#     (every failing test binary is reported, not only the first).
+#
+# Python venvs live in `.venv/` inside the project (ignored by git); the first run takes minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv
 fi
+export MLFLOW_VENV="${MLFLOW_VENV:-$PWD/.venv/mlflow}"
 scripts/mlflow-server.sh --install-only
 TRADAI_TEST_MLFLOW_URI="$(scripts/mlflow-server.sh)"
 export TRADAI_TEST_MLFLOW_URI
@@ -28,4 +32,4 @@ trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true; scripts/moto-serv
 TRADAI_TEST_PYTHON="$(scripts/python-venv.sh)"
 export TRADAI_TEST_PYTHON
 
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -312,3 +312,47 @@ fn cli_commands_do_not_import_the_top_of_the_parser() {
     }
     assert!(bad.is_empty(), "cmd modules must not import crate::args:\n{}", bad.join("\n"));
 }
+
+/// The crate graph written in docs/ARCHITECTURE.md ("Crate graph": `- `tradai-x`: a, b`).
+fn documented_graph() -> BTreeMap<String, Vec<String>> {
+    let doc = fs::read_to_string(workspace_root().join("docs/ARCHITECTURE.md")).unwrap();
+    let section = doc.split("## Crate graph").nth(1).expect("docs/ARCHITECTURE.md has a '## Crate graph' section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut out = BTreeMap::new();
+    for line in section.lines().filter_map(|l| l.strip_prefix("- `")) {
+        let (name, rest) = line.split_once("`:").unwrap_or_else(|| panic!("malformed crate graph line: '{line}'"));
+        let deps: Vec<String> = match rest.trim() {
+            "none" => Vec::new(),
+            list => list.split(',').map(|d| format!("tradai-{}", d.trim())).collect(),
+        };
+        out.insert(name.to_owned(), deps);
+    }
+    out
+}
+
+/// The manifests' workspace edges are exactly the documented ones.
+#[test]
+fn the_crate_graph_matches_the_architecture_doc() {
+    let documented = documented_graph();
+    let actual: BTreeMap<String, Vec<String>> = crate_deps()
+        .into_iter()
+        .map(|(name, deps)| (name, deps.into_iter().filter(|d| d.starts_with("tradai-")).collect()))
+        .collect();
+    let mut problems = Vec::new();
+    for (name, deps) in &actual {
+        let Some(allowed) = documented.get(name) else {
+            problems.push(format!("{name} is not in the crate graph"));
+            continue;
+        };
+        for d in deps.iter().filter(|d| !allowed.contains(d)) {
+            problems.push(format!("{name} -> {d} is not in the crate graph"));
+        }
+        for d in allowed.iter().filter(|d| !deps.contains(d)) {
+            problems.push(format!("the crate graph lists {name} -> {d}, which no manifest has"));
+        }
+    }
+    for name in documented.keys().filter(|n| !actual.contains_key(*n)) {
+        problems.push(format!("the crate graph names {name}, which is not a workspace crate"));
+    }
+    assert!(problems.is_empty(), "docs/ARCHITECTURE.md's crate graph and the manifests disagree:\n{}", problems.join("\n"));
+}
