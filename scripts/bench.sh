@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the performance targets recorded in docs/BENCHMARKS.md. Release build; run on an
-# otherwise idle machine. Usage: scripts/bench.sh [store|backtest|all]
+# otherwise idle machine. Usage: scripts/bench.sh [store|backtest|strategy-files|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -35,4 +35,30 @@ if [ "$what" = backtest ] || [ "$what" = all ]; then
       --export "$BENCH_DIR/export.json" > /dev/null
   done
   echo "raw candle bytes: 5,256,000 candles x 48 B = 252.3 MB"
+fi
+
+if [ "$what" = strategy-files ] || [ "$what" = all ]; then
+  echo "== strategy files: EmaCross built in, as the reference .py file (Python workers) and as TOML"
+  PY="${TRADAI_PYTHON:-$(scripts/python-venv.sh)}"
+  if [ ! -d "$BENCH_DIR/ft" ]; then
+    "$TRADAI" --data-dir "$BENCH_DIR/ft" -q data import freqtrade testdata/freqtrade --exchange binance > /dev/null
+  fi
+  if [ ! -d "$BENCH_DIR/synth" ]; then
+    "$TRADAI" --data-dir "$BENCH_DIR" -q data synth --pairs 10 --timeframe 1m --days 365 --seed 1
+  fi
+  REF_PAIRS=ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC
+  SYN_PAIRS=$(seq -s, -f 'SYN%g/USDT' 0 9)
+  for src in "--strategy EmaCross" \
+             "--strategy-path testdata/conformance/strategies --strategy EmaCross" \
+             "--strategy-file testdata/strategies/EmaCrossToml.toml --strategy EmaCrossToml"; do
+    for run in 1 2 3; do
+      # shellcheck disable=SC2086 # $src is several flags
+      TRADAI_PYTHON="$PY" /usr/bin/time -f "reference data, $src, run $run: wall %e s" "$TRADAI" --data-dir "$BENCH_DIR/ft" -q \
+        backtest $src --pairs "$REF_PAIRS" --timeframe 5m --stake-amount 0.05 --wallet 1 --max-open-trades 3 --json > /dev/null
+      # shellcheck disable=SC2086
+      TRADAI_PYTHON="$PY" /usr/bin/time -f "10 x 1y of 1m, $src, run $run: wall %e s" "$TRADAI" --data-dir "$BENCH_DIR" -q \
+        backtest $src --exchange synth --pairs "$SYN_PAIRS" --timeframe 1m --stake-amount 100 --wallet 10000 \
+        --max-open-trades 5 --json > /dev/null
+    done
+  done
 fi

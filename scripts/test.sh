@@ -3,6 +3,7 @@
 #
 #   - MLflow 3.x (pinned, in a venv; once) and a server on 127.0.0.1 for the tracking tests,
 #     stopped again at the end (the tests that stop and restart MLflow start their own);
+#   - Python with pinned pandas and pyarrow (in a venv; once) for the strategy-file tests;
 #   - moto's AWS emulator (pinned, in a venv inside the project; once) on a free 127.0.0.1 port
 #     for the AWS back-end tests (TRADAI_TEST_AWS_ENDPOINT, dummy credentials and region), also
 #     stopped at the end;
@@ -18,8 +19,6 @@ if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
 fi
 export MLFLOW_VENV="${MLFLOW_VENV:-$PWD/.venv/mlflow}"
 scripts/mlflow-server.sh --install-only
-# The store's interop test reads a stored file with pandas and pyarrow, which MLflow's venv has.
-export TRADAI_TEST_PYTHON="${TRADAI_TEST_PYTHON:-$MLFLOW_VENV/bin/python}"
 TRADAI_TEST_MLFLOW_URI="$(scripts/mlflow-server.sh)"
 export TRADAI_TEST_MLFLOW_URI
 scripts/moto-server.sh --install-only
@@ -28,5 +27,9 @@ export TRADAI_TEST_AWS_ENDPOINT
 # The emulator accepts any credentials; real ones from the environment must never reach it.
 export AWS_ACCESS_KEY_ID=tradai-test AWS_SECRET_ACCESS_KEY=tradai-test AWS_REGION=us-east-1
 trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true; scripts/moto-server.sh --stop >/dev/null 2>&1 || true' EXIT
+# The strategy-file tests and the store's interop test (it reads a stored file with pandas and
+# pyarrow) use the pinned venv.
+TRADAI_TEST_PYTHON="$(scripts/python-venv.sh)"
+export TRADAI_TEST_PYTHON
 
 cargo test --workspace --locked --no-fail-fast "$@"

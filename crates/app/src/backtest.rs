@@ -160,6 +160,7 @@ pub fn engine_error_to_field(e: BacktestError) -> BacktestFailure {
             _ => "config",
         },
         BacktestError::Params(_) => "parameters",
+        BacktestError::StrategyFailed { .. } => "strategy",
         _ => return BacktestFailure::Engine(Box::new(e)),
     };
     field(name, e.to_string())

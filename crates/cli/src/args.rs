@@ -157,6 +157,9 @@ pub enum Command {
     /// Built-in strategies and their tunable parameters.
     #[command(subcommand)]
     Strategies(cmd::strategies::StrategiesCommand),
+    /// Check a strategy for look-ahead bias and for indicators that need more start-up candles.
+    #[command(subcommand)]
+    Analysis(cmd::analysis::AnalysisCommand),
     /// Inspect the effective settings.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
@@ -195,7 +198,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking, trade};
+        use cmd::{analysis, backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking, trade};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -206,6 +209,7 @@ impl Command {
             Self::Backtest(a) => backtest::run(a, settings, ui),
             Self::Hyperopt(a) => hyperopt::run(a, settings, ui),
             Self::Strategies(c) => strategies::run(c),
+            Self::Analysis(c) => analysis::run(c, settings),
             Self::Runs(c) => tracking::run_runs(c, settings),
             Self::Models(c) => tracking::run_models(c, settings),
             Self::Ml(c) => ml::run(c, settings, ui.quiet),

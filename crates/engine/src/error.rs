@@ -87,6 +87,16 @@ pub enum BacktestError {
         /// Signal rows returned.
         got: usize,
     },
+    /// The strategy could not compute its signals (a strategy file whose code raised).
+    #[error("strategy '{strategy}' failed on '{pair}': {message}")]
+    StrategyFailed {
+        /// Strategy name.
+        strategy: String,
+        /// The pair whose signals failed.
+        pair: Pair,
+        /// The strategy's own error message.
+        message: String,
+    },
     /// Parameter values that do not fit the strategy.
     #[error(transparent)]
     Params(#[from] crate::strategy::ParamError),

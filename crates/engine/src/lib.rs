@@ -36,6 +36,8 @@ pub use error::BacktestError;
 pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
 pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
 pub use session::{CandleOutcome, Entry, ExitOrderState, OpenTradeState, SessionError, SessionState, TradingSession, WalletState};
-pub use strategy::{IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy};
+pub use strategy::{
+    IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy, StrategyFailure,
+};
 pub use tradai_core::StakeAmount;
 pub use with_settings::WithSettings;

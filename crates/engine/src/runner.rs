@@ -8,7 +8,7 @@ use crate::config::BacktestConfig;
 use crate::data::{MarketView, PairData, PreparedInput, PreparedMarket};
 use crate::error::BacktestError;
 use crate::sim::simulate;
-use crate::strategy::{IndicatorCache, ParamValues, Signals, Strategy};
+use crate::strategy::{IndicatorCache, ParamValues, Signals, Strategy, StrategyFailure};
 
 /// Everything a finished backtest produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +191,7 @@ impl<'s> BacktestRunner<'s> {
         market: &PreparedMarket,
     ) -> Result<(StrategySettings, Vec<Signals>), BacktestError> {
         let settings = self.check(config)?;
-        Ok((settings, self.signals(&market.view(), None)))
+        Ok((settings, self.signals(&market.view(), None)?))
     }
 
     /// Signals, simulation and result on prepared pairs, whoever owns their candles.
@@ -202,7 +202,7 @@ impl<'s> BacktestRunner<'s> {
         market: &MarketView<'_>,
         caches: Option<&mut [IndicatorCache]>,
     ) -> Result<BacktestResult, BacktestError> {
-        let signals = self.signals(market, caches);
+        let signals = self.signals(market, caches)?;
         for (p, s) in market.pairs.iter().zip(&signals) {
             if !s.has_len(p.candles.len()) {
                 return Err(BacktestError::SignalLength {
@@ -231,17 +231,26 @@ impl<'s> BacktestRunner<'s> {
     }
 
     /// Signal columns of every pair, computed in parallel.
-    fn signals(&self, market: &MarketView<'_>, caches: Option<&mut [IndicatorCache]>) -> Vec<Signals> {
+    fn signals(&self, market: &MarketView<'_>, caches: Option<&mut [IndicatorCache]>) -> Result<Vec<Signals>, BacktestError> {
         let strategy = self.strategy;
         let params = &self.params;
+        let failed = |pair: &Pair, e: StrategyFailure| BacktestError::StrategyFailed {
+            strategy: strategy.name().to_owned(),
+            pair: pair.clone(),
+            message: e.message,
+        };
         match caches {
             Some(caches) if caches.len() == market.pairs.len() => market
                 .pairs
                 .par_iter()
                 .zip(caches.par_iter_mut())
-                .map(|(p, cache)| strategy.populate_with_cache(p.candles, params, cache))
+                .map(|(p, cache)| strategy.try_populate_pair(p.pair, p.candles, params, Some(cache)).map_err(|e| failed(p.pair, e)))
                 .collect(),
-            _ => market.pairs.par_iter().map(|p| strategy.populate(p.candles, params)).collect(),
+            _ => market
+                .pairs
+                .par_iter()
+                .map(|p| strategy.try_populate_pair(p.pair, p.candles, params, None).map_err(|e| failed(p.pair, e)))
+                .collect(),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{Candles, StrategySettings};
+use tradai_core::{Candles, Pair, StrategySettings};
 
 /// Which hyperopt space a parameter belongs to (Freqtrade's `buy` / `sell`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -338,9 +338,38 @@ impl IndicatorCache {
         self.columns.is_empty()
     }
 
+    /// Every cached column with its key, sorted by key (for analyses that look at a
+    /// strategy's indicators, not only its signals).
+    #[must_use]
+    pub fn columns(&self) -> Vec<(&str, &[f64])> {
+        let mut out: Vec<(&str, &[f64])> = self.columns.iter().map(|(k, v)| (k.as_str(), &v[..])).collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
+    }
+
     /// Drops every column (for example when the candles change).
     pub fn clear(&mut self) {
         self.columns.clear();
+    }
+}
+
+/// A strategy that could not compute its signals: one that runs code outside this process (a
+/// Python strategy file) can fail where a compiled one cannot.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct StrategyFailure {
+    /// What went wrong, as the strategy's runtime reported it (for Python: the traceback's
+    /// last line).
+    pub message: String,
+    /// Whether running again may succeed (a crashed interpreter, not an error in the code).
+    pub retryable: bool,
+}
+
+impl StrategyFailure {
+    /// Whether running again may succeed.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
     }
 }
 
@@ -366,6 +395,27 @@ pub trait Strategy: Send + Sync {
     /// Computes the signal columns of one pair without keeping indicators.
     fn populate(&self, candles: &Candles, params: &ParamValues) -> Signals {
         self.populate_with_cache(candles, params, &mut IndicatorCache::new())
+    }
+
+    /// The signals of `pair`, for strategies that can fail (code run outside this process)
+    /// or that need the pair's name; the runner calls this one. The default computes
+    /// [`Strategy::populate_with_cache`] (or [`Strategy::populate`] without a cache) and
+    /// cannot fail.
+    ///
+    /// # Errors
+    /// [`StrategyFailure`] when the signals could not be computed.
+    fn try_populate_pair(
+        &self,
+        pair: &Pair,
+        candles: &Candles,
+        params: &ParamValues,
+        cache: Option<&mut IndicatorCache>,
+    ) -> Result<Signals, StrategyFailure> {
+        let _ = pair;
+        Ok(match cache {
+            Some(cache) => self.populate_with_cache(candles, params, cache),
+            None => self.populate(candles, params),
+        })
     }
 }
 

@@ -2,9 +2,9 @@
 //! stop-loss or trailing stop. Hyperopt searches those settings and a saved strategy config
 //! replays them, without either needing a strategy type of its own.
 
-use tradai_core::{Candles, StrategySettings};
+use tradai_core::{Candles, Pair, StrategySettings};
 
-use crate::strategy::{IndicatorCache, ParamSpec, ParamValues, Signals, Strategy};
+use crate::strategy::{IndicatorCache, ParamSpec, ParamValues, Signals, Strategy, StrategyFailure};
 
 /// `inner`'s signals with `settings` in place of its own.
 pub struct WithSettings<'a> {
@@ -39,5 +39,15 @@ impl Strategy for WithSettings<'_> {
 
     fn populate(&self, candles: &Candles, params: &ParamValues) -> Signals {
         self.inner.populate(candles, params)
+    }
+
+    fn try_populate_pair(
+        &self,
+        pair: &Pair,
+        candles: &Candles,
+        params: &ParamValues,
+        cache: Option<&mut IndicatorCache>,
+    ) -> Result<Signals, StrategyFailure> {
+        self.inner.try_populate_pair(pair, candles, params, cache)
     }
 }

@@ -21,6 +21,10 @@ pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickst
   tradai backtest -s EmaCross -p ETH/BTC --stake-amount 0.05 --wallet 1 --json
   tradai backtest -s EmaCross -p ETH/BTC LTC/BTC --export out.json --plot eq.svg
 
+A Freqtrade strategy file (python3 with pandas and pyarrow) or a TOML strategy:
+  tradai backtest --strategy-path my_strategies -s MyStrategy -p ETH/BTC -i 5m
+  tradai backtest --strategy-file EmaCrossToml.toml -s EmaCrossToml -p ETH/BTC
+
 Run settings may also come from the [run] table of tradai.toml, e.g.
   [run]
   strategy = \"EmaCross\"
@@ -35,6 +39,9 @@ pub struct BacktestArgs {
     /// Strategy, market, window and money.
     #[command(flatten)]
     pub run: RunFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// Strategy config JSON as `tradai hyperopt --best-config` writes it:
     /// {"strategy", "params", "minimal_roi", "stoploss", "trailing_*"}.
     #[arg(long, value_name = "FILE")]
@@ -107,7 +114,7 @@ pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     }
     let spec = spec(&a, settings)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
-    let registry = crate::cmd::ml::strategy_registry(&spec.strategy, a.model.as_deref(), settings)?;
+    let registry = a.source.registry_for(&spec.strategy, a.model.as_deref(), settings)?;
     let validated = spec.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);

@@ -84,6 +84,9 @@ pub struct HyperoptArgs {
     /// Strategy, market, in-sample window and money: the flags of `tradai backtest`.
     #[command(flatten)]
     pub run: RunFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// With `--strategy MlSignal`: the registered model, `NAME` or `NAME@VERSION`.
     #[arg(long, value_name = "NAME[@VERSION]")]
     pub model: Option<String>,
@@ -217,7 +220,7 @@ pub fn run(a: HyperoptArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     }
     // Every flag is checked before the store is touched, so a typo is reported as such.
     let req = a.request(settings)?;
-    let registry = crate::cmd::ml::strategy_registry(&req.backtest.strategy, a.model.as_deref(), settings)?;
+    let registry = a.source.registry_for(&req.backtest.strategy, a.model.as_deref(), settings)?;
     let v = req.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let pb = progress(v.planned_epochs(&registry) as u64, "hyperopt", ui.quiet || a.json || a.progress_json);

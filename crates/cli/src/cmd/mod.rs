@@ -5,6 +5,7 @@
 //! shared flags from `crate::flags` and helpers from `crate::output`, never from `crate::args`
 //! (which imports them), so there are no import loops.
 
+pub mod analysis;
 pub mod aws;
 pub mod backtest;
 pub mod completions;
@@ -16,6 +17,7 @@ pub mod ml;
 pub mod repair;
 pub mod services;
 pub mod strategies;
+pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 pub mod trade;

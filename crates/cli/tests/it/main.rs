@@ -11,6 +11,7 @@ mod hyperopt;
 mod ml;
 mod runspec;
 mod services;
+mod strategy_files;
 mod sync;
 mod tidy;
 mod tracking;

@@ -27,7 +27,7 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 10] = [
+const DOMAIN: [&str; 13] = [
     "tradai-core",
     "tradai-store",
     "tradai-indicators",
@@ -38,6 +38,9 @@ const DOMAIN: [&str; 10] = [
     "tradai-app",
     "tradai-hyperopt",
     "tradai-ml",
+    "tradai-python",
+    "tradai-declarative",
+    "tradai-analysis",
 ];
 const ENTRY_POINT_OR_TRANSPORT: [&str; 14] = [
     "tradai-cli",
@@ -83,6 +86,27 @@ fn engine_knows_no_storage_and_indicators_know_nothing() {
     );
     let ind = &deps["tradai-indicators"];
     assert!(ind.iter().all(|d| !d.starts_with("tradai-")), "tradai-indicators must stay standalone: {ind:?}");
+}
+
+#[test]
+fn strategy_sources_plug_into_the_engine_not_the_reverse() {
+    // Strategy files (Python, TOML) and the analyses implement or use the engine's `Strategy`;
+    // the engine, the use cases and hyperopt never know them, and the Python bridge pulls in no
+    // other strategy source.
+    let deps = crate_deps();
+    let sources = ["tradai-python", "tradai-declarative", "tradai-analysis"];
+    let mut bad = Vec::new();
+    for (name, ds) in &deps {
+        if sources.contains(&name.as_str()) || name == "tradai-cli" {
+            continue;
+        }
+        bad.extend(ds.iter().filter(|d| sources.contains(&d.as_str())).map(|d| format!("{name} -> {d}")));
+    }
+    for s in sources {
+        let allowed = ["tradai-core", "tradai-engine", "tradai-indicators"];
+        bad.extend(deps[s].iter().filter(|d| d.starts_with("tradai-") && !allowed.contains(&d.as_str())).map(|d| format!("{s} -> {d}")));
+    }
+    assert!(bad.is_empty(), "forbidden dependency edges (see docs/ARCHITECTURE.md): {bad:?}");
 }
 
 #[test]

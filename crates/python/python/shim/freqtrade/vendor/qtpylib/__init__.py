@@ -1,0 +1,1 @@
+# qtpylib's indicator helpers as Freqtrade vendors them (`freqtrade.vendor.qtpylib.indicators`).
