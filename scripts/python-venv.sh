@@ -6,11 +6,11 @@
 #   export TRADAI_TEST_PYTHON="$(scripts/python-venv.sh)"
 #
 # Idempotent: a venv stamped with the requirements' hash is not touched.
-# Environment: TRADAI_PY_VENV (default /opt/tradai-py-venv).
+# Environment: TRADAI_PY_VENV (default .venv/py in the project, ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV="${TRADAI_PY_VENV:-/opt/tradai-py-venv}"
+VENV="${TRADAI_PY_VENV:-$PWD/.venv/py}"
 REQS="scripts/python-requirements.txt"
 want="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.tradai-reqs" 2>/dev/null || true)" != "$want" ]; then

@@ -19,7 +19,7 @@ fn python() -> String {
     if let Some(p) = std::env::var("TRADAI_TEST_PYTHON").ok().filter(|p| !p.trim().is_empty()) {
         return p;
     }
-    let venv = std::env::var("TRADAI_PY_VENV").unwrap_or_else(|_| "/opt/tradai-py-venv".to_owned());
+    let venv = std::env::var("TRADAI_PY_VENV").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/py").to_owned());
     let p = Path::new(&venv).join("bin/python");
     assert!(
         p.exists(),
