@@ -22,7 +22,7 @@ pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickst
   tradai backtest -s EmaCross -p ETH/BTC LTC/BTC --export out.json --plot eq.svg
 
 A Freqtrade strategy file (python3 with pandas and pyarrow) or a TOML strategy:
-  tradai backtest --strategy-path my_strategies -s MyStrategy -p ETH/BTC -i 5m
+  tradai backtest --strategy-path my_strategies -s EmaCross -p ETH/BTC -i 5m
   tradai backtest --strategy-file EmaCrossToml.toml -s EmaCrossToml -p ETH/BTC
 
 Run settings may also come from the [run] table of tradai.toml, e.g.

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::data::{imported_store, json_of, repo, run_err, run_ok, tradai};
+use crate::data::{imported_store, json_of, repo, run_err, run_ok, testdata, tradai};
 
 #[test]
 fn short_flags_and_aliases_give_the_same_run() {
@@ -169,8 +169,15 @@ fn help_examples_run_as_printed_on_the_sample_data() {
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
     let sample = repo().join("sample-data/binance");
+    // The files the strategy-file examples name, as a user would have them: a folder of
+    // Freqtrade strategies and a TOML strategy in the working directory.
+    let mine = home.path().join("my_strategies");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::copy(testdata().join("conformance/strategies/EmaCross.py"), mine.join("EmaCross.py")).unwrap();
+    std::fs::copy(testdata().join("strategies/EmaCrossToml.toml"), home.path().join("EmaCrossToml.toml")).unwrap();
+    let python = crate::strategy_files::python();
     let env = |c: &mut std::process::Command| {
-        c.env("TRADAI_DATA_DIR", &data).current_dir(home.path());
+        c.env("TRADAI_DATA_DIR", &data).env("TRADAI_PYTHON", &python).current_dir(home.path());
     };
     let mut import = tradai();
     env(&mut import);

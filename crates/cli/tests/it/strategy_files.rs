@@ -15,7 +15,7 @@ use crate::data::{imported_store, json_of, testdata, tradai};
 
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
-fn python() -> String {
+pub(crate) fn python() -> String {
     if let Some(p) = std::env::var("TRADAI_TEST_PYTHON").ok().filter(|p| !p.trim().is_empty()) {
         return p;
     }
