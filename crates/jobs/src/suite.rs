@@ -289,7 +289,9 @@ pub fn hand_back_waits_out_its_back_off(repo: Arc<dyn JobRepository>) {
     let (a, _) = repo.create(of_type("backoff")).unwrap();
     let r = repo.claim_next(&["backoff"], "w1").unwrap().unwrap();
     assert_eq!(r.attempts, 1);
-    let far = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)) + 3_600_000;
+    let far =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            + 3_600_000;
     let back = repo.hand_back(&a.id, Some(far), true).unwrap();
     assert_eq!((back.status, back.attempts, back.executor_id.as_deref()), (JobStatus::Pending, 1, None));
     assert!(repo.claim_next(&["backoff"], "w2").unwrap().is_none(), "a job is not claimed before its back-off ends");

@@ -552,7 +552,10 @@ impl Inner {
             .await;
         match sent {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code) == Some("TransactionCanceledException") => {
+            Err(e)
+                if e.as_service_error().and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code)
+                    == Some("TransactionCanceledException") =>
+            {
                 let now = self.get(&id).await?;
                 Err(RepoError::IllegalTransition { id, from: now.status, to: JobStatus::Running })
             }

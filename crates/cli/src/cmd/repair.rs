@@ -14,8 +14,8 @@ use tradai_server::serve::exchange_endpoints;
 use tradai_settings::Settings;
 use tradai_store::{CandleStore, QuarantinedFile, SeriesKey, QUARANTINE_DIR};
 
-use crate::flags::{parse_pairs, parse_timeframe};
 use crate::cmd::data::open_store;
+use crate::flags::{parse_pairs, parse_timeframe};
 use crate::output::{print_json, progress, Table};
 
 /// `tradai data repair` flags.

@@ -145,7 +145,9 @@ fn hyperopt_names_bad_flags() {
     let with = |extra: &[&'static str]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<&str>>();
     // Closed value sets are clap value enums: the error quotes the value and lists the valid
     // ones (and suggests the nearest).
-    for (flag, bad, valid) in [("--loss", "sharp", "sharpe, sortino"), ("--spaces", "buy,sells", "buy, sell, roi"), ("--sampler", "bayes", "tpe")] {
+    for (flag, bad, valid) in
+        [("--loss", "sharp", "sharpe, sortino"), ("--spaces", "buy,sells", "buy, sell, roi"), ("--sampler", "bayes", "tpe")]
+    {
         let out = crate::data::tradai().args(with(&[flag, bad])).output().unwrap();
         let e = String::from_utf8_lossy(&out.stderr);
         let quoted = format!("'{}'", bad.rsplit(',').next().unwrap());

@@ -334,10 +334,8 @@ fn documented_graph() -> BTreeMap<String, Vec<String>> {
 #[test]
 fn the_crate_graph_matches_the_architecture_doc() {
     let documented = documented_graph();
-    let actual: BTreeMap<String, Vec<String>> = crate_deps()
-        .into_iter()
-        .map(|(name, deps)| (name, deps.into_iter().filter(|d| d.starts_with("tradai-")).collect()))
-        .collect();
+    let actual: BTreeMap<String, Vec<String>> =
+        crate_deps().into_iter().map(|(name, deps)| (name, deps.into_iter().filter(|d| d.starts_with("tradai-")).collect())).collect();
     let mut problems = Vec::new();
     for (name, deps) in &actual {
         let Some(allowed) = documented.get(name) else {

@@ -299,7 +299,8 @@ fn mlflow_stopped_during_a_batch_of_backtests_loses_no_run() {
     assert_eq!(jobs, want, "one run per job, none lost or doubled");
 
     // MLflow's own Python client reads a run TradAI logged.
-    let venv = std::env::var_os("MLFLOW_VENV").map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow")), PathBuf::from);
+    let venv = std::env::var_os("MLFLOW_VENV")
+        .map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow")), PathBuf::from);
     let check = r#"
 import sys, mlflow
 c = mlflow.MlflowClient(sys.argv[1])

@@ -190,7 +190,8 @@ fn mlflow_uri() -> String {
         }
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let script = root.join("scripts/mlflow-server.sh");
-        let venv = std::env::var_os("MLFLOW_VENV").map_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow").into(), std::path::PathBuf::from);
+        let venv = std::env::var_os("MLFLOW_VENV")
+            .map_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow").into(), std::path::PathBuf::from);
         assert!(
             venv.join("bin/mlflow").exists(),
             "the MLflow test needs an MLflow server: set TRADAI_TEST_MLFLOW_URI, or run `{} --install-only` (MLFLOW_VENV={})",

@@ -42,7 +42,8 @@ mod mlflow_server {
     }
 
     pub fn mlflow_venv() -> PathBuf {
-        std::env::var_os("MLFLOW_VENV").map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow")), PathBuf::from)
+        std::env::var_os("MLFLOW_VENV")
+            .map_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/mlflow")), PathBuf::from)
     }
 
     /// The MLflow server every MLflow test shares (all names are unique per test, so tests and
