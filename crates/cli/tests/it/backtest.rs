@@ -39,11 +39,9 @@ pub fn assert_conforms(actual: &Value, expected: &Value, what: &str) {
     assert!(diffs.is_empty(), "{what}: summary differs:\n{}", diffs.join("\n"));
 }
 
-fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
-    let out = tempfile::tempdir().unwrap();
-    let export = out.path().join("out.json");
-    run_ok(&[
-        "backtest",
+/// The run flags of a reference run (shared by `backtest` and `trade`).
+pub(crate) fn run_flags(d: &str, strategy: &str, mot: &str) -> Vec<String> {
+    [
         "--data-dir",
         d,
         "--exchange",
@@ -62,9 +60,19 @@ fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
         mot,
         "--fee",
         "0.001",
-        "--export",
-        export.to_str().unwrap(),
-    ]);
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let export = out.path().join("out.json");
+    let mut args = vec!["backtest".to_owned()];
+    args.extend(run_flags(d, strategy, mot));
+    args.extend(["--export".to_owned(), export.to_str().unwrap().to_owned()]);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let actual: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(testdata().join(format!("conformance/expected/{name}.json"))).unwrap()).unwrap();

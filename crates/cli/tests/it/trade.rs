@@ -8,37 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backtest::assert_conforms;
+use crate::backtest::{assert_conforms, run_flags};
 use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai};
 
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
-
-/// The run flags of a reference run (shared by `backtest` and `trade`).
-fn run_flags(d: &str, strategy: &str, mot: &str) -> Vec<String> {
-    [
-        "--data-dir",
-        d,
-        "--exchange",
-        "binance",
-        "--strategy",
-        strategy,
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--max-open-trades",
-        mot,
-        "--fee",
-        "0.001",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
-}
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
