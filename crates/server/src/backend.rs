@@ -876,3 +876,24 @@ pub async fn run(State(st): State<BackendState>, UrlPath(run_id): UrlPath<String
     crate::public::run_view(&mut v);
     Ok(Json(v))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tradai_core::TimeRange;
+
+    #[test]
+    fn ensure_data_defaults_on_for_windows_ending_within_the_last_day() {
+        const DAY: i64 = 86_400_000;
+        let now = 100 * DAY;
+        let w = |start: Option<i64>, end: Option<i64>| TimeRange { start_ms: start, end_ms: end };
+        assert!(ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: up to now");
+        assert!(ensure_data(None, &w(Some(90 * DAY), Some(now - DAY / 2)), now).unwrap());
+        assert!(!ensure_data(None, &w(Some(90 * DAY), Some(now - 2 * DAY)), now).unwrap());
+        assert!(!ensure_data(None, &w(None, None), now).unwrap(), "no window: the stored candles");
+        assert!(!ensure_data(Some(false), &w(Some(90 * DAY), None), now).unwrap());
+        assert!(ensure_data(Some(true), &w(Some(1), Some(2)), now).unwrap());
+        let e = ensure_data(Some(true), &w(None, Some(now)), now).unwrap_err();
+        assert!(matches!(&e, AppError::InvalidField { field, .. } if field == "ensure_data"), "{e:?}");
+    }
+}
