@@ -127,7 +127,7 @@ impl DeclaredSettings<'_> {
     pub fn check(&self) -> Result<StrategySettings, InvalidSetting> {
         let invalid = |setting, value: String, expected| InvalidSetting { setting, value, expected };
         let timeframe: Timeframe =
-            self.timeframe.trim().parse().map_err(|_| invalid("timeframe", self.timeframe.to_owned(), "a timeframe such as 5m or 1h"))?;
+            self.timeframe.trim().parse().map_err(|_| invalid("timeframe", self.timeframe.to_owned(), "a timeframe such as \"5m\" or \"1h\""))?;
         let mut s = StrategySettings::new(timeframe);
         s.startup_candle_count = self.startup_candle_count;
         let mut roi = Vec::with_capacity(self.minimal_roi.len());

@@ -77,6 +77,7 @@ fn state(next: i64) -> SessionState {
             exit_order: Some(ExitOrderState { price: 0.13, amount: 0.404_999_99, placed: next - 300_000, reason: ExitReason::ExitSignal }),
             exit_reason: Some(ExitReason::ExitSignal),
             enter_tag: String::new(),
+            exit_tag: String::new(),
         }],
     }
 }
