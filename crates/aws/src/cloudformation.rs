@@ -152,7 +152,9 @@ impl StackClient {
         let out = match self.client.describe_stacks().stack_name(name).send().await {
             Ok(out) => out,
             // "Stack with id X does not exist" is a ValidationError, not a distinct code.
-            Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::message).is_some_and(|m| m.contains("does not exist")) => return Ok(None),
+            Err(e) if e.as_service_error().and_then(ProvideErrorMetadata::message).is_some_and(|m| m.contains("does not exist")) => {
+                return Ok(None)
+            }
             Err(e) => return Err(sdk("DescribeStacks", name, e)),
         };
         let Some(stack) = out.stacks().first() else { return Ok(None) };
@@ -267,7 +269,11 @@ impl StackClient {
             .filter(|e| e.resource_status().is_some_and(|s| s.as_str().ends_with("_FAILED")))
             .map(|e| format!("{}: {}", e.logical_resource_id().unwrap_or("?"), e.resource_status_reason().unwrap_or("no reason given")))
             .collect();
-        Err(StackError::Failed { stack: name.to_owned(), status, reasons: if reasons.is_empty() { "no failed resource in the events".into() } else { reasons.join("; ") } })
+        Err(StackError::Failed {
+            stack: name.to_owned(),
+            status,
+            reasons: if reasons.is_empty() { "no failed resource in the events".into() } else { reasons.join("; ") },
+        })
     }
 
     /// Runs CloudFormation's resource drift detection on `name` and waits (at most `wait`)
@@ -283,7 +289,7 @@ impl StackClient {
                 if err.is_retryable() {
                     return Err(err);
                 }
-                return Ok(ResourceDrift::Unavailable { reason: err.to_string() });
+                return Ok(ResourceDrift::Unavailable { reason: format!("the endpoint does not run drift detection ({err})") });
             }
         };
         let deadline = tokio::time::Instant::now() + wait;
@@ -323,7 +329,9 @@ impl StackClient {
                     return Ok(ResourceDrift::Unavailable { reason: format!("drift detection failed: {reason}") });
                 }
                 _ if tokio::time::Instant::now() >= deadline => {
-                    return Ok(ResourceDrift::Unavailable { reason: format!("drift detection did not finish within {} s", wait.as_secs()) });
+                    return Ok(ResourceDrift::Unavailable {
+                        reason: format!("drift detection did not finish within {} s", wait.as_secs()),
+                    });
                 }
                 _ => tokio::time::sleep(Duration::from_secs(2)).await,
             }

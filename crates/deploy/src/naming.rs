@@ -130,6 +130,21 @@ impl Deployment {
         format!("{}-${{AWS::AccountId}}", self.name(what))
     }
 
+    /// The exchange-keys secret (`tradai/dev/exchange-keys`).
+    #[must_use]
+    pub fn secret(&self) -> String {
+        format!("{}/{}/exchange-keys", self.prefix, self.env)
+    }
+
+    /// The secret's ARN without the random suffix Secrets Manager appends (a `Fn::Sub` text).
+    /// IAM policies match it with a trailing `-*`; ECS and `GetSecretValue` accept it as it is.
+    /// Built from the name rather than imported, so the stacks deploy where the secret's
+    /// resource type is not modelled (the emulator).
+    #[must_use]
+    pub fn secret_arn_sub(&self) -> String {
+        format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}", self.secret())
+    }
+
     /// The ECS cluster (`tradai-dev`, as in the seeds).
     #[must_use]
     pub fn cluster(&self) -> String {

@@ -77,7 +77,7 @@ fn task_definition(d: &Deployment, spec: &TaskSpec) -> Resource {
     if let Some(mode) = spec.trading_mode {
         env.push(("TRADING_MODE", json!(mode)));
         // The exchange keys come from the secret, never from the template.
-        let key = |field: &str| json!({ "Fn::Join": ["", [ex("ExchangeKeysSecretArn"), format!(":{field}::")]] });
+        let key = |field: &str| sub(&format!("{}:{field}::", d.secret_arn_sub()));
         container["Secrets"] = json!([
             { "Name": "TRADAI_BINANCE__API_KEY", "ValueFrom": key("api_key") },
             { "Name": "TRADAI_BINANCE__API_SECRET", "ValueFrom": key("api_secret") },

@@ -35,6 +35,11 @@ fn assume(service: &str) -> Value {
     policy_document(&[json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" })])
 }
 
+/// The exchange-keys secret, whatever suffix Secrets Manager gave it.
+fn secret_arns(d: &Deployment) -> Value {
+    sub(&format!("{}-*", d.secret_arn_sub()))
+}
+
 /// What tradai's own code does with the persistent resources: the candle store and results
 /// (S3), jobs (DynamoDB and its index), the queue, alerts, the exchange keys, and — for the
 /// executors, the orphan scan and the handlers — ECS tasks.
@@ -57,7 +62,7 @@ fn app_statements(d: &Deployment) -> Vec<Value> {
             "Resource": ex("QueueArn"),
         }),
         json!({ "Sid": "Alerts", "Effect": "Allow", "Action": "sns:Publish", "Resource": ex("AlertsTopicArn") }),
-        json!({ "Sid": "ExchangeKeys", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": ex("ExchangeKeysSecretArn") }),
+        json!({ "Sid": "ExchangeKeys", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arns(d) }),
         json!({
             "Sid": "Tasks",
             "Effect": "Allow",
@@ -159,7 +164,7 @@ pub fn template(d: &Deployment) -> Template {
             json!({
                 "AssumeRolePolicyDocument": assume("ecs-tasks.amazonaws.com"),
                 "ManagedPolicyArns": [managed("service-role/AmazonECSTaskExecutionRolePolicy")],
-                "Policies": [ { "PolicyName": "exchange-keys", "PolicyDocument": policy_document(&[json!({ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": import(&d.export("ExchangeKeysSecretArn")) })]) } ],
+                "Policies": [ { "PolicyName": "exchange-keys", "PolicyDocument": policy_document(&[json!({ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arns(d) })]) } ],
             }),
         ),
     );

@@ -94,7 +94,7 @@ pub fn template(d: &Deployment) -> Template {
         Resource::new(
             "AWS::SecretsManager::Secret",
             json!({
-                "Name": format!("{}/{}/exchange-keys", d.prefix(), d.env()),
+                "Name": d.secret(),
                 "Description": "Exchange API key and secret of the trading nodes (JSON: api_key, api_secret)",
                 "GenerateSecretString": { "SecretStringTemplate": "{\"api_key\":\"\"}", "GenerateStringKey": "api_secret", "PasswordLength": 32, "ExcludePunctuation": true },
             }),

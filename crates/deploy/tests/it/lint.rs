@@ -30,7 +30,12 @@ fn hadolint_accepts_the_dockerfile() {
     let Some(bin) = linters("lint::hadolint") else { return };
     let dockerfile = crate::workspace_root().join("Dockerfile");
     let out = Command::new(bin.join("hadolint")).args(["--no-color"]).arg(&dockerfile).output().unwrap();
-    assert!(out.status.success(), "hadolint found problems:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "hadolint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -39,7 +44,12 @@ fn compose_yaml_follows_the_compose_spec() {
     let compose = crate::workspace_root().join("compose.yaml");
     // The schema ships inside the pinned check-jsonschema: nothing is fetched.
     let out = Command::new(bin.join("check-jsonschema")).args(["--builtin-schema", "vendor.compose-spec"]).arg(&compose).output().unwrap();
-    assert!(out.status.success(), "compose.yaml breaks the compose spec:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "compose.yaml breaks the compose spec:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -49,7 +59,8 @@ fn the_linters_catch_what_they_are_here_to_catch() {
     let dir = tempfile::tempdir().unwrap();
     let bad_compose = dir.path().join("compose.yaml");
     std::fs::write(&bad_compose, "services:\n  api:\n    image: x\n    ports: 8000\n    restart: sometimes\n").unwrap();
-    let out = Command::new(bin.join("check-jsonschema")).args(["--builtin-schema", "vendor.compose-spec"]).arg(&bad_compose).output().unwrap();
+    let out =
+        Command::new(bin.join("check-jsonschema")).args(["--builtin-schema", "vendor.compose-spec"]).arg(&bad_compose).output().unwrap();
     assert!(!out.status.success(), "a compose file with a scalar ports list passed");
     let bad_docker = dir.path().join("Dockerfile");
     std::fs::write(&bad_docker, "FROM debian:latest\nRUN apt-get install curl\n").unwrap();

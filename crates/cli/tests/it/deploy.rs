@@ -1,0 +1,190 @@
+//! `tradai deploy`: render's files (deterministic, its help example runs), and on the AWS
+//! emulator (moto, `TRADAI_TEST_AWS_ENDPOINT`): apply creates the four stacks, their outputs
+//! work (a message through the queue, a job through the table's index, candles in both
+//! buckets), a second apply changes nothing, and diff reports an out-of-band change until the
+//! next apply puts the stack back.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::aws::{endpoint, ok, on_aws};
+use crate::data::{json_of, repo, tradai};
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn render_example_writes_four_stacks_the_same_every_time() {
+    let help = String::from_utf8(tradai().args(["deploy", "render", "--help"]).output().unwrap().stdout).unwrap();
+    let example = help.lines().map(str::trim).find(|l| l.starts_with("tradai deploy render")).unwrap().to_owned();
+    let run = |cwd: &Path| {
+        let mut c = tradai();
+        c.args(example.split_whitespace().skip(1)).current_dir(cwd);
+        ok(c, &example);
+        files(&cwd.join("cloudformation/dev"))
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = run(a.path());
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["tradai-dev-compute.json", "tradai-dev-edge.json", "tradai-dev-foundation.json", "tradai-dev-persistent.json"]);
+    assert_eq!(first, run(b.path()), "two renders differ");
+    let t: Value = serde_json::from_slice(&first[3].1).unwrap();
+    assert_eq!(t["Resources"]["WorkflowStateTable"]["Properties"]["TableName"], "tradai-workflow-state-dev");
+
+    // --json lists what was written; a bad prefix is one line naming it, exit 2.
+    let out = ok({
+        let mut c = tradai();
+        c.args(["deploy", "render", "--env", "prod", "--stack-prefix", "acme", "--json", "--out"]).arg(a.path().join("p"));
+        c
+    }, "render --json");
+    let listed = json_of(&out);
+    assert_eq!(listed.as_array().unwrap().len(), 4);
+    assert_eq!(listed[0]["stack"], "acme-prod-persistent");
+    let out = tradai().args(["deploy", "render", "--env", "dev", "--stack-prefix", "Acme_1"]).current_dir(a.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("'Acme_1'") && err.lines().count() == 1, "{err}");
+}
+
+/// One SQS query-protocol call to the emulator (moto reads the service from the credential
+/// scope and checks no signature; the test binary has no SQS client of its own).
+fn sqs(endpoint: &str, queue_url: &str, form: &str) -> String {
+    let host = endpoint.trim_start_matches("http://");
+    // The output names AWS's host; the path (account/queue) is what the emulator needs.
+    let path = queue_url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=tradai-test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "SQS {form}: {answer}");
+    answer
+}
+
+fn deploy(ep: &str, args: &[&str]) -> std::process::Output {
+    let mut c = on_aws(ep);
+    c.arg("deploy").args(args);
+    c.output().unwrap()
+}
+
+#[test]
+fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_changes() {
+    let Some(ep) = endpoint() else { return };
+    let prefix = unique_prefix();
+    let target = ["--env", "dev", "--stack-prefix", prefix.as_str()];
+
+    // Before anything is deployed, diff says every stack is missing.
+    let out = deploy(&ep, &[&["diff", "--json"][..], &target].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(json_of(&out)["stacks"].as_array().unwrap().iter().all(|s| s["state"] == "missing"));
+
+    let out = deploy(&ep, &[&["apply"][..], &target].concat());
+    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
+    let applied = json_of(&out);
+    for s in applied["stacks"].as_array().unwrap() {
+        assert_eq!((s["action"].as_str(), s["status"].as_str()), (Some("created"), Some("CREATE_COMPLETE")), "{s}");
+    }
+    let o = &applied["outputs"];
+    let get = |k: &str| o[k].as_str().unwrap_or_else(|| panic!("output {k} missing: {o}")).to_owned();
+    assert_eq!(get("table_name"), format!("{prefix}-workflow-state-dev"));
+    assert!(get("alerts_topic_arn").starts_with("arn:aws:sns:"));
+
+    // The queue: a message in, the same message out (FIFO: a group id).
+    let queue = get("queue_url");
+    sqs(&ep, &queue, "Action=SendMessage&MessageBody=job-42&MessageGroupId=backtests&Version=2012-11-05");
+    let received = sqs(&ep, &queue, "Action=ReceiveMessage&WaitTimeSeconds=1&Version=2012-11-05");
+    assert!(received.contains("job-42"), "{received}");
+
+    // The table: a job created, claimed through the status index, completed.
+    let overrides = tradai_aws::AwsOverrides {
+        endpoint_url: Some(ep.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
+    };
+    {
+        use tradai_jobs::{JobRepository, JobStatus, NewJob};
+        let repo = tradai_aws::DynamoJobRepository::connect(&get("table_name"), &overrides, false).unwrap();
+        let (job, _) = repo.create(NewJob { job_type: "backtest".into(), config: serde_json::json!({}), idempotency_key: None, label: None }).unwrap();
+        let claimed = repo.claim_next(&["backtest"], "deploy-test").unwrap().expect("the index finds the pending job");
+        assert_eq!(claimed.id, job.id);
+        repo.transition(&job.id, JobStatus::Completed, None, None).unwrap();
+        assert_eq!(repo.get(&job.id).unwrap().status, JobStatus::Completed);
+    }
+
+    // The buckets: candles stored in each and listed back.
+    let sample = repo().join("sample-data/binance");
+    for bucket in [get("data_bucket"), get("results_bucket")] {
+        let dir = format!("s3://{bucket}/data");
+        let mut c = on_aws(&ep);
+        c.args(["-q", "--data-dir", &dir, "data", "import", "freqtrade"]).arg(&sample).args(["--exchange", "binance"]);
+        ok(c, "import into the bucket");
+        let mut c = on_aws(&ep);
+        c.args(["--data-dir", &dir, "data", "list", "--json"]);
+        let listed = json_of(&ok(c, "list the bucket"));
+        assert!(listed.as_array().is_some_and(|a| !a.is_empty()), "{bucket}: {listed}");
+    }
+
+    // A second apply changes nothing, and diff agrees (exit 0).
+    let out = deploy(&ep, &[&["apply"][..], &target].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(json_of(&out)["stacks"].as_array().unwrap().iter().all(|s| s["action"] == "unchanged"), "{}", json_of(&out));
+    let out = deploy(&ep, &[&["diff", "--json"][..], &target].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let report = json_of(&out);
+    assert_eq!(report["in_sync"], true);
+    // moto has no DetectStackDrift: said, not hidden.
+    assert_eq!(report["stacks"][0]["resources"]["detection"], "unavailable");
+
+    // Out of band: someone updates the persistent stack with a shorter visibility timeout.
+    let stack = format!("{prefix}-dev-persistent");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = tradai_aws::StackClient::connect(&overrides).await;
+        let mut t: Value = serde_json::from_str(&client.deployed_template(&stack).await.unwrap()).unwrap();
+        t["Resources"]["BacktestQueue"]["Properties"]["VisibilityTimeout"] = Value::from(30);
+        let (action, state) = client.apply(&stack, &t.to_string(), Duration::from_secs(60), |_| false).await.unwrap();
+        assert_eq!((action, state.status.as_str()), (tradai_aws::StackAction::Updated, "UPDATE_COMPLETE"));
+    });
+    let out = deploy(&ep, &[&["diff", "--json"][..], &target].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let report = json_of(&out);
+    let persistent = &report["stacks"][0];
+    assert_eq!(persistent["state"], "drifted");
+    assert_eq!(persistent["template"]["resources"]["BacktestQueue"], serde_json::json!({ "change": "modified", "fields": ["VisibilityTimeout"] }));
+    assert_eq!(report["stacks"][1]["state"], "in_sync");
+    // The human form names the resource too.
+    let out = deploy(&ep, &[&["diff"][..], &target].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{stack}: drifted")) && text.contains("BacktestQueue"), "{text}");
+
+    // The next apply puts it back.
+    let out = deploy(&ep, &[&["apply"][..], &target].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["stacks"][0]["action"], "updated");
+    let out = deploy(&ep, &[&["diff"][..], &target].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// A stack prefix no earlier run used on this emulator (its stacks stay until it restarts).
+fn unique_prefix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t{:010x}", nanos & 0xff_ffff_ffff)
+}
