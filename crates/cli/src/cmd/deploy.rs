@@ -254,7 +254,14 @@ mod aws {
             let mut stacks = Vec::new();
             for s in render(&d) {
                 let Some(state) = client.describe(&s.name).await.with_context(|| format!("reading stack {}", s.name))? else {
-                    stacks.push(StackDiff { stack: s.name, layer: layer_name(s.layer), state: "missing", status: None, template: None, resources: None });
+                    stacks.push(StackDiff {
+                        stack: s.name,
+                        layer: layer_name(s.layer),
+                        state: "missing",
+                        status: None,
+                        template: None,
+                        resources: None,
+                    });
                     continue;
                 };
                 let body = client.deployed_template(&s.name).await?;
@@ -309,7 +316,8 @@ mod aws {
     use super::{ApplyArgs, DiffArgs};
     use crate::output::Ui;
 
-    const NO_AWS: &str = "this build has no AWS back end (build tradai-cli with the `aws` feature); `tradai deploy render` works without it";
+    const NO_AWS: &str =
+        "this build has no AWS back end (build tradai-cli with the `aws` feature); `tradai deploy render` works without it";
 
     pub(super) fn apply(_: &ApplyArgs, _: Ui) -> anyhow::Result<ExitCode> {
         anyhow::bail!("tradai deploy apply: {NO_AWS}")

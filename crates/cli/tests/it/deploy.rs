@@ -44,11 +44,14 @@ fn render_example_writes_four_stacks_the_same_every_time() {
     assert_eq!(t["Resources"]["WorkflowStateTable"]["Properties"]["TableName"], "tradai-workflow-state-dev");
 
     // --json lists what was written; a bad prefix is one line naming it, exit 2.
-    let out = ok({
-        let mut c = tradai();
-        c.args(["deploy", "render", "--env", "prod", "--stack-prefix", "acme", "--json", "--out"]).arg(a.path().join("p"));
-        c
-    }, "render --json");
+    let out = ok(
+        {
+            let mut c = tradai();
+            c.args(["deploy", "render", "--env", "prod", "--stack-prefix", "acme", "--json", "--out"]).arg(a.path().join("p"));
+            c
+        },
+        "render --json",
+    );
     let listed = json_of(&out);
     assert_eq!(listed.as_array().unwrap().len(), 4);
     assert_eq!(listed[0]["stack"], "acme-prod-persistent");
@@ -122,7 +125,8 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     {
         use tradai_jobs::{JobRepository, JobStatus, NewJob};
         let repo = tradai_aws::DynamoJobRepository::connect(&get("table_name"), &overrides, false).unwrap();
-        let (job, _) = repo.create(NewJob { job_type: "backtest".into(), config: serde_json::json!({}), idempotency_key: None, label: None }).unwrap();
+        let (job, _) =
+            repo.create(NewJob { job_type: "backtest".into(), config: serde_json::json!({}), idempotency_key: None, label: None }).unwrap();
         let claimed = repo.claim_next(&["backtest"], "deploy-test").unwrap().expect("the index finds the pending job");
         assert_eq!(claimed.id, job.id);
         repo.transition(&job.id, JobStatus::Completed, None, None).unwrap();
@@ -168,7 +172,10 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     let report = json_of(&out);
     let persistent = &report["stacks"][0];
     assert_eq!(persistent["state"], "drifted");
-    assert_eq!(persistent["template"]["resources"]["BacktestQueue"], serde_json::json!({ "change": "modified", "fields": ["VisibilityTimeout"] }));
+    assert_eq!(
+        persistent["template"]["resources"]["BacktestQueue"],
+        serde_json::json!({ "change": "modified", "fields": ["VisibilityTimeout"] })
+    );
     assert_eq!(report["stacks"][1]["state"], "in_sync");
     // The human form names the resource too.
     let out = deploy(&ep, &[&["diff"][..], &target].concat());
