@@ -2,11 +2,38 @@
 //! stack of every environment, hadolint on the Dockerfile, and compose.yaml against the compose
 //! spec; each with a check that the linter does refuse a bad file.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tradai_deploy::{render, Deployment, Environment, DEFAULT_PREFIX};
 
 use crate::linters;
+
+/// The three linters, each with the arguments that come before the files.
+#[derive(Clone, Copy)]
+enum Linter {
+    CfnLint,
+    Hadolint,
+    ComposeSpec,
+}
+
+impl Linter {
+    /// Runs the linter of `bin` on `files`: `Ok` when it accepts them, else its findings.
+    fn check(self, bin: &Path, files: &[PathBuf]) -> Result<(), String> {
+        let (tool, args): (&str, &[&str]) = match self {
+            Self::CfnLint => ("cfn-lint", &["--regions", "eu-central-1", "--"]),
+            Self::Hadolint => ("hadolint", &["--no-color"]),
+            // The schema ships inside the pinned check-jsonschema: nothing is fetched.
+            Self::ComposeSpec => ("check-jsonschema", &["--builtin-schema", "vendor.compose-spec"]),
+        };
+        let out = Command::new(bin.join(tool)).args(args).args(files).output().unwrap();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        }
+    }
+}
 
 #[test]
 fn cfn_lint_accepts_every_stack_of_every_environment() {
@@ -20,36 +47,25 @@ fn cfn_lint_accepts_every_stack_of_every_environment() {
             files.push(path);
         }
     }
-    let out = Command::new(bin.join("cfn-lint")).args(["--regions", "eu-central-1", "--"]).args(&files).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "cfn-lint found problems:\n{text}");
+    if let Err(findings) = Linter::CfnLint.check(&bin, &files) {
+        panic!("cfn-lint found problems:\n{findings}");
+    }
 }
 
 #[test]
 fn hadolint_accepts_the_dockerfile() {
     let Some(bin) = linters("lint::hadolint") else { return };
-    let dockerfile = crate::workspace_root().join("Dockerfile");
-    let out = Command::new(bin.join("hadolint")).args(["--no-color"]).arg(&dockerfile).output().unwrap();
-    assert!(
-        out.status.success(),
-        "hadolint found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(findings) = Linter::Hadolint.check(&bin, &[crate::workspace_root().join("Dockerfile")]) {
+        panic!("hadolint found problems:\n{findings}");
+    }
 }
 
 #[test]
 fn compose_yaml_follows_the_compose_spec() {
     let Some(bin) = linters("lint::compose_spec") else { return };
-    let compose = crate::workspace_root().join("compose.yaml");
-    // The schema ships inside the pinned check-jsonschema: nothing is fetched.
-    let out = Command::new(bin.join("check-jsonschema")).args(["--builtin-schema", "vendor.compose-spec"]).arg(&compose).output().unwrap();
-    assert!(
-        out.status.success(),
-        "compose.yaml breaks the compose spec:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(findings) = Linter::ComposeSpec.check(&bin, &[crate::workspace_root().join("compose.yaml")]) {
+        panic!("compose.yaml breaks the compose spec:\n{findings}");
+    }
 }
 
 #[test]
@@ -57,17 +73,18 @@ fn the_linters_catch_what_they_are_here_to_catch() {
     // A guard against a linter that passes everything (wrong flags, an empty schema).
     let Some(bin) = linters("lint::the_linters_catch") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let bad_compose = dir.path().join("compose.yaml");
-    std::fs::write(&bad_compose, "services:\n  api:\n    image: x\n    ports: 8000\n    restart: sometimes\n").unwrap();
-    let out =
-        Command::new(bin.join("check-jsonschema")).args(["--builtin-schema", "vendor.compose-spec"]).arg(&bad_compose).output().unwrap();
-    assert!(!out.status.success(), "a compose file with a scalar ports list passed");
-    let bad_docker = dir.path().join("Dockerfile");
-    std::fs::write(&bad_docker, "FROM debian:latest\nRUN apt-get install curl\n").unwrap();
-    let out = Command::new(bin.join("hadolint")).args(["--no-color"]).arg(&bad_docker).output().unwrap();
-    assert!(!out.status.success(), "a Dockerfile with an unpinned :latest base passed");
-    let bad_cfn = dir.path().join("bad.json");
-    std::fs::write(&bad_cfn, r#"{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"Q":{"Type":"AWS::SQS::Queue","Properties":{"VisibilityTimeout":"soon"}}}}"#).unwrap();
-    let out = Command::new(bin.join("cfn-lint")).arg(&bad_cfn).output().unwrap();
-    assert!(!out.status.success(), "a template with a non-numeric VisibilityTimeout passed");
+    let bad = [
+        (Linter::ComposeSpec, "compose.yaml", "services:\n  api:\n    image: x\n    ports: 8000\n    restart: sometimes\n"),
+        (Linter::Hadolint, "Dockerfile", "FROM debian:latest\nRUN apt-get install curl\n"),
+        (
+            Linter::CfnLint,
+            "bad.json",
+            r#"{"AWSTemplateFormatVersion":"2010-09-09","Resources":{"Q":{"Type":"AWS::SQS::Queue","Properties":{"VisibilityTimeout":"soon"}}}}"#,
+        ),
+    ];
+    for (linter, name, text) in bad {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        assert!(linter.check(&bin, &[path]).is_err(), "the linter passed a bad {name}");
+    }
 }
