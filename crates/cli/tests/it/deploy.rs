@@ -1,7 +1,8 @@
 //! `tradai deploy`: render's files (deterministic, its help example runs), and on the AWS
 //! emulator (moto, `TRADAI_TEST_AWS_ENDPOINT`): apply creates the four stacks, their outputs
-//! work (a message through the queue, a job through the table's index, candles in both
-//! buckets), a second apply changes nothing, and diff reports an out-of-band change until the
+//! work (a message through the queue, a job through the table's index, the strategy container
+//! run as an ECS task in the stack's network, candles in both buckets), the 18 Lambdas and their
+//! schedules exist, a second apply changes nothing, and diff reports an out-of-band change until the
 //! next apply puts the stack back.
 
 use std::io::{Read, Write};
@@ -61,25 +62,36 @@ fn render_example_writes_four_stacks_the_same_every_time() {
     assert!(err.contains("'Acme_1'") && err.lines().count() == 1, "{err}");
 }
 
-/// One SQS query-protocol call to the emulator (moto reads the service from the credential
-/// scope and checks no signature; the test binary has no SQS client of its own).
-fn sqs(endpoint: &str, queue_url: &str, form: &str) -> String {
+/// One call to an AWS API on the emulator: moto reads the service from the credential scope
+/// and checks no signature (the test binary has no SQS, ECS, Lambda or EventBridge client).
+fn call(endpoint: &str, service: &str, method: &str, path: &str, extra_headers: &str, body: &str) -> String {
     let host = endpoint.trim_start_matches("http://");
-    // The output names AWS's host; the path (account/queue) is what the emulator needs.
-    let path = queue_url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
     let mut s = std::net::TcpStream::connect(host).unwrap();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=tradai-test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra_headers}\
+         Authorization: AWS4-HMAC-SHA256 Credential=tradai-test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "SQS {form}: {answer}");
-    answer
+    assert!(answer.starts_with("HTTP/1.1 200"), "{service} {method} {path} {body}: {answer}");
+    answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+}
+
+/// An SQS query-protocol call on the queue of `queue_url`.
+fn sqs(endpoint: &str, queue_url: &str, form: &str) -> String {
+    // The output names AWS's host; the path (account/queue) is what the emulator needs.
+    let path = queue_url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap();
+    call(endpoint, "sqs", "POST", &path, "Content-Type: application/x-www-form-urlencoded\r\n", form)
+}
+
+/// A JSON-protocol call (ECS, EventBridge): `target` is the `X-Amz-Target` header.
+fn json_call(endpoint: &str, service: &str, target: &str, body: &Value) -> Value {
+    let headers = format!("Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n");
+    serde_json::from_str(&call(endpoint, service, "POST", "/", &headers, &body.to_string())).unwrap()
 }
 
 fn deploy(ep: &str, args: &[&str]) -> std::process::Output {
@@ -132,6 +144,44 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
         repo.transition(&job.id, JobStatus::Completed, None, None).unwrap();
         assert_eq!(repo.get(&job.id).unwrap().status, JobStatus::Completed);
     }
+
+    // The compute stack: the strategy container runs as an ECS task in the stack's cluster,
+    // subnets and security group (what the ECS executor does), and stops on request.
+    let subnets: Vec<String> = get("private_subnets").split(',').map(str::to_owned).collect();
+    let ecs = "AmazonEC2ContainerServiceV20141113";
+    let run = json_call(
+        &ep,
+        "ecs",
+        &format!("{ecs}.RunTask"),
+        &serde_json::json!({
+            "cluster": get("cluster_name"),
+            "taskDefinition": get("strategy_container_task_definition"),
+            "launchType": "FARGATE",
+            "networkConfiguration": { "awsvpcConfiguration": { "subnets": subnets, "securityGroups": [get("tasks_security_group")] } },
+            "overrides": { "containerOverrides": [ { "name": "strategy-container", "environment": [ { "name": "JOB_ID", "value": "j-1" } ] } ] },
+        }),
+    );
+    assert_eq!(run["failures"].as_array().map(Vec::len), Some(0), "{run}");
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let stop = json_call(&ep, "ecs", &format!("{ecs}.StopTask"), &serde_json::json!({ "cluster": get("cluster_name"), "task": task }));
+    assert_eq!(stop["task"]["desiredStatus"], "STOPPED", "{stop}");
+    // One Lambda per handler with the seeds' sizes, and the six schedules plus the alarm rule.
+    let functions: Value = serde_json::from_str(&call(&ep, "lambda", "GET", "/2015-03-31/functions/", "", "")).unwrap();
+    let ours: Vec<&Value> = functions["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["FunctionName"].as_str().unwrap().starts_with(&format!("{prefix}-")))
+        .collect();
+    assert_eq!(ours.len(), 18, "{functions}");
+    let drift = ours.iter().find(|f| f["FunctionName"] == format!("{prefix}-drift-monitor-dev")).unwrap();
+    assert_eq!((drift["MemorySize"].as_u64(), drift["Timeout"].as_u64()), (Some(512), Some(120)));
+    let rules = json_call(&ep, "events", "AWSEvents.ListRules", &serde_json::json!({ "NamePrefix": format!("{prefix}-") }));
+    let rules = rules["Rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 7, "{rules:?}");
+    assert!(rules
+        .iter()
+        .any(|r| r["Name"] == format!("{prefix}-health-check-schedule-dev") && r["ScheduleExpression"] == "rate(2 minutes)"));
 
     // The buckets: candles stored in each and listed back.
     let sample = repo().join("sample-data/binance");
