@@ -3,7 +3,8 @@
 //! work (a message through the queue, a job through the table's index, the strategy container
 //! run as an ECS task in the stack's network, candles in both buckets), the 18 Lambdas and their
 //! schedules exist, a second apply changes nothing, and diff reports an out-of-band change until the
-//! next apply puts the stack back.
+//! next apply puts the stack back; and compose.yaml's one-shot API-key service, run as compose
+//! would run it.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -244,4 +245,51 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
 fn unique_prefix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("t{:010x}", nanos & 0xff_ffff_ffff)
+}
+
+/// compose.yaml's one-shot `api-key` service, run as compose would run it (`sh -c` with the
+/// binary on PATH and the volume at /data, here a temporary directory): the first run creates
+/// one key and writes it to the volume, not to the output; a second run keeps that key.
+#[test]
+fn compose_api_key_service_creates_one_key_once_and_never_logs_it() {
+    // The compose file is YAML; the pinned linters' Python (it has PyYAML) reads the command.
+    let Some(bin) = std::env::var("TRADAI_TEST_DEPLOY_LINT").ok().filter(|p| !p.trim().is_empty()) else {
+        eprintln!(
+            "skipping compose_api_key: TRADAI_TEST_DEPLOY_LINT is not set (export TRADAI_TEST_DEPLOY_LINT=$(scripts/deploy-lint-venv.sh))"
+        );
+        return;
+    };
+    let read = "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['services']['api-key']['command'][0])";
+    let out = std::process::Command::new(Path::new(bin.trim()).join("python"))
+        .args(["-c", read])
+        .arg(repo().join("compose.yaml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = tempfile::tempdir().unwrap();
+    let script = String::from_utf8(out.stdout).unwrap().replace("/data", data.path().to_str().unwrap());
+    let exe_dir = Path::new(env!("CARGO_BIN_EXE_tradai")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", exe_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let run = || {
+        let out = std::process::Command::new("sh")
+            .args(["-c", script.trim()])
+            .env("PATH", &path)
+            .env("TRADAI_DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let logged = run();
+    let file = data.path().join("_tradai/compose-api-key.json");
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let secret = key["key"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("tdk_") && !logged.contains(&secret), "the key reached the logs: {logged}");
+    run();
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(again["key"], secret.as_str());
+    let mut list = tradai();
+    list.args(["keys", "list", "--json"]).env("TRADAI_DATA_DIR", data.path());
+    let keys = json_of(&ok(list, "keys list"));
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
 }
