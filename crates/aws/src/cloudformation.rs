@@ -43,6 +43,9 @@ pub enum StackError {
         /// How long was waited.
         secs: u64,
     },
+    /// The configuration chain found no region (no `AWS_REGION`, no profile with one).
+    #[error("no AWS region: set AWS_REGION (or AWS_PROFILE naming a profile with a region)")]
+    NoRegion,
     /// A stack that cannot be updated until someone deletes it (a first create that rolled back).
     #[error("stack '{stack}' is in {status} and cannot be updated; delete it (aws cloudformation delete-stack --stack-name {stack}) and apply again")]
     NeedsDelete {
@@ -61,7 +64,7 @@ impl StackError {
         match self {
             Self::Aws(e) => e.is_retryable(),
             Self::TimedOut { .. } => true,
-            Self::Failed { .. } | Self::NeedsDelete { .. } => false,
+            Self::Failed { .. } | Self::NeedsDelete { .. } | Self::NoRegion => false,
         }
     }
 }
@@ -140,8 +143,15 @@ fn is_settled(status: &str) -> bool {
 
 impl StackClient {
     /// A client from the standard configuration chain plus `overrides`.
-    pub async fn connect(overrides: &AwsOverrides) -> Self {
-        Self { client: Client::new(&load_sdk_config(overrides).await) }
+    ///
+    /// # Errors
+    /// [`StackError::NoRegion`] when the chain finds no region (every stack lives in one).
+    pub async fn connect(overrides: &AwsOverrides) -> Result<Self, StackError> {
+        let config = load_sdk_config(overrides).await;
+        if config.region().is_none() {
+            return Err(StackError::NoRegion);
+        }
+        Ok(Self { client: Client::new(&config) })
     }
 
     /// The stack `name` as it is now, or `None` when there is none.

@@ -204,7 +204,7 @@ mod aws {
         let d = a.target.deployment()?;
         let wait = Duration::from_secs(a.timeout_secs);
         runtime()?.block_on(async {
-            let client = StackClient::connect(&AwsOverrides::default()).await;
+            let client = StackClient::connect(&AwsOverrides::default()).await?;
             let mut report = ApplyReport { env: d.env().as_str(), stacks: Vec::new(), outputs: BTreeMap::new() };
             for s in render(&d) {
                 if !ui.quiet {
@@ -250,7 +250,7 @@ mod aws {
         let d = a.target.deployment()?;
         let wait = Duration::from_secs(a.timeout_secs);
         let report = runtime()?.block_on(async {
-            let client = StackClient::connect(&AwsOverrides::default()).await;
+            let client = StackClient::connect(&AwsOverrides::default()).await?;
             let mut stacks = Vec::new();
             for s in render(&d) {
                 let Some(state) = client.describe(&s.name).await.with_context(|| format!("reading stack {}", s.name))? else {

@@ -212,7 +212,7 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     let stack = format!("{prefix}-dev-persistent");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let client = tradai_aws::StackClient::connect(&overrides).await;
+        let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
         let mut t: Value = serde_json::from_str(&client.deployed_template(&stack).await.unwrap()).unwrap();
         t["Resources"]["BacktestQueue"]["Properties"]["VisibilityTimeout"] = Value::from(30);
         let (action, state) = client.apply(&stack, &t.to_string(), Duration::from_secs(60), |_| false).await.unwrap();
