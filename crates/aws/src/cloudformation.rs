@@ -263,6 +263,24 @@ impl StackClient {
         Ok((action, state))
     }
 
+    /// Deletes the stack `name` and waits (at most `wait`) until it is gone; `false` when there
+    /// was no such stack. Resources with a `Retain` policy stay behind, as CloudFormation keeps them.
+    ///
+    /// # Errors
+    /// [`StackError`]: the API failed, the deletion failed (with the reasons), or the wait ran out.
+    pub async fn delete(&self, name: &str, wait: Duration) -> Result<bool, StackError> {
+        if self.describe(name).await?.is_none() {
+            return Ok(false);
+        }
+        self.client.delete_stack().stack_name(name).send().await.map_err(|e| sdk("DeleteStack", name, e))?;
+        let waited = self.client.wait_until_stack_delete_complete().stack_name(name).wait(wait).await;
+        if waited.is_ok() || self.describe(name).await?.is_none_or(|s| s.status == "DELETE_COMPLETE") {
+            return Ok(true);
+        }
+        self.settle(name, false, wait).await?;
+        Ok(true)
+    }
+
     /// After a waiter: success, or the stack's failure with the reasons from its events.
     async fn settle(&self, name: &str, waiter_ok: bool, wait: Duration) -> Result<(), StackError> {
         if waiter_ok {

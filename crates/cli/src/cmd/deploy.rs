@@ -1,6 +1,6 @@
-//! `tradai deploy render | apply | diff`: the CloudFormation stacks of tradai-deploy written to
-//! files, deployed through the CloudFormation API (tradai-aws's `StackClient`), and compared with
-//! what is deployed. AWS settings come from the SDK's standard chain (`AWS_PROFILE`,
+//! `tradai deploy render | apply | diff | destroy`: the CloudFormation stacks of tradai-deploy
+//! written to files, deployed through the CloudFormation API (tradai-aws's `StackClient`),
+//! compared with what is deployed, and deleted. AWS settings come from the SDK's standard chain (`AWS_PROFILE`,
 //! `AWS_REGION`, `AWS_ENDPOINT_URL` for an emulator).
 
 use std::path::PathBuf;
@@ -74,6 +74,29 @@ pub enum DeployCommand {
     #[command(after_help = "Example:
   tradai deploy diff --env dev --json")]
     Diff(DiffArgs),
+    /// Delete the edge, compute and foundation stacks (in that order), and with
+    /// --include-persistent the persistent one too. Resources marked Retain (prod's buckets and
+    /// table) stay behind.
+    #[command(after_help = "Example (the seeds' infra-down-all: keeps buckets, table and queue):
+  tradai deploy destroy --env dev --yes")]
+    Destroy(DestroyArgs),
+}
+
+/// `tradai deploy destroy` flags.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Environment and prefix.
+    #[command(flatten)]
+    pub target: TargetFlags,
+    /// Delete the persistent stack too (buckets, table, queues, secret; prod's data is retained).
+    #[arg(long)]
+    pub include_persistent: bool,
+    /// Confirm the deletion (nothing is deleted without it).
+    #[arg(long)]
+    pub yes: bool,
+    /// Longest wait for one stack to be deleted, in seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub timeout_secs: u64,
 }
 
 /// `tradai deploy render` flags.
@@ -121,6 +144,7 @@ pub fn run(c: DeployCommand, ui: Ui) -> anyhow::Result<ExitCode> {
         DeployCommand::Render(a) => run_render(&a, ui),
         DeployCommand::Apply(a) => aws::apply(&a, ui),
         DeployCommand::Diff(a) => aws::diff(&a, ui),
+        DeployCommand::Destroy(a) => aws::destroy(&a, ui),
     }
 }
 
@@ -165,7 +189,7 @@ fn layer_name(l: Layer) -> &'static str {
 
 #[cfg(feature = "aws")]
 mod aws {
-    //! The two subcommands that talk to CloudFormation (the binary's `aws` feature).
+    //! The subcommands that talk to CloudFormation (the binary's `aws` feature).
 
     use std::collections::BTreeMap;
     use std::process::ExitCode;
@@ -177,7 +201,7 @@ mod aws {
     use tradai_deploy::drift::{compare, output_key, TemplateDiff};
     use tradai_deploy::render;
 
-    use super::{layer_name, same_template, ApplyArgs, DiffArgs};
+    use super::{layer_name, same_template, ApplyArgs, DestroyArgs, DiffArgs};
     use crate::output::{print_json, Ui};
 
     fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -305,6 +329,43 @@ mod aws {
         }
         Ok(if report.in_sync { ExitCode::SUCCESS } else { ExitCode::from(1) })
     }
+
+    #[derive(Serialize)]
+    struct DestroyedStack {
+        stack: String,
+        layer: &'static str,
+        /// `deleted`, `absent` (there was none) or `kept` (persistent, without the flag).
+        action: &'static str,
+    }
+
+    pub(super) fn destroy(a: &DestroyArgs, ui: Ui) -> anyhow::Result<ExitCode> {
+        let d = a.target.deployment()?;
+        let names: Vec<String> = render(&d).iter().map(|s| s.name.clone()).collect();
+        if !a.yes {
+            anyhow::bail!("refusing to delete {} without --yes", names.join(", "));
+        }
+        let wait = Duration::from_secs(a.timeout_secs);
+        let done = runtime()?.block_on(async {
+            let client = StackClient::connect(&AwsOverrides::default()).await?;
+            let mut done = Vec::new();
+            // Reverse deployment order: each stack imports from the ones before it.
+            for s in render(&d).into_iter().rev() {
+                let layer = layer_name(s.layer);
+                if s.layer == tradai_deploy::Layer::Persistent && !a.include_persistent {
+                    done.push(DestroyedStack { stack: s.name, layer, action: "kept" });
+                    continue;
+                }
+                if !ui.quiet {
+                    eprintln!("deleting {} ...", s.name);
+                }
+                let deleted = client.delete(&s.name, wait).await.with_context(|| format!("deleting the {layer} stack"))?;
+                done.push(DestroyedStack { stack: s.name, layer, action: if deleted { "deleted" } else { "absent" } });
+            }
+            anyhow::Ok(done)
+        })?;
+        print_json(&done)?;
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 #[cfg(not(feature = "aws"))]
@@ -313,7 +374,7 @@ mod aws {
 
     use std::process::ExitCode;
 
-    use super::{ApplyArgs, DiffArgs};
+    use super::{ApplyArgs, DestroyArgs, DiffArgs};
     use crate::output::Ui;
 
     const NO_AWS: &str =
@@ -325,5 +386,9 @@ mod aws {
 
     pub(super) fn diff(_: &DiffArgs, _: Ui) -> anyhow::Result<ExitCode> {
         anyhow::bail!("tradai deploy diff: {NO_AWS}")
+    }
+
+    pub(super) fn destroy(_: &DestroyArgs, _: Ui) -> anyhow::Result<ExitCode> {
+        anyhow::bail!("tradai deploy destroy: {NO_AWS}")
     }
 }

@@ -3,7 +3,7 @@
 //! work (a message through the queue, a job through the table's index, the strategy container
 //! run as an ECS task in the stack's network, candles in both buckets), the 18 Lambdas and their
 //! schedules exist, a second apply changes nothing, and diff reports an out-of-band change until the
-//! next apply puts the stack back; and compose.yaml's one-shot API-key service, run as compose
+//! next apply puts the stack back, and destroy takes them down; and compose.yaml's one-shot API-key service, run as compose
 //! would run it.
 
 use std::io::{Read, Write};
@@ -239,6 +239,21 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     assert_eq!(json_of(&out)["stacks"][0]["action"], "updated");
     let out = deploy(&ep, &[&["diff"][..], &target].concat());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // Teardown: nothing without --yes; then edge and compute go. moto's CloudFormation does not
+    // delete a NAT gateway or detach an internet gateway with their stack, so the VPC cannot go
+    // and the foundation's deletion fails there: the error names the stack and the cause.
+    let out = deploy(&ep, &[&["destroy"][..], &target].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without --yes"));
+    let out = deploy(&ep, &[&["destroy", "--yes"][..], &target].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("deleting the foundation stack") && err.contains("DependencyViolation"), "{err}");
+    let report = json_of(&deploy(&ep, &[&["diff", "--json"][..], &target].concat()));
+    let states: Vec<&str> = report["stacks"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+    // (moto leaves the failed foundation stack in no defined state; the others are clear.)
+    assert_eq!((states[0], states[2], states[3]), ("in_sync", "missing", "missing"), "{states:?}");
 }
 
 /// A stack prefix no earlier run used on this emulator (its stacks stay until it restarts).
