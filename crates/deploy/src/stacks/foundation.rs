@@ -176,8 +176,6 @@ pub fn template(d: &Deployment) -> Template {
         ),
     );
     let mut lambda = app_statements(d);
-    // The executors' Lambdas start tasks with the task roles above.
-    lambda.push(json!({ "Sid": "PassTaskRoles", "Effect": "Allow", "Action": "iam:PassRole", "Resource": [get_att("TaskRole", "Arn"), get_att("TaskExecutionRole", "Arn")] }));
     lambda.push(json!({ "Sid": "Stacks", "Effect": "Allow", "Action": ["cloudformation:DescribeStacks", "cloudformation:GetTemplate", "cloudformation:DetectStackDrift", "cloudformation:DescribeStackDriftDetectionStatus", "cloudformation:DescribeStackResourceDrifts"], "Resource": "*" }));
     lambda.push(json!({ "Sid": "NatRoutes", "Effect": "Allow", "Action": ["ec2:ReplaceRoute", "ec2:CreateRoute", "ec2:DescribeRouteTables"], "Resource": "*" }));
     t.add(
@@ -188,6 +186,20 @@ pub fn template(d: &Deployment) -> Template {
                 "AssumeRolePolicyDocument": assume("lambda.amazonaws.com"),
                 "ManagedPolicyArns": [managed("service-role/AWSLambdaVPCAccessExecutionRole")],
                 "Policies": [ { "PolicyName": "tradai", "PolicyDocument": policy_document(&lambda) } ],
+            }),
+        ),
+    );
+
+    // backend-api's ECS executor and the consumer Lambdas start strategy-container tasks, which
+    // run with the two task roles. A policy of its own: inside TaskRole it would name itself.
+    t.add(
+        "PassTaskRolesPolicy",
+        Resource::new(
+            "AWS::IAM::Policy",
+            json!({
+                "PolicyName": "pass-task-roles",
+                "PolicyDocument": policy_document(&[json!({ "Effect": "Allow", "Action": "iam:PassRole", "Resource": [get_att("TaskRole", "Arn"), get_att("TaskExecutionRole", "Arn")] })]),
+                "Roles": [r#ref("TaskRole"), r#ref("LambdaRole")],
             }),
         ),
     );

@@ -112,3 +112,17 @@ fn environments_differ_where_the_seeds_say() {
     let cidr = |env| layer(env, Layer::Foundation)["Resources"]["Vpc"]["Properties"]["CidrBlock"].as_str().unwrap().to_owned();
     assert_ne!(cidr(Environment::Dev), cidr(Environment::Prod));
 }
+
+#[test]
+fn the_roles_that_start_tasks_may_pass_the_task_roles() {
+    // backend-api (TaskRole) and the Lambdas run strategy-container tasks: RunTask needs
+    // iam:PassRole on the roles those tasks run with.
+    let t = layer(Environment::Dev, Layer::Foundation);
+    let p = &t["Resources"]["PassTaskRolesPolicy"]["Properties"];
+    assert_eq!(p["Roles"], serde_json::json!([{ "Ref": "TaskRole" }, { "Ref": "LambdaRole" }]));
+    let passed: Vec<&str> =
+        p["PolicyDocument"]["Statement"][0]["Resource"].as_array().unwrap().iter().map(|r| r["Fn::GetAtt"][0].as_str().unwrap()).collect();
+    assert_eq!(passed, ["TaskRole", "TaskExecutionRole"]);
+    let task_policy = &t["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    assert!(task_policy.as_array().unwrap().iter().any(|s| s["Sid"] == "Tasks" && s["Action"][0] == "ecs:RunTask"));
+}
