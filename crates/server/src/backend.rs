@@ -396,8 +396,10 @@ pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_js
 }
 
 /// Whether a backtest ensures its data before the run: as asked, else when its window has a
-/// start and ends within the last day of `now_ms` (or has no end: it runs up to now). A window
-/// without a start cannot be synced (there is no first candle to fetch from).
+/// start and an end within the last day of `now_ms` (or later). An open end means "to the last
+/// stored candle", as in Freqtrade, so it does not start a download by default (on old sample
+/// data that would be years of candles). A window without a start cannot be synced (there is no
+/// first candle to fetch from).
 ///
 /// # Errors
 /// [`AppError::InvalidField`] naming `ensure_data` when it is asked for without a start.
@@ -409,7 +411,7 @@ pub fn ensure_data(asked: Option<bool>, window: &tradai_core::TimeRange, now_ms:
         }
         (Some(asked), _) => Ok(asked),
         (None, None) => Ok(false),
-        (None, Some(_)) => Ok(window.end_ms.is_none_or(|end| end >= now_ms - DAY_MS)),
+        (None, Some(_)) => Ok(window.end_ms.is_some_and(|end| end >= now_ms - DAY_MS)),
     }
 }
 
@@ -887,7 +889,8 @@ mod tests {
         const DAY: i64 = 86_400_000;
         let now = 100 * DAY;
         let w = |start: Option<i64>, end: Option<i64>| TimeRange { start_ms: start, end_ms: end };
-        assert!(ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: up to now");
+        assert!(!ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: the stored candles");
+        assert!(ensure_data(None, &w(Some(90 * DAY), Some(now + DAY)), now).unwrap(), "an end in the future");
         assert!(ensure_data(None, &w(Some(90 * DAY), Some(now - DAY / 2)), now).unwrap());
         assert!(!ensure_data(None, &w(Some(90 * DAY), Some(now - 2 * DAY)), now).unwrap());
         assert!(!ensure_data(None, &w(None, None), now).unwrap(), "no window: the stored candles");
