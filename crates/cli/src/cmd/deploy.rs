@@ -66,6 +66,7 @@ pub enum DeployCommand {
     /// A stack whose deployed template is already the rendered one is left alone.
     #[command(after_help = "Examples (AWS, then the emulator of scripts/moto-server.sh):
   tradai deploy apply --env dev
+  tradai deploy apply --env prod --image-tag v1.4.0
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 tradai deploy apply --env dev")]
     Apply(ApplyArgs),
     /// Compare the rendered templates with the deployed stacks (and run CloudFormation's
@@ -119,6 +120,10 @@ pub struct ApplyArgs {
     /// Environment and prefix.
     #[command(flatten)]
     pub target: TargetFlags,
+    /// Tag of the tradai image the compute stack's tasks and Lambdas run (its `ImageTag`
+    /// parameter) [default: the deployed one; `latest` at the first apply].
+    #[arg(long, value_name = "TAG")]
+    pub image_tag: Option<String>,
     /// Longest wait for one stack to settle, in seconds.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout_secs: u64,
@@ -234,8 +239,12 @@ mod aws {
                 if !ui.quiet {
                     eprintln!("applying {} ...", s.name);
                 }
+                let mut parameters = BTreeMap::new();
+                if let Some(tag) = a.image_tag.as_ref().filter(|_| s.template.parameters.contains_key("ImageTag")) {
+                    parameters.insert("ImageTag".to_owned(), tag.clone());
+                }
                 let (action, state) = client
-                    .apply(&s.name, &s.body(), wait, |deployed| same_template(&s, deployed))
+                    .apply(&s.name, &s.body(), &parameters, wait, |deployed| same_template(&s, deployed))
                     .await
                     .with_context(|| format!("applying the {} stack", s.layer))?;
                 if !ui.quiet {

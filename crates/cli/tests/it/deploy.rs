@@ -6,6 +6,7 @@
 //! next apply puts the stack back, and destroy takes them down; and compose.yaml's one-shot API-key service, run as compose
 //! would run it.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -208,14 +209,28 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     // moto has no DetectStackDrift: said, not hidden.
     assert_eq!(report["stacks"][0]["resources"]["detection"], "unavailable");
 
+    // A new image tag updates the compute stack only, and later applies keep it.
+    let out = deploy(&ep, &[&["apply", "--image-tag", "v2"][..], &target].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let actions: Vec<String> =
+        json_of(&out)["stacks"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(actions, ["unchanged", "unchanged", "updated", "unchanged"]);
+    let out = deploy(&ep, &[&["apply"][..], &target].concat());
+    assert!(json_of(&out)["stacks"].as_array().unwrap().iter().all(|s| s["action"] == "unchanged"), "{}", json_of(&out));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let compute = rt.block_on(async {
+        let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
+        client.describe(&format!("{prefix}-dev-compute")).await.unwrap().unwrap()
+    });
+    assert_eq!(compute.parameters["ImageTag"], "v2");
+
     // Out of band: someone updates the persistent stack with a shorter visibility timeout.
     let stack = format!("{prefix}-dev-persistent");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
         let mut t: Value = serde_json::from_str(&client.deployed_template(&stack).await.unwrap()).unwrap();
         t["Resources"]["BacktestQueue"]["Properties"]["VisibilityTimeout"] = Value::from(30);
-        let (action, state) = client.apply(&stack, &t.to_string(), Duration::from_secs(60), |_| false).await.unwrap();
+        let (action, state) = client.apply(&stack, &t.to_string(), &BTreeMap::new(), Duration::from_secs(60), |_| false).await.unwrap();
         assert_eq!((action, state.status.as_str()), (tradai_aws::StackAction::Updated, "UPDATE_COMPLETE"));
     });
     let out = deploy(&ep, &[&["diff", "--json"][..], &target].concat());
