@@ -394,3 +394,27 @@ impl StackClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_keeps_the_deployed_parameters_it_is_not_given() {
+        let deployed = BTreeMap::from([("ImageTag".to_owned(), "v2".to_owned()), ("Other".to_owned(), "x".to_owned())]);
+        let wanted = BTreeMap::from([("Other".to_owned(), "y".to_owned())]);
+        let given = vec![Parameter::builder().parameter_key("Other").parameter_value("y").build()];
+        let all = keep_previous(given, &deployed, &wanted);
+        let shown: Vec<(Option<&str>, Option<&str>, Option<bool>)> =
+            all.iter().map(|p| (p.parameter_key(), p.parameter_value(), p.use_previous_value())).collect();
+        assert_eq!(shown, [(Some("Other"), Some("y"), None), (Some("ImageTag"), None, Some(true))]);
+    }
+
+    #[test]
+    fn failures_say_what_to_do_and_whether_to_retry() {
+        let e = StackError::NeedsDelete { stack: "s".into(), status: "ROLLBACK_COMPLETE".into() };
+        assert!(e.to_string().contains("delete-stack --stack-name s") && !e.is_retryable());
+        assert!(StackError::TimedOut { stack: "s".into(), status: "CREATE_IN_PROGRESS".into(), secs: 5 }.is_retryable());
+        assert!(is_settled("UPDATE_ROLLBACK_COMPLETE") && !is_settled("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+    }
+}
