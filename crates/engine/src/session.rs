@@ -309,6 +309,13 @@ impl<'a> TradingSession<'a> {
         self.sim.entries_allowed = false;
     }
 
+    /// Declares the market's last candle not the end of the run: a live node's market grows
+    /// by a candle at a time, and its newest candle is not the backtest's last one, on which
+    /// nothing opens. Everything else is unchanged.
+    pub fn set_open_end(&mut self) {
+        self.sim.open_end = true;
+    }
+
     /// Whether new trades may open.
     #[must_use]
     pub fn entries_allowed(&self) -> bool {

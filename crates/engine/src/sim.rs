@@ -173,6 +173,9 @@ pub(crate) struct Sim<'a> {
     scratch: Vec<usize>,
     /// New trades may open on stepped candles (a session's kill switch clears it).
     pub(crate) entries_allowed: bool,
+    /// The market's last candle is not the run's last (a live node's market grows): entries
+    /// may open on it, as on any other candle.
+    pub(crate) open_end: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
@@ -266,6 +269,7 @@ impl<'a> Sim<'a> {
             entered: Vec::new(),
             scratch: Vec::new(),
             entries_allowed: true,
+            open_end: false,
         }
     }
 }
@@ -363,7 +367,7 @@ impl Sim<'_> {
         if let Some(b) = self.balance.get_mut(idx(k - 1)) {
             b.1 = value;
         }
-        let can_enter = k < self.k_max && self.entries_allowed;
+        let can_enter = (k < self.k_max || self.open_end) && self.entries_allowed;
         let t = self.min_date + self.step * k;
         // The open pairs as they were before this candle (closing one changes the list).
         let mut snapshot = std::mem::take(&mut self.scratch);
