@@ -1307,6 +1307,31 @@ impl Sim<'_> {
         self.wallet_update();
     }
 
+    /// A forced exit (a node's `/forceexit`, or its kill switch with `close_all`): pair `p`'s
+    /// trade exits at the open of candle `k`, as `handle_left_open` force-exits what the
+    /// backtest leaves open. `false` when the pair has no open trade or no candle at `k`.
+    pub(crate) fn force_exit(&mut self, p: usize, k: i64) -> bool {
+        let Some(i) = self.row_at(p, k) else { return false };
+        let Some(mut tr) = self.open[p].take() else { return false };
+        let t = self.min_date + self.step * k;
+        let o = self.pairs[p].open[i];
+        self.place_exit_order(p, &mut tr, o, ExitReason::ForceExit, t);
+        tr.exit_reason = Some(ExitReason::ForceExit);
+        self.open[p] = Some(tr);
+        self.close_trade(p, t);
+        true
+    }
+
+    /// Indices of the pairs with an open trade, in opening order.
+    pub(crate) fn open_pairs(&self) -> &[usize] {
+        &self.open_order
+    }
+
+    /// Index of `pair`, if the run trades it.
+    pub(crate) fn pair_index(&self, pair: &Pair) -> Option<usize> {
+        self.names.iter().position(|n| *n == pair)
+    }
+
     /// `handle_left_open` (§7, §9): force-exit every trade still open at the open of its
     /// pair's last candle; a force exit that cannot fill leaves the trade open and unreported.
     fn handle_left_open(&mut self) -> Vec<UnclosedTrade> {
