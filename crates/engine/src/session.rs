@@ -229,7 +229,16 @@ impl<'a> TradingSession<'a> {
         }
         let mut sim = Sim::new(config, settings, &market.view(), signals, true);
         sim.wallet_update();
-        Ok(Self { sim, market, config, settings, strategy: strategy.to_owned(), processed: vec![i64::MIN; market.pairs.len()], next_k: 1, forced: Vec::new() })
+        Ok(Self {
+            sim,
+            market,
+            config,
+            settings,
+            strategy: strategy.to_owned(),
+            processed: vec![i64::MIN; market.pairs.len()],
+            next_k: 1,
+            forced: Vec::new(),
+        })
     }
 
     fn candle_ms(&self, k: i64) -> i64 {

@@ -14,6 +14,7 @@
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
 //! - [`live`]: the loop over live candles, polled from the exchange at each candle close;
+//! - [`control`]: commands to a running node (kill switch, forced exits) and its snapshot;
 //! - [`risk`]: limits on top of the rules (a drawdown that trips the kill switch);
 //! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded;
 //! - [`golive`]: the `GoLiveValidationReport` of a strategy, from facts its caller gathered.
@@ -22,6 +23,7 @@
 
 pub mod binance;
 pub mod broker;
+pub mod control;
 mod error;
 pub mod golive;
 pub mod live;
@@ -34,6 +36,7 @@ pub mod state;
 mod stepper;
 
 pub use broker::{Broker, BrokerError, PaperBroker};
+pub use control::{NodeControl, NodeSnapshot, OpenTradeView};
 pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
 pub use live::{run_live, Clock, FeedConfig, LiveOutcome, SystemClock};

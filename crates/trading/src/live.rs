@@ -28,6 +28,7 @@ use tradai_exchange::{CandleRequest, ExchangeClient, PriceKind, SyncOptions, Syn
 use tradai_store::{BlockingCandleStore, SeriesKey};
 
 use crate::broker::Broker;
+use crate::control::NodeControl;
 use crate::error::TradingError;
 use crate::replay::{Beat, NodeHooks};
 use crate::risk::RiskStop;
@@ -143,6 +144,7 @@ pub fn run_live(
     clock: &dyn Clock,
     hooks: &NodeHooks<'_>,
     feed: &FeedConfig,
+    control: &NodeControl,
 ) -> Result<LiveOutcome, TradingError> {
     let now = || clock.now_ms();
     let hooks = NodeHooks {
@@ -208,6 +210,7 @@ pub fn run_live(
         stats: db.candle_stats(bot)?.unwrap_or_default(),
         candles: CandleStats::default(),
         poll_errors,
+        control,
     };
     let mut beat = Beat::new(hooks.heartbeat_every_ms);
     node.beat(db, &mut beat, &hooks, true)?;
@@ -383,6 +386,7 @@ struct LiveNode<'a> {
     /// Candle statistics of this process.
     candles: CandleStats,
     poll_errors: u64,
+    control: &'a NodeControl,
 }
 
 impl LiveNode<'_> {
@@ -442,6 +446,10 @@ impl LiveNode<'_> {
                 .restore(state, self.held.trades.clone(), &self.held.balance)
                 .map_err(|source| TradingError::Resume { bot_id: bot.clone(), source: Box::new(source) })?;
         }
+        // Commands wait for a candle to step: the session is rebuilt at the next one.
+        if session.next_candle_ms().is_some() {
+            self.control.apply(&mut session);
+        }
         let spec = self.spec;
         let stepper = self.stepper.get_or_insert_with(|| {
             Stepper::new(spec, &self.held.trades, self.held.balance.len(), cfg.starting_balance, hooks.commit_every)
@@ -455,6 +463,7 @@ impl LiveNode<'_> {
             self.held =
                 Held { state: Some(session.state()), trades: session.trades().to_vec(), balance: session.balance_series().to_vec() };
         }
+        self.control.publish(&session, &|p| market.pairs.iter().find(|x| &x.pair == p).and_then(|x| x.candles.close.last().copied()));
         Ok(())
     }
 }

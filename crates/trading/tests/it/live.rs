@@ -10,7 +10,7 @@ use tradai_core::{ExitReason, Pair, TimeRange, Timeframe};
 use tradai_exchange::{BinanceClient, BinanceConfig, ExchangeClient, RetryPolicy, TransportConfig};
 use tradai_store::{synth, SynthSpec};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
-use tradai_trading::{run_live, BotId, FeedConfig, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingMode};
+use tradai_trading::{run_live, BotId, Clock, FeedConfig, NodeControl, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingMode};
 
 use crate::fake_klines::FakeKlines;
 
@@ -47,8 +47,10 @@ fn key(pair: &str) -> SeriesKey {
     SeriesKey::new("binance".parse().unwrap(), pair.parse().unwrap(), Timeframe::M5)
 }
 
-#[test]
-fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
+/// Synthetic candles of two pairs served by a fake venue whose clock stands 5 days in, 40 s
+/// into a candle; the store holds most of the warm-up, with a hole. Returns the node's first
+/// (signal-only) candle: the last closed one.
+fn setup() -> (tempfile::TempDir, BlockingCandleStore, FakeKlines, i64, i64) {
     let pairs: Vec<Pair> = vec!["BTC/USDT".parse().unwrap(), "ETH/USDT".parse().unwrap()];
     let mut spec = SynthSpec::new(pairs.clone(), Timeframe::M5, 8, 11);
     spec.annual_volatility = 1.5;
@@ -78,6 +80,13 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     }
     let series: HashMap<String, tradai_core::Candles> = all.iter().map(|(p, c)| (p.to_string().replace('/', ""), c.clone())).collect();
     let fake = FakeKlines::start(TF, series, now0);
+    (dir, store, fake, start, first_ms)
+}
+
+#[test]
+fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
+    let (dir, store, fake, start, first_ms) = setup();
+    let d = 1_440;
     let late_ms = first_ms + 5 * TF;
     let never_ms = first_ms + 9 * TF;
     {
@@ -93,7 +102,7 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(120) };
     let mut broker = PaperBroker::new(live.run.fee);
 
-    let first = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed).unwrap();
+    let first = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new()).unwrap();
     assert_eq!(first.first_candle_ms, first_ms + TF);
     assert!(!first.resumed);
     assert_eq!(first.candles_stepped, 120);
@@ -106,7 +115,7 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     // A restart resumes where the node stopped. An outage at the start (the restart's sync
     // of the hole the venue never filled, then the first poll of BTC) only delays a candle.
     fake.state.lock().unwrap().unavailable_next = 2;
-    let second = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed).unwrap();
+    let second = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new()).unwrap();
     assert!(second.resumed);
     assert_eq!(second.first_candle_ms, first_ms + TF);
     assert_eq!(second.candles_stepped, 120);
@@ -149,4 +158,52 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     assert_eq!(orders.len(), 2 * live_trades.len() + second.open_trades);
     let beats = db.heartbeats(&live.bot_id).unwrap();
     assert!(beats.len() >= 240 * 5 / 60, "a heartbeat a minute of node time: {}", beats.len());
+}
+
+/// A clock that sets the kill switch with `close_all` as soon as the node shows an open
+/// trade, and remembers the candle the node steps next (the first with the switch on).
+struct StopWhenOpen<'a> {
+    clock: crate::fake_klines::JumpClock,
+    control: &'a NodeControl,
+    stop_candle: std::sync::Mutex<Option<i64>>,
+}
+
+impl Clock for StopWhenOpen<'_> {
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn sleep_until(&self, t_ms: i64, stop: &AtomicBool) {
+        self.clock.sleep_until(t_ms, stop);
+        let mut at = self.stop_candle.lock().unwrap();
+        let snap = self.control.snapshot();
+        if at.is_none() && !snap.open_trades.is_empty() {
+            *at = snap.last_candle_ms.map(|c| c + TF);
+            self.control.stop(true);
+        }
+    }
+}
+
+#[test]
+fn stop_with_close_all_exits_every_trade_at_the_next_open_and_opens_none() {
+    let (dir, store, fake, _start, _first_ms) = setup();
+    let control = NodeControl::new();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let live = node("stopper", false, None);
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(200) };
+    let mut broker = PaperBroker::new(live.run.fee);
+    let clock = StopWhenOpen { clock: fake.clock(), control: &control, stop_candle: std::sync::Mutex::new(None) };
+    let out = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed, &control).unwrap();
+    let stop_candle = clock.stop_candle.lock().unwrap().expect("no trade opened in 200 candles");
+    let trades = db.trades(&live.bot_id).unwrap();
+    assert!(trades.iter().all(|t| t.open_timestamp < stop_candle), "a trade opened after the stop");
+    let forced: Vec<_> = trades.iter().filter(|t| t.exit_reason == ExitReason::ForceExit).collect();
+    assert!(!forced.is_empty());
+    assert!(forced.iter().all(|t| t.close_timestamp == stop_candle), "{forced:?}");
+    assert_eq!(out.open_trades, 0);
+    assert!(out.entries_stopped);
+    let snap = control.snapshot();
+    assert!(snap.entries_stopped && snap.open_trades.is_empty(), "{snap:?}");
 }
