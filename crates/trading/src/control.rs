@@ -87,6 +87,23 @@ impl NodeControl {
         self.snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// Whether the kill switch was asked for.
+    #[must_use]
+    pub fn entries_stop_requested(&self) -> bool {
+        self.stop_entries.load(Ordering::SeqCst)
+    }
+
+    /// Forced exits asked for and not applied yet (`None`: every open trade).
+    #[must_use]
+    pub fn pending_exits(&self) -> Vec<Option<Pair>> {
+        self.force.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the snapshot (the node after each candle; a caller restoring a view).
+    pub fn set_snapshot(&self, snap: NodeSnapshot) {
+        *self.snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
+    }
+
     /// Applies pending commands to `session` before its next step.
     pub(crate) fn apply(&self, session: &mut TradingSession<'_>) {
         if self.stop_entries.load(Ordering::SeqCst) && session.entries_allowed() {
@@ -127,6 +144,6 @@ impl NodeControl {
             wallet: Some(session.wallet()),
             entries_stopped: !session.entries_allowed(),
         };
-        *self.snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
+        self.set_snapshot(snap);
     }
 }

@@ -10,6 +10,7 @@ mod data_corrupt;
 mod fake;
 mod hyperopt;
 mod limits;
+mod node;
 mod pool;
 mod services;
 mod startup;
