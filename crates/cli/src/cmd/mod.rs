@@ -21,3 +21,4 @@ pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 pub mod trade;
+pub mod trade_live;

@@ -1,4 +1,5 @@
-//! `tradai trade`: run a trading node (dry-run replay today), list nodes, reset one.
+//! `tradai trade`: run a trading node (live feed in `trade_live`, or `--replay`), list nodes,
+//! reset one.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickst
   tradai trade --replay -s EmaCross --version production --bot-id ema-prod
   tradai trade list
   tradai trade report --bot EmaCross-dry-run --json
+
+On live candles (polls the exchange at each candle close; Ctrl-C stops, a rerun resumes):
+  tradai trade -s EmaCross -p BTC/USDT -i 5m --bot-id btc-paper --api-port 8005
 
 Strategy, pairs and money take the same flags (and [run] table) as tradai backtest.";
 
@@ -77,6 +81,13 @@ pub struct TradeArgs {
     /// with the same result, so larger values only trade that re-work for speed.
     #[arg(long, value_name = "CANDLES", default_value_t = 1)]
     pub commit_every: u64,
+    /// Port of the node's REST API on 127.0.0.1 (default 8005 dry-run, 8004 live; 0: any
+    /// free port, printed at start). Live feed only.
+    #[arg(long, value_name = "PORT")]
+    pub api_port: Option<u16>,
+    /// Live feed: stop after this many candles (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub max_candles: Option<u64>,
     /// Start `--mode live` without a passed go-live report.
     #[arg(long)]
     pub force: bool,
@@ -140,7 +151,7 @@ pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode
     }
 }
 
-fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
+pub(crate) fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
     let dir = settings.local_data_dir().ok_or_else(|| {
         anyhow::anyhow!("trading nodes keep their state on a local disk; data dir '{}' is not a local directory", settings.data_dir)
     })?;
@@ -198,15 +209,15 @@ fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
 fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     let spec = spec_of(a, settings)?;
     spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
-    if !a.replay {
-        anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
-    }
-    let store = open_store(settings)?;
-    let mut db = state_store(settings)?;
     let mut broker: Box<dyn Broker> = match spec.mode {
         TradingMode::DryRun => Box::new(PaperBroker::new(spec.run.fee)),
         TradingMode::Live => live_broker(&spec, a, settings)?,
     };
+    if !a.replay {
+        return crate::cmd::trade_live::run(a, &spec, settings, broker.as_mut());
+    }
+    let store = open_store(settings)?;
+    let mut db = state_store(settings)?;
     let pb = progress(0, "replay", quiet || a.json);
     let stop = AtomicBool::new(false);
     let hooks = NodeHooks {
@@ -361,7 +372,7 @@ fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>,
 }
 
 /// p50 / p99 / max of per-order latencies (µs in, ms out); null without orders.
-fn latency_summary(us: &[u64]) -> serde_json::Value {
+pub(crate) fn latency_summary(us: &[u64]) -> serde_json::Value {
     if us.is_empty() {
         return serde_json::Value::Null;
     }
@@ -376,7 +387,7 @@ fn latency_summary(us: &[u64]) -> serde_json::Value {
 }
 
 /// `--heartbeat-interval` in milliseconds.
-fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
+pub(crate) fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
     anyhow::ensure!(secs.is_finite() && secs >= 0.1, "invalid --heartbeat-interval {secs}: must be at least 0.1 seconds");
     #[allow(clippy::cast_possible_truncation)]
     Ok((secs * 1000.0).round() as i64)
