@@ -295,7 +295,7 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
 /// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
 /// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
 fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
-    anyhow::ensure!(a.force, "--mode live needs --force: it does not read the go-live report yet (see `tradai trade go-live-check`)");
+    go_live_gate(spec, a.force, settings)?;
     anyhow::ensure!(
         spec.run.exchange.as_str() == "binance",
         "live trading supports the binance exchange only, not '{}'",
@@ -315,6 +315,31 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
     let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
     Ok(Box::new(broker))
+}
+
+/// `--mode live` starts only when the newest go-live report of the strategy's registered
+/// version passed (`tradai trade go-live-check`); `--force` overrides, loudly.
+fn go_live_gate(spec: &NodeSpec, force: bool, settings: &Settings) -> anyhow::Result<()> {
+    let strategy = &spec.run.strategy;
+    let verdict = match spec.strategy_version {
+        None => Err(format!("the run is not a registered version of '{strategy}' (use --version production)")),
+        Some(v) => match state_store(settings)?.latest_go_live(strategy, v)? {
+            Some((_, true)) => Ok(()),
+            Some((at, false)) => {
+                Err(format!("the newest go-live report of '{strategy}' version {v} ({}) failed", tradai_core::iso_ts_ms(at)))
+            }
+            None => Err(format!("no go-live report for '{strategy}' version {v}")),
+        },
+    };
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(why) if force => {
+            tracing::warn!(bot = %spec.bot_id, reason = %why, "--force: live trading without a passed go-live report");
+            eprintln!("WARNING: --force: {why}; trading live without a passed go-live report");
+            Ok(())
+        }
+        Err(why) => anyhow::bail!("--mode live refused: {why}; run `tradai trade go-live-check --strategy {strategy}` or pass --force"),
+    }
 }
 
 /// The Binance spot endpoint: `TRADAI_BINANCE_SPOT_URL`, else the `binance.spot_url` setting.
@@ -363,6 +388,8 @@ fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>,
         max_drawdown,
     };
     let r = go_live_report(&facts, now_ms());
+    // Stored, so that `--mode live` can check it.
+    state_store(settings)?.add_go_live_report(strategy, production_version, r.created_ms, r.overall_passed, &serde_json::to_value(&r)?)?;
     if json {
         print_json(&r)?;
     } else {

@@ -33,6 +33,8 @@ pub(crate) fn run(a: &TradeArgs, spec: &NodeSpec, settings: &Settings, broker: &
         .map_err(anyhow::Error::from)
         .and_then(|cfg| Ok(tradai_server::auth::ApiKeyStore::open(&cfg.db_path())?))
         .context("opening the API key store")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    on_ctrl_c(Arc::clone(&stop));
     let port = a.api_port.unwrap_or_else(|| spec.mode.default_api_port());
     let api = spawn_node_api(
         NodeApiState {
@@ -49,8 +51,6 @@ pub(crate) fn run(a: &TradeArgs, spec: &NodeSpec, settings: &Settings, broker: &
     // On stderr, so `--json` output stays one document; scripts with --api-port 0 read it.
     eprintln!("bot {}: node API on http://{}", spec.bot_id, api.addr);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    on_ctrl_c(Arc::clone(&stop));
     let hooks = NodeHooks {
         progress: &|_, _| {},
         stop: &stop,
@@ -101,18 +101,43 @@ pub(crate) fn run(a: &TradeArgs, spec: &NodeSpec, settings: &Settings, broker: &
     Ok(ExitCode::SUCCESS)
 }
 
-/// The first Ctrl-C stops the node after its current candle (state committed); the second
-/// exits at once (the last commit still holds).
+/// The first Ctrl-C (or SIGTERM, as a container stop sends) stops the node after its current
+/// candle (state committed); the second exits at once (the last commit still holds). Returns
+/// once the handler is installed, so an early signal is not lost to the default handler.
 fn on_ctrl_c(stop: Arc<AtomicBool>) {
-    let _ = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
+    let (ready, installed) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         rt.block_on(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                if stop.swap(true, Ordering::SeqCst) {
-                    std::process::exit(130);
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else { return };
+                let _ = ready.send(());
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                    if stop.swap(true, Ordering::SeqCst) {
+                        std::process::exit(130);
+                    }
+                    eprintln!("interrupted: stopping after the current candle (again to exit at once)");
                 }
-                eprintln!("interrupted: stopping after the current candle (Ctrl-C again to exit at once)");
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ready.send(());
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    if stop.swap(true, Ordering::SeqCst) {
+                        std::process::exit(130);
+                    }
+                    eprintln!("interrupted: stopping after the current candle (again to exit at once)");
+                }
             }
         });
     });
+    if spawned.is_ok() {
+        let _ = installed.recv_timeout(std::time::Duration::from_secs(5));
+    }
 }

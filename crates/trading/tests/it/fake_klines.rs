@@ -143,17 +143,7 @@ impl FakeKlines {
             .route("/api/v3/exchangeInfo", get(exchange_info))
             .route("/api/v3/klines", get(klines))
             .with_state(shared);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        let addr = rx.recv().unwrap();
-        Self { url: format!("http://{addr}"), now, state }
+        Self { url: crate::fake_binance::serve(app), now, state }
     }
 
     pub fn clock(&self) -> JumpClock {

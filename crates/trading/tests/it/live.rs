@@ -102,7 +102,23 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(120) };
     let mut broker = PaperBroker::new(live.run.fee);
 
+    let started = std::time::Instant::now();
     let first = run_live(&store, &mut db, &live, &mut broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new()).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    // The numbers docs/BENCHMARKS.md quotes (with --nocapture; not asserted: no timed tests).
+    let mut lat = first.order_latency_us.clone();
+    lat.sort_unstable();
+    if !lat.is_empty() {
+        let at = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0;
+        eprintln!(
+            "live feed on the fake: {} orders, poll -> order answered p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.1} ms per candle (warm-up sync included)",
+            lat.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0),
+            secs * 1000.0 / 120.0
+        );
+    }
     assert_eq!(first.first_candle_ms, first_ms + TF);
     assert!(!first.resumed);
     assert_eq!(first.candles_stepped, 120);
