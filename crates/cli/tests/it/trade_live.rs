@@ -4,7 +4,7 @@
 //! with its state committed, and a `--timerange` without `--replay` is refused.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 
 use serde_json::Value;
@@ -13,24 +13,9 @@ use tradai_store::{synth, SynthSpec};
 
 use crate::data::{json_of, run_err, run_ok, tradai};
 use crate::fake_klines::FakeKlines;
+use crate::services::http;
 
 const TF: i64 = 300_000;
-
-/// One HTTP/1.1 exchange on a fresh connection; the status and the JSON body.
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
 
 #[test]
 fn a_live_node_syncs_its_warm_up_serves_its_api_and_stops_on_ctrl_c() {
@@ -74,16 +59,16 @@ fn a_live_node_syncs_its_warm_up_serves_its_api_and_stops_on_ctrl_c() {
     let addr = loop {
         line.clear();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "the node exited before serving its API");
-        if let Some(rest) = line.trim().split("node API on http://").nth(1) {
+        if let Some(rest) = line.trim().split("node API on ").nth(1) {
             break rest.to_owned();
         }
     };
-    let (s, h) = http(&addr, "GET", "/api/v1/health", "");
+    let (s, h) = http(&addr, "GET", "/api/v1/health", None);
     assert_eq!((s, h["bot_id"].as_str(), h["mode"].as_str()), (200, Some("live-cli"), Some("dry-run")), "{h}");
-    let (s, st) = http(&addr, "GET", "/api/v1/status", "");
+    let (s, st) = http(&addr, "GET", "/api/v1/status", None);
     assert_eq!(s, 200, "{st}");
     assert!(st["open_trades"].as_array().is_some_and(Vec::is_empty), "{st}");
-    let (s, a) = http(&addr, "POST", "/api/v1/stop", r#"{"close_all": false}"#);
+    let (s, a) = http(&addr, "POST", "/api/v1/stop", Some(&serde_json::json!({"close_all": false})));
     assert_eq!(s, 200, "{a}");
 
     let pid = node.id().to_string();
