@@ -122,7 +122,7 @@ struct Held {
     balance: Vec<(i64, f64)>,
 }
 
-/// Runs `spec` on live candles from `client` until `hooks.stop` is set or
+/// Runs `spec` (its strategy looked up in `registry`) on live candles from `client` until `hooks.stop` is set or
 /// `feed.max_candles` were stepped, resuming stored state of the same node.
 ///
 /// At the start, the warm-up window before the node's first candle and everything up to the
@@ -139,6 +139,7 @@ pub fn run_live(
     store: &BlockingCandleStore,
     db: &mut StateStore,
     spec: &NodeSpec,
+    registry: &StrategyRegistry,
     broker: &mut dyn Broker,
     client: Arc<dyn ExchangeClient>,
     clock: &dyn Clock,
@@ -154,8 +155,7 @@ pub fn run_live(
         heartbeat_every_ms: hooks.heartbeat_every_ms,
         commit_every: 1,
     };
-    let registry = StrategyRegistry::builtin();
-    let v = spec.run.validate(&registry)?;
+    let v = spec.run.validate(registry)?;
     let bot = &spec.bot_id;
     let tf = v.config.timeframe.millis();
     let startup = v.settings.startup_candle_count;
@@ -203,7 +203,7 @@ pub fn run_live(
     let mut node = LiveNode {
         spec,
         v: &v,
-        registry: &registry,
+        registry,
         startup,
         held,
         stepper: None,

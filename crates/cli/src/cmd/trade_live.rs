@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use tradai_engine::StrategyRegistry;
 use tradai_exchange::TransportConfig;
 use tradai_server::node_api::{spawn_node_api, NodeApiState};
 use tradai_server::serve::{exchange_endpoints, ServerConfig};
@@ -18,7 +19,13 @@ use crate::flags::flag_error;
 use crate::output::print_json;
 
 /// Runs the node on live candles until Ctrl-C (or `--max-candles`).
-pub(crate) fn run(a: &TradeArgs, spec: &NodeSpec, settings: &Settings, broker: &mut dyn Broker) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(
+    a: &TradeArgs,
+    spec: &NodeSpec,
+    registry: &StrategyRegistry,
+    settings: &Settings,
+    broker: &mut dyn Broker,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         spec.run.timerange_text.is_empty(),
         "--timerange '{}' needs --replay: a live node trades from the last closed candle on",
@@ -59,7 +66,7 @@ pub(crate) fn run(a: &TradeArgs, spec: &NodeSpec, settings: &Settings, broker: &
         commit_every: 1,
     };
     let feed = FeedConfig { max_candles: a.max_candles, ..FeedConfig::default() };
-    let outcome = match tradai_trading::run_live(&store, &mut db, spec, broker, client, &SystemClock, &hooks, &feed, &control) {
+    let outcome = match tradai_trading::run_live(&store, &mut db, spec, registry, broker, client, &SystemClock, &hooks, &feed, &control) {
         Ok(o) => o,
         Err(TradingError::Spec(f)) => return Err(flag_error(f)),
         Err(e) => return Err(e.into()),
