@@ -17,6 +17,7 @@ pub mod error;
 pub mod jobs_api;
 pub mod listener;
 pub mod middleware;
+pub mod node_api;
 pub mod openapi;
 pub mod public;
 pub mod serve;

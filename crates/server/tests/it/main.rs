@@ -11,6 +11,7 @@ mod ensure_data;
 mod fake;
 mod hyperopt;
 mod limits;
+mod node;
 mod pool;
 mod run_fields;
 mod services;
