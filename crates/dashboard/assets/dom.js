@@ -1,5 +1,6 @@
 // DOM building from elements and text nodes only (never markup strings): every value from the API
-// or pair name can never inject markup (and the page needs no inline script or style).
+// becomes a text node, so a strategy or pair name can never inject markup (and the page needs no
+// inline script or style).
 
 /** h('a', {href: '#/x', class: 'y'}, 'text', child, [more]) → an element. */
 export function h(tag, attrs, ...children) {

@@ -47,12 +47,12 @@ pub fn equity_from_trades(trades: &[Trade], starting_balance: f64, start_ms: i64
     out
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Round tick steps for a value range: 1, 2, 2.5 or 5 times a power of ten.
-fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
+pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     let span = (hi - lo).abs().max(f64::EPSILON * hi.abs().max(1.0));
     let raw = span / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -62,7 +62,7 @@ fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     (ticks, step)
 }
 
-fn decimals_for(step: f64) -> usize {
+pub(crate) fn decimals_for(step: f64) -> usize {
     let d = -step.log10().floor();
     // 2.5-steps need one more digit than their magnitude.
     let extra = usize::from((step / 10f64.powf(step.log10().floor()) - 2.5).abs() < 1e-9);
