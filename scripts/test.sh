@@ -8,7 +8,8 @@
 #     for the AWS back-end tests (TRADAI_TEST_AWS_ENDPOINT, dummy credentials and region), also
 #     stopped at the end;
 #   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
-#     (every failing test binary is reported, not only the first).
+#     (every failing test binary is reported, not only the first);
+#   - the dashboard's browser test (scripts/browser-test.sh: headless Chromium, playwright-core).
 #
 # Python venvs live in `.venv/` inside the project (ignored by git); the first run takes minutes.
 set -euo pipefail
@@ -33,3 +34,6 @@ TRADAI_TEST_PYTHON="$(scripts/python-venv.sh)"
 export TRADAI_TEST_PYTHON
 
 cargo test --workspace --locked --no-fail-fast "$@"
+# The dashboard in headless Chromium against a real `tradai up` (installs Chromium and the pinned
+# playwright-core when missing; fails when a check fails).
+scripts/browser-test.sh

@@ -218,6 +218,49 @@ impl ServiceClient {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { service, source: Box::new(e) })
     }
 
+    /// Sends one request with a raw body and returns the answer as it came (status, content
+    /// type, body) for a route that passes a call on unchanged. Never retried: the calls passed
+    /// on change state.
+    ///
+    /// # Errors
+    /// [`ClientError`] when the service cannot be reached or the circuit is open.
+    pub async fn forward(
+        &self,
+        method: Method,
+        path: &str,
+        body: axum::body::Bytes,
+        headers: &[(&'static str, String)],
+    ) -> Result<(u16, String, axum::body::Bytes), ClientError> {
+        let service = self.service;
+        if self.breaker.check(Instant::now()).is_err() {
+            return Err(ClientError::CircuitOpen { service });
+        }
+        let timeout = self.retry.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let mut req = self.http.request(method, format!("{}{path}", self.base_url)).timeout(timeout).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let outage = |e: reqwest::Error| {
+            self.breaker.on_failure(Instant::now());
+            if e.is_timeout() {
+                ClientError::Timeout { service, timeout_ms: timeout.as_millis() }
+            } else {
+                ClientError::Connect { service, source: e }
+            }
+        };
+        let resp = req.send().await.map_err(outage)?;
+        let status = resp.status();
+        let content_type =
+            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
+        let bytes = resp.bytes().await.map_err(outage)?;
+        if status.is_server_error() {
+            self.breaker.on_failure(Instant::now());
+        } else {
+            self.breaker.on_success();
+        }
+        Ok((status.as_u16(), content_type, bytes))
+    }
+
     /// A single quick liveness probe (no retries), for readiness checks.
     ///
     /// # Errors

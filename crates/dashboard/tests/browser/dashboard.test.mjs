@@ -1,0 +1,142 @@
+// Browser test of the dashboard: a real `tradai up` on ephemeral ports over the sample data,
+// driven by headless Chromium (Debian's package) through playwright-core. It submits a backtest
+// from the form (first with a bad field, whose message must appear by the field), watches the
+// job complete, opens the result (equity chart and trades), promotes a registered strategy
+// version, sees a trading node's heartbeat, and saves a screenshot of every page under
+// target/dashboard-screenshots/. Exits non-zero on the first failed check.
+//
+// Environment: TRADAI_BIN (the `tradai` binary), CHROMIUM (default /usr/bin/chromium).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const bin = process.env.TRADAI_BIN || join(repo, 'target/debug/tradai');
+const shots = join(repo, 'target/dashboard-screenshots');
+mkdirSync(shots, { recursive: true });
+const tmp = mkdtempSync(join(tmpdir(), 'tradai-dashboard-'));
+const data = join(tmp, 'data');
+
+function tradai(...args) {
+  return execFileSync(bin, ['--data-dir', data, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function check(ok, what) {
+  if (!ok) throw new Error('check failed: ' + what);
+  console.log('ok -', what);
+}
+
+async function startUp() {
+  const child = spawn(bin, ['--data-dir', data, 'up', '--backend-port', '0', '--data-collection-port', '0', '--strategy-service-port', '0'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const backend = await new Promise((res, rej) => {
+    child.once('exit', (code) => rej(new Error('tradai up exited with ' + code)));
+    lines.on('line', (l) => l.startsWith('backend-api: ') && res(l.slice('backend-api: '.length).trim()));
+  });
+  return { child, backend };
+}
+
+// Sample data, two versions of a registered strategy, one finished dry-run node.
+const samples = join(repo, 'sample-data/binance');
+tradai('--quiet', 'data', 'import', 'freqtrade', samples, '--exchange', 'binance', '--markets', join(samples, 'markets.json'));
+tradai('models', 'register', 'EmaCross', '--description', 'first');
+tradai('models', 'register', 'EmaCross', '--description', 'second');
+tradai('--quiet', 'trade', '--replay', '-s', 'EmaCross', '-p', 'ETH/BTC', '-i', '5m', '--bot-id', 'dash-dry');
+
+const up = await startUp();
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+let failed = false;
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('dialog', (d) => d.accept());
+  const open = (hash) => page.goto(up.backend + '/' + hash);
+
+  // Submit: a bad fee first (the API's message must show by the field), then a good run.
+  await open('#/submit');
+  await page.waitForSelector('#submit-form #f-strategy option[value="EmaCross"]', { state: 'attached' });
+  await page.selectOption('#f-strategy', 'EmaCross');
+  await page.fill('#f-pairs', 'ETH/BTC, LTC/BTC');
+  await page.fill('#f-timeframe', '5m');
+  await page.fill('#f-fee', '-1');
+  await page.click('#submit-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('f-fee-err').textContent.length > 0);
+  check((await page.getAttribute('#f-fee', 'aria-invalid')) === 'true', 'a bad fee is marked invalid by its field');
+  console.log('   fee message:', await page.textContent('#f-fee-err'));
+  await page.screenshot({ path: join(shots, 'submit.png'), fullPage: true });
+  await page.fill('#f-fee', '0.001');
+  await page.click('#submit-form button[type=submit]');
+  await page.waitForURL(/#\/backtest\/[0-9a-f-]+$/);
+  const id = page.url().split('/').pop();
+  check(true, 'the form submitted backtest ' + id);
+
+  // Watch it complete: the result page polls until the chart and trades appear.
+  await page.waitForSelector('#equity-chart', { timeout: 120_000 });
+  await page.waitForFunction(() => { const i = document.getElementById('equity-chart'); return i && i.complete && i.naturalWidth > 0; });
+  check(true, 'the equity chart loaded');
+  await page.waitForSelector('#trades-table tbody tr td.num');
+  const rows = await page.$$eval('#trades-table tbody tr', (r) => r.length);
+  check(rows > 0 && rows <= 25, `the trades table shows a page of trades (${rows})`);
+  check((await page.$$eval('#per-pair tbody tr', (r) => r.length)) >= 2, 'the per-pair table has rows');
+  // Sort by profit (descending first) and check the order.
+  await page.click('#trades-table thead button:text("Profit %")');
+  await page.waitForSelector('#trades-table th[aria-sort="descending"]');
+  const profits = await page.$$eval('#trades-table tbody tr td:nth-child(6)', (c) => c.map((x) => parseFloat(x.textContent)));
+  check(profits.every((p, i) => i === 0 || profits[i - 1] >= p), 'sorting by profit orders the trades');
+  await page.screenshot({ path: join(shots, 'backtest.png'), fullPage: true });
+
+  // Jobs: the job is listed as COMPLETED.
+  await open('#/jobs');
+  await page.waitForSelector(`#jobs-table tr[data-job="${id}"][data-status="COMPLETED"]`);
+  check(true, 'the jobs page lists the backtest as COMPLETED');
+  await page.screenshot({ path: join(shots, 'jobs.png'), fullPage: true });
+
+  // Registry: promote v2 (the dialog is accepted) and see it in Production.
+  await open('#/registry');
+  await page.waitForSelector('#models a:text("EmaCross")');
+  await page.screenshot({ path: join(shots, 'registry.png'), fullPage: true });
+  await open('#/registry/EmaCross');
+  await page.click('button[data-promote="2"]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#versions tbody tr')].some((r) => r.textContent.startsWith('v2') && r.textContent.includes('Production')));
+  check(true, 'promoting v2 puts it in Production');
+  await page.screenshot({ path: join(shots, 'registry-model.png'), fullPage: true });
+
+  // Trading: the dry-run node with its last heartbeat.
+  await open('#/trading');
+  await page.waitForSelector('#nodes tbody tr td:text("dash-dry")');
+  const beat = await page.$eval('#nodes tbody tr', (r) => r.children[4].textContent);
+  check(/\d{4}-\d\d-\d\d \d\d:\d\d/.test(beat), 'the trading node shows its last heartbeat: ' + beat);
+  await page.screenshot({ path: join(shots, 'trading.png'), fullPage: true });
+
+  // Data: the sample series with first/last candle and freshness.
+  await open('#/data');
+  await page.waitForSelector('#series tbody tr td:text("ETH/BTC")');
+  check((await page.$$eval('#series tbody tr', (r) => r.length)) >= 10, 'the data page lists the sample series');
+  await page.screenshot({ path: join(shots, 'data.png'), fullPage: true });
+
+  // Side by side, and a phone-sized viewport of the result.
+  await open(`#/backtest/${id}?compare=${id}`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open(`#/backtest/${id}`);
+  await page.waitForSelector('#equity-chart');
+  await page.screenshot({ path: join(shots, 'backtest-phone.png'), fullPage: true });
+
+  check(errors.length === 0, 'no script errors on any page' + (errors.length ? ': ' + errors.join(' | ') : ''));
+} catch (e) {
+  failed = true;
+  console.error('not ok -', e.message);
+} finally {
+  await browser.close();
+  up.child.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
+console.log(failed ? 'dashboard browser test FAILED' : `dashboard browser test passed; screenshots in ${shots}`);
+process.exit(failed ? 1 : 0);
