@@ -52,7 +52,9 @@ async function render() {
     askForKey,
     every(ms, fn) {
       const t = setInterval(fn, ms);
-      leave.push(() => clearInterval(t));
+      const stop = () => clearInterval(t);
+      leave.push(stop);
+      return stop;
     },
     onLeave(fn) {
       leave.push(fn);

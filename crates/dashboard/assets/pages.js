@@ -214,9 +214,9 @@ export async function backtest(view, { id, params }, ctx) {
   view.append(h('div', { class: other ? 'side-by-side' : '' }, cols.map((c) => c.col)));
   const done = await Promise.all(cols.map((c) => c.load()));
   if (!done.every(Boolean)) {
-    ctx.every(1000, async () => {
+    const stop = ctx.every(1000, async () => {
       const d = await Promise.all(cols.map((c) => c.load().catch(() => false)));
-      if (d.every(Boolean)) ctx.onLeave(() => {});
+      if (d.every(Boolean)) stop();
     });
   }
 }
@@ -254,8 +254,9 @@ export async function hyperopt(view, { id }, ctx) {
       keyValues('Best parameters', r.best_params, 'best-params'),
       oos
         ? table(`In sample (${oos.in_sample_window}) and out of sample (${oos.out_of_sample_window})`,
-          [['Metric', (k) => k], ['In sample', (k) => num(oos.in_sample[k], 4), { num: 1 }], ['Out of sample', (k) => num(oos.out_of_sample[k], 4), { num: 1 }]],
-          ['loss', ...Object.keys(oos.in_sample)].map((k) => k), { id: 'oos' })
+          [['Metric', (r) => r[0]], ['In sample', (r) => num(r[1], 4), { num: 1 }], ['Out of sample', (r) => num(r[2], 4), { num: 1 }]],
+          [['loss', oos.in_sample_loss, oos.out_of_sample_loss], ...Object.keys(oos.in_sample).map((k) => [k, oos.in_sample[k], oos.out_of_sample[k]])],
+          { id: 'oos' })
         : keyValues('In-sample metrics of the best epoch', r.in_sample, 'in-sample'),
       h('figure', { class: 'chart' },
         h('img', { id: 'loss-chart', src: `/api/v1/hyperopt/${id}/loss`, width: 900, height: 360, alt: 'Loss of every epoch and the best loss so far' }),
@@ -263,13 +264,15 @@ export async function hyperopt(view, { id }, ctx) {
       h('figure', { class: 'chart heat' },
         h('img', { id: 'heatmap', src: `/api/v1/hyperopt/${id}/heatmap`, width: 640, height: 520, alt: 'Heat map of the two most important parameters' }),
         h('figcaption', {}, 'Best loss over the two most important parameters (needs two searched parameters).')),
-      table('Importance', [['Parameter', (x) => x.name ?? x.parameter ?? JSON.stringify(x)], ['η²', (x) => num(x.importance ?? x.eta_squared, 3), { num: 1 }]], r.importance || []),
+      table('Importance (η² of loss ranks)', [['Parameter', (x) => x.name], ['η²', (x) => num(x.importance, 3), { num: 1 }]], r.importance || []),
     );
-    if (oos) body.querySelector('#oos tbody tr td:nth-child(2)').textContent = num(oos.in_sample_loss, 5);
-    if (oos) body.querySelector('#oos tbody tr td:nth-child(3)').textContent = num(oos.out_of_sample_loss, 5);
     return true;
   };
-  if (!(await load())) ctx.every(1000, () => load().catch(() => {}));
+  if (!(await load())) {
+    const stop = ctx.every(1000, async () => {
+      if (await load().catch(() => false)) stop();
+    });
+  }
 }
 
 // ---------------------------------------------------------------- Submit
