@@ -20,6 +20,8 @@ if [ -z "${TRADAI_BIN:-}" ]; then
   TRADAI_BIN="${CARGO_TARGET_DIR:-target}/debug/tradai"
 fi
 TRADAI_BIN="$(cd "$(dirname "$TRADAI_BIN")" && pwd)/$(basename "$TRADAI_BIN")"
+# The embedded tracker under the test's data dir, whatever the environment points at.
+unset MLFLOW_TRACKING_URI TRADAI_TRACKING__URI
 export TRADAI_BIN CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 
 cd crates/dashboard/tests/browser
