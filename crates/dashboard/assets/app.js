@@ -36,10 +36,16 @@ export function askForKey() {
   document.getElementById('key-input').focus();
 }
 
+let generation = 0;
+
 async function render() {
   for (const stop of leave) stop();
   leave = [];
-  const view = document.getElementById('view');
+  // Each render fills its own container: a page still loading when the user moves on writes
+  // into a detached element and its timers never start, so two pages never mix.
+  const mine = ++generation;
+  const view = document.createElement('div');
+  document.getElementById('view').replaceChildren(view);
   const [path, search] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(search || '');
   for (const a of document.querySelectorAll('header nav a')) {
@@ -51,6 +57,7 @@ async function render() {
     auth,
     askForKey,
     every(ms, fn) {
+      if (mine !== generation) return () => {};
       const t = setInterval(fn, ms);
       const stop = () => clearInterval(t);
       leave.push(stop);
@@ -63,7 +70,6 @@ async function render() {
   for (const [re, page] of routes) {
     const m = path.match(re);
     if (!m) continue;
-    view.replaceChildren();
     try {
       await page(view, { id: m[1] && decodeURIComponent(m[1]), params }, ctx);
     } catch (e) {

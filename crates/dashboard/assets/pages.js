@@ -140,8 +140,13 @@ function tradeTable(id, ctx) {
           load();
         } }, t + (on ? (state.desc ? ' ▼' : ' ▲') : '')));
     }));
-    body.replaceChildren(...p.trades.map((t) => h('tr', {}, cols.map(([k, , n]) => h('td', { class: n ? 'num' : null },
-      k === 'profit_ratio' ? pct(t[k]) : typeof t[k] === 'number' ? num(t[k], k === 'trade_duration' ? 0 : 5) : t[k] ?? '')))));
+    const cell = (t, k) => {
+      if (k === 'profit_ratio') return pct(t[k]);
+      if (k.endsWith('_date')) return when(t[k]);
+      if (typeof t[k] === 'number') return num(t[k], k === 'trade_duration' ? 0 : 5);
+      return t[k] ?? '';
+    };
+    body.replaceChildren(...p.trades.map((t) => h('tr', {}, cols.map(([k, , n]) => h('td', { class: n ? 'num' : null }, cell(t, k))))));
     if (!p.trades.length) body.append(h('tr', {}, h('td', { colspan: cols.length, class: 'empty' }, 'No trades.')));
     const last = Math.min(p.total, p.offset + p.trades.length);
     info.textContent = p.total ? `Trades ${p.offset + 1}–${last} of ${p.total}` : '0 trades';
@@ -172,7 +177,7 @@ async function backtestColumn(id, ctx, compact) {
     const parts = [
       metricsList(s, compact ? null : 'summary'),
       h('figure', { class: 'chart' },
-        h('img', { id: compact ? null : 'equity-chart', src: `/api/v1/backtests/${id}/equity`, width: 900, height: 420,
+        h('img', { id: compact ? null : 'equity-chart', src: `/api/v1/backtests/${id}/equity`, width: 1000, height: 600,
           alt: `Equity and drawdown of backtest ${id.slice(0, 8)}` }),
         h('figcaption', {}, 'Balance over the run (top) and drawdown below the running peak (bottom).')),
       h('p', {}, h('a', { href: `/api/v1/backtests/${id}/export`, download: `backtest-${id}.json`, class: 'button' }, 'Download the export (JSON)'),
@@ -262,7 +267,7 @@ export async function hyperopt(view, { id }, ctx) {
         h('img', { id: 'loss-chart', src: `/api/v1/hyperopt/${id}/loss`, width: 900, height: 360, alt: 'Loss of every epoch and the best loss so far' }),
         h('figcaption', {}, 'Loss per epoch (dots) and the best loss so far (line); lower is better.')),
       h('figure', { class: 'chart heat' },
-        h('img', { id: 'heatmap', src: `/api/v1/hyperopt/${id}/heatmap`, width: 640, height: 520, alt: 'Heat map of the two most important parameters' }),
+        h('img', { id: 'heatmap', src: `/api/v1/hyperopt/${id}/heatmap`, alt: 'Heat map of the two most important parameters' }),
         h('figcaption', {}, 'Best loss over the two most important parameters (needs two searched parameters).')),
       table('Importance (η² of loss ranks)', [['Parameter', (x) => x.name], ['η²', (x) => num(x.importance, 3), { num: 1 }]], r.importance || []),
     );

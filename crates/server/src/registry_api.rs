@@ -156,11 +156,15 @@ pub async fn model(State(st): State<BackendState>, UrlPath(name): UrlPath<String
     let query = tradai_tracking::RunQuery {
         experiment_ids: Vec::new(),
         filter: format!("params.strategy = {}", quoted(&name)),
-        order_by: vec!["start_time DESC".to_owned()],
+        order_by: vec!["attributes.start_time DESC".to_owned()],
         max_results: 50,
     };
-    // A model no run was tracked for (or a tracker without experiments yet) has no runs.
-    let runs = t.tracker.search_runs_by_name(None, query).await.unwrap_or_default();
+    let runs = match t.tracker.search_runs_by_name(None, query).await {
+        Ok(r) => r,
+        // A tracker without experiments yet has no runs of anything.
+        Err(tradai_tracking::TrackingError::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(crate::tracking::api_error(e)),
+    };
     Ok(Json(ModelDetail {
         model,
         versions: versions.into_iter().map(Into::into).collect(),

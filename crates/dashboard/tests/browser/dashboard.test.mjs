@@ -119,6 +119,17 @@ try {
   await page.click('button[data-promote="2"]');
   await until(page, () => [...document.querySelectorAll('#versions tbody tr')].some((r) => r.textContent.startsWith('v2') && r.textContent.includes('Production')), null, 'v2 in Production');
   check(true, 'promoting v2 puts it in Production');
+  // The backtest submitted above is a tracked run of the strategy (once the outbox delivered it).
+  let runs = 0;
+  for (let i = 0; i < 30 && !runs; i++) {
+    if (i) {
+      await new Promise((r) => setTimeout(r, 1000));
+      await page.reload();
+    }
+    await page.waitForSelector('#runs tbody tr');
+    runs = await page.$$eval('#runs tbody tr code', (c) => c.length);
+  }
+  check(runs >= 1, `the strategy's tracked runs are listed (${runs})`);
   await page.screenshot({ path: join(shots, 'registry-model.png'), fullPage: true });
 
   // Trading: the dry-run node with its last heartbeat.
