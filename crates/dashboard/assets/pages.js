@@ -295,9 +295,9 @@ const BACKTEST_FIELDS = [
   ['trading_mode', 'Trading mode', 'choice', ['spot', 'futures']],
 ];
 const HYPEROPT_FIELDS = [
-  ['epochs', 'Epochs', 'number', '50'],
-  ['spaces', 'Spaces (comma-separated)', 'text', 'buy,sell'],
-  ['loss', 'Loss function', 'text', 'sharpe'],
+  ['epochs', 'Epochs (empty: 100)', 'number', ''],
+  ['spaces', 'Spaces (comma-separated; empty: buy)', 'text', ''],
+  ['loss', 'Loss function (empty: sharpe)', 'text', ''],
   ['sampler', 'Sampler', 'choice', ['tpe', 'random', 'grid']],
   ['seed', 'Seed', 'number', '0'],
   ['oos_timerange', 'Out-of-sample range (optional)', 'text', ''],

@@ -6,29 +6,16 @@
 
 use std::fmt::Write as _;
 
-use crate::plot::{decimals_for, nice_ticks, xml_escape, PlotOptions};
+use crate::plot::{decimals_for, nice_ticks, svg_close_with_message, svg_open, PlotOptions};
 
 /// Renders `losses` (in epoch order) with `options` (`currency` is not used).
 #[must_use]
 pub fn render_loss_svg(losses: &[f64], options: &PlotOptions) -> String {
     let (w, h) = (f64::from(options.width.max(300)), f64::from(options.height.max(200)));
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
-        w / 2.0,
-        xml_escape(&options.title)
-    );
+    let mut svg = svg_open(w, h, &options.title);
     let mut finite: Vec<f64> = losses.iter().copied().filter(|l| l.is_finite()).collect();
     if finite.is_empty() {
-        let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no epochs</text>"##, w / 2.0, h / 2.0);
-        svg.push_str("</svg>\n");
-        return svg;
+        return svg_close_with_message(svg, w, h, "no epochs");
     }
     finite.sort_by(f64::total_cmp);
     let lo = finite[0];
@@ -67,7 +54,8 @@ pub fn render_loss_svg(losses: &[f64], options: &PlotOptions) -> String {
     for e in eticks.iter().filter(|e| e.fract() == 0.0) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let x = x_of(*e as usize);
-        let _ = writeln!(svg, r##"<text x="{x:.2}" y="{}" text-anchor="middle" fill="#444">{}</text>"##, top + plot_h + 18.0, *e as u64 + 1);
+        let _ =
+            writeln!(svg, r##"<text x="{x:.2}" y="{}" text-anchor="middle" fill="#444">{}</text>"##, top + plot_h + 18.0, *e as u64 + 1);
     }
     let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#444">epoch</text>"##, left + plot_w / 2.0, h - 8.0);
     let _ = writeln!(

@@ -47,8 +47,33 @@ pub fn equity_from_trades(trades: &[Trade], starting_balance: f64, start_ms: i64
     out
 }
 
-pub(crate) fn xml_escape(s: &str) -> String {
+fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The opening of a plot: the `<svg>` element, a white background and the title line (the
+/// equity and the loss plots share it, so they look alike).
+pub(crate) fn svg_open(w: f64, h: f64, title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
+        w / 2.0,
+        xml_escape(title)
+    );
+    svg
+}
+
+/// Ends a plot that has nothing to draw with `message` in its middle.
+pub(crate) fn svg_close_with_message(mut svg: String, w: f64, h: f64, message: &str) -> String {
+    let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">{message}</text>"##, w / 2.0, h / 2.0);
+    svg.push_str("</svg>\n");
+    svg
 }
 
 /// Round tick steps for a value range: 1, 2, 2.5 or 5 times a power of ten.
@@ -164,23 +189,9 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     let mut series: Vec<(i64, f64)> = balance_series.iter().copied().filter(|p| p.1.is_finite()).collect();
     series.sort_by_key(|p| p.0);
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
-        w / 2.0,
-        xml_escape(&options.title)
-    );
-
+    let mut svg = svg_open(w, h, &options.title);
     let Some((&(t0, _), &(t1, _))) = series.first().zip(series.last()) else {
-        let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no balance data</text>"##, w / 2.0, h / 2.0);
-        svg.push_str("</svg>\n");
-        return svg;
+        return svg_close_with_message(svg, w, h, "no balance data");
     };
 
     // Layout: left margin for value labels, equity panel ~64%, drawdown panel ~22%.

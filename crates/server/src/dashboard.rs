@@ -19,7 +19,10 @@ pub fn routes() -> Router<BackendState> {
     Router::new()
         .route("/", get(|headers: HeaderMap| async move { serve("/", &headers) }))
         .route("/index.html", get(|headers: HeaderMap| async move { serve("/", &headers) }))
-        .route("/assets/{file}", get(|UrlPath(file): UrlPath<String>, headers: HeaderMap| async move { serve(&format!("/assets/{file}"), &headers) }))
+        .route(
+            "/assets/{file}",
+            get(|UrlPath(file): UrlPath<String>, headers: HeaderMap| async move { serve(&format!("/assets/{file}"), &headers) }),
+        )
 }
 
 fn serve(path: &str, headers: &HeaderMap) -> Response {

@@ -29,23 +29,12 @@ pub struct SeriesQuery {
     pub stale_hours: Option<f64>,
 }
 
-/// One stored series.
+/// One stored series: data-collection's listing plus gaps and freshness.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesView {
-    /// Exchange id.
-    pub exchange: String,
-    /// Pair (CCXT notation).
-    pub symbol: String,
-    /// `spot` or `futures`.
-    pub market: String,
-    /// Timeframe.
-    pub timeframe: String,
-    /// First candle (RFC 3339).
-    pub first: String,
-    /// Last candle (RFC 3339).
-    pub last: String,
-    /// Candles stored.
-    pub row_count: u64,
+    /// Exchange, pair, market, timeframe, first and last candle, candle count, damaged files.
+    #[serde(flatten)]
+    pub stored: SymbolInfo,
     /// Holes in the series (validation), when it could be validated.
     pub gaps: Option<usize>,
     /// Candles missing in those holes.
@@ -54,8 +43,6 @@ pub struct SeriesView {
     pub age_hours: Option<f64>,
     /// Older than the threshold.
     pub stale: bool,
-    /// Files that cannot be read.
-    pub corrupt: Vec<String>,
 }
 
 /// `GET /api/v1/data/series`.
@@ -81,7 +68,10 @@ fn age_hours(last: &str, timeframe: &str, now_ms: i64) -> Option<f64> {
 pub async fn series(State(st): State<BackendState>, ApiQuery(q): ApiQuery<SeriesQuery>) -> Result<Json<SeriesList>, AppError> {
     let threshold = q.stale_hours.unwrap_or(24.0);
     if !threshold.is_finite() || threshold <= 0.0 {
-        return Err(AppError::InvalidQuery { field: "stale_hours".into(), message: format!("{threshold} is not a positive number of hours") });
+        return Err(AppError::InvalidQuery {
+            field: "stale_hours".into(),
+            message: format!("{threshold} is not a positive number of hours"),
+        });
     }
     let listed = st.data.symbols(None, q.timeframe.as_deref()).await.map_err(crate::backend::client_error)?.symbols;
     let mut exchanges: Vec<&str> = listed.iter().map(|s| s.exchange.as_str()).collect();
@@ -108,14 +98,7 @@ pub async fn series(State(st): State<BackendState>, ApiQuery(q): ApiQuery<Series
                 age_hours: age,
                 gaps: g.map(|x| x.0),
                 missing_candles: g.map(|x| x.1),
-                exchange: s.exchange,
-                symbol: s.symbol,
-                market: s.market,
-                timeframe: s.timeframe,
-                first: s.first,
-                last: s.last,
-                row_count: s.row_count,
-                corrupt: s.corrupt,
+                stored: s,
             }
         })
         .collect();

@@ -150,7 +150,7 @@ pub async fn model(State(st): State<BackendState>, UrlPath(name): UrlPath<String
     let t = tracking(&st)?;
     let model = t.registry.get_registered_model(&name).await.map_err(crate::tracking::api_error)?;
     let mut versions = t.registry.list_model_versions(&name).await.map_err(crate::tracking::api_error)?;
-    versions.sort_by(|a, b| b.version.cmp(&a.version));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.version));
     let mut history = t.registry.production_history(&name).await.map_err(crate::tracking::api_error)?;
     history.reverse();
     let query = tradai_tracking::RunQuery {

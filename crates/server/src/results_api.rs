@@ -144,7 +144,10 @@ pub async fn trade_table(
 ) -> Result<Json<TradeTable>, AppError> {
     let sort = q.sort.unwrap_or_else(|| "close_timestamp".to_owned());
     if !SORTABLE.contains(&sort.as_str()) {
-        return Err(AppError::InvalidQuery { field: "sort".into(), message: format!("cannot sort by '{sort}' (one of {})", SORTABLE.join(", ")) });
+        return Err(AppError::InvalidQuery {
+            field: "sort".into(),
+            message: format!("cannot sort by '{sort}' (one of {})", SORTABLE.join(", ")),
+        });
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

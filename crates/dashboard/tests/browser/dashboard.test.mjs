@@ -105,6 +105,26 @@ try {
   check(profits.every((p, i) => i === 0 || profits[i - 1] >= p), 'sorting by profit orders the trades');
   await page.screenshot({ path: join(shots, 'backtest.png'), fullPage: true });
 
+  // Hyperopt from the form: progress, then loss chart and best parameters; one click
+  // backtests the best config.
+  await open('#/submit?type=hyperopt');
+  await page.waitForSelector('#submit-form #f-strategy option[value="EmaCross"]', { state: 'attached' });
+  await page.selectOption('#f-strategy', 'EmaCross');
+  await page.fill('#f-pairs', 'ETH/BTC, LTC/BTC');
+  await page.fill('#f-timeframe', '5m');
+  await page.fill('#f-epochs', '12');
+  await page.fill('#f-spaces', 'buy, stoploss');
+  await page.click('#submit-form button[type=submit]');
+  await page.waitForURL(/#\/hyperopt\/[0-9a-f-]+$/);
+  await page.waitForSelector('#loss-chart', { timeout: 180_000 });
+  await until(page, () => { const i = document.getElementById('loss-chart'); return i.complete && i.naturalWidth > 0; }, null, 'the loss chart');
+  check((await page.$$eval('#best-params tbody tr', (r) => r.length)) >= 2, 'the hyperopt result shows the best parameters and the loss chart');
+  await page.screenshot({ path: join(shots, 'hyperopt.png'), fullPage: true });
+  await page.click('#backtest-config');
+  await page.waitForURL(/#\/backtest\/[0-9a-f-]+$/);
+  await page.waitForSelector('#equity-chart', { timeout: 120_000 });
+  check(true, '"backtest this config" ran a backtest of the best parameters');
+
   // Jobs: the job is listed as COMPLETED.
   await open('#/jobs');
   await page.waitForSelector(`#jobs-table tr[data-job="${id}"][data-status="COMPLETED"]`);

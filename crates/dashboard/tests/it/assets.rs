@@ -15,7 +15,8 @@ fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
 #[test]
 fn every_file_the_page_loads_is_embedded_with_its_type() {
     let index = text("/");
-    let refs: Vec<&str> = attr_values(index, "src").into_iter().chain(attr_values(index, "href")).filter(|r| r.starts_with("/assets/")).collect();
+    let refs: Vec<&str> =
+        attr_values(index, "src").into_iter().chain(attr_values(index, "href")).filter(|r| r.starts_with("/assets/")).collect();
     assert!(refs.len() >= 3, "the page loads its script, stylesheet and icon: {refs:?}");
     for r in refs {
         assert!(asset(r).is_some(), "index.html refers to {r}, which is not embedded");

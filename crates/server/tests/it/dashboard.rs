@@ -124,12 +124,14 @@ async fn a_finished_backtest_serves_its_plot_export_and_sorted_trade_pages() {
     assert_eq!(trades.len() as u64, n);
 
     // Sorted by profit, descending, then paged: the pages are slices of the one order.
-    let (status, all) = call(&e.app, "GET", &format!("/api/v1/backtests/{id}/trade-table?sort=profit_abs&desc=true&limit=500"), None, &[]).await;
+    let (status, all) =
+        call(&e.app, "GET", &format!("/api/v1/backtests/{id}/trade-table?sort=profit_abs&desc=true&limit=500"), None, &[]).await;
     assert_eq!(status, StatusCode::OK, "{all}");
     assert_eq!(all["total"].as_u64(), Some(n));
     let profits: Vec<f64> = all["trades"].as_array().unwrap().iter().map(|t| t["profit_abs"].as_f64().unwrap()).collect();
     assert!(profits.windows(2).all(|w| w[0] >= w[1]), "{profits:?}");
-    let (_, page) = call(&e.app, "GET", &format!("/api/v1/backtests/{id}/trade-table?sort=profit_abs&desc=true&offset=1&limit=2"), None, &[]).await;
+    let (_, page) =
+        call(&e.app, "GET", &format!("/api/v1/backtests/{id}/trade-table?sort=profit_abs&desc=true&offset=1&limit=2"), None, &[]).await;
     assert_eq!(page["trades"].as_array().unwrap()[..], all["trades"].as_array().unwrap()[1..3]);
     assert_eq!((page["offset"].as_u64(), page["limit"].as_u64()), (Some(1), Some(2)));
     let (_, by_pair) = call(&e.app, "GET", &format!("/api/v1/backtests/{id}/trade-table?sort=pair"), None, &[]).await;
@@ -238,7 +240,9 @@ async fn the_registry_lists_versions_and_promotes_and_rolls_back() {
         move |state, dir| {
             let store = Arc::new(EmbeddedStore::open(&dir.join("state/tracking")).unwrap());
             let tracking = Tracking { tracker: store.clone(), registry: store };
-            let jt = tradai_executor::tracking::JobTracking::start(&rt, tracking, &dir.join("state/outbox.sqlite"), Duration::from_secs(60)).unwrap();
+            let jt =
+                tradai_executor::tracking::JobTracking::start(&rt, tracking, &dir.join("state/outbox.sqlite"), Duration::from_secs(60))
+                    .unwrap();
             state.with_tracking(jt)
         },
     )
