@@ -67,8 +67,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  // The browser logs every 4xx answer; the one the bad submission gets is expected.
-  page.on('console', (m) => m.type() === 'error' && !m.text().includes('status of 422') && errors.push(m.text()));
+  // The browser logs every 4xx answer; the bad submission's 422 and the keyless 401 are expected.
+  page.on('console', (m) => m.type() === 'error' && !/status of (422|401)/.test(m.text()) && errors.push(m.text()));
   page.on('dialog', (d) => d.accept());
   const open = (hash) => page.goto(up.backend + '/' + hash);
 
@@ -122,6 +122,7 @@ try {
   await page.screenshot({ path: join(shots, 'hyperopt.png'), fullPage: true });
   await page.click('#backtest-config');
   await page.waitForURL(/#\/backtest\/[0-9a-f-]+$/);
+  const hid = page.url().split('/').pop();
   await page.waitForSelector('#equity-chart', { timeout: 120_000 });
   check(true, '"backtest this config" ran a backtest of the best parameters');
 
@@ -165,8 +166,39 @@ try {
   check((await page.$$eval('#series tbody tr', (r) => r.length)) >= 10, 'the data page lists the sample series');
   await page.screenshot({ path: join(shots, 'data.png'), fullPage: true });
 
+  // API keys: once one exists the page is read-only until a key is given; a refused action
+  // points to the key field, and with the key it goes through.
+  const key = tradai('keys', 'create', '--name', 'browser-test').trim();
+  await open('#/registry/EmaCross');
+  // The services re-read the key table every 2 s: reload until the page is told keys exist.
+  for (let i = 0; i < 20 && !(await page.$('#key-form:not([hidden])')); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+    await page.waitForSelector('#versions');
+  }
+  await page.waitForSelector('#key-form:not([hidden])');
+  check((await page.textContent('#key-state')).includes('Read-only'), 'with API keys the dashboard says it is read-only');
+  await page.waitForSelector('button[data-promote="1"]');
+  await page.click('button[data-promote="1"]');
+  await page.waitForSelector('.notice.error');
+  check(await page.evaluate(() => document.activeElement.id === 'key-input'), 'a refused action (401) moves the focus to the key field');
+  await page.fill('#key-input', key);
+  await page.press('#key-input', 'Enter');
+  check((await page.textContent('#key-state')).includes('Key set'), 'the key is taken');
+  check(await page.evaluate(() => sessionStorage.getItem('tradai.apiKey') !== null), 'the key is kept in sessionStorage');
+  await page.click('button[data-promote="1"]');
+  await until(page, () => [...document.querySelectorAll('#versions tbody tr')].some((r) => r.textContent.startsWith('v1') && r.textContent.includes('Production')), null, 'v1 in Production');
+  check(true, 'with the key, promoting v1 goes through');
+  await page.click('#rollback');
+  await until(page, () => [...document.querySelectorAll('#versions tbody tr')].some((r) => r.textContent.startsWith('v2') && r.textContent.includes('Production')), null, 'v2 back in Production');
+  check(true, 'rolling back restores v2');
+  await page.screenshot({ path: join(shots, 'registry-key.png'), fullPage: true });
+
   // Side by side, and a phone-sized viewport of the result.
-  await open(`#/backtest/${id}?compare=${id}`);
+  await open(`#/backtest/${id}?compare=${hid}`);
+  await page.waitForSelector('.side-by-side .run:nth-child(2) .metrics');
+  check((await page.$$('.side-by-side .run')).length === 2, 'two runs side by side');
+  await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await open(`#/backtest/${id}`);
   await page.waitForSelector('#equity-chart');
