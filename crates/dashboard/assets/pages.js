@@ -111,7 +111,8 @@ const SUMMARY = [
 ];
 
 function metricsList(s, id) {
-  return h('dl', { class: 'metrics', id }, SUMMARY.map(([k, f]) => [h('dt', {}, k), h('dd', {}, String(f(s)))]));
+  // Each term and value in its own <div> (valid in a <dl>), so the grid never splits a pair.
+  return h('dl', { class: 'metrics', id }, SUMMARY.map(([k, f]) => h('div', {}, h('dt', {}, k), h('dd', {}, String(f(s))))));
 }
 
 function tradeTable(id, ctx) {

@@ -132,6 +132,26 @@ try {
   check(true, 'the jobs page lists the backtest as COMPLETED');
   await page.screenshot({ path: join(shots, 'jobs.png'), fullPage: true });
 
+  // A long hyperopt run: its progress moves on the Jobs page (filtered to hyperopt) without a
+  // reload, and the page's cancel button stops it.
+  const long = await (await fetch(up.backend + '/api/v1/hyperopt', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ strategy: 'EmaCross', pairs: ['ETH/BTC', 'LTC/BTC'], timeframe: '5m', epochs: 5000, spaces: ['buy', 'stoploss'], jobs: 1 }),
+  })).json();
+  await open('#/jobs?type=hyperopt');
+  const row = `#jobs-table tr[data-job="${long.job_id}"]`;
+  await page.waitForSelector(`${row}[data-status="RUNNING"]`, { timeout: 60_000 });
+  const progress = () => page.$eval(`${row} .progress span`, (e) => e.textContent);
+  const before = await progress();
+  await until(page, ([sel, was]) => { const e = document.querySelector(sel + ' .progress span'); return e && e.textContent !== was; }, [row, before], 'the progress to move', 60_000);
+  check(true, `live progress without a reload (${before} → ${await progress()})`);
+  const types = await page.$$eval('#jobs-table tbody tr td:nth-child(2)', (c) => [...new Set(c.map((x) => x.textContent))]);
+  check(types.length === 1 && types[0] === 'hyperopt', 'the type filter shows hyperopt runs only');
+  await page.click(`${row} button`);
+  await page.waitForSelector(`${row}[data-status="CANCELLED"]`, { timeout: 30_000 });
+  check(true, 'the cancel button stops the running job');
+
   // Registry: promote v2 (the dialog is accepted) and see it in Production.
   await open('#/registry');
   await page.waitForSelector('#models a:text("EmaCross")');
