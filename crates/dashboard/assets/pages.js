@@ -288,12 +288,16 @@ const BACKTEST_FIELDS = [
   ['pairs', 'Pairs (comma-separated)', 'text', 'ETH/BTC'],
   ['timeframe', 'Timeframe (empty: the strategy\'s)', 'text', ''],
   ['timerange', 'Time range (YYYYMMDD-YYYYMMDD)', 'text', ''],
+  ['start_date', 'Or first day (YYYY-MM-DD)', 'text', ''],
+  ['end_date', 'And last day, exclusive', 'text', ''],
   ['exchange', 'Exchange', 'text', 'binance'],
   ['stake_amount', 'Stake amount (number or unlimited)', 'text', 'unlimited'],
   ['dry_run_wallet', 'Starting wallet', 'number', '1000'],
   ['max_open_trades', 'Max open trades (-1: unlimited)', 'number', '3'],
   ['fee', 'Fee per side', 'number', '0.001'],
   ['trading_mode', 'Trading mode', 'choice', ['spot', 'futures']],
+  ['leverage', 'Leverage (futures)', 'number', ''],
+  ['experiment_name', 'Experiment (tracking)', 'text', ''],
 ];
 const HYPEROPT_FIELDS = [
   ['epochs', 'Epochs (empty: 100)', 'number', ''],
@@ -302,6 +306,10 @@ const HYPEROPT_FIELDS = [
   ['sampler', 'Sampler', 'choice', ['tpe', 'random', 'grid']],
   ['seed', 'Seed', 'number', '0'],
   ['oos_timerange', 'Out-of-sample range (optional)', 'text', ''],
+  ['split', 'Or in-sample share, e.g. 0.7', 'number', ''],
+  ['walk_forward', 'Walk-forward folds', 'number', ''],
+  ['jobs', 'Parallel evaluations', 'number', ''],
+  ['top', 'Top epochs kept', 'number', ''],
 ];
 
 export async function submit(view, { params }, ctx) {

@@ -73,14 +73,22 @@ pub async fn series(State(st): State<BackendState>, ApiQuery(q): ApiQuery<Series
             message: format!("{threshold} is not a positive number of hours"),
         });
     }
-    let listed = st.data.symbols(None, q.timeframe.as_deref()).await.map_err(crate::backend::client_error)?.symbols;
+    // Parsed here so a bad value is this route's 400, not a failed call to data-collection.
+    let timeframe = q
+        .timeframe
+        .as_deref()
+        .map(|t| t.trim().parse::<tradai_core::Timeframe>())
+        .transpose()
+        .map_err(|e| AppError::InvalidQuery { field: "timeframe".into(), message: e.to_string() })?
+        .map(|t| t.to_string());
+    let listed = st.data.symbols(None, timeframe.as_deref()).await.map_err(crate::backend::client_error)?.symbols;
     let mut exchanges: Vec<&str> = listed.iter().map(|s| s.exchange.as_str()).collect();
     exchanges.sort_unstable();
     exchanges.dedup();
     // Gaps per (exchange, pair, timeframe); a validation that fails leaves them unknown.
     let mut gaps: HashMap<(String, String, String), (usize, u64)> = HashMap::new();
     for ex in exchanges {
-        let req = DataValidateRequest { exchange: ex.to_owned(), symbols: Vec::new(), timeframe: q.timeframe.clone() };
+        let req = DataValidateRequest { exchange: ex.to_owned(), symbols: Vec::new(), timeframe: timeframe.clone() };
         if let Ok(v) = st.data.validate(&req).await {
             for r in v.reports {
                 gaps.insert((ex.to_owned(), r.symbol, r.timeframe), (r.gaps, r.missing));

@@ -210,6 +210,13 @@ async fn stored_series_show_first_last_gaps_and_staleness_and_syncs_pass_through
     assert_eq!(s["series"][0]["stale"], false);
     let (status, err) = call(&e.app, "GET", "/api/v1/data/series?stale_hours=-1", None, &[]).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("stale_hours")));
+    let (status, err) = call(&e.app, "GET", "/api/v1/data/series?timeframe=7x", None, &[]).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("timeframe")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("7x"), "{err}");
+    let (_, s5) = call(&e.app, "GET", "/api/v1/data/series?timeframe=5m", None, &[]).await;
+    assert_eq!(s5["series"].as_array().unwrap().len(), 2);
+    let (_, s1) = call(&e.app, "GET", "/api/v1/data/series?timeframe=1h", None, &[]).await;
+    assert!(s1["series"].as_array().unwrap().is_empty());
 
     // The sync route answers exactly as data-collection does (this one runs no syncs: 503).
     let body = r#"{"exchange":"binance","pairs":["BTC/USDT"],"timeframe":"1h","start":"2024-01-01"}"#;
