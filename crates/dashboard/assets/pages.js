@@ -285,6 +285,7 @@ export async function hyperopt(view, { id }, ctx) {
 
 const BACKTEST_FIELDS = [
   ['strategy', 'Strategy', 'select'],
+  ['strategy_version', 'Registered version (production, a number or an alias; optional)', 'text', ''],
   ['pairs', 'Pairs (comma-separated)', 'text', 'ETH/BTC'],
   ['timeframe', 'Timeframe (empty: the strategy\'s)', 'text', ''],
   ['timerange', 'Time range (YYYYMMDD-YYYYMMDD)', 'text', ''],
@@ -298,6 +299,7 @@ const BACKTEST_FIELDS = [
   ['trading_mode', 'Trading mode', 'choice', ['spot', 'futures']],
   ['leverage', 'Leverage (futures)', 'number', ''],
   ['experiment_name', 'Experiment (tracking)', 'text', ''],
+  ['ensure_data', 'Download missing candles first', 'checkbox'],
 ];
 const HYPEROPT_FIELDS = [
   ['epochs', 'Epochs (empty: 100)', 'number', ''],
@@ -321,6 +323,9 @@ export async function submit(view, { params }, ctx) {
     let input;
     if (type === 'select') {
       input = h('select', { id, name }, strategies.strategies.map((s) => h('option', { value: s.name }, s.name)));
+    } else if (type === 'checkbox') {
+      input = h('input', { id, name, type: 'checkbox', 'aria-describedby': id + '-err' });
+      return h('div', { class: 'field check' }, h('label', { for: id }, input, ' ', label), h('p', { id: id + '-err', class: 'field-error' }));
     } else if (type === 'choice') {
       input = h('select', { id, name }, dflt.map((v) => h('option', { value: v }, v)));
     } else {
@@ -342,11 +347,15 @@ export async function submit(view, { params }, ctx) {
     for (const e of form.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
     const body = {};
     for (const [name, , type] of fields) {
+      if (type === 'checkbox') {
+        if (form.elements[name].checked) body[name] = true;
+        continue;
+      }
       const v = form.elements[name].value.trim();
       if (v === '') continue;
       if (name === 'pairs' || name === 'spaces') body[name] = v.split(',').map((x) => x.trim()).filter(Boolean);
       else if (type === 'number') body[name] = Number.isNaN(Number(v)) ? v : Number(v);
-      else if (name === 'stake_amount' && !Number.isNaN(Number(v))) body[name] = Number(v);
+      else if ((name === 'stake_amount' || name === 'strategy_version') && !Number.isNaN(Number(v))) body[name] = Number(v);
       else body[name] = v;
     }
     out.replaceChildren();

@@ -32,7 +32,7 @@ impl Modify for BearerKey {
         crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
+        ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, VersionInput, DateRange, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
         ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
         crate::trading_api::TradingNodeView, crate::dashboard::AuthStatus, crate::results_api::TradeTable,

@@ -226,9 +226,9 @@ pub async fn backtest_best(State(st): State<BackendState>, UrlPath(id): UrlPath<
     let text = tokio::task::spawn_blocking(move || results.read_text(&jid, BEST_CONFIG_JSON)).await?.map_err(result_error)?;
     let best: serde_json::Value = serde_json::from_str(&text).map_err(AppError::internal)?;
     let mut req = best_config_request(cfg.request.backtest, &best)?;
-    st.check_dependencies(&mut req).await?;
+    st.check_dependencies(&mut req, true).await?;
     let label = Some(req.strategy.clone());
-    let config = BacktestJobConfig { request: req, experiment_name: cfg.experiment_name };
+    let config = BacktestJobConfig { request: req, experiment_name: cfg.experiment_name, ensure_data: false };
     st.enqueue(BACKTEST, &config, key, label, "/api/v1/backtests").await
 }
 
