@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plot::{decimals_for, nice_ticks, svg_close_with_message, svg_open, PlotOptions};
+use crate::plot::{nice_ticks, svg_close_with_message, svg_open, value_grid, PlotOptions};
 
 /// Renders `losses` (in epoch order) with `options` (`currency` is not used).
 #[must_use]
@@ -37,18 +37,7 @@ pub fn render_loss_svg(losses: &[f64], options: &PlotOptions) -> String {
     let y_of = |v: f64| top + (vmax - v.clamp(vmin, vmax)) / (vmax - vmin) * plot_h;
 
     let _ = writeln!(svg, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafbfc" stroke="#c8ccd0"/>"##);
-    let (vticks, vstep) = nice_ticks(vmin, vmax, 6);
-    let dec = decimals_for(vstep);
-    for v in &vticks {
-        let y = y_of(*v);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.dec$}</text>"##,
-            left + plot_w,
-            left - 6.0,
-            y + 4.0
-        );
-    }
+    value_grid(&mut svg, (vmin, vmax, 6), (left, plot_w), y_of, "");
     #[allow(clippy::cast_precision_loss)]
     let (eticks, _) = nice_ticks(0.0, n.max(1.0), 8);
     for e in eticks.iter().filter(|e| e.fract() == 0.0) {
