@@ -173,6 +173,10 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/hyperopt", post(submit_hyperopt))
         .route("/api/v1/hyperopt/{id}/cancel", post(cancel_hyperopt))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v1/hyperopt/{id}/backtest", post(crate::results_api::backtest_best))
+        .route("/api/v1/models/{name}/promote", post(crate::registry_api::promote))
+        .route("/api/v1/models/{name}/rollback", post(crate::registry_api::rollback))
+        .route("/api/v1/data/sync", post(crate::data_api::sync))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state.keys), crate::auth::require_key))
         .route_layer(axum::middleware::from_fn_with_state(limiter, crate::middleware::rate_limit));
     let routes = Router::new()
@@ -195,6 +199,15 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
         .route("/api/v1/trading", get(crate::trading_api::list_trading))
+        .route("/api/v1/auth", get(crate::dashboard::auth_status))
+        .route("/api/v1/backtests/{id}/equity", get(crate::results_api::equity))
+        .route("/api/v1/backtests/{id}/export", get(crate::results_api::export))
+        .route("/api/v1/backtests/{id}/trade-table", get(crate::results_api::trade_table))
+        .route("/api/v1/hyperopt/{id}/loss", get(crate::results_api::loss))
+        .route("/api/v1/data/series", get(crate::data_api::series))
+        .route("/api/v1/models", get(crate::registry_api::list_models))
+        .route("/api/v1/models/{name}", get(crate::registry_api::model))
+        .merge(crate::dashboard::routes())
         .route("/metrics", get(metrics))
         .merge(mutating)
         .with_state(state.clone());
@@ -241,7 +254,7 @@ fn unavailable(e: &ClientError) -> AppError {
     AppError::Unavailable { code: "dependency_unavailable", message: e.to_string() }
 }
 
-fn client_error(e: ClientError) -> AppError {
+pub(crate) fn client_error(e: ClientError) -> AppError {
     if e.is_unavailable() {
         unavailable(&e)
     } else {
@@ -250,7 +263,7 @@ fn client_error(e: ClientError) -> AppError {
 }
 
 /// The app's verdict on a field, as the API reports it.
-fn app_field(e: BacktestFailure) -> AppError {
+pub(crate) fn app_field(e: BacktestFailure) -> AppError {
     match e {
         BacktestFailure::InvalidField { field, message } => AppError::field(field, message),
         e => AppError::internal(e),
@@ -460,7 +473,7 @@ impl BackendState {
     }
 
     /// Commits a validated job and answers as [`crate::jobs_api::submit`] does.
-    async fn enqueue(
+    pub(crate) async fn enqueue(
         &self,
         job_type: &str,
         config: &impl serde::Serialize,
@@ -498,7 +511,7 @@ impl BackendState {
     /// (data-collection), and fills in the strategy's timeframe when none was given.
     /// With `stored_only`, every pair must already have candles in the store; without it
     /// (a run that ensures its data first) the pairs are downloaded before the run.
-    async fn check_dependencies(&self, req: &mut RunSpec, stored_only: bool) -> Result<(), AppError> {
+    pub(crate) async fn check_dependencies(&self, req: &mut RunSpec, stored_only: bool) -> Result<(), AppError> {
         let pairs: Vec<String> = req.pairs.iter().map(ToString::to_string).collect();
         let vreq = StrategyValidateRequest {
             timeframe: req.timeframe.map(|t| t.to_string()),
