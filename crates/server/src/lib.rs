@@ -11,6 +11,8 @@
 pub mod auth;
 pub mod backend;
 pub mod clients;
+pub mod dashboard;
+pub mod data_api;
 pub mod data_service;
 pub mod dto;
 pub mod error;
@@ -20,6 +22,8 @@ pub mod middleware;
 pub mod node_api;
 pub mod openapi;
 pub mod public;
+pub mod registry_api;
+pub mod results_api;
 pub mod serve;
 pub mod strategy_service;
 pub mod tracking;
