@@ -22,3 +22,4 @@ pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 pub mod trade;
+pub mod trade_live;
