@@ -90,6 +90,15 @@ pub trait JobRepository: Send + Sync {
     /// [`RepoError::Storage`].
     fn claim_next(&self, job_types: &[&str], executor_id: &str) -> Result<Option<Job>, RepoError>;
 
+    /// Atomically takes job `id` if it is PENDING and due (any back-off of a hand-back is
+    /// over), marks it RUNNING for `executor_id` and counts the attempt: the claim of a worker
+    /// that was told which job to run (a queue message). `None` when the job is not claimable
+    /// now: RUNNING elsewhere, finished, or waiting out its back-off.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError>;
+
     /// Records progress (0..1) of a RUNNING job and refreshes its heartbeat. `detail` is the
     /// job type's own progress document (epochs done and best loss of a hyperopt run, pairs
     /// done of a sync); `None` keeps the stored one.

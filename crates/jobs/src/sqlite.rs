@@ -241,6 +241,24 @@ fn get_in(conn: &Connection, id: &str) -> Result<Job, RepoError> {
         .ok_or_else(|| RepoError::NotFound(id.to_owned()))
 }
 
+/// Moves job `id` from PENDING (and due) to RUNNING for `executor_id`; `None` when it was not
+/// claimable. The caller holds an immediate transaction.
+fn claim_in(conn: &Connection, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+    let now = now_ms();
+    let n = conn
+        .execute(
+            "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
+             attempts = attempts + 1, progress = 0, progress_detail = NULL
+             WHERE id = ?1 AND status = 'PENDING' AND (not_before IS NULL OR not_before <= ?3)",
+            params![id, executor_id, now],
+        )
+        .map_err(storage)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get_in(conn, id).map(Some)
+}
+
 impl JobRepository for SqliteJobRepository {
     fn create(&self, job: NewJob) -> Result<(Job, bool), RepoError> {
         let mut conn = self.lock();
@@ -319,16 +337,19 @@ impl JobRepository for SqliteJobRepository {
             .optional()
             .map_err(storage)?;
         let Some(id) = id else { return Ok(None) };
-        let now = now_ms();
-        tx.execute(
-            "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
-             attempts = attempts + 1, progress = 0, progress_detail = NULL WHERE id = ?1 AND status = 'PENDING'",
-            params![id, executor_id, now],
-        )
-        .map_err(storage)?;
-        let j = get_in(&tx, &id)?;
+        let j = claim_in(&tx, &id, executor_id)?;
         tx.commit().map_err(storage)?;
-        Ok(Some(j))
+        Ok(j)
+    }
+
+    fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        // Names a missing job.
+        get_in(&tx, id)?;
+        let j = claim_in(&tx, id, executor_id)?;
+        tx.commit().map_err(storage)?;
+        Ok(j)
     }
 
     fn heartbeat(&self, id: &str, progress: f64, detail: Option<&serde_json::Value>) -> Result<(), RepoError> {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::{JobError, JobFilter, JobRepository, JobStatus, NewJob, RepoError};
+use crate::{Job, JobError, JobFilter, JobRepository, JobStatus, NewJob, RepoError};
 
 /// A case of the suite: it gets a fresh, empty repository.
 pub type Case = fn(Arc<dyn JobRepository>);
@@ -26,6 +26,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("cancel_and_hand_back", cancel_and_hand_back),
     ("hand_back_waits_out_its_back_off", hand_back_waits_out_its_back_off),
     ("checkpoints_belong_to_the_worker_that_holds_the_job", checkpoints_belong_to_the_worker_that_holds_the_job),
+    ("a_named_job_is_claimed_once_and_only_when_due", a_named_job_is_claimed_once_and_only_when_due),
 ];
 
 /// A backtest job, with an idempotency key unique to this run when `key` is given (a shared
@@ -324,4 +325,34 @@ pub fn checkpoints_belong_to_the_worker_that_holds_the_job(repo: Arc<dyn JobRepo
     repo.transition(&a.id, JobStatus::Completed, Some(serde_json::json!({"ok": true})), None).unwrap();
     assert!(repo.load_checkpoint(&a.id).unwrap().is_none(), "a finished job resumes nothing");
     assert_eq!(repo.list(&JobFilter::default()).unwrap().items.iter().filter(|j| j.id == a.id).count(), 1, "a checkpoint is not a job");
+}
+
+/// `claim` of a named job (a queue message's): of many workers exactly one wins; a RUNNING,
+/// finished or backed-off job is not claimable; an unknown id is named.
+pub fn a_named_job_is_claimed_once_and_only_when_due(repo: Arc<dyn JobRepository>) {
+    let (a, _) = repo.create(new_job(None)).unwrap();
+    let winners: Vec<Job> = (0..6)
+        .map(|w| {
+            let (r, id) = (Arc::clone(&repo), a.id.clone());
+            std::thread::spawn(move || r.claim(&id, &format!("q{w}")).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins");
+    let won = &winners[0];
+    assert_eq!((won.status, won.attempts), (JobStatus::Running, 1));
+    assert!(repo.claim(&a.id, "late").unwrap().is_none(), "a RUNNING job is not claimed again");
+    repo.hand_back(&a.id, Some(chrono::Utc::now().timestamp_millis() + 60_000), true).unwrap();
+    assert!(repo.claim(&a.id, "early").unwrap().is_none(), "a backed-off job waits");
+    let (b, _) = repo.create(new_job(None)).unwrap();
+    repo.claim(&b.id, "w").unwrap().unwrap();
+    repo.transition(&b.id, JobStatus::Completed, None, None).unwrap();
+    assert!(repo.claim(&b.id, "again").unwrap().is_none(), "a finished job is never claimed");
+    let missing = uuid::Uuid::new_v4().to_string();
+    match repo.claim(&missing, "w") {
+        Err(RepoError::NotFound(id)) => assert_eq!(id, missing),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
 }
