@@ -148,6 +148,13 @@ pub trait JobRepository: Send + Sync {
     /// [`RepoError::IllegalTransition`] for finished jobs, [`RepoError::NotFound`].
     fn request_cancel(&self, id: &str) -> Result<Job, RepoError>;
 
+    /// Records where a remote executor runs the job (message id, task or execution ARN),
+    /// whatever its status: a worker may have claimed it before the submitter returned.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError>;
+
     /// Number of jobs per status (for metrics and dashboards).
     ///
     /// # Errors

@@ -117,6 +117,8 @@ pub const SCHEMA: Schema = Schema {
                  );",
             ),
         },
+        // Where a remote executor (SQS, ECS, Step Functions) runs the job.
+        Migration { description: "execution reference", step: Step::Sql("ALTER TABLE jobs ADD COLUMN execution_ref TEXT;") },
     ],
 };
 
@@ -129,7 +131,7 @@ fn add_progress_detail(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 const COLUMNS: &str = "id, job_type, status, config, label, idempotency_key, created_at, updated_at, started_at, \
-     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail";
+     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail, execution_ref";
 
 impl SqliteJobRepository {
     /// Opens (and creates or migrates) the database at `path`.
@@ -231,6 +233,7 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
         result: result.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| conv(e.to_string()))?,
         error: error.map(|s| serde_json::from_str::<JobError>(&s)).transpose().map_err(|e| conv(e.to_string()))?,
         cancel_requested: r.get::<_, i64>(16)? != 0,
+        execution_ref: r.get(18)?,
     })
 }
 
@@ -469,6 +472,15 @@ impl JobRepository for SqliteJobRepository {
                 dead_executor || stale
             })
             .collect())
+    }
+
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError> {
+        let conn = self.lock();
+        let n = conn.execute("UPDATE jobs SET execution_ref = ?2 WHERE id = ?1", params![id, reference]).map_err(storage)?;
+        if n == 0 {
+            return Err(RepoError::NotFound(id.to_owned()));
+        }
+        Ok(())
     }
 
     fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {

@@ -27,6 +27,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("hand_back_waits_out_its_back_off", hand_back_waits_out_its_back_off),
     ("checkpoints_belong_to_the_worker_that_holds_the_job", checkpoints_belong_to_the_worker_that_holds_the_job),
     ("a_named_job_is_claimed_once_and_only_when_due", a_named_job_is_claimed_once_and_only_when_due),
+    ("execution_refs_are_kept_whatever_the_status", execution_refs_are_kept_whatever_the_status),
 ];
 
 /// A backtest job, with an idempotency key unique to this run when `key` is given (a shared
@@ -355,4 +356,21 @@ pub fn a_named_job_is_claimed_once_and_only_when_due(repo: Arc<dyn JobRepository
         Err(RepoError::NotFound(id)) => assert_eq!(id, missing),
         other => panic!("expected NotFound, got {other:?}"),
     }
+}
+
+/// Where a remote executor runs a job is kept across claims and transitions; an unknown id is
+/// named.
+pub fn execution_refs_are_kept_whatever_the_status(repo: Arc<dyn JobRepository>) {
+    let (a, _) = repo.create(new_job(None)).unwrap();
+    assert_eq!(a.execution_ref, None);
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:backtest:backtest-1";
+    repo.set_execution_ref(&a.id, arn).unwrap();
+    let claimed = repo.claim(&a.id, "w").unwrap().unwrap();
+    assert_eq!(claimed.execution_ref.as_deref(), Some(arn));
+    let done = repo.transition(&a.id, JobStatus::Completed, None, None).unwrap();
+    assert_eq!(done.execution_ref.as_deref(), Some(arn));
+    repo.set_execution_ref(&a.id, "task-2").unwrap();
+    assert_eq!(repo.get(&a.id).unwrap().execution_ref.as_deref(), Some("task-2"));
+    let missing = uuid::Uuid::new_v4().to_string();
+    assert!(matches!(repo.set_execution_ref(&missing, "x"), Err(RepoError::NotFound(id)) if id == missing));
 }

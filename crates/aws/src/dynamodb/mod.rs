@@ -734,6 +734,31 @@ impl JobRepository for DynamoJobRepository {
         })
     }
 
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError> {
+        let (id, reference) = (id.to_owned(), reference.to_owned());
+        self.run(|i| async move {
+            if id.starts_with(IDEMPOTENCY_PREFIX) || id.starts_with(CHECKPOINT_PREFIX) {
+                return Err(RepoError::NotFound(id));
+            }
+            let sent = i
+                .client
+                .update_item()
+                .table_name(&i.table)
+                .set_key(Some(key_of(&id)))
+                .condition_expression("attribute_exists(#k)")
+                .expression_attribute_names("#k", KEY)
+                .update_expression("SET execution_ref = :r")
+                .expression_attribute_values(":r", s(reference))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                Err(e) if is_conditional_failure(&e) => Err(RepoError::NotFound(id)),
+                Err(e) => Err(i.err("UpdateItem", e)),
+            }
+        })
+    }
+
     fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {
         let id = id.to_owned();
         self.run(|i| async move { i.request_cancel(id).await })

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::data::{imported_store, json_of, repo, testdata, tradai};
 
-fn endpoint() -> Option<String> {
+pub(crate) fn endpoint() -> Option<String> {
     let url = std::env::var("TRADAI_TEST_AWS_ENDPOINT").ok().filter(|u| !u.trim().is_empty());
     if url.is_none() {
         eprintln!("skipping the S3 tests: TRADAI_TEST_AWS_ENDPOINT is not set (start moto with `export TRADAI_TEST_AWS_ENDPOINT=$(scripts/moto-server.sh)`)");
@@ -143,7 +143,7 @@ fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
 }
 
 /// A bucket name unique to this run (time and process id; S3 names are lower-case).
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{:x}-{}", t, std::process::id())
 }
@@ -218,8 +218,9 @@ fn up_keeps_its_jobs_in_dynamodb() {
 fn executor_mode_names_missing_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        (vec![("EXECUTOR_MODE", "sqs")], "BACKEND_BACKTEST_QUEUE_URL and DYNAMODB_TABLE_NAME"),
+        (vec![("EXECUTOR_MODE", "sqs")], "EXECUTOR_MODE=sqs needs BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("EXECUTOR_MODE", "sqs"), ("DYNAMODB_TABLE_NAME", "t")], "needs BACKEND_BACKTEST_QUEUE_URL"),
+        (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "executor mode sqs needs BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("EXECUTOR_MODE", "docker")], "EXECUTOR_MODE 'docker'"),
     ];
     for (envs, want) in cases {

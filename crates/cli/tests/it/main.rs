@@ -16,3 +16,4 @@ mod sync;
 mod tidy;
 mod tracking;
 mod trade;
+mod workers;

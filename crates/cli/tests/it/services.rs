@@ -22,7 +22,7 @@ fn repo() -> PathBuf {
 }
 
 /// The ten BTC pairs of the reference runs (January 2018 in `sample-data`).
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+pub(crate) const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
 pub(crate) fn import_sample(data: &Path) {
     let dir = repo().join("sample-data/binance");
@@ -143,7 +143,7 @@ pub(crate) fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::V
     }
 }
 
-fn api_trades(api: &str, id: &str) -> serde_json::Value {
+pub(crate) fn api_trades(api: &str, id: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::SERVICE_RETRY);
     let t = rt.block_on(c.trades(id)).unwrap();
