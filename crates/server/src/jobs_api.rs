@@ -296,7 +296,8 @@ pub async fn cancel(jobs: &Arc<dyn JobRepository>, executor: &dyn BacktestJobSub
     let repo = Arc::clone(jobs);
     let id = job.id.clone();
     let out = tokio::task::spawn_blocking(move || repo.request_cancel(&id)).await??;
-    if out.status == JobStatus::Running {
+    // A remote executor may hold a PENDING job too (a started workflow, a launched task).
+    if out.status == JobStatus::Running || executor.mode().is_remote() {
         executor.cancel(&out.id);
     }
     Ok(out)
