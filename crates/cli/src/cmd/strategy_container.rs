@@ -19,8 +19,8 @@ use tradai_settings::Settings;
 
 /// Help examples of `tradai strategy-container`.
 pub const EXAMPLES: &str = "Examples:
-  # What ECS runs (the job and its table come from the task's environment):
-  TRADING_MODE=backtest STRATEGY_NAME=EmaCross JOB_ID=3f0c9a4e-7d1b-4b8e-9a51-2f6c0e8d9b17 DYNAMODB_TABLE_NAME=tradai-workflow-state-dev tradai strategy-container";
+  # ECS sets TRADING_MODE, STRATEGY_NAME, STRATEGY_STAGE and JOB_ID; by hand:
+  tradai strategy-container --trading-mode backtest --job-id 3f0c9a4e --json";
 
 /// `tradai strategy-container` flags (everything else comes from the environment).
 #[derive(Debug, Args)]

@@ -21,10 +21,10 @@ use tradai_settings::Settings;
 
 /// Help examples of `tradai worker`.
 pub const EXAMPLES: &str = "Examples:
-  # Against AWS (credentials and region from the standard AWS settings):
-  DYNAMODB_TABLE_NAME=tradai-workflow-state-dev tradai worker --queue-url https://sqs.eu-central-1.amazonaws.com/123456789012/tradai-backtest-queue-dev.fifo
-  # Against the emulator (scripts/moto-server.sh), with the backend on this machine:
-  AWS_ENDPOINT_URL=http://127.0.0.1:5000 tradai --data-dir sample-data worker --queue-url http://127.0.0.1:5000/123456789012/tradai-backtests --workers 2";
+  # On AWS, with DYNAMODB_TABLE_NAME and the AWS credentials set:
+  tradai worker --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/bt
+  # On the emulator (AWS_ENDPOINT_URL set), two jobs at a time:
+  tradai worker --queue-url http://127.0.0.1:5000/123456789012/bt --workers 2";
 
 /// `tradai worker` flags.
 #[derive(Debug, Args)]
