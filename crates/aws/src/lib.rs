@@ -17,14 +17,16 @@ mod error;
 mod sqs;
 mod stepfunctions;
 
+/// The Step Functions client, for callers that start executions.
+pub use aws_sdk_sfn as sfn;
 pub use bridge::SyncBridge;
 pub use config::{load_sdk_config, AwsOverrides};
 pub use dynamodb::{create_job_table, DynamoJobRepository, STATUS_INDEX};
 pub use error::AwsError;
 pub use sqs::{create_job_queue, JobMessage, QueueTiming, Received, SqsJobQueue};
-pub use stepfunctions::{backtest_state_machine, check_state_machine, start_backtest, BacktestStateMachine, BacktestWorkflow, WorkflowInput};
-/// The Step Functions client, for callers that start executions.
-pub use aws_sdk_sfn as sfn;
+pub use stepfunctions::{
+    backtest_state_machine, check_state_machine, start_backtest, BacktestStateMachine, BacktestWorkflow, WorkflowInput,
+};
 
 /// The SDK's shared configuration type, for callers that build their own clients.
 pub use aws_config::SdkConfig;

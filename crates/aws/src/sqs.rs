@@ -228,7 +228,8 @@ impl SqsJobQueue {
     pub fn release(&self, received: &Received, after: Duration) -> Result<(), AwsError> {
         self.unhold(&received.receipt);
         let after = after.min(Duration::from_secs(43_200));
-        let req = self.client.change_message_visibility().queue_url(&self.url).receipt_handle(&received.receipt).visibility_timeout(secs(after));
+        let req =
+            self.client.change_message_visibility().queue_url(&self.url).receipt_handle(&received.receipt).visibility_timeout(secs(after));
         let url = self.url.clone();
         self.bridge.run(async move { req.send().await.map_err(|e| AwsError::sdk("sqs", "ChangeMessageVisibility", &url, e)) })??;
         Ok(())

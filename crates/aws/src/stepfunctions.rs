@@ -318,7 +318,11 @@ impl BacktestStateMachine {
         let client = aws_sdk_sfn::Client::new(&config);
         let (c, a) = (client.clone(), arn.to_owned());
         bridge.run(async move {
-            c.describe_state_machine().state_machine_arn(&a).send().await.map_err(|e| AwsError::sdk("states", "DescribeStateMachine", &a, e))
+            c.describe_state_machine()
+                .state_machine_arn(&a)
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("states", "DescribeStateMachine", &a, e))
         })??;
         Ok(Self { client, arn: arn.to_owned(), bridge })
     }

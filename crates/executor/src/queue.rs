@@ -161,7 +161,12 @@ impl JobQueue for SingleJob {
     }
 
     fn send(&self, job: &Job) -> Result<String, QueueError> {
-        Err(QueueError { queue: self.describe(), what: format!("cannot take job '{}': it runs one job only", job.id), retryable: false, source: None })
+        Err(QueueError {
+            queue: self.describe(),
+            what: format!("cannot take job '{}': it runs one job only", job.id),
+            retryable: false,
+            source: None,
+        })
     }
 
     fn receive(&self) -> Result<Option<Delivery>, QueueError> {

@@ -55,18 +55,24 @@ impl AwsEnv {
                     bail!("EXECUTOR_MODE=sqs needs BACKEND_BACKTEST_QUEUE_URL (the queue `tradai worker` processes read)");
                 }
                 if env.table.is_none() {
-                    tracing::warn!("EXECUTOR_MODE=sqs without DYNAMODB_TABLE_NAME: workers must run on this machine and share its job database");
+                    tracing::warn!(
+                        "EXECUTOR_MODE=sqs without DYNAMODB_TABLE_NAME: workers must run on this machine and share its job database"
+                    );
                 }
             }
             Some("stepfunctions" | "step_functions") => {
                 if env.state_machine_arn.is_none() {
-                    bail!("EXECUTOR_MODE=stepfunctions needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN (the backtest workflow's state machine)");
+                    bail!(
+                        "EXECUTOR_MODE=stepfunctions needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN (the backtest workflow's state machine)"
+                    );
                 }
                 if env.table.is_none() {
                     bail!("EXECUTOR_MODE=stepfunctions needs DYNAMODB_TABLE_NAME (the job table the workflow and its containers update)");
                 }
             }
-            Some(other @ "ecs") => bail!("EXECUTOR_MODE '{other}' is not part of this build yet (expected local, subprocess, sqs or stepfunctions)"),
+            Some(other @ "ecs") => {
+                bail!("EXECUTOR_MODE '{other}' is not part of this build yet (expected local, subprocess, sqs or stepfunctions)")
+            }
             Some(other) => bail!("EXECUTOR_MODE '{other}' is not supported (expected local, subprocess, sqs or stepfunctions)"),
         }
         let remote = env.executor_mode.as_deref().is_some_and(|m| !matches!(m, "local" | "subprocess"));
@@ -115,7 +121,10 @@ impl AwsEnv {
     /// # Errors
     /// When the queue is missing or unreachable (outside dev); the message names it.
     #[cfg(feature = "aws")]
-    pub fn remote_executor(&self, mode: &mut tradai_executor::ExecutorMode) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
+    pub fn remote_executor(
+        &self,
+        mode: &mut tradai_executor::ExecutorMode,
+    ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
         use anyhow::Context;
         if *mode == tradai_executor::ExecutorMode::StepFunctions {
             return self.state_machine(mode);
@@ -164,7 +173,10 @@ impl AwsEnv {
     /// Without the AWS back end no remote mode passes [`AwsEnv::from_env`].
     #[cfg(not(feature = "aws"))]
     #[allow(clippy::unnecessary_wraps)]
-    pub fn remote_executor(&self, _mode: &mut tradai_executor::ExecutorMode) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
+    pub fn remote_executor(
+        &self,
+        _mode: &mut tradai_executor::ExecutorMode,
+    ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
         Ok(None)
     }
 }
@@ -273,7 +285,8 @@ mod tests {
         assert_eq!(s.server.executor, "subprocess");
         let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs"), ("DYNAMODB_TABLE_NAME", "t")])).unwrap_err().to_string();
         assert!(err.contains("needs BACKEND_BACKTEST_QUEUE_URL ("), "{err}");
-        let e = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs"), ("BACKEND_BACKTEST_QUEUE_URL", "http://q"), ("ENVIRONMENT", "Dev")])).unwrap();
+        let e =
+            AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs"), ("BACKEND_BACKTEST_QUEUE_URL", "http://q"), ("ENVIRONMENT", "Dev")])).unwrap();
         assert_eq!((e.queue_url.as_deref(), e.dev), (Some("http://q"), true));
         let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "stepfunctions"), ("DYNAMODB_TABLE_NAME", "t")])).unwrap_err().to_string();
         assert!(err.contains("needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN"), "{err}");

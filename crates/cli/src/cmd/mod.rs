@@ -15,6 +15,7 @@ pub mod hyperopt;
 pub mod man;
 pub mod ml;
 pub mod repair;
+pub mod results_bucket;
 pub mod services;
 pub mod strategies;
 pub mod strategy_container;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use tradai_executor::results::ResultStore;
-use tradai_executor::{ExecutorFactory, Settle, SingleJob, BACKTEST, HYPEROPT};
+use tradai_executor::{ExecutorFactory, JobObserver, Settle, SingleJob, BACKTEST, HYPEROPT};
 use tradai_jobs::{JobRepository, JobStatus};
 use tradai_server::serve::ServerConfig;
 use tradai_settings::Settings;
@@ -79,7 +79,9 @@ pub fn run(a: StrategyContainerArgs, settings: &Settings) -> anyhow::Result<Exit
     let mut exec = cfg.executor.clone();
     exec.workers = 1;
     let results = ResultStore::new(cfg.state_dir.join("results"));
-    let pool = ExecutorFactory::create_worker(exec, Arc::clone(&jobs), results, Vec::new(), Arc::clone(&one) as _)?;
+    let observers: Vec<Arc<dyn JobObserver>> =
+        super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
+    let pool = ExecutorFactory::create_worker(exec, Arc::clone(&jobs), results, observers, Arc::clone(&one) as _)?;
     let settled = one.wait_settled();
     pool.shutdown();
     let fin = jobs.get(&job.id)?;

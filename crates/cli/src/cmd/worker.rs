@@ -5,7 +5,8 @@
 //! Each message names a job; the worker claims it with a conditional write in the job
 //! repository, so a job delivered twice runs once, and keeps the message invisible while the
 //! job runs. A worker killed mid-job stops extending its message: the message comes back, the
-//! orphan scan of a live worker hands the job back, and it runs again.
+//! orphan scan of a live worker hands the job back, and it runs again. With a results bucket
+//! (`TRADAI_RESULTS_BUCKET`) finished jobs' artifacts are copied there.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use tradai_executor::results::ResultStore;
-use tradai_executor::{ExecutorFactory, JobQueue};
+use tradai_executor::{ExecutorFactory, JobObserver, JobQueue};
 use tradai_jobs::JobRepository;
 use tradai_server::serve::ServerConfig;
 use tradai_settings::Settings;
@@ -76,7 +77,9 @@ pub fn run(a: WorkerArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let queue = queue(&a)?;
     let results = ResultStore::new(cfg.state_dir.join("results"));
     let workers = exec.workers;
-    let pool = ExecutorFactory::create_worker(exec, jobs, results, Vec::new(), Arc::clone(&queue))?;
+    let observers: Vec<Arc<dyn JobObserver>> =
+        super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
+    let pool = ExecutorFactory::create_worker(exec, jobs, results, observers, Arc::clone(&queue))?;
     let start = serde_json::json!({
         "queue_url": a.queue_url,
         "workers": workers,

@@ -41,7 +41,7 @@ fn ok(mut c: Command, what: &str) -> std::process::Output {
 
 /// Creates a bucket on the emulator with a plain path-style `PUT /bucket` (moto does not check
 /// signatures, and the test binary has no S3 client of its own).
-fn create_bucket(endpoint: &str, bucket: &str) {
+pub(crate) fn create_bucket(endpoint: &str, bucket: &str) {
     let host = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
     write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();

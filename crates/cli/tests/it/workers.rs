@@ -1,7 +1,8 @@
 //! `EXECUTOR_MODE=sqs` end to end on the AWS emulator: `tradai up` sends every backtest to an
 //! SQS queue, two `tradai worker` processes share the queue and the DynamoDB job table, one is
 //! killed with SIGKILL while it runs a job, and every job still completes exactly once with the
-//! trades of the CLI's own backtest.
+//! trades of the CLI's own backtest, its export copied to the results bucket. Also the
+//! `stepfunctions` mode with `tradai strategy-container` as the task that runs the job.
 //!
 //! Needs `TRADAI_TEST_AWS_ENDPOINT` (set by `scripts/test.sh`); without it the test prints why
 //! it is skipped and passes. Queue and table are created with the SDK here.
@@ -114,10 +115,14 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     let cli: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
     assert!(cli["trades"].as_array().is_some_and(|t| !t.is_empty()));
 
+    let bucket = format!("tradai-test-results-{suffix}");
+    crate::aws::create_bucket(&endpoint, &bucket);
     let mut envs = aws_env(&endpoint);
     envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
     let mut up_envs = envs.clone();
     up_envs.extend([("EXECUTOR_MODE", "sqs".to_owned()), ("BACKEND_BACKTEST_QUEUE_URL", queue.clone())]);
+    // The workers copy every finished job's artifacts to the results bucket.
+    envs.push(("TRADAI_RESULTS_BUCKET", bucket.clone()));
     let up_envs: Vec<(&str, &str)> = up_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let up = Up::start(&data, &up_envs);
     assert!(up.log().contains("remote executor"), "{}", up.log());
@@ -140,7 +145,11 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
             doomed.child.wait().unwrap();
             break j.id.clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "worker A never ran a job:\n{}", std::fs::read_to_string(&doomed.log).unwrap());
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "worker A never ran a job:\n{}",
+            std::fs::read_to_string(&doomed.log).unwrap()
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
 
@@ -171,6 +180,14 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     for id in &ids {
         assert_eq!(api_trades(&up.backend, id), cli["trades"], "job {id}");
     }
+    // The exports are in the results bucket, with the CLI's trades.
+    for id in &ids {
+        let export =
+            get_object(&endpoint, &bucket, &format!("results/{id}/export.json")).unwrap_or_else(|| panic!("no export of {id} in S3"));
+        let export: serde_json::Value = serde_json::from_slice(&export).unwrap();
+        assert_eq!(export["trades"], cli["trades"], "export of {id} in S3");
+        assert!(get_object(&endpoint, &bucket, &format!("results/{id}/equity.svg")).is_some_and(|svg| svg.starts_with(b"<svg")));
+    }
     // Nothing left on the queue.
     let q = tradai_aws::SqsJobQueue::connect(&queue, &overrides, tradai_aws::QueueTiming::default()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -181,6 +198,29 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     assert_eq!(repo.count_by_status().unwrap(), vec![(JobStatus::Completed, JOBS)]);
     drop(survivor);
     drop(up);
+}
+
+/// An object of the emulator's S3 (through object_store's client with the test's dummy
+/// credentials); `None` when it is not there.
+fn get_object(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStoreExt;
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("tradai-test")
+        .with_secret_access_key("tradai-test")
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        match s3.get(&object_store::path::Path::from(key)).await {
+            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("reading s3://{bucket}/{key}: {e}"),
+        }
+    })
 }
 
 /// A missing queue stops `tradai worker` and the backend's start-up with its URL.
