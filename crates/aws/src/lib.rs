@@ -1,5 +1,6 @@
 //! TradAI's AWS back ends, on the official AWS SDK for Rust: the DynamoDB job repository
-//! (the seeds' workflow-state table), the SQS job queue of the `sqs` executor, and the SDK
+//! (the seeds' workflow-state table), the SQS job queue of the `sqs` executor, the backtest
+//! workflow of Step Functions, the CloudFormation client behind `tradai deploy`, and the SDK
 //! configuration every AWS client here shares.
 //!
 //! Configuration follows the SDK's standard chain (environment, shared config and credential
@@ -11,6 +12,7 @@
 //! their own traits (`tradai_jobs::JobRepository`).
 
 mod bridge;
+mod cloudformation;
 mod config;
 mod dynamodb;
 mod error;
@@ -20,6 +22,7 @@ mod stepfunctions;
 /// The Step Functions client, for callers that start executions.
 pub use aws_sdk_sfn as sfn;
 pub use bridge::SyncBridge;
+pub use cloudformation::{DriftedResource, ResourceDrift, StackAction, StackClient, StackError, StackState};
 pub use config::{load_sdk_config, AwsOverrides};
 pub use dynamodb::{create_job_table, DynamoJobRepository, STATUS_INDEX};
 pub use error::AwsError;

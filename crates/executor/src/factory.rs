@@ -48,13 +48,29 @@ impl ExecutorFactory {
         results: ResultStore,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_ensuring(settings, jobs, results, None, observers)
+    }
+
+    /// [`ExecutorFactory::create`], with backtests whose `ensure_data` step syncs from the
+    /// exchanges at `endpoints` (`None`: such jobs fail, naming the reason).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_ensuring(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        endpoints: Option<tradai_exchange::Endpoints>,
+        observers: Vec<Arc<dyn JobObserver>>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
         Self::check(&settings)?;
-        let kinds = Self::kinds(&settings, settings.mode)?;
+        let kinds = Self::kinds(&settings, settings.mode, endpoints)?;
         WorkerPool::start(settings, jobs, results, kinds, observers)
     }
 
     /// Starts the pool of a `tradai worker` process: backtest and hyperopt jobs in this
-    /// process, each one the job of a message `queue` delivers.
+    /// process, each one the job of a message `queue` delivers; backtests whose `ensure_data`
+    /// step syncs do so from `endpoints`.
     ///
     /// # Errors
     /// [`ExecutorError::Config`] naming the missing or wrong setting.
@@ -62,6 +78,7 @@ impl ExecutorFactory {
         settings: ExecutorSettings,
         jobs: Arc<dyn JobRepository>,
         results: ResultStore,
+        endpoints: Option<tradai_exchange::Endpoints>,
         observers: Vec<Arc<dyn JobObserver>>,
         queue: Arc<dyn JobQueue>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
@@ -69,12 +86,21 @@ impl ExecutorFactory {
         if settings.workers == 0 {
             return Err(ExecutorError::Config("a worker needs at least one worker thread (server.workers or --workers)".into()));
         }
-        let kinds = Self::kinds(&settings, ExecutorMode::Local)?;
+        let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints)?;
         WorkerPool::start_fed(settings, jobs, results, kinds, observers, queue)
     }
 
     /// The backtest and hyperopt job kinds of an embedded mode.
-    fn kinds(settings: &ExecutorSettings, mode: ExecutorMode) -> Result<Vec<JobKind>, ExecutorError> {
+    fn kinds(
+        settings: &ExecutorSettings,
+        mode: ExecutorMode,
+        endpoints: Option<tradai_exchange::Endpoints>,
+    ) -> Result<Vec<JobKind>, ExecutorError> {
+        let store_location = settings.store_location.clone();
+        let backtest_kind = move |make: backtest::RunnerFactory| match &endpoints {
+            Some(e) => JobKind::backtest_ensuring(make, store_location.clone(), e.clone()),
+            None => JobKind::backtest(make),
+        };
         let location = settings.store_location.clone();
         Ok(match mode {
             ExecutorMode::Local => {
@@ -82,7 +108,7 @@ impl ExecutorFactory {
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
                 let (l1, l2) = (location.clone(), location);
                 vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
                         Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
                     })),
@@ -102,7 +128,7 @@ impl ExecutorFactory {
                 check_executable(&bin)?;
                 let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
                 vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {

@@ -81,7 +81,8 @@ pub fn run(a: StrategyContainerArgs, settings: &Settings) -> anyhow::Result<Exit
     let results = ResultStore::new(cfg.state_dir.join("results"));
     let observers: Vec<Arc<dyn JobObserver>> =
         super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
-    let pool = ExecutorFactory::create_worker(exec, Arc::clone(&jobs), results, observers, Arc::clone(&one) as _)?;
+    let endpoints = Some(tradai_server::serve::exchange_endpoints(settings));
+    let pool = ExecutorFactory::create_worker(exec, Arc::clone(&jobs), results, endpoints, observers, Arc::clone(&one) as _)?;
     let settled = one.wait_settled();
     pool.shutdown();
     let fin = jobs.get(&job.id)?;

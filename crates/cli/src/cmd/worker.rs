@@ -79,7 +79,8 @@ pub fn run(a: WorkerArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let workers = exec.workers;
     let observers: Vec<Arc<dyn JobObserver>> =
         super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
-    let pool = ExecutorFactory::create_worker(exec, jobs, results, observers, Arc::clone(&queue))?;
+    let endpoints = Some(tradai_server::serve::exchange_endpoints(settings));
+    let pool = ExecutorFactory::create_worker(exec, jobs, results, endpoints, observers, Arc::clone(&queue))?;
     let start = serde_json::json!({
         "queue_url": a.queue_url,
         "workers": workers,

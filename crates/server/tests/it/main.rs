@@ -6,11 +6,13 @@
 
 mod backend;
 mod data_corrupt;
+mod ensure_data;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
 mod limits;
 mod pool;
+mod run_fields;
 mod services;
 mod startup;
 mod sync;
@@ -72,6 +74,8 @@ pub struct Env {
     pub keys: Arc<ApiKeyStore>,
     /// The worker pool.
     pub pool: Arc<WorkerPool>,
+    /// The strategy registry strategy-service loads registered versions from (embedded).
+    pub tracking: tradai_tracking::Tracking,
 }
 
 /// Executor settings with short test timings.
@@ -112,11 +116,12 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
     let path = dir.path().to_owned();
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
     let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default())).await;
+    let tracking = tradai_tracking::open(&dir.path().join("tracking").display().to_string()).unwrap();
     let strat = spawn(tradai_server::strategy_app(
         StrategyState {
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
-            tracking: None,
+            tracking: Some(tracking.clone()),
         },
         Limits::default(),
     ))
@@ -141,7 +146,7 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
         Arc::new(Metrics::new("backend-api")),
     );
     let app = tradai_server::backend::app(state.clone(), Limits { rate_per_sec: 0, ..Limits::default() });
-    Env { dir, app, state, jobs, keys, pool }
+    Env { dir, app, state, jobs, keys, pool, tracking }
 }
 
 /// Sends one request through the router (no socket) and returns status and JSON body.
