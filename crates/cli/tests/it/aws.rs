@@ -142,6 +142,15 @@ fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
     assert!(err.contains(&format!("{bucket}-missing")), "{err}");
 }
 
+/// The SDK settings of the emulator, for the tests' own clients (dummy credentials).
+pub(crate) fn emulator_overrides(endpoint: &str) -> tradai_aws::AwsOverrides {
+    tradai_aws::AwsOverrides {
+        endpoint_url: Some(endpoint.to_owned()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
+    }
+}
+
 /// A bucket name unique to this run (time and process id; S3 names are lower-case).
 pub(crate) fn uuid_like() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
@@ -156,11 +165,7 @@ fn up_keeps_its_jobs_in_dynamodb() {
     use crate::services::{import_sample, jobs, submit_args, wait_final, Up};
     use tradai_jobs::{JobFilter, JobRepository, JobStatus};
     let Some(endpoint) = endpoint() else { return };
-    let overrides = tradai_aws::AwsOverrides {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
-    };
+    let overrides = emulator_overrides(&endpoint);
     let table = format!("tradai-test-up-{}", uuid_like());
     let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
 

@@ -22,7 +22,7 @@ fn repo() -> PathBuf {
 }
 
 /// The ten BTC pairs of the reference runs (January 2018 in `sample-data`).
-pub(crate) const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
 pub(crate) fn import_sample(data: &Path) {
     let dir = repo().join("sample-data/binance");
@@ -150,22 +150,28 @@ pub(crate) fn api_trades(api: &str, id: &str) -> serde_json::Value {
     serde_json::to_value(t.trades).unwrap()
 }
 
-#[test]
-fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import_sample(&data);
-    let export = tmp.path().join("cli.json");
+/// The export of the CLI's own backtest of [`submit_args`]'s request (written under `dir`):
+/// the reference every executor's result is compared with.
+pub(crate) fn cli_reference_export(data: &Path, dir: &Path) -> serde_json::Value {
+    let export = dir.join("cli.json");
     let out = tradai()
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
         .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
         .arg(&export)
         .output()
         .unwrap();
     assert!(out.status.success(), "CLI backtest failed: {}", String::from_utf8_lossy(&out.stderr));
-    let cli: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
+}
+
+#[test]
+fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let cli = cli_reference_export(&data, tmp.path());
 
     let up = Up::start(&data, &[]);
     assert!(up.log().contains("127.0.0.1 only"), "no-key start-up must say it binds to loopback: {}", up.log());

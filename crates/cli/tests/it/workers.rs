@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tradai_jobs::{JobFilter, JobRepository, JobStatus};
 
-use crate::services::{api_trades, import_sample, jobs, submit_args, tradai, wait_final, Up, PAIRS};
+use crate::services::{api_trades, cli_reference_export, import_sample, jobs, submit_args, tradai, wait_final, Up};
 
 /// How many backtests the test submits.
 const JOBS: usize = 20;
@@ -84,11 +84,7 @@ impl Drop for Worker {
 #[test]
 fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     let Some(endpoint) = crate::aws::endpoint() else { return };
-    let overrides = tradai_aws::AwsOverrides {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
-    };
+    let overrides = crate::aws::emulator_overrides(&endpoint);
     let suffix = crate::aws::uuid_like();
     let table = format!("tradai-test-workers-{suffix}");
     let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
@@ -102,17 +98,7 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     let data = tmp.path().join("data");
     import_sample(&data);
     // The reference: the CLI's own backtest of the same request.
-    let export = tmp.path().join("cli.json");
-    let out = tradai()
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
-        .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
-        .arg(&export)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "CLI backtest failed: {}", String::from_utf8_lossy(&out.stderr));
-    let cli: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let cli = cli_reference_export(&data, tmp.path());
     assert!(cli["trades"].as_array().is_some_and(|t| !t.is_empty()));
 
     let bucket = format!("tradai-test-results-{suffix}");
@@ -136,14 +122,24 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
         assert!(ok, "submit failed: {err}\n{}", up.log());
         ids.push(sub["job_id"].as_str().unwrap().to_owned());
     }
-    // Kill worker A the moment the table shows it running a job.
+    // Kill worker A while it runs a job: freeze it (SIGSTOP) when the table shows it running
+    // one, let writes already on the wire land, and SIGKILL it only if the job is still its
+    // and RUNNING; otherwise thaw it and try again.
     let running = JobFilter { status: Some(JobStatus::Running), ..JobFilter::default() };
+    let signal = |sig: &str, pid: u32| assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    let is_a = |e: Option<&str>| e.is_some_and(|e| e.starts_with(&doomed.executor));
     let killed_job = loop {
         let page = repo.list(&running).unwrap();
-        if let Some(j) = page.items.iter().find(|j| j.executor_id.as_deref().is_some_and(|e| e.starts_with(&doomed.executor))) {
-            doomed.child.kill().unwrap();
-            doomed.child.wait().unwrap();
-            break j.id.clone();
+        if let Some(j) = page.items.iter().find(|j| is_a(j.executor_id.as_deref())) {
+            signal("-STOP", doomed.child.id());
+            std::thread::sleep(Duration::from_millis(300));
+            let now = repo.get(&j.id).unwrap();
+            if now.status == JobStatus::Running && is_a(now.executor_id.as_deref()) {
+                doomed.child.kill().unwrap();
+                doomed.child.wait().unwrap();
+                break j.id.clone();
+            }
+            signal("-CONT", doomed.child.id());
         }
         assert!(
             started.elapsed() < Duration::from_secs(300),
@@ -279,11 +275,7 @@ fn dev_falls_back_to_the_local_executor() {
 #[test]
 fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
     let Some(endpoint) = crate::aws::endpoint() else { return };
-    let overrides = tradai_aws::AwsOverrides {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
-    };
+    let overrides = crate::aws::emulator_overrides(&endpoint);
     let suffix = crate::aws::uuid_like();
     let table = format!("tradai-test-sfn-{suffix}");
     let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
