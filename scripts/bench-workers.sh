@@ -23,7 +23,7 @@ TRADAI_BIN="$(realpath "$TRADAI_BIN")"
 
 scripts/moto-server.sh --install-only
 ENDPOINT="$(scripts/moto-server.sh)"
-export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN
 PY="${MOTO_VENV:-.venv/moto}/bin/python"
 
