@@ -386,8 +386,8 @@ macro_rules! run_request {
             #[serde(default)]
             pub date_range: Option<DateRange>,
             /// Check the stored candles of the pairs and window before the run and download
-            /// what is missing from the exchange. Default: on when the window ends within the
-            /// last day (or has no end), off otherwise.
+            /// what is missing from the exchange. Default: on when the window has a start and
+            /// an end within the last day (or later), off otherwise.
             #[serde(default)]
             pub ensure_data: Option<bool>,
             /// Timeframe; the strategy's when absent.

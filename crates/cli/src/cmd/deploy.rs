@@ -34,6 +34,30 @@ impl From<EnvArg> for Environment {
     }
 }
 
+/// `--only` values: the four stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerArg {
+    /// Buckets, table, queues, topic, secret, image repository.
+    Persistent,
+    /// Network and IAM.
+    Foundation,
+    /// ECS, Lambdas, schedules, alarms.
+    Compute,
+    /// The dashboard.
+    Edge,
+}
+
+impl From<LayerArg> for Layer {
+    fn from(l: LayerArg) -> Self {
+        match l {
+            LayerArg::Persistent => Self::Persistent,
+            LayerArg::Foundation => Self::Foundation,
+            LayerArg::Compute => Self::Compute,
+            LayerArg::Edge => Self::Edge,
+        }
+    }
+}
+
 /// Which deployment: environment and stack prefix.
 #[derive(Debug, Args)]
 pub struct TargetFlags {
@@ -65,7 +89,9 @@ pub enum DeployCommand {
     ///
     /// A stack whose deployed template is already the rendered one is left alone.
     #[command(after_help = "Examples (AWS, then the emulator of scripts/moto-server.sh):
+  tradai deploy apply --env dev --only persistent
   tradai deploy apply --env dev
+  tradai deploy apply --env prod --image-tag v1.4.0
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 tradai deploy apply --env dev")]
     Apply(ApplyArgs),
     /// Compare the rendered templates with the deployed stacks (and run CloudFormation's
@@ -119,6 +145,14 @@ pub struct ApplyArgs {
     /// Environment and prefix.
     #[command(flatten)]
     pub target: TargetFlags,
+    /// Apply only these stacks (repeatable), e.g. the persistent one alone for a first deploy:
+    /// the compute stack's Lambdas need the image in the repository the persistent stack makes.
+    #[arg(long, value_enum, value_name = "LAYER")]
+    pub only: Vec<LayerArg>,
+    /// Tag of the tradai image the compute stack's tasks and Lambdas run (its `ImageTag`
+    /// parameter) [default: the deployed one; `latest` at the first apply].
+    #[arg(long, value_name = "TAG")]
+    pub image_tag: Option<String>,
     /// Longest wait for one stack to settle, in seconds.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout_secs: u64,
@@ -230,12 +264,17 @@ mod aws {
         runtime()?.block_on(async {
             let client = StackClient::connect(&AwsOverrides::default()).await?;
             let mut report = ApplyReport { env: d.env().as_str(), stacks: Vec::new(), outputs: BTreeMap::new() };
-            for s in render(&d) {
+            let only: Vec<tradai_deploy::Layer> = a.only.iter().map(|l| (*l).into()).collect();
+            for s in render(&d).into_iter().filter(|s| only.is_empty() || only.contains(&s.layer)) {
                 if !ui.quiet {
                     eprintln!("applying {} ...", s.name);
                 }
+                let mut parameters = BTreeMap::new();
+                if let Some(tag) = a.image_tag.as_ref().filter(|_| s.template.parameters.contains_key("ImageTag")) {
+                    parameters.insert("ImageTag".to_owned(), tag.clone());
+                }
                 let (action, state) = client
-                    .apply(&s.name, &s.body(), wait, |deployed| same_template(&s, deployed))
+                    .apply(&s.name, &s.body(), &parameters, wait, |deployed| same_template(&s, deployed))
                     .await
                     .with_context(|| format!("applying the {} stack", s.layer))?;
                 if !ui.quiet {

@@ -24,4 +24,5 @@ pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 pub mod trade;
+pub mod trade_live;
 pub mod worker;
