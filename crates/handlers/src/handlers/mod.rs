@@ -38,11 +38,11 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, event: Value) -> Result<Value, Handl
     }
 }
 
-/// A scheduled event (EventBridge's `Scheduled Event`, or `{}` from the local scheduler) may
-/// carry overrides; anything else that is not an object is refused.
+/// A scheduled event (EventBridge's `Scheduled Event`, or `{}`) may carry overrides; an empty
+/// event or anything that is not an object is refused.
 fn scheduled_overrides(event: &Value) -> Result<serde_json::Map<String, Value>, HandlerError> {
     match event {
-        Value::Null => Ok(serde_json::Map::new()),
+        Value::Null => Err(HandlerError::bad_event("the event is empty; expected an EventBridge scheduled event (or {})")),
         Value::Object(m) => Ok(m.clone()),
         other => Err(HandlerError::bad_event(format!("expected a JSON object (an EventBridge scheduled event), got {other}"))),
     }
