@@ -61,6 +61,27 @@ impl RunBoard {
         self.lock().values().cloned().collect()
     }
 
+    /// Adds a record for each schedule not yet on the board (before the first run, so the API
+    /// lists a handler as soon as it is scheduled).
+    pub fn register(&self, schedules: &[Schedule]) {
+        let mut b = self.lock();
+        for s in schedules {
+            b.entry(s.handler.to_owned()).or_insert_with(|| RunRecord {
+                handler: s.handler.to_owned(),
+                every_seconds: s.every.as_secs_f64(),
+                runs: 0,
+                failures: 0,
+                skipped: 0,
+                running: false,
+                last_run: None,
+                last_duration_ms: None,
+                last_status: None,
+                last_error: None,
+                last_result: None,
+            });
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, RunRecord>> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -98,27 +119,7 @@ pub fn schedules(handlers: &Handlers) -> Result<Vec<Schedule>, HandlerError> {
 /// Runs `schedules` until `shutdown` resolves, recording each run on `board`. The first run of
 /// each comes one interval after the start, as with an EventBridge rate.
 pub async fn run(handlers: Arc<Handlers>, schedules: Vec<Schedule>, board: RunBoard, shutdown: impl std::future::Future<Output = ()>) {
-    {
-        let mut b = board.lock();
-        for s in &schedules {
-            b.insert(
-                s.handler.to_owned(),
-                RunRecord {
-                    handler: s.handler.to_owned(),
-                    every_seconds: s.every.as_secs_f64(),
-                    runs: 0,
-                    failures: 0,
-                    skipped: 0,
-                    running: false,
-                    last_run: None,
-                    last_duration_ms: None,
-                    last_status: None,
-                    last_error: None,
-                    last_result: None,
-                },
-            );
-        }
-    }
+    board.register(&schedules);
     let mut loops = tokio::task::JoinSet::new();
     for s in schedules {
         let (h, b) = (Arc::clone(&handlers), board.clone());

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod data_service;
 pub mod dto;
 pub mod error;
+pub mod handlers_api;
 pub mod jobs_api;
 pub mod listener;
 pub mod middleware;

@@ -26,12 +26,13 @@ impl Modify for BearerKey {
         crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
         crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
         crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
-        crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading
+        crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading,
+        crate::handlers_api::list_handlers
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
-        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
+        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList, crate::handlers_api::HandlerRunList,
         crate::trading_api::TradingNodeView
     )),
     modifiers(&BearerKey)

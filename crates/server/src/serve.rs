@@ -149,6 +149,8 @@ pub struct ServerConfig {
     /// The job repository to use instead of the SQLite database in `state_dir` (the entry
     /// point opens the DynamoDB one when `DYNAMODB_TABLE_NAME` is set); `None` from settings.
     pub job_repository: Option<ExternalJobs>,
+    /// The scheduled handlers backend-api shows (`tradai up` runs the scheduler); `None`: none.
+    pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
 }
 
 /// A job repository opened by the entry point (so this crate needs no AWS code).
@@ -233,6 +235,7 @@ impl ServerConfig {
         Ok(Self {
             tracking,
             job_repository: None,
+            handlers: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -559,7 +562,10 @@ pub async fn run(
             None => state,
         };
         // Trading nodes keep their state beside the job database (`tradai trade`).
-        let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        let mut state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        if let Some(b) = &cfg.handlers {
+            state = state.with_handlers(Arc::clone(b));
+        }
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         pools.push(pool);
         backend = Some(state);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tradai_handlers::ports::TradingStateHeartbeats;
+use tradai_handlers::scheduler::{self, RunBoard};
 use tradai_handlers::settings::Vars;
 use tradai_handlers::{Deps, Handlers, Shape, HANDLERS};
 use tradai_jobs::{JobRepository, SqliteJobRepository, StateRepository};
@@ -79,9 +80,9 @@ pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
             Err(e) => tracing::warn!(error = %e, "no tracker for the handlers"),
         }
     }
-    if let Some(dir) = settings.local_data_dir() {
-        deps.heartbeats = Some(Arc::new(TradingStateHeartbeats { path: dir.join("_tradai").join("trading.sqlite") }));
-    }
+    // The trading nodes keep their state beside the job database (`tradai trade`).
+    let cfg = tradai_server::serve::ServerConfig::from_settings(settings)?;
+    deps.heartbeats = Some(Arc::new(TradingStateHeartbeats { path: cfg.state_dir.join("trading.sqlite") }));
     match tradai_handlers::candles::StoreCandles::open(&settings.data_dir, &settings.exchange) {
         Ok(c) => deps.candles = Some(Arc::new(c)),
         Err(e) => tracing::warn!(error = %e, "no candle store for the handlers"),
@@ -144,5 +145,72 @@ pub fn run(c: HandlersCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             print_json(&inv.response.to_shape(shape))?;
             Ok(if inv.response.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+    }
+}
+
+/// The scheduler of `tradai up`: the handlers on their schedules, started once the services
+/// listen (health-check probes them), shown by backend-api on `GET /api/v1/handlers`.
+#[derive(Debug)]
+pub struct UpScheduler {
+    settings: Settings,
+    board: RunBoard,
+    schedules: Vec<scheduler::Schedule>,
+    handlers: std::sync::OnceLock<Arc<Handlers>>,
+}
+
+impl UpScheduler {
+    /// Checks the `[handlers]` settings and the schedules before anything starts, so a bad
+    /// `every` stops `tradai up` with one line.
+    pub fn prepare(settings: &Settings) -> anyhow::Result<Self> {
+        let probe = build(settings, Deps::minimal())?;
+        let mut schedules = scheduler::schedules(&probe).context("invalid [handlers] settings")?;
+        // Nothing to diff against without a deployed stack in this process; say so once, not
+        // every 6 h.
+        schedules.retain(|x| x.handler != "pulumi-drift-detector");
+        tracing::info!("pulumi-drift-detector not scheduled: no deployed stack to diff in this process");
+        let board = RunBoard::default();
+        // Listed on the API from the start, before the first run.
+        board.register(&schedules);
+        Ok(Self { settings: settings.clone(), board, schedules, handlers: std::sync::OnceLock::new() })
+    }
+
+    /// Starts the schedules (inside the services' runtime). By default health-check probes the
+    /// services of this process and the proxies call them.
+    pub fn start(&self, listening: &[tradai_server::serve::Listening]) {
+        let url = |s: tradai_server::serve::ServiceName| {
+            listening.iter().find(|l| l.service == s).map(|l| format!("http://127.0.0.1:{}", l.addr.port()))
+        };
+        let mut vars = Vars::from_pairs(std::env::vars());
+        if vars.get("SERVICES").is_none() {
+            let services: Vec<String> = listening.iter().map(|l| format!("{}=http://127.0.0.1:{}/api/v1/health", l.service.as_str(), l.addr.port())).collect();
+            vars = vars.with("SERVICES", services.join(","));
+        }
+        for (var, s) in [("DATA_COLLECTION_URL", tradai_server::serve::ServiceName::DataCollection), ("STRATEGY_SERVICE_URL", tradai_server::serve::ServiceName::StrategyService)] {
+            if let (None, Some(u)) = (vars.get(var), url(s)) {
+                vars = vars.with(var, u);
+            }
+        }
+        let built = local_deps(&self.settings)
+            .and_then(|deps| Handlers::new(deps, vars, &self.settings.handlers, Vec::new()).context("invalid [handlers] settings"));
+        match built {
+            Ok(h) => {
+                let h = Arc::new(h);
+                let s = self.schedules.clone();
+                tracing::info!(handlers = ?s.iter().map(|x| format!("{} every {:?}", x.handler, x.every)).collect::<Vec<_>>(), "handler scheduler on");
+                let _ = self.handlers.set(Arc::clone(&h));
+                tokio::spawn(scheduler::run(h, s, self.board.clone(), std::future::pending()));
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "handler scheduler not started"),
+        }
+    }
+}
+
+impl tradai_server::handlers_api::HandlerBoard for UpScheduler {
+    fn runs(&self) -> Vec<serde_json::Value> {
+        self.board.snapshot().iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
+    }
+
+    fn prometheus(&self) -> String {
+        self.handlers.get().map(|h| h.metrics().prometheus()).unwrap_or_default()
     }
 }

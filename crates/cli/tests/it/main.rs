@@ -7,6 +7,7 @@ mod data_safety;
 // The fake Binance venue of tradai-trading's tests (signed orders, faults).
 #[path = "../../../trading/tests/it/fake_binance.rs"]
 mod fake_binance;
+mod handlers;
 mod hyperopt;
 mod ml;
 mod runspec;
