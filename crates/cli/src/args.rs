@@ -190,6 +190,10 @@ pub enum Command {
     /// The platform's 18 handlers (health, heartbeats, drift, model lifecycle, queues): list, run.
     #[command(subcommand)]
     Handlers(cmd::handlers::HandlersCommand),
+    /// Serve one handler as an AWS Lambda function (the container image's entry point).
+    #[cfg(feature = "aws")]
+    #[command(after_help = cmd::lambda::EXAMPLES)]
+    Lambda(cmd::lambda::LambdaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(after_help = cmd::completions::EXAMPLES)]
     Completions(cmd::completions::CompletionsArgs),
@@ -218,6 +222,8 @@ impl Command {
             Self::Ml(c) => ml::run(c, settings, ui.quiet),
             Self::Trade(a) => trade::run(a, settings, ui),
             Self::Handlers(c) => handlers::run(c, settings),
+            #[cfg(feature = "aws")]
+            Self::Lambda(a) => cmd::lambda::run(&a, settings),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),
         }

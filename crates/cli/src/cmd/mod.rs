@@ -13,6 +13,8 @@ pub mod config;
 pub mod data;
 pub mod handlers;
 pub mod hyperopt;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod man;
 pub mod ml;
 pub mod repair;

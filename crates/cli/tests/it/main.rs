@@ -9,6 +9,8 @@ mod data_safety;
 mod fake_binance;
 mod handlers;
 mod hyperopt;
+#[cfg(feature = "aws")]
+mod lambda;
 mod ml;
 mod runspec;
 mod services;
