@@ -20,15 +20,25 @@ impl StoreCandles {
     /// A dependency error naming the location, or a setting error for a bad exchange.
     pub fn open(location: &str, exchange: &str) -> Result<Self, HandlerError> {
         let store = CandleStore::open(location).map_err(|e| HandlerError::dependency(format!("candle store '{location}'"), false, e))?;
-        let exchange = ExchangeId::new(exchange)
-            .map_err(|e| HandlerError::Setting { name: "exchange".into(), value: exchange.into(), message: e.to_string() })?;
+        let exchange = ExchangeId::new(exchange).map_err(|e| HandlerError::Setting {
+            name: "exchange".into(),
+            value: exchange.into(),
+            message: e.to_string(),
+        })?;
         Ok(Self { store, exchange })
     }
 }
 
 #[async_trait]
 impl CandleSource for StoreCandles {
-    async fn recent(&self, pairs: &[String], timeframe: &str, window_ms: i64, warmup: usize, now_ms: i64) -> Result<Vec<(Pair, Candles)>, HandlerError> {
+    async fn recent(
+        &self,
+        pairs: &[String],
+        timeframe: &str,
+        window_ms: i64,
+        warmup: usize,
+        now_ms: i64,
+    ) -> Result<Vec<(Pair, Candles)>, HandlerError> {
         let tf: Timeframe = timeframe.parse().map_err(|e| HandlerError::dependency(format!("model timeframe '{timeframe}'"), false, e))?;
         let warm_ms = i64::try_from(warmup).unwrap_or(0).saturating_mul(tf.millis());
         let range = TimeRange { start_ms: Some(now_ms - window_ms - warm_ms), end_ms: Some(now_ms) };

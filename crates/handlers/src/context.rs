@@ -97,7 +97,13 @@ impl Ctx<'_> {
     need!(state, state, Arc<dyn StateRepository>, "handler state repository", "run inside `tradai up`, or set DYNAMODB_TABLE_NAME");
     need!(tracking, tracking, tradai_tracking::Tracking, "model registry", "set tracking.uri (or MLFLOW_TRACKING_URI)");
     need!(tasks, tasks, Arc<dyn TaskLauncher>, "task launcher", "run inside `tradai up` (local job queue) or set ECS_CLUSTER");
-    need!(heartbeats, heartbeats, Arc<dyn HeartbeatSource>, "trading heartbeat source", "run where the trading state database is (the data dir)");
+    need!(
+        heartbeats,
+        heartbeats,
+        Arc<dyn HeartbeatSource>,
+        "trading heartbeat source",
+        "run where the trading state database is (the data dir)"
+    );
     need!(candles, candles, Arc<dyn CandleSource>, "candle store", "run where the candle store is (data_dir)");
     need!(routes, routes, Arc<dyn RouteTables>, "EC2 route tables", "run as a Lambda function (tradai lambda) with AWS credentials");
     need!(infra, infra, Arc<dyn InfraDiff>, "infrastructure diff", "needs the deploy stack's diff (tradai deploy diff), not in this build");

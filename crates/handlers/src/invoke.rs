@@ -51,7 +51,12 @@ impl Handlers {
     ///
     /// # Errors
     /// [`HandlerError::Setting`] for a bad common setting or a table naming no handler.
-    pub fn new(deps: Deps, vars: Vars, table: &Map<String, Value>, extra_sinks: Vec<Arc<dyn NotificationSink>>) -> Result<Self, HandlerError> {
+    pub fn new(
+        deps: Deps,
+        vars: Vars,
+        table: &Map<String, Value>,
+        extra_sinks: Vec<Arc<dyn NotificationSink>>,
+    ) -> Result<Self, HandlerError> {
         let mut common = Map::new();
         let mut tables = BTreeMap::new();
         for (k, v) in table {

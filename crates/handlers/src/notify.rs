@@ -117,7 +117,12 @@ impl Notifier {
     /// A notifier over `sinks` with a dedup window (seconds) and an hourly limit.
     #[must_use]
     pub fn new(sinks: Vec<Arc<dyn NotificationSink>>, dedup_seconds: u64, per_hour: u32) -> Self {
-        Self { sinks, dedup_ms: i64::try_from(dedup_seconds.saturating_mul(1000)).unwrap_or(i64::MAX), per_hour: per_hour as usize, ledger: Mutex::default() }
+        Self {
+            sinks,
+            dedup_ms: i64::try_from(dedup_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+            per_hour: per_hour as usize,
+            ledger: Mutex::default(),
+        }
     }
 
     /// The sinks' names.
@@ -154,7 +159,9 @@ impl Notifier {
         for s in &self.sinks {
             match s.send(n).await {
                 Ok(()) => delivered += 1,
-                Err(e) => tracing::warn!(target: "tradai_handlers::notify", sink = %s.describe(), error = %tradai_resilience::error_chain(&e), "notification not delivered"),
+                Err(e) => {
+                    tracing::warn!(target: "tradai_handlers::notify", sink = %s.describe(), error = %tradai_resilience::error_chain(&e), "notification not delivered")
+                }
             }
         }
         Outcome::Sent(delivered)
@@ -166,7 +173,8 @@ fn http_client() -> reqwest::Client {
 }
 
 async fn post(client: &reqwest::Client, url: &str, describe: String, body: &serde_json::Value) -> Result<(), SinkError> {
-    let r = client.post(url).json(body).send().await.map_err(|e| SinkError { sink: describe.clone(), source: Box::new(e.without_url()) })?;
+    let r =
+        client.post(url).json(body).send().await.map_err(|e| SinkError { sink: describe.clone(), source: Box::new(e.without_url()) })?;
     if !r.status().is_success() {
         let status = r.status();
         return Err(SinkError { sink: describe, source: format!("answered HTTP {status}").into() });
@@ -229,8 +237,11 @@ impl SlackSink {
             Severity::Warning => "warning",
             Severity::Critical => "danger",
         };
-        let fields: Vec<_> =
-            n.details.iter().map(|(k, v)| serde_json::json!({"title": k, "value": v.as_str().map_or_else(|| v.to_string(), str::to_owned), "short": true})).collect();
+        let fields: Vec<_> = n
+            .details
+            .iter()
+            .map(|(k, v)| serde_json::json!({"title": k, "value": v.as_str().map_or_else(|| v.to_string(), str::to_owned), "short": true}))
+            .collect();
         serde_json::json!({
             "text": format!("[{}] {} ({})", n.severity.as_str(), n.subject, n.environment),
             "attachments": [{

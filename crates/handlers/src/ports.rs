@@ -204,7 +204,14 @@ pub trait CandleSource: Send + Sync {
     ///
     /// # Errors
     /// A dependency error, or [`HandlerError::NotFound`] for a pair without data.
-    async fn recent(&self, pairs: &[String], timeframe: &str, window_ms: i64, warmup: usize, now_ms: i64) -> Result<Vec<(Pair, Candles)>, HandlerError>;
+    async fn recent(
+        &self,
+        pairs: &[String],
+        timeframe: &str,
+        window_ms: i64,
+        warmup: usize,
+        now_ms: i64,
+    ) -> Result<Vec<(Pair, Candles)>, HandlerError>;
 }
 
 /// What pointing a default route did.

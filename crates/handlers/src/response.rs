@@ -44,7 +44,9 @@ impl Shape {
 }
 
 fn stamp(environment: &str, now_ms: i64, mut fields: Map<String, Value>) -> Map<String, Value> {
-    let ts = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let ts = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     fields.insert("environment".into(), json!(environment));
     fields.insert("timestamp".into(), json!(ts));
     fields

@@ -110,7 +110,11 @@ pub fn schedules(handlers: &Handlers) -> Result<Vec<Schedule>, HandlerError> {
             (None, Some(s)) => s.to_owned(),
             (None, None) => continue,
         };
-        let every = parse_every(&raw).map_err(|message| HandlerError::Setting { name: format!("handlers.{}.every", spec.name), value: raw.clone(), message })?;
+        let every = parse_every(&raw).map_err(|message| HandlerError::Setting {
+            name: format!("handlers.{}.every", spec.name),
+            value: raw.clone(),
+            message,
+        })?;
         out.push(Schedule { handler: spec.name, every });
     }
     Ok(out)
@@ -130,7 +134,8 @@ pub async fn run(handlers: Arc<Handlers>, schedules: Vec<Schedule>, board: RunBo
                 tick.tick().await;
                 let started = chrono::Utc::now();
                 b.update(s.handler, |r| r.running = true);
-                let invoked = h.invoke(s.handler, serde_json::json!({"source": "tradai.scheduler", "detail-type": "Scheduled Event"})).await;
+                let invoked =
+                    h.invoke(s.handler, serde_json::json!({"source": "tradai.scheduler", "detail-type": "Scheduled Event"})).await;
                 let Ok(inv) = invoked else { continue };
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let missed = (inv.duration_ms / (s.every.as_secs_f64() * 1000.0)).floor() as u64;

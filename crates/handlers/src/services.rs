@@ -28,7 +28,8 @@ pub async fn call(service: &str, url: &str, body: Option<&Value>, timeout: Durat
         Some(b) => client.post(url).json(b),
         None => client.get(url),
     };
-    let resp = req.timeout(timeout).send().await.map_err(|e| HandlerError::dependency(format!("{service} at {url}"), true, e.without_url()))?;
+    let resp =
+        req.timeout(timeout).send().await.map_err(|e| HandlerError::dependency(format!("{service} at {url}"), true, e.without_url()))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| HandlerError::dependency(format!("{service} at {url}"), true, e.without_url()))?;
     let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));

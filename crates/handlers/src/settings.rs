@@ -61,7 +61,9 @@ impl Vars {
     {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|e: T::Err| HandlerError::Setting { name: name.into(), value: v.into(), message: e.to_string() }),
+            Some(v) => {
+                v.trim().parse().map_err(|e: T::Err| HandlerError::Setting { name: name.into(), value: v.into(), message: e.to_string() })
+            }
         }
     }
 
@@ -94,7 +96,8 @@ pub fn parse_every(text: &str) -> Result<Duration, String> {
     let inner = t.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')).unwrap_or(t).trim();
     let split = inner.find(|c: char| !c.is_ascii_digit()).unwrap_or(inner.len());
     let (num, unit) = inner.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid interval '{text}': expected a number and a unit, like 5s, 2m, 6h or rate(5 minutes)"))?;
+    let n: u64 =
+        num.parse().map_err(|_| format!("invalid interval '{text}': expected a number and a unit, like 5s, 2m, 6h or rate(5 minutes)"))?;
     let secs = match unit.trim() {
         "ms" => return if n == 0 { Err(format!("invalid interval '{text}': must be above zero")) } else { Ok(Duration::from_millis(n)) },
         "s" | "sec" | "second" | "seconds" => n,
@@ -138,7 +141,11 @@ impl LambdaSettings {
     pub fn from_vars(v: &Vars) -> Result<Self, HandlerError> {
         let environment = v.get("ENVIRONMENT").unwrap_or("dev").to_owned();
         if !matches!(environment.as_str(), "dev" | "staging" | "prod" | "local" | "test") {
-            return Err(HandlerError::Setting { name: "ENVIRONMENT".into(), value: environment, message: "expected dev, staging, prod or local".into() });
+            return Err(HandlerError::Setting {
+                name: "ENVIRONMENT".into(),
+                value: environment,
+                message: "expected dev, staging, prod or local".into(),
+            });
         }
         let opt = |n: &str| v.get(n).map(str::to_owned);
         Ok(Self {
@@ -187,7 +194,11 @@ impl HealthCheckSettings {
                 return Err(HandlerError::Setting { name: "SERVICES".into(), value: pair, message: "expected name=url".into() });
             };
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(HandlerError::Setting { name: "SERVICES".into(), value: pair.clone(), message: "the url must start with http:// or https://".into() });
+                return Err(HandlerError::Setting {
+                    name: "SERVICES".into(),
+                    value: pair.clone(),
+                    message: "the url must start with http:// or https://".into(),
+                });
             }
             services.push(ServiceTarget { name: name.trim().into(), url: url.trim().into() });
         }
@@ -200,8 +211,16 @@ impl HealthCheckSettings {
         }
         let threshold: u32 = v.parse_or("CONSECUTIVE_FAILURE_THRESHOLD", 3)?;
         if threshold == 0 {
-            return Err(HandlerError::Setting { name: "CONSECUTIVE_FAILURE_THRESHOLD".into(), value: "0".into(), message: "must be at least 1".into() });
+            return Err(HandlerError::Setting {
+                name: "CONSECUTIVE_FAILURE_THRESHOLD".into(),
+                value: "0".into(),
+                message: "must be at least 1".into(),
+            });
         }
-        Ok(Self { services, consecutive_failure_threshold: threshold, timeout: Duration::from_secs_f64(v.parse_or("HEALTH_TIMEOUT_SECONDS", 10.0f64)?.max(0.1)) })
+        Ok(Self {
+            services,
+            consecutive_failure_threshold: threshold,
+            timeout: Duration::from_secs_f64(v.parse_or("HEALTH_TIMEOUT_SECONDS", 10.0f64)?.max(0.1)),
+        })
     }
 }

@@ -182,7 +182,8 @@ struct BadState {
 }
 
 fn decode<T: StateEntity>(key: &str, doc: serde_json::Value) -> Result<T, RepoError> {
-    serde_json::from_value(doc).map_err(|source| RepoError::Storage(Box::new(BadState { kind: T::KIND.as_str(), key: key.to_owned(), source })))
+    serde_json::from_value(doc)
+        .map_err(|source| RepoError::Storage(Box::new(BadState { kind: T::KIND.as_str(), key: key.to_owned(), source })))
 }
 
 /// Typed access to a [`StateRepository`].

@@ -182,10 +182,14 @@ impl UpScheduler {
         };
         let mut vars = Vars::from_pairs(std::env::vars());
         if vars.get("SERVICES").is_none() {
-            let services: Vec<String> = listening.iter().map(|l| format!("{}=http://127.0.0.1:{}/api/v1/health", l.service.as_str(), l.addr.port())).collect();
+            let services: Vec<String> =
+                listening.iter().map(|l| format!("{}=http://127.0.0.1:{}/api/v1/health", l.service.as_str(), l.addr.port())).collect();
             vars = vars.with("SERVICES", services.join(","));
         }
-        for (var, s) in [("DATA_COLLECTION_URL", tradai_server::serve::ServiceName::DataCollection), ("STRATEGY_SERVICE_URL", tradai_server::serve::ServiceName::StrategyService)] {
+        for (var, s) in [
+            ("DATA_COLLECTION_URL", tradai_server::serve::ServiceName::DataCollection),
+            ("STRATEGY_SERVICE_URL", tradai_server::serve::ServiceName::StrategyService),
+        ] {
             if let (None, Some(u)) = (vars.get(var), url(s)) {
                 vars = vars.with(var, u);
             }

@@ -26,7 +26,13 @@ fn list_and_run_from_the_cli() {
     assert_eq!(list[3]["name"], "health-check");
     assert_eq!(list[3]["schedule"], "rate(2 minutes)");
 
-    let out = tradai().arg("--data-dir").arg(&data).args(["handlers", "run", "compare-models", "--event"]).arg(testdata_event("compare-models")).output().unwrap();
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["handlers", "run", "compare-models", "--event"])
+        .arg(testdata_event("compare-models"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["decision"], "PROMOTE", "step-functions shape: fields at the top level");
@@ -146,7 +152,13 @@ fn health_record(up: &Up) -> Value {
     let (code, body) = get(&format!("{}/api/v1/handlers", up.backend));
     assert_eq!(code, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
-    v["handlers"].as_array().unwrap().iter().find(|h| h["handler"] == "health-check").cloned().unwrap_or_else(|| panic!("health-check is not scheduled: {v}\n{}", up.log()))
+    v["handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["handler"] == "health-check")
+        .cloned()
+        .unwrap_or_else(|| panic!("health-check is not scheduled: {v}\n{}", up.log()))
 }
 
 /// Waits until health-check has run `n` more times than `from`; returns the record.

@@ -30,8 +30,14 @@ async fn next(State(api): State<RuntimeApi>) -> impl IntoResponse {
             h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
             let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
             h.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
-            h.insert("lambda-runtime-invoked-function-arn", "arn:aws:lambda:eu-central-1:123456789012:function:tradai-test".parse().unwrap());
-            h.insert("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".parse().unwrap());
+            h.insert(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-central-1:123456789012:function:tradai-test".parse().unwrap(),
+            );
+            h.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".parse().unwrap(),
+            );
             return (h, body.to_string());
         }
         // A long poll, as Lambda's: the function waits for its next event.

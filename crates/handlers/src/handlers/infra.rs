@@ -51,11 +51,17 @@ pub(super) async fn update_nat_routes(ctx: &Ctx<'_>, event: &Value) -> Result<Va
         return Err(HandlerError::bad_event(format!("`detail.EC2InstanceId` '{}' is not an instance id", d.instance_id)));
     }
     if d.transition != "autoscaling:EC2_INSTANCE_LAUNCHING" {
-        return Ok(json!({"updated": false, "instance_id": d.instance_id, "reason": format!("transition {} needs no route change", d.transition)}));
+        return Ok(
+            json!({"updated": false, "instance_id": d.instance_id, "reason": format!("transition {} needs no route change", d.transition)}),
+        );
     }
     let tables = ctx.vars.list("ROUTE_TABLE_IDS");
     if tables.is_empty() {
-        return Err(HandlerError::Setting { name: "ROUTE_TABLE_IDS".into(), value: String::new(), message: "the private route tables to update are required".into() });
+        return Err(HandlerError::Setting {
+            name: "ROUTE_TABLE_IDS".into(),
+            value: String::new(),
+            message: "the private route tables to update are required".into(),
+        });
     }
     let routes = ctx.routes()?;
     let mut changes = Vec::new();
@@ -92,7 +98,11 @@ pub(super) async fn data_collection_proxy(ctx: &Ctx<'_>, event: &Value) -> Resul
             let id = id.ok_or_else(|| HandlerError::bad_event("action 'sync_status' needs a `job_id`"))?;
             (format!("{base}/api/v1/data/sync/{id}"), None)
         }
-        other => return Err(HandlerError::bad_event(format!("`action` '{other}' is not one of symbols, freshness, validate, sync, sync_status"))),
+        other => {
+            return Err(HandlerError::bad_event(format!(
+                "`action` '{other}' is not one of symbols, freshness, validate, sync, sync_status"
+            )))
+        }
     };
     let timeout = std::time::Duration::from_secs(ctx.vars.parse_or("PROXY_TIMEOUT_SECONDS", 170)?);
     let answer = crate::services::call("data-collection", &url, body.as_ref(), timeout).await?;

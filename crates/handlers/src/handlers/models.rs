@@ -195,14 +195,22 @@ pub(super) async fn model_rollback(ctx: &Ctx<'_>, event: &Value) -> Result<Value
     };
     let t = ctx.tracking()?;
     let collect = Collect::default();
-    let restored = rollback_model(t.tracker.as_ref(), t.registry.as_ref(), &name, &reason, ctx.now_ms, &collect).await.map_err(|e| match e {
-        tradai_ml::MlError::Tracking(tradai_tracking::TrackingError::NoRollbackTarget { model }) => {
-            HandlerError::bad_event(format!("model '{model}' has no earlier champion to roll back to"))
-        }
-        e => e.into(),
-    })?;
+    let restored =
+        rollback_model(t.tracker.as_ref(), t.registry.as_ref(), &name, &reason, ctx.now_ms, &collect).await.map_err(|e| match e {
+            tradai_ml::MlError::Tracking(tradai_tracking::TrackingError::NoRollbackTarget { model }) => {
+                HandlerError::bad_event(format!("model '{model}' has no earlier champion to roll back to"))
+            }
+            e => e.into(),
+        })?;
     for n in collect.take() {
-        ctx.notify(Severity::Critical, &format!("{}:{}:{}", n.model, n.event, n.version), format!("Model rolled back: {}", n.model), n.message, json!({"model": n.model, "version": n.version, "previous_champion": n.previous_champion})).await;
+        ctx.notify(
+            Severity::Critical,
+            &format!("{}:{}:{}", n.model, n.event, n.version),
+            format!("Model rolled back: {}", n.model),
+            n.message,
+            json!({"model": n.model, "version": n.version, "previous_champion": n.previous_champion}),
+        )
+        .await;
     }
     Ok(json!({"rolled_back": true, "model_name": name, "restored_version": restored, "reason": reason}))
 }
@@ -280,17 +288,19 @@ pub(super) async fn drift_monitor(ctx: &Ctx<'_>, event: &Value) -> Result<Value,
     let mut out = Vec::new();
     for name in model_names(ctx).await? {
         // A registered strategy (not a model) or a model without a champion has nothing to check.
-        let loaded = match tradai_ml::registry::load_model(t.tracker.as_ref(), t.registry.as_ref(), &name, &VersionSelector::Production).await {
-            Ok(l) => l,
-            Err(e) => {
-                out.push(json!({"model_name": name, "skipped": tradai_resilience::error_chain(&e)}));
-                continue;
-            }
-        };
+        let loaded =
+            match tradai_ml::registry::load_model(t.tracker.as_ref(), t.registry.as_ref(), &name, &VersionSelector::Production).await {
+                Ok(l) => l,
+                Err(e) => {
+                    out.push(json!({"model_name": name, "skipped": tradai_resilience::error_chain(&e)}));
+                    continue;
+                }
+            };
         let a = &loaded.artifact;
         #[allow(clippy::cast_possible_truncation)]
         let recent = candles.recent(&a.pairs, &a.timeframe, (window_days * DAY_MS) as i64, a.warmup(), ctx.now_ms).await?;
-        let check = DriftCheck { model: name.clone(), version: VersionSelector::Number(loaded.version.version), detector, at_ms: ctx.now_ms };
+        let check =
+            DriftCheck { model: name.clone(), version: VersionSelector::Number(loaded.version.version), detector, at_ms: ctx.now_ms };
         let collect = Collect::default();
         let report = monitor_drift(t.tracker.as_ref(), t.registry.as_ref(), &check, &recent, &collect).await?;
         let prev: Option<DriftState> = state.load(&name)?;
@@ -306,7 +316,14 @@ pub(super) async fn drift_monitor(ctx: &Ctx<'_>, event: &Value) -> Result<Value,
         };
         state.save(&s)?;
         for n in collect.take() {
-            ctx.notify(Severity::Warning, &format!("{}:drift:{}", n.model, n.version), format!("Model drift: {}", n.model), n.message, json!({"model": n.model, "version": n.version})).await;
+            ctx.notify(
+                Severity::Warning,
+                &format!("{}:drift:{}", n.model, n.version),
+                format!("Model drift: {}", n.model),
+                n.message,
+                json!({"model": n.model, "version": n.version}),
+            )
+            .await;
         }
         out.push(json!({"model_name": name, "version": s.version, "has_drift": s.has_drift, "drifted_features": s.drifted_features, "max_psi": max_psi, "rows": report.rows}));
     }

@@ -87,7 +87,8 @@ where
 }
 
 fn body_of<T: serde::de::DeserializeOwned>(r: &SqsRecord, expected: &str) -> Result<T, HandlerError> {
-    let v: Value = serde_json::from_str(&r.body).map_err(|e| HandlerError::bad_event(format!("message {}: body is not JSON: {e}", r.message_id)))?;
+    let v: Value =
+        serde_json::from_str(&r.body).map_err(|e| HandlerError::bad_event(format!("message {}: body is not JSON: {e}", r.message_id)))?;
     parse_event(&v, expected).map_err(|e| HandlerError::bad_event(format!("message {}: {e}", r.message_id)))
 }
 

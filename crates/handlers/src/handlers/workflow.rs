@@ -40,7 +40,9 @@ impl ErrorField {
 }
 
 fn parse_status(s: &str) -> Result<JobStatus, HandlerError> {
-    s.to_ascii_uppercase().parse().map_err(|_| HandlerError::bad_event(format!("`status` '{s}' is not a job status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)")))
+    s.to_ascii_uppercase().parse().map_err(|_| {
+        HandlerError::bad_event(format!("`status` '{s}' is not a job status (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)"))
+    })
 }
 
 fn job_view(j: &tradai_jobs::Job) -> Value {
@@ -152,7 +154,11 @@ pub(super) async fn notify_completion(ctx: &Ctx<'_>, event: &Value) -> Result<Va
         JobStatus::Failed => (Severity::Warning, "failed"),
         JobStatus::Cancelled => (Severity::Info, "was cancelled"),
         JobStatus::Pending | JobStatus::Running => {
-            return Err(HandlerError::bad_event(format!("job '{}' is {}; notify-completion needs a finished job", job.id, status.as_str())));
+            return Err(HandlerError::bad_event(format!(
+                "job '{}' is {}; notify-completion needs a finished job",
+                job.id,
+                status.as_str()
+            )));
         }
     };
     let label = job.label.clone().unwrap_or_else(|| job.job_type.clone());

@@ -91,7 +91,15 @@ impl Harness {
 
     /// A job (PENDING), optionally claimed (RUNNING).
     pub fn job(&self, job_type: &str, label: &str, claim: bool) -> String {
-        let (j, _) = self.db.create(NewJob { job_type: job_type.into(), config: json!({"strategy": label}), idempotency_key: None, label: Some(label.into()) }).unwrap();
+        let (j, _) = self
+            .db
+            .create(NewJob {
+                job_type: job_type.into(),
+                config: json!({"strategy": label}),
+                idempotency_key: None,
+                label: Some(label.into()),
+            })
+            .unwrap();
         if claim {
             self.db.claim_next(&[job_type], "worker-1").unwrap().unwrap();
         }

@@ -12,9 +12,13 @@ async fn model(h: &Harness, n: u64) {
     let r = &h.tracking.registry;
     r.create_registered_model(&NewRegisteredModel { name: "PascalModel".into(), ..Default::default() }).await.unwrap();
     for v in 1..=n {
-        r.create_model_version(&NewModelVersion { name: "PascalModel".into(), source: format!("models:/PascalModel/{v}"), ..Default::default() })
-            .await
-            .unwrap();
+        r.create_model_version(&NewModelVersion {
+            name: "PascalModel".into(),
+            source: format!("models:/PascalModel/{v}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     }
 }
 

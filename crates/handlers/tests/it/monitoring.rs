@@ -21,7 +21,13 @@ async fn health_check_alerts_once_after_the_threshold_and_once_on_recovery() {
         "/api/v1/health",
         axum::routing::get(move || {
             let healthy = u.load(Ordering::SeqCst);
-            async move { if healthy { (axum::http::StatusCode::OK, "ok") } else { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") } }
+            async move {
+                if healthy {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
         }),
     ))
     .await;
@@ -48,10 +54,14 @@ async fn health_check_alerts_once_after_the_threshold_and_once_on_recovery() {
     assert_eq!(h.run("health-check", ev.clone()).await.body["summary"]["recoveries_sent"], 1);
     step(6);
     assert_eq!(h.run("health-check", ev).await.body["summary"]["recoveries_sent"], 0);
-    let got: Vec<_> = h.hook.received().iter().map(|n| (n["severity"].as_str().unwrap().to_owned(), n["subject"].as_str().unwrap().to_owned())).collect();
+    let got: Vec<_> =
+        h.hook.received().iter().map(|n| (n["severity"].as_str().unwrap().to_owned(), n["subject"].as_str().unwrap().to_owned())).collect();
     assert_eq!(
         got,
-        [("CRITICAL".to_owned(), "Service unhealthy: backend-api".to_owned()), ("INFO".to_owned(), "Service recovered: backend-api".to_owned())]
+        [
+            ("CRITICAL".to_owned(), "Service unhealthy: backend-api".to_owned()),
+            ("INFO".to_owned(), "Service recovered: backend-api".to_owned())
+        ]
     );
     assert_eq!(h.handlers.metrics().get("health-check").invocations, 7);
 }
@@ -181,7 +191,10 @@ async fn the_data_proxy_forwards_and_maps_refusals() {
             "/api/v1/data/freshness",
             axum::routing::post(|axum::Json(v): axum::Json<Value>| async move {
                 if v.get("symbols").is_none() {
-                    return (axum::http::StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": {"code": "invalid_field", "message": "symbols: missing"}})));
+                    return (
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        axum::Json(json!({"error": {"code": "invalid_field", "message": "symbols: missing"}})),
+                    );
                 }
                 (axum::http::StatusCode::OK, axum::Json(json!({"all_fresh": false, "stale_symbols": ["ETH/USDT"]})))
             }),

@@ -12,7 +12,10 @@ async fn update_status_moves_a_job_and_refuses_illegal_moves() {
     let r = h.run("update-status", event("update-status", Some(&id))).await;
     assert_eq!(r.status_code, 200, "{:?}", r.body);
     let sfn = r.to_step_functions();
-    assert_eq!((sfn["previous_status"].as_str(), sfn["job"]["status"].as_str(), sfn["changed"].as_bool()), (Some("RUNNING"), Some("COMPLETED"), Some(true)));
+    assert_eq!(
+        (sfn["previous_status"].as_str(), sfn["job"]["status"].as_str(), sfn["changed"].as_bool()),
+        (Some("RUNNING"), Some("COMPLETED"), Some(true))
+    );
     let job = h.db.get(&id).unwrap();
     assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(job.result.unwrap()["summary"]["profit_total_abs"], 41.5);
