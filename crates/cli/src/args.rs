@@ -194,6 +194,9 @@ pub enum Command {
     #[cfg(feature = "aws")]
     #[command(after_help = cmd::lambda::EXAMPLES)]
     Lambda(cmd::lambda::LambdaArgs),
+    /// CloudFormation stacks of the platform: render, apply, diff.
+    #[command(subcommand)]
+    Deploy(cmd::deploy::DeployCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(after_help = cmd::completions::EXAMPLES)]
     Completions(cmd::completions::CompletionsArgs),
@@ -205,7 +208,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{analysis, backtest, completions, config, data, handlers, hyperopt, man, ml, services, strategies, tracking, trade};
+        use cmd::{analysis, backtest, completions, config, data, deploy, handlers, hyperopt, man, ml, services, strategies, tracking, trade};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -224,6 +227,7 @@ impl Command {
             Self::Handlers(c) => handlers::run(c, settings),
             #[cfg(feature = "aws")]
             Self::Lambda(a) => cmd::lambda::run(&a, settings),
+            Self::Deploy(c) => deploy::run(c, ui),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),
         }

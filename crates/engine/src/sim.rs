@@ -72,6 +72,8 @@ struct OpenTrade {
     exit_order: Option<ExitOrder>,
     exit_reason: Option<ExitReason>,
     enter_tag: String,
+    /// Exit tag of the exit signal that placed the exit order ("" otherwise).
+    exit_tag: String,
     /// Time index of the candle where the exit order fills; `None` while it never does
     /// within the pair's data.
     close_k: Option<i64>,
@@ -95,6 +97,7 @@ struct PairView<'a> {
     enter_short: &'a [bool],
     exit_short: &'a [bool],
     tags: Option<&'a [Option<String>]>,
+    exit_tags: Option<&'a [Option<String>]>,
     ticks: &'a TickSeries,
     price_tick: Option<Tick>,
     amount_step: Option<Tick>,
@@ -173,6 +176,9 @@ pub(crate) struct Sim<'a> {
     scratch: Vec<usize>,
     /// New trades may open on stepped candles (a session's kill switch clears it).
     pub(crate) entries_allowed: bool,
+    /// The market's last candle is not the run's last (a live node's market grows): entries
+    /// may open on it, as on any other candle.
+    pub(crate) open_end: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
@@ -222,6 +228,7 @@ impl<'a> Sim<'a> {
                 enter_short: &s.enter_short,
                 exit_short: &s.exit_short,
                 tags: s.enter_tag.as_deref(),
+                exit_tags: s.exit_tag.as_deref(),
                 ticks: p.ticks,
                 price_tick: p.instrument.price_tick.and_then(Tick::new),
                 amount_step: p.instrument.amount_step.and_then(Tick::new),
@@ -266,6 +273,7 @@ impl<'a> Sim<'a> {
             entered: Vec::new(),
             scratch: Vec::new(),
             entries_allowed: true,
+            open_end: false,
         }
     }
 }
@@ -363,7 +371,7 @@ impl Sim<'_> {
         if let Some(b) = self.balance.get_mut(idx(k - 1)) {
             b.1 = value;
         }
-        let can_enter = k < self.k_max && self.entries_allowed;
+        let can_enter = (k < self.k_max || self.open_end) && self.entries_allowed;
         let t = self.min_date + self.step * k;
         // The open pairs as they were before this candle (closing one changes the list).
         let mut snapshot = std::mem::take(&mut self.scratch);
@@ -464,6 +472,7 @@ impl Sim<'_> {
                     }),
                     exit_reason: tr.exit_reason,
                     enter_tag: tr.enter_tag.clone(),
+                    exit_tag: tr.exit_tag.clone(),
                 })
             })
             .collect()
@@ -510,6 +519,7 @@ impl Sim<'_> {
                 exit_order: o.exit_order.map(|e| ExitOrder { price: e.price, amount: e.amount, placed: e.placed, reason: e.reason }),
                 exit_reason: o.exit_reason,
                 enter_tag: o.enter_tag.clone(),
+                exit_tag: o.exit_tag.clone(),
                 close_k: None,
             });
             self.open_order.push(p);
@@ -940,6 +950,7 @@ impl Sim<'_> {
             exit_order: None,
             exit_reason: None,
             enter_tag,
+            exit_tag: String::new(),
             close_k: None,
         })
     }
@@ -1164,6 +1175,11 @@ impl Sim<'_> {
                 (r, ExitReason::ExitSignal)
             }
         };
+        // The signal acted on at this open is the previous candle's.
+        tr.exit_tag = match cand {
+            Candidate::ExitSignal => self.pairs[p].exit_tags.and_then(|tags| tags[i - 1].clone()).unwrap_or_default(),
+            _ => String::new(),
+        };
         tr.exit_reason = Some(reason);
         self.place_exit_order(p, tr, rate, reason, t)
     }
@@ -1297,10 +1313,36 @@ impl Sim<'_> {
             min_rate: tr.min_rate.unwrap_or(tr.open_rate),
             max_rate: tr.max_rate.unwrap_or(tr.open_rate),
             funding_fees: 0.0,
+            exit_tag: if tr.exit_reason == Some(ExitReason::ExitSignal) { tr.exit_tag } else { String::new() },
             enter_tag: tr.enter_tag,
             exit_order_placed: oo.placed,
         });
         self.wallet_update();
+    }
+
+    /// A forced exit (a node's `/forceexit`, or its kill switch with `close_all`): pair `p`'s
+    /// trade exits at the open of candle `k`, as `handle_left_open` force-exits what the
+    /// backtest leaves open. `false` when the pair has no open trade or no candle at `k`.
+    pub(crate) fn force_exit(&mut self, p: usize, k: i64) -> bool {
+        let Some(i) = self.row_at(p, k) else { return false };
+        let Some(mut tr) = self.open[p].take() else { return false };
+        let t = self.min_date + self.step * k;
+        let o = self.pairs[p].open[i];
+        self.place_exit_order(p, &mut tr, o, ExitReason::ForceExit, t);
+        tr.exit_reason = Some(ExitReason::ForceExit);
+        self.open[p] = Some(tr);
+        self.close_trade(p, t);
+        true
+    }
+
+    /// Indices of the pairs with an open trade, in opening order.
+    pub(crate) fn open_pairs(&self) -> &[usize] {
+        &self.open_order
+    }
+
+    /// Index of `pair`, if the run trades it.
+    pub(crate) fn pair_index(&self, pair: &Pair) -> Option<usize> {
+        self.names.iter().position(|n| *n == pair)
     }
 
     /// `handle_left_open` (§7, §9): force-exit every trade still open at the open of its

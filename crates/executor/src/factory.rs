@@ -47,7 +47,27 @@ impl ExecutorFactory {
         results: ResultStore,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_ensuring(settings, jobs, results, None, observers)
+    }
+
+    /// [`ExecutorFactory::create`], with backtests whose `ensure_data` step syncs from the
+    /// exchanges at `endpoints` (`None`: such jobs fail, naming the reason).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_ensuring(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        endpoints: Option<tradai_exchange::Endpoints>,
+        observers: Vec<Arc<dyn JobObserver>>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
         Self::check(&settings)?;
+        let store_location = settings.store_location.clone();
+        let backtest_kind = move |make: backtest::RunnerFactory| match &endpoints {
+            Some(e) => JobKind::backtest_ensuring(make, store_location.clone(), e.clone()),
+            None => JobKind::backtest(make),
+        };
         let location = settings.store_location.clone();
         let kinds = match settings.mode {
             ExecutorMode::Local => {
@@ -55,7 +75,7 @@ impl ExecutorFactory {
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
                 let (l1, l2) = (location.clone(), location);
                 vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
                         Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
                     })),
@@ -75,7 +95,7 @@ impl ExecutorFactory {
                 check_executable(&bin)?;
                 let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
                 vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {

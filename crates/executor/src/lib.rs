@@ -12,6 +12,7 @@
 
 pub mod backtest;
 mod child;
+pub mod ensure;
 mod error;
 mod factory;
 mod handler;

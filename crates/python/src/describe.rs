@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{StrategySettings, Timeframe};
+use tradai_core::{DeclaredSettings, StrategySettings};
 use tradai_engine::{ParamKind, ParamSpace, ParamSpec, ParamValue};
 
 use crate::error::PythonError;
@@ -47,40 +47,16 @@ pub struct Description {
     pub freqtrade: String,
     /// `INTERFACE_VERSION`.
     pub interface_version: i64,
-    /// `timeframe`.
-    pub timeframe: Option<String>,
-    /// `startup_candle_count`.
-    pub startup_candle_count: usize,
-    /// `minimal_roi` (minutes as text → ratio).
-    pub minimal_roi: BTreeMap<String, f64>,
-    /// `stoploss`.
-    pub stoploss: f64,
-    /// `trailing_stop`.
-    pub trailing_stop: bool,
-    /// `trailing_stop_positive`.
-    pub trailing_stop_positive: Option<f64>,
-    /// `trailing_stop_positive_offset`.
-    pub trailing_stop_positive_offset: f64,
-    /// `trailing_only_offset_is_reached`.
-    pub trailing_only_offset_is_reached: bool,
-    /// `use_exit_signal`.
-    pub use_exit_signal: bool,
-    /// `exit_profit_only`.
-    pub exit_profit_only: bool,
-    /// `exit_profit_offset`.
-    pub exit_profit_offset: f64,
-    /// `ignore_roi_if_entry_signal`.
-    pub ignore_roi_if_entry_signal: bool,
-    /// `can_short`.
-    pub can_short: bool,
+    /// The settings the class states (`timeframe`, `minimal_roi`, `stoploss`, `trailing_*`,
+    /// exit switches, `can_short`, what `leverage()` returns).
+    #[serde(flatten)]
+    pub declared: DeclaredSettings,
     /// `use_custom_stoploss`.
     pub use_custom_stoploss: bool,
     /// `position_adjustment_enable`.
     pub position_adjustment_enable: bool,
     /// `order_types`.
     pub order_types: BTreeMap<String, serde_json::Value>,
-    /// What `leverage()` returns.
-    pub leverage: f64,
     /// Whether `leverage()` returned different values for different pairs, rates or sides.
     pub leverage_varies: bool,
     /// Per-candle callbacks the class overrides.
@@ -145,40 +121,12 @@ impl Description {
             value,
             expected,
         };
-        let tf_text = self.timeframe.clone().unwrap_or_default();
-        let timeframe: Timeframe =
-            tf_text.parse().map_err(|_| invalid("timeframe", format!("'{tf_text}'"), "a timeframe such as \"5m\" or \"1h\""))?;
-        let mut s = StrategySettings::new(timeframe);
-        s.startup_candle_count = self.startup_candle_count;
-        let mut roi = Vec::with_capacity(self.minimal_roi.len());
-        for (k, v) in &self.minimal_roi {
-            let minutes: i64 = k
-                .trim()
-                .parse()
-                .ok()
-                .filter(|m| *m >= 0)
-                .ok_or_else(|| invalid("minimal_roi key", format!("'{k}'"), "whole minutes such as \"0\" or \"30\""))?;
-            roi.push((minutes, *v));
-        }
-        roi.sort_by_key(|(m, _)| *m);
-        s.minimal_roi = roi;
-        if !(self.stoploss.is_finite() && self.stoploss < 0.0 && self.stoploss >= -1.0) {
-            return Err(invalid("stoploss", self.stoploss.to_string(), "a negative ratio such as -0.10"));
-        }
-        s.stoploss = self.stoploss;
-        s.trailing_stop = self.trailing_stop;
-        s.trailing_stop_positive = self.trailing_stop_positive;
-        s.trailing_stop_positive_offset = self.trailing_stop_positive_offset;
-        s.trailing_only_offset_is_reached = self.trailing_only_offset_is_reached;
-        s.use_exit_signal = self.use_exit_signal;
-        s.exit_profit_only = self.exit_profit_only;
-        s.exit_profit_offset = self.exit_profit_offset;
-        s.ignore_roi_if_entry_signal = self.ignore_roi_if_entry_signal;
-        s.can_short = self.can_short;
-        if !(self.leverage.is_finite() && self.leverage >= 1.0) {
-            return Err(invalid("leverage()", self.leverage.to_string(), "a number >= 1"));
-        }
-        s.leverage = self.leverage;
+        let s = self.declared.check().map_err(|e| {
+            // A class states its leverage by a method; text values are quoted.
+            let setting = if e.setting == "leverage" { "leverage()" } else { e.setting };
+            let value = if matches!(e.setting, "timeframe" | "minimal_roi key") { format!("'{}'", e.value) } else { e.value };
+            invalid(setting, value, e.expected)
+        })?;
         for key in ["entry", "exit", "stoploss"] {
             if let Some(v) = self.order_types.get(key) {
                 if !matches!(v.as_str(), Some("limit" | "market")) {
@@ -263,16 +211,16 @@ mod tests {
     #[test]
     fn bad_settings_name_the_value() {
         let mut d = base();
-        d.timeframe = Some("7x".into());
+        d.declared.timeframe = Some("7x".into());
         assert_eq!(
             d.settings().unwrap_err().to_string(),
             "strategy 'S' has an invalid timeframe '7x': a timeframe such as \"5m\" or \"1h\""
         );
         let mut d = base();
-        d.minimal_roi.insert("soon".into(), 0.1);
+        d.declared.minimal_roi.insert("soon".into(), 0.1);
         assert!(d.settings().unwrap_err().to_string().contains("minimal_roi key 'soon'"));
         let mut d = base();
-        d.stoploss = 0.2;
+        d.declared.stoploss = 0.2;
         assert!(d.settings().unwrap_err().to_string().contains("stoploss 0.2"));
     }
 

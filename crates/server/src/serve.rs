@@ -538,9 +538,9 @@ pub async fn run(
     let mut backend = None;
     if let (Some(l), Some(jobs)) = (back_l, &jobs) {
         let exec_cfg = cfg.executor.clone();
-        let (j, r, o) = (Arc::clone(jobs), results.clone(), observers.clone());
+        let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
         // The factory runs the start-up orphan scan (blocking database work).
-        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create(exec_cfg, j, r, o))
+        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_ensuring(exec_cfg, j, r, Some(e), o))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
             .map_err(executor_error)?;

@@ -12,6 +12,7 @@ pub mod completions;
 pub mod config;
 pub mod data;
 pub mod handlers;
+pub mod deploy;
 pub mod hyperopt;
 #[cfg(feature = "aws")]
 pub mod lambda;
@@ -24,3 +25,4 @@ pub mod strategy_source;
 pub mod sync;
 pub mod tracking;
 pub mod trade;
+pub mod trade_live;

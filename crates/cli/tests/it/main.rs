@@ -4,10 +4,15 @@ mod aws;
 mod backtest;
 mod data;
 mod data_safety;
+mod deploy;
 // The fake Binance venue of tradai-trading's tests (signed orders, faults).
 #[path = "../../../trading/tests/it/fake_binance.rs"]
 mod fake_binance;
 mod handlers;
+#[path = "../../../trading/tests/it/fake_klines.rs"]
+// Its jumping clock serves tradai-trading's tests; here the node runs on the real clock.
+#[allow(dead_code)]
+mod fake_klines;
 mod hyperopt;
 #[cfg(feature = "aws")]
 mod lambda;
@@ -19,3 +24,4 @@ mod sync;
 mod tidy;
 mod tracking;
 mod trade;
+mod trade_live;

@@ -160,6 +160,16 @@ fn only_tradai_aws_depends_on_the_aws_sdk() {
 }
 
 #[test]
+fn deploy_templates_are_pure() {
+    // tradai-deploy generates templates and compares them: no I/O, runtime, SDK or CLI crate,
+    // and no other workspace crate (the CLI and tradai-aws do the I/O around it).
+    let deps = crate_deps();
+    let deploy = &deps["tradai-deploy"];
+    let bad: Vec<_> = deploy.iter().filter(|d| !["serde", "serde_json", "thiserror"].contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-deploy (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
 fn executor_runs_jobs_without_serving_http() {
     // tradai-executor is job orchestration: the HTTP services depend on it, never the reverse,
     // and it holds no HTTP-server, CLI or terminal crate (it may reach exchanges and trackers
@@ -207,13 +217,25 @@ fn sqlite_is_a_leaf_of_storage_plumbing() {
 }
 
 #[test]
+fn the_dashboard_is_files_only_and_only_the_server_serves_it() {
+    // tradai-dashboard is the embedded page: no dependency at all (the page reaches the
+    // platform through /api/v1 like any client), and only backend-api mounts it.
+    let deps = crate_deps();
+    assert!(deps["tradai-dashboard"].is_empty(), "tradai-dashboard must have no dependencies: {:?}", deps["tradai-dashboard"]);
+    let users: Vec<_> = deps.iter().filter(|(_, ds)| ds.iter().any(|d| d == "tradai-dashboard")).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(users, ["tradai-server"], "only tradai-server may depend on tradai-dashboard");
+}
+
+#[test]
 fn trading_nodes_know_no_cli_terminal_or_service() {
     // tradai-trading is the node's domain: the rules come from tradai-engine, progress and
-    // stop are callbacks; the CLI and the services call it, never the other way round.
+    // stop are callbacks, commands come through NodeControl; the CLI and the services call it,
+    // never the other way round. The node's REST API is tradai-server's (`node_api`), so no
+    // HTTP server here either.
     let deps = crate_deps();
     let trading = &deps["tradai-trading"];
-    let bad: Vec<_> =
-        trading.iter().filter(|d| ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http"].contains(&d.as_str())).collect();
+    let forbidden = ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http", "axum", "hyper", "hyper-util", "utoipa"];
+    let bad: Vec<_> = trading.iter().filter(|d| forbidden.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-trading (see docs/ARCHITECTURE.md): {bad:?}");
     for (name, ds) in &deps {
         if DOMAIN.contains(&name.as_str()) {

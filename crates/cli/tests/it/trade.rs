@@ -13,23 +13,23 @@ use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai};
 
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
-fn read(path: &Path) -> Value {
+pub(crate) fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn trade_args(flags: &[String], bot: &str, export: &Path) -> Vec<String> {
+pub(crate) fn trade_args(flags: &[String], bot: &str, export: &Path) -> Vec<String> {
     let mut args: Vec<String> = vec!["-q".into(), "trade".into(), "--mode".into(), "dry-run".into(), "--replay".into()];
     args.extend_from_slice(flags);
     args.extend(["--bot-id".into(), bot.into(), "--export".into(), export.to_str().unwrap().into()]);
     args
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
 /// Same trades (every field, exactly), same unclosed trades, same summary and meta.
-fn assert_same_export(replay: &Value, backtest: &Value, what: &str) {
+pub(crate) fn assert_same_export(replay: &Value, backtest: &Value, what: &str) {
     let (rt, bt) = (replay["trades"].as_array().unwrap(), backtest["trades"].as_array().unwrap());
     assert_eq!(rt.len(), bt.len(), "{what}: trade count");
     for (i, (r, b)) in rt.iter().zip(bt).enumerate() {
@@ -308,6 +308,19 @@ fn a_registered_production_config_trades_like_its_backtest() {
     // Keys the venue refuses.
     let j = go_live("not-the-secret", &["--max-drawdown", "0.2"]);
     assert!(failed(&j).contains(&"keys_accepted".to_owned()), "{j}");
+    // `--mode live` reads the newest go-live report of the version: it failed, so no start
+    // without --force.
+    let out = tradai()
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+        .env("TRADAI_BINANCE__API_KEY", crate::fake_binance::KEY)
+        .env("TRADAI_BINANCE__API_SECRET", crate::fake_binance::SECRET)
+        .args(["--data-dir", d, "trade", "--replay", "--mode", "live", "--strategy", "EmaCross", "--version", "production"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("go-live report of 'EmaCross' version 1") && err.contains("failed"), "{err}");
+    assert!(err.contains("--force") && err.trim().lines().count() == 1, "{err}");
 }
 
 #[test]

@@ -5,12 +5,16 @@
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+mod dashboard;
 mod data_corrupt;
+mod ensure_data;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
 mod limits;
+mod node;
 mod pool;
+mod run_fields;
 mod services;
 mod startup;
 mod sync;
@@ -72,6 +76,8 @@ pub struct Env {
     pub keys: Arc<ApiKeyStore>,
     /// The worker pool.
     pub pool: Arc<WorkerPool>,
+    /// The strategy registry strategy-service loads registered versions from (embedded).
+    pub tracking: tradai_tracking::Tracking,
 }
 
 /// Executor settings with short test timings.
@@ -108,15 +114,25 @@ pub async fn env_local() -> Env {
 
 /// A backend with the worker pool `pool` makes from the store location, jobs and results.
 pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>) -> Env {
+    env_with_state(pool, |s, _| s).await
+}
+
+/// [`env_with`] whose state `extend` may add to before the router is built (tracking, a
+/// trading database), given the temp dir.
+pub async fn env_with_state(
+    pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>,
+    extend: impl FnOnce(BackendState, &Path) -> BackendState,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
     let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default())).await;
+    let tracking = tradai_tracking::open(&dir.path().join("tracking").display().to_string()).unwrap();
     let strat = spawn(tradai_server::strategy_app(
         StrategyState {
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
-            tracking: None,
+            tracking: Some(tracking.clone()),
         },
         Limits::default(),
     ))
@@ -140,8 +156,9 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
         Arc::clone(&keys),
         Arc::new(Metrics::new("backend-api")),
     );
+    let state = extend(state, dir.path());
     let app = tradai_server::backend::app(state.clone(), Limits { rate_per_sec: 0, ..Limits::default() });
-    Env { dir, app, state, jobs, keys, pool }
+    Env { dir, app, state, jobs, keys, pool, tracking }
 }
 
 /// Sends one request through the router (no socket) and returns status and JSON body.
