@@ -71,6 +71,8 @@ pub struct BackendInner {
     pub tracking: Option<Arc<tradai_executor::tracking::JobTracking>>,
     /// The trading nodes' database (`GET /api/v1/trading`; `None`: no nodes).
     pub trading_db: Option<std::path::PathBuf>,
+    /// The scheduled handlers (`GET /api/v1/handlers`; `None`: no scheduler).
+    pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
     caches: Mutex<Caches>,
 }
 
@@ -121,6 +123,7 @@ impl BackendState {
             submitted: AtomicU64::new(0),
             tracking: None,
             trading_db: None,
+            handlers: None,
             caches: Mutex::new(Caches::default()),
         }))
     }
@@ -142,6 +145,16 @@ impl BackendState {
     #[must_use]
     pub fn with_trading_db(mut self, path: std::path::PathBuf) -> Self {
         Arc::get_mut(&mut self.0).expect("with_trading_db before the state is shared").trading_db = Some(path);
+        self
+    }
+
+    /// Shows the scheduled handlers on `GET /api/v1/handlers` and `/metrics`.
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_handlers(mut self, board: Arc<dyn crate::handlers_api::HandlerBoard>) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_handlers before the state is shared").handlers = Some(board);
         self
     }
 
@@ -199,6 +212,7 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
         .route("/api/v1/trading", get(crate::trading_api::list_trading))
+        .route("/api/v1/handlers", get(crate::handlers_api::list_handlers))
         .route("/api/v1/auth", get(crate::dashboard::auth_status))
         .route("/api/v1/backtests/{id}/equity", get(crate::results_api::equity))
         .route("/api/v1/backtests/{id}/export", get(crate::results_api::export))
@@ -847,6 +861,9 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     );
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"data-collection\"}} {}", st.data.0.circuit().as_gauge());
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"strategy-service\"}} {}", st.strategies.0.circuit().as_gauge());
+    if let Some(h) = &st.handlers {
+        extra.push_str(&h.prometheus());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())
 }
 

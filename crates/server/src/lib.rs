@@ -16,6 +16,7 @@ pub mod data_api;
 pub mod data_service;
 pub mod dto;
 pub mod error;
+pub mod handlers_api;
 pub mod jobs_api;
 pub mod listener;
 pub mod middleware;

@@ -29,12 +29,13 @@ impl Modify for BearerKey {
         crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading,
         crate::dashboard::auth_status, crate::results_api::equity, crate::results_api::export, crate::results_api::trade_table,
         crate::results_api::loss, crate::results_api::backtest_best, crate::data_api::series, crate::data_api::sync,
-        crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback
+        crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback,
+        crate::handlers_api::list_handlers
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, VersionInput, DateRange, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
-        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
+        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList, crate::handlers_api::HandlerRunList,
         crate::trading_api::TradingNodeView, crate::dashboard::AuthStatus, crate::results_api::TradeTable,
         crate::data_api::SeriesList, crate::data_api::SeriesView, SyncSubmission, crate::registry_api::ModelList,
         crate::registry_api::ModelSummary, crate::registry_api::ModelDetail, crate::registry_api::VersionView,

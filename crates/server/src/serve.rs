@@ -153,6 +153,8 @@ pub struct ServerConfig {
     /// entry point over its cloud back end; backtests and hyperopt runs go to it and the
     /// backend runs none itself. Required when the mode is remote.
     pub remote_executor: Option<RemoteExecutor>,
+    /// The scheduled handlers backend-api shows (`tradai up` runs the scheduler); `None`: none.
+    pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
 }
 
 /// The submitter of a remote executor mode, built by the entry point (so this crate needs no
@@ -254,6 +256,7 @@ impl ServerConfig {
             tracking,
             job_repository: None,
             remote_executor: None,
+            handlers: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -593,7 +596,10 @@ pub async fn run(
             None => state,
         };
         // Trading nodes keep their state beside the job database (`tradai trade`).
-        let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        let mut state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        if let Some(b) = &cfg.handlers {
+            state = state.with_handlers(Arc::clone(b));
+        }
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         backend = Some(state);
     }

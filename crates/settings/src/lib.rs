@@ -280,6 +280,10 @@ pub struct Settings {
     /// `stake_amount`, `dry_run_wallet`, `max_open_trades`, `fee`, ...). Flags win over it; the
     /// entry point checks the keys, as this crate knows no run.
     pub run: Map<String, Value>,
+    /// The handlers (`tradai handlers`, the scheduler of `tradai up`): plain keys apply to
+    /// every handler (`alert_webhook_url`), `[handlers.<name>]` tables to one (`every = "5s"`,
+    /// `consecutive_failure_threshold = 2`). The handlers crate checks the keys.
+    pub handlers: Map<String, Value>,
 }
 
 impl Default for Settings {
@@ -295,6 +299,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             ml: MlSettings::default(),
             run: Map::new(),
+            handlers: Map::new(),
         }
     }
 }

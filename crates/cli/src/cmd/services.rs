@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -245,7 +246,16 @@ fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) ->
     cfg.init = flags.init;
     cfg.job_repository = aws.job_repository()?;
     cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode)?;
-    runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
+    // `tradai up` (every service) also runs the handlers on their schedules.
+    let scheduler = if services.len() == 3 { Some(Arc::new(super::handlers::UpScheduler::prepare(settings)?)) } else { None };
+    cfg.handlers = scheduler.clone().map(|s| s as Arc<dyn tradai_server::handlers_api::HandlerBoard>);
+    let on_listening = |l: &[Listening]| {
+        print_listening(l);
+        if let Some(s) = &scheduler {
+            s.start(l);
+        }
+    };
+    runtime()?.block_on(tradai_server::serve::run(cfg, services, on_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -196,6 +196,24 @@ fn executor_runs_jobs_without_serving_http() {
 }
 
 #[test]
+fn handlers_are_no_server_and_know_no_aws_sdk() {
+    // tradai-handlers speaks HTTP only as a client; AWS comes in through its traits.
+    let deps = crate_deps();
+    let handlers = &deps["tradai-handlers"];
+    let bad: Vec<_> = handlers
+        .iter()
+        .filter(|d| {
+            ["clap", "indicatif", "axum", "hyper", "tower", "tower-http", "utoipa", "tradai-server", "tradai-cli", "tradai-aws", "tradai-executor"]
+                .contains(&d.as_str())
+                || is_aws_sdk(d)
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-handlers (see docs/ARCHITECTURE.md): {bad:?}");
+    let users: Vec<_> = deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-handlers")).map(|(n, _)| n).collect();
+    assert!(users.is_empty(), "domain crates must not depend on tradai-handlers: {users:?}");
+}
+
+#[test]
 fn sqlite_is_a_leaf_of_storage_plumbing() {
     // tradai-sqlite opens, checks and migrates files: it knows no other workspace crate and
     // nothing of HTTP, the CLI or the domain.
