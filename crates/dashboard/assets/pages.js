@@ -466,7 +466,9 @@ export async function model(view, { id }, ctx) {
 
 export async function trading(view, _args, ctx) {
   const holder = h('div', {});
-  view.append(h('h1', {}, 'Trading'), h('p', { class: 'muted' }, 'Dry-run and live nodes; a running node is stale after 3 missed heartbeats (refreshed every 5 s).'), holder);
+  view.append(h('h1', {}, 'Trading'), h('p', { class: 'muted' }, 'Dry-run and live nodes; a running node is stale after 3 missed heartbeats (refreshed every 5 s).'), holder,
+    h('p', { class: 'muted' }, 'A running node\'s open trades, forced exits and stop switch are on its own REST API (',
+      h('code', {}, 'tradai trade ... --api-port'), ': ', h('code', {}, 'GET /api/v1/trades'), ', ', h('code', {}, 'POST /api/v1/stop'), '), not on this page.'));
   const load = async () => {
     const t = await get('/trading');
     holder.replaceChildren(table('Trading nodes', [
