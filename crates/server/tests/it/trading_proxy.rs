@@ -111,6 +111,9 @@ async fn backend_reaches_a_node_through_its_registered_address() {
     assert_eq!(a["exiting"], serde_json::json!(["ETH/BTC"]));
     assert!(control.entries_stop_requested());
     assert_eq!(control.pending_exits(), vec![None]);
+    // The node shows the switch on at once; the page reads it through backend-api.
+    let (_, st) = call(&e.app, "GET", "/api/v1/trading/served/status", None, &[]).await;
+    assert_eq!(st["status"]["entries_stopped"], true, "{st}");
     let (s, err) = call(&e.app, "POST", "/api/v1/trading/silent/stop", Some(r#"{"close_all":false}"#), &[("authorization", &auth)]).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("'silent'"), "{err}");
