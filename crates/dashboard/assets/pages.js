@@ -528,7 +528,7 @@ export async function trading(view, _args, ctx) {
       const r = await get(`/trading/${encodeURIComponent(n.bot_id)}/report`);
       s.report.replaceChildren(
         h('p', {}, 'Dry-run validation report: ', badge(r.overall_passed ? 'PASSED' : 'FAILED'),
-          r.failed_checks.length ? ' failed: ' + r.failed_checks.join(', ') : ''),
+          r.failed_checks.length ? ' · checks not passed: ' + r.failed_checks.join(', ') : ''),
         table('Validation checks of ' + n.bot_id, [
           ['Check', (c) => c.name], ['Severity', (c) => c.severity], ['Result', (c) => badge(c.passed ? 'PASSED' : 'FAILED')],
           ['Value', (c) => num(c.value), { num: 1 }], ['Threshold', (c) => num(c.threshold), { num: 1 }], ['Message', (c) => c.message],

@@ -59,8 +59,7 @@ pub(crate) fn run(
     eprintln!("bot {}: node API on http://{}", spec.bot_id, api.addr);
     // backend-api reads the address from the shared state database to reach this node.
     let api_url = format!("http://{}", api.addr);
-    db.set_api_url(&spec.bot_id, Some(&api_url), chrono::Utc::now().timestamp_millis())
-        .context("registering the node API's address")?;
+    db.set_api_url(&spec.bot_id, Some(&api_url), chrono::Utc::now().timestamp_millis()).context("registering the node API's address")?;
 
     let hooks = NodeHooks {
         progress: &|_, _| {},

@@ -2,7 +2,8 @@
 // driven by headless Chromium (Debian's package) through playwright-core. It submits a backtest
 // from the form (first with a bad field, whose message must appear by the field), watches the
 // job complete, opens the result (equity chart and trades), promotes a registered strategy
-// version, sees a trading node's heartbeat, and saves a screenshot of every page under
+// version, sees a trading node's heartbeat and validation report, watches a live node (against a
+// local stand-in for the venue) show its open trades and stop from the switch, and saves a screenshot of every page under
 // target/dashboard-screenshots/. Exits non-zero on the first failed check.
 //
 // Environment: TRADAI_BIN (the `tradai` binary), CHROMIUM (default /usr/bin/chromium).
