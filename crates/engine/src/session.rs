@@ -468,8 +468,8 @@ mod tests {
     use crate::registry::StrategyRegistry;
     use crate::runner::BacktestRunner;
     use crate::sim::tests::market;
+    use tradai_core::StakeAmount;
     use tradai_core::{MarketType, Timeframe};
-    use tradai_metrics::StakeAmount;
 
     fn assert_same(a: &BacktestResult, b: &BacktestResult, what: &str) {
         assert_eq!(a.trades, b.trades, "{what}");

@@ -19,9 +19,9 @@ mod compare;
 mod drawdown;
 mod loss_plot;
 pub mod npsort;
-pub mod numeric;
 mod plot;
 mod report;
+mod run;
 mod summary;
 mod wallet;
 
@@ -29,8 +29,12 @@ pub use compare::compare_summaries;
 pub use loss_plot::render_loss_svg;
 pub use plot::{equity_from_trades, render_equity_svg, PlotOptions};
 pub use report::{render_text_report, ReportOptions};
+pub use run::{run_summary, summary_input, BacktestExport};
 pub use summary::{summarize, ExitReasonResult, PairResult, Summary};
 pub use wallet::{daily_returns, wallet_stats, WalletStats};
+
+/// numpy's and pandas' reduction orders (they live with the indicators, which need them too).
+pub use tradai_indicators::numeric;
 
 pub use tradai_core::StakeAmount;
 use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};

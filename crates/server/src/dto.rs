@@ -399,7 +399,9 @@ macro_rules! run_request {
             /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
             #[serde(default)]
             pub start_date: Option<String>,
-            /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+            /// End (`YYYY-MM-DD` or `YYYYMMDD`): the same as a `timerange` end and the CLI's
+            /// `--timerange` end (Freqtrade's), so the candle opening at that midnight UTC is
+            /// the last one tested.
             #[serde(default)]
             pub end_date: Option<String>,
             /// Stake per trade, or `"unlimited"` (default).

@@ -243,9 +243,8 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.export {
-        let doc = outcome.report.export_json()?;
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("cannot write export file '{}'", path.display()))?;
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write export file '{}'", path.display()))?;
+        outcome.report.write_export(file).with_context(|| format!("cannot write export file '{}'", path.display()))?;
     }
     let summary = &outcome.report.export.summary;
     if a.json {

@@ -22,3 +22,4 @@ mod tidy;
 mod tracking;
 mod trade;
 mod trade_live;
+mod workers;

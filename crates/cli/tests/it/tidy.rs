@@ -77,12 +77,18 @@ fn domain_crates_do_not_depend_on_entry_points() {
 }
 
 #[test]
-fn engine_knows_no_storage_and_indicators_know_nothing() {
+fn engine_knows_no_storage_nor_metrics_and_indicators_know_nothing() {
     let deps = crate_deps();
     let engine = &deps["tradai-engine"];
     assert!(
         !engine.iter().any(|d| d == "tradai-store" || d == "parquet" || d == "object_store"),
         "tradai-engine must not read storage: {engine:?}"
+    );
+    // Results go out of the engine, never back in: tradai-metrics summarises a run, so the
+    // engine must not depend on it (nor on anything above it).
+    assert!(
+        !engine.iter().any(|d| ["tradai-metrics", "tradai-hyperopt", "tradai-app"].contains(&d.as_str())),
+        "tradai-engine must not know where its results go: {engine:?}"
     );
     let ind = &deps["tradai-indicators"];
     assert!(ind.iter().all(|d| !d.starts_with("tradai-")), "tradai-indicators must stay standalone: {ind:?}");

@@ -103,8 +103,24 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(120) };
     let mut broker = PaperBroker::new(live.run.fee);
 
+    // One run of the node until it stepped 120 more candles (the same node each time).
+    let mut run = |db: &mut StateStore| {
+        run_live(
+            &store,
+            db,
+            &live,
+            &StrategyRegistry::builtin(),
+            &mut broker,
+            client(&fake.url),
+            &clock,
+            &hooks,
+            &feed,
+            &NodeControl::new(),
+        )
+        .unwrap()
+    };
     let started = std::time::Instant::now();
-    let first = run_live(&store, &mut db, &live, &StrategyRegistry::builtin(), &mut broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new()).unwrap();
+    let first = run(&mut db);
     let secs = started.elapsed().as_secs_f64();
     // The numbers docs/BENCHMARKS.md quotes (with --nocapture; not asserted: no timed tests).
     let mut lat = first.order_latency_us.clone();
@@ -132,7 +148,7 @@ fn a_live_node_trades_like_a_replay_of_the_candles_it_polled() {
     // A restart resumes where the node stopped. An outage at the start (the restart's sync
     // of the hole the venue never filled, then the first poll of BTC) only delays a candle.
     fake.state.lock().unwrap().unavailable_next = 2;
-    let second = run_live(&store, &mut db, &live, &StrategyRegistry::builtin(), &mut broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new()).unwrap();
+    let second = run(&mut db);
     assert!(second.resumed);
     assert_eq!(second.first_candle_ms, first_ms + TF);
     assert_eq!(second.candles_stepped, 120);
@@ -212,7 +228,9 @@ fn stop_with_close_all_exits_every_trade_at_the_next_open_and_opens_none() {
     let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(200) };
     let mut broker = PaperBroker::new(live.run.fee);
     let clock = StopWhenOpen { clock: fake.clock(), control: &control, stop_candle: std::sync::Mutex::new(None) };
-    let out = run_live(&store, &mut db, &live, &StrategyRegistry::builtin(), &mut broker, client(&fake.url), &clock, &hooks, &feed, &control).unwrap();
+    let out =
+        run_live(&store, &mut db, &live, &StrategyRegistry::builtin(), &mut broker, client(&fake.url), &clock, &hooks, &feed, &control)
+            .unwrap();
     let stop_candle = clock.stop_candle.lock().unwrap().expect("no trade opened in 200 candles");
     let trades = db.trades(&live.bot_id).unwrap();
     assert!(trades.iter().all(|t| t.open_timestamp < stop_candle), "a trade opened after the stop");
