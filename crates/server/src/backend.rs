@@ -190,6 +190,7 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/models/{name}/promote", post(crate::registry_api::promote))
         .route("/api/v1/models/{name}/rollback", post(crate::registry_api::rollback))
         .route("/api/v1/data/sync", post(crate::data_api::sync))
+        .route("/api/v1/trading/{bot_id}/stop", post(crate::trading_proxy::stop_node))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state.keys), crate::auth::require_key))
         .route_layer(axum::middleware::from_fn_with_state(limiter, crate::middleware::rate_limit));
     let routes = Router::new()
@@ -213,6 +214,8 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/runs/{run_id}", get(run))
         .route("/api/v1/trading", get(crate::trading_api::list_trading))
         .route("/api/v1/handlers", get(crate::handlers_api::list_handlers))
+        .route("/api/v1/trading/{bot_id}/status", get(crate::trading_proxy::node_status))
+        .route("/api/v1/trading/{bot_id}/report", get(crate::trading_proxy::node_report))
         .route("/api/v1/auth", get(crate::dashboard::auth_status))
         .route("/api/v1/backtests/{id}/equity", get(crate::results_api::equity))
         .route("/api/v1/backtests/{id}/export", get(crate::results_api::export))

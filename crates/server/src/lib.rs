@@ -29,6 +29,7 @@ pub mod serve;
 pub mod strategy_service;
 pub mod tracking;
 pub mod trading_api;
+pub mod trading_proxy;
 
 use std::sync::Arc;
 

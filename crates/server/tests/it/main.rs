@@ -18,6 +18,7 @@ mod run_fields;
 mod services;
 mod startup;
 mod sync;
+mod trading_proxy;
 
 use std::net::SocketAddr;
 use std::path::Path;
