@@ -404,6 +404,7 @@ pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_js
         leverage: sub.leverage,
         params: config.params,
         overrides: config.overrides,
+        strategy_file: sub.strategy_file.clone(),
     };
     RunSpec::try_from(req).map_err(app_field)
 }

@@ -423,6 +423,11 @@ macro_rules! run_request {
             /// Experiment the run belongs to (for tracking).
             #[serde(default)]
             pub experiment_name: Option<String>,
+            /// A strategy file (`.toml` declarative, `.py` Freqtrade) relative to the server's
+            /// `server.strategy_dir`; `strategy` names its strategy. Absolute paths and `..` are
+            /// refused. Built-in strategies when absent.
+            #[serde(default)]
+            pub strategy_file: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -450,6 +455,7 @@ macro_rules! run_request {
                     trading_mode: r.trading_mode.clone(),
                     leverage: r.leverage,
                     experiment_name: r.experiment_name.clone(),
+                    strategy_file: r.strategy_file.clone(),
                 }
             }
         }
