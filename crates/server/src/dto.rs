@@ -235,6 +235,10 @@ pub struct StrategyValidateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<serde_json::Value>,
+    /// A strategy file relative to `server.strategy_dir` holding the strategy (`.toml` or
+    /// `.py`); the built-ins when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_file: Option<String>,
 }
 
 /// One problem found by a validation.

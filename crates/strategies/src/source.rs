@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tradai_app::{RunSpec, StrategyFileKind};
+use tradai_app::{RunSpec, StrategyFile, StrategyFileKind};
 use tradai_declarative::DeclarativeStrategy;
 use tradai_engine::{Strategy, StrategyRegistry};
 use tradai_python::PythonStrategy;
@@ -56,7 +56,17 @@ impl StrategySource {
     /// # Errors
     /// [`StrategySourceError::NoStrategyDir`] when the run names a file and no folder is set.
     pub fn of_run(spec: &RunSpec, strategy_dir: Option<&Path>) -> Result<Self, StrategySourceError> {
-        let Some(file) = &spec.strategy_file else { return Ok(Self::Builtin) };
+        match &spec.strategy_file {
+            Some(file) => Self::of_file(file, strategy_dir),
+            None => Ok(Self::Builtin),
+        }
+    }
+
+    /// The source of a checked strategy file name inside `strategy_dir`.
+    ///
+    /// # Errors
+    /// [`StrategySourceError::NoStrategyDir`] when no folder is set.
+    pub fn of_file(file: &StrategyFile, strategy_dir: Option<&Path>) -> Result<Self, StrategySourceError> {
         let dir = strategy_dir.ok_or_else(|| StrategySourceError::NoStrategyDir { file: file.name().to_owned() })?;
         let path = file.path_in(dir);
         Ok(match file.kind() {

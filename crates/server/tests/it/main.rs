@@ -87,6 +87,7 @@ pub fn settings(store_location: &str, workers: usize) -> ExecutorSettings {
         workers,
         store_location: store_location.to_owned(),
         backtest_bin: None,
+        strategy_dir: None,
         max_attempts: 2,
         retry_backoff: Duration::ZERO,
         orphan_after: Duration::from_secs(2),
@@ -133,6 +134,7 @@ pub async fn env_with_state(
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
             tracking: Some(tracking.clone()),
+            strategy_dir: None,
         },
         Limits::default(),
     ))
