@@ -7,5 +7,7 @@
 pub mod backtest;
 pub mod hyperopt;
 pub mod spec;
+pub mod strategy_file;
 
 pub use spec::{BacktestRequest, RunSpec, SettingsOverrides};
+pub use strategy_file::{StrategyFile, StrategyFileKind};

@@ -102,6 +102,7 @@ impl ExecutorFactory {
             None => JobKind::backtest(make),
         };
         let location = settings.store_location.clone();
+        let (d1, d2) = (settings.strategy_dir.clone(), settings.strategy_dir.clone());
         Ok(match mode {
             ExecutorMode::Local => {
                 tradai_store::CandleStore::open(&location)
@@ -110,7 +111,7 @@ impl ExecutorFactory {
                 vec![
                     backtest_kind(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
-                        Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
+                        Ok(Box::new(backtest::InProcessRunner { store, strategy_dir: d1.clone() }) as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l2).map_err(|e| e.to_string())?;
@@ -129,7 +130,8 @@ impl ExecutorFactory {
                 let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
                 vec![
                     backtest_kind(Arc::new(move || {
-                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
+                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone(), strategy_dir: d2.clone() })
+                            as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {
                         Ok(Box::new(hyperopt::SubprocessHyperopt { bin: b2.clone(), store_location: l2.clone() })

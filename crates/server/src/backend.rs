@@ -421,6 +421,7 @@ pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_js
         leverage: sub.leverage,
         params: config.params,
         overrides: config.overrides,
+        strategy_file: sub.strategy_file.clone(),
     };
     RunSpec::try_from(req).map_err(app_field)
 }
@@ -461,7 +462,14 @@ impl BackendState {
                 return Ok(v.clone());
             }
         }
-        let v = self.strategies.validate(name, req).await.map_err(client_error)?;
+        let v = self.strategies.validate(name, req).await.map_err(|e| match e {
+            // The strategy-service names a strategy file it cannot load (missing, broken, another
+            // strategy) as a 4xx; the client must change the file, so it is the caller's error.
+            ClientError::Status { status: 400..=499, message, .. } if req.strategy_file.is_some() => {
+                AppError::field("strategy_file", message)
+            }
+            e => client_error(e),
+        })?;
         let mut c = self.caches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if c.validations.len() > 10_000 {
             c.validations.clear();
@@ -535,6 +543,7 @@ impl BackendState {
             pairs: pairs.clone(),
             trading_mode: Some(req.trading_mode.to_string()),
             parameters: (!req.params.is_empty()).then(|| serde_json::to_value(&req.params).unwrap_or_default()),
+            strategy_file: req.strategy_file.as_ref().map(|f| f.name().to_owned()),
         };
         let Some(v) = self.validate_strategy(&req.strategy, &vreq).await? else {
             let known = match self.strategies.list().await {

@@ -268,6 +268,7 @@ impl ServerConfig {
                 workers: srv.workers,
                 store_location: s.data_dir.clone(),
                 backtest_bin: nonempty(&srv.backtest_bin).map(PathBuf::from),
+                strategy_dir: nonempty(&srv.strategy_dir).map(PathBuf::from),
                 max_attempts: srv.max_attempts,
                 retry_backoff: Duration::from_secs(srv.retry_backoff_secs),
                 orphan_after,
@@ -553,6 +554,7 @@ pub async fn run(
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: cfg.strategy_config_dir.clone(),
             tracking: registry,
+            strategy_dir: cfg.executor.strategy_dir.clone(),
         };
         servers.push(serve(l, crate::strategy_app(state, cfg.limits), ServiceName::StrategyService, &mut listening)?);
     }

@@ -152,6 +152,10 @@ pub enum JobsCommand {
         /// Experiment name.
         #[arg(long)]
         experiment: Option<String>,
+        /// Strategy file on the server (`.toml` declarative or `.py` Freqtrade), relative to its
+        /// `server.strategy_dir`; --strategy names its strategy.
+        #[arg(long, value_name = "NAME")]
+        strategy_file: Option<String>,
         /// Idempotency key (a random one is used when omitted, so retries never duplicate).
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -310,7 +314,7 @@ fn print_status(b: &BacktestStatus) {
 pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match c {
-        JobsCommand::Submit { api, run, experiment, idempotency_key, wait } => {
+        JobsCommand::Submit { api, run, experiment, strategy_file, idempotency_key, wait } => {
             // The same layers as a local run (flags over the settings' [run] table); the
             // backend checks the fields and names a bad one.
             let r = run.layered(settings)?;
@@ -331,6 +335,7 @@ pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<E
                 trading_mode: r.trading_mode,
                 leverage: r.leverage,
                 experiment_name: experiment,
+                strategy_file,
                 ..BacktestSubmission::default()
             };
             let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));

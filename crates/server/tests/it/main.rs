@@ -17,6 +17,7 @@ mod pool;
 mod run_fields;
 mod services;
 mod startup;
+mod strategy_files;
 mod sync;
 mod trading_proxy;
 
@@ -40,6 +41,11 @@ use tradai_server::data_service::{DataState, StoreHandle};
 use tradai_server::middleware::{Limits, Metrics};
 use tradai_server::strategy_service::StrategyState;
 use tradai_store::{BlockingCandleStore, SeriesKey, SynthSpec};
+
+/// The user strategy folder of the test services: the repository's `testdata/strategies`.
+pub fn strategy_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/strategies")
+}
 
 /// A candle store with ETH/BTC and LTC/BTC 5m on binance (two days of synthetic candles);
 /// returns its location and the opened store. Blocking: call it on the blocking pool.
@@ -88,6 +94,7 @@ pub fn settings(store_location: &str, workers: usize) -> ExecutorSettings {
         workers,
         store_location: store_location.to_owned(),
         backtest_bin: None,
+        strategy_dir: Some(strategy_dir()),
         max_attempts: 2,
         retry_backoff: Duration::ZERO,
         orphan_after: Duration::from_secs(2),
@@ -134,6 +141,7 @@ pub async fn env_with_state(
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
             tracking: Some(tracking.clone()),
+            strategy_dir: Some(strategy_dir()),
         },
         Limits::default(),
     ))
