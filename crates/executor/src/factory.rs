@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tradai_jobs::JobRepository;
+use tradai_tracking::Tracking;
 
 use crate::backtest::{self, BacktestRunner};
 use crate::error::ExecutorError;
 use crate::handler::JobKind;
 use crate::hyperopt::{self, HyperoptRunner};
+use crate::retraining::{self, RetrainRunner};
 use crate::mode::ExecutorMode;
 use crate::observer::JobObserver;
 use crate::pool::WorkerPool;
@@ -47,14 +49,34 @@ impl ExecutorFactory {
         results: ResultStore,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_with_tracking(settings, jobs, results, observers, None)
+    }
+
+    /// As [`ExecutorFactory::create`], plus retraining jobs when `tracking` names the model
+    /// registry they work on (models live there; without one there is nothing to retrain).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_with_tracking(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        observers: Vec<Arc<dyn JobObserver>>,
+        tracking: Option<Tracking>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
         Self::check(&settings)?;
         let location = settings.store_location.clone();
         let kinds = match settings.mode {
             ExecutorMode::Local => {
                 tradai_store::CandleStore::open(&location)
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
-                let (l1, l2) = (location.clone(), location);
-                vec![
+                let (l1, l2, l3) = (location.clone(), location.clone(), location);
+                let retraining = tracking.map(|t| {
+                    JobKind::retraining(Arc::new(move || {
+                        Ok(Box::new(retraining::InProcessRetrain::open(&l3, t.clone())?) as Box<dyn RetrainRunner>)
+                    }))
+                });
+                let mut kinds = vec![
                     JobKind::backtest(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
                         Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
@@ -63,7 +85,9 @@ impl ExecutorFactory {
                         let store = tradai_store::BlockingCandleStore::open(&l2).map_err(|e| e.to_string())?;
                         Ok(Box::new(hyperopt::InProcessHyperopt { store }) as Box<dyn HyperoptRunner>)
                     })),
-                ]
+                ];
+                kinds.extend(retraining);
+                kinds
             }
             ExecutorMode::Subprocess => {
                 let bin = match &settings.backtest_bin {
@@ -73,8 +97,18 @@ impl ExecutorFactory {
                     })?,
                 };
                 check_executable(&bin)?;
-                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
-                vec![
+                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin.clone(), location.clone());
+                let retraining = tracking.map(|t| {
+                    let tracking_uri = t.tracker.uri();
+                    JobKind::retraining(Arc::new(move || {
+                        Ok(Box::new(retraining::SubprocessRetrain {
+                            bin: bin.clone(),
+                            store_location: location.clone(),
+                            tracking_uri: tracking_uri.clone(),
+                        }) as Box<dyn RetrainRunner>)
+                    }))
+                });
+                let mut kinds = vec![
                     JobKind::backtest(Arc::new(move || {
                         Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
                     })),
@@ -82,7 +116,9 @@ impl ExecutorFactory {
                         Ok(Box::new(hyperopt::SubprocessHyperopt { bin: b2.clone(), store_location: l2.clone() })
                             as Box<dyn HyperoptRunner>)
                     })),
-                ]
+                ];
+                kinds.extend(retraining);
+                kinds
             }
         };
         WorkerPool::start(settings, jobs, results, kinds, observers)

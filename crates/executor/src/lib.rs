@@ -3,7 +3,7 @@
 //! the embedded modes — `local` (the work runs on a pool thread) and `subprocess` (each
 //! backtest or hyperopt job runs `tradai backtest` / `tradai hyperopt` as a child process).
 //! What a job type does is a [`JobHandler`]: backtests ([`backtest`]), hyperopt runs
-//! ([`hyperopt`]) and exchange syncs ([`sync`]); the pool knows nothing about any of them.
+//! ([`hyperopt`]), ML retraining runs ([`retraining`]) and exchange syncs ([`sync`]); the pool knows nothing about any of them.
 //! After a job's final status is durable the pool's [`JobObserver`]s see it; [`tracking`]
 //! is the one that logs finished runs to the experiment tracker through an outbox.
 //!
@@ -20,6 +20,7 @@ mod mode;
 mod observer;
 mod pool;
 pub mod results;
+pub mod retraining;
 mod settings;
 mod submitter;
 pub mod sync;
@@ -34,6 +35,7 @@ pub use mode::ExecutorMode;
 pub use observer::JobObserver;
 pub use pool::WorkerPool;
 pub use results::ResultStore;
+pub use retraining::{RetrainFailure, RetrainRunner, RetrainRunnerFactory, RetrainingJobConfig, RETRAINING};
 pub use settings::ExecutorSettings;
 pub use submitter::BacktestJobSubmitter;
 pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};
