@@ -102,11 +102,18 @@ fn ml_train_drift_backtest_promote_rollback_and_retrain() {
         &data,
         &with(&["ml", "retrain", "--model", "m"], &["--train-timerange", "20240301-20240731", "--timerange", "20240801-", "--json"]),
     );
-    assert_eq!(out["challenger_version"], 3);
-    assert_eq!(out["champion_version"], 1);
+    assert_eq!(out["challenger"]["version"], 3);
+    assert_eq!(out["promotion"]["previous_champion"], 1);
     let decision = out["comparison"]["decision"].as_str().unwrap();
     assert!(["PROMOTE", "KEEP", "INCONCLUSIVE"].contains(&decision), "{out}");
+    assert_eq!(out["decision"], decision);
     assert_eq!(out["champion_after"], if decision == "PROMOTE" { 3 } else { 1 });
+    let steps: Vec<(&str, &str)> =
+        out["steps"].as_array().unwrap().iter().map(|s| (s["step"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    assert_eq!(
+        steps,
+        [("check", "done"), ("train", "done"), ("backtest", "done"), ("compare", "done"), ("promote", "done"), ("notify", "done")]
+    );
     let (code, shown, _) = run(&data, &[], &["runs", "list", "--experiment", "retraining/m", "--json"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"event\""), "{shown}");
