@@ -19,6 +19,7 @@ pub mod listener;
 pub mod middleware;
 pub mod openapi;
 pub mod public;
+pub mod retraining_api;
 pub mod serve;
 pub mod strategy_service;
 pub mod tracking;

@@ -18,13 +18,14 @@ impl Modify for BearerKey {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TradAI backend-api", description = "Backtest and hyperopt jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    info(title = "TradAI backend-api", description = "Backtest, hyperopt and ML retraining jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
     paths(
         crate::backend::submit, crate::backend::status, crate::backend::list, crate::backend::cancel,
         crate::backend::trades, crate::backend::report,
         crate::backend::submit_hyperopt, crate::backend::hyperopt_status, crate::backend::list_hyperopt,
         crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
-        crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
+        crate::backend::hyperopt_heatmap, crate::retraining_api::submit_retraining, crate::retraining_api::retraining_status,
+        crate::retraining_api::list_retraining, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
         crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
         crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading
     ),
@@ -32,7 +33,7 @@ impl Modify for BearerKey {
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
         ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
-        crate::trading_api::TradingNodeView
+        crate::trading_api::TradingNodeView, crate::retraining_api::RetrainingSubmission
     )),
     modifiers(&BearerKey)
 )]

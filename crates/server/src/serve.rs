@@ -149,6 +149,10 @@ pub struct ServerConfig {
     /// The job repository to use instead of the SQLite database in `state_dir` (the entry
     /// point opens the DynamoDB one when `DYNAMODB_TABLE_NAME` is set); `None` from settings.
     pub job_repository: Option<ExternalJobs>,
+    /// ML thresholds: the defaults of retraining requests.
+    pub ml: tradai_settings::MlSettings,
+    /// The `exchange` setting: the default exchange of retraining requests.
+    pub exchange: String,
 }
 
 /// A job repository opened by the entry point (so this crate needs no AWS code).
@@ -233,6 +237,8 @@ impl ServerConfig {
         Ok(Self {
             tracking,
             job_repository: None,
+            ml: s.ml.clone(),
+            exchange: s.exchange.clone(),
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -537,7 +543,9 @@ pub async fn run(
         let exec_cfg = cfg.executor.clone();
         let (j, r, o) = (Arc::clone(jobs), results.clone(), observers.clone());
         // The factory runs the start-up orphan scan (blocking database work).
-        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create(exec_cfg, j, r, o))
+        // Retraining jobs work on the model registry: only with tracking on.
+        let registry = tracking.as_ref().map(|t| t.tracking.clone());
+        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_with_tracking(exec_cfg, j, r, o, registry))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
             .map_err(executor_error)?;
@@ -555,7 +563,7 @@ pub async fn run(
             Arc::new(Metrics::new("backend-api")),
         );
         let state = match &tracking {
-            Some(t) => state.with_tracking(Arc::clone(t)),
+            Some(t) => state.with_tracking(Arc::clone(t)).with_retraining(cfg.ml.clone(), cfg.exchange.clone()),
             None => state,
         };
         // Trading nodes keep their state beside the job database (`tradai trade`).

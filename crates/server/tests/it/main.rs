@@ -1,7 +1,7 @@
 //! Integration tests of the services: the backend router driven with `oneshot` (no socket of
 //! its own; its dependencies, data-collection and strategy-service, run on loopback ports),
 //! the other two routers, the worker pool's durability rules with a stand-in runner, hyperopt
-//! jobs on the real in-process executor, and sync jobs against the fake exchange of
+//! jobs and ML retraining jobs on the real in-process executor, and sync jobs against the fake exchange of
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
@@ -11,6 +11,7 @@ mod fake;
 mod hyperopt;
 mod limits;
 mod pool;
+mod retraining;
 mod services;
 mod startup;
 mod sync;
@@ -108,6 +109,14 @@ pub async fn env_local() -> Env {
 
 /// A backend with the worker pool `pool` makes from the store location, jobs and results.
 pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>) -> Env {
+    env_with_state(pool, |s| s).await
+}
+
+/// As [`env_with`], with the backend state passed through `decorate` before it is shared.
+pub async fn env_with_state(
+    pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>,
+    decorate: impl FnOnce(BackendState) -> BackendState,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
@@ -140,6 +149,7 @@ pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStor
         Arc::clone(&keys),
         Arc::new(Metrics::new("backend-api")),
     );
+    let state = decorate(state);
     let app = tradai_server::backend::app(state.clone(), Limits { rate_per_sec: 0, ..Limits::default() });
     Env { dir, app, state, jobs, keys, pool }
 }
