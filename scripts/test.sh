@@ -7,6 +7,9 @@
 #   - moto's AWS emulator (pinned, in a venv inside the project; once) on a free 127.0.0.1 port
 #     for the AWS back-end tests (TRADAI_TEST_AWS_ENDPOINT, dummy credentials and region), also
 #     stopped at the end;
+#   - the linters of the deployment files (cfn-lint, hadolint, check-jsonschema with the
+#     compose-spec schema; pinned, in a venv; once) for tradai-deploy's tests
+#     (TRADAI_TEST_DEPLOY_LINT);
 #   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
 #     (every failing test binary is reported, not only the first).
 #
@@ -31,5 +34,7 @@ trap 'scripts/mlflow-server.sh --stop >/dev/null 2>&1 || true; scripts/moto-serv
 # pyarrow) use the pinned venv.
 TRADAI_TEST_PYTHON="$(scripts/python-venv.sh)"
 export TRADAI_TEST_PYTHON
+TRADAI_TEST_DEPLOY_LINT="$(scripts/deploy-lint-venv.sh)"
+export TRADAI_TEST_DEPLOY_LINT
 
 cargo test --workspace --locked --no-fail-fast "$@"

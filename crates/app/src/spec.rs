@@ -138,6 +138,37 @@ impl BacktestRequest {
     }
 }
 
+impl BacktestRequest {
+    /// What a strategy config document adds to a run: its strategy, parameters and setting
+    /// overrides. The document is the one shape `tradai hyperopt --best-config` writes, the
+    /// registry stores and `tradai backtest --strategy-config` reads: `{"strategy", "params",
+    /// "minimal_roi", "stoploss", "trailing_*"}`; other keys are refused.
+    ///
+    /// # Errors
+    /// [`BacktestFailure::InvalidField`] naming `field` (where the document came from) for a
+    /// document that is not an object, a `strategy` that is not a name, `params` that are not
+    /// an object, or an unknown or mistyped setting.
+    pub fn from_strategy_config(mut doc: serde_json::Value, field_name: &'static str) -> Result<Self, BacktestFailure> {
+        let obj = match &mut doc {
+            serde_json::Value::Object(m) => m,
+            other => return Err(field(field_name, format!("a strategy config must be a JSON object, got {other}"))),
+        };
+        let strategy = match obj.remove("strategy") {
+            None => None,
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(other) => return Err(field(field_name, format!("invalid \"strategy\": expected a name, got {other}"))),
+        };
+        let params = match obj.remove("params") {
+            None => None,
+            Some(serde_json::Value::Object(m)) => Some(m),
+            Some(other) => return Err(field(field_name, format!("invalid \"params\": expected an object, got {other}"))),
+        };
+        let overrides: SettingsOverrides =
+            serde_json::from_value(serde_json::Value::Object(std::mem::take(obj))).map_err(|e| field(field_name, e.to_string()))?;
+        Ok(Self { strategy, params, overrides: Some(overrides), ..Self::default() })
+    }
+}
+
 /// Exit and risk settings that replace a strategy's own, with Freqtrade's names; the shape
 /// `tradai hyperopt --best-config` writes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -187,6 +187,9 @@ pub enum Command {
     /// ML models: train, check drift, compare champion and challenger, retrain, roll back.
     #[command(subcommand)]
     Ml(cmd::ml::MlCommand),
+    /// CloudFormation stacks of the platform: render, apply, diff.
+    #[command(subcommand)]
+    Deploy(cmd::deploy::DeployCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(after_help = cmd::completions::EXAMPLES)]
     Completions(cmd::completions::CompletionsArgs),
@@ -198,7 +201,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{analysis, backtest, completions, config, data, hyperopt, man, ml, services, strategies, tracking, trade};
+        use cmd::{analysis, backtest, completions, config, data, deploy, hyperopt, man, ml, services, strategies, tracking, trade};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -214,6 +217,7 @@ impl Command {
             Self::Models(c) => tracking::run_models(c, settings),
             Self::Ml(c) => ml::run(c, settings, ui.quiet),
             Self::Trade(a) => trade::run(a, settings, ui),
+            Self::Deploy(c) => deploy::run(c, ui),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),
         }

@@ -22,6 +22,6 @@ pub use instrument::{Instrument, LeverageTier};
 pub use market::{ExchangeId, MarketType, Pair};
 pub use money::{check_money, StakeAmount, MAX_MONEY};
 pub use roi::{minutes_map, RoiTable};
-pub use settings::StrategySettings;
+pub use settings::{DeclaredSettings, InvalidSetting, StrategySettings};
 pub use time::{format_ts_ms, parse_date_ms, TimeRange, Timeframe};
 pub use trade::{iso_ts_ms, ExitReason, OpenExitOrder, Trade, UnclosedTrade};

@@ -144,11 +144,25 @@ pub struct Trade {
     pub funding_fees: f64,
     /// Entry tag set by the strategy.
     pub enter_tag: String,
+    /// The strategy's `exit_tag` on the candle whose exit signal closed the trade ("" when
+    /// none, or when it closed for another reason).
+    pub exit_tag: String,
     /// When the exit order that finally filled was placed.
     pub exit_order_placed: i64,
 }
 
 impl Trade {
+    /// The exit reason as Freqtrade reports it: the exit tag of a trade closed by a tagged
+    /// exit signal, else the reason's name.
+    #[must_use]
+    pub fn exit_reason_label(&self) -> &str {
+        if self.exit_reason == ExitReason::ExitSignal && !self.exit_tag.is_empty() {
+            &self.exit_tag
+        } else {
+            self.exit_reason.as_str()
+        }
+    }
+
     /// Duration in whole minutes.
     #[must_use]
     pub fn duration_minutes(&self) -> i64 {
@@ -167,7 +181,7 @@ struct TradeJson {
     stake_amount: f64,
     profit_abs: f64,
     profit_ratio: f64,
-    exit_reason: ExitReason,
+    exit_reason: String,
     is_short: bool,
     open_timestamp: i64,
     close_timestamp: i64,
@@ -186,7 +200,7 @@ struct TradeJson {
     enter_tag: String,
     is_open: bool,
     exit_order_placed: String,
-    exit_order_tag: ExitReason,
+    exit_order_tag: String,
 }
 
 impl Serialize for Trade {
@@ -201,7 +215,7 @@ impl Serialize for Trade {
             stake_amount: self.stake_amount,
             profit_abs: self.profit_abs,
             profit_ratio: self.profit_ratio,
-            exit_reason: self.exit_reason,
+            exit_reason: self.exit_reason_label().to_owned(),
             is_short: self.is_short,
             open_timestamp: self.open_timestamp,
             close_timestamp: self.close_timestamp,
@@ -220,7 +234,7 @@ impl Serialize for Trade {
             enter_tag: self.enter_tag.clone(),
             is_open: false,
             exit_order_placed: iso_ts_ms(self.exit_order_placed),
-            exit_order_tag: self.exit_reason,
+            exit_order_tag: self.exit_reason_label().to_owned(),
         }
         .serialize(s)
     }
@@ -230,6 +244,11 @@ impl<'de> Deserialize<'de> for Trade {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let j = TradeJson::deserialize(d)?;
         let placed = parse_iso(&j.exit_order_placed).map_err(serde::de::Error::custom)?;
+        // A name that is no exit reason is the exit tag of an exit signal (Freqtrade's export).
+        let (exit_reason, exit_tag) = match j.exit_reason.parse::<ExitReason>() {
+            Ok(r) => (r, String::new()),
+            Err(_) => (ExitReason::ExitSignal, j.exit_reason),
+        };
         Ok(Self {
             pair: j.pair,
             open_timestamp: j.open_timestamp,
@@ -240,7 +259,7 @@ impl<'de> Deserialize<'de> for Trade {
             stake_amount: j.stake_amount,
             profit_abs: j.profit_abs,
             profit_ratio: j.profit_ratio,
-            exit_reason: j.exit_reason,
+            exit_reason,
             is_short: j.is_short,
             leverage: j.leverage,
             fee_open: j.fee_open,
@@ -253,6 +272,7 @@ impl<'de> Deserialize<'de> for Trade {
             max_rate: j.max_rate,
             funding_fees: j.funding_fees,
             enter_tag: j.enter_tag,
+            exit_tag,
             exit_order_placed: placed,
         })
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
-use tradai_core::{StrategySettings, Timeframe};
+use tradai_core::{DeclaredSettings, StrategySettings};
 use tradai_engine::{ParamKind, ParamSpace, ParamSpec, ParamValue};
 
 use crate::condition::{Condition, Operand};
@@ -196,37 +196,26 @@ impl StrategyFile {
     }
 
     pub(crate) fn check(&self) -> Result<Checked, DeclarativeError> {
-        let timeframe: Timeframe =
-            self.timeframe.parse().map_err(|_| invalid("timeframe", &self.timeframe, "a timeframe such as 5m or 1h"))?;
-        let mut s = StrategySettings::new(timeframe);
-        s.startup_candle_count = self.startup_candle_count;
-        let mut roi = Vec::new();
-        for (k, v) in &self.minimal_roi {
-            let m: i64 =
-                k.parse().ok().filter(|m| *m >= 0).ok_or_else(|| invalid("minimal_roi key", k, "whole minutes such as \"0\" or \"30\""))?;
-            roi.push((m, *v));
+        let trailing = self.trailing.as_ref();
+        let s = DeclaredSettings {
+            timeframe: &self.timeframe,
+            startup_candle_count: self.startup_candle_count,
+            minimal_roi: &self.minimal_roi,
+            stoploss: self.stoploss,
+            // A `[trailing]` table turns the trailing stop on.
+            trailing_stop: trailing.is_some(),
+            trailing_stop_positive: trailing.and_then(|t| t.positive),
+            trailing_stop_positive_offset: trailing.map_or(0.0, |t| t.positive_offset),
+            trailing_only_offset_is_reached: trailing.is_some_and(|t| t.only_offset_is_reached),
+            use_exit_signal: self.use_exit_signal,
+            exit_profit_only: self.exit_profit_only,
+            exit_profit_offset: self.exit_profit_offset,
+            ignore_roi_if_entry_signal: self.ignore_roi_if_entry_signal,
+            can_short: self.can_short,
+            leverage: self.leverage,
         }
-        roi.sort_by_key(|(m, _)| *m);
-        s.minimal_roi = roi;
-        if !(self.stoploss.is_finite() && self.stoploss < 0.0 && self.stoploss >= -1.0) {
-            return Err(invalid("stoploss", self.stoploss.to_string(), "a negative ratio such as -0.10"));
-        }
-        s.stoploss = self.stoploss;
-        if let Some(t) = &self.trailing {
-            s.trailing_stop = true;
-            s.trailing_stop_positive = t.positive;
-            s.trailing_stop_positive_offset = t.positive_offset;
-            s.trailing_only_offset_is_reached = t.only_offset_is_reached;
-        }
-        s.use_exit_signal = self.use_exit_signal;
-        s.exit_profit_only = self.exit_profit_only;
-        s.exit_profit_offset = self.exit_profit_offset;
-        s.ignore_roi_if_entry_signal = self.ignore_roi_if_entry_signal;
-        s.can_short = self.can_short;
-        if !(self.leverage.is_finite() && self.leverage >= 1.0) {
-            return Err(invalid("leverage", self.leverage.to_string(), "a number >= 1"));
-        }
-        s.leverage = self.leverage;
+        .check()
+        .map_err(|e| invalid(e.setting, e.value, e.expected))?;
 
         let parameters = self.parameters.iter().map(|(n, d)| param_spec(n, d)).collect::<Result<Vec<_>, _>>()?;
         for (name, spec) in &self.indicators {

@@ -187,6 +187,7 @@ impl Strategy for DeclarativeStrategy {
             enter_short: if short { self.evaluate(es, candles, params, cache) } else { Vec::new() },
             exit_short: if short { self.evaluate(xs, candles, params, cache) } else { Vec::new() },
             enter_tag: None,
+            exit_tag: None,
         }
     }
 }

@@ -130,6 +130,9 @@ pub struct OpenTradeState {
     pub exit_reason: Option<ExitReason>,
     /// Entry tag.
     pub enter_tag: String,
+    /// Exit tag of the exit signal that placed the exit order.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub exit_tag: String,
 }
 
 /// The state of a session between two candles, without the closed trades and the wallet
@@ -412,6 +415,7 @@ fn entry_of_closed(t: &Trade) -> OpenTradeState {
         exit_order: None,
         exit_reason: None,
         enter_tag: t.enter_tag.clone(),
+        exit_tag: String::new(),
     }
 }
 
@@ -581,6 +585,7 @@ mod tests {
             max_rate: 1.0,
             funding_fees: 0.0,
             enter_tag: String::new(),
+            exit_tag: String::new(),
             exit_order_placed: 0,
         });
         state.open_trades.push(tr.clone());

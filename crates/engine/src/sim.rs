@@ -72,6 +72,8 @@ struct OpenTrade {
     exit_order: Option<ExitOrder>,
     exit_reason: Option<ExitReason>,
     enter_tag: String,
+    /// Exit tag of the exit signal that placed the exit order ("" otherwise).
+    exit_tag: String,
     /// Time index of the candle where the exit order fills; `None` while it never does
     /// within the pair's data.
     close_k: Option<i64>,
@@ -95,6 +97,7 @@ struct PairView<'a> {
     enter_short: &'a [bool],
     exit_short: &'a [bool],
     tags: Option<&'a [Option<String>]>,
+    exit_tags: Option<&'a [Option<String>]>,
     ticks: &'a TickSeries,
     price_tick: Option<Tick>,
     amount_step: Option<Tick>,
@@ -222,6 +225,7 @@ impl<'a> Sim<'a> {
                 enter_short: &s.enter_short,
                 exit_short: &s.exit_short,
                 tags: s.enter_tag.as_deref(),
+                exit_tags: s.exit_tag.as_deref(),
                 ticks: p.ticks,
                 price_tick: p.instrument.price_tick.and_then(Tick::new),
                 amount_step: p.instrument.amount_step.and_then(Tick::new),
@@ -464,6 +468,7 @@ impl Sim<'_> {
                     }),
                     exit_reason: tr.exit_reason,
                     enter_tag: tr.enter_tag.clone(),
+                    exit_tag: tr.exit_tag.clone(),
                 })
             })
             .collect()
@@ -510,6 +515,7 @@ impl Sim<'_> {
                 exit_order: o.exit_order.map(|e| ExitOrder { price: e.price, amount: e.amount, placed: e.placed, reason: e.reason }),
                 exit_reason: o.exit_reason,
                 enter_tag: o.enter_tag.clone(),
+                exit_tag: o.exit_tag.clone(),
                 close_k: None,
             });
             self.open_order.push(p);
@@ -940,6 +946,7 @@ impl Sim<'_> {
             exit_order: None,
             exit_reason: None,
             enter_tag,
+            exit_tag: String::new(),
             close_k: None,
         })
     }
@@ -1164,6 +1171,11 @@ impl Sim<'_> {
                 (r, ExitReason::ExitSignal)
             }
         };
+        // The signal acted on at this open is the previous candle's.
+        tr.exit_tag = match cand {
+            Candidate::ExitSignal => self.pairs[p].exit_tags.and_then(|tags| tags[i - 1].clone()).unwrap_or_default(),
+            _ => String::new(),
+        };
         tr.exit_reason = Some(reason);
         self.place_exit_order(p, tr, rate, reason, t)
     }
@@ -1297,6 +1309,7 @@ impl Sim<'_> {
             min_rate: tr.min_rate.unwrap_or(tr.open_rate),
             max_rate: tr.max_rate.unwrap_or(tr.open_rate),
             funding_fees: 0.0,
+            exit_tag: if tr.exit_reason == Some(ExitReason::ExitSignal) { tr.exit_tag } else { String::new() },
             enter_tag: tr.enter_tag,
             exit_order_placed: oo.placed,
         });

@@ -254,6 +254,9 @@ pub struct Signals {
     pub exit_short: Vec<bool>,
     /// Optional entry tag per candle, copied onto trades opened from it.
     pub enter_tag: Option<Vec<Option<String>>>,
+    /// Optional exit tag per candle: a trade closed by that candle's exit signal reports it as
+    /// its exit reason (Freqtrade's `exit_tag`).
+    pub exit_tag: Option<Vec<Option<String>>>,
 }
 
 impl Signals {
@@ -266,13 +269,14 @@ impl Signals {
             enter_short: vec![false; n],
             exit_short: vec![false; n],
             enter_tag: None,
+            exit_tag: None,
         }
     }
 
     /// `n` candles without any signal and without short columns.
     #[must_use]
     pub fn long_only(n: usize) -> Self {
-        Self { enter_long: vec![false; n], exit_long: vec![false; n], enter_short: Vec::new(), exit_short: Vec::new(), enter_tag: None }
+        Self { enter_long: vec![false; n], exit_long: vec![false; n], enter_short: Vec::new(), exit_short: Vec::new(), enter_tag: None, exit_tag: None }
     }
 
     /// Number of candles covered.
@@ -296,6 +300,7 @@ impl Signals {
             && short_ok(&self.enter_short)
             && short_ok(&self.exit_short)
             && self.enter_tag.as_ref().is_none_or(|t| t.len() == n)
+            && self.exit_tag.as_ref().is_none_or(|t| t.len() == n)
     }
 }
 

@@ -12,6 +12,7 @@ use tradai_app::RunSpec;
 use tradai_jobs::Job;
 
 use crate::child::{run_child, ChildError};
+use crate::ensure::DataEnsurer;
 use crate::handler::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of backtests in the repository.
@@ -26,6 +27,10 @@ pub struct BacktestJobConfig {
     /// Experiment the run belongs to.
     #[serde(default)]
     pub experiment_name: Option<String>,
+    /// Bring the candles of the run's pairs and window up to date from the exchange before
+    /// the run (see [`crate::ensure`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ensure_data: bool,
 }
 
 /// Runs one backtest. The in-process runner calls the use case; the subprocess runner runs
@@ -45,13 +50,29 @@ impl JobKind {
     /// Backtest jobs, run by the runners `make` builds.
     #[must_use]
     pub fn backtest(make: RunnerFactory) -> Self {
-        Self::new(BACKTEST, Arc::new(move || Ok(Box::new(BacktestHandler { runner: make()? }) as Box<dyn JobHandler>)))
+        Self::new(BACKTEST, Arc::new(move || Ok(Box::new(BacktestHandler { runner: make()?, ensure: None }) as Box<dyn JobHandler>)))
+    }
+
+    /// Backtest jobs, run by the runners `make` builds, whose `ensure_data` step syncs from
+    /// the exchanges at `endpoints` into the store at `store_location`.
+    #[must_use]
+    pub fn backtest_ensuring(make: RunnerFactory, store_location: String, endpoints: tradai_exchange::Endpoints) -> Self {
+        Self::new(
+            BACKTEST,
+            Arc::new(move || {
+                let ensure = DataEnsurer::open(&store_location, endpoints.clone(), tradai_exchange::TransportConfig::default())?;
+                Ok(Box::new(BacktestHandler { runner: make()?, ensure: Some(ensure) }) as Box<dyn JobHandler>)
+            }),
+        )
     }
 }
 
-/// Runs the backtest of a job and stores its export, report and plot.
+/// Runs the backtest of a job (after its `ensure_data` step) and stores its export, report and
+/// plot.
 struct BacktestHandler {
     runner: Box<dyn BacktestRunner>,
+    /// `None`: this executor knows no exchange, and a job asking to ensure its data fails.
+    ensure: Option<DataEnsurer>,
 }
 
 impl JobHandler for BacktestHandler {
@@ -60,7 +81,20 @@ impl JobHandler for BacktestHandler {
             Ok(c) => c,
             Err(e) => return invalid_config(&e),
         };
-        match self.runner.run(&cfg.request, &|p| ctx.progress(p, None), ctx.cancel) {
+        if cfg.ensure_data {
+            let Some(ensure) = &self.ensure else {
+                let m = "ensure_data: this executor has no exchange to sync from; submit with ensure_data false";
+                return JobOutcome::Failed(job_error("invalid_request", m.to_owned(), false));
+            };
+            // The first part of the bar is the sync; the detail names the step.
+            let report = |p: f64, d: serde_json::Value| ctx.progress(p * ENSURE_SHARE, Some(serde_json::json!({"step": "ensure_data", "sync": d})));
+            match ensure.ensure(&cfg.request, ctx.cancel, &report) {
+                Ok(done) => ctx.progress(ENSURE_SHARE, Some(serde_json::json!({"step": "backtest", "ensure_data": done}))),
+                Err(outcome) => return outcome,
+            }
+        }
+        let base = if cfg.ensure_data { ENSURE_SHARE } else { 0.0 };
+        match self.runner.run(&cfg.request, &|p| ctx.progress(base + p * (1.0 - base), None), ctx.cancel) {
             Ok(out) => match ctx.results.save(&job.id, &out) {
                 Ok(summary) => JobOutcome::Completed(summary),
                 Err(e) => JobOutcome::Failed(job_error("result_store", format!("cannot store the result: {e}"), true)),
@@ -69,6 +103,9 @@ impl JobHandler for BacktestHandler {
         }
     }
 }
+
+/// Share of a job's progress bar given to its `ensure_data` step.
+const ENSURE_SHARE: f64 = 0.2;
 
 /// Runs the use case in this process.
 pub(crate) struct InProcessRunner {

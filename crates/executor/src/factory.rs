@@ -18,6 +18,15 @@ use crate::pool::WorkerPool;
 use crate::results::ResultStore;
 use crate::settings::ExecutorSettings;
 
+/// Job kinds of the backend pool that need more than the settings.
+#[derive(Default)]
+pub struct BackendJobs {
+    /// Exchanges the `ensure_data` step of backtests syncs from (`None`: such jobs fail).
+    pub endpoints: Option<tradai_exchange::Endpoints>,
+    /// The model registry retraining jobs work on (`None`: no retraining jobs).
+    pub tracking: Option<Tracking>,
+}
+
 /// Builds the executors, after checking the settings of their mode (the seeds'
 /// `ExecutorFactory`).
 #[derive(Debug)]
@@ -49,11 +58,25 @@ impl ExecutorFactory {
         results: ResultStore,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::create_with_tracking(settings, jobs, results, observers, None)
+        Self::create_ensuring(settings, jobs, results, None, observers)
     }
 
-    /// As [`ExecutorFactory::create`], plus retraining jobs when `tracking` names the model
-    /// registry they work on (models live there; without one there is nothing to retrain).
+    /// [`ExecutorFactory::create`], with backtests whose `ensure_data` step syncs from the
+    /// exchanges at `endpoints` (`None`: such jobs fail, naming the reason).
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_ensuring(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        endpoints: Option<tradai_exchange::Endpoints>,
+        observers: Vec<Arc<dyn JobObserver>>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints, tracking: None })
+    }
+
+    /// [`ExecutorFactory::create`], plus retraining jobs on the model registry of `tracking`.
     ///
     /// # Errors
     /// [`ExecutorError::Config`] naming the missing or wrong setting.
@@ -64,7 +87,27 @@ impl ExecutorFactory {
         observers: Vec<Arc<dyn JobObserver>>,
         tracking: Option<Tracking>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints: None, tracking })
+    }
+
+    /// The backend's worker pool with the optional job kinds `extra` enables.
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_backend(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        observers: Vec<Arc<dyn JobObserver>>,
+        extra: BackendJobs,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        let BackendJobs { endpoints, tracking } = extra;
         Self::check(&settings)?;
+        let store_location = settings.store_location.clone();
+        let backtest_kind = move |make: backtest::RunnerFactory| match &endpoints {
+            Some(e) => JobKind::backtest_ensuring(make, store_location.clone(), e.clone()),
+            None => JobKind::backtest(make),
+        };
         let location = settings.store_location.clone();
         let kinds = match settings.mode {
             ExecutorMode::Local => {
@@ -77,7 +120,7 @@ impl ExecutorFactory {
                     }))
                 });
                 let mut kinds = vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
                         Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
                     })),
@@ -109,7 +152,7 @@ impl ExecutorFactory {
                     }))
                 });
                 let mut kinds = vec![
-                    JobKind::backtest(Arc::new(move || {
+                    backtest_kind(Arc::new(move || {
                         Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {

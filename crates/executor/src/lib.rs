@@ -12,6 +12,7 @@
 
 pub mod backtest;
 mod child;
+pub mod ensure;
 mod error;
 mod factory;
 mod handler;
@@ -28,7 +29,7 @@ pub mod tracking;
 
 pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
 pub use error::ExecutorError;
-pub use factory::ExecutorFactory;
+pub use factory::{BackendJobs, ExecutorFactory};
 pub use handler::{HandlerFactory, JobContext, JobHandler, JobKind, JobOutcome};
 pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, CHECKPOINT_EVERY, EPOCHS_JSON, HYPEROPT};
 pub use mode::ExecutorMode;

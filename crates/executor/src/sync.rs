@@ -4,14 +4,14 @@
 //! progress. A sync always runs in this process: it waits on the network, not on the CPU.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tradai_core::{ExchangeId, Pair, Timeframe};
 use tradai_exchange::{error_chain, CancelToken, Endpoints, SyncEvent, SyncOptions, SyncRequest, TransportConfig};
-use tradai_jobs::Job;
+use tradai_jobs::{Job, JobError};
 use tradai_store::CandleStore;
 
 use crate::handler::{invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
@@ -87,6 +87,84 @@ fn parse(req: &SyncJobRequest) -> Result<(ExchangeId, Vec<Pair>, Timeframe), Str
     Ok((exchange, pairs, timeframe))
 }
 
+/// Runs the sync use case on `rt`: `cancel` becomes the sync's cancel token (pairs store what
+/// they fetched and stop), and `report` gets the share done and `{"pairs_total", "pairs_done",
+/// "candles_fetched"}` every 100 ms and at the end. Shared by sync jobs and the `ensure_data`
+/// step of backtests.
+///
+/// # Errors
+/// A [`JobError`]: `invalid_request` for a request the sync refuses, `internal` when its task
+/// panicked or was lost.
+pub(crate) fn run_sync(
+    rt: &tokio::runtime::Runtime,
+    client: Arc<dyn tradai_exchange::ExchangeClient>,
+    store: CandleStore,
+    request: SyncRequest,
+    cancel: &AtomicBool,
+    report: &dyn Fn(f64, serde_json::Value),
+) -> Result<tradai_exchange::SyncReport, JobError> {
+    let total = request.pairs.len();
+    let state: Arc<Mutex<HashMap<String, PairProgress>>> = Arc::new(Mutex::new(HashMap::new()));
+    let st = Arc::clone(&state);
+    let progress: tradai_exchange::SyncProgress = Arc::new(move |ev| {
+        let mut g = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match ev {
+            SyncEvent::Planned { pair, missing, .. } => g.entry(pair.to_string()).or_default().missing = missing,
+            SyncEvent::Fetched { pair, done, fetched } => {
+                let p = g.entry(pair.to_string()).or_default();
+                (p.done, p.fetched) = (done, fetched);
+            }
+            SyncEvent::Stored { .. } => {}
+            SyncEvent::Finished { pair, .. } => g.entry(pair.to_string()).or_default().finished = true,
+        }
+    });
+    let report_progress = || {
+        let g = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[allow(clippy::cast_precision_loss)]
+        let share = |p: &PairProgress| {
+            if p.finished {
+                1.0
+            } else if p.missing == 0 {
+                0.0
+            } else {
+                p.done as f64 / p.missing as f64
+            }
+        };
+        let sum: f64 = g.values().map(share).sum();
+        let detail = serde_json::json!({
+            "pairs_total": total,
+            "pairs_done": g.values().filter(|p| p.finished).count(),
+            "candles_fetched": g.values().map(|p| p.fetched).sum::<u64>(),
+        });
+        #[allow(clippy::cast_precision_loss)]
+        report((sum / total.max(1) as f64).min(1.0), detail);
+    };
+    let token = CancelToken::new();
+    let result = rt.block_on(async {
+        let sync = tokio::spawn(tradai_exchange::sync_pairs(client, store, request, progress, token.clone()));
+        tokio::pin!(sync);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                r = &mut sync => break r,
+                _ = tick.tick() => {
+                    if cancel.load(Ordering::Relaxed) {
+                        // Pairs store what they fetched and stop; the store stays consistent.
+                        token.cancel();
+                    }
+                    report_progress();
+                }
+            }
+        }
+    });
+    report_progress();
+    match result {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(job_error("invalid_request", error_chain(&e), false)),
+        Err(e) => Err(job_error("internal", format!("the sync task failed: {e}"), false)),
+    }
+}
+
 impl JobHandler for SyncHandler {
     fn run(&mut self, job: &Job, ctx: &JobContext<'_>) -> JobOutcome {
         let cfg: SyncJobConfig = match serde_json::from_value(job.config.clone()) {
@@ -101,68 +179,11 @@ impl JobHandler for SyncHandler {
             Ok(c) => c,
             Err(e) => return JobOutcome::Failed(job_error("invalid_request", error_chain(&e), false)),
         };
-        let total = pairs.len();
-        let state: Arc<Mutex<HashMap<String, PairProgress>>> = Arc::new(Mutex::new(HashMap::new()));
         let request =
             SyncRequest { pairs, timeframe, start_ms: cfg.request.start_ms, end_ms: cfg.request.end_ms, options: SyncOptions::default() };
-        let st = Arc::clone(&state);
-        let progress: tradai_exchange::SyncProgress = Arc::new(move |ev| {
-            let mut g = st.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match ev {
-                SyncEvent::Planned { pair, missing, .. } => g.entry(pair.to_string()).or_default().missing = missing,
-                SyncEvent::Fetched { pair, done, fetched } => {
-                    let p = g.entry(pair.to_string()).or_default();
-                    (p.done, p.fetched) = (done, fetched);
-                }
-                SyncEvent::Stored { .. } => {}
-                SyncEvent::Finished { pair, .. } => g.entry(pair.to_string()).or_default().finished = true,
-            }
-        });
-        let report_progress = || {
-            let g = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            #[allow(clippy::cast_precision_loss)]
-            let share = |p: &PairProgress| {
-                if p.finished {
-                    1.0
-                } else if p.missing == 0 {
-                    0.0
-                } else {
-                    p.done as f64 / p.missing as f64
-                }
-            };
-            let sum: f64 = g.values().map(share).sum();
-            let detail = serde_json::json!({
-                "pairs_total": total,
-                "pairs_done": g.values().filter(|p| p.finished).count(),
-                "candles_fetched": g.values().map(|p| p.fetched).sum::<u64>(),
-            });
-            #[allow(clippy::cast_precision_loss)]
-            ctx.progress((sum / total.max(1) as f64).min(1.0), Some(detail));
-        };
-        let token = CancelToken::new();
-        let store = self.store.clone();
-        let report = self.rt.block_on(async {
-            let sync = tokio::spawn(tradai_exchange::sync_pairs(client, store, request, progress, token.clone()));
-            tokio::pin!(sync);
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            loop {
-                tokio::select! {
-                    r = &mut sync => break r,
-                    _ = tick.tick() => {
-                        if ctx.cancel.load(Ordering::Relaxed) {
-                            // Pairs store what they fetched and stop; the store stays consistent.
-                            token.cancel();
-                        }
-                        report_progress();
-                    }
-                }
-            }
-        });
-        report_progress();
-        let report = match report {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return JobOutcome::Failed(job_error("invalid_request", error_chain(&e), false)),
-            Err(e) => return JobOutcome::Failed(job_error("internal", format!("the sync task failed: {e}"), false)),
+        let report = match run_sync(&self.rt, client, self.store.clone(), request, ctx.cancel, &|p, detail| ctx.progress(p, Some(detail))) {
+            Ok(r) => r,
+            Err(e) => return JobOutcome::Failed(e),
         };
         if ctx.cancel.load(Ordering::Relaxed) {
             return JobOutcome::Cancelled;

@@ -298,7 +298,7 @@ fn exit_reason_summary(trades: &[Trade]) -> Vec<ExitReasonResult> {
     // pandas groupby sorts the keys, then the rows are stably sorted by profit.
     let mut groups: BTreeMap<&str, Vec<&Trade>> = BTreeMap::new();
     for t in trades {
-        groups.entry(t.exit_reason.as_str()).or_default().push(t);
+        groups.entry(t.exit_reason_label()).or_default().push(t);
     }
     let mut rows: Vec<ExitReasonResult> = groups.into_iter().map(|(k, v)| Group { trades: v }.reason_row(k.to_owned())).collect();
     sort_desc_by_profit(&mut rows, |r| r.profit_total_abs);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::{
-    Artifact, Entity, ExperimentTracker, Metric, ModelRegistry, ModelVersion, NewModelVersion, NewRegisteredModel, RunRecord, Tags,
+    Artifact, ExperimentTracker, Metric, ModelRegistry, ModelVersion, NewModelVersion, NewRegisteredModel, RunRecord, Tags,
     TrackingError,
 };
 
@@ -134,14 +134,7 @@ pub async fn register_model(
 /// # Errors
 /// [`MlError::Tracking`] with a not-found error naming the model, alias or version.
 pub async fn resolve_version(registry: &dyn ModelRegistry, name: &str, which: &VersionSelector) -> Result<ModelVersion, MlError> {
-    Ok(match which {
-        VersionSelector::Production => registry
-            .production_version(name)
-            .await?
-            .ok_or_else(|| TrackingError::NotFound { entity: Entity::Alias, id: format!("champion or Production version of '{name}'") })?,
-        VersionSelector::Alias(a) => registry.get_version_by_alias(name, a).await?,
-        VersionSelector::Number(n) => registry.get_model_version(name, *n).await?,
-    })
+    Ok(tradai_tracking::strategy::resolve_version(registry, name, which).await?)
 }
 
 /// Loads the artifact of a registered version.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{StrategySettings, Timeframe};
+use tradai_core::{DeclaredSettings, StrategySettings};
 use tradai_engine::{ParamKind, ParamSpace, ParamSpec, ParamValue};
 
 use crate::error::PythonError;
@@ -145,40 +145,28 @@ impl Description {
             value,
             expected,
         };
-        let tf_text = self.timeframe.clone().unwrap_or_default();
-        let timeframe: Timeframe =
-            tf_text.parse().map_err(|_| invalid("timeframe", format!("'{tf_text}'"), "a timeframe such as \"5m\" or \"1h\""))?;
-        let mut s = StrategySettings::new(timeframe);
-        s.startup_candle_count = self.startup_candle_count;
-        let mut roi = Vec::with_capacity(self.minimal_roi.len());
-        for (k, v) in &self.minimal_roi {
-            let minutes: i64 = k
-                .trim()
-                .parse()
-                .ok()
-                .filter(|m| *m >= 0)
-                .ok_or_else(|| invalid("minimal_roi key", format!("'{k}'"), "whole minutes such as \"0\" or \"30\""))?;
-            roi.push((minutes, *v));
-        }
-        roi.sort_by_key(|(m, _)| *m);
-        s.minimal_roi = roi;
-        if !(self.stoploss.is_finite() && self.stoploss < 0.0 && self.stoploss >= -1.0) {
-            return Err(invalid("stoploss", self.stoploss.to_string(), "a negative ratio such as -0.10"));
-        }
-        s.stoploss = self.stoploss;
-        s.trailing_stop = self.trailing_stop;
-        s.trailing_stop_positive = self.trailing_stop_positive;
-        s.trailing_stop_positive_offset = self.trailing_stop_positive_offset;
-        s.trailing_only_offset_is_reached = self.trailing_only_offset_is_reached;
-        s.use_exit_signal = self.use_exit_signal;
-        s.exit_profit_only = self.exit_profit_only;
-        s.exit_profit_offset = self.exit_profit_offset;
-        s.ignore_roi_if_entry_signal = self.ignore_roi_if_entry_signal;
-        s.can_short = self.can_short;
-        if !(self.leverage.is_finite() && self.leverage >= 1.0) {
-            return Err(invalid("leverage()", self.leverage.to_string(), "a number >= 1"));
-        }
-        s.leverage = self.leverage;
+        let declared = DeclaredSettings {
+            timeframe: self.timeframe.as_deref().unwrap_or_default(),
+            startup_candle_count: self.startup_candle_count,
+            minimal_roi: &self.minimal_roi,
+            stoploss: self.stoploss,
+            trailing_stop: self.trailing_stop,
+            trailing_stop_positive: self.trailing_stop_positive,
+            trailing_stop_positive_offset: self.trailing_stop_positive_offset,
+            trailing_only_offset_is_reached: self.trailing_only_offset_is_reached,
+            use_exit_signal: self.use_exit_signal,
+            exit_profit_only: self.exit_profit_only,
+            exit_profit_offset: self.exit_profit_offset,
+            ignore_roi_if_entry_signal: self.ignore_roi_if_entry_signal,
+            can_short: self.can_short,
+            leverage: self.leverage,
+        };
+        let s = declared.check().map_err(|e| {
+            // A class states its leverage by a method; text values are quoted.
+            let setting = if e.setting == "leverage" { "leverage()" } else { e.setting };
+            let value = if matches!(e.setting, "timeframe" | "minimal_roi key") { format!("'{}'", e.value) } else { e.value };
+            invalid(setting, value, e.expected)
+        })?;
         for key in ["entry", "exit", "stoploss"] {
             if let Some(v) = self.order_types.get(key) {
                 if !matches!(v.as_str(), Some("limit" | "market")) {

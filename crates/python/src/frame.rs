@@ -16,10 +16,8 @@ use crate::error::PythonError;
 /// What the strategy's populate functions produced for one pair.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PythonFrame {
-    /// The four signal columns and the entry tags.
+    /// The four signal columns with the entry and exit tags.
     pub signals: Signals,
-    /// `exit_tag` per candle (None where empty).
-    pub exit_tag: Vec<Option<String>>,
     /// Every other numeric column the strategy added (only when asked for), as f64.
     pub columns: Vec<(String, Vec<f64>)>,
 }
@@ -91,15 +89,15 @@ pub(crate) fn decode_frame(bytes: &[u8], can_short: bool) -> Result<PythonFrame,
         enter_short: if can_short { flag_column(&batch, "enter_short")? } else { Vec::new() },
         exit_short: if can_short { flag_column(&batch, "exit_short")? } else { Vec::new() },
         enter_tag: has_tags.then_some(enter_tag),
+        exit_tag: Some(tag_column(&batch, "exit_tag")?).filter(|t| t.iter().any(Option::is_some)),
     };
-    let exit_tag = tag_column(&batch, "exit_tag")?;
     let mut columns = Vec::new();
     for (i, field) in batch.schema().fields().iter().enumerate() {
         if let Some(c) = batch.column(i).as_any().downcast_ref::<Float64Array>() {
             columns.push((field.name().clone(), c.iter().map(|v| v.unwrap_or(f64::NAN)).collect()));
         }
     }
-    Ok(PythonFrame { signals, exit_tag, columns })
+    Ok(PythonFrame { signals, columns })
 }
 
 /// One batch of all `batches` (pyarrow writes one, but a stream may hold several).

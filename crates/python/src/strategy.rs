@@ -133,9 +133,6 @@ impl PythonStrategy {
                 traceback: String::new(),
             });
         }
-        if frame.exit_tag.iter().any(Option::is_some) {
-            tracing::debug!(strategy = %self.description.name, pair, "exit_tag values are not carried onto trades (exit_reason stays exit_signal)");
-        }
         Ok(frame)
     }
 }

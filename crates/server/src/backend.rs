@@ -276,47 +276,108 @@ fn app_field(e: BacktestFailure) -> AppError {
     }
 }
 
-/// Validates a submission's own fields (everything that needs no other service): what only
-/// the API has (dates, pair indexes, limits) here, every value check through
-/// the one conversion into a [`RunSpec`], the same checks (and defaults) the CLI makes.
+/// One of a field and its alias: `None` when neither is given, 400 naming both when both are.
+fn field_or_alias<'a, T>(
+    value: Option<&'a T>,
+    alias_value: Option<&'a T>,
+    field: &'static str,
+    alias: &'static str,
+) -> Result<Option<&'a T>, AppError> {
+    match (value, alias_value) {
+        (Some(_), Some(_)) => Err(AppError::BothGiven { field, alias }),
+        (v, a) => Ok(v.or(a)),
+    }
+}
+
+/// The strategy a submission names, as `strategy` or as its alias `strategy_name`.
 ///
 /// # Errors
-/// [`AppError::InvalidField`] naming the first bad field.
-pub fn validate_submission(sub: &BacktestSubmission) -> Result<RunSpec, AppError> {
+/// [`AppError::BothGiven`] when both are given; [`AppError::InvalidField`] when neither is, or
+/// the name is empty or longer than 100 characters.
+pub fn submission_strategy(sub: &BacktestSubmission) -> Result<String, AppError> {
+    let name = field_or_alias(sub.strategy.as_ref(), sub.strategy_name.as_ref(), "strategy", "strategy_name")?;
+    let name = name.map(|s| s.trim()).unwrap_or_default();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::field("strategy", "must be a strategy name (1 to 100 characters)"));
+    }
+    Ok(name.to_owned())
+}
+
+/// The strategy config of a run, layered lowest first: the registered version's config
+/// (`registered`), `config`, `config_overrides`, merged with the workspace's one JSON merge.
+/// Each layer is checked on its own first, so an error names the layer at fault.
+fn layered_config(sub: &BacktestSubmission, strategy: &str, registered: Option<serde_json::Value>) -> Result<BacktestRequest, AppError> {
+    let layers = [("strategy_version", registered), ("config", sub.config.clone()), ("config_overrides", sub.config_overrides.clone())];
+    let mut merged: Option<serde_json::Value> = None;
+    for (name, layer) in layers {
+        let Some(layer) = layer else { continue };
+        let parsed = BacktestRequest::from_strategy_config(layer.clone(), name).map_err(app_field)?;
+        if let Some(other) = parsed.strategy.as_deref().filter(|s| *s != strategy) {
+            return Err(AppError::field(name, format!("the config is for strategy '{other}', not '{strategy}'")));
+        }
+        match &mut merged {
+            None => merged = Some(layer),
+            Some(m) => tradai_settings::merge_json(m, layer),
+        }
+    }
+    match merged {
+        None => Ok(BacktestRequest::default()),
+        Some(doc) => BacktestRequest::from_strategy_config(doc, "config_overrides").map_err(app_field),
+    }
+}
+
+/// The one place an API run request becomes a [`RunSpec`]: aliases resolved (`strategy_name`,
+/// `symbols`, `date_range`), what only the API has (dates, pair indexes, limits) checked here,
+/// the strategy config layered over `registered` (the config of `strategy_version`, loaded by
+/// the caller), then every value check through the one conversion into a [`RunSpec`], the same
+/// checks (and defaults) the CLI makes.
+///
+/// # Errors
+/// [`AppError::BothGiven`] for a field given with its alias; [`AppError::InvalidField`] naming
+/// the first bad field.
+pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_json::Value>) -> Result<RunSpec, AppError> {
     fn f(field: impl Into<String>, message: impl Into<String>) -> AppError {
         AppError::field(field, message)
     }
-    let strategy = sub.strategy.trim();
-    if strategy.is_empty() || strategy.len() > 100 {
-        return Err(f("strategy", "must be a strategy name (1 to 100 characters)"));
+    let strategy = submission_strategy(sub)?;
+    let raw_pairs = field_or_alias(sub.pairs.as_ref(), sub.symbols.as_ref(), "pairs", "symbols")?;
+    let field_of_pairs = if sub.pairs.is_some() { "pairs" } else { "symbols" };
+    let raw_pairs = raw_pairs.map(Vec::as_slice).unwrap_or_default();
+    if raw_pairs.is_empty() {
+        return Err(f(field_of_pairs, "give at least one pair, e.g. [\"ETH/BTC\"]"));
     }
-    if sub.pairs.is_empty() {
-        return Err(f("pairs", "give at least one pair, e.g. [\"ETH/BTC\"]"));
-    }
-    if sub.pairs.len() > 500 {
-        return Err(f("pairs", format!("at most 500 pairs per backtest, got {}", sub.pairs.len())));
+    if raw_pairs.len() > 500 {
+        return Err(f(field_of_pairs, format!("at most 500 pairs per backtest, got {}", raw_pairs.len())));
     }
     // Parsed here too, only to name the index of a bad or repeated pair (`pairs[2]`).
     let mut seen = HashSet::new();
-    let mut pairs = Vec::with_capacity(sub.pairs.len());
-    for (i, raw) in sub.pairs.iter().enumerate() {
-        let p: Pair = raw.trim().parse().map_err(|e: tradai_core::ParseError| f(format!("pairs[{i}]"), e.to_string()))?;
+    let mut pairs = Vec::with_capacity(raw_pairs.len());
+    for (i, raw) in raw_pairs.iter().enumerate() {
+        let p: Pair = raw.trim().parse().map_err(|e: tradai_core::ParseError| f(format!("{field_of_pairs}[{i}]"), e.to_string()))?;
         if !seen.insert(p.clone()) {
-            return Err(f(format!("pairs[{i}]"), format!("'{raw}' is listed twice")));
+            return Err(f(format!("{field_of_pairs}[{i}]"), format!("'{raw}' is listed twice")));
         }
         pairs.push(p.to_string());
     }
-    let timerange = match (&sub.timerange, &sub.start_date, &sub.end_date) {
+    let dates = (sub.start_date.is_some() || sub.end_date.is_some()).then_some(());
+    if dates.is_some() && sub.date_range.is_some() {
+        return Err(AppError::BothGiven { field: "start_date/end_date", alias: "date_range" });
+    }
+    let (start, end, start_field, end_field) = match &sub.date_range {
+        Some(r) => (&r.start, &r.end, "date_range.start", "date_range.end"),
+        None => (&sub.start_date, &sub.end_date, "start_date", "end_date"),
+    };
+    let timerange = match (&sub.timerange, start, end) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(f("timerange", "give either timerange or start_date/end_date, not both"));
+            return Err(f("timerange", format!("give either timerange or {start_field}/{end_field}, not both")));
         }
         (Some(tr), None, None) => Some(tr.clone()),
         (None, start, end) => {
-            let s = start.as_deref().map(|d| parse_date_ms(d).map_err(|e| f("start_date", e.to_string()))).transpose()?;
-            let e = end.as_deref().map(|d| parse_date_ms(d).map_err(|e| f("end_date", e.to_string()))).transpose()?;
+            let s = start.as_deref().map(|d| parse_date_ms(d).map_err(|e| f(start_field, e.to_string()))).transpose()?;
+            let e = end.as_deref().map(|d| parse_date_ms(d).map_err(|e| f(end_field, e.to_string()))).transpose()?;
             if let (Some(a), Some(b)) = (s, e) {
                 if a >= b {
-                    return Err(f("end_date", "must be after start_date"));
+                    return Err(f(end_field, format!("must be after {start_field}")));
                 }
             }
             if s.is_none() && e.is_none() {
@@ -334,8 +395,9 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<RunSpec, AppError
     if sub.experiment_name.as_ref().is_some_and(|x| x.len() > 200) {
         return Err(f("experiment_name", "at most 200 characters"));
     }
+    let config = layered_config(sub, &strategy, registered)?;
     let req = BacktestRequest {
-        strategy: Some(strategy.to_owned()),
+        strategy: Some(strategy),
         exchange: sub.exchange.clone(),
         pairs: Some(pairs),
         timeframe: sub.timeframe.clone(),
@@ -346,10 +408,28 @@ pub fn validate_submission(sub: &BacktestSubmission) -> Result<RunSpec, AppError
         fee: sub.fee,
         trading_mode: sub.trading_mode.clone(),
         leverage: sub.leverage,
-        params: None,
-        overrides: None,
+        params: config.params,
+        overrides: config.overrides,
     };
     RunSpec::try_from(req).map_err(app_field)
+}
+
+/// Whether a backtest ensures its data before the run: as asked, else when its window has a
+/// start and ends within the last day of `now_ms` (or has no end: it runs up to now). A window
+/// without a start cannot be synced (there is no first candle to fetch from).
+///
+/// # Errors
+/// [`AppError::InvalidField`] naming `ensure_data` when it is asked for without a start.
+pub fn ensure_data(asked: Option<bool>, window: &tradai_core::TimeRange, now_ms: i64) -> Result<bool, AppError> {
+    const DAY_MS: i64 = 86_400_000;
+    match (asked, window.start_ms) {
+        (Some(true), None) => {
+            Err(AppError::field("ensure_data", "needs the start of the window (timerange, start_date or date_range.start) to sync from"))
+        }
+        (Some(asked), _) => Ok(asked),
+        (None, None) => Ok(false),
+        (None, Some(_)) => Ok(window.end_ms.is_none_or(|end| end >= now_ms - DAY_MS)),
+    }
 }
 
 /// A time-range bound: `YYYYMMDD` at midnight, else epoch milliseconds.
@@ -414,15 +494,34 @@ impl BackendState {
         Ok(resp)
     }
 
+    /// The config of the registered strategy version a submission names (`strategy_version`),
+    /// loaded through strategy-service from the strategy registry; `None` without a version.
+    async fn registered_config(&self, sub: &BacktestSubmission) -> Result<Option<serde_json::Value>, AppError> {
+        let Some(version) = &sub.strategy_version else { return Ok(None) };
+        let strategy = submission_strategy(sub)?;
+        let version = version.to_string();
+        match self.strategies.registered_config(&strategy, &version).await {
+            Ok(Some(c)) => Ok(Some(c)),
+            Ok(None) => Err(AppError::field(
+                "strategy_version",
+                format!("no version '{version}' of strategy '{strategy}' in the strategy registry (`tradai models list`)"),
+            )),
+            Err(ClientError::Status { status: 400, message, .. }) => Err(AppError::field("strategy_version", message)),
+            Err(e) => Err(client_error(e)),
+        }
+    }
+
     /// Checks a request against the strategy (strategy-service) and the stored data
     /// (data-collection), and fills in the strategy's timeframe when none was given.
-    async fn check_dependencies(&self, req: &mut RunSpec) -> Result<(), AppError> {
+    /// With `stored_only`, every pair must already have candles in the store; without it
+    /// (a run that ensures its data first) the pairs are downloaded before the run.
+    async fn check_dependencies(&self, req: &mut RunSpec, stored_only: bool) -> Result<(), AppError> {
         let pairs: Vec<String> = req.pairs.iter().map(ToString::to_string).collect();
         let vreq = StrategyValidateRequest {
             timeframe: req.timeframe.map(|t| t.to_string()),
             pairs: pairs.clone(),
             trading_mode: Some(req.trading_mode.to_string()),
-            parameters: None,
+            parameters: (!req.params.is_empty()).then(|| serde_json::to_value(&req.params).unwrap_or_default()),
         };
         let Some(v) = self.validate_strategy(&req.strategy, &vreq).await? else {
             let known = match self.strategies.list().await {
@@ -435,6 +534,9 @@ impl BackendState {
             return Err(AppError::field(p.field.clone(), p.message.clone()));
         }
         req.timeframe = Some(v.timeframe.parse().map_err(|e: tradai_core::ParseError| AppError::field("timeframe", e.to_string()))?);
+        if !stored_only {
+            return Ok(());
+        }
         self.check_stored_pairs(&req.exchange.to_string(), &v.timeframe, &pairs).await
     }
 
@@ -470,10 +572,12 @@ pub async fn submit(
     ApiJson(sub): ApiJson<BacktestSubmission>,
 ) -> Result<Response, AppError> {
     let key = crate::jobs_api::admit(&st.accepting, &headers)?;
-    let mut req = validate_submission(&sub)?;
-    st.check_dependencies(&mut req).await?;
+    let registered = st.registered_config(&sub).await?;
+    let mut req = validate_submission(&sub, registered)?;
+    let ensure_data = ensure_data(sub.ensure_data, &req.timerange, chrono::Utc::now().timestamp_millis())?;
+    st.check_dependencies(&mut req, !ensure_data).await?;
     let label = Some(req.strategy.clone());
-    let config = BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone() };
+    let config = BacktestJobConfig { request: req, experiment_name: sub.experiment_name.clone(), ensure_data };
     st.enqueue(BACKTEST, &config, key, label, "/api/v1/backtests").await
 }
 
@@ -587,8 +691,10 @@ pub async fn submit_hyperopt(
     ApiJson(sub): ApiJson<HyperoptSubmission>,
 ) -> Result<Response, AppError> {
     let key = crate::jobs_api::admit(&st.accepting, &headers)?;
+    let run = BacktestSubmission::from(&sub);
+    let registered = st.registered_config(&run).await?;
     let mut req = HyperoptRequest {
-        backtest: validate_submission(&BacktestSubmission::from(&sub))?,
+        backtest: validate_submission(&run, registered)?,
         epochs: count(sub.epochs, hyperopt_defaults::EPOCHS),
         spaces: sub.spaces.clone().unwrap_or_else(|| vec![hyperopt_defaults::SPACES.into()]),
         loss: sub.loss.clone().unwrap_or_else(|| hyperopt_defaults::LOSS.into()),
@@ -606,8 +712,11 @@ pub async fn submit_hyperopt(
     if req.top > 1000 {
         return Err(AppError::field("top", format!("at most 1000 epochs in the top list, got {}", req.top)));
     }
+    if sub.ensure_data == Some(true) {
+        return Err(AppError::field("ensure_data", "hyperopt runs use the stored candles; sync them first (POST /api/v1/data/sync)"));
+    }
     req.validate(registry()).map_err(app_field)?;
-    st.check_dependencies(&mut req.backtest).await?;
+    st.check_dependencies(&mut req.backtest, true).await?;
     let label = Some(req.backtest.strategy.clone());
     let config = HyperoptJobConfig { request: req, experiment_name: sub.experiment_name.clone() };
     st.enqueue(HYPEROPT, &config, key, label, "/api/v1/hyperopt").await
@@ -790,4 +899,25 @@ pub async fn run(State(st): State<BackendState>, UrlPath(run_id): UrlPath<String
     let mut v = serde_json::json!({"run": run, "artifacts": artifacts});
     crate::public::run_view(&mut v);
     Ok(Json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tradai_core::TimeRange;
+
+    #[test]
+    fn ensure_data_defaults_on_for_windows_ending_within_the_last_day() {
+        const DAY: i64 = 86_400_000;
+        let now = 100 * DAY;
+        let w = |start: Option<i64>, end: Option<i64>| TimeRange { start_ms: start, end_ms: end };
+        assert!(ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: up to now");
+        assert!(ensure_data(None, &w(Some(90 * DAY), Some(now - DAY / 2)), now).unwrap());
+        assert!(!ensure_data(None, &w(Some(90 * DAY), Some(now - 2 * DAY)), now).unwrap());
+        assert!(!ensure_data(None, &w(None, None), now).unwrap(), "no window: the stored candles");
+        assert!(!ensure_data(Some(false), &w(Some(90 * DAY), None), now).unwrap());
+        assert!(ensure_data(Some(true), &w(Some(1), Some(2)), now).unwrap());
+        let e = ensure_data(Some(true), &w(None, Some(now)), now).unwrap_err();
+        assert!(matches!(&e, AppError::InvalidField { field, .. } if field == "ensure_data"), "{e:?}");
+    }
 }

@@ -328,6 +328,20 @@ impl StrategyServiceClient {
         }
     }
 
+    /// The config of a registered version of a strategy (`version`: a number, an alias or a
+    /// stage); `None` when the registry has no such strategy or version.
+    ///
+    /// # Errors
+    /// [`ClientError`] other than 404 (400 for a malformed version, 503 with tracking off).
+    pub async fn registered_config(&self, name: &str, version: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        let path = format!("/api/v1/strategies/{}/config?version={}", encode(name), encode(version));
+        match self.0.call::<(), serde_json::Value>(Method::GET, &path, None).await {
+            Ok(mut d) => Ok(Some(d.get_mut("config").map(serde_json::Value::take).unwrap_or_default())),
+            Err(ClientError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Prepares a layered config.
     ///
     /// # Errors

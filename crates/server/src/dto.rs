@@ -308,6 +308,37 @@ pub enum StakeAmountInput {
     Text(String),
 }
 
+/// `strategy_version`: a version number, or an alias or stage name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum VersionInput {
+    /// A version number (from 1).
+    Number(u64),
+    /// `production`, `staging`, or an alias such as `challenger`.
+    Text(String),
+}
+
+impl std::fmt::Display for VersionInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// `date_range` of a run request: the platform's spelling of `start_date` / `end_date`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
 /// Declares a run request body: the backtest fields every run shares (strategy, market,
 /// window, money, experiment), then the body's own fields. One list, so the backtest and the
 /// hyperopt bodies cannot drift apart, and [`BacktestSubmission::from`] takes the shared part
@@ -315,16 +346,50 @@ pub enum StakeAmountInput {
 macro_rules! run_request {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
-            /// Strategy name (`GET /api/v1/strategies`).
-            pub strategy: String,
+            /// Strategy name (`GET /api/v1/strategies`); required, here or as `strategy_name`.
+            #[serde(default)]
+            pub strategy: Option<String>,
+            /// The platform's name of `strategy` (give one of the two).
+            #[serde(default)]
+            pub strategy_name: Option<String>,
+            /// A registered version of the strategy: a number, an alias (`challenger`) or a
+            /// stage (`production`, `staging`). Its config (parameters, ROI, stop-loss,
+            /// trailing) is loaded from the strategy registry and used.
+            #[serde(default)]
+            #[schema(value_type = Option<String>, example = "production")]
+            pub strategy_version: Option<VersionInput>,
+            /// A strategy config (`{"strategy", "params", "minimal_roi", "stoploss",
+            /// "trailing_*"}`), e.g. a hyperopt run's best config (`GET
+            /// /api/v1/hyperopt/{id}/config`); merged over the registered version's config.
+            #[serde(default)]
+            #[schema(value_type = Option<Object>)]
+            pub config: Option<serde_json::Value>,
+            /// Values merged over the registered config and `config` (objects key by key,
+            /// everything else replaced), e.g. `{"stoploss": -0.05, "params": {"fast": 8}}`.
+            #[serde(default)]
+            #[schema(value_type = Option<Object>)]
+            pub config_overrides: Option<serde_json::Value>,
             /// Exchange whose stored candles to use (default `binance`).
             #[serde(default)]
             pub exchange: Option<String>,
-            /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`).
-            pub pairs: Vec<String>,
+            /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`); required, here or as
+            /// `symbols`.
+            #[serde(default)]
+            pub pairs: Option<Vec<String>>,
+            /// The platform's name of `pairs` (give one of the two).
+            #[serde(default)]
+            pub symbols: Option<Vec<String>>,
+            /// The platform's window: `{"start", "end"}`, as `start_date` / `end_date`.
+            #[serde(default)]
+            pub date_range: Option<DateRange>,
+            /// Check the stored candles of the pairs and window before the run and download
+            /// what is missing from the exchange. Default: on when the window ends within the
+            /// last day (or has no end), off otherwise.
+            #[serde(default)]
+            pub ensure_data: Option<bool>,
             /// Timeframe; the strategy's when absent.
             #[serde(default)]
             pub timeframe: Option<String>,
@@ -365,8 +430,15 @@ macro_rules! run_request {
             fn from(r: &$name) -> Self {
                 BacktestSubmission {
                     strategy: r.strategy.clone(),
+                    strategy_name: r.strategy_name.clone(),
+                    strategy_version: r.strategy_version.clone(),
+                    config: r.config.clone(),
+                    config_overrides: r.config_overrides.clone(),
                     exchange: r.exchange.clone(),
                     pairs: r.pairs.clone(),
+                    symbols: r.symbols.clone(),
+                    date_range: r.date_range.clone(),
+                    ensure_data: r.ensure_data,
                     timeframe: r.timeframe.clone(),
                     timerange: r.timerange.clone(),
                     start_date: r.start_date.clone(),

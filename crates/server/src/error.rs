@@ -50,6 +50,14 @@ pub enum AppError {
         /// What is wrong, quoting the value.
         message: String,
     },
+    /// A field and its alias are both given (`strategy` and `strategy_name`) (400).
+    #[error("give {field} or its alias {alias}, not both")]
+    BothGiven {
+        /// The field.
+        field: &'static str,
+        /// Its alias.
+        alias: &'static str,
+    },
     /// A query parameter is invalid (400).
     #[error("query parameter {field}: {message}")]
     InvalidQuery {
@@ -118,7 +126,7 @@ impl AppError {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Malformed { .. } | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            Self::Malformed { .. } | Self::InvalidQuery { .. } | Self::BothGiven { .. } => StatusCode::BAD_REQUEST,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -136,6 +144,7 @@ impl AppError {
             Self::Malformed { .. } => "malformed_body",
             Self::InvalidField { .. } => "invalid_field",
             Self::InvalidQuery { .. } => "invalid_query",
+            Self::BothGiven { .. } => "field_and_alias",
             Self::TooLarge { .. } => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound { .. } | Self::Missing(_) => "not_found",
@@ -152,6 +161,7 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let field = match self {
             Self::InvalidField { field, .. } | Self::InvalidQuery { field, .. } => Some(field.clone()),
+            Self::BothGiven { alias, .. } => Some((*alias).to_owned()),
             Self::Malformed { .. } | Self::TooLarge { .. } | Self::UnsupportedMediaType => Some("body".to_owned()),
             _ => None,
         };

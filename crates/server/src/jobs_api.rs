@@ -90,7 +90,8 @@ pub enum SubmitAnswers {
     /// Replay of an earlier submission with the same Idempotency-Key.
     #[response(status = 200)]
     Replayed(SubmitResponse),
-    /// The body is not JSON.
+    /// The body is not JSON, or a field is given together with its alias (`strategy` and
+    /// `strategy_name`).
     #[response(status = 400)]
     Malformed(ErrorBody),
     /// Missing or wrong API key.

@@ -30,7 +30,7 @@ impl Modify for BearerKey {
         crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, SubmitResponse, BacktestStatus, JobErrorBody,
+        ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, VersionInput, DateRange, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
         ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
         crate::trading_api::TradingNodeView, crate::retraining_api::RetrainingSubmission

@@ -541,11 +541,11 @@ pub async fn run(
     let mut backend = None;
     if let (Some(l), Some(jobs)) = (back_l, &jobs) {
         let exec_cfg = cfg.executor.clone();
-        let (j, r, o) = (Arc::clone(jobs), results.clone(), observers.clone());
+        let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
         // The factory runs the start-up orphan scan (blocking database work).
         // Retraining jobs work on the model registry: only with tracking on.
-        let registry = tracking.as_ref().map(|t| t.tracking.clone());
-        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_with_tracking(exec_cfg, j, r, o, registry))
+        let extra = tradai_executor::BackendJobs { endpoints: Some(e), tracking: tracking.as_ref().map(|t| t.tracking.clone()) };
+        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_backend(exec_cfg, j, r, o, extra))
             .await
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
             .map_err(executor_error)?;

@@ -118,6 +118,9 @@ pub enum VersionSelector {
     Alias(String),
     /// A version number.
     Number(u64),
+    /// The newest version in a stage (`staging`, `archived`); `production` is
+    /// [`VersionSelector::Production`], which prefers the `champion` alias.
+    Stage(crate::Stage),
 }
 
 impl std::str::FromStr for VersionSelector {
@@ -127,7 +130,12 @@ impl std::str::FromStr for VersionSelector {
         if t.eq_ignore_ascii_case("production") || t.eq_ignore_ascii_case("champion") {
             return Ok(Self::Production);
         }
-        let bad = || TrackingError::invalid("version", format!("'{s}' is not production, a version number (from 1) or an alias"));
+        if t.eq_ignore_ascii_case("staging") || t.eq_ignore_ascii_case("archived") {
+            return t.parse().map(Self::Stage);
+        }
+        let bad = || {
+            TrackingError::invalid("version", format!("'{s}' is not production, staging, a version number (from 1) or an alias"))
+        };
         // Digits only: `parse` would take `+2` as 2.
         if let Some(n) = t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<u64>().ok()).flatten() {
             // Registered versions are numbered from 1.
@@ -141,6 +149,28 @@ impl std::str::FromStr for VersionSelector {
     }
 }
 
+/// The version `which` selects: the champion (else the newest Production version), the newest
+/// version in a stage, the version an alias points at, or a number. The one resolution of a
+/// selector, for strategies and models alike.
+///
+/// # Errors
+/// [`TrackingError::NotFound`] naming the model, alias, stage or version.
+pub async fn resolve_version(registry: &dyn ModelRegistry, name: &str, which: &VersionSelector) -> Result<ModelVersion, TrackingError> {
+    Ok(match which {
+        VersionSelector::Production => registry
+            .production_version(name)
+            .await?
+            .ok_or_else(|| TrackingError::not_found(crate::Entity::Alias, format!("production version of '{name}'")))?,
+        VersionSelector::Stage(stage) => {
+            registry.list_model_versions(name).await?.into_iter().rev().find(|v| v.current_stage == *stage).ok_or_else(|| {
+                TrackingError::not_found(crate::Entity::Alias, format!("a version of '{name}' in stage {stage}"))
+            })?
+        }
+        VersionSelector::Alias(a) => registry.get_version_by_alias(name, a).await?,
+        VersionSelector::Number(n) => registry.get_model_version(name, *n).await?,
+    })
+}
+
 /// Loads a strategy version and its config (the artifact its `configuration_file` tag names).
 ///
 /// # Errors
@@ -152,14 +182,7 @@ pub async fn load_strategy(
     name: &str,
     which: &VersionSelector,
 ) -> Result<LoadedStrategy, TrackingError> {
-    let version = match which {
-        VersionSelector::Production => registry
-            .production_version(name)
-            .await?
-            .ok_or_else(|| TrackingError::not_found(crate::Entity::Alias, format!("production version of '{name}'")))?,
-        VersionSelector::Alias(a) => registry.get_version_by_alias(name, a).await?,
-        VersionSelector::Number(n) => registry.get_model_version(name, *n).await?,
-    };
+    let version = resolve_version(registry, name, which).await?;
     let path = version.tags.get(TAG_CONFIG_PATH).cloned().unwrap_or_default();
     let (run_id, artifact) = parse_runs_uri(&path)
         .or_else(|| version.run_id.as_deref().map(|r| (r.to_owned(), CONFIG_ARTIFACT.to_owned())))
@@ -194,6 +217,7 @@ mod tests {
         assert!(matches!("production".parse::<VersionSelector>(), Ok(VersionSelector::Production)));
         assert!(matches!("3".parse::<VersionSelector>(), Ok(VersionSelector::Number(3))));
         assert!(matches!("challenger".parse::<VersionSelector>(), Ok(VersionSelector::Alias(_))));
+        assert!(matches!("Staging".parse::<VersionSelector>(), Ok(VersionSelector::Stage(crate::Stage::Staging))));
         for bad in ["-1", "0", "+2", "", "a b", "-x"] {
             let e = bad.parse::<VersionSelector>().unwrap_err().to_string();
             assert!(e.contains(&format!("'{bad}'")), "{bad}: {e}");

@@ -34,7 +34,7 @@ pub use broker::{Broker, BrokerError, PaperBroker};
 pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
-pub use replay::{replay, NodeHooks, ReplayOutcome};
+pub use replay::{replay, replay_with, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
 pub use risk::{RiskLimits, RiskStop};
 pub use spec::{BotId, NodeSpec, TradingMode};

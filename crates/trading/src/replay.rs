@@ -73,9 +73,24 @@ pub fn replay(
     broker: &mut dyn Broker,
     hooks: &NodeHooks<'_>,
 ) -> Result<ReplayOutcome, TradingError> {
-    let registry = StrategyRegistry::builtin();
+    replay_with(store, db, spec, &StrategyRegistry::builtin(), broker, hooks)
+}
+
+/// [`replay`] with the strategy looked up in `registry` (a strategy file's, as `tradai trade
+/// --strategy-path` / `--strategy-file` loads it) instead of the built-ins.
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_with(
+    store: &BlockingCandleStore,
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    registry: &StrategyRegistry,
+    broker: &mut dyn Broker,
+    hooks: &NodeHooks<'_>,
+) -> Result<ReplayOutcome, TradingError> {
     let cancel = AtomicBool::new(false);
-    let v = spec.run.validate(&registry)?;
+    let v = spec.run.validate(registry)?;
     let startup = v.settings.startup_candle_count;
     let data = backtest::load_pairs(store, &v, startup, &cancel)?;
     let candles: usize = data.iter().map(|d| d.candles.len()).sum();

@@ -1,5 +1,5 @@
 # A typical user strategy: TA-Lib through `talib.abstract`, qtpylib crossings, hyperopt
-# parameters and an entry tag. Runs with or without Freqtrade and TA-Lib installed (tradai's
+# parameters, an entry tag and an exit tag. Runs with or without Freqtrade and TA-Lib installed (tradai's
 # stand-ins provide RSI, EMA and the crossings when they are not).
 import talib.abstract as ta
 from pandas import DataFrame
@@ -32,5 +32,6 @@ class RsiTalib(IStrategy):
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        dataframe.loc[qtpylib.crossed_below(dataframe["rsi"], self.sell_rsi.value), "exit_long"] = 1
+        cond = qtpylib.crossed_below(dataframe["rsi"], self.sell_rsi.value)
+        dataframe.loc[cond, ["exit_long", "exit_tag"]] = (1, "rsi_high")
         return dataframe

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use clap::Args;
 use tradai_app::backtest;
-use tradai_app::{BacktestRequest, RunSpec, SettingsOverrides};
+use tradai_app::{BacktestRequest, RunSpec};
 use tradai_settings::Settings;
 
 use crate::cmd::data::open_store;
@@ -72,21 +72,11 @@ fn strategy_config(path: &std::path::Path) -> anyhow::Result<BacktestRequest> {
 /// What a strategy config document adds to a run (`{"strategy", "params", "minimal_roi",
 /// "stoploss", "trailing_*"}`, as `tradai hyperopt --best-config` writes it and the registry
 /// stores it): its strategy, parameters and overrides; `origin` names it in errors.
-pub(crate) fn strategy_config_doc(mut v: serde_json::Value, origin: &str) -> anyhow::Result<BacktestRequest> {
-    let obj = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("strategy config {origin} must be a JSON object"))?;
-    let strategy = match obj.remove("strategy") {
-        None => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(other) => anyhow::bail!("invalid \"strategy\" in {origin}: expected a name, got {other}"),
-    };
-    let params = match obj.remove("params") {
-        None => None,
-        Some(serde_json::Value::Object(m)) => Some(m),
-        Some(other) => anyhow::bail!("invalid \"params\" in {origin}: expected an object, got {other}"),
-    };
-    let overrides: SettingsOverrides =
-        serde_json::from_value(serde_json::Value::Object(obj.clone())).with_context(|| format!("invalid strategy config {origin}"))?;
-    Ok(BacktestRequest { strategy, params, overrides: Some(overrides), ..BacktestRequest::default() })
+pub(crate) fn strategy_config_doc(v: serde_json::Value, origin: &str) -> anyhow::Result<BacktestRequest> {
+    BacktestRequest::from_strategy_config(v, "strategy config").map_err(|e| match e {
+        backtest::BacktestFailure::InvalidField { message, .. } => anyhow::anyhow!("invalid strategy config {origin}: {message}"),
+        e => anyhow::Error::new(e),
+    })
 }
 
 /// The run a set of `tradai backtest` flags describes (with a `--strategy-config` file read and

@@ -11,6 +11,7 @@ pub mod backtest;
 pub mod completions;
 pub mod config;
 pub mod data;
+pub mod deploy;
 pub mod hyperopt;
 pub mod man;
 pub mod ml;

@@ -305,13 +305,11 @@ pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<E
             let r = run.layered(settings)?;
             let pairs = parse_pairs(&r.pairs.clone().unwrap_or_default())?.iter().map(ToString::to_string).collect();
             let body = BacktestSubmission {
-                strategy: r.strategy.ok_or_else(|| anyhow::anyhow!("invalid --strategy: a strategy name is required"))?,
+                strategy: Some(r.strategy.ok_or_else(|| anyhow::anyhow!("invalid --strategy: a strategy name is required"))?),
                 exchange: r.exchange,
-                pairs,
+                pairs: Some(pairs),
                 timeframe: r.timeframe,
                 timerange: r.timerange,
-                start_date: None,
-                end_date: None,
                 stake_amount: r.stake_amount.map(|s| match s {
                     tradai_core::StakeAmount::Fixed(x) => StakeAmountInput::Amount(x),
                     tradai_core::StakeAmount::Unlimited => StakeAmountInput::Text("unlimited".into()),
@@ -322,6 +320,7 @@ pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<E
                 trading_mode: r.trading_mode,
                 leverage: r.leverage,
                 experiment_name: experiment,
+                ..BacktestSubmission::default()
             };
             let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));
             let c = client(&api);

@@ -47,6 +47,9 @@ pub struct TradeArgs {
     /// Strategy, market, window and money: the same flags as `tradai backtest`.
     #[command(flatten)]
     pub run: RunFlags,
+    /// A strategy file instead of a built-in strategy.
+    #[command(flatten)]
+    pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
     #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
     pub mode: Option<String>,
@@ -197,7 +200,8 @@ fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
 
 fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     let spec = spec_of(a, settings)?;
-    spec.run.validate(&tradai_engine::StrategyRegistry::builtin()).map_err(flag_error)?;
+    let registry = a.source.registry_for(&spec.run.strategy, None, settings)?;
+    spec.run.validate(&registry).map_err(flag_error)?;
     if !a.replay {
         anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
     }
@@ -220,7 +224,7 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
         commit_every: a.commit_every,
     };
     let started = std::time::Instant::now();
-    let outcome = match tradai_trading::replay(&store, &mut db, &spec, broker.as_mut(), &hooks) {
+    let outcome = match tradai_trading::replay_with(&store, &mut db, &spec, &registry, broker.as_mut(), &hooks) {
         Ok(o) => o,
         Err(TradingError::Spec(f)) => return Err(flag_error(f)),
         Err(e) => return Err(e.into()),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::data::{imported_store, json_of, repo, testdata, tradai};
 
-fn endpoint() -> Option<String> {
+pub fn endpoint() -> Option<String> {
     let url = std::env::var("TRADAI_TEST_AWS_ENDPOINT").ok().filter(|u| !u.trim().is_empty());
     if url.is_none() {
         eprintln!("skipping the S3 tests: TRADAI_TEST_AWS_ENDPOINT is not set (start moto with `export TRADAI_TEST_AWS_ENDPOINT=$(scripts/moto-server.sh)`)");
@@ -21,7 +21,7 @@ fn endpoint() -> Option<String> {
 }
 
 /// `tradai` with the emulator as its AWS, and dummy credentials (never real ones).
-fn on_aws(endpoint: &str) -> Command {
+pub fn on_aws(endpoint: &str) -> Command {
     let mut c = tradai();
     c.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "tradai-test")
@@ -33,7 +33,7 @@ fn on_aws(endpoint: &str) -> Command {
     c
 }
 
-fn ok(mut c: Command, what: &str) -> std::process::Output {
+pub fn ok(mut c: Command, what: &str) -> std::process::Output {
     let out = c.output().unwrap();
     assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
     out

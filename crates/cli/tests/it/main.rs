@@ -4,6 +4,7 @@ mod aws;
 mod backtest;
 mod data;
 mod data_safety;
+mod deploy;
 // The fake Binance venue of tradai-trading's tests (signed orders, faults).
 #[path = "../../../trading/tests/it/fake_binance.rs"]
 mod fake_binance;

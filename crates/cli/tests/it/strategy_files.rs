@@ -312,3 +312,32 @@ fn recursive_reports_the_startup_that_makes_rsi_stable() {
     let out = ok(run_py(&text_args), &text_args);
     assert!(String::from_utf8_lossy(&out.stdout).contains("stable with 300 start-up candles"));
 }
+
+#[test]
+fn a_dry_run_replay_of_a_strategy_file_equals_its_backtest() {
+    use crate::trade::{assert_same_export, read, strs, trade_args};
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let toml = testdata().join("strategies/EmaCrossToml.toml");
+    let path = strategies_dir();
+    for (source, name, what) in [
+        (["--strategy-file", toml.to_str().unwrap()], "EmaCrossToml", "toml"),
+        (["--strategy-path", path.as_str()], "EmaCross", "python"),
+    ] {
+        let mut flags = crate::backtest::run_flags(d, name, "3");
+        flags.extend(source.iter().map(|s| (*s).to_owned()));
+        let bt_out = dir.path().join(format!("{what}.backtest.json"));
+        let mut bt = vec!["backtest".to_owned()];
+        bt.extend_from_slice(&flags);
+        bt.extend(["--export".into(), bt_out.to_str().unwrap().into()]);
+        ok(run_py(&strs(&bt)), &strs(&bt));
+        let tr_out = dir.path().join(format!("{what}.replay.json"));
+        let tr = trade_args(&flags, what, &tr_out);
+        ok(run_py(&strs(&tr)), &strs(&tr));
+        let (replay, backtest) = (read(&tr_out), read(&bt_out));
+        assert!(!replay["trades"].as_array().unwrap().is_empty(), "{what}: no trades");
+        assert_same_export(&replay, &backtest, what);
+    }
+    // The Python file's replay is also Freqtrade's reference run.
+    assert_conforms(&read(&dir.path().join("python.replay.json")), &expected("EmaCross-mot3"), "EmaCross.py replayed");
+}

@@ -160,6 +160,16 @@ fn only_tradai_aws_depends_on_the_aws_sdk() {
 }
 
 #[test]
+fn deploy_templates_are_pure() {
+    // tradai-deploy generates templates and compares them: no I/O, runtime, SDK or CLI crate,
+    // and no other workspace crate (the CLI and tradai-aws do the I/O around it).
+    let deps = crate_deps();
+    let deploy = &deps["tradai-deploy"];
+    let bad: Vec<_> = deploy.iter().filter(|d| !["serde", "serde_json", "thiserror"].contains(&d.as_str())).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-deploy (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+#[test]
 fn executor_runs_jobs_without_serving_http() {
     // tradai-executor is job orchestration: the HTTP services depend on it, never the reverse,
     // and it holds no HTTP-server, CLI or terminal crate (it may reach exchanges and trackers

@@ -13,23 +13,23 @@ use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai};
 
 const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
 
-fn read(path: &Path) -> Value {
+pub(crate) fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn trade_args(flags: &[String], bot: &str, export: &Path) -> Vec<String> {
+pub(crate) fn trade_args(flags: &[String], bot: &str, export: &Path) -> Vec<String> {
     let mut args: Vec<String> = vec!["-q".into(), "trade".into(), "--mode".into(), "dry-run".into(), "--replay".into()];
     args.extend_from_slice(flags);
     args.extend(["--bot-id".into(), bot.into(), "--export".into(), export.to_str().unwrap().into()]);
     args
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
 /// Same trades (every field, exactly), same unclosed trades, same summary and meta.
-fn assert_same_export(replay: &Value, backtest: &Value, what: &str) {
+pub(crate) fn assert_same_export(replay: &Value, backtest: &Value, what: &str) {
     let (rt, bt) = (replay["trades"].as_array().unwrap(), backtest["trades"].as_array().unwrap());
     assert_eq!(rt.len(), bt.len(), "{what}: trade count");
     for (i, (r, b)) in rt.iter().zip(bt).enumerate() {

@@ -74,6 +74,33 @@ fn a_user_strategy_with_talib_qtpylib_parameters_and_tags() {
     assert_ne!(fewer.enter_long, base.enter_long);
     // The same worker serves the next request with the defaults again.
     assert_eq!(s.try_populate_pair(&pair, &eth, &ParamValues::new(), None).unwrap(), base);
+    let exit_tags = base.exit_tag.as_ref().expect("exit tags come back");
+    assert!(base.exit_long.iter().zip(exit_tags).all(|(x, t)| !*x || t.as_deref() == Some("rsi_high")));
+}
+
+#[test]
+fn tags_reach_the_trades_as_freqtrade_reports_them() {
+    let s = PythonStrategy::load_with(&python(), &testdata().join("strategies/python"), "RsiTalib").unwrap();
+    let pair: Pair = "ETH/BTC".parse().unwrap();
+    let data = vec![PairData { pair: pair.clone(), candles: candles("ETH_BTC-5m"), instrument: tradai_core::Instrument::unknown(pair) }];
+    let mut config = BacktestConfig::new(vec![data[0].pair.clone()], tradai_core::Timeframe::M5);
+    config.stake_amount = StakeAmount::Fixed(0.05);
+    config.starting_balance = 1.0;
+    let out = BacktestRunner::new(&s).run(&config, &data).unwrap();
+    assert!(!out.trades.is_empty());
+    assert!(out.trades.iter().all(|t| t.enter_tag == "rsi_cross"), "every entry is tagged");
+    // An exit by the signal reports the signal's tag as its reason (Freqtrade's exit_tag);
+    // the other exits keep their own reasons.
+    let by_signal: Vec<_> = out.trades.iter().filter(|t| t.exit_reason == tradai_core::ExitReason::ExitSignal).collect();
+    assert!(!by_signal.is_empty(), "some trades close on the exit signal");
+    for t in &by_signal {
+        assert_eq!((t.exit_tag.as_str(), t.exit_reason_label()), ("rsi_high", "rsi_high"));
+        let json = serde_json::to_value(t).unwrap();
+        assert_eq!((json["exit_reason"].as_str(), json["exit_order_tag"].as_str()), (Some("rsi_high"), Some("rsi_high")));
+        // The export reads back to the same trade.
+        assert_eq!(serde_json::from_value::<tradai_core::Trade>(json).unwrap(), **t);
+    }
+    assert!(out.trades.iter().filter(|t| t.exit_reason != tradai_core::ExitReason::ExitSignal).all(|t| t.exit_tag.is_empty()));
 }
 
 #[test]

@@ -212,6 +212,11 @@ async fn openapi_and_docs_are_served() {
     ] {
         assert!(spec["paths"].get(p).is_some(), "{p} missing from the spec");
     }
+    // The platform's request fields are documented.
+    let props = &spec["components"]["schemas"]["BacktestSubmission"]["properties"];
+    for f in ["strategy_name", "strategy_version", "config", "config_overrides", "symbols", "date_range", "ensure_data"] {
+        assert!(props.get(f).is_some(), "{f} missing from BacktestSubmission: {props}");
+    }
     for p in ["/api/v1/backtests", "/api/v1/hyperopt"] {
         let answers = &spec["paths"][p]["post"]["responses"];
         assert!(answers.get("202").is_some() && answers.get("422").is_some(), "{p}: {answers}");

@@ -6,12 +6,14 @@
 
 mod backend;
 mod data_corrupt;
+mod ensure_data;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
 mod limits;
 mod pool;
 mod retraining;
+mod run_fields;
 mod services;
 mod startup;
 mod sync;
@@ -73,6 +75,8 @@ pub struct Env {
     pub keys: Arc<ApiKeyStore>,
     /// The worker pool.
     pub pool: Arc<WorkerPool>,
+    /// The strategy registry strategy-service loads registered versions from (embedded).
+    pub tracking: tradai_tracking::Tracking,
 }
 
 /// Executor settings with short test timings.
@@ -121,11 +125,12 @@ pub async fn env_with_state(
     let path = dir.path().to_owned();
     let (loc, store) = tokio::task::spawn_blocking(move || store_with_data(&path)).await.unwrap();
     let data = spawn(tradai_server::data_app(DataState { store: Arc::new(StoreHandle::new(store)), sync: None }, Limits::default())).await;
+    let tracking = tradai_tracking::open(&dir.path().join("tracking").display().to_string()).unwrap();
     let strat = spawn(tradai_server::strategy_app(
         StrategyState {
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
-            tracking: None,
+            tracking: Some(tracking.clone()),
         },
         Limits::default(),
     ))
@@ -151,7 +156,7 @@ pub async fn env_with_state(
     );
     let state = decorate(state);
     let app = tradai_server::backend::app(state.clone(), Limits { rate_per_sec: 0, ..Limits::default() });
-    Env { dir, app, state, jobs, keys, pool }
+    Env { dir, app, state, jobs, keys, pool, tracking }
 }
 
 /// Sends one request through the router (no socket) and returns status and JSON body.

@@ -43,6 +43,7 @@ fn trade(i: i64) -> Trade {
         max_rate: 0.35,
         funding_fees: 0.0,
         enter_tag: "tag".into(),
+        exit_tag: String::new(),
         exit_order_placed: 1_515_974_400_000 + (i + 3) * 300_000,
     }
 }
@@ -76,6 +77,7 @@ fn state(next: i64) -> SessionState {
             exit_order: Some(ExitOrderState { price: 0.13, amount: 0.404_999_99, placed: next - 300_000, reason: ExitReason::ExitSignal }),
             exit_reason: Some(ExitReason::ExitSignal),
             enter_tag: String::new(),
+            exit_tag: String::new(),
         }],
     }
 }
