@@ -11,11 +11,11 @@ use crate::backtest::{self, BacktestRunner};
 use crate::error::ExecutorError;
 use crate::handler::JobKind;
 use crate::hyperopt::{self, HyperoptRunner};
-use crate::retraining::{self, RetrainRunner};
 use crate::mode::ExecutorMode;
 use crate::observer::JobObserver;
 use crate::pool::WorkerPool;
 use crate::results::ResultStore;
+use crate::retraining::{self, RetrainRunner};
 use crate::settings::ExecutorSettings;
 
 /// Job kinds of the backend pool that need more than the settings.

@@ -102,7 +102,9 @@ impl JobHandler for RetrainHandler {
                 Err(e) => JobOutcome::Failed(job_error("result_store", format!("cannot serialise the report: {e}"), false)),
             },
             Err(RetrainFailure::Workflow(MlError::Cancelled { .. })) => JobOutcome::Cancelled,
-            Err(e @ RetrainFailure::Process { retryable, .. }) => JobOutcome::Failed(job_error("retraining_error", e.to_string(), retryable)),
+            Err(e @ RetrainFailure::Process { retryable, .. }) => {
+                JobOutcome::Failed(job_error("retraining_error", e.to_string(), retryable))
+            }
             Err(RetrainFailure::Workflow(e)) => {
                 let code = match &e {
                     MlError::Invalid { .. } => "invalid_request",

@@ -50,9 +50,8 @@ pub use registry::{load_model, register_model, LoadedModel};
 pub use request::{RetrainRequest, RetrainSpec};
 pub use retrain::{
     backtest_out_of_sample, check_retraining_needed, compare_models, current_champion, monitor_drift, notify_decision, promote_or_keep,
-    retrain, rollback_model, train_challenger, ChallengerTrained, DecisionRecord, DriftCheck, EngineEvaluator, LifecycleEvent,
-    LogNotifier, Notification, Notifier, OosBacktests, OosEvaluator, Promotion, RetrainCheck, RetrainOutcome, RetrainPlan,
-    RetrainPolicy,
+    retrain, rollback_model, train_challenger, ChallengerTrained, DecisionRecord, DriftCheck, EngineEvaluator, LifecycleEvent, LogNotifier,
+    Notification, Notifier, OosBacktests, OosEvaluator, Promotion, RetrainCheck, RetrainOutcome, RetrainPlan, RetrainPolicy,
 };
 pub use strategy::{MlSignal, ML_SIGNAL};
 pub use train::{train, train_on, TrainConfig, TrainOutcome};

@@ -19,8 +19,8 @@ use crate::model::{Algo, ModelArtifact};
 use crate::registry::load_model;
 use crate::request::RetrainSpec;
 use crate::retrain::{
-    backtest_out_of_sample, check_retraining_needed, compare_models, current_champion, notify_decision, promote_or_keep,
-    train_challenger, ChallengerTrained, EngineEvaluator, Notifier, Promotion, RetrainCheck,
+    backtest_out_of_sample, check_retraining_needed, compare_models, current_champion, notify_decision, promote_or_keep, train_challenger,
+    ChallengerTrained, EngineEvaluator, Notifier, Promotion, RetrainCheck,
 };
 use crate::train::TrainConfig;
 use crate::MlError;
@@ -177,9 +177,10 @@ fn cut(data: Vec<PairData>, range: TimeRange) -> Vec<(Pair, Candles)> {
 pub fn train_config(spec: &RetrainSpec, champion: Option<&ModelArtifact>, trained_at_ms: i64) -> Result<TrainConfig, MlError> {
     let timeframe = match (spec.timeframe, champion) {
         (Some(tf), _) => tf,
-        (None, Some(c)) => {
-            c.timeframe.parse().map_err(|e| MlError::invalid("timeframe", format!("the champion's '{}' does not parse: {e}", c.timeframe)))?
-        }
+        (None, Some(c)) => c
+            .timeframe
+            .parse()
+            .map_err(|e| MlError::invalid("timeframe", format!("the champion's '{}' does not parse: {e}", c.timeframe)))?,
         (None, None) => return Err(MlError::invalid("timeframe", format!("'{}' has no champion: name the timeframe", spec.model))),
     };
     let features = match (&spec.features, champion) {
@@ -294,7 +295,10 @@ pub async fn run_retraining(
     steps.end(
         RetrainStep::Train,
         StepState::Done,
-        format!("version {} registered as challenger (walk-forward AUC {:.3}, {} rows)", trained.version, trained.metrics.auc, trained.metrics.rows),
+        format!(
+            "version {} registered as challenger (walk-forward AUC {:.3}, {} rows)",
+            trained.version, trained.metrics.auc, trained.metrics.rows
+        ),
     );
 
     steps.start(RetrainStep::Backtest)?;

@@ -13,8 +13,8 @@ use tradai_engine::{BacktestConfig, PairData, ParamValues, StrategyRegistry};
 use tradai_ml::registry::{load_model, LoadedModel};
 use tradai_ml::{
     check_retraining_needed, monitor_drift, parse_features, rollback_model, train, Algo, DriftCheck, DriftDetector, EngineEvaluator,
-    LabelSpec, LogNotifier, MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPolicy, RetrainRequest, RetrainSpec,
-    StepRecord, TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
+    LabelSpec, LogNotifier, MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPolicy, RetrainRequest, RetrainSpec, StepRecord,
+    TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
 };
 use tradai_settings::Settings;
 use tradai_store::{Columns, SeriesKey};
@@ -552,9 +552,16 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
 /// Runs the retraining workflow of `spec` on the stored candles and prints its report;
 /// `progress_json` writes the step log to stderr as one JSON array per change (what the
 /// subprocess executor follows).
-fn run_spec(rt: &tokio::runtime::Runtime, settings: &Settings, spec: &RetrainSpec, json: bool, progress_json: bool) -> anyhow::Result<ExitCode> {
+fn run_spec(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    spec: &RetrainSpec,
+    json: bool,
+    progress_json: bool,
+) -> anyhow::Result<ExitCode> {
     let t = open_tracking(settings)?;
-    let store = tradai_store::CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
+    let store =
+        tradai_store::CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
     let on_change = |log: &[StepRecord]| {
         if progress_json {
             eprintln!("{}", serde_json::to_string(log).unwrap_or_default());
@@ -578,7 +585,13 @@ fn run_spec(rt: &tokio::runtime::Runtime, settings: &Settings, spec: &RetrainSpe
     }
     let name = &report.model;
     match (&report.challenger, &report.promotion, &report.comparison) {
-        (None, _, _) => println!("{name}: no retraining needed ({})", report.check.as_ref().map_or_else(String::new, |c| format!("age {:.1} days, recent AUC {:.3}, no drift", c.model_age_days, c.recent.auc))),
+        (None, _, _) => println!(
+            "{name}: no retraining needed ({})",
+            report
+                .check
+                .as_ref()
+                .map_or_else(String::new, |c| format!("age {:.1} days, recent AUC {:.3}, no drift", c.model_age_days, c.recent.auc))
+        ),
         (Some(c), _, None) => println!("{name}: version {} trained and promoted (first champion)", c.version),
         (Some(c), Some(p), Some(cmp)) => println!(
             "{name}: challenger {} vs champion {}: {:?} ({}); champion is now version {}",

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use tradai_jobs::JobRepository;
 use tradai_core::{ExchangeId, Timeframe};
 use tradai_executor::ExecutorFactory;
+use tradai_jobs::JobRepository;
 use tradai_store::{BlockingCandleStore, SeriesKey, SynthSpec};
 use tradai_tracking::{RunQuery, Stage, Tracking};
 
