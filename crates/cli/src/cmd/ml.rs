@@ -75,8 +75,8 @@ const COMPARE_EXAMPLES: &str = "Example (after a retrain left version 2 as chall
   tradai ml compare -m momo --challenger 2 -p ETH/BTC,LTC/BTC -t 20180125-";
 const RETRAIN_EXAMPLES: &str = "Example (after `tradai ml train -m momo ... --promote`):
   tradai ml retrain -m momo -p ETH/BTC,LTC/BTC -T 20180105-20180124 -t 20180125-";
-const RETRAIN_REQUEST_EXAMPLES: &str = "Example (after `tradai ml train -m momo ... --promote`; the body of POST /api/v1/retraining):
-  echo '{\"model\":\"momo\",\"pairs\":[\"ETH/BTC\",\"LTC/BTC\"],\"train_timerange\":\"20180105-20180124\",\"timerange\":\"20180125-\"}' > retrain.json
+const RETRAIN_REQUEST_EXAMPLES: &str = "Example (retrain.json holding a body of POST /api/v1/retraining, such as
+  {\"model\": \"momo\", \"pairs\": [\"ETH/BTC\", \"LTC/BTC\"], \"train_timerange\": \"20180105-20180124\", \"timerange\": \"20180125-\"}):
   tradai ml retrain-request retrain.json --json";
 const ROLLBACK_EXAMPLES: &str = "Example (after a promotion):
   tradai ml rollback -m momo --reason drawdown";
