@@ -17,85 +17,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SERVER_NAME=mlflow-server
 VENV="${MLFLOW_VENV:-$PWD/.venv/mlflow}"
 PORT="${MLFLOW_PORT:-5055}"
 DIR="${MLFLOW_DIR:-${CARGO_TARGET_DIR:-target}/mlflow}"
 REQS="scripts/mlflow-requirements.txt"
+VENV_EXE=bin/mlflow
+INSTALL_TIME="a few minutes"
 URI="http://127.0.0.1:$PORT"
 PIDFILE="$DIR/server.pid"
+STATE_FILES=("$PIDFILE")
+# shellcheck source=scripts/lib/venv-server.sh
+. scripts/lib/venv-server.sh
 
-log() { echo "mlflow-server: $*" >&2; }
+vs_command "${1:-}"
+vs_install
 
-healthy() { python3 - "$URI/health" <<'EOF' 2>/dev/null
-import sys, urllib.request
-try:
-    with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
-        sys.exit(0 if r.status == 200 else 1)
-except Exception:
-    sys.exit(1)
-EOF
-}
-
-our_pid() { # the pid of the server this script started, if it is still alive
-  [ -f "$PIDFILE" ] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
-stop() {
-  local pid
-  if pid="$(our_pid)"; then
-    # The server is its own process group (setsid): the gunicorn master and its worker go too.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    log "stopped (pid $pid)"
-  else
-    log "not running"
-  fi
-  rm -f "$PIDFILE"
-}
-
-install() {
-  local want; want="$(sha256sum "$REQS" | cut -d' ' -f1)"
-  if [ -x "$VENV/bin/mlflow" ] && [ "$(cat "$VENV/.tradai-stamp" 2>/dev/null)" = "$want" ]; then
-    return 0
-  fi
-  log "installing MLflow into $VENV (a few minutes, once)"
-  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2
-  echo "$want" >"$VENV/.tradai-stamp"
-}
-
-case "${1:-}" in
-  --stop) stop; exit 0 ;;
-  --install-only) install; exit 0 ;;
-  "") ;;
-  *) log "unknown argument '$1' (expected --stop or --install-only)"; exit 2 ;;
-esac
-
-install
-
-wait_healthy() { # up to 120 s; the first start creates the database schema
-  for _ in $(seq 1 600); do
-    if healthy; then return 0; fi
-    our_pid >/dev/null || return 1
-    sleep 0.2
-  done
-  return 1
-}
-
-if our_pid >/dev/null; then
+# Up to 120 s: the first start creates the database schema.
+if vs_our_pid >/dev/null; then
   # Ours, running (or still starting, from a concurrent call): reuse it.
-  if wait_healthy; then echo "$URI"; exit 0; fi
-  log "the server in $PIDFILE does not answer; restarting it"
+  if vs_wait "$URI/health" 120; then echo "$URI"; exit 0; fi
+  vs_log "the server in $PIDFILE does not answer; restarting it"
 fi
-if healthy; then
-  log "port $PORT already answers /health but not from a server this script started ($PIDFILE);"
-  log "stop it or choose another MLFLOW_PORT"
+if vs_answers "$URI/health"; then
+  vs_log "port $PORT already answers /health but not from a server this script started ($PIDFILE);"
+  vs_log "stop it or choose another MLFLOW_PORT"
   exit 1
 fi
-stop 2>/dev/null || true
+vs_stop 2>/dev/null || true
 
 mkdir -p "$DIR/artifacts"
 DIR_ABS="$(cd "$DIR" && pwd)"
@@ -109,12 +58,4 @@ DIR_ABS="$(cd "$DIR" && pwd)"
 ) &
 echo $! >"$PIDFILE"
 
-if wait_healthy; then
-  log "listening on $URI (data in $DIR_ABS, log in $DIR_ABS/server.log)"
-  echo "$URI"
-  exit 0
-fi
-log "no answer from $URI/health; last lines of $DIR_ABS/server.log:"
-tail -20 "$DIR_ABS/server.log" >&2
-stop
-exit 1
+vs_started "$URI/health" 120 "$URI" "$DIR_ABS/server.log" "data in $DIR_ABS, log in $DIR_ABS/server.log"

@@ -11,7 +11,8 @@
 #     compose-spec schema; pinned, in a venv; once) for tradai-deploy's tests
 #     (TRADAI_TEST_DEPLOY_LINT);
 #   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
-#     (every failing test binary is reported, not only the first).
+#     (every failing test binary is reported, not only the first);
+#   - the dashboard's browser test (scripts/browser-test.sh: headless Chromium, playwright-core).
 #
 # Python venvs live in `.venv/` inside the project (ignored by git); the first run takes minutes.
 set -euo pipefail
@@ -38,3 +39,6 @@ TRADAI_TEST_DEPLOY_LINT="$(scripts/deploy-lint-venv.sh)"
 export TRADAI_TEST_DEPLOY_LINT
 
 cargo test --workspace --locked --no-fail-fast "$@"
+# The dashboard in headless Chromium against a real `tradai up` (installs Chromium and the pinned
+# playwright-core when missing; fails when a check fails).
+scripts/browser-test.sh

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
 use tradai_engine::{
-    BacktestConfig, BacktestError, BacktestExport, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings,
+    BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings,
 };
-use tradai_metrics::{render_equity_svg, render_text_report, PlotOptions, ReportOptions};
+use tradai_metrics::{render_equity_svg, render_text_report, run_summary, BacktestExport, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
 use crate::spec::{field, RunSpec};
@@ -299,6 +299,27 @@ impl BacktestReport {
         doc.insert("meta".to_owned(), self.meta.clone());
         Ok(serde_json::Value::Object(doc))
     }
+
+    /// Writes the export document (the same JSON as [`BacktestReport::export_json`]) to `out`,
+    /// serialised straight from the typed trades and summary: no JSON tree is built, so a
+    /// year of minute candles (~50k trades, ~45 MB) costs one pass over the trades.
+    ///
+    /// # Errors
+    /// A write error of `out`, or a value serde_json cannot represent.
+    pub fn write_export(&self, out: impl std::io::Write) -> Result<(), serde_json::Error> {
+        /// The document's top level, borrowed from the report.
+        #[derive(serde::Serialize)]
+        struct Document<'a> {
+            trades: &'a [Trade],
+            unclosed_trades: &'a [tradai_core::UnclosedTrade],
+            summary: &'a tradai_metrics::Summary,
+            meta: &'a serde_json::Value,
+        }
+        let BacktestExport { trades, unclosed_trades, summary } = &self.export;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+        serde_json::to_writer_pretty(&mut out, &Document { trades, unclosed_trades, summary, meta: &self.meta })?;
+        std::io::Write::flush(&mut out).map_err(serde_json::Error::io)
+    }
 }
 
 /// [`run`] up to the typed export (progress stops short of 1).
@@ -337,7 +358,7 @@ pub fn run_report(
 #[must_use]
 pub fn report(v: &ValidatedRequest, result: BacktestResult, candles: usize) -> BacktestReport {
     let stake_currency = v.spec.stake_currency().to_owned();
-    let summary = result.summary(&v.config, &stake_currency, &v.timerange_text);
+    let summary = run_summary(&result, &v.config, &stake_currency, &v.timerange_text);
     let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
     let equity_svg = render_equity_svg(
         &result.balance_series,
@@ -416,7 +437,7 @@ mod tests {
     use tradai_core::{Instrument, Pair, StakeAmount};
 
     #[test]
-    fn export_json_is_the_serde_form() {
+    fn export_json_and_the_streamed_export_are_the_serde_form() {
         let pair: Pair = "ETH/BTC".parse().unwrap();
         let mut candles = tradai_core::Candles::default();
         let mut price = 0.05;
@@ -438,7 +459,7 @@ mod tests {
         config.stake_amount = StakeAmount::Fixed(0.01);
         let registry = StrategyRegistry::builtin();
         let result = BacktestRunner::new(registry.get("EmaCross").unwrap()).run(&config, &data).unwrap();
-        let export = result.export(&config, "BTC", "");
+        let export = BacktestExport::new(&result, &config, "BTC", "");
         assert!(export.trades.len() > 2 * JSON_CHUNK, "{}", export.trades.len());
         let meta = serde_json::json!({"strategy": "EmaCross"});
         let mut expected = serde_json::to_value(&export).unwrap();
@@ -446,6 +467,10 @@ mod tests {
         let report =
             BacktestReport { export, meta, report_text: String::new(), equity_svg: String::new(), candles: 0, balance_curve: Vec::new() };
         assert_eq!(report.export_json().unwrap(), expected);
+        // The streamed file is the same document.
+        let mut file = Vec::new();
+        report.write_export(&mut file).unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&file).unwrap(), expected);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_cloudformation::client::Waiters;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{Capability, StackDriftDetectionStatus, StackResourceDriftStatus};
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackDriftDetectionStatus, StackResourceDriftStatus};
 use aws_sdk_cloudformation::Client;
 use serde::Serialize;
 
@@ -90,6 +90,8 @@ pub struct StackState {
     pub status: String,
     /// Its outputs by logical id.
     pub outputs: BTreeMap<String, String>,
+    /// Its parameters' values by name.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// One resource CloudFormation found changed outside the stack.
@@ -136,6 +138,18 @@ where
     AwsError::sdk(SERVICE, operation, stack, e)
 }
 
+/// The parameters of an update: the given ones, and every other deployed one at its previous
+/// value (an update without a parameter would reset it to the template's default).
+fn keep_previous(mut given: Vec<Parameter>, deployed: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> Vec<Parameter> {
+    given.extend(
+        deployed
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .map(|k| Parameter::builder().parameter_key(k).use_previous_value(true).build()),
+    );
+    given
+}
+
 /// Whether the status is a final one a stack can be updated from.
 fn is_settled(status: &str) -> bool {
     !status.ends_with("_IN_PROGRESS")
@@ -173,8 +187,13 @@ impl StackClient {
             .iter()
             .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value().unwrap_or_default().to_owned())))
             .collect();
+        let parameters = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned())))
+            .collect();
         let status = stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-        Ok(Some(StackState { name: name.to_owned(), status, outputs }))
+        Ok(Some(StackState { name: name.to_owned(), status, outputs, parameters }))
     }
 
     /// The template body the stack was last deployed with.
@@ -191,7 +210,10 @@ impl StackClient {
     /// (`CAPABILITY_NAMED_IAM`).
     ///
     /// `same_template` decides whether the deployed body already is `body` (the caller knows
-    /// how to compare its templates; text comparison would see whitespace as change).
+    /// how to compare its templates; text comparison would see whitespace as change); the stack
+    /// is left alone when it is and the deployed `parameters` already have the given values
+    /// (parameters not given keep their template defaults on create and their deployed values
+    /// on update).
     ///
     /// # Errors
     /// [`StackError`]: the API failed, the stack rolled back (with the failed resources'
@@ -200,15 +222,19 @@ impl StackClient {
         &self,
         name: &str,
         body: &str,
+        parameters: &BTreeMap<String, String>,
         wait: Duration,
         same_template: impl Fn(&str) -> bool,
     ) -> Result<(StackAction, StackState), StackError> {
+        let given: Vec<Parameter> =
+            parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
         let action = match self.describe(name).await? {
             None => {
                 self.client
                     .create_stack()
                     .stack_name(name)
                     .template_body(body)
+                    .set_parameters(Some(given.clone()))
                     .capabilities(Capability::CapabilityNamedIam)
                     .tags(aws_sdk_cloudformation::types::Tag::builder().key("tradai:stack").value(name).build())
                     .send()
@@ -224,8 +250,9 @@ impl StackClient {
             Some(s) if !is_settled(&s.status) => {
                 return Err(StackError::TimedOut { stack: name.to_owned(), status: s.status, secs: 0 });
             }
-            Some(_) => {
-                if same_template(&self.deployed_template(name).await?) {
+            Some(s) => {
+                let same_parameters = parameters.iter().all(|(k, v)| s.parameters.get(k) == Some(v));
+                if same_parameters && same_template(&self.deployed_template(name).await?) {
                     StackAction::Unchanged
                 } else {
                     let sent = self
@@ -233,6 +260,7 @@ impl StackClient {
                         .update_stack()
                         .stack_name(name)
                         .template_body(body)
+                        .set_parameters(Some(keep_previous(given, &s.parameters, parameters)))
                         .capabilities(Capability::CapabilityNamedIam)
                         .send()
                         .await;
@@ -364,5 +392,29 @@ impl StackClient {
                 _ => tokio::time::sleep(Duration::from_secs(2)).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_keeps_the_deployed_parameters_it_is_not_given() {
+        let deployed = BTreeMap::from([("ImageTag".to_owned(), "v2".to_owned()), ("Other".to_owned(), "x".to_owned())]);
+        let wanted = BTreeMap::from([("Other".to_owned(), "y".to_owned())]);
+        let given = vec![Parameter::builder().parameter_key("Other").parameter_value("y").build()];
+        let all = keep_previous(given, &deployed, &wanted);
+        let shown: Vec<(Option<&str>, Option<&str>, Option<bool>)> =
+            all.iter().map(|p| (p.parameter_key(), p.parameter_value(), p.use_previous_value())).collect();
+        assert_eq!(shown, [(Some("Other"), Some("y"), None), (Some("ImageTag"), None, Some(true))]);
+    }
+
+    #[test]
+    fn failures_say_what_to_do_and_whether_to_retry() {
+        let e = StackError::NeedsDelete { stack: "s".into(), status: "ROLLBACK_COMPLETE".into() };
+        assert!(e.to_string().contains("delete-stack --stack-name s") && !e.is_retryable());
+        assert!(StackError::TimedOut { stack: "s".into(), status: "CREATE_IN_PROGRESS".into(), secs: 5 }.is_retryable());
+        assert!(is_settled("UPDATE_ROLLBACK_COMPLETE") && !is_settled("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
     }
 }

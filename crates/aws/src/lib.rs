@@ -1,6 +1,7 @@
 //! TradAI's AWS back ends, on the official AWS SDK for Rust: the DynamoDB job repository
-//! (the seeds' workflow-state table), the CloudFormation client behind `tradai deploy`, and the
-//! SDK configuration every AWS client here shares.
+//! (the seeds' workflow-state table), the SQS job queue of the `sqs` executor, the backtest
+//! workflow of Step Functions, the CloudFormation client behind `tradai deploy`, and the SDK
+//! configuration every AWS client here shares.
 //!
 //! Configuration follows the SDK's standard chain (environment, shared config and credential
 //! files, web identity, ECS and EC2 instance credentials), including `AWS_ENDPOINT_URL` and
@@ -15,12 +16,20 @@ mod cloudformation;
 mod config;
 mod dynamodb;
 mod error;
+mod sqs;
+mod stepfunctions;
 
+/// The Step Functions client, for callers that start executions.
+pub use aws_sdk_sfn as sfn;
 pub use bridge::SyncBridge;
 pub use cloudformation::{DriftedResource, ResourceDrift, StackAction, StackClient, StackError, StackState};
 pub use config::{load_sdk_config, AwsOverrides};
 pub use dynamodb::{create_job_table, DynamoJobRepository, STATUS_INDEX};
 pub use error::AwsError;
+pub use sqs::{create_job_queue, JobMessage, QueueTiming, Received, SqsJobQueue};
+pub use stepfunctions::{
+    backtest_state_machine, check_state_machine, start_backtest, BacktestStateMachine, BacktestWorkflow, WorkflowInput,
+};
 
 /// The SDK's shared configuration type, for callers that build their own clients.
 pub use aws_config::SdkConfig;

@@ -169,6 +169,18 @@ pub enum Command {
     /// Run one service on its own.
     #[command(after_help = cmd::services::SERVE_EXAMPLES)]
     Serve(cmd::services::ServeArgs),
+    /// Run backtests and hyperopt jobs from the backend's SQS queue (EXECUTOR_MODE=sqs).
+    ///
+    /// Any number of workers share one queue, job table (DYNAMODB_TABLE_NAME, or this
+    /// machine's job database) and data; a job delivered twice runs once.
+    #[command(after_help = cmd::worker::EXAMPLES)]
+    Worker(cmd::worker::WorkerArgs),
+    /// Run the one job of a strategy container (the ECS task's entrypoint).
+    ///
+    /// Reads TRADING_MODE (backtest, hyperopt), STRATEGY_NAME, STRATEGY_STAGE and JOB_ID from
+    /// the environment, claims that job, runs it and exits 0 when it is COMPLETED.
+    #[command(after_help = cmd::strategy_container::EXAMPLES)]
+    StrategyContainer(cmd::strategy_container::StrategyContainerArgs),
     /// Submit and follow jobs on a running backend (`--api URL`).
     #[command(subcommand)]
     Jobs(cmd::services::JobsCommand),
@@ -208,6 +220,8 @@ impl Command {
             Self::Serve(a) => services::run_serve(a, settings),
             Self::Jobs(c) => services::run_jobs(c, settings, ui),
             Self::Keys(c) => services::run_keys(c, settings),
+            Self::Worker(a) => cmd::worker::run(a, settings),
+            Self::StrategyContainer(a) => cmd::strategy_container::run(a, settings),
             Self::Data(c) => data::run(c, settings, ui.quiet),
             Self::Backtest(a) => backtest::run(a, settings, ui),
             Self::Hyperopt(a) => hyperopt::run(a, settings, ui),

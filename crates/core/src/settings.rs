@@ -73,15 +73,16 @@ impl StrategySettings {
 
 /// The settings a strategy file states (a Freqtrade class's attributes, a TOML strategy's
 /// keys), as written: the timeframe and ROI keys still text. [`DeclaredSettings::check`] is the
-/// one reading of them, shared by every kind of strategy file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DeclaredSettings<'a> {
-    /// `timeframe`.
-    pub timeframe: &'a str,
+/// one reading of them, shared by every kind of strategy file. Serde reads it with Freqtrade's
+/// attribute names, so a class description can embed it (`#[serde(flatten)]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredSettings {
+    /// `timeframe` (`None`: the class names none).
+    pub timeframe: Option<String>,
     /// `startup_candle_count`.
     pub startup_candle_count: usize,
     /// `minimal_roi`: minutes as text → ratio.
-    pub minimal_roi: &'a BTreeMap<String, f64>,
+    pub minimal_roi: BTreeMap<String, f64>,
     /// `stoploss`.
     pub stoploss: f64,
     /// `trailing_stop`.
@@ -118,7 +119,7 @@ pub struct InvalidSetting {
     pub expected: &'static str,
 }
 
-impl DeclaredSettings<'_> {
+impl DeclaredSettings {
     /// The settings in tradai's form: the timeframe parsed, ROI keys as whole minutes in
     /// ascending order, a stop-loss in [-1, 0), a leverage of at least 1.
     ///
@@ -126,12 +127,13 @@ impl DeclaredSettings<'_> {
     /// [`InvalidSetting`] naming the first setting that cannot be used.
     pub fn check(&self) -> Result<StrategySettings, InvalidSetting> {
         let invalid = |setting, value: String, expected| InvalidSetting { setting, value, expected };
+        let text = self.timeframe.as_deref().unwrap_or_default();
         let timeframe: Timeframe =
-            self.timeframe.trim().parse().map_err(|_| invalid("timeframe", self.timeframe.to_owned(), "a timeframe such as \"5m\" or \"1h\""))?;
+            text.trim().parse().map_err(|_| invalid("timeframe", text.to_owned(), "a timeframe such as \"5m\" or \"1h\""))?;
         let mut s = StrategySettings::new(timeframe);
         s.startup_candle_count = self.startup_candle_count;
         let mut roi = Vec::with_capacity(self.minimal_roi.len());
-        for (k, v) in self.minimal_roi {
+        for (k, v) in &self.minimal_roi {
             let minutes: i64 = k
                 .trim()
                 .parse()
@@ -172,9 +174,9 @@ mod tests {
     fn declared_settings_are_read_once_with_errors_naming_the_setting() {
         let roi: BTreeMap<String, f64> = [("10".to_owned(), 0.01), ("2".to_owned(), 0.03), ("0".to_owned(), 0.05)].into();
         let d = DeclaredSettings {
-            timeframe: "5m",
+            timeframe: Some("5m".into()),
             startup_candle_count: 30,
-            minimal_roi: &roi,
+            minimal_roi: roi,
             stoploss: -0.1,
             trailing_stop: true,
             trailing_stop_positive: Some(0.01),
@@ -192,10 +194,10 @@ mod tests {
         assert_eq!((s.timeframe, s.startup_candle_count, s.trailing_stop_positive), (Timeframe::M5, 30, Some(0.01)));
         let bad_roi: BTreeMap<String, f64> = [("1h".to_owned(), 0.01)].into();
         for (d, setting, value) in [
-            (DeclaredSettings { timeframe: "7x", ..d }, "timeframe", "7x"),
-            (DeclaredSettings { minimal_roi: &bad_roi, ..d }, "minimal_roi key", "1h"),
-            (DeclaredSettings { stoploss: 0.1, ..d }, "stoploss", "0.1"),
-            (DeclaredSettings { leverage: 0.5, ..d }, "leverage", "0.5"),
+            (DeclaredSettings { timeframe: Some("7x".into()), ..d.clone() }, "timeframe", "7x"),
+            (DeclaredSettings { minimal_roi: bad_roi, ..d.clone() }, "minimal_roi key", "1h"),
+            (DeclaredSettings { stoploss: 0.1, ..d.clone() }, "stoploss", "0.1"),
+            (DeclaredSettings { leverage: 0.5, ..d.clone() }, "leverage", "0.5"),
         ] {
             let e = d.check().unwrap_err();
             assert_eq!((e.setting, e.value.as_str()), (setting, value), "{e}");

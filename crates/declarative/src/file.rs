@@ -198,9 +198,9 @@ impl StrategyFile {
     pub(crate) fn check(&self) -> Result<Checked, DeclarativeError> {
         let trailing = self.trailing.as_ref();
         let s = DeclaredSettings {
-            timeframe: &self.timeframe,
+            timeframe: Some(self.timeframe.clone()),
             startup_candle_count: self.startup_candle_count,
-            minimal_roi: &self.minimal_roi,
+            minimal_roi: self.minimal_roi.clone(),
             stoploss: self.stoploss,
             // A `[trailing]` table turns the trailing stop on.
             trailing_stop: trailing.is_some(),

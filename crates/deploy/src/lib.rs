@@ -18,4 +18,4 @@ pub mod template;
 pub use env::{EnvProfile, Environment};
 pub use error::DeployError;
 pub use naming::{Deployment, Layer, DEFAULT_PREFIX};
-pub use stacks::{render, RenderedStack};
+pub use stacks::{render, Inputs, RenderedStack};

@@ -86,7 +86,7 @@ fn cli() {
     let t2 = Instant::now();
     drop(data);
     let t3 = Instant::now();
-    let export = result.export(&cfg, "USDT", "");
+    let export = tradai_metrics::BacktestExport::new(&result, &cfg, "USDT", "");
     let t4 = Instant::now();
     let doc = serde_json::to_value(&export).unwrap();
     let t5 = Instant::now();

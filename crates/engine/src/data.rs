@@ -305,7 +305,7 @@ impl MarketView<'_> {
         if changes.is_empty() {
             return 0.0;
         }
-        tradai_metrics::numeric::pairwise_sum(&changes) / changes.len() as f64
+        tradai_indicators::numeric::pairwise_sum(&changes) / changes.len() as f64
     }
 }
 

@@ -11,7 +11,7 @@
 //!    part is sequential) and applies every rule of `conformance/SEMANTICS.md`: signal shift,
 //!    pair order, slots, exact-decimal stake and amount, tick rounding, exit order and prices,
 //!    resting exit orders, futures reversal, force exit at the end.
-//! 4. The [`BacktestResult`] carries what [`tradai_metrics::summarize`] needs.
+//! 4. The [`BacktestResult`] carries everything a summary needs (tradai-metrics' `run_summary`).
 //!
 //! [`BacktestRunner`] wraps the three steps. [`TradingSession`] steps the same simulator one
 //! candle at a time, for trading nodes (one implementation of the rules for both).
@@ -34,7 +34,7 @@ pub use config::BacktestConfig;
 pub use data::{PairData, PreparedMarket, PreparedPair};
 pub use error::BacktestError;
 pub use registry::{DuplicateStrategy, StrategyInfo, StrategyRegistry, UnknownStrategy};
-pub use runner::{BacktestExport, BacktestResult, BacktestRunner};
+pub use runner::{BacktestResult, BacktestRunner};
 pub use session::{CandleOutcome, Entry, ExitOrderState, OpenTradeState, SessionError, SessionState, TradingSession, WalletState};
 pub use strategy::{
     IndicatorCache, ParamError, ParamKind, ParamSpace, ParamSpec, ParamValue, ParamValues, Signals, Strategy, StrategyFailure,

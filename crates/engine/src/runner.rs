@@ -1,8 +1,8 @@
-//! Running a strategy over prepared data, and the result a run hands to metrics and export.
+//! Running a strategy over prepared data, and the result a run hands on (tradai-metrics
+//! summarises it; the engine knows nothing of where results go).
 
 use rayon::prelude::*;
 use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};
-use tradai_metrics::{summarize, Summary, SummaryInput};
 
 use crate::config::BacktestConfig;
 use crate::data::{MarketView, PairData, PreparedInput, PreparedMarket};
@@ -38,64 +38,6 @@ pub struct BacktestResult {
     pub balance_series: Vec<(i64, f64)>,
     /// Pairs without any candle after the start-up rows (they took no part).
     pub skipped_pairs: Vec<Pair>,
-}
-
-impl BacktestResult {
-    /// The input of [`tradai_metrics::summarize`] for this run.
-    ///
-    /// `timerange` is the `--timerange` text as given (empty when none).
-    #[must_use]
-    pub fn summary_input<'a>(&'a self, config: &'a BacktestConfig, stake_currency: &'a str, timerange: &'a str) -> SummaryInput<'a> {
-        SummaryInput {
-            trades: &self.trades,
-            unclosed_trades: &self.unclosed_trades,
-            settings: &self.settings,
-            strategy: &self.strategy,
-            pair_count: config.pairs.len(),
-            pairs: &config.pairs,
-            timerange,
-            stake_amount: config.stake_amount,
-            stake_currency,
-            starting_balance: self.starting_balance,
-            final_balance: self.final_balance,
-            max_open_trades_setting: config.max_open_trades_setting(),
-            rejected_signals: self.rejected_signals,
-            market_change: self.market_change,
-            trading_mode: config.trading_mode.as_str(),
-            margin_mode: if config.trading_mode == tradai_core::MarketType::Futures { "isolated" } else { "" },
-            backtest_start_ms: self.backtest_start_ms,
-            backtest_end_ms: self.backtest_end_ms,
-            balance_series: &self.balance_series,
-        }
-    }
-
-    /// The summary metrics of this run.
-    #[must_use]
-    pub fn summary(&self, config: &BacktestConfig, stake_currency: &str, timerange: &str) -> Summary {
-        summarize(&self.summary_input(config, stake_currency, timerange))
-    }
-
-    /// The export document in the shape of Freqtrade's results (and the conformance
-    /// `expected/*.json` files): `trades`, `unclosed_trades` and `summary`.
-    #[must_use]
-    pub fn export(&self, config: &BacktestConfig, stake_currency: &str, timerange: &str) -> BacktestExport {
-        BacktestExport {
-            trades: self.trades.clone(),
-            unclosed_trades: self.unclosed_trades.clone(),
-            summary: self.summary(config, stake_currency, timerange),
-        }
-    }
-}
-
-/// The exported form of a run.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BacktestExport {
-    /// Closed trades.
-    pub trades: Vec<Trade>,
-    /// Trades left open.
-    pub unclosed_trades: Vec<UnclosedTrade>,
-    /// Summary metrics with Freqtrade's key names.
-    pub summary: Summary,
 }
 
 /// Runs one strategy with one set of parameter values.

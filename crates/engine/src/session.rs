@@ -195,6 +195,9 @@ pub struct TradingSession<'a> {
     processed: Vec<i64>,
     /// Time index of the next candle to step (1 is the first after `min_date`).
     next_k: i64,
+    /// Pairs whose open trade exits at the next stepped candle's open (see
+    /// [`TradingSession::force_exit`]).
+    forced: Vec<usize>,
 }
 
 impl std::fmt::Debug for TradingSession<'_> {
@@ -229,7 +232,16 @@ impl<'a> TradingSession<'a> {
         }
         let mut sim = Sim::new(config, settings, &market.view(), signals, true);
         sim.wallet_update();
-        Ok(Self { sim, market, config, settings, strategy: strategy.to_owned(), processed: vec![i64::MIN; market.pairs.len()], next_k: 1 })
+        Ok(Self {
+            sim,
+            market,
+            config,
+            settings,
+            strategy: strategy.to_owned(),
+            processed: vec![i64::MIN; market.pairs.len()],
+            next_k: 1,
+            forced: Vec::new(),
+        })
     }
 
     fn candle_ms(&self, k: i64) -> i64 {
@@ -261,6 +273,9 @@ impl<'a> TradingSession<'a> {
             return None;
         }
         let closed_before = self.sim.trades().len();
+        for p in std::mem::take(&mut self.forced) {
+            self.sim.force_exit(p, k);
+        }
         let entered = self.sim.step(k, &mut self.processed).to_vec();
         self.next_k += 1;
         let mut outcome = CandleOutcome { candle_ms: self.candle_ms(k), entries: Vec::new(), exits: Vec::new() };
@@ -288,6 +303,9 @@ impl<'a> TradingSession<'a> {
             return None;
         }
         let closed_before = self.sim.trades().len();
+        for p in std::mem::take(&mut self.forced) {
+            self.sim.force_exit(p, k);
+        }
         let entered = !self.sim.step(k, &mut self.processed).is_empty();
         self.next_k += 1;
         Some(entered || self.sim.trades().len() != closed_before)
@@ -310,6 +328,31 @@ impl<'a> TradingSession<'a> {
     /// the rules. Part of [`SessionState`], so it survives a restart.
     pub fn stop_entries(&mut self) {
         self.sim.entries_allowed = false;
+    }
+
+    /// A forced exit (Freqtrade's `/forceexit`): the open trade of `pair` (every open trade
+    /// with `None`) exits at the next stepped candle's open with exit reason `force_exit`,
+    /// by the same code that force-exits what a backtest leaves open. Returns the pairs whose
+    /// trades will exit (none when `pair` has no open trade). The request is not part of
+    /// [`SessionState`]: a caller that stores state asks again after a restart.
+    pub fn force_exit(&mut self, pair: Option<&Pair>) -> Vec<Pair> {
+        let wanted: Vec<usize> = match pair {
+            None => self.sim.open_pairs().to_vec(),
+            Some(p) => self.sim.pair_index(p).filter(|i| self.sim.open_pairs().contains(i)).into_iter().collect(),
+        };
+        for p in &wanted {
+            if !self.forced.contains(p) {
+                self.forced.push(*p);
+            }
+        }
+        wanted.iter().map(|&p| self.market.pairs[p].pair.clone()).collect()
+    }
+
+    /// Declares the market's last candle not the end of the run: a live node's market grows
+    /// by a candle at a time, and its newest candle is not the backtest's last one, on which
+    /// nothing opens. Everything else is unchanged.
+    pub fn set_open_end(&mut self) {
+        self.sim.open_end = true;
     }
 
     /// Whether new trades may open.
@@ -425,8 +468,8 @@ mod tests {
     use crate::registry::StrategyRegistry;
     use crate::runner::BacktestRunner;
     use crate::sim::tests::market;
+    use tradai_core::StakeAmount;
     use tradai_core::{MarketType, Timeframe};
-    use tradai_metrics::StakeAmount;
 
     fn assert_same(a: &BacktestResult, b: &BacktestResult, what: &str) {
         assert_eq!(a.trades, b.trades, "{what}");
@@ -437,6 +480,37 @@ mod tests {
         for (x, y) in a.balance_series.iter().zip(&b.balance_series) {
             assert_eq!((x.0, x.1.to_bits()), (y.0, y.1.to_bits()), "{what}");
         }
+    }
+
+    /// A forced exit closes the trade at the next stepped candle's open with `force_exit`,
+    /// once, and leaves the other trades to the rules.
+    #[test]
+    fn a_forced_exit_closes_at_the_next_open() {
+        let registry = StrategyRegistry::builtin();
+        let data = market(&["A/USDT", "B/USDT"], 1, 100.0, None);
+        let strategy = registry.get("EmaCross").unwrap();
+        let mut cfg = BacktestConfig::new(data.iter().map(|d| d.pair.clone()).collect(), Timeframe::M5);
+        cfg.stake_amount = StakeAmount::Fixed(1.0);
+        cfg.starting_balance = 10.0;
+        let startup = strategy.settings().startup_candle_count;
+        let m = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).unwrap();
+        let runner = BacktestRunner::new(strategy);
+        let (settings, signals) = runner.session_inputs(&cfg, &m).unwrap();
+        let mut session = TradingSession::new("EmaCross", &cfg, &settings, &m, &signals).unwrap();
+        assert!(session.force_exit(None).is_empty(), "nothing open yet");
+        while session.open_trades().is_empty() {
+            session.step().unwrap();
+        }
+        let open = session.open_trades()[0].clone();
+        assert_eq!(session.force_exit(Some(&open.pair)), vec![open.pair.clone()]);
+        let k_ms = session.next_candle_ms().unwrap();
+        let out = session.step().unwrap();
+        let t = out.exits.iter().find(|t| t.pair == open.pair).expect("forced exit");
+        assert_eq!((t.exit_reason, t.close_timestamp, t.open_timestamp), (ExitReason::ForceExit, k_ms, open.open_timestamp));
+        let p = m.pairs.iter().find(|p| p.pair == open.pair).unwrap();
+        let row = p.candles.ts.iter().position(|ts| *ts == k_ms).unwrap();
+        assert_eq!(t.close_rate, p.candles.open[row]);
+        assert!(session.open_trades().iter().all(|o| o.pair != open.pair || o.open_timestamp > open.open_timestamp));
     }
 
     /// Every built-in strategy, spot and futures, with and without slot limits: stepping the

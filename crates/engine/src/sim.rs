@@ -176,6 +176,9 @@ pub(crate) struct Sim<'a> {
     scratch: Vec<usize>,
     /// New trades may open on stepped candles (a session's kill switch clears it).
     pub(crate) entries_allowed: bool,
+    /// The market's last candle is not the run's last (a live node's market grows): entries
+    /// may open on it, as on any other candle.
+    pub(crate) open_end: bool,
 }
 
 /// Runs the simulation. `signals` is aligned with `market.pairs`.
@@ -270,6 +273,7 @@ impl<'a> Sim<'a> {
             entered: Vec::new(),
             scratch: Vec::new(),
             entries_allowed: true,
+            open_end: false,
         }
     }
 }
@@ -367,7 +371,7 @@ impl Sim<'_> {
         if let Some(b) = self.balance.get_mut(idx(k - 1)) {
             b.1 = value;
         }
-        let can_enter = k < self.k_max && self.entries_allowed;
+        let can_enter = (k < self.k_max || self.open_end) && self.entries_allowed;
         let t = self.min_date + self.step * k;
         // The open pairs as they were before this candle (closing one changes the list).
         let mut snapshot = std::mem::take(&mut self.scratch);
@@ -1314,6 +1318,31 @@ impl Sim<'_> {
             exit_order_placed: oo.placed,
         });
         self.wallet_update();
+    }
+
+    /// A forced exit (a node's `/forceexit`, or its kill switch with `close_all`): pair `p`'s
+    /// trade exits at the open of candle `k`, as `handle_left_open` force-exits what the
+    /// backtest leaves open. `false` when the pair has no open trade or no candle at `k`.
+    pub(crate) fn force_exit(&mut self, p: usize, k: i64) -> bool {
+        let Some(i) = self.row_at(p, k) else { return false };
+        let Some(mut tr) = self.open[p].take() else { return false };
+        let t = self.min_date + self.step * k;
+        let o = self.pairs[p].open[i];
+        self.place_exit_order(p, &mut tr, o, ExitReason::ForceExit, t);
+        tr.exit_reason = Some(ExitReason::ForceExit);
+        self.open[p] = Some(tr);
+        self.close_trade(p, t);
+        true
+    }
+
+    /// Indices of the pairs with an open trade, in opening order.
+    pub(crate) fn open_pairs(&self) -> &[usize] {
+        &self.open_order
+    }
+
+    /// Index of `pair`, if the run trades it.
+    pub(crate) fn pair_index(&self, pair: &Pair) -> Option<usize> {
+        self.names.iter().position(|n| *n == pair)
     }
 
     /// `handle_left_open` (§7, §9): force-exit every trade still open at the open of its

@@ -276,7 +276,14 @@ impl Signals {
     /// `n` candles without any signal and without short columns.
     #[must_use]
     pub fn long_only(n: usize) -> Self {
-        Self { enter_long: vec![false; n], exit_long: vec![false; n], enter_short: Vec::new(), exit_short: Vec::new(), enter_tag: None, exit_tag: None }
+        Self {
+            enter_long: vec![false; n],
+            exit_long: vec![false; n],
+            enter_short: Vec::new(),
+            exit_short: Vec::new(),
+            enter_tag: None,
+            exit_tag: None,
+        }
     }
 
     /// Number of candles covered.

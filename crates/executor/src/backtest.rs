@@ -87,7 +87,8 @@ impl JobHandler for BacktestHandler {
                 return JobOutcome::Failed(job_error("invalid_request", m.to_owned(), false));
             };
             // The first part of the bar is the sync; the detail names the step.
-            let report = |p: f64, d: serde_json::Value| ctx.progress(p * ENSURE_SHARE, Some(serde_json::json!({"step": "ensure_data", "sync": d})));
+            let report =
+                |p: f64, d: serde_json::Value| ctx.progress(p * ENSURE_SHARE, Some(serde_json::json!({"step": "ensure_data", "sync": d})));
             match ensure.ensure(&cfg.request, ctx.cancel, &report) {
                 Ok(done) => ctx.progress(ENSURE_SHARE, Some(serde_json::json!({"step": "backtest", "ensure_data": done}))),
                 Err(outcome) => return outcome,

@@ -52,11 +52,17 @@ impl DataEnsurer {
     /// The job's outcome: `Failed` with `invalid_request` for a run without a window start or
     /// timeframe, `data_sync_failed` naming the pairs that could not be synced; `Cancelled`
     /// when `cancel` was set.
-    pub fn ensure(&self, spec: &RunSpec, cancel: &AtomicBool, report: &dyn Fn(f64, serde_json::Value)) -> Result<serde_json::Value, JobOutcome> {
+    pub fn ensure(
+        &self,
+        spec: &RunSpec,
+        cancel: &AtomicBool,
+        report: &dyn Fn(f64, serde_json::Value),
+    ) -> Result<serde_json::Value, JobOutcome> {
         let invalid = |m: String| JobOutcome::Failed(job_error("invalid_request", m, false));
-        let start_ms = spec.timerange.start_ms.ok_or_else(|| {
-            invalid("ensure_data needs the start of the window (timerange, start_date or date_range.start)".to_owned())
-        })?;
+        let start_ms = spec
+            .timerange
+            .start_ms
+            .ok_or_else(|| invalid("ensure_data needs the start of the window (timerange, start_date or date_range.start)".to_owned()))?;
         let timeframe = spec.timeframe.ok_or_else(|| invalid("ensure_data needs the run's timeframe".to_owned()))?;
         let client = tradai_exchange::connect(&spec.exchange, &self.endpoints, self.transport.clone())
             .map_err(|e| invalid(format!("ensure_data: {}", error_chain(&e))))?;

@@ -9,4 +9,14 @@ pub enum ExecutorError {
     /// A worker thread could not start.
     #[error("cannot start a worker thread")]
     Spawn(#[source] std::io::Error),
+    /// A remote executor (queue, ECS, Step Functions) did not take a committed job; it stays
+    /// PENDING.
+    #[error("cannot hand job '{job_id}' to the executor")]
+    Submit {
+        /// The job.
+        job_id: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

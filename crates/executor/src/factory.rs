@@ -14,6 +14,7 @@ use crate::hyperopt::{self, HyperoptRunner};
 use crate::mode::ExecutorMode;
 use crate::observer::JobObserver;
 use crate::pool::WorkerPool;
+use crate::queue::JobQueue;
 use crate::results::ResultStore;
 use crate::retraining::{self, RetrainRunner};
 use crate::settings::ExecutorSettings;
@@ -103,13 +104,47 @@ impl ExecutorFactory {
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
         let BackendJobs { endpoints, tracking } = extra;
         Self::check(&settings)?;
+        let kinds = Self::kinds(&settings, settings.mode, endpoints, tracking)?;
+        WorkerPool::start(settings, jobs, results, kinds, observers)
+    }
+
+    /// Starts the pool of a `tradai worker` process: backtest and hyperopt jobs in this
+    /// process, each one the job of a message `queue` delivers; backtests whose `ensure_data`
+    /// step syncs do so from `endpoints`.
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_worker(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        endpoints: Option<tradai_exchange::Endpoints>,
+        observers: Vec<Arc<dyn JobObserver>>,
+        queue: Arc<dyn JobQueue>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::check(&settings)?;
+        if settings.workers == 0 {
+            return Err(ExecutorError::Config("a worker needs at least one worker thread (server.workers or --workers)".into()));
+        }
+        let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints, None)?;
+        WorkerPool::start_fed(settings, jobs, results, kinds, observers, queue)
+    }
+
+    /// The backtest and hyperopt job kinds of an embedded mode, and retraining jobs on the
+    /// registry of `tracking` if given.
+    fn kinds(
+        settings: &ExecutorSettings,
+        mode: ExecutorMode,
+        endpoints: Option<tradai_exchange::Endpoints>,
+        tracking: Option<Tracking>,
+    ) -> Result<Vec<JobKind>, ExecutorError> {
         let store_location = settings.store_location.clone();
         let backtest_kind = move |make: backtest::RunnerFactory| match &endpoints {
             Some(e) => JobKind::backtest_ensuring(make, store_location.clone(), e.clone()),
             None => JobKind::backtest(make),
         };
         let location = settings.store_location.clone();
-        let kinds = match settings.mode {
+        Ok(match mode {
             ExecutorMode::Local => {
                 tradai_store::CandleStore::open(&location)
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
@@ -163,8 +198,13 @@ impl ExecutorFactory {
                 kinds.extend(retraining);
                 kinds
             }
-        };
-        WorkerPool::start(settings, jobs, results, kinds, observers)
+            remote => {
+                return Err(ExecutorError::Config(format!(
+                    "executor mode '{}' runs jobs elsewhere: the entry point must build its submitter (and `tradai worker` runs them)",
+                    remote.as_str()
+                )))
+            }
+        })
     }
 
     /// Starts data-collection's worker pool: exchange syncs into the store, always in this

@@ -7,8 +7,10 @@
 //! After a job's final status is durable the pool's [`JobObserver`]s see it; [`tracking`]
 //! is the one that logs finished runs to the experiment tracker through an outbox.
 //!
-//! This is where the remote executors (SQS, ECS, Step Functions) belong: each one a
-//! [`BacktestJobSubmitter`] chosen by [`ExecutorFactory`] from `server.executor`.
+//! The remote modes (`sqs`, `ecs`, `stepfunctions`) hand jobs to a [`BacktestJobSubmitter`]
+//! the entry point builds over a cloud back end; for `sqs` that is a [`QueueSubmitter`] over a
+//! [`JobQueue`], and `tradai worker` runs a [`WorkerPool`] fed by the same queue
+//! ([`ExecutorFactory::create_worker`]). This crate knows no cloud service.
 
 pub mod backtest;
 mod child;
@@ -20,6 +22,7 @@ pub mod hyperopt;
 mod mode;
 mod observer;
 mod pool;
+mod queue;
 pub mod results;
 pub mod retraining;
 mod settings;
@@ -35,6 +38,7 @@ pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, Hyperop
 pub use mode::ExecutorMode;
 pub use observer::JobObserver;
 pub use pool::WorkerPool;
+pub use queue::{Delivery, JobQueue, QueueError, QueueSubmitter, Settle, SingleJob};
 pub use results::ResultStore;
 pub use retraining::{RetrainFailure, RetrainRunner, RetrainRunnerFactory, RetrainingJobConfig, RETRAINING};
 pub use settings::ExecutorSettings;

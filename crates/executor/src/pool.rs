@@ -8,6 +8,10 @@
 //! scan at start-up and periodically): back to PENDING while attempts remain, FAILED with the
 //! reason after that. Shutdown stops claiming, waits a bounded time, then hands running jobs
 //! back. After a job's final status is recorded, the pool's observers see it.
+//!
+//! A pool fed by a [`JobQueue`] (`tradai worker`) learns which job to run from a message
+//! instead of taking the oldest PENDING one: it claims that job by id, runs it, and settles
+//! the message by what happened (see [`WorkerPool::run_delivery`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +26,7 @@ use crate::error::ExecutorError;
 use crate::handler::{chain, job_error, JobContext, JobHandler, JobKind, JobOutcome};
 use crate::mode::ExecutorMode;
 use crate::observer::JobObserver;
+use crate::queue::{Delivery, JobQueue, Settle};
 use crate::results::ResultStore;
 use crate::settings::ExecutorSettings;
 use crate::submitter::BacktestJobSubmitter;
@@ -99,6 +104,19 @@ pub struct WorkerPool {
     threads: Mutex<Vec<JoinHandle<()>>>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
     supervisor_stop: AtomicBool,
+    /// Where the jobs to run come from when not from the repository's oldest PENDING.
+    queue: Option<Arc<dyn JobQueue>>,
+}
+
+/// How a run of a claimed job ended, for whoever settles its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// The final status is recorded.
+    Finished,
+    /// Handed back for the next start (shutdown), or taken over elsewhere.
+    NotFinished,
+    /// The final status could not be recorded; the job stays RUNNING until the orphan scan.
+    Unrecorded,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -161,7 +179,11 @@ struct ClaimFailures {
 impl ClaimFailures {
     /// Records a failure; returns how long to wait before the next claim.
     fn failed(&mut self, e: &tradai_jobs::RepoError, executor_id: &str) -> Duration {
-        let what = chain(e);
+        self.failed_with(chain(e), executor_id)
+    }
+
+    /// Records a failure described by `what` (its cause chain).
+    fn failed_with(&mut self, what: String, executor_id: &str) -> Duration {
         self.streak = self.streak.saturating_add(1);
         let wait = Duration::from_secs(1u64 << self.streak.saturating_sub(1).min(6)).min(Duration::from_secs(60));
         if self.last.as_deref() != Some(what.as_str()) {
@@ -204,6 +226,33 @@ impl WorkerPool {
         kinds: Vec<JobKind>,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<Self>, ExecutorError> {
+        Self::start_with(settings, jobs, results, kinds, observers, None)
+    }
+
+    /// As [`WorkerPool::start`], but each worker runs the jobs `queue` delivers (claimed by
+    /// id) instead of the oldest PENDING one: the pool of a `tradai worker` process.
+    ///
+    /// # Errors
+    /// [`ExecutorError::Spawn`].
+    pub fn start_fed(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        kinds: Vec<JobKind>,
+        observers: Vec<Arc<dyn JobObserver>>,
+        queue: Arc<dyn JobQueue>,
+    ) -> Result<Arc<Self>, ExecutorError> {
+        Self::start_with(settings, jobs, results, kinds, observers, Some(queue))
+    }
+
+    fn start_with(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        kinds: Vec<JobKind>,
+        observers: Vec<Arc<dyn JobObserver>>,
+        queue: Option<Arc<dyn JobQueue>>,
+    ) -> Result<Arc<Self>, ExecutorError> {
         let host = hostname();
         let instance = format!("{host}:{}:{}", std::process::id(), own_nonce());
         let worker_ids = (0..settings.workers).map(|i| format!("{instance}/w{i}")).collect();
@@ -221,6 +270,7 @@ impl WorkerPool {
             threads: Mutex::new(Vec::new()),
             supervisor: Mutex::new(None),
             supervisor_stop: AtomicBool::new(false),
+            queue,
         });
         pool.scan_orphans(&host);
         let name = pool.kinds.first().map_or("job", JobKind::job_type);
@@ -286,13 +336,35 @@ impl WorkerPool {
         }
         let types: Vec<&str> = self.kinds.iter().map(JobKind::job_type).collect();
         let mut failing = ClaimFailures::default();
+        if let Some(queue) = &self.queue {
+            while !self.stopping.load(Ordering::SeqCst) {
+                match queue.receive() {
+                    Ok(Some(d)) => {
+                        failing.recovered(executor_id);
+                        let how = self.run_delivery(&d, &mut handlers, executor_id);
+                        if let Err(e) = queue.settle(&d, how) {
+                            tracing::warn!(job_id = %d.job_id, error = %chain(&e), "cannot settle the message; it comes back after its lease");
+                        }
+                    }
+                    // The receive was a long poll: no wait here.
+                    Ok(None) => failing.recovered(executor_id),
+                    Err(e) => {
+                        let wait = failing.failed_with(chain(&e), executor_id);
+                        self.wait_for_work(wait);
+                    }
+                }
+            }
+            return;
+        }
         while !self.stopping.load(Ordering::SeqCst) {
             match self.jobs.claim_next(&types, executor_id) {
                 Ok(claimed) => {
                     failing.recovered(executor_id);
                     match claimed {
                         Some(job) => match handlers.get_mut(job.job_type.as_str()) {
-                            Some(h) => self.run_job(job, h.as_mut(), executor_id),
+                            Some(h) => {
+                                self.run_job(job, h.as_mut(), executor_id);
+                            }
                             None => {
                                 tracing::error!(job_id = %job.id, job_type = %job.job_type, "claimed a job of a type this pool does not run");
                             }
@@ -308,7 +380,60 @@ impl WorkerPool {
         }
     }
 
-    fn run_job(&self, job: Job, handler: &mut dyn JobHandler, executor_id: &str) {
+    /// Runs the job of one delivery if it is claimable here, and says how to settle the
+    /// message: a job finished here or elsewhere (or unknown) is done with; one RUNNING
+    /// elsewhere comes back after the orphan timeout (if its worker died meanwhile, the orphan
+    /// scan has handed it back by then); one waiting out a back-off comes back when it is due.
+    fn run_delivery(&self, d: &Delivery, handlers: &mut HashMap<&'static str, Box<dyn JobHandler>>, executor_id: &str) -> Settle {
+        let later = |e: &RepoError| {
+            tracing::warn!(job_id = %d.job_id, error = %chain(e), "job repository failed; the message comes back later");
+            Settle::Again(Duration::from_secs(5))
+        };
+        if !handlers.contains_key(d.job_type.as_str()) {
+            tracing::warn!(job_id = %d.job_id, job_type = %d.job_type, "message for a job type this worker does not run; leaving it");
+            return Settle::Again(Duration::ZERO);
+        }
+        let claimed = match self.jobs.claim(&d.job_id, executor_id) {
+            Ok(c) => c,
+            Err(RepoError::NotFound(_)) => {
+                tracing::warn!(job_id = %d.job_id, "message for a job that does not exist; dropping it");
+                return Settle::Done;
+            }
+            Err(e) => return later(&e),
+        };
+        let Some(job) = claimed else {
+            let job = match self.jobs.get(&d.job_id) {
+                Ok(j) => j,
+                Err(e) => return later(&e),
+            };
+            return match job.status {
+                s if s.is_terminal() => {
+                    tracing::info!(job_id = %job.id, status = %s, "duplicate delivery of a finished job; dropping it");
+                    Settle::Done
+                }
+                JobStatus::Running => {
+                    tracing::info!(job_id = %job.id, executor = ?job.executor_id, "job runs elsewhere; the message comes back after the orphan timeout");
+                    Settle::Again(self.settings.orphan_after)
+                }
+                // PENDING but not claimable: waiting out the back-off of a hand-back. Asked
+                // again after one base back-off (the job record does not say how long is left).
+                _ => Settle::Again(self.settings.retry_backoff.max(Duration::from_secs(1))),
+            };
+        };
+        let Some(h) = handlers.get_mut(job.job_type.as_str()) else {
+            // The message lied about the type: give the claim and its attempt back.
+            tracing::error!(job_id = %job.id, job_type = %job.job_type, "claimed a job of a type this pool does not run");
+            let _ = self.jobs.hand_back(&job.id, None, false);
+            return Settle::Again(Duration::ZERO);
+        };
+        match self.run_job(job, h.as_mut(), executor_id) {
+            Ran::Finished => Settle::Done,
+            Ran::NotFinished => Settle::Again(Duration::ZERO),
+            Ran::Unrecorded => Settle::Again(self.settings.orphan_after),
+        }
+    }
+
+    fn run_job(&self, job: Job, handler: &mut dyn JobHandler, executor_id: &str) -> Ran {
         let id = job.id.clone();
         let rj = Arc::new(RunningJob::new());
         self.lock_running().insert(id.clone(), Arc::clone(&rj));
@@ -338,11 +463,11 @@ impl WorkerPool {
                         Ok(_) => tracing::info!(job_id = %id, "job handed back for the next start"),
                         Err(e) => tracing::warn!(job_id = %id, error = %chain(&e), "could not hand the job back"),
                     }
-                    return;
+                    return Ran::NotFinished;
                 }
                 StopReason::Lost => {
                     tracing::warn!(job_id = %id, "job was taken over elsewhere; dropping this run");
-                    return;
+                    return Ran::NotFinished;
                 }
                 StopReason::User | StopReason::None => (JobStatus::Cancelled, None, None),
             },
@@ -363,8 +488,12 @@ impl WorkerPool {
                         o.finished(&j, &self.results);
                     }
                 }
+                Ran::Finished
             }
-            Err(e) => tracing::warn!(job_id = %id, error = %e, "could not record the outcome"),
+            Err(e) => {
+                tracing::warn!(job_id = %id, error = %e, "could not record the outcome");
+                Ran::Unrecorded
+            }
         }
     }
 

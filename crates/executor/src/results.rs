@@ -83,6 +83,39 @@ impl ResultStore {
         write_atomic(&dir.join(name), bytes)
     }
 
+    /// The names of a job's stored artifacts, sorted (none for a job that stored nothing).
+    ///
+    /// # Errors
+    /// [`ResultError::Io`] when the job's directory cannot be read.
+    pub fn artifact_names(&self, job_id: &str) -> Result<Vec<String>, ResultError> {
+        let dir = self.job_dir(job_id)?;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(ResultError::Io { path: dir, source }),
+        };
+        let mut names = Vec::new();
+        for e in entries {
+            let e = e.map_err(|source| ResultError::Io { path: dir.clone(), source })?;
+            // Only finished artifacts: an atomic write's temporary file is not one.
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                if let Some(n) = e.file_name().to_str().filter(|n| !n.starts_with('.')) {
+                    names.push(n.to_owned());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The bytes of one artifact of a job.
+    ///
+    /// # Errors
+    /// [`ResultError::Missing`] when the job has no such artifact, [`ResultError::Io`].
+    pub fn read_bytes(&self, job_id: &str, name: &str) -> Result<Vec<u8>, ResultError> {
+        self.read(job_id, name)
+    }
+
     /// One artifact of a job as text.
     ///
     /// # Errors

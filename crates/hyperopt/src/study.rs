@@ -349,7 +349,7 @@ impl<'s> Hyperopt<'s> {
     ) -> Result<(f64, EpochMetrics), HyperoptError> {
         let strategy = WithSettings::new(self.strategy, candidate.settings.clone());
         let result = BacktestRunner::new(&strategy).with_params(&candidate.params).run_prepared(&self.backtest, market, caches)?;
-        let metrics = EpochMetrics::from_summary(&result.summary(&self.backtest, &self.stake_currency, ""));
+        let metrics = EpochMetrics::from_summary(&tradai_metrics::run_summary(&result, &self.backtest, &self.stake_currency, ""));
         Ok((self.config.loss.loss(&metrics), metrics))
     }
 

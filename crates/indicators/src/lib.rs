@@ -7,10 +7,14 @@
 //! [`crossed_above`]) are bit-identical to pandas; the O(n) rolling statistics ([`sma`],
 //! [`rolling_std`], [`bollinger`]) agree with pandas to within a few ulps.
 //!
+//! [`numeric`] holds the float reductions in numpy's and pandas' evaluation orders (pairwise
+//! sum, bottleneck's std, reduceat, rounding) that the summary and the market change share.
+//!
 //! This crate depends on nothing: it knows no candles, pairs or strategies.
 
 mod bands;
 mod ewm;
+pub mod numeric;
 mod oscillators;
 mod rolling;
 mod series;

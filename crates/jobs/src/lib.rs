@@ -90,6 +90,15 @@ pub trait JobRepository: Send + Sync {
     /// [`RepoError::Storage`].
     fn claim_next(&self, job_types: &[&str], executor_id: &str) -> Result<Option<Job>, RepoError>;
 
+    /// Atomically takes job `id` if it is PENDING and due (any back-off of a hand-back is
+    /// over), marks it RUNNING for `executor_id` and counts the attempt: the claim of a worker
+    /// that was told which job to run (a queue message). `None` when the job is not claimable
+    /// now: RUNNING elsewhere, finished, or waiting out its back-off.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError>;
+
     /// Records progress (0..1) of a RUNNING job and refreshes its heartbeat. `detail` is the
     /// job type's own progress document (epochs done and best loss of a hyperopt run, pairs
     /// done of a sync); `None` keeps the stored one.
@@ -138,6 +147,13 @@ pub trait JobRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::IllegalTransition`] for finished jobs, [`RepoError::NotFound`].
     fn request_cancel(&self, id: &str) -> Result<Job, RepoError>;
+
+    /// Records where a remote executor runs the job (message id, task or execution ARN),
+    /// whatever its status: a worker may have claimed it before the submitter returned.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`], [`RepoError::Storage`].
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError>;
 
     /// Number of jobs per status (for metrics and dashboards).
     ///

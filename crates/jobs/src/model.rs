@@ -139,6 +139,10 @@ pub struct Job {
     pub error: Option<JobError>,
     /// Set when cancellation was requested while running.
     pub cancel_requested: bool,
+    /// Where a remote executor runs it: the queue's message id, the ECS task ARN or the Step
+    /// Functions execution ARN (see [`crate::JobRepository::set_execution_ref`]).
+    #[serde(default)]
+    pub execution_ref: Option<String>,
 }
 
 /// Filter and page of a listing.

@@ -117,6 +117,8 @@ pub const SCHEMA: Schema = Schema {
                  );",
             ),
         },
+        // Where a remote executor (SQS, ECS, Step Functions) runs the job.
+        Migration { description: "execution reference", step: Step::Sql("ALTER TABLE jobs ADD COLUMN execution_ref TEXT;") },
     ],
 };
 
@@ -129,7 +131,7 @@ fn add_progress_detail(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 const COLUMNS: &str = "id, job_type, status, config, label, idempotency_key, created_at, updated_at, started_at, \
-     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail";
+     finished_at, attempts, progress, heartbeat_at, executor_id, result, error, cancel_requested, progress_detail, execution_ref";
 
 impl SqliteJobRepository {
     /// Opens (and creates or migrates) the database at `path`.
@@ -231,6 +233,7 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<Job> {
         result: result.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| conv(e.to_string()))?,
         error: error.map(|s| serde_json::from_str::<JobError>(&s)).transpose().map_err(|e| conv(e.to_string()))?,
         cancel_requested: r.get::<_, i64>(16)? != 0,
+        execution_ref: r.get(18)?,
     })
 }
 
@@ -239,6 +242,24 @@ fn get_in(conn: &Connection, id: &str) -> Result<Job, RepoError> {
         .optional()
         .map_err(storage)?
         .ok_or_else(|| RepoError::NotFound(id.to_owned()))
+}
+
+/// Moves job `id` from PENDING (and due) to RUNNING for `executor_id`; `None` when it was not
+/// claimable. The caller holds an immediate transaction.
+fn claim_in(conn: &Connection, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+    let now = now_ms();
+    let n = conn
+        .execute(
+            "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
+             attempts = attempts + 1, progress = 0, progress_detail = NULL
+             WHERE id = ?1 AND status = 'PENDING' AND (not_before IS NULL OR not_before <= ?3)",
+            params![id, executor_id, now],
+        )
+        .map_err(storage)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get_in(conn, id).map(Some)
 }
 
 impl JobRepository for SqliteJobRepository {
@@ -319,16 +340,19 @@ impl JobRepository for SqliteJobRepository {
             .optional()
             .map_err(storage)?;
         let Some(id) = id else { return Ok(None) };
-        let now = now_ms();
-        tx.execute(
-            "UPDATE jobs SET status = 'RUNNING', executor_id = ?2, started_at = ?3, heartbeat_at = ?3, updated_at = ?3,
-             attempts = attempts + 1, progress = 0, progress_detail = NULL WHERE id = ?1 AND status = 'PENDING'",
-            params![id, executor_id, now],
-        )
-        .map_err(storage)?;
-        let j = get_in(&tx, &id)?;
+        let j = claim_in(&tx, &id, executor_id)?;
         tx.commit().map_err(storage)?;
-        Ok(Some(j))
+        Ok(j)
+    }
+
+    fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
+        // Names a missing job.
+        get_in(&tx, id)?;
+        let j = claim_in(&tx, id, executor_id)?;
+        tx.commit().map_err(storage)?;
+        Ok(j)
     }
 
     fn heartbeat(&self, id: &str, progress: f64, detail: Option<&serde_json::Value>) -> Result<(), RepoError> {
@@ -448,6 +472,15 @@ impl JobRepository for SqliteJobRepository {
                 dead_executor || stale
             })
             .collect())
+    }
+
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError> {
+        let conn = self.lock();
+        let n = conn.execute("UPDATE jobs SET execution_ref = ?2 WHERE id = ?1", params![id, reference]).map_err(storage)?;
+        if n == 0 {
+            return Err(RepoError::NotFound(id.to_owned()));
+        }
+        Ok(())
     }
 
     fn request_cancel(&self, id: &str) -> Result<Job, RepoError> {

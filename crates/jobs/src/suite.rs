@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::{JobError, JobFilter, JobRepository, JobStatus, NewJob, RepoError};
+use crate::{Job, JobError, JobFilter, JobRepository, JobStatus, NewJob, RepoError};
 
 /// A case of the suite: it gets a fresh, empty repository.
 pub type Case = fn(Arc<dyn JobRepository>);
@@ -26,6 +26,8 @@ pub const CASES: &[(&str, Case)] = &[
     ("cancel_and_hand_back", cancel_and_hand_back),
     ("hand_back_waits_out_its_back_off", hand_back_waits_out_its_back_off),
     ("checkpoints_belong_to_the_worker_that_holds_the_job", checkpoints_belong_to_the_worker_that_holds_the_job),
+    ("a_named_job_is_claimed_once_and_only_when_due", a_named_job_is_claimed_once_and_only_when_due),
+    ("execution_refs_are_kept_whatever_the_status", execution_refs_are_kept_whatever_the_status),
 ];
 
 /// A backtest job, with an idempotency key unique to this run when `key` is given (a shared
@@ -324,4 +326,51 @@ pub fn checkpoints_belong_to_the_worker_that_holds_the_job(repo: Arc<dyn JobRepo
     repo.transition(&a.id, JobStatus::Completed, Some(serde_json::json!({"ok": true})), None).unwrap();
     assert!(repo.load_checkpoint(&a.id).unwrap().is_none(), "a finished job resumes nothing");
     assert_eq!(repo.list(&JobFilter::default()).unwrap().items.iter().filter(|j| j.id == a.id).count(), 1, "a checkpoint is not a job");
+}
+
+/// `claim` of a named job (a queue message's): of many workers exactly one wins; a RUNNING,
+/// finished or backed-off job is not claimable; an unknown id is named.
+pub fn a_named_job_is_claimed_once_and_only_when_due(repo: Arc<dyn JobRepository>) {
+    let (a, _) = repo.create(new_job(None)).unwrap();
+    let winners: Vec<Job> = (0..6)
+        .map(|w| {
+            let (r, id) = (Arc::clone(&repo), a.id.clone());
+            std::thread::spawn(move || r.claim(&id, &format!("q{w}")).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins");
+    let won = &winners[0];
+    assert_eq!((won.status, won.attempts), (JobStatus::Running, 1));
+    assert!(repo.claim(&a.id, "late").unwrap().is_none(), "a RUNNING job is not claimed again");
+    repo.hand_back(&a.id, Some(chrono::Utc::now().timestamp_millis() + 60_000), true).unwrap();
+    assert!(repo.claim(&a.id, "early").unwrap().is_none(), "a backed-off job waits");
+    let (b, _) = repo.create(new_job(None)).unwrap();
+    repo.claim(&b.id, "w").unwrap().unwrap();
+    repo.transition(&b.id, JobStatus::Completed, None, None).unwrap();
+    assert!(repo.claim(&b.id, "again").unwrap().is_none(), "a finished job is never claimed");
+    let missing = uuid::Uuid::new_v4().to_string();
+    match repo.claim(&missing, "w") {
+        Err(RepoError::NotFound(id)) => assert_eq!(id, missing),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// Where a remote executor runs a job is kept across claims and transitions; an unknown id is
+/// named.
+pub fn execution_refs_are_kept_whatever_the_status(repo: Arc<dyn JobRepository>) {
+    let (a, _) = repo.create(new_job(None)).unwrap();
+    assert_eq!(a.execution_ref, None);
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:backtest:backtest-1";
+    repo.set_execution_ref(&a.id, arn).unwrap();
+    let claimed = repo.claim(&a.id, "w").unwrap().unwrap();
+    assert_eq!(claimed.execution_ref.as_deref(), Some(arn));
+    let done = repo.transition(&a.id, JobStatus::Completed, None, None).unwrap();
+    assert_eq!(done.execution_ref.as_deref(), Some(arn));
+    repo.set_execution_ref(&a.id, "task-2").unwrap();
+    assert_eq!(repo.get(&a.id).unwrap().execution_ref.as_deref(), Some("task-2"));
+    let missing = uuid::Uuid::new_v4().to_string();
+    assert!(matches!(repo.set_execution_ref(&missing, "x"), Err(RepoError::NotFound(id)) if id == missing));
 }

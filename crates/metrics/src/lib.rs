@@ -9,6 +9,7 @@
 //! - [`compare_summaries`]: key-by-key diff of two summaries as JSON, for conformance tests.
 //! - [`render_text_report`]: headline metrics and per-pair / exit-reason tables for a terminal.
 //! - [`render_equity_svg`]: equity curve and underwater plot as a standalone SVG.
+//! - [`render_loss_svg`]: a hyperopt run's loss per epoch and best loss so far, same style.
 //!
 //! On the reference runs the trade-based metrics are bit-identical to Freqtrade's, because
 //! the reductions follow pandas' evaluation orders ([`numeric`]) and the drawdown uses numpy's
@@ -16,18 +17,24 @@
 
 mod compare;
 mod drawdown;
+mod loss_plot;
 pub mod npsort;
-pub mod numeric;
 mod plot;
 mod report;
+mod run;
 mod summary;
 mod wallet;
 
 pub use compare::compare_summaries;
+pub use loss_plot::render_loss_svg;
 pub use plot::{equity_from_trades, render_equity_svg, PlotOptions};
 pub use report::{render_text_report, ReportOptions};
+pub use run::{run_summary, summary_input, BacktestExport};
 pub use summary::{summarize, ExitReasonResult, PairResult, Summary};
 pub use wallet::{daily_returns, wallet_stats, WalletStats};
+
+/// numpy's and pandas' reduction orders (they live with the indicators, which need them too).
+pub use tradai_indicators::numeric;
 
 pub use tradai_core::StakeAmount;
 use tradai_core::{Pair, StrategySettings, Trade, UnclosedTrade};

@@ -51,8 +51,56 @@ fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// The opening of a plot: the `<svg>` element, a white background and the title line (the
+/// equity and the loss plots share it, so they look alike).
+pub(crate) fn svg_open(w: f64, h: f64, title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
+        w / 2.0,
+        xml_escape(title)
+    );
+    svg
+}
+
+/// Ends a plot that has nothing to draw with `message` in its middle.
+pub(crate) fn svg_close_with_message(mut svg: String, w: f64, h: f64, message: &str) -> String {
+    let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">{message}</text>"##, w / 2.0, h / 2.0);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Horizontal grid lines with value labels on the left for round values between `lo` and `hi`
+/// (about `target` of them), placed by `y_of`; `suffix` follows each label (`%`).
+pub(crate) fn value_grid(
+    svg: &mut String,
+    (lo, hi, target): (f64, f64, usize),
+    (left, plot_w): (f64, f64),
+    y_of: impl Fn(f64) -> f64,
+    suffix: &str,
+) {
+    let (ticks, step) = nice_ticks(lo, hi, target);
+    let dec = decimals_for(step);
+    for v in &ticks {
+        let y = y_of(*v);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.dec$}{suffix}</text>"##,
+            left + plot_w,
+            left - 6.0,
+            y + 4.0
+        );
+    }
+}
+
 /// Round tick steps for a value range: 1, 2, 2.5 or 5 times a power of ten.
-fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
+pub(crate) fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     let span = (hi - lo).abs().max(f64::EPSILON * hi.abs().max(1.0));
     let raw = span / target.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -164,23 +212,9 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     let mut series: Vec<(i64, f64)> = balance_series.iter().copied().filter(|p| p.1.is_finite()).collect();
     series.sort_by_key(|p| p.0);
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="26" text-anchor="middle" font-size="17" font-weight="bold" fill="#222">{}</text>"##,
-        w / 2.0,
-        xml_escape(&options.title)
-    );
-
+    let mut svg = svg_open(w, h, &options.title);
     let Some((&(t0, _), &(t1, _))) = series.first().zip(series.last()) else {
-        let _ = writeln!(svg, r##"<text x="{}" y="{}" text-anchor="middle" fill="#888">no balance data</text>"##, w / 2.0, h / 2.0);
-        svg.push_str("</svg>\n");
-        return svg;
+        return svg_close_with_message(svg, w, h, "no balance data");
     };
 
     // Layout: left margin for value labels, equity panel ~64%, drawdown panel ~22%.
@@ -219,30 +253,8 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     for (y, ph) in [(top, eq_h), (dd_top, dd_h)] {
         let _ = writeln!(svg, r##"<rect x="{left}" y="{y}" width="{plot_w}" height="{ph}" fill="#fafbfc" stroke="#c8ccd0"/>"##);
     }
-    let (vticks, vstep) = nice_ticks(vmin, vmax, 8);
-    let vdec = decimals_for(vstep);
-    for v in &vticks {
-        let y = y_eq(*v);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.vdec$}</text>"##,
-            left + plot_w,
-            left - 6.0,
-            y + 4.0
-        );
-    }
-    let (dticks, dstep) = nice_ticks(dd_floor, 0.0, 4);
-    let ddec = decimals_for(dstep);
-    for v in &dticks {
-        let y = y_dd(*v);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" y1="{y:.2}" x2="{}" y2="{y:.2}" stroke="#e3e6e9"/><text x="{}" y="{:.2}" text-anchor="end" fill="#444">{v:.ddec$}%</text>"##,
-            left + plot_w,
-            left - 6.0,
-            y + 4.0
-        );
-    }
+    value_grid(&mut svg, (vmin, vmax, 8), (left, plot_w), y_eq, "");
+    value_grid(&mut svg, (dd_floor, 0.0, 4), (left, plot_w), y_dd, "%");
     // Labels are about 45 px wide (80 with a time), so ~85 px per tick keeps them apart.
     let tick_target = ((plot_w / 85.0) as i64).max(2);
     let (tticks, tstep) = time_ticks(t0, t1, tick_target);

@@ -14,9 +14,9 @@ use tradai_core::{format_ts_ms, Pair, Trade};
 
 use crate::drawdown::max_drawdown;
 use crate::npsort::numpy_argsort;
-use crate::numeric::{mean, median, numpy_round, pairwise_sum, python_round, reduceat_sum, std};
 use crate::wallet::{annualized_ratio, wallet_stats, WalletStats};
 use crate::{StakeAmount, SummaryInput};
+use tradai_indicators::numeric::{mean, median, numpy_round, pairwise_sum, python_round, reduceat_sum, std};
 
 const DAY_MS: i64 = 86_400_000;
 

@@ -10,7 +10,7 @@ use tradai_core::format_ts_ms;
 
 use crate::drawdown::max_drawdown;
 use crate::npsort::numpy_argsort;
-use crate::numeric::{mean, std};
+use tradai_indicators::numeric::{mean, std};
 
 const DAY_MS: i64 = 86_400_000;
 

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::{
-    Artifact, ExperimentTracker, Metric, ModelRegistry, ModelVersion, NewModelVersion, NewRegisteredModel, RunRecord, Tags,
-    TrackingError,
+    Artifact, ExperimentTracker, Metric, ModelRegistry, ModelVersion, NewModelVersion, NewRegisteredModel, RunRecord, Tags, TrackingError,
 };
 
 use crate::model::{ModelArtifact, ARTIFACT_FORMAT};

@@ -110,7 +110,7 @@ impl OosEvaluator for EngineEvaluator {
     fn evaluate(&self, version: u64, model: Arc<ModelArtifact>) -> Result<Candidate, MlError> {
         let strategy = MlSignal::new(model)?;
         let result = BacktestRunner::new(&strategy).with_params(&self.params).run(&self.config, &self.data)?;
-        let summary = result.summary(&self.config, &self.stake_currency, "");
+        let summary = tradai_metrics::run_summary(&result, &self.config, &self.stake_currency, "");
         Ok(Candidate::from_backtest(version, &result.trades, &summary))
     }
 }

@@ -47,40 +47,16 @@ pub struct Description {
     pub freqtrade: String,
     /// `INTERFACE_VERSION`.
     pub interface_version: i64,
-    /// `timeframe`.
-    pub timeframe: Option<String>,
-    /// `startup_candle_count`.
-    pub startup_candle_count: usize,
-    /// `minimal_roi` (minutes as text → ratio).
-    pub minimal_roi: BTreeMap<String, f64>,
-    /// `stoploss`.
-    pub stoploss: f64,
-    /// `trailing_stop`.
-    pub trailing_stop: bool,
-    /// `trailing_stop_positive`.
-    pub trailing_stop_positive: Option<f64>,
-    /// `trailing_stop_positive_offset`.
-    pub trailing_stop_positive_offset: f64,
-    /// `trailing_only_offset_is_reached`.
-    pub trailing_only_offset_is_reached: bool,
-    /// `use_exit_signal`.
-    pub use_exit_signal: bool,
-    /// `exit_profit_only`.
-    pub exit_profit_only: bool,
-    /// `exit_profit_offset`.
-    pub exit_profit_offset: f64,
-    /// `ignore_roi_if_entry_signal`.
-    pub ignore_roi_if_entry_signal: bool,
-    /// `can_short`.
-    pub can_short: bool,
+    /// The settings the class states (`timeframe`, `minimal_roi`, `stoploss`, `trailing_*`,
+    /// exit switches, `can_short`, what `leverage()` returns).
+    #[serde(flatten)]
+    pub declared: DeclaredSettings,
     /// `use_custom_stoploss`.
     pub use_custom_stoploss: bool,
     /// `position_adjustment_enable`.
     pub position_adjustment_enable: bool,
     /// `order_types`.
     pub order_types: BTreeMap<String, serde_json::Value>,
-    /// What `leverage()` returns.
-    pub leverage: f64,
     /// Whether `leverage()` returned different values for different pairs, rates or sides.
     pub leverage_varies: bool,
     /// Per-candle callbacks the class overrides.
@@ -145,23 +121,7 @@ impl Description {
             value,
             expected,
         };
-        let declared = DeclaredSettings {
-            timeframe: self.timeframe.as_deref().unwrap_or_default(),
-            startup_candle_count: self.startup_candle_count,
-            minimal_roi: &self.minimal_roi,
-            stoploss: self.stoploss,
-            trailing_stop: self.trailing_stop,
-            trailing_stop_positive: self.trailing_stop_positive,
-            trailing_stop_positive_offset: self.trailing_stop_positive_offset,
-            trailing_only_offset_is_reached: self.trailing_only_offset_is_reached,
-            use_exit_signal: self.use_exit_signal,
-            exit_profit_only: self.exit_profit_only,
-            exit_profit_offset: self.exit_profit_offset,
-            ignore_roi_if_entry_signal: self.ignore_roi_if_entry_signal,
-            can_short: self.can_short,
-            leverage: self.leverage,
-        };
-        let s = declared.check().map_err(|e| {
+        let s = self.declared.check().map_err(|e| {
             // A class states its leverage by a method; text values are quoted.
             let setting = if e.setting == "leverage" { "leverage()" } else { e.setting };
             let value = if matches!(e.setting, "timeframe" | "minimal_roi key") { format!("'{}'", e.value) } else { e.value };
@@ -251,16 +211,16 @@ mod tests {
     #[test]
     fn bad_settings_name_the_value() {
         let mut d = base();
-        d.timeframe = Some("7x".into());
+        d.declared.timeframe = Some("7x".into());
         assert_eq!(
             d.settings().unwrap_err().to_string(),
             "strategy 'S' has an invalid timeframe '7x': a timeframe such as \"5m\" or \"1h\""
         );
         let mut d = base();
-        d.minimal_roi.insert("soon".into(), 0.1);
+        d.declared.minimal_roi.insert("soon".into(), 0.1);
         assert!(d.settings().unwrap_err().to_string().contains("minimal_roi key 'soon'"));
         let mut d = base();
-        d.stoploss = 0.2;
+        d.declared.stoploss = 0.2;
         assert!(d.settings().unwrap_err().to_string().contains("stoploss 0.2"));
     }
 

@@ -190,6 +190,10 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/hyperopt/{id}/cancel", post(cancel_hyperopt))
         .route("/api/v1/retraining", post(crate::retraining_api::submit_retraining))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v1/hyperopt/{id}/backtest", post(crate::results_api::backtest_best))
+        .route("/api/v1/models/{name}/promote", post(crate::registry_api::promote))
+        .route("/api/v1/models/{name}/rollback", post(crate::registry_api::rollback))
+        .route("/api/v1/data/sync", post(crate::data_api::sync))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state.keys), crate::auth::require_key))
         .route_layer(axum::middleware::from_fn_with_state(limiter, crate::middleware::rate_limit));
     let routes = Router::new()
@@ -214,6 +218,15 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
         .route("/api/v1/trading", get(crate::trading_api::list_trading))
+        .route("/api/v1/auth", get(crate::dashboard::auth_status))
+        .route("/api/v1/backtests/{id}/equity", get(crate::results_api::equity))
+        .route("/api/v1/backtests/{id}/export", get(crate::results_api::export))
+        .route("/api/v1/backtests/{id}/trade-table", get(crate::results_api::trade_table))
+        .route("/api/v1/hyperopt/{id}/loss", get(crate::results_api::loss))
+        .route("/api/v1/data/series", get(crate::data_api::series))
+        .route("/api/v1/models", get(crate::registry_api::list_models))
+        .route("/api/v1/models/{name}", get(crate::registry_api::model))
+        .merge(crate::dashboard::routes())
         .route("/metrics", get(metrics))
         .merge(mutating)
         .with_state(state.clone());
@@ -260,7 +273,7 @@ fn unavailable(e: &ClientError) -> AppError {
     AppError::Unavailable { code: "dependency_unavailable", message: e.to_string() }
 }
 
-fn client_error(e: ClientError) -> AppError {
+pub(crate) fn client_error(e: ClientError) -> AppError {
     if e.is_unavailable() {
         unavailable(&e)
     } else {
@@ -269,7 +282,7 @@ fn client_error(e: ClientError) -> AppError {
 }
 
 /// The app's verdict on a field, as the API reports it.
-fn app_field(e: BacktestFailure) -> AppError {
+pub(crate) fn app_field(e: BacktestFailure) -> AppError {
     match e {
         BacktestFailure::InvalidField { field, message } => AppError::field(field, message),
         e => AppError::internal(e),
@@ -415,8 +428,10 @@ pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_js
 }
 
 /// Whether a backtest ensures its data before the run: as asked, else when its window has a
-/// start and ends within the last day of `now_ms` (or has no end: it runs up to now). A window
-/// without a start cannot be synced (there is no first candle to fetch from).
+/// start and an end within the last day of `now_ms` (or later). An open end means "to the last
+/// stored candle", as in Freqtrade, so it does not start a download by default (on old sample
+/// data that would be years of candles). A window without a start cannot be synced (there is no
+/// first candle to fetch from).
 ///
 /// # Errors
 /// [`AppError::InvalidField`] naming `ensure_data` when it is asked for without a start.
@@ -428,7 +443,7 @@ pub fn ensure_data(asked: Option<bool>, window: &tradai_core::TimeRange, now_ms:
         }
         (Some(asked), _) => Ok(asked),
         (None, None) => Ok(false),
-        (None, Some(_)) => Ok(window.end_ms.is_none_or(|end| end >= now_ms - DAY_MS)),
+        (None, Some(_)) => Ok(window.end_ms.is_some_and(|end| end >= now_ms - DAY_MS)),
     }
 }
 
@@ -515,7 +530,7 @@ impl BackendState {
     /// (data-collection), and fills in the strategy's timeframe when none was given.
     /// With `stored_only`, every pair must already have candles in the store; without it
     /// (a run that ensures its data first) the pairs are downloaded before the run.
-    async fn check_dependencies(&self, req: &mut RunSpec, stored_only: bool) -> Result<(), AppError> {
+    pub(crate) async fn check_dependencies(&self, req: &mut RunSpec, stored_only: bool) -> Result<(), AppError> {
         let pairs: Vec<String> = req.pairs.iter().map(ToString::to_string).collect();
         let vreq = StrategyValidateRequest {
             timeframe: req.timeframe.map(|t| t.to_string()),
@@ -911,7 +926,8 @@ mod tests {
         const DAY: i64 = 86_400_000;
         let now = 100 * DAY;
         let w = |start: Option<i64>, end: Option<i64>| TimeRange { start_ms: start, end_ms: end };
-        assert!(ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: up to now");
+        assert!(!ensure_data(None, &w(Some(90 * DAY), None), now).unwrap(), "open end: the stored candles");
+        assert!(ensure_data(None, &w(Some(90 * DAY), Some(now + DAY)), now).unwrap(), "an end in the future");
         assert!(ensure_data(None, &w(Some(90 * DAY), Some(now - DAY / 2)), now).unwrap());
         assert!(!ensure_data(None, &w(Some(90 * DAY), Some(now - 2 * DAY)), now).unwrap());
         assert!(!ensure_data(None, &w(None, None), now).unwrap(), "no window: the stored candles");

@@ -180,9 +180,6 @@ impl ServiceClient {
         timeout: Duration,
     ) -> Result<T, ClientError> {
         let service = self.service;
-        if self.breaker.check(Instant::now()).is_err() {
-            return Err(ClientError::CircuitOpen { service });
-        }
         let mut req = self.http.request(method, format!("{}{path}", self.base_url)).timeout(timeout);
         if let Some(b) = body {
             req = req.json(b);
@@ -190,7 +187,52 @@ impl ServiceClient {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        // A transport failure (sending, or reading the body) is an outage of the service.
+        let (status, _, bytes) = self.exchange(req, timeout).await?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            return Err(ClientError::Status { service, status: status.as_u16(), message });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { service, source: Box::new(e) })
+    }
+
+    /// Sends one request with a raw body and returns the answer as it came (status, content
+    /// type, body) for a route that passes a call on unchanged. Never retried: the calls passed
+    /// on change state.
+    ///
+    /// # Errors
+    /// [`ClientError`] when the service cannot be reached or the circuit is open.
+    pub async fn forward(
+        &self,
+        method: Method,
+        path: &str,
+        body: axum::body::Bytes,
+        headers: &[(&'static str, String)],
+    ) -> Result<(u16, String, axum::body::Bytes), ClientError> {
+        let timeout = self.retry.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+        let mut req = self.http.request(method, format!("{}{path}", self.base_url)).timeout(timeout).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let (status, content_type, bytes) = self.exchange(req, timeout).await?;
+        Ok((status.as_u16(), content_type.unwrap_or_else(|| "application/json".to_owned()), bytes))
+    }
+
+    /// Sends a built request with the breaker around it: refused while the circuit is open; a
+    /// transport failure (sending, or reading the body), a 5xx or a 429 counts against the
+    /// service, any other answer for it (a 4xx is the service working correctly on a bad
+    /// request).
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Option<String>, axum::body::Bytes), ClientError> {
+        let service = self.service;
+        if self.breaker.check(Instant::now()).is_err() {
+            return Err(ClientError::CircuitOpen { service });
+        }
         let outage = |e: reqwest::Error| {
             self.breaker.on_failure(Instant::now());
             if e.is_timeout() {
@@ -201,21 +243,14 @@ impl ServiceClient {
         };
         let resp = req.send().await.map_err(outage)?;
         let status = resp.status();
+        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = resp.bytes().await.map_err(outage)?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             self.breaker.on_failure(Instant::now());
         } else {
-            // A 4xx is the service working correctly on a bad request.
             self.breaker.on_success();
         }
-        if !status.is_success() {
-            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-            return Err(ClientError::Status { service, status: status.as_u16(), message });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { service, source: Box::new(e) })
+        Ok((status, content_type, bytes))
     }
 
     /// A single quick liveness probe (no retries), for readiness checks.

@@ -386,8 +386,8 @@ macro_rules! run_request {
             #[serde(default)]
             pub date_range: Option<DateRange>,
             /// Check the stored candles of the pairs and window before the run and download
-            /// what is missing from the exchange. Default: on when the window ends within the
-            /// last day (or has no end), off otherwise.
+            /// what is missing from the exchange. Default: on when the window has a start and
+            /// an end within the last day (or later), off otherwise.
             #[serde(default)]
             pub ensure_data: Option<bool>,
             /// Timeframe; the strategy's when absent.
@@ -399,7 +399,9 @@ macro_rules! run_request {
             /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
             #[serde(default)]
             pub start_date: Option<String>,
-            /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+            /// End (`YYYY-MM-DD` or `YYYYMMDD`): the same as a `timerange` end and the CLI's
+            /// `--timerange` end (Freqtrade's), so the candle opening at that midnight UTC is
+            /// the last one tested.
             #[serde(default)]
             pub end_date: Option<String>,
             /// Stake per trade, or `"unlimited"` (default).

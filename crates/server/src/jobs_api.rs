@@ -21,6 +21,8 @@ type Reply = tokio::sync::oneshot::Sender<Result<(Job, bool), String>>;
 /// its own job to be durable.
 pub struct Intake {
     tx: std::sync::mpsc::Sender<(NewJob, Reply)>,
+    /// The repository the writer commits to, for what is recorded after the commit.
+    jobs: Arc<dyn JobRepository>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -36,6 +38,7 @@ impl Intake {
     /// Starts the writer thread.
     #[must_use]
     pub fn start(jobs: Arc<dyn JobRepository>) -> Self {
+        let repo = Arc::clone(&jobs);
         let (tx, rx) = std::sync::mpsc::channel::<(NewJob, Reply)>();
         let spawned = std::thread::Builder::new().name("job-intake".into()).spawn(move || {
             while let Ok(first) = rx.recv() {
@@ -65,7 +68,7 @@ impl Intake {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the job intake thread");
         }
-        Self { tx }
+        Self { tx, jobs: repo }
     }
 
     /// Commits one job (with the others queued at the same time).
@@ -148,9 +151,18 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> 
 pub async fn submit(intake: &Intake, executor: &dyn BacktestJobSubmitter, new: NewJob, status_base: &str) -> Result<Response, AppError> {
     let (job, created) = intake.submit(new).await?;
     if created {
-        if let Err(e) = executor.submit(&job) {
+        match executor.submit(&job) {
+            // Where a remote executor runs it (message id, execution or task ARN), kept on the job.
+            Ok(reference) if executor.mode().is_remote() => {
+                let (jobs, id) = (Arc::clone(&intake.jobs), job.id.clone());
+                let recorded = tokio::task::spawn_blocking(move || jobs.set_execution_ref(&id, &reference)).await;
+                if let Ok(Err(e)) = recorded {
+                    tracing::warn!(job_id = %job.id, error = %e, "cannot record where the job runs");
+                }
+            }
+            Ok(_) => {}
             // Durable already: a worker (here after a restart, or elsewhere) picks it up later.
-            tracing::warn!(job_id = %job.id, error = %e, "executor did not take the job now; it stays PENDING");
+            Err(e) => tracing::warn!(job_id = %job.id, error = %e, "executor did not take the job now; it stays PENDING"),
         }
     }
     let status_url = format!("{status_base}/{}", job.id);
@@ -285,7 +297,8 @@ pub async fn cancel(jobs: &Arc<dyn JobRepository>, executor: &dyn BacktestJobSub
     let repo = Arc::clone(jobs);
     let id = job.id.clone();
     let out = tokio::task::spawn_blocking(move || repo.request_cancel(&id)).await??;
-    if out.status == JobStatus::Running {
+    // A remote executor may hold a PENDING job too (a started workflow, a launched task).
+    if out.status == JobStatus::Running || executor.mode().is_remote() {
         executor.cancel(&out.id);
     }
     Ok(out)

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use crate::dto::*;
 use crate::error::{ErrorBody, ErrorDetail};
 
-struct BearerKey;
+pub(crate) struct BearerKey;
 
 impl Modify for BearerKey {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -27,13 +27,19 @@ impl Modify for BearerKey {
         crate::backend::hyperopt_heatmap, crate::retraining_api::submit_retraining, crate::retraining_api::retraining_status,
         crate::retraining_api::list_retraining, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
         crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
-        crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading
+        crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading,
+        crate::dashboard::auth_status, crate::results_api::equity, crate::results_api::export, crate::results_api::trade_table,
+        crate::results_api::loss, crate::results_api::backtest_best, crate::data_api::series, crate::data_api::sync,
+        crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, VersionInput, DateRange, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
         ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
-        crate::trading_api::TradingNodeView, crate::retraining_api::RetrainingSubmission
+        crate::trading_api::TradingNodeView, crate::dashboard::AuthStatus, crate::results_api::TradeTable,
+        crate::data_api::SeriesList, crate::data_api::SeriesView, SyncSubmission, crate::registry_api::ModelList,
+        crate::registry_api::ModelSummary, crate::registry_api::ModelDetail, crate::registry_api::VersionView,
+        crate::registry_api::ProductionView, crate::registry_api::RunSummary, crate::registry_api::PromoteRequest, crate::retraining_api::RetrainingSubmission
     )),
     modifiers(&BearerKey)
 )]

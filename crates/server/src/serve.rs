@@ -153,6 +153,26 @@ pub struct ServerConfig {
     pub ml: tradai_settings::MlSettings,
     /// The `exchange` setting: the default exchange of retraining requests.
     pub exchange: String,
+    /// The submitter of a remote executor mode (`sqs`, `ecs`, `stepfunctions`), built by the
+    /// entry point over its cloud back end; backtests and hyperopt runs go to it and the
+    /// backend runs none itself. Required when the mode is remote.
+    pub remote_executor: Option<RemoteExecutor>,
+}
+
+/// The submitter of a remote executor mode, built by the entry point (so this crate needs no
+/// AWS code).
+#[derive(Clone)]
+pub struct RemoteExecutor {
+    /// The submitter.
+    pub submitter: Arc<dyn tradai_executor::BacktestJobSubmitter>,
+    /// What it is, for logs (`sqs queue https://...`).
+    pub describe: String,
+}
+
+impl std::fmt::Debug for RemoteExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe)
+    }
 }
 
 /// A job repository opened by the entry point (so this crate needs no AWS code).
@@ -239,6 +259,7 @@ impl ServerConfig {
             job_repository: None,
             ml: s.ml.clone(),
             exchange: s.exchange.clone(),
+            remote_executor: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -540,22 +561,35 @@ pub async fn run(
     }
     let mut backend = None;
     if let (Some(l), Some(jobs)) = (back_l, &jobs) {
-        let exec_cfg = cfg.executor.clone();
-        let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
-        // The factory runs the start-up orphan scan (blocking database work).
-        // Retraining jobs work on the model registry: only with tracking on.
-        let extra = tradai_executor::BackendJobs { endpoints: Some(e), tracking: tracking.as_ref().map(|t| t.tracking.clone()) };
-        let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_backend(exec_cfg, j, r, o, extra))
-            .await
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
-            .map_err(executor_error)?;
-        if cfg.executor.workers == 0 {
-            tracing::warn!("server.workers = 0: this process accepts jobs but runs none (they wait as PENDING for a worker)");
-        }
+        let submitter: Arc<dyn tradai_executor::BacktestJobSubmitter> = if cfg.executor.mode.is_remote() {
+            let Some(remote) = &cfg.remote_executor else {
+                return Err(ServeError::Config(format!(
+                    "executor mode '{}' needs its AWS back end, which this build or entry point did not provide",
+                    cfg.executor.mode.as_str()
+                )));
+            };
+            tracing::info!(mode = cfg.executor.mode.as_str(), executor = %remote.describe, "backtests and hyperopt runs are handed to the remote executor");
+            Arc::clone(&remote.submitter)
+        } else {
+            let exec_cfg = cfg.executor.clone();
+            let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
+            // The factory runs the start-up orphan scan (blocking database work).
+            // Retraining jobs work on the model registry: only with tracking on.
+            let extra = tradai_executor::BackendJobs { endpoints: Some(e), tracking: tracking.as_ref().map(|t| t.tracking.clone()) };
+            let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_backend(exec_cfg, j, r, o, extra))
+                .await
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+                .map_err(executor_error)?;
+            if cfg.executor.workers == 0 {
+                tracing::warn!("server.workers = 0: this process accepts jobs but runs none (they wait as PENDING for a worker)");
+            }
+            pools.push(Arc::clone(&pool));
+            pool
+        };
         let (retry, breaker) = client_policies();
         let state = BackendState::new(
             Arc::clone(jobs),
-            Arc::clone(&pool) as Arc<dyn tradai_executor::BacktestJobSubmitter>,
+            submitter,
             DataCollectionClient::new(&data_url, retry, breaker),
             StrategyServiceClient::new(&strat_url, retry, breaker),
             results.clone(),
@@ -569,7 +603,6 @@ pub async fn run(
         // Trading nodes keep their state beside the job database (`tradai trade`).
         let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
-        pools.push(pool);
         backend = Some(state);
     }
     for l in &listening {

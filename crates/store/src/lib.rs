@@ -63,6 +63,8 @@ pub use import::{
     SourceFile, SourceFormat,
 };
 pub use layout::SeriesKey;
-pub use store::{AppendReport, CandleStore, QuarantinedFile, SeriesInfo, StoreOptions, MAX_WRITE_ATTEMPTS, QUARANTINE_DIR};
+pub use store::{
+    s3_object_store, AppendReport, CandleStore, QuarantinedFile, SeriesInfo, StoreOptions, MAX_WRITE_ATTEMPTS, QUARANTINE_DIR,
+};
 pub use synth::{synth, synth_series, SynthSpec};
 pub use validate::{validate_candles, CorruptFile, Gap, OhlcIssue, OhlcProblem, ValidationReport};

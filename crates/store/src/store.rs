@@ -140,6 +140,44 @@ pub struct CandleStore {
     tuning: WriteTuning,
 }
 
+/// The S3 client and key prefix of an `s3://bucket/prefix` location, configured from the
+/// environment as every AWS client here is (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_S3`): the candle store's, and any other writer of objects (job results).
+///
+/// # Errors
+/// [`StoreError::Location`] for a location that is not `s3://bucket[/prefix]`, or when the
+/// client cannot be configured (or S3 is not compiled in: the `s3` feature).
+pub fn s3_object_store(location: &str) -> Result<(Arc<dyn ObjectStore>, Path), StoreError> {
+    let bad =
+        |reason: &str, source: Option<crate::BoxError>| StoreError::Location { location: location.into(), reason: reason.into(), source };
+    let Some(rest) = location.strip_prefix("s3://").or_else(|| location.strip_prefix("s3a://")) else {
+        return Err(bad("not an s3://bucket/prefix location", None));
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(bad("missing bucket name", None));
+    }
+    #[cfg(feature = "s3")]
+    {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        // `from_env` reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 (as the AWS SDK does), so
+        // one variable points every client at an emulator; a plain-http endpoint is an
+        // emulator or a private gateway the user chose, so it is allowed rather than refused.
+        let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{bucket}"));
+        let endpoint = b.get_config_value(&AmazonS3ConfigKey::S3Endpoint).or_else(|| b.get_config_value(&AmazonS3ConfigKey::Endpoint));
+        if endpoint.is_some_and(|e| e.starts_with("http://")) {
+            b = b.with_allow_http(true);
+        }
+        let s3 = b.build().map_err(|e| bad("cannot configure the s3 client", Some(Box::new(e))))?;
+        Ok((Arc::new(s3), Path::from(prefix.trim_matches('/'))))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        let _ = prefix;
+        Err(bad("s3 support is not compiled in (build tradai-store with the `s3` feature)", None))
+    }
+}
+
 impl CandleStore {
     /// Opens a store with default options; see [`CandleStore::open_with`].
     ///
@@ -188,32 +226,9 @@ impl CandleStore {
     }
 
     #[cfg(feature = "s3")]
-    fn open_s3(location: &str, rest: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(StoreError::Location { location: location.into(), reason: "missing bucket name".into(), source: None });
-        }
-        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-        // `from_env` reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 (as the AWS SDK does), so
-        // one variable points every client at an emulator; a plain-http endpoint is an
-        // emulator or a private gateway the user chose, so it is allowed rather than refused.
-        let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{bucket}"));
-        let endpoint = b.get_config_value(&AmazonS3ConfigKey::S3Endpoint).or_else(|| b.get_config_value(&AmazonS3ConfigKey::Endpoint));
-        if endpoint.is_some_and(|e| e.starts_with("http://")) {
-            b = b.with_allow_http(true);
-        }
-        let s3 = b.build().map_err(|e| StoreError::Location {
-            location: location.into(),
-            reason: "cannot configure the s3 client".into(),
-            source: Some(Box::new(e)),
-        })?;
-        Ok(Self {
-            store: Arc::new(s3),
-            root: Path::from(prefix.trim_matches('/')),
-            location: location.to_owned(),
-            local_dir: None,
-            tuning: options.tuning,
-        })
+    fn open_s3(location: &str, _rest: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let (store, root) = s3_object_store(location)?;
+        Ok(Self { store, root, location: location.to_owned(), local_dir: None, tuning: options.tuning })
     }
 
     #[cfg(not(feature = "s3"))]

@@ -133,9 +133,7 @@ impl std::str::FromStr for VersionSelector {
         if t.eq_ignore_ascii_case("staging") || t.eq_ignore_ascii_case("archived") {
             return t.parse().map(Self::Stage);
         }
-        let bad = || {
-            TrackingError::invalid("version", format!("'{s}' is not production, staging, a version number (from 1) or an alias"))
-        };
+        let bad = || TrackingError::invalid("version", format!("'{s}' is not production, staging, a version number (from 1) or an alias"));
         // Digits only: `parse` would take `+2` as 2.
         if let Some(n) = t.bytes().all(|b| b.is_ascii_digit()).then(|| t.parse::<u64>().ok()).flatten() {
             // Registered versions are numbered from 1.
@@ -161,11 +159,13 @@ pub async fn resolve_version(registry: &dyn ModelRegistry, name: &str, which: &V
             .production_version(name)
             .await?
             .ok_or_else(|| TrackingError::not_found(crate::Entity::Alias, format!("production version of '{name}'")))?,
-        VersionSelector::Stage(stage) => {
-            registry.list_model_versions(name).await?.into_iter().rev().find(|v| v.current_stage == *stage).ok_or_else(|| {
-                TrackingError::not_found(crate::Entity::Alias, format!("a version of '{name}' in stage {stage}"))
-            })?
-        }
+        VersionSelector::Stage(stage) => registry
+            .list_model_versions(name)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|v| v.current_stage == *stage)
+            .ok_or_else(|| TrackingError::not_found(crate::Entity::Alias, format!("a version of '{name}' in stage {stage}")))?,
         VersionSelector::Alias(a) => registry.get_version_by_alias(name, a).await?,
         VersionSelector::Number(n) => registry.get_model_version(name, *n).await?,
     })

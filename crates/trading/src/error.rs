@@ -62,6 +62,26 @@ pub enum TradingError {
         /// Amount ordered.
         amount: f64,
     },
+    /// The exchange could not give the warm-up candles (a pair's sync failed).
+    #[error("bot '{bot_id}': cannot sync the warm-up candles{}", pair.as_ref().map(|p| format!(" of {p}")).unwrap_or_default())]
+    Feed {
+        /// The node.
+        bot_id: String,
+        /// The pair, when one pair failed.
+        pair: Option<String>,
+        /// Why.
+        #[source]
+        source: Box<tradai_exchange::SyncError>,
+    },
+    /// A polled candle could not be stored (or the store not read).
+    #[error("cannot store the live candles of {pair}")]
+    Store {
+        /// The pair.
+        pair: String,
+        /// Why.
+        #[source]
+        source: tradai_store::StoreError,
+    },
     /// No node of that id.
     #[error("no trading node '{0}' (see `tradai trade list`)")]
     UnknownBot(String),
@@ -109,6 +129,8 @@ impl TradingError {
             ),
             Self::Spec(f) => f.is_retryable(),
             Self::Broker { source, .. } => source.is_retryable(),
+            Self::Feed { source, .. } => source.is_retryable(),
+            Self::Store { source, .. } => source.is_retryable(),
             _ => false,
         }
     }

@@ -140,15 +140,7 @@ pub fn render_text(r: &GoLiveValidationReport) -> String {
     let mut s = String::new();
     let _ =
         writeln!(s, "GoLiveValidationReport: {}{}", r.strategy_id, r.strategy_version.map(|v| format!(" version {v}")).unwrap_or_default());
-    for ch in &r.checks {
-        let sev = match ch.severity {
-            Severity::Error => "ERROR",
-            Severity::Warning => "WARNING",
-            Severity::Info => "INFO",
-        };
-        let _ = writeln!(s, "  [{}] {:<7} {:<20} {}", if ch.passed { "pass" } else { "FAIL" }, sev, ch.name, ch.message);
-    }
-    let _ = writeln!(s, "overall: {}", if r.overall_passed { "PASSED" } else { "FAILED" });
+    crate::report::render_checks(&mut s, &r.checks, r.overall_passed);
     s
 }
 

@@ -13,6 +13,8 @@
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
+//! - [`live`]: the loop over live candles, polled from the exchange at each candle close;
+//! - [`control`]: commands to a running node (kill switch, forced exits) and its snapshot;
 //! - [`risk`]: limits on top of the rules (a drawdown that trips the kill switch);
 //! - [`report`]: the `DryRunValidationReport` of a node, from what it recorded;
 //! - [`golive`]: the `GoLiveValidationReport` of a strategy, from facts its caller gathered.
@@ -21,18 +23,23 @@
 
 pub mod binance;
 pub mod broker;
+pub mod control;
 mod error;
 pub mod golive;
+pub mod live;
 pub mod order;
 pub mod replay;
 pub mod report;
 pub mod risk;
 pub mod spec;
 pub mod state;
+mod stepper;
 
 pub use broker::{Broker, BrokerError, PaperBroker};
+pub use control::{NodeControl, NodeSnapshot, OpenTradeView};
 pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
+pub use live::{run_live, Clock, FeedConfig, LiveOutcome, SystemClock};
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 pub use replay::{replay, replay_with, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};

@@ -5,15 +5,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tradai_app::backtest::{self, BacktestReport};
-use tradai_engine::{BacktestRunner, CandleOutcome, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
+use tradai_engine::{BacktestRunner, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
 use tradai_store::BlockingCandleStore;
 
 use crate::broker::Broker;
 use crate::error::TradingError;
-use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
-use crate::risk::{DrawdownGuard, RiskStop};
+use crate::risk::RiskStop;
 use crate::spec::NodeSpec;
-use crate::state::{CandleStats, Commit, Heartbeat, NodeStatus, StateStore};
+use crate::state::{CandleStats, Heartbeat, NodeStatus, StateStore};
+use crate::stepper::Stepper;
 
 /// What a replay did.
 #[derive(Debug)]
@@ -127,118 +127,57 @@ pub fn replay_with(
         }
     }
 
-    let mut guard = DrawdownGuard::new(&spec.risk, cfg.starting_balance, session.trades());
-    let mut risk_stop = None;
     let total = session.remaining();
-    let mut stepped = 0u64;
-    let mut orders_sent = 0u64;
-    let mut commits = 0u64;
-    // What is committed already: closed trades and wallet capture points.
-    let mut trades_committed = session.trades().len();
-    let mut balance_committed = session.balance_series().len();
-    let mut orders: Vec<OrderRecord> = Vec::new();
-    let mut beat = Beat { last_ms: i64::MIN, every_ms: hooks.heartbeat_every_ms.max(1) };
-    beat.maybe(db, spec, &session, NodeStatus::Running, hooks, true)?;
-    // Candles stepped since the last commit, and whether anything happened in them.
-    let (mut since_commit, mut dirty) = (0u64, false);
-    let commit_every = hooks.commit_every.max(1);
-    let mut order_latency_us = Vec::new();
-    loop {
-        let candle_in_hand = std::time::Instant::now();
-        let Some(outcome) = session.step() else { break };
-        stepped += 1;
-        since_commit += 1;
-        if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
-            dirty = true;
-            for o in orders_of(spec, &outcome) {
-                let amount = o.amount;
-                let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_string(), source: e })?;
-                order_latency_us.push(u64::try_from(candle_in_hand.elapsed().as_micros()).unwrap_or(u64::MAX));
-                orders_sent += 1;
-                // The rules assumed a full fill; anything else stops the node before the
-                // decision is committed (a restart adopts the venue's order by its id).
-                if placed.status != OrderStatus::Filled || (placed.filled - amount).abs() > amount * 1e-9 {
-                    return Err(TradingError::NotFilled {
-                        bot_id: bot.to_string(),
-                        client_order_id: placed.client_order_id,
-                        status: placed.status.as_str().to_owned(),
-                        filled: placed.filled,
-                        amount,
-                    });
-                }
-                orders.push(placed);
-            }
-            for t in &outcome.exits {
-                if let Some(drawdown) = guard.on_closed(t) {
-                    if session.entries_allowed() {
-                        session.stop_entries();
-                        risk_stop = Some(RiskStop { candle_ms: outcome.candle_ms, drawdown, limit: guard.limit().unwrap_or(drawdown) });
-                    }
-                }
-            }
-        }
-        if dirty && since_commit >= commit_every {
-            let state = session.state();
-            db.commit(
-                bot,
-                &Commit {
-                    state: &state,
-                    first_trade_seq: trades_committed,
-                    new_trades: &session.trades()[trades_committed..],
-                    orders: &orders,
-                    balance: &session.balance_series()[balance_committed..],
-                    status: NodeStatus::Running,
-                    now_ms: (hooks.now_ms)(),
-                },
-            )?;
-            commits += 1;
-            trades_committed = session.trades().len();
-            balance_committed = session.balance_series().len();
-            orders.clear();
-            (since_commit, dirty) = (0, false);
-        }
-        if stepped.is_multiple_of(4_096) {
-            (hooks.progress)(stepped, total);
-            beat.maybe(db, spec, &session, NodeStatus::Running, hooks, false)?;
+    let mut run = Stepper::new(spec, session.trades(), session.balance_series().len(), cfg.starting_balance, hooks.commit_every);
+    let mut beat = Beat::new(hooks.heartbeat_every_ms);
+    beat.maybe(db, spec, session_facts(&session), NodeStatus::Running, hooks, true)?;
+    while run.step(&mut session, broker, db, (hooks.now_ms)(), std::time::Instant::now())? {
+        if run.stepped.is_multiple_of(4_096) {
+            (hooks.progress)(run.stepped, total);
+            beat.maybe(db, spec, session_facts(&session), NodeStatus::Running, hooks, false)?;
             if hooks.stop.load(Ordering::Relaxed) {
-                commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Stopped, hooks)?;
-                beat.maybe(db, spec, &session, NodeStatus::Stopped, hooks, true)?;
+                run.commit(db, &session, NodeStatus::Stopped, (hooks.now_ms)())?;
+                beat.maybe(db, spec, session_facts(&session), NodeStatus::Stopped, hooks, true)?;
                 return Err(TradingError::Stopped);
             }
         }
     }
-    (hooks.progress)(stepped, total);
-    commit_rest(db, spec, &session, (trades_committed, balance_committed), &orders, NodeStatus::Finished, hooks)?;
-    beat.maybe(db, spec, &session, NodeStatus::Finished, hooks, true)?;
-    commits += 1;
+    (hooks.progress)(run.stepped, total);
+    run.commit(db, &session, NodeStatus::Finished, (hooks.now_ms)())?;
+    beat.maybe(db, spec, session_facts(&session), NodeStatus::Finished, hooks, true)?;
     let entries_stopped = !session.entries_allowed();
     let result = session.finish();
     let report = backtest::report(&v, result, candles);
     Ok(ReplayOutcome {
         report,
         resumed_at_ms,
-        candles_stepped: stepped,
-        orders_sent,
-        commits,
+        candles_stepped: run.stepped,
+        orders_sent: run.orders_sent,
+        commits: run.commits,
         entries_stopped,
-        risk_stop,
-        order_latency_us,
+        risk_stop: run.risk_stop,
+        order_latency_us: run.order_latency_us,
     })
 }
 
 /// Heartbeats by the wall clock.
-struct Beat {
+pub(crate) struct Beat {
     last_ms: i64,
     every_ms: i64,
 }
 
 impl Beat {
+    /// Heartbeats every `every_ms` (at least 1 ms).
+    pub(crate) fn new(every_ms: i64) -> Self {
+        Self { last_ms: i64::MIN, every_ms: every_ms.max(1) }
+    }
+
     /// Writes a heartbeat when one is due (or `now` is set).
-    fn maybe(
+    pub(crate) fn maybe(
         &mut self,
         db: &StateStore,
         spec: &NodeSpec,
-        session: &TradingSession<'_>,
+        (last_candle_ms, open_trades): (Option<i64>, usize),
         status: NodeStatus,
         hooks: &NodeHooks<'_>,
         now: bool,
@@ -249,21 +188,22 @@ impl Beat {
         }
         self.last_ms = t;
         let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        db.heartbeat(
-            &spec.bot_id,
-            &Heartbeat {
-                ts_ms: t,
-                interval_ms: self.every_ms,
-                last_candle_ms: session.balance_series().last().map(|b| b.0),
-                open_trades: session.open_trades().len(),
-                status,
-            },
-        )
+        db.heartbeat(&spec.bot_id, &Heartbeat { ts_ms: t, interval_ms: self.every_ms, last_candle_ms, open_trades, status })
+    }
+
+    /// When the next heartbeat is due (epoch ms).
+    pub(crate) fn due_ms(&self) -> i64 {
+        self.last_ms.saturating_add(self.every_ms)
     }
 }
 
+/// What a heartbeat says of a session: its last stepped candle and its open trades.
+pub(crate) fn session_facts(session: &TradingSession<'_>) -> (Option<i64>, usize) {
+    (session.balance_series().last().map(|b| b.0), session.open_trades().len())
+}
+
 /// Candles the session's window should hold per pair, and how many of them the data lacks.
-fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> CandleStats {
+pub(crate) fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> CandleStats {
     let tf = market.timeframe.millis();
     let (first, last) = (market.min_date_ms + tf, market.max_date_ms);
     let per_pair = u64::try_from((last - first).div_euclid(tf) + 1).unwrap_or(0);
@@ -281,73 +221,4 @@ fn candle_stats(data: &[tradai_engine::PairData], market: &PreparedMarket) -> Ca
         stats.missing += expected.saturating_sub(present);
     }
     stats
-}
-
-/// Commits the state as it is, with the orders not committed yet, as `status`.
-fn commit_rest(
-    db: &mut StateStore,
-    spec: &NodeSpec,
-    session: &TradingSession<'_>,
-    (trades_committed, balance_committed): (usize, usize),
-    orders: &[OrderRecord],
-    status: NodeStatus,
-    hooks: &NodeHooks<'_>,
-) -> Result<(), TradingError> {
-    let state = session.state();
-    db.commit(
-        &spec.bot_id,
-        &Commit {
-            state: &state,
-            first_trade_seq: trades_committed,
-            new_trades: &session.trades()[trades_committed..],
-            orders,
-            balance: &session.balance_series()[balance_committed..],
-            status,
-            now_ms: (hooks.now_ms)(),
-        },
-    )
-}
-
-/// The orders a candle's decisions need: one entry order per opened trade, one exit order
-/// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
-/// the rules filled at.
-fn orders_of(spec: &NodeSpec, outcome: &CandleOutcome) -> Vec<OrderRecord> {
-    let bot = spec.bot_id.as_str();
-    let mut out = Vec::with_capacity(outcome.entries.len() + outcome.exits.len());
-    for e in &outcome.entries {
-        let t = &e.trade;
-        out.push(OrderRecord {
-            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Entry),
-            pair: t.pair.clone(),
-            side: if t.is_short { OrderSide::Sell } else { OrderSide::Buy },
-            purpose: OrderPurpose::Entry,
-            price: t.open_raw,
-            amount: t.amount,
-            filled: 0.0,
-            average: 0.0,
-            fee: 0.0,
-            status: OrderStatus::Open,
-            trade_open_ms: t.open_timestamp,
-            placed_ms: outcome.candle_ms,
-            error: None,
-        });
-    }
-    for t in &outcome.exits {
-        out.push(OrderRecord {
-            client_order_id: client_order_id(bot, &t.pair, t.open_timestamp, OrderPurpose::Exit),
-            pair: t.pair.clone(),
-            side: if t.is_short { OrderSide::Buy } else { OrderSide::Sell },
-            purpose: OrderPurpose::Exit,
-            price: t.close_rate,
-            amount: t.amount,
-            filled: 0.0,
-            average: 0.0,
-            fee: 0.0,
-            status: OrderStatus::Open,
-            trade_open_ms: t.open_timestamp,
-            placed_ms: t.exit_order_placed,
-            error: None,
-        });
-    }
-    out
 }

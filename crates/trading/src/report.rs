@@ -315,7 +315,14 @@ pub fn render_text(r: &DryRunValidationReport) -> String {
     let o = &r.order_metrics;
     let _ = writeln!(s, "  orders:     {} placed, {} filled, {} rejected, {} cancelled", o.placed, o.filled, o.rejected, o.cancelled);
     let _ = writeln!(s, "  trades:     {} closed, profit {:.8}", r.trades, r.profit_abs);
-    for ch in &r.checks {
+    render_checks(&mut s, &r.checks, r.overall_passed);
+    s
+}
+
+/// The check lines and the verdict of a validation report (dry-run or go-live), as text.
+pub(crate) fn render_checks(s: &mut String, checks: &[ValidationCheck], overall_passed: bool) {
+    use std::fmt::Write;
+    for ch in checks {
         let sev = match ch.severity {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
@@ -323,8 +330,7 @@ pub fn render_text(r: &DryRunValidationReport) -> String {
         };
         let _ = writeln!(s, "  [{}] {:<7} {:<20} {}", if ch.passed { "pass" } else { "FAIL" }, sev, ch.name, ch.message);
     }
-    let _ = writeln!(s, "overall: {}", if r.overall_passed { "PASSED" } else { "FAILED" });
-    s
+    let _ = writeln!(s, "overall: {}", if overall_passed { "PASSED" } else { "FAILED" });
 }
 
 #[cfg(test)]

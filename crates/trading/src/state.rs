@@ -231,6 +231,14 @@ impl StateStore {
                  passed INTEGER NOT NULL,
                  body TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS golive_reports (
+                 strategy TEXT NOT NULL,
+                 version INTEGER,
+                 created_ms INTEGER NOT NULL,
+                 passed INTEGER NOT NULL,
+                 body TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS golive_reports_strategy ON golive_reports (strategy, created_ms);
              CREATE TABLE IF NOT EXISTS balance (
                  bot_id TEXT NOT NULL,
                  first_ms INTEGER NOT NULL,
@@ -377,7 +385,12 @@ impl StateStore {
     /// # Errors
     /// [`TradingError::State`], [`TradingError::Corrupt`].
     pub fn trades(&self, bot: &BotId) -> Result<Vec<Trade>, TradingError> {
-        let mut stmt = self.conn.prepare("SELECT body FROM trades WHERE bot_id = ?1 ORDER BY seq").map_err(|e| self.err(e))?;
+        self.bodies(bot, "SELECT body FROM trades WHERE bot_id = ?1 ORDER BY seq")
+    }
+
+    /// The JSON `body` column of `sql`'s rows (one parameter: the bot id), decoded.
+    fn bodies<T: serde::de::DeserializeOwned>(&self, bot: &BotId, sql: &str) -> Result<Vec<T>, TradingError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([bot.as_str()], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for body in rows {
@@ -392,14 +405,7 @@ impl StateStore {
     /// # Errors
     /// [`TradingError::State`], [`TradingError::Corrupt`].
     pub fn orders(&self, bot: &BotId) -> Result<Vec<OrderRecord>, TradingError> {
-        let mut stmt = self.conn.prepare("SELECT body FROM orders WHERE bot_id = ?1 ORDER BY placed_ms, rowid").map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([bot.as_str()], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for body in rows {
-            let body = body.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&body).map_err(|source| TradingError::Corrupt { bot_id: bot.to_string(), source })?);
-        }
-        Ok(out)
+        self.bodies(bot, "SELECT body FROM orders WHERE bot_id = ?1 ORDER BY placed_ms, rowid")
     }
 
     /// Every node, by id, with staleness as of `now_ms`.
@@ -566,6 +572,46 @@ impl StateStore {
             }
         }
         Ok(None)
+    }
+
+    /// Stores a go-live report of `strategy` for its Production `version` (none when no
+    /// version was registered).
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn add_go_live_report(
+        &self,
+        strategy: &str,
+        version: Option<u64>,
+        created_ms: i64,
+        passed: bool,
+        body: &serde_json::Value,
+    ) -> Result<(), TradingError> {
+        let version = version.and_then(|v| i64::try_from(v).ok());
+        self.conn
+            .execute(
+                "INSERT INTO golive_reports (strategy, version, created_ms, passed, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![strategy, version, created_ms, passed, body.to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The newest go-live report of `strategy` for `version`: when it was made and whether it
+    /// passed. A newer failed report outranks an older passed one.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn latest_go_live(&self, strategy: &str, version: u64) -> Result<Option<(i64, bool)>, TradingError> {
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
+        self.conn
+            .query_row(
+                "SELECT created_ms, passed FROM golive_reports WHERE strategy = ?1 AND version = ?2 ORDER BY created_ms DESC, rowid DESC LIMIT 1",
+                params![strategy, version],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Deletes everything of `bot`; false when there was nothing.

@@ -129,6 +129,7 @@ impl Decoder<'_> {
             result: self.json_opt(item, "result")?,
             error: self.json_opt::<JobError>(item, "error")?,
             cancel_requested: matches!(item.get("cancel_requested"), Some(AttributeValue::Bool(true))),
+            execution_ref: self.str_opt(item, "execution_ref")?,
         })
     }
 

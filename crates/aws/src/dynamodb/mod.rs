@@ -14,6 +14,7 @@ mod table;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, Select, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -293,6 +294,20 @@ impl Inner {
         }
     }
 
+    /// A query of the status index for the jobs of `status` matching `filter`: the one
+    /// builder behind listings, counts, claims and the orphan scan.
+    fn status_query(&self, status: JobStatus, filter: &Filters<'_>) -> QueryFluentBuilder {
+        filter.apply(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str())),
+        )
+    }
+
     /// Jobs of one status through the index, oldest first or newest first, with optional
     /// filters, stopping after `max` matches (`None`: all).
     async fn query_status(
@@ -305,17 +320,7 @@ impl Inner {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let q = filter.apply(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(STATUS_INDEX)
-                    .key_condition_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status.as_str()))
-                    .scan_index_forward(!newest_first)
-                    .set_exclusive_start_key(start),
-            );
+            let q = self.status_query(status, filter).scan_index_forward(!newest_first).set_exclusive_start_key(start);
             let page = q.send().await.map_err(|e| self.err("Query", e))?;
             for item in page.items() {
                 out.push(self.decoder().job(item).map_err(storage)?);
@@ -335,17 +340,7 @@ impl Inner {
         let mut total = 0usize;
         let mut start = None;
         loop {
-            let q = filter.apply(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(STATUS_INDEX)
-                    .select(Select::Count)
-                    .key_condition_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status.as_str()))
-                    .set_exclusive_start_key(start),
-            );
+            let q = self.status_query(status, filter).select(Select::Count).set_exclusive_start_key(start);
             let page = q.send().await.map_err(|e| self.err("Query", e))?;
             total += usize::try_from(page.count).unwrap_or(0);
             start = page.last_evaluated_key;
@@ -364,37 +359,11 @@ impl Inner {
         // and the next one is tried. Pages of the index are read as they are needed.
         let mut start = None;
         loop {
-            let q = filter.apply(
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(STATUS_INDEX)
-                    .key_condition_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(JobStatus::Pending.as_str()))
-                    .scan_index_forward(true)
-                    .limit(25)
-                    .set_exclusive_start_key(start),
-            );
+            let q = self.status_query(JobStatus::Pending, &filter).scan_index_forward(true).limit(25).set_exclusive_start_key(start);
             let page = q.send().await.map_err(|e| self.err("Query", e))?;
             for item in page.items() {
                 let candidate = self.decoder().job(item).map_err(storage)?;
-                let now = now_ms();
-                // A job handed back with a back-off is not due before `not_before`: the
-                // condition refuses it and the next candidate is tried.
-                let u = self
-                    .update_from(&candidate.id, JobStatus::Pending)
-                    .condition_expression("#status = :from AND (attribute_not_exists(not_before) OR not_before <= :now)")
-                    .update_expression(
-                        "SET #status = :running, executor_id = :executor, started_at = :now, heartbeat_at = :now, \
-                         updated_at = :now, progress = :zero ADD attempts :one REMOVE progress_detail, not_before",
-                    )
-                    .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
-                    .expression_attribute_values(":executor", s(&executor_id))
-                    .expression_attribute_values(":now", n(now))
-                    .expression_attribute_values(":zero", n(0))
-                    .expression_attribute_values(":one", n(1));
-                if let Some(job) = self.send_update(u).await? {
+                if let Some(job) = self.claim(&candidate.id, &executor_id).await? {
                     return Ok(Some(job));
                 }
             }
@@ -403,6 +372,26 @@ impl Inner {
                 return Ok(None);
             }
         }
+    }
+
+    /// Claims job `id` if it is PENDING and due; `None` when the condition fails (claimed
+    /// by someone else, finished, or waiting out a back-off).
+    async fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+        let now = now_ms();
+        // A job handed back with a back-off is not due before `not_before`.
+        let u = self
+            .update_from(id, JobStatus::Pending)
+            .condition_expression("#status = :from AND (attribute_not_exists(not_before) OR not_before <= :now)")
+            .update_expression(
+                "SET #status = :running, executor_id = :executor, started_at = :now, heartbeat_at = :now, \
+                 updated_at = :now, progress = :zero ADD attempts :one REMOVE progress_detail, not_before",
+            )
+            .expression_attribute_values(":running", s(JobStatus::Running.as_str()))
+            .expression_attribute_values(":executor", s(executor_id))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1));
+        self.send_update(u).await
     }
 
     async fn heartbeat(&self, id: String, progress: f64, detail: Option<String>) -> Result<(), RepoError> {
@@ -634,10 +623,7 @@ struct Filters<'a> {
 }
 
 impl Filters<'_> {
-    fn apply(
-        &self,
-        mut q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn apply(&self, mut q: QueryFluentBuilder) -> QueryFluentBuilder {
         let mut clauses = Vec::new();
         if !self.job_types.is_empty() {
             let marks: Vec<String> = (0..self.job_types.len()).map(|i| format!(":type{i}")).collect();
@@ -691,6 +677,21 @@ impl JobRepository for DynamoJobRepository {
         self.run(|i| async move { i.claim_next(types, executor).await })
     }
 
+    fn claim(&self, id: &str, executor_id: &str) -> Result<Option<Job>, RepoError> {
+        let (id, executor) = (id.to_owned(), executor_id.to_owned());
+        self.run(|i| async move {
+            // An item that is not a job (idempotency, checkpoint) never has a status to claim.
+            if id.starts_with(IDEMPOTENCY_PREFIX) || id.starts_with(CHECKPOINT_PREFIX) {
+                return Err(RepoError::NotFound(id));
+            }
+            match i.claim(&id, &executor).await? {
+                Some(j) => Ok(Some(j)),
+                // Tells a missing job from one that is not claimable.
+                None => i.get(&id).await.map(|_| None),
+            }
+        })
+    }
+
     fn heartbeat(&self, id: &str, progress: f64, detail: Option<&serde_json::Value>) -> Result<(), RepoError> {
         let (id, detail) = (id.to_owned(), detail.map(ToString::to_string));
         self.run(|i| async move { i.heartbeat(id, progress, detail).await })
@@ -730,6 +731,31 @@ impl JobRepository for DynamoJobRepository {
                     dead_executor || stale
                 })
                 .collect())
+        })
+    }
+
+    fn set_execution_ref(&self, id: &str, reference: &str) -> Result<(), RepoError> {
+        let (id, reference) = (id.to_owned(), reference.to_owned());
+        self.run(|i| async move {
+            if id.starts_with(IDEMPOTENCY_PREFIX) || id.starts_with(CHECKPOINT_PREFIX) {
+                return Err(RepoError::NotFound(id));
+            }
+            let sent = i
+                .client
+                .update_item()
+                .table_name(&i.table)
+                .set_key(Some(key_of(&id)))
+                .condition_expression("attribute_exists(#k)")
+                .expression_attribute_names("#k", KEY)
+                .update_expression("SET execution_ref = :r")
+                .expression_attribute_values(":r", s(reference))
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(()),
+                Err(e) if is_conditional_failure(&e) => Err(RepoError::NotFound(id)),
+                Err(e) => Err(i.err("UpdateItem", e)),
+            }
         })
     }
 

@@ -3,8 +3,14 @@
 //! the local SQLite database; `DYNAMODB_CREATE_TABLE=true` creates it when missing) and
 //! `BACKEND_BACKTEST_QUEUE_URL` (the SQS mode's queue). A
 //! setting a mode needs and does not find is named at start-up.
+//!
+//! Also the wiring that needs both `tradai-executor` and `tradai-aws` (neither knows the
+//! other): the SQS queue as the executor's [`JobQueue`], behind the backend's submitter and
+//! the `tradai worker` pool.
 
 use anyhow::bail;
+#[cfg(feature = "aws")]
+use tradai_executor::{Delivery, JobQueue, QueueError, Settle};
 use tradai_settings::Settings;
 
 /// The AWS part of a service process's environment.
@@ -16,9 +22,14 @@ pub struct AwsEnv {
     pub table: Option<String>,
     /// `BACKEND_BACKTEST_QUEUE_URL`.
     pub queue_url: Option<String>,
+    /// `BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN`.
+    pub state_machine_arn: Option<String>,
     /// `DYNAMODB_CREATE_TABLE=true`: create a missing table at start-up (an emulator, a dev
     /// account); otherwise the stack creates it and a missing one is an error.
     pub create_table: bool,
+    /// `ENVIRONMENT=dev`: a remote executor that cannot start degrades to the local one (the
+    /// seeds' `create_with_fallback`); elsewhere it stops the start-up.
+    pub dev: bool,
 }
 
 impl AwsEnv {
@@ -33,25 +44,40 @@ impl AwsEnv {
             executor_mode: get("EXECUTOR_MODE").map(|m| m.to_ascii_lowercase()),
             table: get("DYNAMODB_TABLE_NAME"),
             queue_url: get("BACKEND_BACKTEST_QUEUE_URL"),
+            state_machine_arn: get("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN"),
             create_table: get("DYNAMODB_CREATE_TABLE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            dev: get("ENVIRONMENT").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
         };
         match env.executor_mode.as_deref() {
             None | Some("local" | "subprocess") => {}
             Some("sqs") => {
-                let missing: Vec<&str> = [("BACKEND_BACKTEST_QUEUE_URL", &env.queue_url), ("DYNAMODB_TABLE_NAME", &env.table)]
-                    .into_iter()
-                    .filter(|(_, v)| v.is_none())
-                    .map(|(k, _)| k)
-                    .collect();
-                if !missing.is_empty() {
-                    bail!("EXECUTOR_MODE=sqs needs {} (the queue workers read and the table they share)", missing.join(" and "));
+                if env.queue_url.is_none() {
+                    bail!("EXECUTOR_MODE=sqs needs BACKEND_BACKTEST_QUEUE_URL (the queue `tradai worker` processes read)");
                 }
-                bail!("EXECUTOR_MODE=sqs: the SQS executor is not part of this build yet (use local or subprocess; DYNAMODB_TABLE_NAME works with both)");
+                if env.table.is_none() {
+                    tracing::warn!(
+                        "EXECUTOR_MODE=sqs without DYNAMODB_TABLE_NAME: workers must run on this machine and share its job database"
+                    );
+                }
             }
-            Some(other) => bail!("EXECUTOR_MODE '{other}' is not supported (expected local, subprocess or sqs)"),
+            Some("stepfunctions" | "step_functions") => {
+                if env.state_machine_arn.is_none() {
+                    bail!(
+                        "EXECUTOR_MODE=stepfunctions needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN (the backtest workflow's state machine)"
+                    );
+                }
+                if env.table.is_none() {
+                    bail!("EXECUTOR_MODE=stepfunctions needs DYNAMODB_TABLE_NAME (the job table the workflow and its containers update)");
+                }
+            }
+            Some(other @ "ecs") => {
+                bail!("EXECUTOR_MODE '{other}' is not part of this build yet (expected local, subprocess, sqs or stepfunctions)")
+            }
+            Some(other) => bail!("EXECUTOR_MODE '{other}' is not supported (expected local, subprocess, sqs or stepfunctions)"),
         }
-        if env.table.is_some() && !cfg!(feature = "aws") {
-            bail!("DYNAMODB_TABLE_NAME is set, but this build has no AWS back end (build tradai-cli with the `aws` feature)");
+        let remote = env.executor_mode.as_deref().is_some_and(|m| !matches!(m, "local" | "subprocess"));
+        if (env.table.is_some() || remote) && !cfg!(feature = "aws") {
+            bail!("DYNAMODB_TABLE_NAME or a remote EXECUTOR_MODE is set, but this build has no AWS back end (build tradai-cli with the `aws` feature)");
         }
         Ok(env)
     }
@@ -87,6 +113,158 @@ impl AwsEnv {
     pub fn job_repository(&self) -> anyhow::Result<Option<tradai_server::serve::ExternalJobs>> {
         Ok(None)
     }
+
+    /// The backend's remote executor for `EXECUTOR_MODE=sqs`: a [`QueueSubmitter`] on the
+    /// queue, checked at start-up. When the queue cannot be reached and `ENVIRONMENT=dev`, the
+    /// seeds' `create_with_fallback`: a warning, `None` and `mode` set back to local.
+    ///
+    /// # Errors
+    /// When the queue is missing or unreachable (outside dev); the message names it.
+    #[cfg(feature = "aws")]
+    pub fn remote_executor(
+        &self,
+        mode: &mut tradai_executor::ExecutorMode,
+    ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
+        use anyhow::Context;
+        if *mode == tradai_executor::ExecutorMode::StepFunctions {
+            return self.state_machine(mode);
+        }
+        if *mode != tradai_executor::ExecutorMode::Sqs {
+            return Ok(None);
+        }
+        let Some(url) = self.queue_url.as_deref() else {
+            bail!("executor mode sqs needs BACKEND_BACKTEST_QUEUE_URL (the queue `tradai worker` processes read)")
+        };
+        match SqsQueue::connect(url, tradai_aws::QueueTiming::default()) {
+            Ok(q) => Ok(Some(tradai_server::serve::RemoteExecutor {
+                submitter: std::sync::Arc::new(tradai_executor::QueueSubmitter::new(std::sync::Arc::new(q), *mode)),
+                describe: format!("sqs queue {url}"),
+            })),
+            Err(e) if self.dev => {
+                tracing::warn!(error = %tradai_exchange::error_chain(&e), "ENVIRONMENT=dev: the SQS executor cannot start; falling back to the local executor");
+                *mode = tradai_executor::ExecutorMode::Local;
+                Ok(None)
+            }
+            Err(e) => Err(e).with_context(|| format!("BACKEND_BACKTEST_QUEUE_URL={url}")),
+        }
+    }
+
+    /// The `stepfunctions` executor: one execution of the backtest state machine per job.
+    #[cfg(feature = "aws")]
+    fn state_machine(&self, mode: &mut tradai_executor::ExecutorMode) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
+        use anyhow::Context;
+        let Some(arn) = self.state_machine_arn.as_deref() else {
+            bail!("executor mode stepfunctions needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN (the backtest workflow's state machine)")
+        };
+        match tradai_aws::BacktestStateMachine::connect(arn, &tradai_aws::AwsOverrides::default()) {
+            Ok(m) => Ok(Some(tradai_server::serve::RemoteExecutor {
+                submitter: std::sync::Arc::new(StepFunctionsSubmitter(m)),
+                describe: format!("step functions state machine {arn}"),
+            })),
+            Err(e) if self.dev => {
+                tracing::warn!(error = %tradai_exchange::error_chain(&e), "ENVIRONMENT=dev: the Step Functions executor cannot start; falling back to the local executor");
+                *mode = tradai_executor::ExecutorMode::Local;
+                Ok(None)
+            }
+            Err(e) => Err(e).with_context(|| format!("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN={arn}")),
+        }
+    }
+
+    /// Without the AWS back end no remote mode passes [`AwsEnv::from_env`].
+    #[cfg(not(feature = "aws"))]
+    #[allow(clippy::unnecessary_wraps)]
+    pub fn remote_executor(
+        &self,
+        _mode: &mut tradai_executor::ExecutorMode,
+    ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
+        Ok(None)
+    }
+}
+
+/// The backend's `stepfunctions` executor: each job starts one execution of the backtest
+/// workflow (named after the job); a cancel stops it.
+#[cfg(feature = "aws")]
+struct StepFunctionsSubmitter(tradai_aws::BacktestStateMachine);
+
+#[cfg(feature = "aws")]
+impl tradai_executor::BacktestJobSubmitter for StepFunctionsSubmitter {
+    fn submit(&self, job: &tradai_jobs::Job) -> Result<String, tradai_executor::ExecutorError> {
+        let input = tradai_aws::WorkflowInput {
+            job_id: job.id.clone(),
+            job_type: job.job_type.clone(),
+            // Backtests and hyperopt runs are labelled with their strategy.
+            strategy_name: job.label.clone().unwrap_or_default(),
+            strategy_stage: "None".into(),
+        };
+        self.0.start(&input).map_err(|e| tradai_executor::ExecutorError::Submit { job_id: job.id.clone(), source: Box::new(e) })
+    }
+
+    fn cancel(&self, job_id: &str) -> bool {
+        match self.0.stop(job_id, "cancelled through the API") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(job_id, error = %tradai_exchange::error_chain(&e), "cannot stop the job's execution");
+                false
+            }
+        }
+    }
+
+    fn mode(&self) -> tradai_executor::ExecutorMode {
+        tradai_executor::ExecutorMode::StepFunctions
+    }
+
+    fn is_healthy(&self) -> bool {
+        true
+    }
+}
+
+/// The SQS queue of `tradai-aws` as the executor's [`JobQueue`].
+#[cfg(feature = "aws")]
+pub struct SqsQueue(tradai_aws::SqsJobQueue);
+
+#[cfg(feature = "aws")]
+impl SqsQueue {
+    /// Connects to the queue at `url` through the SDK's standard chain (`AWS_ENDPOINT_URL`
+    /// and friends), checking that it exists.
+    ///
+    /// # Errors
+    /// The queue is missing or unreachable, or the timing is outside SQS's limits.
+    pub fn connect(url: &str, timing: tradai_aws::QueueTiming) -> Result<Self, tradai_aws::AwsError> {
+        Ok(Self(tradai_aws::SqsJobQueue::connect(url, &tradai_aws::AwsOverrides::default(), timing)?))
+    }
+
+    fn err(&self, what: &str, e: tradai_aws::AwsError) -> QueueError {
+        QueueError { queue: self.0.url().to_owned(), what: what.to_owned(), retryable: e.is_retryable(), source: Some(Box::new(e)) }
+    }
+}
+
+#[cfg(feature = "aws")]
+impl JobQueue for SqsQueue {
+    fn describe(&self) -> String {
+        format!("sqs queue {}", self.0.url())
+    }
+
+    fn send(&self, job: &tradai_jobs::Job) -> Result<String, QueueError> {
+        let m = tradai_aws::JobMessage { job_id: job.id.clone(), job_type: job.job_type.clone() };
+        self.0.send(&m).map_err(|e| self.err("cannot send a job message", e))
+    }
+
+    fn receive(&self) -> Result<Option<Delivery>, QueueError> {
+        let r = self.0.receive().map_err(|e| self.err("cannot receive", e))?;
+        Ok(r.map(|r| Delivery { job_id: r.message.job_id, job_type: r.message.job_type, receipt: r.receipt }))
+    }
+
+    fn settle(&self, d: &Delivery, how: Settle) -> Result<(), QueueError> {
+        let r = tradai_aws::Received {
+            message: tradai_aws::JobMessage { job_id: d.job_id.clone(), job_type: d.job_type.clone() },
+            receipt: d.receipt.clone(),
+            receive_count: 0,
+        };
+        match how {
+            Settle::Done => self.0.delete(&r).map_err(|e| self.err("cannot delete a message", e)),
+            Settle::Again(after) => self.0.release(&r, after).map_err(|e| self.err("cannot release a message", e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -105,10 +283,17 @@ mod tests {
         assert_eq!((e.executor_mode.as_deref(), e.table.as_deref()), (Some("subprocess"), None));
         let s = e.apply(&Settings::default());
         assert_eq!(s.server.executor, "subprocess");
-        let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs")])).unwrap_err().to_string();
-        assert!(err.contains("BACKEND_BACKTEST_QUEUE_URL and DYNAMODB_TABLE_NAME"), "{err}");
         let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs"), ("DYNAMODB_TABLE_NAME", "t")])).unwrap_err().to_string();
-        assert!(err.contains("needs BACKEND_BACKTEST_QUEUE_URL (") && !err.contains("and DYNAMODB"), "{err}");
+        assert!(err.contains("needs BACKEND_BACKTEST_QUEUE_URL ("), "{err}");
+        let e =
+            AwsEnv::from_env(env(&[("EXECUTOR_MODE", "sqs"), ("BACKEND_BACKTEST_QUEUE_URL", "http://q"), ("ENVIRONMENT", "Dev")])).unwrap();
+        assert_eq!((e.queue_url.as_deref(), e.dev), (Some("http://q"), true));
+        let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "stepfunctions"), ("DYNAMODB_TABLE_NAME", "t")])).unwrap_err().to_string();
+        assert!(err.contains("needs BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN"), "{err}");
+        let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "stepfunctions"), ("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN", "arn")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs DYNAMODB_TABLE_NAME"), "{err}");
         let err = AwsEnv::from_env(env(&[("EXECUTOR_MODE", "lambda")])).unwrap_err().to_string();
         assert!(err.contains("'lambda'"), "{err}");
     }

@@ -107,17 +107,14 @@ pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     // The typed report: the trades' JSON is built only for --export.
     let report = backtest::run_report(&store, &validated, &registry, &|_| {}, &cancel).map_err(flag_error)?;
     if let Some(path) = &a.export {
-        let doc = report.export_json()?;
-        let text = serde_json::to_string_pretty(&doc)?;
-        std::fs::write(path, text).with_context(|| format!("cannot write export file '{}'", path.display()))?;
-        // Millions of small allocations; the process exits soon, so they are not freed one by one.
-        std::mem::forget(doc);
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write export file '{}'", path.display()))?;
+        report.write_export(file).with_context(|| format!("cannot write export file '{}'", path.display()))?;
     }
     if let Some(path) = &a.plot {
         std::fs::write(path, &report.equity_svg).with_context(|| format!("cannot write plot '{}'", path.display()))?;
     }
     if a.json {
-        // Through a JSON value, so the keys print sorted as in the export file.
+        // Through a JSON value, so the keys print sorted (the export file keeps Freqtrade's order).
         print_json(&serde_json::to_value(&report.export.summary)?)?;
     } else {
         let mut text = report.report_text.clone();

@@ -1,7 +1,7 @@
 //! `tradai deploy render | apply | diff | destroy`: the CloudFormation stacks of tradai-deploy
 //! written to files, deployed through the CloudFormation API (tradai-aws's `StackClient`),
-//! compared with what is deployed, and deleted. AWS settings come from the SDK's standard chain (`AWS_PROFILE`,
-//! `AWS_REGION`, `AWS_ENDPOINT_URL` for an emulator).
+//! compared with what is deployed, and deleted. AWS settings come from the SDK's standard
+//! chain (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL` for an emulator).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use tradai_deploy::{render, Deployment, Environment, Layer, RenderedStack, DEFAULT_PREFIX};
+use tradai_deploy::{render, Deployment, Environment, Inputs, Layer, RenderedStack, DEFAULT_PREFIX};
 
 use crate::output::{print_json, Table, Ui};
 
@@ -30,6 +30,30 @@ impl From<EnvArg> for Environment {
             EnvArg::Dev => Self::Dev,
             EnvArg::Staging => Self::Staging,
             EnvArg::Prod => Self::Prod,
+        }
+    }
+}
+
+/// `--only` values: the four stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerArg {
+    /// Buckets, table, queues, topic, secret, image repository.
+    Persistent,
+    /// Network and IAM.
+    Foundation,
+    /// ECS, Lambdas, schedules, alarms.
+    Compute,
+    /// The dashboard.
+    Edge,
+}
+
+impl From<LayerArg> for Layer {
+    fn from(l: LayerArg) -> Self {
+        match l {
+            LayerArg::Persistent => Self::Persistent,
+            LayerArg::Foundation => Self::Foundation,
+            LayerArg::Compute => Self::Compute,
+            LayerArg::Edge => Self::Edge,
         }
     }
 }
@@ -65,7 +89,9 @@ pub enum DeployCommand {
     ///
     /// A stack whose deployed template is already the rendered one is left alone.
     #[command(after_help = "Examples (AWS, then the emulator of scripts/moto-server.sh):
+  tradai deploy apply --env dev --only persistent
   tradai deploy apply --env dev
+  tradai deploy apply --env prod --image-tag v1.4.0
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 tradai deploy apply --env dev")]
     Apply(ApplyArgs),
     /// Compare the rendered templates with the deployed stacks (and run CloudFormation's
@@ -119,6 +145,14 @@ pub struct ApplyArgs {
     /// Environment and prefix.
     #[command(flatten)]
     pub target: TargetFlags,
+    /// Apply only these stacks (repeatable), e.g. the persistent one alone for a first deploy:
+    /// the compute stack's Lambdas need the image in the repository the persistent stack makes.
+    #[arg(long, value_enum, value_name = "LAYER")]
+    pub only: Vec<LayerArg>,
+    /// Tag of the tradai image the compute stack's tasks and Lambdas run (its `ImageTag`
+    /// parameter) [default: the deployed one; `latest` at the first apply].
+    #[arg(long, value_name = "TAG")]
+    pub image_tag: Option<String>,
     /// Longest wait for one stack to settle, in seconds.
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub timeout_secs: u64,
@@ -160,7 +194,7 @@ fn run_render(a: &RenderArgs, ui: Ui) -> anyhow::Result<ExitCode> {
     let dir = a.out.clone().unwrap_or_else(|| PathBuf::from("cloudformation").join(d.env().as_str()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for s in render(&d) {
+    for s in stacks(&d) {
         let path = dir.join(s.file_name());
         std::fs::write(&path, s.body()).with_context(|| format!("cannot write {}", path.display()))?;
         written.push(Written { stack: s.name, layer: s.layer.as_str(), path: path.display().to_string() });
@@ -175,6 +209,11 @@ fn run_render(a: &RenderArgs, ui: Ui) -> anyhow::Result<ExitCode> {
         print!("{}", t.render());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The four stacks of `d` as this binary renders them.
+fn stacks(d: &Deployment) -> Vec<RenderedStack> {
+    render(d, &Inputs::default())
 }
 
 /// Whether the deployed body is the rendered template (compared as JSON, not as text).
@@ -199,9 +238,8 @@ mod aws {
     use serde::Serialize;
     use tradai_aws::{AwsOverrides, ResourceDrift, StackAction, StackClient};
     use tradai_deploy::drift::{compare, output_key, TemplateDiff};
-    use tradai_deploy::render;
 
-    use super::{layer_name, same_template, ApplyArgs, DestroyArgs, DiffArgs};
+    use super::{layer_name, same_template, stacks, ApplyArgs, DestroyArgs, DiffArgs};
     use crate::output::{print_json, Ui};
 
     fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -230,12 +268,17 @@ mod aws {
         runtime()?.block_on(async {
             let client = StackClient::connect(&AwsOverrides::default()).await?;
             let mut report = ApplyReport { env: d.env().as_str(), stacks: Vec::new(), outputs: BTreeMap::new() };
-            for s in render(&d) {
+            let only: Vec<tradai_deploy::Layer> = a.only.iter().map(|l| (*l).into()).collect();
+            for s in stacks(&d).into_iter().filter(|s| only.is_empty() || only.contains(&s.layer)) {
                 if !ui.quiet {
                     eprintln!("applying {} ...", s.name);
                 }
+                let mut parameters = BTreeMap::new();
+                if let Some(tag) = a.image_tag.as_ref().filter(|_| s.template.parameters.contains_key("ImageTag")) {
+                    parameters.insert("ImageTag".to_owned(), tag.clone());
+                }
                 let (action, state) = client
-                    .apply(&s.name, &s.body(), wait, |deployed| same_template(&s, deployed))
+                    .apply(&s.name, &s.body(), &parameters, wait, |deployed| same_template(&s, deployed))
                     .await
                     .with_context(|| format!("applying the {} stack", s.layer))?;
                 if !ui.quiet {
@@ -275,10 +318,10 @@ mod aws {
         let wait = Duration::from_secs(a.timeout_secs);
         let report = runtime()?.block_on(async {
             let client = StackClient::connect(&AwsOverrides::default()).await?;
-            let mut stacks = Vec::new();
-            for s in render(&d) {
+            let mut compared = Vec::new();
+            for s in stacks(&d) {
                 let Some(state) = client.describe(&s.name).await.with_context(|| format!("reading stack {}", s.name))? else {
-                    stacks.push(StackDiff {
+                    compared.push(StackDiff {
                         stack: s.name,
                         layer: layer_name(s.layer),
                         state: "missing",
@@ -292,7 +335,7 @@ mod aws {
                 let template = compare(&s.name, &s.template.to_value(), &body)?;
                 let resources = client.detect_resource_drift(&s.name, wait).await?;
                 let drifted = !template.is_empty() || matches!(&resources, ResourceDrift::Checked { drifted, .. } if !drifted.is_empty());
-                stacks.push(StackDiff {
+                compared.push(StackDiff {
                     stack: s.name,
                     layer: layer_name(s.layer),
                     state: if drifted { "drifted" } else { "in_sync" },
@@ -301,7 +344,7 @@ mod aws {
                     resources: Some(resources),
                 });
             }
-            anyhow::Ok(DiffReport { env: d.env().as_str(), in_sync: stacks.iter().all(|s| s.state == "in_sync"), stacks })
+            anyhow::Ok(DiffReport { env: d.env().as_str(), in_sync: compared.iter().all(|s| s.state == "in_sync"), stacks: compared })
         })?;
         if a.json {
             print_json(&report)?;
@@ -340,7 +383,7 @@ mod aws {
 
     pub(super) fn destroy(a: &DestroyArgs, ui: Ui) -> anyhow::Result<ExitCode> {
         let d = a.target.deployment()?;
-        let names: Vec<String> = render(&d).iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = stacks(&d).iter().map(|s| s.name.clone()).collect();
         if !a.yes {
             anyhow::bail!("refusing to delete {} without --yes", names.join(", "));
         }
@@ -349,7 +392,7 @@ mod aws {
             let client = StackClient::connect(&AwsOverrides::default()).await?;
             let mut done = Vec::new();
             // Reverse deployment order: each stack imports from the ones before it.
-            for s in render(&d).into_iter().rev() {
+            for s in stacks(&d).into_iter().rev() {
                 let layer = layer_name(s.layer);
                 if s.layer == tradai_deploy::Layer::Persistent && !a.include_persistent {
                     done.push(DestroyedStack { stack: s.name, layer, action: "kept" });

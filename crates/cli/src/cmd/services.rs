@@ -244,6 +244,7 @@ fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) ->
     let mut cfg = ServerConfig::from_settings(&flags.apply(&aws.apply(settings)))?;
     cfg.init = flags.init;
     cfg.job_repository = aws.job_repository()?;
+    cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode)?;
     runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }

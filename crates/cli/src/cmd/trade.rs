@@ -1,4 +1,5 @@
-//! `tradai trade`: run a trading node (dry-run replay today), list nodes, reset one.
+//! `tradai trade`: run a trading node (live feed in `trade_live`, or `--replay`), list nodes,
+//! reset one.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickst
   tradai trade --replay -s EmaCross --version production --bot-id ema-prod
   tradai trade list
   tradai trade report --bot EmaCross-dry-run --json
+
+On live candles (polls the exchange at each candle close; Ctrl-C stops, a rerun resumes):
+  tradai trade -s EmaCross -p BTC/USDT -i 5m --bot-id btc-paper --api-port 8005
 
 Strategy, pairs and money take the same flags (and [run] table) as tradai backtest.";
 
@@ -80,6 +84,13 @@ pub struct TradeArgs {
     /// with the same result, so larger values only trade that re-work for speed.
     #[arg(long, value_name = "CANDLES", default_value_t = 1)]
     pub commit_every: u64,
+    /// Port of the node's REST API on 127.0.0.1 (default 8005 dry-run, 8004 live; 0: any
+    /// free port, printed at start). Live feed only.
+    #[arg(long, value_name = "PORT")]
+    pub api_port: Option<u16>,
+    /// Live feed: stop after this many candles (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub max_candles: Option<u64>,
     /// Start `--mode live` without a passed go-live report.
     #[arg(long)]
     pub force: bool,
@@ -143,7 +154,7 @@ pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode
     }
 }
 
-fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
+pub(crate) fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
     let dir = settings.local_data_dir().ok_or_else(|| {
         anyhow::anyhow!("trading nodes keep their state on a local disk; data dir '{}' is not a local directory", settings.data_dir)
     })?;
@@ -202,15 +213,15 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
     let spec = spec_of(a, settings)?;
     let registry = a.source.registry_for(&spec.run.strategy, settings)?;
     spec.run.validate(&registry).map_err(flag_error)?;
-    if !a.replay {
-        anyhow::bail!("live candle feed is not available yet; add --replay to trade over the stored candles");
-    }
-    let store = open_store(settings)?;
-    let mut db = state_store(settings)?;
     let mut broker: Box<dyn Broker> = match spec.mode {
         TradingMode::DryRun => Box::new(PaperBroker::new(spec.run.fee)),
         TradingMode::Live => live_broker(&spec, a, settings)?,
     };
+    if !a.replay {
+        return crate::cmd::trade_live::run(a, &spec, &registry, settings, broker.as_mut());
+    }
+    let store = open_store(settings)?;
+    let mut db = state_store(settings)?;
     let pb = progress(0, "replay", quiet || a.json);
     let stop = AtomicBool::new(false);
     let hooks = NodeHooks {
@@ -232,9 +243,8 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if let Some(path) = &a.export {
-        let doc = outcome.report.export_json()?;
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("cannot write export file '{}'", path.display()))?;
+        let file = std::fs::File::create(path).with_context(|| format!("cannot write export file '{}'", path.display()))?;
+        outcome.report.write_export(file).with_context(|| format!("cannot write export file '{}'", path.display()))?;
     }
     let summary = &outcome.report.export.summary;
     if a.json {
@@ -288,7 +298,7 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
 /// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
 /// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
 fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
-    anyhow::ensure!(a.force, "--mode live needs --force: it does not read the go-live report yet (see `tradai trade go-live-check`)");
+    go_live_gate(spec, a.force, settings)?;
     anyhow::ensure!(
         spec.run.exchange.as_str() == "binance",
         "live trading supports the binance exchange only, not '{}'",
@@ -308,6 +318,31 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
     let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
     Ok(Box::new(broker))
+}
+
+/// `--mode live` starts only when the newest go-live report of the strategy's registered
+/// version passed (`tradai trade go-live-check`); `--force` overrides, loudly.
+fn go_live_gate(spec: &NodeSpec, force: bool, settings: &Settings) -> anyhow::Result<()> {
+    let strategy = &spec.run.strategy;
+    let verdict = match spec.strategy_version {
+        None => Err(format!("the run is not a registered version of '{strategy}' (use --version production)")),
+        Some(v) => match state_store(settings)?.latest_go_live(strategy, v)? {
+            Some((_, true)) => Ok(()),
+            Some((at, false)) => {
+                Err(format!("the newest go-live report of '{strategy}' version {v} ({}) failed", tradai_core::iso_ts_ms(at)))
+            }
+            None => Err(format!("no go-live report for '{strategy}' version {v}")),
+        },
+    };
+    match verdict {
+        Ok(()) => Ok(()),
+        Err(why) if force => {
+            tracing::warn!(bot = %spec.bot_id, reason = %why, "--force: live trading without a passed go-live report");
+            eprintln!("WARNING: --force: {why}; trading live without a passed go-live report");
+            Ok(())
+        }
+        Err(why) => anyhow::bail!("--mode live refused: {why}; run `tradai trade go-live-check --strategy {strategy}` or pass --force"),
+    }
 }
 
 /// The Binance spot endpoint: `TRADAI_BINANCE_SPOT_URL`, else the `binance.spot_url` setting.
@@ -356,6 +391,8 @@ fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>,
         max_drawdown,
     };
     let r = go_live_report(&facts, now_ms());
+    // Stored, so that `--mode live` can check it.
+    state_store(settings)?.add_go_live_report(strategy, production_version, r.created_ms, r.overall_passed, &serde_json::to_value(&r)?)?;
     if json {
         print_json(&r)?;
     } else {
@@ -365,7 +402,7 @@ fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>,
 }
 
 /// p50 / p99 / max of per-order latencies (µs in, ms out); null without orders.
-fn latency_summary(us: &[u64]) -> serde_json::Value {
+pub(crate) fn latency_summary(us: &[u64]) -> serde_json::Value {
     if us.is_empty() {
         return serde_json::Value::Null;
     }
@@ -380,7 +417,7 @@ fn latency_summary(us: &[u64]) -> serde_json::Value {
 }
 
 /// `--heartbeat-interval` in milliseconds.
-fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
+pub(crate) fn heartbeat_ms(secs: f64) -> anyhow::Result<i64> {
     anyhow::ensure!(secs.is_finite() && secs >= 0.1, "invalid --heartbeat-interval {secs}: must be at least 0.1 seconds");
     #[allow(clippy::cast_possible_truncation)]
     Ok((secs * 1000.0).round() as i64)

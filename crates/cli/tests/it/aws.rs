@@ -41,7 +41,7 @@ pub fn ok(mut c: Command, what: &str) -> std::process::Output {
 
 /// Creates a bucket on the emulator with a plain path-style `PUT /bucket` (moto does not check
 /// signatures, and the test binary has no S3 client of its own).
-fn create_bucket(endpoint: &str, bucket: &str) {
+pub(crate) fn create_bucket(endpoint: &str, bucket: &str) {
     let host = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();
     write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
@@ -142,8 +142,17 @@ fn an_s3_data_dir_imports_lists_and_backtests_like_a_local_one() {
     assert!(err.contains(&format!("{bucket}-missing")), "{err}");
 }
 
+/// The SDK settings of the emulator, for the tests' own clients (dummy credentials).
+pub(crate) fn emulator_overrides(endpoint: &str) -> tradai_aws::AwsOverrides {
+    tradai_aws::AwsOverrides {
+        endpoint_url: Some(endpoint.to_owned()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
+    }
+}
+
 /// A bucket name unique to this run (time and process id; S3 names are lower-case).
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("{:x}-{}", t, std::process::id())
 }
@@ -156,11 +165,7 @@ fn up_keeps_its_jobs_in_dynamodb() {
     use crate::services::{import_sample, jobs, submit_args, wait_final, Up};
     use tradai_jobs::{JobFilter, JobRepository, JobStatus};
     let Some(endpoint) = endpoint() else { return };
-    let overrides = tradai_aws::AwsOverrides {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
-    };
+    let overrides = emulator_overrides(&endpoint);
     let table = format!("tradai-test-up-{}", uuid_like());
     let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
 
@@ -218,8 +223,9 @@ fn up_keeps_its_jobs_in_dynamodb() {
 fn executor_mode_names_missing_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        (vec![("EXECUTOR_MODE", "sqs")], "BACKEND_BACKTEST_QUEUE_URL and DYNAMODB_TABLE_NAME"),
+        (vec![("EXECUTOR_MODE", "sqs")], "EXECUTOR_MODE=sqs needs BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("EXECUTOR_MODE", "sqs"), ("DYNAMODB_TABLE_NAME", "t")], "needs BACKEND_BACKTEST_QUEUE_URL"),
+        (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "executor mode sqs needs BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("EXECUTOR_MODE", "docker")], "EXECUTOR_MODE 'docker'"),
     ];
     for (envs, want) in cases {

@@ -6,6 +6,7 @@
 //! next apply puts the stack back, and destroy takes them down; and compose.yaml's one-shot API-key service, run as compose
 //! would run it.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -112,12 +113,19 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(json_of(&out)["stacks"].as_array().unwrap().iter().all(|s| s["state"] == "missing"));
 
+    // The first deploy in two steps, as on AWS: the persistent stack alone, then the rest.
+    let out = deploy(&ep, &[&["apply", "--only", "persistent"][..], &target].concat());
+    assert!(out.status.success(), "apply --only: {}", String::from_utf8_lossy(&out.stderr));
+    let first = json_of(&out);
+    assert_eq!(first["stacks"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first["stacks"][0]["action"], "created");
     let out = deploy(&ep, &[&["apply"][..], &target].concat());
     assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
     let applied = json_of(&out);
-    for s in applied["stacks"].as_array().unwrap() {
-        assert_eq!((s["action"].as_str(), s["status"].as_str()), (Some("created"), Some("CREATE_COMPLETE")), "{s}");
-    }
+    let done: Vec<(&str, &str)> =
+        applied["stacks"].as_array().unwrap().iter().map(|s| (s["action"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    assert_eq!(done[0], ("unchanged", "CREATE_COMPLETE"));
+    assert!(done[1..].iter().all(|d| *d == ("created", "CREATE_COMPLETE")), "{done:?}");
     let o = &applied["outputs"];
     let get = |k: &str| o[k].as_str().unwrap_or_else(|| panic!("output {k} missing: {o}")).to_owned();
     assert_eq!(get("table_name"), format!("{prefix}-workflow-state-dev"));
@@ -208,14 +216,28 @@ fn apply_into_the_emulator_gives_working_outputs_and_diff_sees_out_of_band_chang
     // moto has no DetectStackDrift: said, not hidden.
     assert_eq!(report["stacks"][0]["resources"]["detection"], "unavailable");
 
+    // A new image tag updates the compute stack only, and later applies keep it.
+    let out = deploy(&ep, &[&["apply", "--image-tag", "v2"][..], &target].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let actions: Vec<String> =
+        json_of(&out)["stacks"].as_array().unwrap().iter().map(|s| s["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(actions, ["unchanged", "unchanged", "updated", "unchanged"]);
+    let out = deploy(&ep, &[&["apply"][..], &target].concat());
+    assert!(json_of(&out)["stacks"].as_array().unwrap().iter().all(|s| s["action"] == "unchanged"), "{}", json_of(&out));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let compute = rt.block_on(async {
+        let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
+        client.describe(&format!("{prefix}-dev-compute")).await.unwrap().unwrap()
+    });
+    assert_eq!(compute.parameters["ImageTag"], "v2");
+
     // Out of band: someone updates the persistent stack with a shorter visibility timeout.
     let stack = format!("{prefix}-dev-persistent");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
         let mut t: Value = serde_json::from_str(&client.deployed_template(&stack).await.unwrap()).unwrap();
         t["Resources"]["BacktestQueue"]["Properties"]["VisibilityTimeout"] = Value::from(30);
-        let (action, state) = client.apply(&stack, &t.to_string(), Duration::from_secs(60), |_| false).await.unwrap();
+        let (action, state) = client.apply(&stack, &t.to_string(), &BTreeMap::new(), Duration::from_secs(60), |_| false).await.unwrap();
         assert_eq!((action, state.status.as_str()), (tradai_aws::StackAction::Updated, "UPDATE_COMPLETE"));
     });
     let out = deploy(&ep, &[&["diff", "--json"][..], &target].concat());

@@ -8,6 +8,10 @@ mod deploy;
 // The fake Binance venue of tradai-trading's tests (signed orders, faults).
 #[path = "../../../trading/tests/it/fake_binance.rs"]
 mod fake_binance;
+#[path = "../../../trading/tests/it/fake_klines.rs"]
+// Its jumping clock serves tradai-trading's tests; here the node runs on the real clock.
+#[allow(dead_code)]
+mod fake_klines;
 mod hyperopt;
 mod ml;
 mod runspec;
@@ -17,3 +21,5 @@ mod sync;
 mod tidy;
 mod tracking;
 mod trade;
+mod trade_live;
+mod workers;

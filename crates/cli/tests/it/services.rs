@@ -143,11 +143,27 @@ pub(crate) fn wait_final(api: &str, id: &str, within: Duration) -> serde_json::V
     }
 }
 
-fn api_trades(api: &str, id: &str) -> serde_json::Value {
+pub(crate) fn api_trades(api: &str, id: &str) -> serde_json::Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let c = tradai_server::clients::BackendClient::new(api, None, tradai_server::clients::SERVICE_RETRY);
     let t = rt.block_on(c.trades(id)).unwrap();
     serde_json::to_value(t.trades).unwrap()
+}
+
+/// The export of the CLI's own backtest of [`submit_args`]'s request (written under `dir`):
+/// the reference every executor's result is compared with.
+pub(crate) fn cli_reference_export(data: &Path, dir: &Path) -> serde_json::Value {
+    let export = dir.join("cli.json");
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
+        .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "CLI backtest failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
 }
 
 #[test]
@@ -155,17 +171,7 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     import_sample(&data);
-    let export = tmp.path().join("cli.json");
-    let out = tradai()
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
-        .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
-        .arg(&export)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "CLI backtest failed: {}", String::from_utf8_lossy(&out.stderr));
-    let cli: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let cli = cli_reference_export(&data, tmp.path());
 
     let up = Up::start(&data, &[]);
     assert!(up.log().contains("127.0.0.1 only"), "no-key start-up must say it binds to loopback: {}", up.log());

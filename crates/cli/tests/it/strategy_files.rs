@@ -320,10 +320,9 @@ fn a_dry_run_replay_of_a_strategy_file_equals_its_backtest() {
     let d = dir.path().to_str().unwrap();
     let toml = testdata().join("strategies/EmaCrossToml.toml");
     let path = strategies_dir();
-    for (source, name, what) in [
-        (["--strategy-file", toml.to_str().unwrap()], "EmaCrossToml", "toml"),
-        (["--strategy-path", path.as_str()], "EmaCross", "python"),
-    ] {
+    for (source, name, what) in
+        [(["--strategy-file", toml.to_str().unwrap()], "EmaCrossToml", "toml"), (["--strategy-path", path.as_str()], "EmaCross", "python")]
+    {
         let mut flags = crate::backtest::run_flags(d, name, "3");
         flags.extend(source.iter().map(|s| (*s).to_owned()));
         let bt_out = dir.path().join(format!("{what}.backtest.json"));

@@ -77,12 +77,18 @@ fn domain_crates_do_not_depend_on_entry_points() {
 }
 
 #[test]
-fn engine_knows_no_storage_and_indicators_know_nothing() {
+fn engine_knows_no_storage_nor_metrics_and_indicators_know_nothing() {
     let deps = crate_deps();
     let engine = &deps["tradai-engine"];
     assert!(
         !engine.iter().any(|d| d == "tradai-store" || d == "parquet" || d == "object_store"),
         "tradai-engine must not read storage: {engine:?}"
+    );
+    // Results go out of the engine, never back in: tradai-metrics summarises a run, so the
+    // engine must not depend on it (nor on anything above it).
+    assert!(
+        !engine.iter().any(|d| ["tradai-metrics", "tradai-hyperopt", "tradai-app"].contains(&d.as_str())),
+        "tradai-engine must not know where its results go: {engine:?}"
     );
     let ind = &deps["tradai-indicators"];
     assert!(ind.iter().all(|d| !d.starts_with("tradai-")), "tradai-indicators must stay standalone: {ind:?}");
@@ -199,13 +205,25 @@ fn sqlite_is_a_leaf_of_storage_plumbing() {
 }
 
 #[test]
+fn the_dashboard_is_files_only_and_only_the_server_serves_it() {
+    // tradai-dashboard is the embedded page: no dependency at all (the page reaches the
+    // platform through /api/v1 like any client), and only backend-api mounts it.
+    let deps = crate_deps();
+    assert!(deps["tradai-dashboard"].is_empty(), "tradai-dashboard must have no dependencies: {:?}", deps["tradai-dashboard"]);
+    let users: Vec<_> = deps.iter().filter(|(_, ds)| ds.iter().any(|d| d == "tradai-dashboard")).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(users, ["tradai-server"], "only tradai-server may depend on tradai-dashboard");
+}
+
+#[test]
 fn trading_nodes_know_no_cli_terminal_or_service() {
     // tradai-trading is the node's domain: the rules come from tradai-engine, progress and
-    // stop are callbacks; the CLI and the services call it, never the other way round.
+    // stop are callbacks, commands come through NodeControl; the CLI and the services call it,
+    // never the other way round. The node's REST API is tradai-server's (`node_api`), so no
+    // HTTP server here either.
     let deps = crate_deps();
     let trading = &deps["tradai-trading"];
-    let bad: Vec<_> =
-        trading.iter().filter(|d| ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http"].contains(&d.as_str())).collect();
+    let forbidden = ["clap", "indicatif", "tradai-cli", "tradai-server", "tower-http", "axum", "hyper", "hyper-util", "utoipa"];
+    let bad: Vec<_> = trading.iter().filter(|d| forbidden.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-trading (see docs/ARCHITECTURE.md): {bad:?}");
     for (name, ds) in &deps {
         if DOMAIN.contains(&name.as_str()) {

@@ -308,6 +308,19 @@ fn a_registered_production_config_trades_like_its_backtest() {
     // Keys the venue refuses.
     let j = go_live("not-the-secret", &["--max-drawdown", "0.2"]);
     assert!(failed(&j).contains(&"keys_accepted".to_owned()), "{j}");
+    // `--mode live` reads the newest go-live report of the version: it failed, so no start
+    // without --force.
+    let out = tradai()
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+        .env("TRADAI_BINANCE__API_KEY", crate::fake_binance::KEY)
+        .env("TRADAI_BINANCE__API_SECRET", crate::fake_binance::SECRET)
+        .args(["--data-dir", d, "trade", "--replay", "--mode", "live", "--strategy", "EmaCross", "--version", "production"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("go-live report of 'EmaCross' version 1") && err.contains("failed"), "{err}");
+    assert!(err.contains("--force") && err.trim().lines().count() == 1, "{err}");
 }
 
 #[test]

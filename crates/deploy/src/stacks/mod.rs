@@ -34,19 +34,28 @@ impl RenderedStack {
     }
 }
 
+/// What the stacks take from outside this crate.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The backtest workflow's state machine definition (Amazon States Language, built with
+    /// [`compute::WORKFLOW_REFS`] for its references); the compute stack declares the state
+    /// machine only when it is given.
+    pub backtest_workflow: Option<serde_json::Value>,
+}
+
 /// The template of one layer of `d`.
 #[must_use]
-pub fn template(d: &Deployment, layer: Layer) -> Template {
+pub fn template(d: &Deployment, layer: Layer, inputs: &Inputs) -> Template {
     match layer {
         Layer::Persistent => persistent::template(d),
         Layer::Foundation => foundation::template(d),
-        Layer::Compute => compute::template(d),
+        Layer::Compute => compute::template(d, inputs.backtest_workflow.as_ref()),
         Layer::Edge => edge::template(d),
     }
 }
 
 /// All four stacks of `d`, in the order they must be deployed.
 #[must_use]
-pub fn render(d: &Deployment) -> Vec<RenderedStack> {
-    Layer::ALL.into_iter().map(|layer| RenderedStack { layer, name: d.stack_name(layer), template: template(d, layer) }).collect()
+pub fn render(d: &Deployment, inputs: &Inputs) -> Vec<RenderedStack> {
+    Layer::ALL.into_iter().map(|layer| RenderedStack { layer, name: d.stack_name(layer), template: template(d, layer, inputs) }).collect()
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tradai_deploy::{render, Deployment, Environment, DEFAULT_PREFIX};
+use tradai_deploy::{render, Deployment, Environment, Inputs, DEFAULT_PREFIX};
 
 use crate::linters;
 
@@ -40,9 +40,13 @@ fn cfn_lint_accepts_every_stack_of_every_environment() {
     let Some(bin) = linters("lint::cfn_lint") else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for env in Environment::ALL {
-        for s in render(&Deployment::new(DEFAULT_PREFIX, env).unwrap()) {
-            let path = dir.path().join(s.file_name());
+    // Every environment without the workflow, and prod with it (the state machine's role and
+    // definition are linted too).
+    let prod_with_workflow = (Environment::Prod, "workflow-", Inputs { backtest_workflow: Some(crate::sample_workflow()) });
+    let all = Environment::ALL.into_iter().map(|env| (env, "", Inputs::default())).chain([prod_with_workflow]);
+    for (env, tag, inputs) in all {
+        for s in render(&Deployment::new(DEFAULT_PREFIX, env).unwrap(), &inputs) {
+            let path = dir.path().join(format!("{tag}{}", s.file_name()));
             std::fs::write(&path, s.body()).unwrap();
             files.push(path);
         }

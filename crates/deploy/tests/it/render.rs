@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 use tradai_deploy::catalog::LAMBDAS;
-use tradai_deploy::{render, Deployment, Environment, Layer, DEFAULT_PREFIX};
+use tradai_deploy::{render, Deployment, Environment, Inputs, Layer, DEFAULT_PREFIX};
 
 fn stacks(env: Environment) -> Vec<(Layer, Value)> {
-    render(&Deployment::new(DEFAULT_PREFIX, env).unwrap())
+    render(&Deployment::new(DEFAULT_PREFIX, env).unwrap(), &Inputs::default())
         .into_iter()
         .map(|s| (s.layer, serde_json::from_str(&s.body()).unwrap()))
         .collect()
@@ -23,8 +23,8 @@ fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
 fn rendering_twice_gives_the_same_bytes() {
     for env in Environment::ALL {
         let d = Deployment::new(DEFAULT_PREFIX, env).unwrap();
-        let a: Vec<String> = render(&d).iter().map(tradai_deploy::RenderedStack::body).collect();
-        let b: Vec<String> = render(&d).iter().map(tradai_deploy::RenderedStack::body).collect();
+        let a: Vec<String> = render(&d, &Inputs::default()).iter().map(tradai_deploy::RenderedStack::body).collect();
+        let b: Vec<String> = render(&d, &Inputs::default()).iter().map(tradai_deploy::RenderedStack::body).collect();
         assert_eq!(a, b);
     }
 }
@@ -32,7 +32,7 @@ fn rendering_twice_gives_the_same_bytes() {
 #[test]
 fn four_stacks_in_deployment_order_named_by_prefix_and_env() {
     let d = Deployment::new("acme", Environment::Staging).unwrap();
-    let names: Vec<String> = render(&d).into_iter().map(|s| s.name).collect();
+    let names: Vec<String> = render(&d, &Inputs::default()).into_iter().map(|s| s.name).collect();
     assert_eq!(names, ["acme-staging-persistent", "acme-staging-foundation", "acme-staging-compute", "acme-staging-edge"]);
 }
 
@@ -125,4 +125,28 @@ fn the_roles_that_start_tasks_may_pass_the_task_roles() {
     assert_eq!(passed, ["TaskRole", "TaskExecutionRole"]);
     let task_policy = &t["Resources"]["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
     assert!(task_policy.as_array().unwrap().iter().any(|s| s["Sid"] == "Tasks" && s["Action"][0] == "ecs:RunTask"));
+}
+
+#[test]
+fn a_given_workflow_becomes_the_state_machine_with_its_references_filled_in() {
+    let d = Deployment::new(DEFAULT_PREFIX, Environment::Dev).unwrap();
+    assert!(
+        of_type(&layer(Environment::Dev, Layer::Compute), "AWS::StepFunctions::StateMachine").is_empty(),
+        "no definition, no state machine"
+    );
+    let inputs = Inputs { backtest_workflow: Some(crate::sample_workflow()) };
+    let compute = render(&d, &inputs).into_iter().find(|s| s.layer == Layer::Compute).unwrap();
+    let t: Value = serde_json::from_str(&compute.body()).unwrap();
+    let sm = &t["Resources"]["BacktestWorkflow"]["Properties"];
+    assert_eq!(sm["StateMachineName"], "tradai-backtest-dev");
+    let (text, vars) = (sm["DefinitionString"]["Fn::Sub"][0].as_str().unwrap(), &sm["DefinitionString"]["Fn::Sub"][1]);
+    // Every `${...}` in the definition is a variable given here or a resource of this stack.
+    for name in text.split("${").skip(1).map(|s| s.split('}').next().unwrap()) {
+        let resource = name.split('.').next().unwrap();
+        assert!(vars.get(name).is_some() || t["Resources"].get(resource).is_some(), "unresolved ${{{name}}}");
+    }
+    assert_eq!(vars["TableName"]["Fn::ImportValue"], "tradai-dev-TableName");
+    assert_eq!(t["Outputs"]["StateMachineArn"]["Value"]["Ref"], "BacktestWorkflow");
+    let role = &t["Resources"]["BacktestWorkflowRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    assert!(role.as_array().unwrap().iter().any(|s| s["Action"] == "lambda:InvokeFunction"));
 }

@@ -221,7 +221,7 @@ fn reference_summaries_match() {
     let mut failures = Vec::new();
     for name in ["EmaCross-mot3", "BollingerBreakout-mot3", "RsiMeanReversion-unlimited"] {
         let (config, result, exp) = run_reference(name);
-        let export = serde_json::to_value(result.export(&config, "BTC", "")).expect("export json");
+        let export = serde_json::to_value(tradai_metrics::BacktestExport::new(&result, &config, "BTC", "")).expect("export json");
         for line in tradai_metrics::compare_summaries(&export["summary"], &exp["summary"], 1e-6) {
             failures.push(format!("{name}: {line}"));
         }

@@ -261,3 +261,49 @@ async fn listing_parameters_are_checked_and_named() {
     let (status, _) = call(&e.app, "GET", "/api/v1/jobs?type=sync", None, &[]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The job record holds the normalised spec (every default filled in), and the API's
+/// `start_date`/`end_date` mean exactly what the CLI's `--timerange` means: both convert into
+/// the same [`tradai_app::RunSpec`], so both runs read the same candles.
+#[tokio::test]
+async fn dates_and_timerange_store_the_same_normalised_spec_as_the_cli() {
+    let e = env(None).await;
+    let base: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+    let submit = |patch: serde_json::Value| {
+        let mut body = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let app = e.app.clone();
+        async move {
+            let (status, j) = call(&app, "POST", "/api/v1/backtests", Some(&body.to_string()), &[]).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body} -> {j}");
+            j["job_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let by_dates = submit(serde_json::json!({"start_date": "2018-01-15", "end_date": "2018-01-25"})).await;
+    let by_range = submit(serde_json::json!({"timerange": "20180115-20180125"})).await;
+    let stored = |id: &str| e.jobs.get(id).unwrap().config["request"].clone();
+    let (dates, range) = (stored(&by_dates), stored(&by_range));
+    assert_eq!(dates, range, "the two API forms of one window differ");
+    // Normalised: the defaults the body left out are written into the record.
+    assert_eq!(dates["exchange"], "binance", "{dates}");
+    assert_eq!(dates["trading_mode"], "spot", "{dates}");
+    // The CLI's conversion of `--timerange 20180115-20180125` with the same values.
+    let cli = tradai_app::BacktestRequest {
+        strategy: Some("EmaCross".into()),
+        pairs: Some(vec!["ETH/BTC".into(), "LTC/BTC".into()]),
+        timeframe: Some("5m".into()),
+        timerange: Some("20180115-20180125".into()),
+        stake_amount: Some(tradai_core::StakeAmount::Fixed(0.05)),
+        dry_run_wallet: Some(1.0),
+        max_open_trades: Some(3),
+        fee: Some(0.001),
+        ..tradai_app::BacktestRequest::default()
+    };
+    let cli = tradai_app::RunSpec::try_from(cli).unwrap();
+    let api: tradai_app::RunSpec = serde_json::from_value(dates).unwrap();
+    assert_eq!(api, cli);
+    // Freqtrade's end: the candle opening at the end date's midnight is the last one kept.
+    assert_eq!(api.timerange.end_ms, Some(tradai_core::parse_date_ms("2018-01-25").unwrap()));
+}

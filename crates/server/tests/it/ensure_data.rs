@@ -33,7 +33,8 @@ async fn a_backtest_syncs_what_is_missing_before_it_runs_and_fails_clearly_when_
     })
     .await;
     // Without ensure_data the pair is refused: nothing is stored for it.
-    let (status, j) = call(&e.app, "POST", "/api/v1/backtests", Some(&RUN.replace(r#""ensure_data":true"#, r#""ensure_data":false"#)), &[]).await;
+    let (status, j) =
+        call(&e.app, "POST", "/api/v1/backtests", Some(&RUN.replace(r#""ensure_data":true"#, r#""ensure_data":false"#)), &[]).await;
     assert_eq!((status, j["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("pairs[0]")), "{j}");
 
     let (status, j) = call(&e.app, "POST", "/api/v1/backtests", Some(RUN), &[]).await;

@@ -5,12 +5,14 @@
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
+mod dashboard;
 mod data_corrupt;
 mod ensure_data;
 #[path = "../../../exchange/tests/it/fake.rs"]
 mod fake;
 mod hyperopt;
 mod limits;
+mod node;
 mod pool;
 mod retraining;
 mod run_fields;
@@ -113,13 +115,14 @@ pub async fn env_local() -> Env {
 
 /// A backend with the worker pool `pool` makes from the store location, jobs and results.
 pub async fn env_with(pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>) -> Env {
-    env_with_state(pool, |s| s).await
+    env_with_state(pool, |s, _| s).await
 }
 
-/// As [`env_with`], with the backend state passed through `decorate` before it is shared.
+/// [`env_with`] whose state `extend` may add to before the router is built (tracking, a
+/// trading database), given the temp dir.
 pub async fn env_with_state(
     pool: impl FnOnce(&str, Arc<dyn JobRepository>, ResultStore) -> Arc<WorkerPool>,
-    decorate: impl FnOnce(BackendState) -> BackendState,
+    extend: impl FnOnce(BackendState, &Path) -> BackendState,
 ) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
@@ -154,7 +157,7 @@ pub async fn env_with_state(
         Arc::clone(&keys),
         Arc::new(Metrics::new("backend-api")),
     );
-    let state = decorate(state);
+    let state = extend(state, dir.path());
     let app = tradai_server::backend::app(state.clone(), Limits { rate_per_sec: 0, ..Limits::default() });
     Env { dir, app, state, jobs, keys, pool, tracking }
 }

@@ -34,7 +34,7 @@ async fn env_retraining(tracking: Tracking) -> Env {
             std::thread::spawn(move || add_hourly(&l)).join().unwrap();
             ExecutorFactory::create_with_tracking(settings(loc, 1), jobs, results, Vec::new(), Some(t)).unwrap()
         },
-        |s| s.with_retraining(tradai_settings::MlSettings::default(), "binance".into()),
+        |s, _| s.with_retraining(tradai_settings::MlSettings::default(), "binance".into()),
     )
     .await;
     e

@@ -7,14 +7,15 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use tradai_tracking::strategy::{register_strategy, StrategyRegistration};
 use tradai_jobs::JobRepository;
+use tradai_tracking::strategy::{register_strategy, StrategyRegistration};
 use tradai_tracking::Stage;
 
 use crate::{call, env, env_local, wait_status, Env};
 
 /// The run of the tests: the two synthetic pairs, written the platform's way.
-const PLATFORM: &str = r#"{"strategy_name":"EmaCross","symbols":["ETH/BTC","LTC/BTC"],"timeframe":"5m","stake_amount":0.05,"dry_run_wallet":1}"#;
+const PLATFORM: &str =
+    r#"{"strategy_name":"EmaCross","symbols":["ETH/BTC","LTC/BTC"],"timeframe":"5m","stake_amount":0.05,"dry_run_wallet":1}"#;
 
 fn with(patch: &str) -> String {
     let mut v: serde_json::Value = serde_json::from_str(PLATFORM).unwrap();

@@ -147,12 +147,18 @@ async fn exchange_info(RawQuery(q): RawQuery) -> Response {
     .into_response()
 }
 
+/// The faults injected before anything else, then the signature checks.
+#[allow(clippy::result_large_err)]
+fn admit(st: &mut FakeState, headers: &HeaderMap, q: Option<String>) -> Result<HashMap<String, String>, Response> {
+    if let Some(r) = early_fault(st) {
+        return Err(r);
+    }
+    authenticate(st, headers, &q.unwrap_or_default())
+}
+
 async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let mut st = s.lock().unwrap();
-    if let Some(r) = early_fault(&mut st) {
-        return r;
-    }
-    let p = match authenticate(&st, &headers, &q.unwrap_or_default()) {
+    let p = match admit(&mut st, &headers, q) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -193,10 +199,7 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
 
 async fn get_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let mut st = s.lock().unwrap();
-    if let Some(r) = early_fault(&mut st) {
-        return r;
-    }
-    let p = match authenticate(&st, &headers, &q.unwrap_or_default()) {
+    let p = match admit(&mut st, &headers, q) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -233,6 +236,12 @@ pub fn start() -> FakeBinance {
         .route("/api/v3/account", get(account))
         .route("/api/v3/order", get(get_order).post(post_order).delete(delete_order))
         .with_state(Arc::clone(&state));
+    FakeBinance { url: serve(app), state }
+}
+
+/// Serves `app` on a free loopback port from a thread of its own (until the test process
+/// ends); its base URL.
+pub fn serve(app: Router) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -242,6 +251,5 @@ pub fn start() -> FakeBinance {
             axum::serve(listener, app).await.unwrap();
         });
     });
-    let addr = rx.recv().unwrap();
-    FakeBinance { url: format!("http://{addr}"), state }
+    format!("http://{}", rx.recv().unwrap())
 }

@@ -1,7 +1,9 @@
 //! Integration tests of tradai-trading (one test binary): the node's state database, its
-//! reports, and the live broker against a fake Binance.
+//! reports, the live broker against a fake Binance, and the live feed against a fake kline venue.
 
 mod binance;
 mod fake_binance;
+mod fake_klines;
+mod live;
 mod report;
 mod state;

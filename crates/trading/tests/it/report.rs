@@ -53,13 +53,20 @@ fn a_running_node_goes_stale_after_three_missed_heartbeats() {
     assert!(is_stale(NodeStatus::Running, None, None, 0));
 }
 
+/// A stopped node "good" that beat every minute for an hour, with `missing` of 1440 candles
+/// missing.
+fn steady_node(db: &mut StateStore, missing: u64) -> BotId {
+    let good = node(db, "good", NodeStatus::Stopped);
+    beats(db, &good, (0..=60).map(|i| i * 60_000));
+    db.set_candle_stats(&good, &CandleStats { total: 1440, missing, delayed: 0 }).unwrap();
+    good
+}
+
 #[test]
 fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateStore::open_in(dir.path()).unwrap();
-    let good = node(&mut db, "good", NodeStatus::Stopped);
-    beats(&db, &good, (0..=60).map(|i| i * 60_000));
-    db.set_candle_stats(&good, &CandleStats { total: 1440, missing: 2, delayed: 0 }).unwrap();
+    let good = steady_node(&mut db, 2);
     let r = dry_run_report(&db, &good, &ReportThresholds::default(), 3_600_000).unwrap();
     assert!(r.overall_passed, "{r:?}");
     assert_eq!((r.heartbeat_metrics.total_expected, r.heartbeat_metrics.total_received), (61, 61));
@@ -128,9 +135,7 @@ fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
 fn only_a_passed_dry_run_report_of_the_version_counts_for_go_live() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = StateStore::open_in(dir.path()).unwrap();
-    let good = node(&mut db, "good", NodeStatus::Stopped);
-    beats(&db, &good, (0..=60).map(|i| i * 60_000));
-    db.set_candle_stats(&good, &CandleStats { total: 1440, missing: 0, delayed: 0 }).unwrap();
+    let good = steady_node(&mut db, 0);
     let bad = node(&mut db, "bad", NodeStatus::Running);
     beats(&db, &bad, [0]);
     // A failed report of the same version, stored later, is no evidence.

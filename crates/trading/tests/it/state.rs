@@ -173,3 +173,18 @@ fn reset_forgets_a_node() {
     db.create(&a, 2).unwrap();
     assert!(db.load(&a.bot_id).unwrap().unwrap().state.is_none());
 }
+
+#[test]
+fn the_newest_go_live_report_of_a_version_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateStore::open_in(dir.path()).unwrap();
+    assert_eq!(db.latest_go_live("EmaCross", 3).unwrap(), None);
+    let body = serde_json::json!({});
+    db.add_go_live_report("EmaCross", Some(3), 100, true, &body).unwrap();
+    db.add_go_live_report("EmaCross", Some(2), 300, false, &body).unwrap();
+    db.add_go_live_report("Other", Some(3), 400, false, &body).unwrap();
+    db.add_go_live_report("EmaCross", None, 500, false, &body).unwrap();
+    assert_eq!(db.latest_go_live("EmaCross", 3).unwrap(), Some((100, true)), "other versions and strategies do not count");
+    db.add_go_live_report("EmaCross", Some(3), 200, false, &body).unwrap();
+    assert_eq!(db.latest_go_live("EmaCross", 3).unwrap(), Some((200, false)), "a newer failure outranks an older pass");
+}

@@ -1,0 +1,375 @@
+//! `EXECUTOR_MODE=sqs` end to end on the AWS emulator: `tradai up` sends every backtest to an
+//! SQS queue, two `tradai worker` processes share the queue and the DynamoDB job table, one is
+//! killed with SIGKILL while it runs a job, and every job still completes exactly once with the
+//! trades of the CLI's own backtest, its export copied to the results bucket. Also the
+//! `stepfunctions` mode with `tradai strategy-container` as the task that runs the job.
+//!
+//! Needs `TRADAI_TEST_AWS_ENDPOINT` (set by `scripts/test.sh`); without it the test prints why
+//! it is skipped and passes. Queue and table are created with the SDK here.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tradai_jobs::{JobFilter, JobRepository, JobStatus};
+
+use crate::services::{api_trades, cli_reference_export, import_sample, jobs, submit_args, tradai, wait_final, Up};
+
+/// How many backtests the test submits.
+const JOBS: usize = 20;
+
+/// AWS settings pointing at the emulator, with dummy credentials (never real ones).
+fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "tradai-test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "tradai-test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        // Short orphan and retry times, so a killed worker's job comes back within seconds.
+        ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "4".into()),
+        ("TRADAI_SERVER__RETRY_BACKOFF_SECS", "1".into()),
+    ]
+}
+
+/// A running `tradai worker`; killed when dropped.
+struct Worker {
+    child: Child,
+    executor: String,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn start(data: &Path, queue: &str, envs: &[(&str, String)], name: &str) -> Self {
+        let log = data.with_extension(format!("{name}.log"));
+        let mut c = tradai();
+        c.arg("--data-dir").arg(data).args(["--log-format", "json", "worker", "--queue-url", queue, "--workers", "1", "--json"]);
+        c.args(["--visibility-timeout-secs", "4", "--wait-secs", "1"]);
+        c.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let start: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("worker {name} did not start ({e}): {line}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+        Self { child, executor: start["executor"].as_str().unwrap().to_owned(), log }
+    }
+
+    /// Job ids this worker logged as started and as finished.
+    fn started_and_finished(&self) -> (Vec<String>, Vec<String>) {
+        let (mut started, mut finished) = (Vec::new(), Vec::new());
+        for line in std::fs::read_to_string(&self.log).unwrap_or_default().lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let id = v["job_id"].as_str().unwrap_or_default().to_owned();
+            match v["message"].as_str() {
+                Some("job started") => started.push(id),
+                Some("job finished") => finished.push(id),
+                _ => {}
+            }
+        }
+        (started, finished)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sqs_workers_complete_every_job_once_when_one_is_killed() {
+    let Some(endpoint) = crate::aws::endpoint() else { return };
+    let overrides = crate::aws::emulator_overrides(&endpoint);
+    let suffix = crate::aws::uuid_like();
+    let table = format!("tradai-test-workers-{suffix}");
+    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let queue = rt.block_on(async {
+        let cfg = tradai_aws::load_sdk_config(&overrides).await;
+        tradai_aws::create_job_queue(&cfg, &format!("tradai-test-backtests-{suffix}.fifo")).await.unwrap()
+    });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    // The reference: the CLI's own backtest of the same request.
+    let cli = cli_reference_export(&data, tmp.path());
+    assert!(cli["trades"].as_array().is_some_and(|t| !t.is_empty()));
+
+    let bucket = format!("tradai-test-results-{suffix}");
+    crate::aws::create_bucket(&endpoint, &bucket);
+    let mut envs = aws_env(&endpoint);
+    envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
+    let mut up_envs = envs.clone();
+    up_envs.extend([("EXECUTOR_MODE", "sqs".to_owned()), ("BACKEND_BACKTEST_QUEUE_URL", queue.clone())]);
+    // The workers copy every finished job's artifacts to the results bucket.
+    envs.push(("TRADAI_RESULTS_BUCKET", bucket.clone()));
+    let up_envs: Vec<(&str, &str)> = up_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let up = Up::start(&data, &up_envs);
+    assert!(up.log().contains("remote executor"), "{}", up.log());
+
+    let mut doomed = Worker::start(&data, &queue, &envs, "worker-a");
+    let survivor = Worker::start(&data, &queue, &envs, "worker-b");
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..JOBS {
+        let (ok, sub, err) = jobs(&up.backend, &submit_args());
+        assert!(ok, "submit failed: {err}\n{}", up.log());
+        ids.push(sub["job_id"].as_str().unwrap().to_owned());
+    }
+    // Kill worker A while it runs a job: freeze it (SIGSTOP) when the table shows it running
+    // one, let writes already on the wire land, and SIGKILL it only if the job is still its
+    // and RUNNING; otherwise thaw it and try again.
+    let running = JobFilter { status: Some(JobStatus::Running), ..JobFilter::default() };
+    let signal = |sig: &str, pid: u32| assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    let is_a = |e: Option<&str>| e.is_some_and(|e| e.starts_with(&doomed.executor));
+    let killed_job = loop {
+        let page = repo.list(&running).unwrap();
+        if let Some(j) = page.items.iter().find(|j| is_a(j.executor_id.as_deref())) {
+            signal("-STOP", doomed.child.id());
+            std::thread::sleep(Duration::from_millis(300));
+            let now = repo.get(&j.id).unwrap();
+            if now.status == JobStatus::Running && is_a(now.executor_id.as_deref()) {
+                doomed.child.kill().unwrap();
+                doomed.child.wait().unwrap();
+                break j.id.clone();
+            }
+            signal("-CONT", doomed.child.id());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "worker A never ran a job:\n{}",
+            std::fs::read_to_string(&doomed.log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+
+    let mut finals = BTreeMap::new();
+    for id in &ids {
+        finals.insert(id.clone(), wait_final(&up.backend, id, Duration::from_secs(600)));
+    }
+    let wall = started.elapsed();
+    eprintln!("{JOBS} backtests over SQS with 2 workers (one killed) in {:.1} s", wall.as_secs_f64());
+    for (id, j) in &finals {
+        assert_eq!(j["status"], "COMPLETED", "job {id}: {j}\n{}", std::fs::read_to_string(&survivor.log).unwrap());
+    }
+
+    // Exactly once: each job finished in one worker's log, once, and the killed run never did.
+    let (a_started, a_finished) = doomed.started_and_finished();
+    let (b_started, b_finished) = survivor.started_and_finished();
+    assert!(a_started.contains(&killed_job) && !a_finished.contains(&killed_job), "worker A was killed while running {killed_job}");
+    assert!(b_started.contains(&killed_job), "the killed job ran again on worker B");
+    let mut all_finished: Vec<String> = a_finished.iter().chain(&b_finished).cloned().collect();
+    all_finished.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(all_finished, want, "every job finished exactly once across the workers");
+    assert_eq!(repo.get(&killed_job).unwrap().attempts, 2, "the killed job completed on its second attempt");
+    assert_eq!(finals[&killed_job]["attempts"], 2);
+
+    // The same trades as the CLI, for every job (the re-run one included).
+    for id in &ids {
+        assert_eq!(api_trades(&up.backend, id), cli["trades"], "job {id}");
+    }
+    // The exports are in the results bucket, with the CLI's trades.
+    for id in &ids {
+        let export =
+            get_object(&endpoint, &bucket, &format!("results/{id}/export.json")).unwrap_or_else(|| panic!("no export of {id} in S3"));
+        let export: serde_json::Value = serde_json::from_slice(&export).unwrap();
+        assert_eq!(export["trades"], cli["trades"], "export of {id} in S3");
+        assert!(get_object(&endpoint, &bucket, &format!("results/{id}/equity.svg")).is_some_and(|svg| svg.starts_with(b"<svg")));
+    }
+    // Nothing left on the queue.
+    let q = tradai_aws::SqsJobQueue::connect(&queue, &overrides, tradai_aws::QueueTiming::default()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while q.depth().unwrap() != (0, 0) {
+        assert!(Instant::now() < deadline, "messages left on the queue: {:?}", q.depth().unwrap());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(repo.count_by_status().unwrap(), vec![(JobStatus::Completed, JOBS)]);
+    drop(survivor);
+    drop(up);
+}
+
+/// An object of the emulator's S3 (through object_store's client with the test's dummy
+/// credentials); `None` when it is not there.
+fn get_object(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStoreExt;
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("tradai-test")
+        .with_secret_access_key("tradai-test")
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        match s3.get(&object_store::path::Path::from(key)).await {
+            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("reading s3://{bucket}/{key}: {e}"),
+        }
+    })
+}
+
+/// A missing queue stops `tradai worker` and the backend's start-up with its URL.
+#[test]
+fn a_missing_queue_is_named_at_start_up() {
+    let Some(endpoint) = crate::aws::endpoint() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let queue = format!("{endpoint}/123456789012/tradai-test-no-such-queue");
+    let mut c = tradai();
+    c.arg("--data-dir").arg(&data).args(["worker", "--queue-url", &queue]);
+    for (k, v) in aws_env(&endpoint) {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("tradai-test-no-such-queue"), "{err}");
+
+    let mut c = tradai();
+    c.arg("--data-dir").arg(&data).args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"]);
+    for (k, v) in aws_env(&endpoint) {
+        c.env(k, v);
+    }
+    c.env("EXECUTOR_MODE", "sqs").env("BACKEND_BACKTEST_QUEUE_URL", &queue).stdout(Stdio::null());
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("tradai-test-no-such-queue"), "{err}");
+}
+
+/// `ENVIRONMENT=dev`: the seeds' `create_with_fallback`, an unreachable queue degrades the
+/// backend to the local executor, which runs the job.
+#[test]
+fn dev_falls_back_to_the_local_executor() {
+    let Some(endpoint) = crate::aws::endpoint() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let queue = format!("{endpoint}/123456789012/tradai-test-no-such-queue");
+    let envs: Vec<(&str, String)> = aws_env(&endpoint)
+        .into_iter()
+        .chain([("EXECUTOR_MODE", "sqs".to_owned()), ("BACKEND_BACKTEST_QUEUE_URL", queue), ("ENVIRONMENT", "dev".to_owned())])
+        .collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let up = Up::start(&data, &envs);
+    assert!(up.log().contains("falling back to the local executor"), "{}", up.log());
+    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    assert!(ok, "{err}");
+    let done = wait_final(&up.backend, sub["job_id"].as_str().unwrap(), Duration::from_secs(300));
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+}
+
+/// `EXECUTOR_MODE=stepfunctions`: each backtest starts one execution of the generated workflow,
+/// its ARN kept on the job; the emulator never runs the ECS task, so the test runs what the
+/// task would, `tradai strategy-container` with the task's environment; a cancel stops the
+/// execution.
+#[test]
+fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
+    let Some(endpoint) = crate::aws::endpoint() else { return };
+    let overrides = crate::aws::emulator_overrides(&endpoint);
+    let suffix = crate::aws::uuid_like();
+    let table = format!("tradai-test-sfn-{suffix}");
+    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
+    let account = "123456789012";
+    let arn = |service: &str, rest: &str| format!("arn:aws:{service}:us-east-1:{account}:{rest}");
+    let workflow = tradai_aws::BacktestWorkflow {
+        validate_function_arn: arn("lambda", "function:tradai-validate-strategy-test"),
+        ensure_data_function_arn: arn("lambda", "function:tradai-ensure-data-test"),
+        cleanup_function_arn: arn("lambda", "function:tradai-cleanup-test"),
+        cluster_arn: arn("ecs", "cluster/tradai-test"),
+        task_definition_arn: arn("ecs", "task-definition/tradai-strategy-test:1"),
+        container_name: "strategy".into(),
+        subnets: vec!["subnet-12345678".into()],
+        security_groups: vec!["sg-12345678".into()],
+        table_name: table.clone(),
+        topic_arn: arn("sns", "tradai-alerts-test"),
+        run_timeout_secs: 3600,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = rt.block_on(tradai_aws::load_sdk_config(&overrides));
+    let sfn = tradai_aws::sfn::Client::new(&cfg);
+    let machine = rt.block_on(async {
+        let def = tradai_aws::backtest_state_machine(&workflow);
+        let out = sfn
+            .create_state_machine()
+            .name(format!("tradai-backtest-{suffix}"))
+            .definition(def.to_string())
+            .role_arn(arn("iam", "role/tradai-sfn-test").replace(":us-east-1:", "::"))
+            .send()
+            .await
+            .unwrap();
+        out.state_machine_arn().to_owned()
+    });
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let mut envs = aws_env(&endpoint);
+    envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
+    let mut up_envs = envs.clone();
+    up_envs.extend([("EXECUTOR_MODE", "stepfunctions".to_owned()), ("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN", machine.clone())]);
+    let up_envs: Vec<(&str, &str)> = up_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let up = Up::start(&data, &up_envs);
+    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    assert!(ok, "submit failed: {err}\n{}", up.log());
+    let id = sub["job_id"].as_str().unwrap().to_owned();
+
+    // The execution is started under the job's name and its ARN kept on the job.
+    let stored = repo.get(&id).unwrap();
+    assert_eq!(stored.status, JobStatus::Pending, "nothing runs it but the container");
+    let execution = stored.execution_ref.clone().expect("the execution ARN is stored on the job");
+    assert!(execution.ends_with(&format!(":backtest-{id}")), "{execution}");
+    rt.block_on(async {
+        let e = sfn.describe_execution().execution_arn(&execution).send().await.unwrap();
+        assert_eq!(e.status().as_str(), "RUNNING");
+        let input: serde_json::Value = serde_json::from_str(e.input().unwrap()).unwrap();
+        assert_eq!((input["job_id"].as_str(), input["strategy_name"].as_str()), (Some(id.as_str()), Some("EmaCross")));
+    });
+
+    // What the RunBacktest task runs.
+    let container = |strategy: &str| {
+        let mut c = tradai();
+        c.arg("--data-dir").arg(&data).args(["strategy-container", "--json"]);
+        for (k, v) in &envs {
+            c.env(k, v);
+        }
+        c.env("TRADING_MODE", "backtest").env("STRATEGY_NAME", strategy).env("STRATEGY_STAGE", "None").env("JOB_ID", &id);
+        c.output().unwrap()
+    };
+    let wrong = container("RsiReversal");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && err.contains("'RsiReversal'"), "{err}");
+    let out = container("EmaCross");
+    assert!(out.status.success(), "strategy-container failed: {}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((printed["status"].as_str(), printed["attempts"].as_u64()), (Some("COMPLETED"), Some(1)));
+    let done = wait_final(&up.backend, &id, Duration::from_secs(30));
+    assert_eq!(done["status"], "COMPLETED");
+    assert!(api_trades(&up.backend, &id).as_array().is_some_and(|t| !t.is_empty()));
+    // A second task for the same job (ECS may start one twice) runs nothing.
+    let again = container("EmaCross");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(repo.get(&id).unwrap().attempts, 1, "the job ran once");
+
+    // A cancel stops the job's execution.
+    let (ok, sub, err) = jobs(&up.backend, &submit_args());
+    assert!(ok, "{err}");
+    let second = sub["job_id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = jobs(&up.backend, &["cancel", &second]);
+    assert!(ok, "cancel failed: {err}");
+    let execution = repo.get(&second).unwrap().execution_ref.unwrap();
+    rt.block_on(async {
+        let e = sfn.describe_execution().execution_arn(&execution).send().await.unwrap();
+        assert_eq!(e.status().as_str(), "ABORTED", "the cancel stopped the execution");
+    });
+    assert_eq!(repo.get(&second).unwrap().status, JobStatus::Cancelled);
+}

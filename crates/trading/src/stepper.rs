@@ -1,0 +1,206 @@
+//! One candle of a running node, the same for the replay and the live feed: the session
+//! stepped, its orders through the broker, the drawdown kill switch, and the commit.
+//!
+//! The stepper outlives the session it steps: the live feed builds a new session over the
+//! grown market at every candle and restores the state into it, so what the stepper counts
+//! (trades and wallet points already committed) stays valid across sessions.
+
+use std::time::Instant;
+
+use tradai_core::Trade;
+use tradai_engine::{CandleOutcome, TradingSession};
+
+use crate::broker::Broker;
+use crate::error::TradingError;
+use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+use crate::risk::{DrawdownGuard, RiskStop};
+use crate::spec::NodeSpec;
+use crate::state::{Commit, NodeStatus, StateStore};
+
+/// What a node did since it started, and what it has not committed yet.
+pub(crate) struct Stepper<'a> {
+    spec: &'a NodeSpec,
+    guard: DrawdownGuard,
+    /// The risk limit that tripped the kill switch in this process.
+    pub(crate) risk_stop: Option<RiskStop>,
+    trades_committed: usize,
+    balance_committed: usize,
+    orders: Vec<OrderRecord>,
+    since_commit: u64,
+    dirty: bool,
+    commit_every: u64,
+    /// Candles stepped by this process.
+    pub(crate) stepped: u64,
+    /// Orders sent to the broker by this process.
+    pub(crate) orders_sent: u64,
+    /// Commits made by this process.
+    pub(crate) commits: u64,
+    /// Per order: from the moment its candle was in hand to the broker's answer, µs.
+    pub(crate) order_latency_us: Vec<u64>,
+}
+
+impl<'a> Stepper<'a> {
+    /// A stepper for a node whose stored state holds `trades` and `balance_points` wallet
+    /// capture points (none for a new node).
+    pub(crate) fn new(spec: &'a NodeSpec, trades: &[Trade], balance_points: usize, starting_balance: f64, commit_every: u64) -> Self {
+        Self {
+            spec,
+            guard: DrawdownGuard::new(&spec.risk, starting_balance, trades),
+            risk_stop: None,
+            trades_committed: trades.len(),
+            balance_committed: balance_points,
+            orders: Vec::new(),
+            since_commit: 0,
+            dirty: false,
+            commit_every: commit_every.max(1),
+            stepped: 0,
+            orders_sent: 0,
+            commits: 0,
+            order_latency_us: Vec::new(),
+        }
+    }
+
+    /// Steps the session's next candle (in hand since `in_hand`), sends its orders and
+    /// commits when due. `false` when no candle was left.
+    ///
+    /// # Errors
+    /// [`TradingError::Broker`] / [`TradingError::NotFilled`] when an order failed (nothing
+    /// of the candle is committed), [`TradingError::State`] when the commit failed.
+    pub(crate) fn step(
+        &mut self,
+        session: &mut TradingSession<'_>,
+        broker: &mut dyn Broker,
+        db: &mut StateStore,
+        now_ms: i64,
+        in_hand: Instant,
+    ) -> Result<bool, TradingError> {
+        let Some(outcome) = session.step() else { return Ok(false) };
+        self.stepped += 1;
+        self.since_commit += 1;
+        if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
+            self.dirty = true;
+            let bot = self.spec.bot_id.as_str();
+            for o in orders_of(bot, &outcome) {
+                let amount = o.amount;
+                let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_owned(), source: e })?;
+                self.order_latency_us.push(u64::try_from(in_hand.elapsed().as_micros()).unwrap_or(u64::MAX));
+                self.orders_sent += 1;
+                // The rules assumed a full fill; anything else stops the node before the
+                // decision is committed (a restart adopts the venue's order by its id).
+                if placed.status != OrderStatus::Filled || (placed.filled - amount).abs() > amount * 1e-9 {
+                    return Err(TradingError::NotFilled {
+                        bot_id: bot.to_owned(),
+                        client_order_id: placed.client_order_id,
+                        status: placed.status.as_str().to_owned(),
+                        filled: placed.filled,
+                        amount,
+                    });
+                }
+                self.orders.push(placed);
+            }
+            for t in &outcome.exits {
+                if let Some(drawdown) = self.guard.on_closed(t) {
+                    if session.entries_allowed() {
+                        session.stop_entries();
+                        self.risk_stop =
+                            Some(RiskStop { candle_ms: outcome.candle_ms, drawdown, limit: self.guard.limit().unwrap_or(drawdown) });
+                    }
+                }
+            }
+        }
+        if self.dirty && self.since_commit >= self.commit_every {
+            self.commit(db, session, NodeStatus::Running, now_ms)?;
+        }
+        Ok(true)
+    }
+
+    /// Commits the state as it is, with everything not committed yet, as `status`.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub(crate) fn commit(
+        &mut self,
+        db: &mut StateStore,
+        session: &TradingSession<'_>,
+        status: NodeStatus,
+        now_ms: i64,
+    ) -> Result<(), TradingError> {
+        let state = session.state();
+        db.commit(
+            &self.spec.bot_id,
+            &Commit {
+                state: &state,
+                first_trade_seq: self.trades_committed,
+                new_trades: &session.trades()[self.trades_committed..],
+                orders: &self.orders,
+                balance: &session.balance_series()[self.balance_committed..],
+                status,
+                now_ms,
+            },
+        )?;
+        self.commits += 1;
+        self.trades_committed = session.trades().len();
+        self.balance_committed = session.balance_series().len();
+        self.orders.clear();
+        (self.since_commit, self.dirty) = (0, false);
+        Ok(())
+    }
+}
+
+/// One order of a trade, as the rules decided it.
+struct OrderOf<'t> {
+    pair: &'t tradai_core::Pair,
+    is_short: bool,
+    purpose: OrderPurpose,
+    price: f64,
+    amount: f64,
+    trade_open_ms: i64,
+    placed_ms: i64,
+}
+
+impl OrderOf<'_> {
+    fn record(self, bot: &str) -> OrderRecord {
+        // Entries buy a long and sell a short; exits the other way round.
+        let buys = self.is_short == (self.purpose == OrderPurpose::Exit);
+        OrderRecord {
+            client_order_id: client_order_id(bot, self.pair, self.trade_open_ms, self.purpose),
+            pair: self.pair.clone(),
+            side: if buys { OrderSide::Buy } else { OrderSide::Sell },
+            purpose: self.purpose,
+            price: self.price,
+            amount: self.amount,
+            filled: 0.0,
+            average: 0.0,
+            fee: 0.0,
+            status: OrderStatus::Open,
+            trade_open_ms: self.trade_open_ms,
+            placed_ms: self.placed_ms,
+            error: None,
+        }
+    }
+}
+
+/// The orders a candle's decisions need: one entry order per opened trade, one exit order
+/// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
+/// the rules filled at.
+pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> {
+    let entries = outcome.entries.iter().map(|e| OrderOf {
+        pair: &e.trade.pair,
+        is_short: e.trade.is_short,
+        purpose: OrderPurpose::Entry,
+        price: e.trade.open_raw,
+        amount: e.trade.amount,
+        trade_open_ms: e.trade.open_timestamp,
+        placed_ms: outcome.candle_ms,
+    });
+    let exits = outcome.exits.iter().map(|t| OrderOf {
+        pair: &t.pair,
+        is_short: t.is_short,
+        purpose: OrderPurpose::Exit,
+        price: t.close_rate,
+        amount: t.amount,
+        trade_open_ms: t.open_timestamp,
+        placed_ms: t.exit_order_placed,
+    });
+    entries.chain(exits).map(|o| o.record(bot)).collect()
+}
