@@ -175,7 +175,7 @@ impl BacktestRunner for SubprocessRunner {
             None => None,
         };
         progress(0.0);
-        let out = match run_child(&self.bin, &self.args(req, &export, &plot, config), cancel, &|_| {}) {
+        let out = match run_child(&self.bin, &self.args(req, &export, &plot, config), &[], cancel, &|_| {}) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(BacktestFailure::Cancelled),
             Err(ChildError::Io(m)) => return Err(engine(m)),

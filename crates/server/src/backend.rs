@@ -73,6 +73,8 @@ pub struct BackendInner {
     pub trading_db: Option<std::path::PathBuf>,
     /// The scheduled handlers (`GET /api/v1/handlers`; `None`: no scheduler).
     pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
+    /// Defaults of retraining requests (`None`: no retraining, the registry is off).
+    pub retraining: Option<crate::retraining_api::RetrainingDefaults>,
     caches: Mutex<Caches>,
 }
 
@@ -124,6 +126,7 @@ impl BackendState {
             tracking: None,
             trading_db: None,
             handlers: None,
+            retraining: None,
             caches: Mutex::new(Caches::default()),
         }))
     }
@@ -158,13 +161,26 @@ impl BackendState {
         self
     }
 
+    /// Accepts retraining jobs (`POST /api/v1/retraining`), their thresholds defaulting to
+    /// `ml` and their exchange to `exchange`; the worker pool must run them
+    /// (`ExecutorFactory::create_with_tracking`).
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_retraining(mut self, ml: tradai_settings::MlSettings, exchange: String) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_retraining before the state is shared").retraining =
+            Some(crate::retraining_api::RetrainingDefaults { ml, exchange });
+        self
+    }
+
     /// The trading nodes' database, if any.
     #[must_use]
     pub fn trading_db(&self) -> Option<std::path::PathBuf> {
         self.trading_db.clone()
     }
 
-    fn tracked(&self, mut view: JobView) -> JobView {
+    pub(crate) fn tracked(&self, mut view: JobView) -> JobView {
         if let Some(t) = &self.tracking {
             view.tracking = t.run_of(&view.job_id).map(Into::into);
         }
@@ -185,6 +201,7 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/backtests/{id}/cancel", post(cancel))
         .route("/api/v1/hyperopt", post(submit_hyperopt))
         .route("/api/v1/hyperopt/{id}/cancel", post(cancel_hyperopt))
+        .route("/api/v1/retraining", post(crate::retraining_api::submit_retraining))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v1/hyperopt/{id}/backtest", post(crate::results_api::backtest_best))
         .route("/api/v1/models/{name}/promote", post(crate::registry_api::promote))
@@ -206,6 +223,8 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/hyperopt/{id}/config", get(hyperopt_config))
         .route("/api/v1/hyperopt/{id}/epochs", get(hyperopt_epochs))
         .route("/api/v1/hyperopt/{id}/heatmap", get(hyperopt_heatmap))
+        .route("/api/v1/retraining", get(crate::retraining_api::list_retraining))
+        .route("/api/v1/retraining/{id}", get(crate::retraining_api::retraining_status))
         .route("/api/v1/jobs", get(list_jobs))
         .route("/api/v1/jobs/{id}", get(job_status))
         .route("/api/v1/strategies", get(strategies))
@@ -559,15 +578,20 @@ impl BackendState {
         if !stored_only {
             return Ok(());
         }
-        let exchange = req.exchange.to_string();
-        let mut stored = self.stored_pairs(&exchange, &v.timeframe, false).await?;
+        self.check_stored_pairs(&req.exchange.to_string(), &v.timeframe, &pairs).await
+    }
+
+    /// Checks with data-collection that every pair has stored candles (`pairs[i]` names the
+    /// first that has none).
+    pub(crate) async fn check_stored_pairs(&self, exchange: &str, timeframe: &str, pairs: &[String]) -> Result<(), AppError> {
+        let mut stored = self.stored_pairs(exchange, timeframe, false).await?;
         if pairs.iter().any(|p| !stored.contains(p)) {
-            stored = self.stored_pairs(&exchange, &v.timeframe, true).await?;
+            stored = self.stored_pairs(exchange, timeframe, true).await?;
         }
         if let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
             return Err(AppError::field(
                 format!("pairs[{i}]"),
-                format!("no stored candles for {p} {} on {exchange} (import them with `tradai data import`)", v.timeframe),
+                format!("no stored candles for {p} {timeframe} on {exchange} (import them with `tradai data import`)"),
             ));
         }
         Ok(())

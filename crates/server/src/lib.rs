@@ -24,6 +24,7 @@ pub mod node_api;
 pub mod openapi;
 pub mod public;
 pub mod registry_api;
+pub mod retraining_api;
 pub mod results_api;
 pub mod serve;
 pub mod strategy_service;

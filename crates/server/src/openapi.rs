@@ -18,13 +18,14 @@ impl Modify for BearerKey {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TradAI backend-api", description = "Backtest and hyperopt jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    info(title = "TradAI backend-api", description = "Backtest, hyperopt and ML retraining jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
     paths(
         crate::backend::submit, crate::backend::status, crate::backend::list, crate::backend::cancel,
         crate::backend::trades, crate::backend::report,
         crate::backend::submit_hyperopt, crate::backend::hyperopt_status, crate::backend::list_hyperopt,
         crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
-        crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
+        crate::backend::hyperopt_heatmap, crate::retraining_api::submit_retraining, crate::retraining_api::retraining_status,
+        crate::retraining_api::list_retraining, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
         crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
         crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading,
         crate::trading_proxy::node_status, crate::trading_proxy::stop_node, crate::trading_proxy::node_report,
@@ -42,7 +43,7 @@ impl Modify for BearerKey {
         crate::trading_api::TradingNodeView, crate::dashboard::AuthStatus, crate::results_api::TradeTable,
         crate::data_api::SeriesList, crate::data_api::SeriesView, SyncSubmission, crate::registry_api::ModelList,
         crate::registry_api::ModelSummary, crate::registry_api::ModelDetail, crate::registry_api::VersionView,
-        crate::registry_api::ProductionView, crate::registry_api::RunSummary, crate::registry_api::PromoteRequest
+        crate::registry_api::ProductionView, crate::registry_api::RunSummary, crate::registry_api::PromoteRequest, crate::retraining_api::RetrainingSubmission
     )),
     modifiers(&BearerKey)
 )]

@@ -149,6 +149,10 @@ pub struct ServerConfig {
     /// The job repository to use instead of the SQLite database in `state_dir` (the entry
     /// point opens the DynamoDB one when `DYNAMODB_TABLE_NAME` is set); `None` from settings.
     pub job_repository: Option<ExternalJobs>,
+    /// ML thresholds: the defaults of retraining requests.
+    pub ml: tradai_settings::MlSettings,
+    /// The `exchange` setting: the default exchange of retraining requests.
+    pub exchange: String,
     /// The submitter of a remote executor mode (`sqs`, `ecs`, `stepfunctions`), built by the
     /// entry point over its cloud back end; backtests and hyperopt runs go to it and the
     /// backend runs none itself. Required when the mode is remote.
@@ -255,6 +259,8 @@ impl ServerConfig {
         Ok(Self {
             tracking,
             job_repository: None,
+            ml: s.ml.clone(),
+            exchange: s.exchange.clone(),
             remote_executor: None,
             handlers: None,
             host,
@@ -573,7 +579,9 @@ pub async fn run(
             let exec_cfg = cfg.executor.clone();
             let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
             // The factory runs the start-up orphan scan (blocking database work).
-            let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_ensuring(exec_cfg, j, r, Some(e), o))
+            // Retraining jobs work on the model registry: only with tracking on.
+            let extra = tradai_executor::BackendJobs { endpoints: Some(e), tracking: tracking.as_ref().map(|t| t.tracking.clone()) };
+            let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_backend(exec_cfg, j, r, o, extra))
                 .await
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
                 .map_err(executor_error)?;
@@ -594,7 +602,7 @@ pub async fn run(
             Arc::new(Metrics::new("backend-api")),
         );
         let state = match &tracking {
-            Some(t) => state.with_tracking(Arc::clone(t)),
+            Some(t) => state.with_tracking(Arc::clone(t)).with_retraining(cfg.ml.clone(), cfg.exchange.clone()),
             None => state,
         };
         // Trading nodes keep their state beside the job database (`tradai trade`).

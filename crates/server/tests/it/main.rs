@@ -1,7 +1,7 @@
 //! Integration tests of the services: the backend router driven with `oneshot` (no socket of
 //! its own; its dependencies, data-collection and strategy-service, run on loopback ports),
 //! the other two routers, the worker pool's durability rules with a stand-in runner, hyperopt
-//! jobs on the real in-process executor, and sync jobs against the fake exchange of
+//! jobs and ML retraining jobs on the real in-process executor, and sync jobs against the fake exchange of
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
@@ -14,6 +14,7 @@ mod hyperopt;
 mod limits;
 mod node;
 mod pool;
+mod retraining;
 mod run_fields;
 mod services;
 mod startup;
