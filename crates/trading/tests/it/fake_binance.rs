@@ -44,6 +44,8 @@ pub struct FakeState {
     pub lose_next_response: bool,
     /// Answer the next requests 503 without doing anything.
     pub unavailable_next: u32,
+    /// Answer the next requests about exit orders (client ids ending in `x`) 503.
+    pub unavailable_exit_requests: u32,
     /// Answer the next requests 429 (Retry-After: 0).
     pub rate_limit_next: u32,
     /// Fill these orders by half and leave them open.
@@ -160,6 +162,13 @@ fn admit(st: &mut FakeState, headers: &HeaderMap, q: Option<String>) -> Result<H
     if let Some(r) = early_fault(st) {
         return Err(r);
     }
+    let q = q.unwrap_or_default();
+    let exit = params(&q).iter().any(|(k, v)| (k == "newClientOrderId" || k == "origClientOrderId") && v.ends_with('x'));
+    if exit && st.unavailable_exit_requests > 0 {
+        st.unavailable_exit_requests -= 1;
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response());
+    }
+    let q = Some(q);
     authenticate(st, headers, &q.unwrap_or_default())
 }
 

@@ -1,6 +1,7 @@
 //! A node's orders on the fake venue: entries that fill in part are cut to what filled after
 //! the unfilled timeout and the node trades on with the smaller position; exits that the venue
-//! leaves open are polled until they fill.
+//! leaves open are polled until they fill; while the venue is unreachable no entry is made and
+//! exits are sent again after a pause, never twice.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -99,4 +100,45 @@ fn partly_filled_entries_shrink_the_trade_and_exits_are_polled_until_filled() {
     // Half of the paper trade's position, on the venue's 0.001 lot grid.
     assert!(trades[0].amount <= paper_first.amount / 2.0 + 1e-12 && trades[0].amount >= paper_first.amount / 2.0 - 0.001);
     assert!(broker.events.iter().any(|e| e.contains("not filled within")), "{:?}", broker.events);
+}
+
+#[test]
+fn an_unreachable_venue_drops_entries_and_retries_exits() {
+    let (dir, store, range) = market();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let paper_spec = node("paper", &range);
+    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
+    let first = &paper.report.export.trades[0];
+
+    let fake = fake_binance::start();
+    {
+        // The first entry's lookups (5 attempts) all fail; the first exit's first round too,
+        // and two requests of its second.
+        let mut st = fake.state.lock().unwrap();
+        st.unavailable_next = 5;
+        st.unavailable_exit_requests = 7;
+    }
+    let spec = node("venue", &range);
+    let mut broker = venue_broker(&fake);
+    let venue = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap();
+    let trades = &venue.report.export.trades;
+    // The paper node's first trade was never opened on the venue (nor is it in the node).
+    let first_entry = client_order_id("venue", &first.pair, first.open_timestamp, OrderPurpose::Entry);
+    let st = fake.state.lock().unwrap();
+    assert!(!st.posts.contains_key(&first_entry), "an entry was sent while the venue was down");
+    assert!(!trades.iter().any(|t| t.pair == first.pair && t.open_timestamp == first.open_timestamp));
+    // Every exit the node made is on the venue once, filled, the retried one included.
+    let exits: Vec<_> = trades
+        .iter()
+        .filter(|t| t.exit_reason != ExitReason::ForceExit)
+        .map(|t| client_order_id("venue", &t.pair, t.open_timestamp, OrderPurpose::Exit))
+        .collect();
+    assert!(!exits.is_empty());
+    for x in &exits {
+        assert_eq!((st.created.get(x), st.orders[x].status), (Some(&1), "FILLED"), "{x}");
+    }
+    assert_eq!(st.unavailable_exit_requests, 0, "the exit was not retried");
+    assert!(broker.events.iter().filter(|e| e.contains("lookup answer lost")).count() >= 7, "{:?}", broker.events);
 }
