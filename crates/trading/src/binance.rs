@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tradai_core::Pair;
 
 use crate::broker::{Broker, BrokerError};
-use crate::order::{OrderRecord, OrderSide, OrderStatus};
+use crate::order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 
 /// HMAC-SHA256 (RFC 2104) of `msg` under `key`, as lowercase hex: Binance's `signature`.
 #[must_use]
@@ -53,7 +53,8 @@ pub struct BinanceConfig {
     pub recv_window_ms: u64,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// An order not filled in full within this is cancelled (Freqtrade's `unfilledtimeout`).
+    /// An entry not filled in full within this is cancelled (Freqtrade's `unfilledtimeout`);
+    /// exits are never cancelled.
     pub unfilled_timeout: Duration,
     /// Between status polls of an open order.
     pub poll_every: Duration,
@@ -434,7 +435,10 @@ impl Broker for BinanceSpotBroker {
         Self::apply(&mut order, &v, &quote);
         let started = Instant::now();
         while matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
-            if started.elapsed() >= self.cfg.unfilled_timeout {
+            // Freqtrade's `unfilledtimeout` for entries: the rest is cancelled and the trade
+            // holds what filled. An exit is never cancelled: the position must go, so it is
+            // polled until the venue fills it.
+            if order.purpose == OrderPurpose::Entry && started.elapsed() >= self.cfg.unfilled_timeout {
                 self.events.push(format!("{cid}: not filled within {:?}; cancelling", self.cfg.unfilled_timeout));
                 // Any other answer (-2011: filled meanwhile) is settled by the lookup below.
                 let path = format!("symbol={symbol}&origClientOrderId={cid}");

@@ -10,7 +10,7 @@ use std::time::Instant;
 use tradai_core::Trade;
 use tradai_engine::{CandleOutcome, TradingSession};
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
 use crate::error::TradingError;
 use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 use crate::risk::{DrawdownGuard, RiskStop};
@@ -35,6 +35,10 @@ pub(crate) struct Stepper<'a> {
     pub(crate) orders_sent: u64,
     /// Commits made by this process.
     pub(crate) commits: u64,
+    /// Exits sent again after the venue could not be reached.
+    pub(crate) exit_retries: u64,
+    /// The first pause before an exit is sent again.
+    pub(crate) exit_backoff: std::time::Duration,
     /// Per order: from the moment its candle was in hand to the broker's answer, µs.
     pub(crate) order_latency_us: Vec<u64>,
 }
@@ -57,6 +61,8 @@ impl<'a> Stepper<'a> {
             orders_sent: 0,
             commits: 0,
             order_latency_us: Vec::new(),
+            exit_retries: 0,
+            exit_backoff: std::time::Duration::from_secs(1),
         }
     }
 
@@ -80,14 +86,49 @@ impl<'a> Stepper<'a> {
         if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
             self.dirty = true;
             let bot = self.spec.bot_id.as_str();
-            for o in orders_of(bot, &outcome) {
-                let amount = o.amount;
-                let placed = broker.place(o).map_err(|e| TradingError::Broker { bot_id: bot.to_owned(), source: e })?;
+            // What each trade's entry filled, as a ratio of what the rules assumed.
+            let mut entry_fill: Vec<((tradai_core::Pair, i64), f64)> = Vec::new();
+            let mut venue_down = false;
+            for mut o in orders_of(bot, &outcome) {
+                let key = (o.pair.clone(), o.trade_open_ms);
+                let ratio = entry_fill.iter().find(|(k, _)| *k == key).map_or(1.0, |(_, r)| *r);
+                if o.purpose == OrderPurpose::Exit {
+                    // A trade opened and closed on this candle sells what its entry bought.
+                    if ratio <= 0.0 {
+                        continue;
+                    }
+                    o.amount *= ratio;
+                }
+                if o.purpose == OrderPurpose::Entry && venue_down {
+                    // No new positions while the venue is unreachable: the entry is dropped.
+                    entry_fill.push((key, 0.0));
+                    continue;
+                }
+                let (amount, purpose) = (o.amount, o.purpose);
+                let placed = match self.place(broker, o) {
+                    Ok(p) => p,
+                    Err(e) if e.is_retryable() && purpose == OrderPurpose::Entry => {
+                        tracing::warn!(bot, error = %e, "venue unreachable: entry dropped, no new entries on this candle");
+                        venue_down = true;
+                        entry_fill.push((key, 0.0));
+                        continue;
+                    }
+                    Err(e) => return Err(TradingError::Broker { bot_id: bot.to_owned(), source: e }),
+                };
                 self.order_latency_us.push(u64::try_from(in_hand.elapsed().as_micros()).unwrap_or(u64::MAX));
                 self.orders_sent += 1;
-                // The rules assumed a full fill; anything else stops the node before the
-                // decision is committed (a restart adopts the venue's order by its id).
-                if placed.status != OrderStatus::Filled || (placed.filled - amount).abs() > amount * 1e-9 {
+                let full = placed.status == OrderStatus::Filled && (placed.filled - amount).abs() <= amount * 1e-9;
+                let settled_entry = placed.purpose == OrderPurpose::Entry
+                    && matches!(placed.status, OrderStatus::Filled | OrderStatus::Cancelled)
+                    && placed.filled <= amount * (1.0 + 1e-9);
+                if !full && settled_entry {
+                    // The rest of the entry was cancelled (unfilledtimeout): the trade holds
+                    // what filled, or does not exist when nothing did.
+                    entry_fill.push((key, if amount > 0.0 { placed.filled / amount } else { 0.0 }));
+                } else if !full {
+                    // An exit the venue ended unfilled (brokers retry exits until they
+                    // fill), or an order still open: the node stops before the decision is
+                    // committed (a restart adopts the venue's order by its id).
                     return Err(TradingError::NotFilled {
                         bot_id: bot.to_owned(),
                         client_order_id: placed.client_order_id,
@@ -97,6 +138,10 @@ impl<'a> Stepper<'a> {
                     });
                 }
                 self.orders.push(placed);
+            }
+            if !entry_fill.is_empty() {
+                resize_trades(session, &entry_fill)
+                    .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
             }
             for t in &outcome.exits {
                 if let Some(drawdown) = self.guard.on_closed(t) {
@@ -112,6 +157,26 @@ impl<'a> Stepper<'a> {
             self.commit(db, session, NodeStatus::Running, now_ms)?;
         }
         Ok(true)
+    }
+
+    /// Sends `order`. An exit the venue could not be reached for is sent again after a
+    /// doubling pause (the broker looks it up by its client id first, so it is never placed
+    /// twice): the position must go. Entries are sent once.
+    fn place(&mut self, broker: &mut dyn Broker, order: OrderRecord) -> Result<OrderRecord, BrokerError> {
+        let mut pause = self.exit_backoff;
+        let mut tries = 1;
+        loop {
+            match broker.place(order.clone()) {
+                Err(e) if e.is_retryable() && order.purpose == OrderPurpose::Exit && tries < EXIT_TRIES => {
+                    tracing::warn!(bot = %self.spec.bot_id, error = %e, pause_ms = pause.as_millis(), "venue unreachable: exit retried");
+                    self.exit_retries += 1;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(60));
+                    tries += 1;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Commits the state as it is, with everything not committed yet, as `status`.
@@ -146,6 +211,48 @@ impl<'a> Stepper<'a> {
         Ok(())
     }
 }
+
+/// Sets each trade of `fills` ((pair, open time), filled ratio of its entry) to what its
+/// entry filled: an open trade keeps `ratio` of its amount, stake and values (none at all at
+/// 0); a trade that also closed on the candle has its amount, stake and profit scaled, the
+/// closed profit moving by the difference. The session is restored from the amended state,
+/// so the wallet and later decisions see the position the venue holds.
+fn resize_trades(session: &mut TradingSession<'_>, fills: &[((tradai_core::Pair, i64), f64)]) -> Result<(), tradai_engine::SessionError> {
+    let mut state = session.state();
+    let mut trades = session.trades().to_vec();
+    let ratio_of = |pair: &tradai_core::Pair, open_ms: i64| fills.iter().find(|((p, t), _)| p == pair && *t == open_ms).map(|(_, r)| *r);
+    state.open_trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
+        None => true,
+        Some(r) if r <= 0.0 => false,
+        Some(r) => {
+            t.amount *= r;
+            t.stake *= r;
+            t.open_trade_value *= r;
+            t.open_value_raw *= r;
+            if let Some(e) = &mut t.exit_order {
+                e.amount *= r;
+            }
+            true
+        }
+    });
+    let mut profit_delta = 0.0;
+    trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
+        None => true,
+        Some(r) => {
+            profit_delta += t.profit_abs * (r - 1.0);
+            t.amount *= r;
+            t.stake_amount *= r;
+            t.profit_abs *= r;
+            r > 0.0
+        }
+    });
+    state.closed_profit += profit_delta;
+    let balance = session.balance_series().to_vec();
+    session.restore(&state, trades, &balance)
+}
+
+/// How often an exit is sent before the node stops (pauses 1, 2, 4, ... s: about 8.5 min).
+const EXIT_TRIES: u32 = 10;
 
 /// One order of a trade, as the rules decided it.
 struct OrderOf<'t> {

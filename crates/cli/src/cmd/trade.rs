@@ -91,6 +91,14 @@ pub struct TradeArgs {
     /// Live feed: stop after this many candles (default: until Ctrl-C).
     #[arg(long, value_name = "N")]
     pub max_candles: Option<u64>,
+    /// Live orders: an entry not filled in full after this long has the rest cancelled and the
+    /// trade keeps what filled (Freqtrade's `unfilledtimeout.entry`); exits are never
+    /// cancelled, they are polled until filled.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub unfilled_timeout: u32,
+    /// Unit of --unfilled-timeout: minutes or candles (of the run's timeframe).
+    #[arg(long, value_name = "UNIT", default_value = "minutes", value_parser = ["minutes", "candles"])]
+    pub unfilled_timeout_unit: String,
     /// Start `--mode live` without a passed go-live report.
     #[arg(long)]
     pub force: bool,
@@ -315,9 +323,22 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
         "live trading needs exchange keys: set binance.api_key and binance.api_secret (TRADAI_BINANCE__API_KEY, TRADAI_BINANCE__API_SECRET)"
     );
     let url = spot_url(settings);
-    let cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
+    let mut cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
+    cfg.unfilled_timeout = unfilled_timeout(spec, a)?;
     let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
     Ok(Box::new(broker))
+}
+
+/// `--unfilled-timeout` in time: minutes, or candles of the run's timeframe.
+fn unfilled_timeout(spec: &NodeSpec, a: &TradeArgs) -> anyhow::Result<std::time::Duration> {
+    let n = u64::from(a.unfilled_timeout);
+    if a.unfilled_timeout_unit == "candles" {
+        let tf = spec.run.timeframe.with_context(|| {
+            format!("--unfilled-timeout {n} --unfilled-timeout-unit candles needs --timeframe (or use --unfilled-timeout-unit minutes)")
+        })?;
+        return Ok(std::time::Duration::from_millis(n * u64::try_from(tf.millis()).unwrap_or(0)));
+    }
+    Ok(std::time::Duration::from_secs(n * 60))
 }
 
 /// `--mode live` starts only when the newest go-live report of the strategy's registered

@@ -159,7 +159,7 @@ fn partial_and_unfilled_orders_are_cancelled_after_the_timeout() {
         st.never_fill.insert(u.client_order_id.clone());
     }
     let f = b.place(p.clone()).unwrap();
-    assert_eq!((f.status, f.filled), (OrderStatus::Cancelled, 0.529 / 2.0));
+    assert_eq!((f.status, f.filled), (OrderStatus::Cancelled, 0.264));
     let f = b.place(u.clone()).unwrap();
     assert_eq!((f.status, f.filled), (OrderStatus::Cancelled, 0.0));
     let st = fake.state.lock().unwrap();

@@ -1,7 +1,8 @@
 //! A fake Binance spot venue (axum on 127.0.0.1) for the live broker's tests: it checks the
 //! API key, the HMAC signature and the timestamp against `recvWindow`, keeps orders by client
 //! id, refuses duplicates, and injects faults on request (a lost response, partial fills,
-//! orders that never fill, rejections by code, 429 and 5xx).
+//! orders that never fill, sells that fill only after some lookups, rejections by code,
+//! 429 and 5xx).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ pub struct StoredOrder {
     pub price: f64,
     pub executed: f64,
     pub status: &'static str,
+    /// Status lookups left before the order fills in full (0: no change on lookups).
+    pub fills_after_lookups: u32,
 }
 
 /// What the fake holds and which faults it will inject next.
@@ -41,12 +44,18 @@ pub struct FakeState {
     pub lose_next_response: bool,
     /// Answer the next requests 503 without doing anything.
     pub unavailable_next: u32,
+    /// Answer the next requests about exit orders (client ids ending in `x`) 503.
+    pub unavailable_exit_requests: u32,
     /// Answer the next requests 429 (Retry-After: 0).
     pub rate_limit_next: u32,
     /// Fill these orders by half and leave them open.
     pub partial: HashSet<String>,
     /// Leave these orders open.
     pub never_fill: HashSet<String>,
+    /// Fill every BUY by half and leave it open (an entry that partly fills).
+    pub partial_buys: bool,
+    /// SELL orders open unfilled and fill in full at this many-th status lookup.
+    pub sells_fill_after_lookups: u32,
     /// Reject these orders with (code, message).
     pub reject: HashMap<String, (i64, String)>,
 }
@@ -153,6 +162,13 @@ fn admit(st: &mut FakeState, headers: &HeaderMap, q: Option<String>) -> Result<H
     if let Some(r) = early_fault(st) {
         return Err(r);
     }
+    let q = q.unwrap_or_default();
+    let exit = params(&q).iter().any(|(k, v)| (k == "newClientOrderId" || k == "origClientOrderId") && v.ends_with('x'));
+    if exit && st.unavailable_exit_requests > 0 {
+        st.unavailable_exit_requests -= 1;
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response());
+    }
+    let q = Some(q);
     authenticate(st, headers, &q.unwrap_or_default())
 }
 
@@ -172,10 +188,13 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
     }
     let qty: f64 = p.get("quantity").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let price: f64 = p.get("price").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    let (executed, status) = if st.never_fill.contains(&cid) {
+    let sell = p.get("side").is_some_and(|s| s == "SELL");
+    let fills_after_lookups = if sell { st.sells_fill_after_lookups } else { 0 };
+    let (executed, status) = if st.never_fill.contains(&cid) || fills_after_lookups > 0 {
         (0.0, "NEW")
-    } else if st.partial.contains(&cid) {
-        (qty / 2.0, "PARTIALLY_FILLED")
+    } else if st.partial.contains(&cid) || (st.partial_buys && !sell) {
+        // Half, on the 0.001 lot grid the venue fills on.
+        ((qty / 2.0 * 1000.0).floor() / 1000.0, "PARTIALLY_FILLED")
     } else {
         (qty, "FILLED")
     };
@@ -186,6 +205,7 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
         price,
         executed,
         status,
+        fills_after_lookups,
     };
     *st.created.entry(cid.clone()).or_default() += 1;
     let body = order_json(&cid, &order);
@@ -204,8 +224,16 @@ async fn get_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, R
         Err(r) => return r,
     };
     let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
-    match st.orders.get(&cid) {
-        Some(o) => Json(order_json(&cid, o)).into_response(),
+    match st.orders.get_mut(&cid) {
+        Some(o) => {
+            if o.fills_after_lookups > 0 && o.status == "NEW" {
+                o.fills_after_lookups -= 1;
+                if o.fills_after_lookups == 0 {
+                    (o.executed, o.status) = (o.qty, "FILLED");
+                }
+            }
+            Json(order_json(&cid, o)).into_response()
+        }
         None => api_error(StatusCode::BAD_REQUEST, -2013, "Order does not exist."),
     }
 }

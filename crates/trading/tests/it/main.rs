@@ -5,5 +5,6 @@ mod binance;
 mod fake_binance;
 mod fake_klines;
 mod live;
+mod orders;
 mod report;
 mod state;

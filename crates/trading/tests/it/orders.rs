@@ -1,0 +1,144 @@
+//! A node's orders on the fake venue: entries that fill in part are cut to what filled after
+//! the unfilled timeout and the node trades on with the smaller position; exits that the venue
+//! leaves open are polled until they fill; while the venue is unreachable no entry is made and
+//! exits are sent again after a pause, never twice.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tradai_core::{ExitReason, Pair, Timeframe};
+use tradai_store::{synth, BlockingCandleStore, SeriesKey, SynthSpec};
+use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::order::client_order_id;
+use tradai_trading::{BotId, NodeHooks, NodeSpec, OrderPurpose, PaperBroker, StateStore, TradingMode};
+
+use crate::fake_binance::{self, FakeBinance, KEY, SECRET};
+
+/// Two days of synthetic 5m candles of two pairs in a fresh store; the timerange to replay.
+fn market() -> (tempfile::TempDir, BlockingCandleStore, String) {
+    let pairs: Vec<Pair> = vec!["BTC/USDT".parse().unwrap(), "ETH/USDT".parse().unwrap()];
+    let mut spec = SynthSpec::new(pairs, Timeframe::M5, 3, 7);
+    spec.annual_volatility = 1.5;
+    let all = synth(&spec);
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockingCandleStore::open(dir.path().to_str().unwrap()).unwrap();
+    for (pair, c) in &all {
+        store.append(&SeriesKey::new("binance".parse().unwrap(), pair.clone(), Timeframe::M5), c).unwrap();
+    }
+    let ts = &all[0].1.ts;
+    let range = format!("{}-{}", ts[300], ts[ts.len() - 1]);
+    (dir, store, range)
+}
+
+fn node(bot: &str, range: &str) -> NodeSpec {
+    let run = serde_json::from_value(serde_json::json!({
+        "strategy": "EmaCross", "pairs": ["BTC/USDT", "ETH/USDT"], "timeframe": "5m",
+        "dry_run_wallet": 1000, "timerange": range
+    }))
+    .unwrap();
+    NodeSpec {
+        bot_id: BotId::new(bot).unwrap(),
+        mode: TradingMode::DryRun,
+        run,
+        strategy_version: None,
+        replay: true,
+        risk: Default::default(),
+    }
+}
+
+fn venue_broker(fake: &FakeBinance) -> BinanceSpotBroker {
+    let mut cfg = BinanceConfig::new(&fake.url, KEY, SECRET);
+    cfg.unfilled_timeout = Duration::from_millis(40);
+    cfg.poll_every = Duration::from_millis(5);
+    BinanceSpotBroker::connect(cfg).unwrap()
+}
+
+#[test]
+fn partly_filled_entries_shrink_the_trade_and_exits_are_polled_until_filled() {
+    let (dir, store, range) = market();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+
+    let paper_spec = node("paper", &range);
+    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
+
+    let fake = fake_binance::start();
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.partial_buys = true;
+        st.sells_fill_after_lookups = 3;
+    }
+    let spec = node("venue", &range);
+    let mut broker = venue_broker(&fake);
+    // Before, the first partial fill stopped the node with `NotFilled`.
+    let venue = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap();
+
+    let trades = &venue.report.export.trades;
+    assert!(trades.len() >= 3, "too few trades to say anything: {}", trades.len());
+    let st = fake.state.lock().unwrap();
+    let paper_first = &paper.report.export.trades[0];
+    assert_eq!((&trades[0].pair, trades[0].open_timestamp), (&paper_first.pair, paper_first.open_timestamp));
+    let mut exits = 0;
+    for t in trades {
+        let pair = &t.pair;
+        let entry = &st.orders[&client_order_id("venue", pair, t.open_timestamp, OrderPurpose::Entry)];
+        assert_eq!((entry.side.as_str(), entry.status), ("BUY", "CANCELED"));
+        assert!((t.amount - entry.executed).abs() <= 1e-9 * entry.executed, "{} vs {}", t.amount, entry.executed);
+        // The replay's closing force-exit of what is still open at its end sends no order.
+        let Some(exit) = st.orders.get(&client_order_id("venue", pair, t.open_timestamp, OrderPurpose::Exit)) else {
+            assert_eq!(t.exit_reason, ExitReason::ForceExit, "{t:?}");
+            continue;
+        };
+        // The rest of each entry was cancelled; the trade holds what filled, and its exit
+        // sold exactly that, left open by the venue and polled until it filled.
+        assert_eq!((exit.side.as_str(), exit.status), ("SELL", "FILLED"));
+        assert!((exit.qty - entry.executed).abs() <= 1e-9, "sold {} of {} bought", exit.qty, entry.executed);
+        exits += 1;
+    }
+    assert!(exits >= 2, "{exits} exits");
+    // Half of the paper trade's position, on the venue's 0.001 lot grid.
+    assert!(trades[0].amount <= paper_first.amount / 2.0 + 1e-12 && trades[0].amount >= paper_first.amount / 2.0 - 0.001);
+    assert!(broker.events.iter().any(|e| e.contains("not filled within")), "{:?}", broker.events);
+}
+
+#[test]
+fn an_unreachable_venue_drops_entries_and_retries_exits() {
+    let (dir, store, range) = market();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let paper_spec = node("paper", &range);
+    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
+    let first = &paper.report.export.trades[0];
+
+    let fake = fake_binance::start();
+    {
+        // The first entry's lookups (5 attempts) all fail; the first exit's first round too,
+        // and two requests of its second.
+        let mut st = fake.state.lock().unwrap();
+        st.unavailable_next = 5;
+        st.unavailable_exit_requests = 7;
+    }
+    let spec = node("venue", &range);
+    let mut broker = venue_broker(&fake);
+    let venue = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap();
+    let trades = &venue.report.export.trades;
+    // The paper node's first trade was never opened on the venue (nor is it in the node).
+    let first_entry = client_order_id("venue", &first.pair, first.open_timestamp, OrderPurpose::Entry);
+    let st = fake.state.lock().unwrap();
+    assert!(!st.posts.contains_key(&first_entry), "an entry was sent while the venue was down");
+    assert!(!trades.iter().any(|t| t.pair == first.pair && t.open_timestamp == first.open_timestamp));
+    // Every exit the node made is on the venue once, filled, the retried one included.
+    let exits: Vec<_> = trades
+        .iter()
+        .filter(|t| t.exit_reason != ExitReason::ForceExit)
+        .map(|t| client_order_id("venue", &t.pair, t.open_timestamp, OrderPurpose::Exit))
+        .collect();
+    assert!(!exits.is_empty());
+    for x in &exits {
+        assert_eq!((st.created.get(x), st.orders[x].status), (Some(&1), "FILLED"), "{x}");
+    }
+    assert_eq!(st.unavailable_exit_requests, 0, "the exit was not retried");
+    assert!(broker.events.iter().filter(|e| e.contains("lookup answer lost")).count() >= 7, "{:?}", broker.events);
+}
