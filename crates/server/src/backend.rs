@@ -756,6 +756,13 @@ pub async fn submit_hyperopt(
     if sub.ensure_data == Some(true) {
         return Err(AppError::field("ensure_data", "hyperopt runs use the stored candles; sync them first (POST /api/v1/data/sync)"));
     }
+    // Hyperopt jobs load built-in strategies only; refusing here beats a job that fails later.
+    if let Some(f) = &sub.strategy_file {
+        return Err(AppError::field(
+            "strategy_file",
+            format!("hyperopt jobs run built-in strategies only; tune '{f}' with `tradai hyperopt --strategy-file` (or --strategy-path)"),
+        ));
+    }
     req.validate(registry()).map_err(app_field)?;
     st.check_dependencies(&mut req.backtest, true).await?;
     let label = Some(req.backtest.strategy.clone());

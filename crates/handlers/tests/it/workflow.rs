@@ -49,6 +49,7 @@ async fn validate_strategy_asks_the_strategy_service() {
         registry: std::sync::Arc::new(tradai_engine::StrategyRegistry::builtin()),
         config_dir: std::env::temp_dir(),
         tracking: None,
+        strategy_dir: None,
     };
     let url = serve(tradai_server::strategy_app(state, tradai_server::middleware::Limits::default())).await;
     let h = harness(&[("STRATEGY_SERVICE_URL", url.as_str())], |_| {}).await;

@@ -63,3 +63,12 @@ async fn strategy_files_outside_the_folder_or_missing_are_refused_naming_the_fie
     assert!(status.is_client_error(), "{status} {j}");
     assert!(j["error"]["message"].as_str().unwrap().contains("defines strategy 'EmaCrossToml'"), "{j}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hyperopt_job_naming_a_strategy_file_is_refused_at_submission() {
+    let e = env_local().await;
+    let (status, j) = call(&e.app, "POST", "/api/v1/hyperopt", Some(RUN), &[]).await;
+    assert!(status.is_client_error(), "{status} {j}");
+    assert_eq!(j["error"]["field"], "strategy_file", "{j}");
+    assert!(j["error"]["message"].as_str().unwrap().contains("EmaCrossToml.toml"), "{j}");
+}
