@@ -9,6 +9,7 @@
 //! ([`STATUS_INDEX`]) — one query per status — and never scans the table.
 
 mod item;
+mod state;
 mod table;
 
 use std::collections::HashMap;
@@ -157,7 +158,7 @@ impl Inner {
 
     async fn get(&self, id: &str) -> Result<Job, RepoError> {
         // An idempotency item is not a job, whatever id a caller guesses.
-        if id.starts_with(IDEMPOTENCY_PREFIX) || id.starts_with(CHECKPOINT_PREFIX) {
+        if id.starts_with(IDEMPOTENCY_PREFIX) || id.starts_with(CHECKPOINT_PREFIX) || id.starts_with(state::STATE_PREFIX) {
             return Err(RepoError::NotFound(id.to_owned()));
         }
         let item = self.get_item(id).await?.ok_or_else(|| RepoError::NotFound(id.to_owned()))?;

@@ -23,6 +23,21 @@ fn shared_suite() {
     }
 }
 
+/// The handler-state suite on one shared table (keys are unique per case), and state items
+/// stay out of the job listings and counts that share the status index.
+#[test]
+fn state_suite() {
+    let Some(o) = emulator("dynamodb::state_suite") else { return };
+    let repo = Arc::new(fresh(&o, "state"));
+    for (name, case) in tradai_jobs::suite::STATE_CASES {
+        eprintln!("dynamodb: {name}");
+        case(repo.clone());
+    }
+    assert!(repo.list(&tradai_jobs::JobFilter::default()).unwrap().items.is_empty(), "a state is not a job");
+    assert!(repo.count_by_status().unwrap().iter().all(|(_, n)| *n == 0));
+    assert!(matches!(repo.get("state#HEALTH#x"), Err(RepoError::NotFound(_))));
+}
+
 /// Two repositories (two worker processes) on one table never claim the same job, and a job
 /// one of them creates the other sees at once.
 #[test]

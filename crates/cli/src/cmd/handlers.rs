@@ -83,11 +83,24 @@ pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
     // The trading nodes keep their state beside the job database (`tradai trade`).
     let cfg = tradai_server::serve::ServerConfig::from_settings(settings)?;
     deps.heartbeats = Some(Arc::new(TradingStateHeartbeats { path: cfg.state_dir.join("trading.sqlite") }));
+    deps.infra = infra_diff()?;
     match tradai_handlers::candles::StoreCandles::open(&settings.data_dir, &settings.exchange) {
         Ok(c) => deps.candles = Some(Arc::new(c)),
         Err(e) => tracing::warn!(error = %e, "no candle store for the handlers"),
     }
     Ok(deps)
+}
+
+/// pulumi-drift-detector's diff: the deployed stacks of `ENVIRONMENT` when AWS is configured
+/// (see [`super::infra_drift::StackDrift::from_env`]), else none.
+fn infra_diff() -> anyhow::Result<Option<Arc<dyn tradai_handlers::ports::InfraDiff>>> {
+    #[cfg(feature = "aws")]
+    {
+        let d = super::infra_drift::StackDrift::from_env(|k| std::env::var(k).ok())?;
+        Ok(d.map(|d| Arc::new(d) as Arc<dyn tradai_handlers::ports::InfraDiff>))
+    }
+    #[cfg(not(feature = "aws"))]
+    Ok(None)
 }
 
 /// The handlers over `deps` with this process's environment and the `[handlers]` settings.
@@ -164,10 +177,12 @@ impl UpScheduler {
     pub fn prepare(settings: &Settings) -> anyhow::Result<Self> {
         let probe = build(settings, Deps::minimal())?;
         let mut schedules = scheduler::schedules(&probe).context("invalid [handlers] settings")?;
-        // Nothing to diff against without a deployed stack in this process; say so once, not
-        // every 6 h.
-        schedules.retain(|x| x.handler != "pulumi-drift-detector");
-        tracing::info!("pulumi-drift-detector not scheduled: no deployed stack to diff in this process");
+        // Nothing to diff against without a deployed stack (ENVIRONMENT and an AWS region);
+        // say so once, not every 6 h.
+        if infra_diff()?.is_none() {
+            schedules.retain(|x| x.handler != "pulumi-drift-detector");
+            tracing::info!("pulumi-drift-detector not scheduled: set ENVIRONMENT and AWS_REGION to diff the deployed stacks");
+        }
         let board = RunBoard::default();
         // Listed on the API from the start, before the first run.
         board.register(&schedules);

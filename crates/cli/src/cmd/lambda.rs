@@ -53,6 +53,13 @@ fn deps(settings: &Settings) -> anyhow::Result<Deps> {
             d.tasks = Some(Arc::new(tradai_handlers::local::JobQueueLauncher::new(Arc::clone(&ext.repo))));
             d.jobs = Some(ext.repo);
             d.ml = settings.ml.clone();
+            // The handlers' state (health, drift, heartbeats) lives in the same table.
+            #[cfg(feature = "aws")]
+            if let Some(table) = &aws.table {
+                let repo = tradai_aws::DynamoJobRepository::connect(table, &tradai_aws::AwsOverrides::default(), false)
+                    .with_context(|| format!("DYNAMODB_TABLE_NAME={table}"))?;
+                d.state = Some(Arc::new(repo));
+            }
             Ok(d)
         }
         None => super::handlers::local_deps(settings),

@@ -15,6 +15,8 @@ pub mod handlers;
 pub mod deploy;
 pub mod hyperopt;
 #[cfg(feature = "aws")]
+pub mod infra_drift;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod man;
 pub mod ml;

@@ -227,3 +227,134 @@ fn up_alerts_once_after_the_threshold_and_once_on_recovery() {
     assert_eq!(code, 200);
     assert!(metrics.contains("tradai_handler_invocations_total{handler=\"health-check\"}"), "{metrics}");
 }
+
+/// pulumi-drift-detector on the AWS emulator: with `ENVIRONMENT` and a region it diffs the
+/// stacks `tradai deploy apply` made; an out-of-band update of the persistent stack is reported
+/// as drift on that resource, and the stacks never applied are reported as not deployed.
+#[test]
+fn drift_detector_reports_an_out_of_band_change_on_the_emulator() {
+    let Some(ep) = crate::aws::endpoint() else { return };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("h{:010x}", nanos & 0xff_ffff_ffff);
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::aws::on_aws(&ep)
+        .args(["deploy", "apply", "--only", "persistent", "--env", "dev", "--stack-prefix", &prefix])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let detect = || {
+        let out = crate::aws::on_aws(&ep)
+            .env("ENVIRONMENT", "dev")
+            .env("STACK_PREFIX", &prefix)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["handlers", "run", "pulumi-drift-detector", "--shape", "step-functions", "--event"])
+            .arg(testdata_event("pulumi-drift-detector"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let persistent = format!("{prefix}-dev-persistent");
+    let on_persistent = |r: &Value| -> Vec<Value> {
+        r["changes"].as_array().unwrap().iter().filter(|c| c["resource"].as_str().unwrap().starts_with(&persistent)).cloned().collect()
+    };
+    let r = detect();
+    assert_eq!(r["stack"], format!("{prefix}-dev"));
+    assert!(on_persistent(&r).is_empty(), "the applied stack is in sync: {r}");
+    let missing: Vec<&str> = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["detail"] == "the stack is not deployed")
+        .filter_map(|c| c["resource"].as_str())
+        .collect();
+    assert_eq!(missing, [format!("{prefix}-dev-foundation"), format!("{prefix}-dev-compute"), format!("{prefix}-dev-edge")]);
+
+    // Out of band: someone updates the persistent stack with a shorter visibility timeout.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let overrides = tradai_aws::AwsOverrides {
+        endpoint_url: Some(ep.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("tradai-test".into(), "tradai-test".into())),
+    };
+    rt.block_on(async {
+        let client = tradai_aws::StackClient::connect(&overrides).await.unwrap();
+        let mut t: Value = serde_json::from_str(&client.deployed_template(&persistent).await.unwrap()).unwrap();
+        t["Resources"]["BacktestQueue"]["Properties"]["VisibilityTimeout"] = Value::from(30);
+        client.apply(&persistent, &t.to_string(), &std::collections::BTreeMap::new(), Duration::from_secs(60), |_| false).await.unwrap();
+    });
+    let r = detect();
+    assert_eq!(r["drift_detected"], true);
+    assert_eq!(
+        on_persistent(&r),
+        [
+            serde_json::json!({"resource": format!("{persistent}/BacktestQueue"), "action": "modify", "detail": "differs in VisibilityTimeout"})
+        ]
+    );
+}
+
+/// trading-heartbeat-check on the trading nodes' real state database (`tradai trade`'s
+/// `trading.sqlite` beside the job database): a running node that missed 3 heartbeats is
+/// stale and alerted once, a fresh one and a stopped one are not; a second run sends no
+/// second alert, and a new heartbeat brings a recovery.
+#[test]
+fn heartbeat_check_reads_the_trading_state_database() {
+    use tradai_trading::{BotId, Heartbeat, NodeSpec, NodeStatus, StateStore, TradingMode};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let state_dir = data.join("_tradai");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let store = StateStore::open(&state_dir.join("trading.sqlite")).unwrap();
+    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    let beat = |bot: &BotId, ts_ms: i64| {
+        let hb = Heartbeat { ts_ms, interval_ms: 60_000, last_candle_ms: None, open_trades: 0, status: "running".into() };
+        store.heartbeat(bot, &hb).unwrap();
+    };
+    let mut bots = Vec::new();
+    for (name, last_beat_ago_ms, status) in [
+        ("stale-bot", 10 * 60_000, NodeStatus::Running),
+        ("fresh-bot", 20_000, NodeStatus::Running),
+        ("stopped-bot", 3_600_000, NodeStatus::Stopped),
+    ] {
+        let run: tradai_app::RunSpec = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
+        let bot = BotId::new(name).unwrap();
+        let spec = NodeSpec {
+            bot_id: bot.clone(),
+            mode: TradingMode::DryRun,
+            run,
+            strategy_version: None,
+            replay: false,
+            risk: Default::default(),
+        };
+        store.create(&spec, now - 3_600_000).unwrap();
+        beat(&bot, now - last_beat_ago_ms);
+        store.set_status(&bot, status, now - last_beat_ago_ms).unwrap();
+        bots.push(bot);
+    }
+    let check = || {
+        let out = tradai()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["handlers", "run", "trading-heartbeat-check", "--shape", "step-functions", "--event"])
+            .arg(testdata_event("trading-heartbeat-check"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let r = check();
+    assert_eq!(r["summary"], serde_json::json!({"nodes": 3, "stale": 1, "alerts_sent": 1, "recoveries_sent": 0}), "{r}");
+    let stale: Vec<&str> =
+        r["nodes"].as_array().unwrap().iter().filter(|n| n["stale"] == true).filter_map(|n| n["bot_id"].as_str()).collect();
+    assert_eq!(stale, ["stale-bot"]);
+    let age = r["nodes"].as_array().unwrap().iter().find(|n| n["bot_id"] == "stale-bot").unwrap()["heartbeat_age_s"].as_i64().unwrap();
+    assert!((600..660).contains(&age), "{r}");
+
+    // Still stale: no second alert (the handler's state is in the job database).
+    assert_eq!(check()["summary"]["alerts_sent"], 0);
+    // It beats again: one recovery.
+    beat(&bots[0], now + 1);
+    let r = check();
+    assert_eq!((r["summary"]["stale"].as_u64(), r["summary"]["recoveries_sent"].as_u64()), (Some(0), Some(1)), "{r}");
+}
