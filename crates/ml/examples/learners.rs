@@ -16,7 +16,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let per_pair: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let csv = args.get(2).cloned().unwrap_or_else(|| "/tmp/ml-learners.csv".into());
-    let pairs: Vec<(Pair, Candles)> = (0..4).map(|i| (format!("P{i}/USDT").parse().unwrap(), data::candles(per_pair, 100 + i as u64))).collect();
+    let pairs: Vec<(Pair, Candles)> =
+        (0..4).map(|i| (format!("P{i}/USDT").parse().unwrap(), data::candles(per_pair, 100 + i as u64))).collect();
     let features = parse_features(DEFAULT_FEATURES).unwrap();
     let (t0, c0) = (Instant::now(), data::cpu_secs());
     let ds = Dataset::build(&features, LabelSpec { horizon: 1 }, &pairs);
