@@ -244,9 +244,25 @@ pub fn run(
     progress: &(dyn Fn(f64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<BacktestOutcome, BacktestFailure> {
-    let registry = StrategyRegistry::builtin();
-    let v = spec.validate(&registry)?;
-    let report = run_report(store, &v, &registry, progress, cancel)?;
+    if let Some(f) = &spec.strategy_file {
+        return Err(field("strategy_file", format!("'{}': this runner has no strategy folder; it runs built-in strategies", f.name())));
+    }
+    run_with(store, spec, &StrategyRegistry::builtin(), progress, cancel)
+}
+
+/// [`run`] with the strategy looked up in `registry` (a strategy file's, loaded by the caller).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(
+    store: &BlockingCandleStore,
+    spec: &RunSpec,
+    registry: &StrategyRegistry,
+    progress: &(dyn Fn(f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<BacktestOutcome, BacktestFailure> {
+    let v = spec.validate(registry)?;
+    let report = run_report(store, &v, registry, progress, cancel)?;
     let export = report.export_json().map_err(|e| BacktestFailure::Engine(Box::new(e)))?;
     progress(1.0);
     Ok(BacktestOutcome {

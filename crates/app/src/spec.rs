@@ -16,6 +16,7 @@ use tradai_core::{check_money, ExchangeId, MarketType, Pair, RoiTable, StakeAmou
 use tradai_engine::ParamValue;
 
 use crate::backtest::BacktestFailure;
+use crate::strategy_file::StrategyFile;
 
 /// The defaults of a run, in one place. Help texts and API docs quote them; every entry point
 /// leaves an unset field unset and lets [`RunSpec::try_from`] fill it in.
@@ -99,6 +100,10 @@ pub struct BacktestRequest {
     /// Exit and risk settings replacing the strategy's own (ROI table, stop-loss, trailing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<SettingsOverrides>,
+    /// A strategy file (`.toml` or `.py`) relative to the user strategy folder of whoever runs
+    /// the job; `strategy` names its strategy. Built-ins when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_file: Option<String>,
 }
 
 /// Reads `pairs` as a list or as one string (`"ETH/BTC,LTC/BTC"` or `"ETH/BTC LTC/BTC"`).
@@ -134,6 +139,7 @@ impl BacktestRequest {
             leverage: self.leverage.or(lower.leverage),
             params: self.params.or(lower.params),
             overrides: self.overrides.or(lower.overrides),
+            strategy_file: self.strategy_file.or(lower.strategy_file),
         }
     }
 }
@@ -282,6 +288,8 @@ pub struct RunSpec {
     pub params: BTreeMap<String, ParamValue>,
     /// Setting overrides given.
     pub overrides: SettingsOverrides,
+    /// The strategy file `strategy` is read from; the built-ins when `None`.
+    pub strategy_file: Option<StrategyFile>,
 }
 
 /// An invalid field of a run.
@@ -448,6 +456,7 @@ impl TryFrom<BacktestRequest> for RunSpec {
         }
         let overrides = r.overrides.unwrap_or_default();
         overrides.check()?;
+        let strategy_file = r.strategy_file.map(StrategyFile::try_from).transpose()?;
         Ok(Self {
             strategy,
             exchange,
@@ -463,6 +472,7 @@ impl TryFrom<BacktestRequest> for RunSpec {
             leverage: r.leverage,
             params,
             overrides,
+            strategy_file,
         })
     }
 }
@@ -486,6 +496,7 @@ impl From<RunSpec> for BacktestRequest {
             leverage: s.leverage,
             params,
             overrides: (s.overrides != SettingsOverrides::default()).then_some(s.overrides),
+            strategy_file: s.strategy_file.map(String::from),
         }
     }
 }

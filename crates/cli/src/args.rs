@@ -199,6 +199,13 @@ pub enum Command {
     /// ML models: train, check drift, compare champion and challenger, retrain, roll back.
     #[command(subcommand)]
     Ml(cmd::ml::MlCommand),
+    /// The platform's 18 handlers (health, heartbeats, drift, model lifecycle, queues): list, run.
+    #[command(subcommand)]
+    Handlers(cmd::handlers::HandlersCommand),
+    /// Serve one handler as an AWS Lambda function (the container image's entry point).
+    #[cfg(feature = "aws")]
+    #[command(after_help = cmd::lambda::EXAMPLES)]
+    Lambda(cmd::lambda::LambdaArgs),
     /// CloudFormation stacks of the platform: render, apply, diff.
     #[command(subcommand)]
     Deploy(cmd::deploy::DeployCommand),
@@ -213,7 +220,7 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{analysis, backtest, completions, config, data, deploy, hyperopt, man, ml, services, strategies, tracking, trade};
+        use cmd::{analysis, backtest, completions, config, data, deploy, handlers, hyperopt, man, ml, services, strategies, tracking, trade};
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),
@@ -231,6 +238,9 @@ impl Command {
             Self::Models(c) => tracking::run_models(c, settings),
             Self::Ml(c) => ml::run(c, settings, ui.quiet),
             Self::Trade(a) => trade::run(a, settings, ui),
+            Self::Handlers(c) => handlers::run(c, settings),
+            #[cfg(feature = "aws")]
+            Self::Lambda(a) => cmd::lambda::run(&a, settings),
             Self::Deploy(c) => deploy::run(c, ui),
             Self::Completions(a) => completions::run(&a, Cli::command()),
             Self::Man(a) => man::run(&a, Cli::command()),

@@ -116,6 +116,7 @@ impl RunFlags {
             leverage: self.leverage,
             params: None,
             overrides: None,
+            strategy_file: None,
         })
     }
 

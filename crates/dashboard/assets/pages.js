@@ -466,7 +466,77 @@ export async function model(view, { id }, ctx) {
 
 export async function trading(view, _args, ctx) {
   const holder = h('div', {});
-  view.append(h('h1', {}, 'Trading'), h('p', { class: 'muted' }, 'Dry-run and live nodes; a running node is stale after 3 missed heartbeats (refreshed every 5 s).'), holder);
+  const details = h('div', { id: 'node-details' });
+  view.append(h('h1', {}, 'Trading'),
+    h('p', { class: 'muted' }, 'Dry-run and live nodes; a running node is stale after 3 missed heartbeats (refreshed every 5 s). ' +
+      'Open trades, profit and the stop switch come from a node\'s own REST API while it serves one; the validation report from its recorded state.'),
+    holder, details);
+  // One section per node, built once so the stop form keeps its state across refreshes;
+  // only the regions inside it are replaced.
+  const sections = new Map();
+  const section = (n) => {
+    if (sections.has(n.bot_id)) return sections.get(n.bot_id);
+    const id = n.bot_id.replace(/[^A-Za-z0-9_-]/g, '_');
+    const live = h('div', { class: 'node-live', id: 'live-' + id });
+    const report = h('div', { class: 'node-report', id: 'report-' + id });
+    const out = h('div', { class: 'messages', 'aria-live': 'polite' });
+    const closeAll = h('input', { type: 'checkbox', id: 'close-all-' + id });
+    const stopButton = h('button', { type: 'button', id: 'stop-' + id, onclick: () => stop(n.bot_id, closeAll.checked, out) }, `Stop ${n.bot_id}`);
+    const controls = h('div', { class: 'filters', id: 'controls-' + id }, stopButton,
+      h('label', { for: 'close-all-' + id }, closeAll, ' also exit every open trade (close_all)'));
+    const s = { el: h('section', { class: 'node', 'aria-label': 'Node ' + n.bot_id }, h('h2', {}, 'Node ', h('code', {}, n.bot_id)), live, controls, out, report),
+      live, report, controls };
+    details.append(s.el);
+    sections.set(n.bot_id, s);
+    return s;
+  };
+  const stop = async (bot, closeAll, out) => {
+    const what = closeAll ? 'stop new entries and exit every open trade at the next candle' : 'stop new entries (open trades exit by the rules)';
+    if (!confirm(`Stop node ${bot}: ${what}?`)) return;
+    await act(ctx, out, () => post(`/trading/${encodeURIComponent(bot)}/stop`, { close_all: closeAll }), (r) => `${bot}: ${r.result}.`);
+    await load();
+  };
+  const showLive = async (n, s) => {
+    s.controls.hidden = !n.api_url;
+    if (!n.api_url) {
+      s.live.replaceChildren(h('p', { class: 'muted' }, `${n.bot_id} serves no REST API now (${n.status}${n.replay ? ', replay' : ''}): no live trades or stop switch.`));
+      return;
+    }
+    try {
+      const r = await get(`/trading/${encodeURIComponent(n.bot_id)}/status`);
+      const st = r.status, p = r.profit;
+      s.live.replaceChildren(
+        h('p', { class: 'node-state' }, 'Entries: ', badge(st.entries_stopped ? 'STOPPED' : 'RUNNING'), ' · API ', h('code', {}, r.api_url),
+          ' · last candle ', when(st.last_candle)),
+        h('dl', { class: 'metrics' },
+          h('div', {}, h('dt', {}, 'Open profit'), h('dd', { class: 'open-profit' }, num(p.profit_open_abs, 6) + ' ' + p.stake_currency)),
+          h('div', {}, h('dt', {}, 'Closed profit'), h('dd', {}, num(p.profit_closed_abs, 6) + ' ' + p.stake_currency)),
+          h('div', {}, h('dt', {}, 'Total profit'), h('dd', {}, num(p.profit_all_abs, 6) + ' ' + p.stake_currency)),
+          h('div', {}, h('dt', {}, 'Closed trades (won / lost)'), h('dd', {}, `${p.closed_trade_count} (${p.winning_trades} / ${p.losing_trades})`))),
+        table('Open trades of ' + n.bot_id, [
+          ['Trade', (t) => t.trade_id], ['Side', (t) => (t.is_short ? 'short' : 'long')], ['Opened', (t) => when(t.open_date)],
+          ['Open rate', (t) => num(t.open_rate, 8), { num: 1 }], ['Current rate', (t) => num(t.current_rate, 8), { num: 1 }],
+          ['Amount', (t) => num(t.amount, 6), { num: 1 }], ['Stake', (t) => num(t.stake_amount, 6), { num: 1 }],
+          ['Profit %', (t) => pct(t.current_profit), { num: 1 }], ['Profit', (t) => num(t.current_profit_abs, 6), { num: 1 }],
+        ], st.open_trades, { id: 'open-' + n.bot_id.replace(/[^A-Za-z0-9_-]/g, '_'), empty: 'No open trades.' }));
+    } catch (e) {
+      s.live.replaceChildren(notice('error', e.message));
+    }
+  };
+  const showReport = async (n, s) => {
+    try {
+      const r = await get(`/trading/${encodeURIComponent(n.bot_id)}/report`);
+      s.report.replaceChildren(
+        h('p', {}, 'Dry-run validation report: ', badge(r.overall_passed ? 'PASSED' : 'FAILED'),
+          r.failed_checks.length ? ' · checks not passed: ' + r.failed_checks.join(', ') : ''),
+        table('Validation checks of ' + n.bot_id, [
+          ['Check', (c) => c.name], ['Severity', (c) => c.severity], ['Result', (c) => badge(c.passed ? 'PASSED' : 'FAILED')],
+          ['Value', (c) => num(c.value), { num: 1 }], ['Threshold', (c) => num(c.threshold), { num: 1 }], ['Message', (c) => c.message],
+        ], r.checks, { id: 'checks-' + n.bot_id.replace(/[^A-Za-z0-9_-]/g, '_') }));
+    } catch (e) {
+      s.report.replaceChildren(notice('error', e.message));
+    }
+  };
   const load = async () => {
     const t = await get('/trading');
     holder.replaceChildren(table('Trading nodes', [
@@ -476,7 +546,12 @@ export async function trading(view, _args, ctx) {
       ['Last candle', (n) => when(n.last_candle)],
       ['Open trades', (n) => n.open_trades, { num: 1 }], ['Closed trades', (n) => n.closed_trades, { num: 1 }],
       ['Profit', (n) => num(n.closed_profit, 4), { num: 1 }],
+      ['API', (n) => (n.api_url ? h('code', {}, n.api_url) : '—')],
     ], t.nodes, { id: 'nodes', empty: 'No trading node has run yet (`tradai trade --mode dry-run ...`).' }));
+    await Promise.all(t.nodes.map((n) => {
+      const s = section(n);
+      return Promise.all([showLive(n, s), showReport(n, s)]);
+    }));
   };
   await load();
   ctx.every(5000, () => load().catch(() => {}));

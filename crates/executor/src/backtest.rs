@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tradai_app::backtest::{BacktestFailure, BacktestOutcome};
 use tradai_app::RunSpec;
 use tradai_jobs::Job;
+use tradai_strategies::StrategySource;
 
 use crate::child::{run_child, ChildError};
 use crate::ensure::DataEnsurer;
@@ -111,11 +112,17 @@ const ENSURE_SHARE: f64 = 0.2;
 /// Runs the use case in this process.
 pub(crate) struct InProcessRunner {
     pub store: tradai_store::BlockingCandleStore,
+    /// Where a run's strategy file is read from.
+    pub strategy_dir: Option<PathBuf>,
 }
 
 impl BacktestRunner for InProcessRunner {
     fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
-        tradai_app::backtest::run(&self.store, req, progress, cancel)
+        let invalid =
+            |e: tradai_strategies::StrategySourceError| BacktestFailure::InvalidField { field: "strategy_file", message: e.to_string() };
+        let registry =
+            StrategySource::of_run(req, self.strategy_dir.as_deref()).and_then(|s| s.registry(&req.strategy)).map_err(invalid)?;
+        tradai_app::backtest::run_with(&self.store, req, &registry, progress, cancel)
     }
 }
 
@@ -129,12 +136,17 @@ pub(crate) fn backtest_flags(req: &RunSpec) -> Vec<String> {
 pub(crate) struct SubprocessRunner {
     pub bin: PathBuf,
     pub store_location: String,
+    /// Where a run's strategy file is read from (the child gets the full path).
+    pub strategy_dir: Option<PathBuf>,
 }
 
 impl SubprocessRunner {
     fn args(&self, req: &RunSpec, export: &Path, plot: &Path, strategy_config: Option<&Path>) -> Vec<String> {
         let mut a = vec!["--data-dir".to_owned(), self.store_location.clone(), "--quiet".to_owned(), "backtest".to_owned()];
         a.extend(backtest_flags(req));
+        if let (Some(f), Some(dir)) = (&req.strategy_file, &self.strategy_dir) {
+            a.extend(f.flags_in(dir));
+        }
         if let Some(p) = strategy_config {
             a.extend(["--strategy-config".to_owned(), p.display().to_string()]);
         }
@@ -146,6 +158,10 @@ impl SubprocessRunner {
 impl BacktestRunner for SubprocessRunner {
     fn run(&mut self, req: &RunSpec, progress: &(dyn Fn(f64) + Sync), cancel: &AtomicBool) -> Result<BacktestOutcome, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
+        if let (Some(f), None) = (&req.strategy_file, &self.strategy_dir) {
+            let e = tradai_strategies::StrategySourceError::NoStrategyDir { file: f.name().to_owned() };
+            return Err(BacktestFailure::InvalidField { field: "strategy_file", message: e.to_string() });
+        }
         let tmp = tempfile::tempdir().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
         let export = tmp.path().join("export.json");
         let plot = tmp.path().join("equity.svg");
@@ -159,7 +175,7 @@ impl BacktestRunner for SubprocessRunner {
             None => None,
         };
         progress(0.0);
-        let out = match run_child(&self.bin, &self.args(req, &export, &plot, config), cancel, &|_| {}) {
+        let out = match run_child(&self.bin, &self.args(req, &export, &plot, config), &[], cancel, &|_| {}) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(BacktestFailure::Cancelled),
             Err(ChildError::Io(m)) => return Err(engine(m)),

@@ -35,7 +35,7 @@ pub(crate) enum ChildError {
     Cancelled,
 }
 
-/// Runs `bin args`, calling `on_stderr_line` (on this thread) for every stderr line while it
+/// Runs `bin args` with `env` added to this process's environment, calling `on_stderr_line` (on this thread) for every stderr line while it
 /// runs.
 ///
 /// The pipe readers are threads of their own that this function does not wait for after a
@@ -43,11 +43,13 @@ pub(crate) enum ChildError {
 pub(crate) fn run_child(
     bin: &Path,
     args: &[String],
+    env: &[(String, String)],
     cancel: &AtomicBool,
     on_stderr_line: &dyn Fn(&str),
 ) -> Result<ChildOutput, ChildError> {
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

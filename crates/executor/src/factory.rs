@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tradai_jobs::JobRepository;
+use tradai_tracking::Tracking;
 
 use crate::backtest::{self, BacktestRunner};
 use crate::error::ExecutorError;
@@ -15,7 +16,17 @@ use crate::observer::JobObserver;
 use crate::pool::WorkerPool;
 use crate::queue::JobQueue;
 use crate::results::ResultStore;
+use crate::retraining::{self, RetrainRunner};
 use crate::settings::ExecutorSettings;
+
+/// Job kinds of the backend pool that need more than the settings.
+#[derive(Default)]
+pub struct BackendJobs {
+    /// Exchanges the `ensure_data` step of backtests syncs from (`None`: such jobs fail).
+    pub endpoints: Option<tradai_exchange::Endpoints>,
+    /// The model registry retraining jobs work on (`None`: no retraining jobs).
+    pub tracking: Option<Tracking>,
+}
 
 /// Builds the executors, after checking the settings of their mode (the seeds'
 /// `ExecutorFactory`).
@@ -63,8 +74,37 @@ impl ExecutorFactory {
         endpoints: Option<tradai_exchange::Endpoints>,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints, tracking: None })
+    }
+
+    /// [`ExecutorFactory::create`], plus retraining jobs on the model registry of `tracking`.
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_with_tracking(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        observers: Vec<Arc<dyn JobObserver>>,
+        tracking: Option<Tracking>,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints: None, tracking })
+    }
+
+    /// The backend's worker pool with the optional job kinds `extra` enables.
+    ///
+    /// # Errors
+    /// [`ExecutorError::Config`] naming the missing or wrong setting.
+    pub fn create_backend(
+        settings: ExecutorSettings,
+        jobs: Arc<dyn JobRepository>,
+        results: ResultStore,
+        observers: Vec<Arc<dyn JobObserver>>,
+        extra: BackendJobs,
+    ) -> Result<Arc<WorkerPool>, ExecutorError> {
+        let BackendJobs { endpoints, tracking } = extra;
         Self::check(&settings)?;
-        let kinds = Self::kinds(&settings, settings.mode, endpoints)?;
+        let kinds = Self::kinds(&settings, settings.mode, endpoints, tracking)?;
         WorkerPool::start(settings, jobs, results, kinds, observers)
     }
 
@@ -86,15 +126,17 @@ impl ExecutorFactory {
         if settings.workers == 0 {
             return Err(ExecutorError::Config("a worker needs at least one worker thread (server.workers or --workers)".into()));
         }
-        let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints)?;
+        let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints, None)?;
         WorkerPool::start_fed(settings, jobs, results, kinds, observers, queue)
     }
 
-    /// The backtest and hyperopt job kinds of an embedded mode.
+    /// The backtest and hyperopt job kinds of an embedded mode, and retraining jobs on the
+    /// registry of `tracking` if given.
     fn kinds(
         settings: &ExecutorSettings,
         mode: ExecutorMode,
         endpoints: Option<tradai_exchange::Endpoints>,
+        tracking: Option<Tracking>,
     ) -> Result<Vec<JobKind>, ExecutorError> {
         let store_location = settings.store_location.clone();
         let backtest_kind = move |make: backtest::RunnerFactory| match &endpoints {
@@ -102,21 +144,29 @@ impl ExecutorFactory {
             None => JobKind::backtest(make),
         };
         let location = settings.store_location.clone();
+        let (d1, d2) = (settings.strategy_dir.clone(), settings.strategy_dir.clone());
         Ok(match mode {
             ExecutorMode::Local => {
                 tradai_store::CandleStore::open(&location)
                     .map_err(|e| ExecutorError::Config(format!("executor 'local' cannot open the candle store (data_dir): {e}")))?;
-                let (l1, l2) = (location.clone(), location);
-                vec![
+                let (l1, l2, l3) = (location.clone(), location.clone(), location);
+                let retraining = tracking.map(|t| {
+                    JobKind::retraining(Arc::new(move || {
+                        Ok(Box::new(retraining::InProcessRetrain::open(&l3, t.clone())?) as Box<dyn RetrainRunner>)
+                    }))
+                });
+                let mut kinds = vec![
                     backtest_kind(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l1).map_err(|e| e.to_string())?;
-                        Ok(Box::new(backtest::InProcessRunner { store }) as Box<dyn BacktestRunner>)
+                        Ok(Box::new(backtest::InProcessRunner { store, strategy_dir: d1.clone() }) as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {
                         let store = tradai_store::BlockingCandleStore::open(&l2).map_err(|e| e.to_string())?;
                         Ok(Box::new(hyperopt::InProcessHyperopt { store }) as Box<dyn HyperoptRunner>)
                     })),
-                ]
+                ];
+                kinds.extend(retraining);
+                kinds
             }
             ExecutorMode::Subprocess => {
                 let bin = match &settings.backtest_bin {
@@ -126,16 +176,29 @@ impl ExecutorFactory {
                     })?,
                 };
                 check_executable(&bin)?;
-                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin, location);
-                vec![
+                let (b1, l1, b2, l2) = (bin.clone(), location.clone(), bin.clone(), location.clone());
+                let retraining = tracking.map(|t| {
+                    let tracking_uri = t.tracker.uri();
+                    JobKind::retraining(Arc::new(move || {
+                        Ok(Box::new(retraining::SubprocessRetrain {
+                            bin: bin.clone(),
+                            store_location: location.clone(),
+                            tracking_uri: tracking_uri.clone(),
+                        }) as Box<dyn RetrainRunner>)
+                    }))
+                });
+                let mut kinds = vec![
                     backtest_kind(Arc::new(move || {
-                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone() }) as Box<dyn BacktestRunner>)
+                        Ok(Box::new(backtest::SubprocessRunner { bin: b1.clone(), store_location: l1.clone(), strategy_dir: d2.clone() })
+                            as Box<dyn BacktestRunner>)
                     })),
                     JobKind::hyperopt(Arc::new(move || {
                         Ok(Box::new(hyperopt::SubprocessHyperopt { bin: b2.clone(), store_location: l2.clone() })
                             as Box<dyn HyperoptRunner>)
                     })),
-                ]
+                ];
+                kinds.extend(retraining);
+                kinds
             }
             remote => {
                 return Err(ExecutorError::Config(format!(

@@ -255,7 +255,7 @@ impl HyperoptRunner for SubprocessHyperopt {
                 progress(&Progress { done, total, best_loss });
             }
         };
-        let out = match run_child(&self.bin, &self.args(req, tmp.path()), cancel, &on_line) {
+        let out = match run_child(&self.bin, &self.args(req, tmp.path()), &[], cancel, &on_line) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(BacktestFailure::Cancelled),
             Err(ChildError::Io(m)) => return Err(engine(m)),

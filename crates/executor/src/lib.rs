@@ -3,7 +3,7 @@
 //! the embedded modes — `local` (the work runs on a pool thread) and `subprocess` (each
 //! backtest or hyperopt job runs `tradai backtest` / `tradai hyperopt` as a child process).
 //! What a job type does is a [`JobHandler`]: backtests ([`backtest`]), hyperopt runs
-//! ([`hyperopt`]) and exchange syncs ([`sync`]); the pool knows nothing about any of them.
+//! ([`hyperopt`]), ML retraining runs ([`retraining`]) and exchange syncs ([`sync`]); the pool knows nothing about any of them.
 //! After a job's final status is durable the pool's [`JobObserver`]s see it; [`tracking`]
 //! is the one that logs finished runs to the experiment tracker through an outbox.
 //!
@@ -24,6 +24,7 @@ mod observer;
 mod pool;
 mod queue;
 pub mod results;
+pub mod retraining;
 mod settings;
 mod submitter;
 pub mod sync;
@@ -31,7 +32,7 @@ pub mod tracking;
 
 pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
 pub use error::ExecutorError;
-pub use factory::ExecutorFactory;
+pub use factory::{BackendJobs, ExecutorFactory};
 pub use handler::{HandlerFactory, JobContext, JobHandler, JobKind, JobOutcome};
 pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, CHECKPOINT_EVERY, EPOCHS_JSON, HYPEROPT};
 pub use mode::ExecutorMode;
@@ -39,6 +40,7 @@ pub use observer::JobObserver;
 pub use pool::WorkerPool;
 pub use queue::{Delivery, JobQueue, QueueError, QueueSubmitter, Settle, SingleJob};
 pub use results::ResultStore;
+pub use retraining::{RetrainFailure, RetrainRunner, RetrainRunnerFactory, RetrainingJobConfig, RETRAINING};
 pub use settings::ExecutorSettings;
 pub use submitter::BacktestJobSubmitter;
 pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};

@@ -16,6 +16,9 @@ pub struct ExecutorSettings {
     pub store_location: String,
     /// `tradai` binary for the subprocess mode.
     pub backtest_bin: Option<PathBuf>,
+    /// Folder a run's `strategy_file` is read from (`server.strategy_dir`); runs naming a
+    /// file fail when it is `None`.
+    pub strategy_dir: Option<PathBuf>,
     /// Attempts before a job whose worker keeps dying is FAILED.
     pub max_attempts: u32,
     /// Wait before the second attempt of a job whose worker died; doubled for every further

@@ -58,11 +58,11 @@ impl Drop for Checkpointer {
 /// Read connections per file database: enough for the API's request threads on a small machine.
 const READERS: usize = 4;
 
-fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
+pub(crate) fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
     RepoError::Storage(Box::new(e))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -119,6 +119,20 @@ pub const SCHEMA: Schema = Schema {
         },
         // Where a remote executor (SQS, ECS, Step Functions) runs the job.
         Migration { description: "execution reference", step: Step::Sql("ALTER TABLE jobs ADD COLUMN execution_ref TEXT;") },
+        // The scheduled handlers' state entities (health, drift, heartbeats, retraining): one
+        // JSON document per kind and key.
+        Migration {
+            description: "handler state",
+            step: Step::Sql(
+                "CREATE TABLE handler_state (
+                     kind TEXT NOT NULL,
+                     key TEXT NOT NULL,
+                     data TEXT NOT NULL,
+                     updated_at INTEGER NOT NULL,
+                     PRIMARY KEY (kind, key)
+                 );",
+            ),
+        },
     ],
 };
 
@@ -166,14 +180,14 @@ impl SqliteJobRepository {
         Self { conn: Mutex::new(conn), readers: Vec::new(), next_reader: std::sync::atomic::AtomicUsize::new(0), checkpointer: None }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back), so a poisoned mutex is safe to reuse.
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A connection for a read: a pooled reader when there is one, else the writer.
-    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
         if self.readers.is_empty() {
             return self.lock();
         }
@@ -519,5 +533,34 @@ impl JobRepository for SqliteJobRepository {
 
     fn ping(&self) -> Result<(), RepoError> {
         self.read().query_row("SELECT 1", [], |_| Ok(())).map_err(storage)
+    }
+}
+
+impl crate::StateRepository for SqliteJobRepository {
+    fn get_state(&self, kind: crate::StateKind, key: &str) -> Result<Option<serde_json::Value>, RepoError> {
+        let text: Option<String> = self
+            .read()
+            .query_row("SELECT data FROM handler_state WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key], |r| r.get(0))
+            .optional()
+            .map_err(storage)?;
+        text.map(|t| serde_json::from_str(&t).map_err(storage)).transpose()
+    }
+
+    fn put_state(&self, kind: crate::StateKind, key: &str, doc: &serde_json::Value) -> Result<(), RepoError> {
+        self.lock()
+            .execute(
+                "INSERT INTO handler_state (kind, key, data, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                params![kind.as_str(), key, doc.to_string(), now_ms()],
+            )
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn list_states(&self, kind: crate::StateKind) -> Result<Vec<serde_json::Value>, RepoError> {
+        let conn = self.read();
+        let mut st = conn.prepare("SELECT data FROM handler_state WHERE kind = ?1 ORDER BY key").map_err(storage)?;
+        let rows = st.query_map(params![kind.as_str()], |r| r.get::<_, String>(0)).map_err(storage)?;
+        rows.map(|t| serde_json::from_str(&t.map_err(storage)?).map_err(storage)).collect()
     }
 }

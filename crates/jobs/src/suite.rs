@@ -374,3 +374,67 @@ pub fn execution_refs_are_kept_whatever_the_status(repo: Arc<dyn JobRepository>)
     let missing = uuid::Uuid::new_v4().to_string();
     assert!(matches!(repo.set_execution_ref(&missing, "x"), Err(RepoError::NotFound(id)) if id == missing));
 }
+
+/// A case of the state suite: it gets a repository that may already hold other states (keys
+/// are made unique per call, so a shared emulator's earlier runs do not interfere).
+pub type StateCase = fn(Arc<dyn crate::StateRepository>);
+
+/// Every case of the handler-state suite, by name.
+pub const STATE_CASES: &[(&str, StateCase)] = &[
+    ("states_round_trip_and_replace", states_round_trip_and_replace),
+    ("state_kinds_are_separate_and_listed", state_kinds_are_separate_and_listed),
+];
+
+/// A state comes back as stored; a second save replaces it; an unknown key is `None`.
+pub fn states_round_trip_and_replace(repo: Arc<dyn crate::StateRepository>) {
+    use crate::{HealthState, StateRepositoryExt};
+    let name = unique("backend-api");
+    assert!(repo.load::<HealthState>(&name).unwrap().is_none());
+    let mut s = HealthState {
+        service_name: name.clone(),
+        status: "unhealthy".into(),
+        consecutive_failures: 2,
+        last_check_ms: 1_767_225_600_000,
+        latency_ms: 12.5,
+        last_error: Some("connection refused".into()),
+        alerted: false,
+    };
+    repo.save(&s).unwrap();
+    assert_eq!(repo.load::<HealthState>(&name).unwrap().as_ref(), Some(&s));
+    s.consecutive_failures = 3;
+    s.alerted = true;
+    repo.save(&s).unwrap();
+    assert_eq!(repo.load::<HealthState>(&name).unwrap(), Some(s), "a save replaces the state");
+}
+
+/// The same key under two kinds is two states; listing a kind returns only that kind.
+pub fn state_kinds_are_separate_and_listed(repo: Arc<dyn crate::StateRepository>) {
+    use crate::{DriftState, RetrainingState, StateRepositoryExt};
+    let model = unique("PascalModel");
+    let drift = DriftState {
+        model_name: model.clone(),
+        version: Some(3),
+        has_drift: true,
+        drifted_features: vec!["rsi_14".into()],
+        max_psi: 0.31,
+        consecutive_failures: 1,
+        last_check_ms: 1_767_225_600_000,
+    };
+    let retrain = RetrainingState {
+        model_name: model.clone(),
+        status: "queued".into(),
+        reasons: vec!["drift in rsi_14".into()],
+        last_triggered_ms: Some(1_767_225_600_000),
+        last_job_id: Some("job-1".into()),
+        consecutive_failures: 0,
+        last_check_ms: 1_767_225_600_000,
+    };
+    repo.save(&drift).unwrap();
+    repo.save(&retrain).unwrap();
+    assert_eq!(repo.load::<DriftState>(&model).unwrap(), Some(drift.clone()));
+    assert_eq!(repo.load::<RetrainingState>(&model).unwrap(), Some(retrain.clone()));
+    let drifts = repo.load_all::<DriftState>().unwrap();
+    assert!(drifts.contains(&drift), "{drifts:?}");
+    assert!(repo.load_all::<RetrainingState>().unwrap().contains(&retrain));
+    assert!(repo.load_all::<crate::HeartbeatState>().unwrap().iter().all(|h| h.bot_id != model), "kinds do not mix");
+}

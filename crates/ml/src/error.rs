@@ -48,6 +48,23 @@ pub enum MlError {
     /// The tracker or the registry failed.
     #[error("tracking failed")]
     Tracking(#[source] TrackingError),
+    /// The candles a step needs cannot be read.
+    #[error("cannot read the candles of {what}")]
+    Candles {
+        /// Which series or window.
+        what: String,
+        /// Why (`None`: there are none).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        /// Whether reading again may succeed (a store briefly unreachable).
+        retryable: bool,
+    },
+    /// A workflow was asked to stop; it stopped before `step`.
+    #[error("cancelled before the {step} step")]
+    Cancelled {
+        /// The step not started.
+        step: String,
+    },
     /// The backtest engine refused a run (out-of-sample evaluation).
     #[error("backtest failed")]
     Backtest(#[source] tradai_engine::BacktestError),
@@ -64,6 +81,7 @@ impl MlError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Tracking(e) => e.is_retryable(),
+            Self::Candles { retryable, .. } => *retryable,
             _ => false,
         }
     }

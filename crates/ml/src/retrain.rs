@@ -178,9 +178,229 @@ pub struct RetrainOutcome {
     pub record_run_id: String,
 }
 
+/// Output of [`train_challenger`]: the challenger as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChallengerTrained {
+    /// Registered model.
+    pub model: String,
+    /// The new version (alias `challenger`).
+    pub version: u64,
+    /// The training run in the tracker.
+    pub run_id: Option<String>,
+    /// Walk-forward scores.
+    pub metrics: ClassMetrics,
+    /// Walk-forward folds scored.
+    pub folds: usize,
+}
+
+/// Retraining step 2: trains a challenger on `candles`, registers it as a new version and
+/// points the `challenger` alias at it.
+///
+/// # Errors
+/// [`MlError`] from training or the registry.
+pub async fn train_challenger(
+    tracker: &dyn ExperimentTracker,
+    registry: &dyn ModelRegistry,
+    config: &TrainConfig,
+    candles: &[(Pair, Candles)],
+) -> Result<ChallengerTrained, MlError> {
+    let outcome = train(config, candles, &|_| {})?;
+    let version = register_model(tracker, registry, &outcome).await?;
+    registry.set_alias(&config.name, ALIAS_CHALLENGER, version.version).await?;
+    Ok(ChallengerTrained {
+        model: config.name.clone(),
+        version: version.version,
+        run_id: version.run_id,
+        metrics: outcome.artifact.metrics,
+        folds: outcome.folds.len(),
+    })
+}
+
+/// Output of [`backtest_out_of_sample`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OosBacktests {
+    /// Registered model.
+    pub model: String,
+    /// The champion's backtest (`None`: the model has no champion yet).
+    pub champion: Option<Candidate>,
+    /// The challenger's backtest.
+    pub challenger: Candidate,
+}
+
+/// The champion (Production) version of `model`, `None` when the model has none or is not
+/// registered yet.
+///
+/// # Errors
+/// [`MlError::Tracking`] for anything but "not found".
+pub async fn current_champion(registry: &dyn ModelRegistry, model: &str) -> Result<Option<u64>, MlError> {
+    match registry.production_version(model).await {
+        Ok(v) => Ok(v.map(|v| v.version)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Retraining step 3: backtests the champion (if any) and version `challenger` of `model`
+/// on the evaluator's out-of-sample window.
+///
+/// # Errors
+/// [`MlError`] from loading either version or from the backtest.
+pub async fn backtest_out_of_sample(
+    tracker: &dyn ExperimentTracker,
+    registry: &dyn ModelRegistry,
+    model: &str,
+    challenger: u64,
+    evaluator: &dyn OosEvaluator,
+) -> Result<OosBacktests, MlError> {
+    let champion = match current_champion(registry, model).await? {
+        Some(v) => {
+            let champ = load_model(tracker, registry, model, &VersionSelector::Number(v)).await?;
+            Some(evaluator.evaluate(v, champ.artifact)?)
+        }
+        None => None,
+    };
+    let chal = load_model(tracker, registry, model, &VersionSelector::Number(challenger)).await?;
+    let challenger = evaluator.evaluate(challenger, chal.artifact)?;
+    Ok(OosBacktests { model: model.to_owned(), champion, challenger })
+}
+
+/// Retraining step 4: the comparator's verdict on the backtests (`None` when there is no
+/// champion to compare with).
+#[must_use]
+pub fn compare_models(comparator: &ModelComparator, oos: &OosBacktests) -> Option<Comparison> {
+    oos.champion.as_ref().map(|champ| comparator.compare(champ, &oos.challenger))
+}
+
+/// What happened to a model in the lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleEvent {
+    /// A model's first version became its champion.
+    FirstChampion,
+    /// The challenger replaced the champion.
+    Promoted,
+    /// The champion stays; the challenger was worse.
+    Kept,
+    /// The champion stays; the comparison could not decide.
+    Inconclusive,
+    /// The previous champion was restored.
+    RolledBack,
+    /// The drift monitor found drift.
+    Drift,
+}
+
+impl LifecycleEvent {
+    /// The event's name in notifications and records (`promoted`, `kept`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstChampion => "first_champion",
+            Self::Promoted => "promoted",
+            Self::Kept => "kept",
+            Self::Inconclusive => "inconclusive",
+            Self::RolledBack => "rolled_back",
+            Self::Drift => "drift",
+        }
+    }
+}
+
+/// Output of [`promote_or_keep`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// Registered model.
+    pub model: String,
+    /// The challenger decided on.
+    pub challenger_version: u64,
+    /// The champion before the step.
+    pub previous_champion: Option<u64>,
+    /// Whether the challenger is now the champion.
+    pub promoted: bool,
+    /// The champion after the step.
+    pub champion_after: u64,
+    /// What happened.
+    pub event: LifecycleEvent,
+}
+
+/// Retraining step 5: promotes `challenger` (champion alias and Production) when `comparison`
+/// says PROMOTE, or when the model has no champion yet (then `comparison` must be `None`);
+/// otherwise keeps the champion.
+///
+/// # Errors
+/// [`MlError::Invalid`] (`comparison`) when the model has a champion and no comparison was
+/// given; [`MlError::Tracking`].
+pub async fn promote_or_keep(
+    registry: &dyn ModelRegistry,
+    model: &str,
+    challenger: u64,
+    comparison: Option<&Comparison>,
+) -> Result<Promotion, MlError> {
+    let previous_champion = current_champion(registry, model).await?;
+    let event = match (previous_champion, comparison) {
+        (None, _) => LifecycleEvent::FirstChampion,
+        (Some(c), None) => {
+            return Err(MlError::invalid(
+                "comparison",
+                format!("'{model}' has champion version {c}; challenger {challenger} needs a comparison to be promoted"),
+            ))
+        }
+        (Some(_), Some(cmp)) => match cmp.decision {
+            Decision::Promote => LifecycleEvent::Promoted,
+            Decision::Keep => LifecycleEvent::Kept,
+            Decision::Inconclusive => LifecycleEvent::Inconclusive,
+        },
+    };
+    let promoted = matches!(event, LifecycleEvent::FirstChampion | LifecycleEvent::Promoted);
+    if promoted {
+        registry.promote(model, challenger).await?;
+    }
+    let champion_after = if promoted { challenger } else { previous_champion.unwrap_or(challenger) };
+    Ok(Promotion { model: model.to_owned(), challenger_version: challenger, previous_champion, promoted, champion_after, event })
+}
+
+/// Output of [`notify_decision`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// What was sent.
+    pub notification: Notification,
+    /// Run id of the record in the tracker (experiment `retraining/<model>`).
+    pub record_run_id: String,
+}
+
+/// Retraining step 6: records the decision as a run of `retraining/<model>` (with the
+/// comparison's figures) and notifies.
+///
+/// # Errors
+/// [`MlError::Tracking`] when the record cannot be logged (nothing is sent then).
+pub async fn notify_decision(
+    tracker: &dyn ExperimentTracker,
+    notifier: &dyn Notifier,
+    promotion: &Promotion,
+    comparison: Option<&Comparison>,
+    at_ms: i64,
+) -> Result<DecisionRecord, MlError> {
+    let (name, v) = (&promotion.model, promotion.challenger_version);
+    let message = match (comparison, promotion.previous_champion) {
+        (Some(c), Some(champ)) => format!("challenger {v} vs champion {champ}: {:?} ({})", c.decision, c.reason),
+        _ => format!("version {v} is the first champion of '{name}'"),
+    };
+    let notification = Notification {
+        model: name.clone(),
+        event: promotion.event.as_str().into(),
+        version: v,
+        previous_champion: promotion.previous_champion,
+        message,
+        at_ms,
+    };
+    let record_run_id = record(tracker, &notification, comparison).await?;
+    notifier.notify(&notification);
+    Ok(DecisionRecord { notification, record_run_id })
+}
+
 /// Trains a challenger on `train_pairs`, registers it (alias `challenger`), compares it with
 /// the champion out of sample through `evaluator`, promotes it or keeps the champion, records
-/// the decision as a run and notifies. A model without a champion gets its first one.
+/// the decision as a run and notifies: [`train_challenger`] → [`backtest_out_of_sample`] →
+/// [`compare_models`] → [`promote_or_keep`] → [`notify_decision`]. A model without a champion
+/// gets its first one.
 ///
 /// # Errors
 /// [`MlError`] from training, the registry, or the evaluator.
@@ -192,56 +412,20 @@ pub async fn retrain(
     evaluator: &dyn OosEvaluator,
     notifier: &dyn Notifier,
 ) -> Result<RetrainOutcome, MlError> {
-    let name = plan.train.name.clone();
-    let outcome = train(&plan.train, train_pairs, &|_| {})?;
-    let challenger = register_model(tracker, registry, &outcome).await?;
-    registry.set_alias(&name, ALIAS_CHALLENGER, challenger.version).await?;
-    let champion = registry.production_version(&name).await?;
-    let at_ms = plan.train.trained_at_ms;
-    let (comparison, promoted, event, message) = match &champion {
-        None => {
-            registry.promote(&name, challenger.version).await?;
-            (None, true, "first_champion", format!("version {} is the first champion of '{name}'", challenger.version))
-        }
-        Some(champ) => {
-            let champ_model = load_model(tracker, registry, &name, &VersionSelector::Number(champ.version)).await?;
-            let chal_model = Arc::new(outcome.artifact.clone());
-            let a = evaluator.evaluate(champ.version, champ_model.artifact)?;
-            let b = evaluator.evaluate(challenger.version, chal_model)?;
-            let cmp = plan.comparator.compare(&a, &b);
-            let promoted = cmp.decision == Decision::Promote;
-            if promoted {
-                registry.promote(&name, challenger.version).await?;
-            }
-            let event = match cmp.decision {
-                Decision::Promote => "promoted",
-                Decision::Keep => "kept",
-                Decision::Inconclusive => "inconclusive",
-            };
-            let message = format!("challenger {} vs champion {}: {:?} ({})", challenger.version, champ.version, cmp.decision, cmp.reason);
-            (Some(cmp), promoted, event, message)
-        }
-    };
-    let champion_after = if promoted { challenger.version } else { champion.as_ref().map_or(challenger.version, |c| c.version) };
-    let note = Notification {
-        model: name.clone(),
-        event: event.into(),
-        version: challenger.version,
-        previous_champion: champion.as_ref().map(|c| c.version),
-        message,
-        at_ms,
-    };
-    let record_run_id = record(tracker, &note, comparison.as_ref()).await?;
-    notifier.notify(&note);
+    let trained = train_challenger(tracker, registry, &plan.train, train_pairs).await?;
+    let oos = backtest_out_of_sample(tracker, registry, &trained.model, trained.version, evaluator).await?;
+    let comparison = compare_models(&plan.comparator, &oos);
+    let promotion = promote_or_keep(registry, &trained.model, trained.version, comparison.as_ref()).await?;
+    let record = notify_decision(tracker, notifier, &promotion, comparison.as_ref(), plan.train.trained_at_ms).await?;
     Ok(RetrainOutcome {
-        model: name,
-        challenger_version: challenger.version,
-        champion_version: champion.map(|c| c.version),
-        train_metrics: outcome.artifact.metrics,
+        model: trained.model,
+        challenger_version: trained.version,
+        champion_version: promotion.previous_champion,
+        train_metrics: trained.metrics,
         comparison,
-        promoted,
-        champion_after,
-        record_run_id,
+        promoted: promotion.promoted,
+        champion_after: promotion.champion_after,
+        record_run_id: record.record_run_id,
     })
 }
 
@@ -262,7 +446,7 @@ pub async fn rollback_model(
     let restored = registry.rollback(name).await?;
     let note = Notification {
         model: name.to_owned(),
-        event: "rolled_back".into(),
+        event: LifecycleEvent::RolledBack.as_str().into(),
         version: restored.version,
         previous_champion: before,
         message: format!(
@@ -354,7 +538,7 @@ pub async fn monitor_drift(
     if report.has_drift {
         notifier.notify(&Notification {
             model: name.to_owned(),
-            event: "drift".into(),
+            event: LifecycleEvent::Drift.as_str().into(),
             version: v,
             previous_champion: None,
             message: format!("drift in {} of '{name}' version {v} over {} rows", report.drifted_features.join(", "), report.rows),

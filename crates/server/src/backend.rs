@@ -71,6 +71,10 @@ pub struct BackendInner {
     pub tracking: Option<Arc<tradai_executor::tracking::JobTracking>>,
     /// The trading nodes' database (`GET /api/v1/trading`; `None`: no nodes).
     pub trading_db: Option<std::path::PathBuf>,
+    /// The scheduled handlers (`GET /api/v1/handlers`; `None`: no scheduler).
+    pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
+    /// Defaults of retraining requests (`None`: no retraining, the registry is off).
+    pub retraining: Option<crate::retraining_api::RetrainingDefaults>,
     caches: Mutex<Caches>,
 }
 
@@ -121,6 +125,8 @@ impl BackendState {
             submitted: AtomicU64::new(0),
             tracking: None,
             trading_db: None,
+            handlers: None,
+            retraining: None,
             caches: Mutex::new(Caches::default()),
         }))
     }
@@ -145,13 +151,36 @@ impl BackendState {
         self
     }
 
+    /// Shows the scheduled handlers on `GET /api/v1/handlers` and `/metrics`.
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_handlers(mut self, board: Arc<dyn crate::handlers_api::HandlerBoard>) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_handlers before the state is shared").handlers = Some(board);
+        self
+    }
+
+    /// Accepts retraining jobs (`POST /api/v1/retraining`), their thresholds defaulting to
+    /// `ml` and their exchange to `exchange`; the worker pool must run them
+    /// (`ExecutorFactory::create_with_tracking`).
+    ///
+    /// # Panics
+    /// When the state was already cloned (call this right after [`BackendState::new`]).
+    #[must_use]
+    pub fn with_retraining(mut self, ml: tradai_settings::MlSettings, exchange: String) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_retraining before the state is shared").retraining =
+            Some(crate::retraining_api::RetrainingDefaults { ml, exchange });
+        self
+    }
+
     /// The trading nodes' database, if any.
     #[must_use]
     pub fn trading_db(&self) -> Option<std::path::PathBuf> {
         self.trading_db.clone()
     }
 
-    fn tracked(&self, mut view: JobView) -> JobView {
+    pub(crate) fn tracked(&self, mut view: JobView) -> JobView {
         if let Some(t) = &self.tracking {
             view.tracking = t.run_of(&view.job_id).map(Into::into);
         }
@@ -172,11 +201,13 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/backtests/{id}/cancel", post(cancel))
         .route("/api/v1/hyperopt", post(submit_hyperopt))
         .route("/api/v1/hyperopt/{id}/cancel", post(cancel_hyperopt))
+        .route("/api/v1/retraining", post(crate::retraining_api::submit_retraining))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v1/hyperopt/{id}/backtest", post(crate::results_api::backtest_best))
         .route("/api/v1/models/{name}/promote", post(crate::registry_api::promote))
         .route("/api/v1/models/{name}/rollback", post(crate::registry_api::rollback))
         .route("/api/v1/data/sync", post(crate::data_api::sync))
+        .route("/api/v1/trading/{bot_id}/stop", post(crate::trading_proxy::stop_node))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state.keys), crate::auth::require_key))
         .route_layer(axum::middleware::from_fn_with_state(limiter, crate::middleware::rate_limit));
     let routes = Router::new()
@@ -192,6 +223,8 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/hyperopt/{id}/config", get(hyperopt_config))
         .route("/api/v1/hyperopt/{id}/epochs", get(hyperopt_epochs))
         .route("/api/v1/hyperopt/{id}/heatmap", get(hyperopt_heatmap))
+        .route("/api/v1/retraining", get(crate::retraining_api::list_retraining))
+        .route("/api/v1/retraining/{id}", get(crate::retraining_api::retraining_status))
         .route("/api/v1/jobs", get(list_jobs))
         .route("/api/v1/jobs/{id}", get(job_status))
         .route("/api/v1/strategies", get(strategies))
@@ -199,6 +232,9 @@ pub fn app(state: BackendState, limits: crate::middleware::Limits) -> Router {
         .route("/api/v1/runs", get(search_runs))
         .route("/api/v1/runs/{run_id}", get(run))
         .route("/api/v1/trading", get(crate::trading_api::list_trading))
+        .route("/api/v1/handlers", get(crate::handlers_api::list_handlers))
+        .route("/api/v1/trading/{bot_id}/status", get(crate::trading_proxy::node_status))
+        .route("/api/v1/trading/{bot_id}/report", get(crate::trading_proxy::node_report))
         .route("/api/v1/auth", get(crate::dashboard::auth_status))
         .route("/api/v1/backtests/{id}/equity", get(crate::results_api::equity))
         .route("/api/v1/backtests/{id}/export", get(crate::results_api::export))
@@ -404,6 +440,7 @@ pub fn validate_submission(sub: &BacktestSubmission, registered: Option<serde_js
         leverage: sub.leverage,
         params: config.params,
         overrides: config.overrides,
+        strategy_file: sub.strategy_file.clone(),
     };
     RunSpec::try_from(req).map_err(app_field)
 }
@@ -444,7 +481,14 @@ impl BackendState {
                 return Ok(v.clone());
             }
         }
-        let v = self.strategies.validate(name, req).await.map_err(client_error)?;
+        let v = self.strategies.validate(name, req).await.map_err(|e| match e {
+            // The strategy-service names a strategy file it cannot load (missing, broken, another
+            // strategy) as a 4xx; the client must change the file, so it is the caller's error.
+            ClientError::Status { status: 400..=499, message, .. } if req.strategy_file.is_some() => {
+                AppError::field("strategy_file", message)
+            }
+            e => client_error(e),
+        })?;
         let mut c = self.caches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if c.validations.len() > 10_000 {
             c.validations.clear();
@@ -518,6 +562,7 @@ impl BackendState {
             pairs: pairs.clone(),
             trading_mode: Some(req.trading_mode.to_string()),
             parameters: (!req.params.is_empty()).then(|| serde_json::to_value(&req.params).unwrap_or_default()),
+            strategy_file: req.strategy_file.as_ref().map(|f| f.name().to_owned()),
         };
         let Some(v) = self.validate_strategy(&req.strategy, &vreq).await? else {
             let known = match self.strategies.list().await {
@@ -533,15 +578,20 @@ impl BackendState {
         if !stored_only {
             return Ok(());
         }
-        let exchange = req.exchange.to_string();
-        let mut stored = self.stored_pairs(&exchange, &v.timeframe, false).await?;
+        self.check_stored_pairs(&req.exchange.to_string(), &v.timeframe, &pairs).await
+    }
+
+    /// Checks with data-collection that every pair has stored candles (`pairs[i]` names the
+    /// first that has none).
+    pub(crate) async fn check_stored_pairs(&self, exchange: &str, timeframe: &str, pairs: &[String]) -> Result<(), AppError> {
+        let mut stored = self.stored_pairs(exchange, timeframe, false).await?;
         if pairs.iter().any(|p| !stored.contains(p)) {
-            stored = self.stored_pairs(&exchange, &v.timeframe, true).await?;
+            stored = self.stored_pairs(exchange, timeframe, true).await?;
         }
         if let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| !stored.contains(*p)) {
             return Err(AppError::field(
                 format!("pairs[{i}]"),
-                format!("no stored candles for {p} {} on {exchange} (import them with `tradai data import`)", v.timeframe),
+                format!("no stored candles for {p} {timeframe} on {exchange} (import them with `tradai data import`)"),
             ));
         }
         Ok(())
@@ -847,6 +897,9 @@ pub async fn metrics(State(st): State<BackendState>) -> Result<Response, AppErro
     );
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"data-collection\"}} {}", st.data.0.circuit().as_gauge());
     let _ = writeln!(extra, "tradai_circuit_state{{service=\"strategy-service\"}} {}", st.strategies.0.circuit().as_gauge());
+    if let Some(h) = &st.handlers {
+        extra.push_str(&h.prometheus());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&extra)).into_response())
 }
 

@@ -235,6 +235,10 @@ pub struct StrategyValidateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<serde_json::Value>,
+    /// A strategy file relative to `server.strategy_dir` holding the strategy (`.toml` or
+    /// `.py`); the built-ins when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_file: Option<String>,
 }
 
 /// One problem found by a validation.
@@ -425,6 +429,11 @@ macro_rules! run_request {
             /// Experiment the run belongs to (for tracking).
             #[serde(default)]
             pub experiment_name: Option<String>,
+            /// A strategy file (`.toml` declarative, `.py` Freqtrade) relative to the server's
+            /// `server.strategy_dir`; `strategy` names its strategy. Absolute paths and `..` are
+            /// refused. Built-in strategies when absent.
+            #[serde(default)]
+            pub strategy_file: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
@@ -452,6 +461,7 @@ macro_rules! run_request {
                     trading_mode: r.trading_mode.clone(),
                     leverage: r.leverage,
                     experiment_name: r.experiment_name.clone(),
+                    strategy_file: r.strategy_file.clone(),
                 }
             }
         }

@@ -106,6 +106,12 @@ pub enum AppError {
         /// What is unavailable.
         message: String,
     },
+    /// A service behind this one (a trading node) did not answer or refused (502).
+    #[error("{message}")]
+    BadGateway {
+        /// What did not answer, named.
+        message: String,
+    },
     /// A bug or an infrastructure failure (500); the cause is logged, not sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -135,6 +141,7 @@ impl AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -152,6 +159,7 @@ impl AppError {
             Self::Unauthorized(_) => "unauthorized",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { code, .. } => code,
+            Self::BadGateway { .. } => "node_unreachable",
             Self::Internal(_) => "internal",
         }
     }

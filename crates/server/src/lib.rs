@@ -16,6 +16,7 @@ pub mod data_api;
 pub mod data_service;
 pub mod dto;
 pub mod error;
+pub mod handlers_api;
 pub mod jobs_api;
 pub mod listener;
 pub mod middleware;
@@ -23,11 +24,13 @@ pub mod node_api;
 pub mod openapi;
 pub mod public;
 pub mod registry_api;
+pub mod retraining_api;
 pub mod results_api;
 pub mod serve;
 pub mod strategy_service;
 pub mod tracking;
 pub mod trading_api;
+pub mod trading_proxy;
 
 use std::sync::Arc;
 

@@ -93,7 +93,8 @@ pub struct NodeStatusBody {
     pub mode: String,
     /// The last candle the node stepped (ISO 8601).
     pub last_candle: Option<String>,
-    /// The kill switch is on: no new entries.
+    /// The kill switch is on (since the stop command, applied at the next candle): no new
+    /// entries.
     pub entries_stopped: bool,
     /// Open trades.
     pub open_trades: Vec<OpenTradeBody>,
@@ -250,7 +251,9 @@ pub async fn status(State(st): State<NodeApiState>) -> Json<NodeStatusBody> {
         bot_id: st.bot_id.to_string(),
         mode: st.mode.to_string(),
         last_candle: snap.last_candle_ms.map(iso),
-        entries_stopped: snap.entries_stopped,
+        // A switch taken is on from that moment: no entry can follow it, even before the
+        // next candle applies it and the snapshot catches up.
+        entries_stopped: snap.entries_stopped || st.control.entries_stop_requested(),
         current_profit_abs: open.iter().map(|t| t.current_profit_abs).sum(),
         open_trades: open,
     })

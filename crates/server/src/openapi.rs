@@ -18,27 +18,32 @@ impl Modify for BearerKey {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TradAI backend-api", description = "Backtest and hyperopt jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
+    info(title = "TradAI backend-api", description = "Backtest, hyperopt and ML retraining jobs, every job's status, strategies, health. State-changing routes need `Authorization: Bearer <key>` once API keys exist."),
     paths(
         crate::backend::submit, crate::backend::status, crate::backend::list, crate::backend::cancel,
         crate::backend::trades, crate::backend::report,
         crate::backend::submit_hyperopt, crate::backend::hyperopt_status, crate::backend::list_hyperopt,
         crate::backend::cancel_hyperopt, crate::backend::hyperopt_config, crate::backend::hyperopt_epochs,
-        crate::backend::hyperopt_heatmap, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
+        crate::backend::hyperopt_heatmap, crate::retraining_api::submit_retraining, crate::retraining_api::retraining_status,
+        crate::retraining_api::list_retraining, crate::backend::job_status, crate::backend::list_jobs, crate::backend::cancel_job,
         crate::backend::strategies, crate::backend::strategy, crate::backend::search_runs, crate::backend::run,
         crate::backend::health, crate::backend::ready, crate::backend::metrics, crate::trading_api::list_trading,
+        crate::trading_proxy::node_status, crate::trading_proxy::stop_node, crate::trading_proxy::node_report,
         crate::dashboard::auth_status, crate::results_api::equity, crate::results_api::export, crate::results_api::trade_table,
         crate::results_api::loss, crate::results_api::backtest_best, crate::data_api::series, crate::data_api::sync,
-        crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback
+        crate::registry_api::list_models, crate::registry_api::model, crate::registry_api::promote, crate::registry_api::rollback,
+        crate::handlers_api::list_handlers
     ),
     components(schemas(
         ErrorBody, ErrorDetail, BacktestSubmission, StakeAmountInput, VersionInput, DateRange, SubmitResponse, BacktestStatus, JobErrorBody,
         BacktestPage, PageInfo, TradesResponse, HyperoptSubmission, JobView, JobPage, StrategyList, StrategyDetail, HealthResponse,
-        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList,
+        ReadyResponse, CheckResult, crate::dto::TrackedRun, crate::trading_api::TradingNodeList, crate::handlers_api::HandlerRunList, crate::trading_proxy::NodeLiveStatus,
+        crate::node_api::NodeStatusBody, crate::node_api::OpenTradeBody, crate::node_api::NodeProfit, crate::node_api::StopRequest,
+        crate::node_api::CommandAnswer,
         crate::trading_api::TradingNodeView, crate::dashboard::AuthStatus, crate::results_api::TradeTable,
         crate::data_api::SeriesList, crate::data_api::SeriesView, SyncSubmission, crate::registry_api::ModelList,
         crate::registry_api::ModelSummary, crate::registry_api::ModelDetail, crate::registry_api::VersionView,
-        crate::registry_api::ProductionView, crate::registry_api::RunSummary, crate::registry_api::PromoteRequest
+        crate::registry_api::ProductionView, crate::registry_api::RunSummary, crate::registry_api::PromoteRequest, crate::retraining_api::RetrainingSubmission
     )),
     modifiers(&BearerKey)
 )]

@@ -149,10 +149,16 @@ pub struct ServerConfig {
     /// The job repository to use instead of the SQLite database in `state_dir` (the entry
     /// point opens the DynamoDB one when `DYNAMODB_TABLE_NAME` is set); `None` from settings.
     pub job_repository: Option<ExternalJobs>,
+    /// ML thresholds: the defaults of retraining requests.
+    pub ml: tradai_settings::MlSettings,
+    /// The `exchange` setting: the default exchange of retraining requests.
+    pub exchange: String,
     /// The submitter of a remote executor mode (`sqs`, `ecs`, `stepfunctions`), built by the
     /// entry point over its cloud back end; backtests and hyperopt runs go to it and the
     /// backend runs none itself. Required when the mode is remote.
     pub remote_executor: Option<RemoteExecutor>,
+    /// The scheduled handlers backend-api shows (`tradai up` runs the scheduler); `None`: none.
+    pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
 }
 
 /// The submitter of a remote executor mode, built by the entry point (so this crate needs no
@@ -253,7 +259,10 @@ impl ServerConfig {
         Ok(Self {
             tracking,
             job_repository: None,
+            ml: s.ml.clone(),
+            exchange: s.exchange.clone(),
             remote_executor: None,
+            handlers: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -265,6 +274,7 @@ impl ServerConfig {
                 workers: srv.workers,
                 store_location: s.data_dir.clone(),
                 backtest_bin: nonempty(&srv.backtest_bin).map(PathBuf::from),
+                strategy_dir: nonempty(&srv.strategy_dir).map(PathBuf::from),
                 max_attempts: srv.max_attempts,
                 retry_backoff: Duration::from_secs(srv.retry_backoff_secs),
                 orphan_after,
@@ -550,6 +560,7 @@ pub async fn run(
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: cfg.strategy_config_dir.clone(),
             tracking: registry,
+            strategy_dir: cfg.executor.strategy_dir.clone(),
         };
         servers.push(serve(l, crate::strategy_app(state, cfg.limits), ServiceName::StrategyService, &mut listening)?);
     }
@@ -568,7 +579,9 @@ pub async fn run(
             let exec_cfg = cfg.executor.clone();
             let (j, r, o, e) = (Arc::clone(jobs), results.clone(), observers.clone(), cfg.exchange_endpoints.clone());
             // The factory runs the start-up orphan scan (blocking database work).
-            let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_ensuring(exec_cfg, j, r, Some(e), o))
+            // Retraining jobs work on the model registry: only with tracking on.
+            let extra = tradai_executor::BackendJobs { endpoints: Some(e), tracking: tracking.as_ref().map(|t| t.tracking.clone()) };
+            let pool = tokio::task::spawn_blocking(move || ExecutorFactory::create_backend(exec_cfg, j, r, o, extra))
                 .await
                 .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
                 .map_err(executor_error)?;
@@ -589,11 +602,14 @@ pub async fn run(
             Arc::new(Metrics::new("backend-api")),
         );
         let state = match &tracking {
-            Some(t) => state.with_tracking(Arc::clone(t)),
+            Some(t) => state.with_tracking(Arc::clone(t)).with_retraining(cfg.ml.clone(), cfg.exchange.clone()),
             None => state,
         };
         // Trading nodes keep their state beside the job database (`tradai trade`).
-        let state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        let mut state = state.with_trading_db(cfg.state_dir.join("trading.sqlite"));
+        if let Some(b) = &cfg.handlers {
+            state = state.with_handlers(Arc::clone(b));
+        }
         servers.push(serve(l, crate::backend::app(state.clone(), cfg.limits), ServiceName::Backend, &mut listening)?);
         backend = Some(state);
     }

@@ -28,6 +28,8 @@ pub struct StrategyState {
     pub config_dir: PathBuf,
     /// The model registry holding registered strategy versions (`None`: tracking off).
     pub tracking: Option<tradai_tracking::Tracking>,
+    /// Folder of user strategy files (`server.strategy_dir`) a request's `strategy_file` names.
+    pub strategy_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for StrategyState {
@@ -82,6 +84,18 @@ pub async fn validate(
     UrlPath(name): UrlPath<String>,
     ApiJson(req): ApiJson<StrategyValidateRequest>,
 ) -> Result<Json<StrategyValidateResponse>, AppError> {
+    if let Some(raw) = req.strategy_file.clone() {
+        // A file strategy: the name is checked (no absolute path, no `..`) before the file is
+        // read, and loading it may start a Python worker, so it runs off the async threads.
+        let file = tradai_app::StrategyFile::try_from(raw).map_err(crate::backend::app_field)?;
+        let (dir, strategy) = (st.strategy_dir.clone(), name.clone());
+        let registry =
+            tokio::task::spawn_blocking(move || tradai_strategies::StrategySource::of_file(&file, dir.as_deref())?.registry(&strategy))
+                .await?
+                .map_err(|e| AppError::field("strategy_file", e.to_string()))?;
+        let s = registry.get(&name).map_err(|e| AppError::field("strategy_file", e.to_string()))?;
+        return Ok(Json(validate_run(s, &req)));
+    }
     let s = st.registry.get(&name).map_err(|_| AppError::NotFound { what: "strategy", id: name.clone() })?;
     Ok(Json(validate_run(s, &req)))
 }

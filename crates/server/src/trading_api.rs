@@ -38,6 +38,9 @@ pub struct TradingNodeView {
     pub closed_trades: usize,
     /// Realised profit in the stake currency.
     pub closed_profit: f64,
+    /// Base URL of the node's REST API while it serves one; `null` for a node without an API
+    /// (replay, or stopped).
+    pub api_url: Option<String>,
 }
 
 /// The nodes.
@@ -70,6 +73,7 @@ pub(crate) fn list_nodes(path: Option<PathBuf>, now_ms: i64) -> Result<TradingNo
                 open_trades: n.open_trades,
                 closed_trades: n.closed_trades,
                 closed_profit: n.closed_profit,
+                api_url: n.api_url,
             })
             .collect(),
     })

@@ -193,6 +193,9 @@ pub struct ServerSettings {
     pub executor: String,
     /// The `tradai` binary the `subprocess` executor runs; empty means this binary.
     pub backtest_bin: String,
+    /// Folder of user strategy files a job's `strategy_file` names (relative to it); empty:
+    /// jobs run built-in strategies only.
+    pub strategy_dir: String,
     /// Attempts a job gets when its worker dies before it gives up as FAILED (a job handed
     /// back by a graceful shutdown does not use one up).
     pub max_attempts: u32,
@@ -236,6 +239,7 @@ impl Default for ServerSettings {
             workers: 2,
             executor: "local".into(),
             backtest_bin: String::new(),
+            strategy_dir: String::new(),
             max_attempts: 5,
             retry_backoff_secs: 2,
             orphan_after_secs: 30,
@@ -280,6 +284,10 @@ pub struct Settings {
     /// `stake_amount`, `dry_run_wallet`, `max_open_trades`, `fee`, ...). Flags win over it; the
     /// entry point checks the keys, as this crate knows no run.
     pub run: Map<String, Value>,
+    /// The handlers (`tradai handlers`, the scheduler of `tradai up`): plain keys apply to
+    /// every handler (`alert_webhook_url`), `[handlers.<name>]` tables to one (`every = "5s"`,
+    /// `consecutive_failure_threshold = 2`). The handlers crate checks the keys.
+    pub handlers: Map<String, Value>,
 }
 
 impl Default for Settings {
@@ -295,6 +303,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             ml: MlSettings::default(),
             run: Map::new(),
+            handlers: Map::new(),
         }
     }
 }

@@ -106,6 +106,8 @@ pub struct NodeSummary {
     pub heartbeat_interval_ms: Option<i64>,
     /// A running node that missed 3 heartbeats (as of the listing's clock).
     pub stale: bool,
+    /// The base URL of the node's REST API while it serves one (`http://127.0.0.1:8005`).
+    pub api_url: Option<String>,
 }
 
 /// One heartbeat of a node: it is alive, where it is, what it holds.
@@ -244,6 +246,11 @@ impl StateStore {
                  first_ms INTEGER NOT NULL,
                  points BLOB NOT NULL,
                  PRIMARY KEY (bot_id, first_ms)
+             );
+             CREATE TABLE IF NOT EXISTS node_apis (
+                 bot_id TEXT PRIMARY KEY,
+                 api_url TEXT NOT NULL,
+                 registered_ms INTEGER NOT NULL
              );",
         )
         .map_err(err)?;
@@ -419,7 +426,8 @@ impl StateStore {
                 "SELECT n.bot_id, n.spec, n.status, n.state, n.last_candle_ms, n.updated_ms,
                         (SELECT COUNT(*) FROM trades t WHERE t.bot_id = n.bot_id),
                         (SELECT MAX(h.ts_ms) FROM heartbeats h WHERE h.bot_id = n.bot_id),
-                        (SELECT h.interval_ms FROM heartbeats h WHERE h.bot_id = n.bot_id ORDER BY h.ts_ms DESC LIMIT 1)
+                        (SELECT h.interval_ms FROM heartbeats h WHERE h.bot_id = n.bot_id ORDER BY h.ts_ms DESC LIMIT 1),
+                        (SELECT a.api_url FROM node_apis a WHERE a.bot_id = n.bot_id)
                  FROM nodes n ORDER BY n.bot_id",
             )
             .map_err(|e| self.err(e))?;
@@ -435,12 +443,13 @@ impl StateStore {
                     r.get::<_, i64>(6)?,
                     r.get::<_, Option<i64>>(7)?,
                     r.get::<_, Option<i64>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (bot_id, spec, status, state, last_candle_ms, updated_ms, closed, last_heartbeat_ms, heartbeat_interval_ms) =
+            let (bot_id, spec, status, state, last_candle_ms, updated_ms, closed, last_heartbeat_ms, heartbeat_interval_ms, api_url) =
                 row.map_err(|e| self.err(e))?;
             let status = NodeStatus::parse(&status);
             let corrupt = |source| TradingError::Corrupt { bot_id: bot_id.clone(), source };
@@ -460,6 +469,7 @@ impl StateStore {
                 last_heartbeat_ms,
                 heartbeat_interval_ms,
                 stale: is_stale(status, last_heartbeat_ms, heartbeat_interval_ms, now_ms),
+                api_url,
             });
         }
         Ok(out)
@@ -483,6 +493,25 @@ impl StateStore {
                 ],
             )
             .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Registers where the node's REST API answers (`Some`) while it serves, or withdraws it
+    /// (`None`) when the API stops, so backend-api knows which nodes it can reach. Kept apart
+    /// from `nodes` because the API starts before the node's first start creates its row.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn set_api_url(&self, bot: &BotId, api_url: Option<&str>, now_ms: i64) -> Result<(), TradingError> {
+        match api_url {
+            Some(url) => self.conn.execute(
+                "INSERT INTO node_apis (bot_id, api_url, registered_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (bot_id) DO UPDATE SET api_url = excluded.api_url, registered_ms = excluded.registered_ms",
+                params![bot.as_str(), url, now_ms],
+            ),
+            None => self.conn.execute("DELETE FROM node_apis WHERE bot_id = ?1", [bot.as_str()]),
+        }
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -623,7 +652,7 @@ impl StateStore {
         let err = |source| TradingError::State { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
         let mut n = 0;
-        for table in ["nodes", "trades", "orders", "balance", "heartbeats", "candle_stats", "reports"] {
+        for table in ["nodes", "trades", "orders", "balance", "heartbeats", "candle_stats", "reports", "node_apis"] {
             n += tx.execute(&format!("DELETE FROM {table} WHERE bot_id = ?1"), [bot.as_str()]).map_err(err)?;
         }
         tx.commit().map_err(err)?;

@@ -123,7 +123,7 @@ pub fn run(cmd: AnalysisCommand, settings: &Settings) -> anyhow::Result<ExitCode
 /// The strategy and every pair's candles (with the strategy's start-up candles before the
 /// window).
 fn load(t: &AnalysisTarget, settings: &Settings) -> anyhow::Result<(LoadedStrategy, Vec<(Pair, Candles)>)> {
-    let loaded = t.source.load(&t.strategy)?;
+    let loaded = t.source.load(&t.strategy, settings)?;
     let req = BacktestRequest {
         strategy: Some(t.strategy.clone()),
         exchange: Some(t.exchange.clone()),

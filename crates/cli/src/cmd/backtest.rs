@@ -55,10 +55,6 @@ pub struct BacktestArgs {
     /// Print the summary as JSON instead of the text report.
     #[arg(long)]
     pub json: bool,
-    /// With `--strategy MlSignal`: the registered model to trade, `NAME` (its champion) or
-    /// `NAME@VERSION` (a number, an alias such as `challenger`, or `production`).
-    #[arg(long, value_name = "NAME[@VERSION]")]
-    pub model: Option<String>,
 }
 
 /// What a `--strategy-config` file adds to the run: its strategy, parameters and overrides.
@@ -104,7 +100,7 @@ pub fn run(a: BacktestArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     }
     let spec = spec(&a, settings)?;
     // Validate before touching the store so a typo is reported as such, not as a store error.
-    let registry = a.source.registry_for(&spec.strategy, a.model.as_deref(), settings)?;
+    let registry = a.source.registry_for(&spec.strategy, settings)?;
     let validated = spec.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let cancel = AtomicBool::new(false);

@@ -211,9 +211,37 @@ fn run_render(a: &RenderArgs, ui: Ui) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The four stacks of `d` as this binary renders them.
+/// The four stacks of `d` as this binary renders them: with the AWS back end, the compute
+/// stack holds the backtest workflow's state machine (tradai-aws's definition).
 fn stacks(d: &Deployment) -> Vec<RenderedStack> {
-    render(d, &Inputs::default())
+    render(d, &Inputs { backtest_workflow: backtest_workflow() })
+}
+
+/// tradai-aws's backtest workflow, its references left for the compute stack to fill in.
+#[cfg(feature = "aws")]
+#[allow(clippy::unnecessary_wraps)]
+fn backtest_workflow() -> Option<serde_json::Value> {
+    let r = tradai_deploy::stacks::compute::WORKFLOW_REFS;
+    Some(tradai_aws::backtest_state_machine(&tradai_aws::BacktestWorkflow {
+        validate_function_arn: r.validate_function_arn.into(),
+        ensure_data_function_arn: r.ensure_data_function_arn.into(),
+        cleanup_function_arn: r.cleanup_function_arn.into(),
+        cluster_arn: r.cluster_arn.into(),
+        task_definition_arn: r.task_definition_arn.into(),
+        container_name: r.container_name.into(),
+        subnets: r.subnets.iter().map(|s| (*s).to_owned()).collect(),
+        security_groups: vec![r.security_group.into()],
+        table_name: r.table_name.into(),
+        topic_arn: r.topic_arn.into(),
+        // The seeds' orphan threshold: a backtest running longer is treated as lost.
+        run_timeout_secs: 6 * 3600,
+    }))
+}
+
+/// Without the AWS back end there is no workflow definition to deploy.
+#[cfg(not(feature = "aws"))]
+fn backtest_workflow() -> Option<serde_json::Value> {
+    None
 }
 
 /// Whether the deployed body is the rendered template (compared as JSON, not as text).

@@ -87,9 +87,6 @@ pub struct HyperoptArgs {
     /// A strategy file instead of a built-in strategy.
     #[command(flatten)]
     pub source: crate::cmd::strategy_source::StrategySourceArgs,
-    /// With `--strategy MlSignal`: the registered model, `NAME` or `NAME@VERSION`.
-    #[arg(long, value_name = "NAME[@VERSION]")]
-    pub model: Option<String>,
     /// Number of evaluations.
     #[arg(short = 'e', long, default_value_t = defaults::EPOCHS)]
     pub epochs: usize,
@@ -220,7 +217,7 @@ pub fn run(a: HyperoptArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
     }
     // Every flag is checked before the store is touched, so a typo is reported as such.
     let req = a.request(settings)?;
-    let registry = a.source.registry_for(&req.backtest.strategy, a.model.as_deref(), settings)?;
+    let registry = a.source.registry_for(&req.backtest.strategy, settings)?;
     let v = req.validate(&registry).map_err(flag_error)?;
     let store = open_store(settings)?;
     let pb = progress(v.planned_epochs(&registry) as u64, "hyperopt", ui.quiet || a.json || a.progress_json);

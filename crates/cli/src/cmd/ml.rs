@@ -12,8 +12,8 @@ use tradai_core::{Candles, ExchangeId, Instrument, Pair, TimeRange};
 use tradai_engine::{BacktestConfig, PairData, ParamValues, StrategyRegistry};
 use tradai_ml::registry::{load_model, LoadedModel};
 use tradai_ml::{
-    check_retraining_needed, monitor_drift, parse_features, retrain, rollback_model, train, Algo, DriftCheck, DriftDetector,
-    EngineEvaluator, LabelSpec, LogNotifier, MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPlan, RetrainPolicy,
+    check_retraining_needed, monitor_drift, parse_features, rollback_model, train, Algo, DriftCheck, DriftDetector, EngineEvaluator,
+    LabelSpec, LogNotifier, MlSignal, ModelArtifact, ModelComparator, OosEvaluator, RetrainPolicy, RetrainRequest, RetrainSpec, StepRecord,
     TrainConfig, DEFAULT_FEATURES, ML_SIGNAL,
 };
 use tradai_settings::Settings;
@@ -75,6 +75,9 @@ const COMPARE_EXAMPLES: &str = "Example (after a retrain left version 2 as chall
   tradai ml compare -m momo --challenger 2 -p ETH/BTC,LTC/BTC -t 20180125-";
 const RETRAIN_EXAMPLES: &str = "Example (after `tradai ml train -m momo ... --promote`):
   tradai ml retrain -m momo -p ETH/BTC,LTC/BTC -T 20180105-20180124 -t 20180125-";
+const RETRAIN_REQUEST_EXAMPLES: &str = "Example (retrain.json holding a body of POST /api/v1/retraining, such as
+  {\"model\": \"momo\", \"pairs\": [\"ETH/BTC\", \"LTC/BTC\"], \"train_timerange\": \"20180105-20180124\", \"timerange\": \"20180125-\"}):
+  tradai ml retrain-request retrain.json --json";
 const ROLLBACK_EXAMPLES: &str = "Example (after a promotion):
   tradai ml rollback -m momo --reason drawdown";
 
@@ -170,6 +173,19 @@ pub enum MlCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a retraining request from a JSON file: a body as `POST /api/v1/retraining` takes it,
+    /// or a stored job's spec (what the subprocess executor runs).
+    #[command(after_help = RETRAIN_REQUEST_EXAMPLES)]
+    RetrainRequest {
+        /// The request file.
+        file: std::path::PathBuf,
+        /// Machine-readable output (the workflow's report).
+        #[arg(long)]
+        json: bool,
+        /// Write the step log to stderr as JSON lines while running.
+        #[arg(long)]
+        progress_json: bool,
     },
     /// Restore the previous champion (after a degradation).
     #[command(after_help = ROLLBACK_EXAMPLES)]
@@ -481,80 +497,37 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         MlCommand::Retrain { model, market, train_timerange, train: flags, money, if_needed, json } => {
-            let t = open_tracking(settings)?;
-            let champion = match rt.block_on(t.registry.production_version(&model)) {
-                Ok(Some(_)) => Some(load(&rt, &t, &model)?),
-                Ok(None) => None,
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(e).context("reading the registry"),
+            let request = RetrainRequest {
+                model,
+                exchange: market.exchange,
+                pairs: market.pairs,
+                timeframe: market.timeframe,
+                train_timerange,
+                timerange: market.timerange.unwrap_or_default(),
+                algo: flags.algo,
+                features: flags.features,
+                horizon: flags.horizon.map(|h| h as u64),
+                folds: Some(flags.folds as u64),
+                seed: Some(flags.seed),
+                if_needed,
+                fee: Some(money.fee),
+                max_open_trades: Some(u64::try_from(money.max_open_trades).unwrap_or(0)),
+                entry_threshold: Some(money.entry_threshold),
+                ..RetrainRequest::default()
             };
-            let tf = match (&market.timeframe, &champion) {
-                (Some(tf), _) => tf.clone(),
-                (None, Some(c)) => c.artifact.timeframe.clone(),
-                (None, None) => anyhow::bail!("--timeframe is required for a model without a champion"),
+            let spec = request.resolve(&settings.ml, &settings.exchange)?;
+            run_spec(&rt, settings, &spec, json, false)
+        }
+        MlCommand::RetrainRequest { file, json, progress_json } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read '{}'", file.display()))?;
+            // A stored job's spec, or a request body as `POST /api/v1/retraining` takes it.
+            let spec = match serde_json::from_str::<RetrainSpec>(&text) {
+                Ok(spec) => spec,
+                Err(_) => serde_json::from_str::<RetrainRequest>(&text)
+                    .with_context(|| format!("invalid '{}': neither a retraining request nor a spec", file.display()))?
+                    .resolve(&settings.ml, &settings.exchange)?,
             };
-            if if_needed {
-                if let Some(c) = &champion {
-                    let recent = candles_of(read_market(settings, &market, &tf, c.artifact.warmup())?.1);
-                    let check = check_retraining_needed(
-                        &c.artifact,
-                        &recent,
-                        chrono::Utc::now().timestamp_millis(),
-                        &RetrainPolicy::from_settings(&settings.ml),
-                    );
-                    if !check.needed {
-                        if json {
-                            print_json(&serde_json::json!({"retrained": false, "check": check}))?;
-                        } else {
-                            println!(
-                                "no retraining needed (age {:.1} days, recent AUC {:.3}, no drift)",
-                                check.model_age_days, check.recent.auc
-                            );
-                        }
-                        return Ok(ExitCode::SUCCESS);
-                    }
-                }
-            }
-            // The comparison is only out of sample if the challenger never saw its window.
-            let train_range: TimeRange =
-                train_timerange.parse().with_context(|| format!("invalid --train-timerange '{train_timerange}'"))?;
-            let oos_start = match &market.timerange {
-                Some(t) => t.parse::<TimeRange>().with_context(|| format!("invalid --timerange '{t}'"))?.start_ms,
-                None => None,
-            };
-            match (train_range.end_ms, oos_start) {
-                (Some(end), Some(start)) if end < start => {}
-                _ => anyhow::bail!(
-                    "invalid --train-timerange '{train_timerange}': it must end before --timerange '{}' starts (the comparison is out of sample)",
-                    market.timerange.clone().unwrap_or_default()
-                ),
-            }
-            let cfg = train_config(&model, &flags, &tf, champion.as_ref().map(|c| c.artifact.as_ref()))?;
-            let train_market = MarketFlags { timerange: Some(train_timerange.clone()), timeframe: Some(tf.clone()), ..market.clone() };
-            let (tconfig, train_data) = read_market(settings, &train_market, &tf, 0)?;
-            let train_data = cut(candles_of(train_data), &tconfig.timerange);
-            let oos_market = MarketFlags { timeframe: Some(tf.clone()), ..market.clone() };
-            // Start-up candles of the widest feature set either model may use.
-            let warm = champion.as_ref().map_or(0, |c| c.artifact.warmup()).max(tradai_ml::features::warmup(&cfg.features));
-            let eval = evaluator_with_warmup(settings, &oos_market, &money, &tf, warm)?;
-            let plan = RetrainPlan { train: cfg, comparator: ModelComparator::from_settings(&settings.ml) };
-            let out = rt.block_on(retrain(t.tracker.as_ref(), t.registry.as_ref(), &plan, &train_data, &eval, &LogNotifier))?;
-            if json {
-                print_json(&out)?;
-            } else {
-                match &out.comparison {
-                    None => println!("{model}: version {} trained and promoted (first champion)", out.challenger_version),
-                    Some(c) => println!(
-                        "{model}: challenger {} vs champion {}: {:?} ({}); champion is now version {}",
-                        out.challenger_version,
-                        out.champion_version.unwrap_or_default(),
-                        c.decision,
-                        c.reason,
-                        out.champion_after
-                    ),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            run_spec(&rt, settings, &spec, json, progress_json)
         }
         MlCommand::Rollback { model, reason, json } => {
             let t = open_tracking(settings)?;
@@ -574,6 +547,63 @@ pub fn run(cmd: MlCommand, settings: &Settings, quiet: bool) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the retraining workflow of `spec` on the stored candles and prints its report;
+/// `progress_json` writes the step log to stderr as one JSON array per change (what the
+/// subprocess executor follows).
+fn run_spec(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    spec: &RetrainSpec,
+    json: bool,
+    progress_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let t = open_tracking(settings)?;
+    let store =
+        tradai_store::CandleStore::open(&settings.data_dir).with_context(|| format!("cannot open data dir '{}'", settings.data_dir))?;
+    let on_change = |log: &[StepRecord]| {
+        if progress_json {
+            eprintln!("{}", serde_json::to_string(log).unwrap_or_default());
+        }
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let now = chrono::Utc::now().timestamp_millis();
+    let report = rt.block_on(tradai_app::retraining::run(
+        spec,
+        &store,
+        t.tracker.as_ref(),
+        t.registry.as_ref(),
+        &LogNotifier,
+        now,
+        &on_change,
+        &never,
+    ))?;
+    if json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = &report.model;
+    match (&report.challenger, &report.promotion, &report.comparison) {
+        (None, _, _) => println!(
+            "{name}: no retraining needed ({})",
+            report
+                .check
+                .as_ref()
+                .map_or_else(String::new, |c| format!("age {:.1} days, recent AUC {:.3}, no drift", c.model_age_days, c.recent.auc))
+        ),
+        (Some(c), _, None) => println!("{name}: version {} trained and promoted (first champion)", c.version),
+        (Some(c), Some(p), Some(cmp)) => println!(
+            "{name}: challenger {} vs champion {}: {:?} ({}); champion is now version {}",
+            c.version,
+            p.previous_champion.unwrap_or_default(),
+            cmp.decision,
+            cmp.reason,
+            p.champion_after
+        ),
+        (Some(c), None, Some(_)) => println!("{name}: challenger {} trained", c.version),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// An out-of-sample backtest of `MlSignal` on the market flags' window, candles read once.

@@ -11,8 +11,11 @@ pub mod backtest;
 pub mod completions;
 pub mod config;
 pub mod data;
+pub mod handlers;
 pub mod deploy;
 pub mod hyperopt;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod man;
 pub mod ml;
 pub mod repair;

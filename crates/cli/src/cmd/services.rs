@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -151,6 +152,10 @@ pub enum JobsCommand {
         /// Experiment name.
         #[arg(long)]
         experiment: Option<String>,
+        /// Strategy file on the server (`.toml` declarative or `.py` Freqtrade), relative to its
+        /// `server.strategy_dir`; --strategy names its strategy.
+        #[arg(long, value_name = "NAME")]
+        strategy_file: Option<String>,
         /// Idempotency key (a random one is used when omitted, so retries never duplicate).
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -245,7 +250,16 @@ fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) ->
     cfg.init = flags.init;
     cfg.job_repository = aws.job_repository()?;
     cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode)?;
-    runtime()?.block_on(tradai_server::serve::run(cfg, services, print_listening, tradai_server::serve::shutdown_signal()))?;
+    // `tradai up` (every service) also runs the handlers on their schedules.
+    let scheduler = if services.len() == 3 { Some(Arc::new(super::handlers::UpScheduler::prepare(settings)?)) } else { None };
+    cfg.handlers = scheduler.clone().map(|s| s as Arc<dyn tradai_server::handlers_api::HandlerBoard>);
+    let on_listening = |l: &[Listening]| {
+        print_listening(l);
+        if let Some(s) = &scheduler {
+            s.start(l);
+        }
+    };
+    runtime()?.block_on(tradai_server::serve::run(cfg, services, on_listening, tradai_server::serve::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -300,7 +314,7 @@ fn print_status(b: &BacktestStatus) {
 pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     match c {
-        JobsCommand::Submit { api, run, experiment, idempotency_key, wait } => {
+        JobsCommand::Submit { api, run, experiment, strategy_file, idempotency_key, wait } => {
             // The same layers as a local run (flags over the settings' [run] table); the
             // backend checks the fields and names a bad one.
             let r = run.layered(settings)?;
@@ -321,6 +335,7 @@ pub fn run_jobs(c: JobsCommand, settings: &Settings, ui: Ui) -> anyhow::Result<E
                 trading_mode: r.trading_mode,
                 leverage: r.leverage,
                 experiment_name: experiment,
+                strategy_file,
                 ..BacktestSubmission::default()
             };
             let key = idempotency_key.unwrap_or_else(|| format!("cli-{}", uuid_like()));

@@ -1,6 +1,8 @@
-//! Where `--strategy` comes from: the built-in strategies, a Freqtrade strategy file
-//! (`--strategy-path`), or a declarative TOML strategy (`--strategy-file`). Every command that
-//! runs a strategy flattens these flags and asks [`StrategySourceArgs::load`].
+//! Where `--strategy` comes from: the built-in strategies, a registered ML model traded by the
+//! built-in `MlSignal` (`--model`), a Freqtrade strategy file (`--strategy-path`), or a
+//! declarative TOML strategy (`--strategy-file`). Every command that runs a strategy
+//! (backtest, hyperopt, trade) flattens these flags and asks
+//! [`StrategySourceArgs::registry_for`], so each resolves strategies the same way.
 
 use std::path::PathBuf;
 
@@ -11,7 +13,7 @@ use tradai_engine::{Strategy, StrategyRegistry};
 use tradai_python::PythonStrategy;
 use tradai_settings::Settings;
 
-/// `--strategy-path` / `--strategy-file`.
+/// `--strategy-path` / `--strategy-file` / `--model`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StrategySourceArgs {
     /// Folder (or .py file) of Freqtrade strategy files (IStrategy v3); --strategy names the
@@ -22,6 +24,10 @@ pub struct StrategySourceArgs {
     /// --strategy must match its `name`.
     #[arg(long, value_name = "FILE")]
     pub strategy_file: Option<PathBuf>,
+    /// With `--strategy MlSignal`: the registered model to trade, `NAME` (its champion) or
+    /// `NAME@VERSION` (a number, an alias such as `challenger`, or `production`).
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub model: Option<String>,
 }
 
 /// The strategy a command runs.
@@ -54,7 +60,10 @@ fn one(s: Box<dyn Strategy>) -> anyhow::Result<StrategyRegistry> {
 
 impl StrategySourceArgs {
     /// Loads the strategy `--strategy` names from the given source.
-    pub fn load(&self, strategy: &str) -> anyhow::Result<LoadedStrategy> {
+    pub fn load(&self, strategy: &str, settings: &Settings) -> anyhow::Result<LoadedStrategy> {
+        if let (Some(m), true) = (&self.model, self.strategy_path.is_some() || self.strategy_file.is_some()) {
+            anyhow::bail!("invalid --model '{m}': only the built-in MlSignal trades a model, not a strategy file");
+        }
         if let Some(path) = &self.strategy_path {
             let s = PythonStrategy::load(path, strategy).map_err(|e| {
                 if let Some(tb) = e.traceback() {
@@ -77,23 +86,12 @@ impl StrategySourceArgs {
             );
             return Ok(LoadedStrategy::Declarative(s));
         }
-        Ok(LoadedStrategy::Builtin(StrategyRegistry::builtin()))
+        // The built-ins, plus MlSignal trading the model `--model` names.
+        Ok(LoadedStrategy::Builtin(crate::cmd::ml::strategy_registry(strategy, self.model.as_deref(), settings)?))
     }
 
-    /// The registry `--strategy` is looked up in: a strategy file's, or the built-ins (with
-    /// `--model` for the built-in `MlSignal`).
-    pub fn registry_for(&self, strategy: &str, model: Option<&str>, settings: &Settings) -> anyhow::Result<StrategyRegistry> {
-        if self.strategy_path.is_none() && self.strategy_file.is_none() {
-            return crate::cmd::ml::strategy_registry(strategy, model, settings);
-        }
-        if let Some(m) = model {
-            anyhow::bail!("invalid --model '{m}': only the built-in MlSignal trades a model, not a strategy file");
-        }
-        self.registry(strategy)
-    }
-
-    /// [`StrategySourceArgs::load`] as a registry.
-    pub fn registry(&self, strategy: &str) -> anyhow::Result<StrategyRegistry> {
-        self.load(strategy)?.into_registry()
+    /// The registry `--strategy` is looked up in: [`StrategySourceArgs::load`] as a registry.
+    pub fn registry_for(&self, strategy: &str, settings: &Settings) -> anyhow::Result<StrategyRegistry> {
+        self.load(strategy, settings)?.into_registry()
     }
 }

@@ -51,7 +51,7 @@ pub struct TradeArgs {
     /// Strategy, market, window and money: the same flags as `tradai backtest`.
     #[command(flatten)]
     pub run: RunFlags,
-    /// A strategy file instead of a built-in strategy.
+    /// A strategy file, or the ML model `MlSignal` trades, instead of a built-in strategy.
     #[command(flatten)]
     pub source: crate::cmd::strategy_source::StrategySourceArgs,
     /// dry-run (paper orders) or live (real orders); also TRADING_MODE.
@@ -219,7 +219,7 @@ fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
 
 fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<ExitCode> {
     let spec = spec_of(a, settings)?;
-    let registry = a.source.registry_for(&spec.run.strategy, None, settings)?;
+    let registry = a.source.registry_for(&spec.run.strategy, settings)?;
     spec.run.validate(&registry).map_err(flag_error)?;
     let mut broker: Box<dyn Broker> = match spec.mode {
         TradingMode::DryRun => Box::new(PaperBroker::new(spec.run.fee)),

@@ -57,6 +57,9 @@ pub(crate) fn run(
     .with_context(|| format!("cannot serve the node API on 127.0.0.1:{port} (in use? pass --api-port, 0 for any free port)"))?;
     // On stderr, so `--json` output stays one document; scripts with --api-port 0 read it.
     eprintln!("bot {}: node API on http://{}", spec.bot_id, api.addr);
+    // backend-api reads the address from the shared state database to reach this node.
+    let api_url = format!("http://{}", api.addr);
+    db.set_api_url(&spec.bot_id, Some(&api_url), chrono::Utc::now().timestamp_millis()).context("registering the node API's address")?;
 
     let hooks = NodeHooks {
         progress: &|_, _| {},
@@ -66,12 +69,15 @@ pub(crate) fn run(
         commit_every: 1,
     };
     let feed = FeedConfig { max_candles: a.max_candles, ..FeedConfig::default() };
-    let outcome = match tradai_trading::run_live(&store, &mut db, spec, registry, broker, client, &SystemClock, &hooks, &feed, &control) {
+    let result = tradai_trading::run_live(&store, &mut db, spec, registry, broker, client, &SystemClock, &hooks, &feed, &control);
+    drop(api);
+    // Withdrawn however the run ended: an address that no longer answers only costs a 502.
+    let _ = db.set_api_url(&spec.bot_id, None, chrono::Utc::now().timestamp_millis());
+    let outcome = match result {
         Ok(o) => o,
         Err(TradingError::Spec(f)) => return Err(flag_error(f)),
         Err(e) => return Err(e.into()),
     };
-    drop(api);
     if a.json {
         print_json(&serde_json::json!({
             "bot_id": spec.bot_id,

@@ -1,5 +1,6 @@
 //! `tradai ml ...` end to end on synthetic candles: train and register, drift with thresholds
-//! from the environment, backtest and hyperopt of `MlSignal --model`, promote, roll back,
+//! from the environment, backtest, dry-run replay (equal to the backtest trade for trade) and
+//! hyperopt of `MlSignal --model`, promote, roll back,
 //! retrain, and bad input reported as one line naming the value.
 
 use std::path::Path;
@@ -91,6 +92,31 @@ fn ml_train_drift_backtest_promote_rollback_and_retrain() {
     let v2 =
         json(&data, &with(&["ml", "train", "--model", "m"], &["--timerange", "20240201-20240731", "--algo", "gbt", "--promote", "--json"]));
     assert_eq!((v2["version"].as_u64(), v2["promoted"].as_bool()), (Some(2), Some(true)));
+    // A dry-run replay of the (gbt) model trades as its backtest does, trade for trade, with
+    // the strategy's default thresholds (`trade` takes no strategy config).
+    let (bt_out, tr_out) = (tmp.path().join("ml.backtest.json"), tmp.path().join("ml.replay.json"));
+    let ml_run = ["--strategy", "MlSignal", "--model", "m@2"];
+    let (code, _, err) =
+        run(&data, &[], &with(&[&["backtest"][..], &ml_run].concat(), &["--timerange", "20240701-", "--export", bt_out.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        &data,
+        &[],
+        &with(
+            &[&["trade", "--mode", "dry-run", "--replay", "--bot-id", "ml-node"][..], &ml_run].concat(),
+            &["--timerange", "20240701-", "--export", tr_out.to_str().unwrap()],
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (replay, backtest) = (crate::trade::read(&tr_out), crate::trade::read(&bt_out));
+    assert!(!replay["trades"].as_array().unwrap().is_empty(), "the model made no trade");
+    crate::trade::assert_same_export(&replay, &backtest, "MlSignal m@2");
+    // Without --model the node refuses to start, naming the flag.
+    let (code, _, err) =
+        run(&data, &[], &with(&["trade", "--mode", "dry-run", "--replay", "--strategy", "MlSignal"], &["--timerange", "20240701-"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--model") && err.trim().lines().count() == 1, "{err}");
+
     let r = json(&data, &["ml", "rollback", "--model", "m", "--reason", "test", "--json"]);
     assert_eq!(r["champion"], 1, "{r}");
     let (code, _, err) = run(&data, &[], &["ml", "rollback", "--model", "m"]);
@@ -102,11 +128,18 @@ fn ml_train_drift_backtest_promote_rollback_and_retrain() {
         &data,
         &with(&["ml", "retrain", "--model", "m"], &["--train-timerange", "20240301-20240731", "--timerange", "20240801-", "--json"]),
     );
-    assert_eq!(out["challenger_version"], 3);
-    assert_eq!(out["champion_version"], 1);
+    assert_eq!(out["challenger"]["version"], 3);
+    assert_eq!(out["promotion"]["previous_champion"], 1);
     let decision = out["comparison"]["decision"].as_str().unwrap();
     assert!(["PROMOTE", "KEEP", "INCONCLUSIVE"].contains(&decision), "{out}");
+    assert_eq!(out["decision"], decision);
     assert_eq!(out["champion_after"], if decision == "PROMOTE" { 3 } else { 1 });
+    let steps: Vec<(&str, &str)> =
+        out["steps"].as_array().unwrap().iter().map(|s| (s["step"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    assert_eq!(
+        steps,
+        [("check", "done"), ("train", "done"), ("backtest", "done"), ("compare", "done"), ("promote", "done"), ("notify", "done")]
+    );
     let (code, shown, _) = run(&data, &[], &["runs", "list", "--experiment", "retraining/m", "--json"]);
     assert_eq!(code, 0);
     assert!(shown.contains("\"event\""), "{shown}");

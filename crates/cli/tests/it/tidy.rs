@@ -27,7 +27,7 @@ fn crate_deps() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Domain crates must not know about HTTP, the CLI, terminals or AWS.
-const DOMAIN: [&str; 13] = [
+const DOMAIN: [&str; 14] = [
     "tradai-core",
     "tradai-store",
     "tradai-indicators",
@@ -41,6 +41,7 @@ const DOMAIN: [&str; 13] = [
     "tradai-python",
     "tradai-declarative",
     "tradai-analysis",
+    "tradai-strategies",
 ];
 const ENTRY_POINT_OR_TRANSPORT: [&str; 14] = [
     "tradai-cli",
@@ -103,7 +104,9 @@ fn strategy_sources_plug_into_the_engine_not_the_reverse() {
     let sources = ["tradai-python", "tradai-declarative", "tradai-analysis"];
     let mut bad = Vec::new();
     for (name, ds) in &deps {
-        if sources.contains(&name.as_str()) || name == "tradai-cli" {
+        // tradai-strategies is the one resolver of strategy sources; the CLI still uses the
+        // analyses directly.
+        if sources.contains(&name.as_str()) || name == "tradai-cli" || name == "tradai-strategies" {
             continue;
         }
         bad.extend(ds.iter().filter(|d| sources.contains(&d.as_str())).map(|d| format!("{name} -> {d}")));
@@ -111,6 +114,18 @@ fn strategy_sources_plug_into_the_engine_not_the_reverse() {
     for s in sources {
         let allowed = ["tradai-core", "tradai-engine", "tradai-indicators"];
         bad.extend(deps[s].iter().filter(|d| d.starts_with("tradai-") && !allowed.contains(&d.as_str())).map(|d| format!("{s} -> {d}")));
+    }
+    let resolver = ["tradai-core", "tradai-engine", "tradai-app", "tradai-python", "tradai-declarative"];
+    bad.extend(
+        deps["tradai-strategies"]
+            .iter()
+            .filter(|d| d.starts_with("tradai-") && !resolver.contains(&d.as_str()))
+            .map(|d| format!("tradai-strategies -> {d}")),
+    );
+    for user in ["tradai-engine", "tradai-app", "tradai-hyperopt"] {
+        if deps[user].iter().any(|d| d == "tradai-strategies") {
+            bad.push(format!("{user} -> tradai-strategies"));
+        }
     }
     assert!(bad.is_empty(), "forbidden dependency edges (see docs/ARCHITECTURE.md): {bad:?}");
 }
@@ -193,6 +208,24 @@ fn executor_runs_jobs_without_serving_http() {
     let users: Vec<_> =
         deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-executor")).map(|(n, _)| n).collect();
     assert!(users.is_empty(), "domain crates must not depend on tradai-executor: {users:?}");
+}
+
+#[test]
+fn handlers_are_no_server_and_know_no_aws_sdk() {
+    // tradai-handlers speaks HTTP only as a client; AWS comes in through its traits.
+    let deps = crate_deps();
+    let handlers = &deps["tradai-handlers"];
+    let bad: Vec<_> = handlers
+        .iter()
+        .filter(|d| {
+            ["clap", "indicatif", "axum", "hyper", "tower", "tower-http", "utoipa", "tradai-server", "tradai-cli", "tradai-aws", "tradai-executor"]
+                .contains(&d.as_str())
+                || is_aws_sdk(d)
+        })
+        .collect();
+    assert!(bad.is_empty(), "forbidden dependencies of tradai-handlers (see docs/ARCHITECTURE.md): {bad:?}");
+    let users: Vec<_> = deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-handlers")).map(|(n, _)| n).collect();
+    assert!(users.is_empty(), "domain crates must not depend on tradai-handlers: {users:?}");
 }
 
 #[test]

@@ -70,6 +70,19 @@ fn a_live_node_syncs_its_warm_up_serves_its_api_and_stops_on_ctrl_c() {
     assert!(st["open_trades"].as_array().is_some_and(Vec::is_empty), "{st}");
     let (s, a) = http(&addr, "POST", "/api/v1/stop", Some(&serde_json::json!({"close_all": false})));
     assert_eq!(s, 200, "{a}");
+    // While it serves, the node's record carries the API's address (what backend-api proxies to).
+    // The API answers before the node's first start creates its row: wait for the row.
+    let n = (0..200)
+        .find_map(|_| {
+            let nodes = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
+            let found = nodes.as_array().unwrap().iter().find(|n| n["bot_id"] == "live-cli").cloned();
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            found
+        })
+        .expect("the node's row appears");
+    assert_eq!(n["api_url"].as_str(), Some(addr.as_str()), "{n}");
 
     let pid = node.id().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
@@ -92,5 +105,6 @@ fn a_live_node_syncs_its_warm_up_serves_its_api_and_stops_on_ctrl_c() {
     let nodes = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
     let n = nodes.as_array().unwrap().iter().find(|n| n["bot_id"] == "live-cli").unwrap();
     assert_eq!((n["replay"].as_bool(), n["status"].as_str()), (Some(false), Some("stopped")), "{n}");
+    assert!(n["api_url"].is_null(), "a stopped node withdraws its API address: {n}");
     assert!(fake.state.lock().unwrap().kline_requests >= 1);
 }

@@ -2,12 +2,14 @@
 // driven by headless Chromium (Debian's package) through playwright-core. It submits a backtest
 // from the form (first with a bad field, whose message must appear by the field), watches the
 // job complete, opens the result (equity chart and trades), promotes a registered strategy
-// version, sees a trading node's heartbeat, and saves a screenshot of every page under
+// version, sees a trading node's heartbeat and validation report, watches a live node (against a
+// local stand-in for the venue) show its open trades and stop from the switch, and saves a screenshot of every page under
 // target/dashboard-screenshots/. Exits non-zero on the first failed check.
 //
 // Environment: TRADAI_BIN (the `tradai` binary), CHROMIUM (default /usr/bin/chromium).
 
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -59,6 +61,42 @@ tradai('--quiet', 'data', 'import', 'freqtrade', samples, '--exchange', 'binance
 tradai('models', 'register', 'EmaCross', '--description', 'first');
 tradai('models', 'register', 'EmaCross', '--description', 'second');
 tradai('--quiet', 'trade', '--replay', '-s', 'EmaCross', '-p', 'ETH/BTC', '-i', '5m', '--bot-id', 'dash-dry');
+
+// A live dry-run node needs a venue: a local stand-in for Binance spot's three market-data
+// routes, answering closed 5m candles of a smooth synthetic SOL/USDT series up to now.
+const TF = 300_000;
+function candle(ts) {
+  const c = 100 * (1 + 0.03 * Math.sin(ts / TF / 9));
+  const o = 100 * (1 + 0.03 * Math.sin((ts - TF) / TF / 9));
+  return [ts, o.toFixed(4), (Math.max(o, c) * 1.001).toFixed(4), (Math.min(o, c) * 0.999).toFixed(4), c.toFixed(4), '10.0', ts + TF - 1, '0', 1, '0', '0', '0'];
+}
+const venue = createServer((req, res) => {
+  const u = new URL(req.url, 'http://x');
+  const send = (body) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+  if (u.pathname === '/api/v3/time') return send({ serverTime: Date.now() });
+  if (u.pathname === '/api/v3/exchangeInfo') {
+    return send({ symbols: [{ symbol: 'SOLUSDT', status: 'TRADING', baseAsset: 'SOL', quoteAsset: 'USDT', filters: [
+      { filterType: 'PRICE_FILTER', tickSize: '0.00010000' },
+      { filterType: 'LOT_SIZE', stepSize: '0.00100000', minQty: '0.00100000', maxQty: '9000.00000000' },
+      { filterType: 'NOTIONAL', minNotional: '1.00000000' }] }] });
+  }
+  if (u.pathname === '/api/v3/klines') {
+    const now = Date.now();
+    const start = Number(u.searchParams.get('startTime') || 0), end = Number(u.searchParams.get('endTime') || now);
+    const limit = Number(u.searchParams.get('limit') || 500);
+    const rows = [];
+    for (let ts = Math.max(Math.ceil(start / TF) * TF, Math.floor(now / TF) * TF - 2000 * TF); ts <= end && ts + TF <= now && rows.length < limit; ts += TF) rows.push(candle(ts));
+    return send(rows);
+  }
+  res.writeHead(404); res.end('{}');
+});
+await new Promise((r) => venue.listen(0, '127.0.0.1', r));
+const live = spawn(bin, ['--data-dir', data, 'trade', '-s', 'EmaCross', '-p', 'SOL/USDT', '-i', '5m', '--bot-id', 'dash-live', '--api-port', '0'],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRADAI_BINANCE_SPOT_URL: `http://127.0.0.1:${venue.address().port}` } });
+const liveApi = await new Promise((res, rej) => {
+  live.once('exit', (code) => rej(new Error('the live node exited with ' + code)));
+  createInterface({ input: live.stderr }).on('line', (l) => { console.log('   node:', l); if (l.includes('node API on ')) res(l.split('node API on ')[1].trim()); });
+});
 
 const up = await startUp();
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -178,7 +216,20 @@ try {
   await page.waitForSelector('#nodes tbody tr td:text("dash-dry")');
   const beat = await page.$eval('#nodes tbody tr', (r) => r.children[4].textContent);
   check(/\d{4}-\d\d-\d\d \d\d:\d\d/.test(beat), 'the trading node shows its last heartbeat: ' + beat);
+  await page.waitForSelector('#checks-dash-dry tbody tr');
+  check((await page.textContent('#report-dash-dry')).match(/PASSED|FAILED/) !== null, 'the finished node shows its validation report');
+  check((await page.$$eval('#checks-dash-dry tbody tr', (r) => r.length)) >= 3, 'the report lists its checks with severities');
+  // The live node: its API address, open trades and profit through backend-api, and the stop switch.
+  await page.waitForSelector('#nodes tbody tr td:text("dash-live")');
+  await page.waitForSelector('#open-dash-live');
+  check((await page.textContent('#nodes')).includes(liveApi), 'the live node lists its API address ' + liveApi);
+  check((await page.textContent('#live-dash-live')).includes('RUNNING'), 'the live node takes entries before the stop');
   await page.screenshot({ path: join(shots, 'trading.png'), fullPage: true });
+  await page.check('#close-all-dash-live');
+  await page.click('#stop-dash-live');
+  await until(page, () => document.getElementById('live-dash-live').textContent.includes('STOPPED'), null, 'the live node stopped');
+  check(true, 'pressing stop (confirmed, close_all) turns the node\'s entries to stopped');
+  await page.screenshot({ path: join(shots, 'trading-stopped.png'), fullPage: true });
 
   // Data: the sample series with first/last candle and freshness.
   await open('#/data');
@@ -231,6 +282,8 @@ try {
 } finally {
   await browser.close();
   up.child.kill('SIGTERM');
+  live.kill('SIGKILL');
+  venue.close();
   rmSync(tmp, { recursive: true, force: true });
 }
 console.log(failed ? 'dashboard browser test FAILED' : `dashboard browser test passed; screenshots in ${shots}`);

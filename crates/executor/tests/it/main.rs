@@ -82,6 +82,7 @@ fn settings(loc: &str) -> ExecutorSettings {
         workers: 1,
         store_location: loc.to_owned(),
         backtest_bin: None,
+        strategy_dir: None,
         max_attempts: 3,
         retry_backoff: Duration::from_millis(1500),
         orphan_after: Duration::from_secs(2),

@@ -19,6 +19,18 @@ fn shared_suite() {
     }
 }
 
+/// The handler-state suite on an in-memory and on a file database.
+#[test]
+fn state_suite() {
+    for (name, case) in tradai_jobs::suite::STATE_CASES {
+        eprintln!("sqlite (memory): {name}");
+        case(Arc::new(SqliteJobRepository::in_memory().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        eprintln!("sqlite (file): {name}");
+        case(Arc::new(SqliteJobRepository::open(&dir.path().join("jobs.sqlite")).unwrap()));
+    }
+}
+
 fn new_job(key: Option<&str>) -> NewJob {
     NewJob {
         job_type: "backtest".into(),

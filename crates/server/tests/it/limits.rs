@@ -22,6 +22,7 @@ async fn service(limits: ConnectionLimits) -> (SocketAddr, tokio::sync::oneshot:
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: std::env::temp_dir().join("tradai-limits-test-configs"),
             tracking: None,
+            strategy_dir: None,
         },
         Limits::default(),
     );

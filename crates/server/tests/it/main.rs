@@ -1,7 +1,7 @@
 //! Integration tests of the services: the backend router driven with `oneshot` (no socket of
 //! its own; its dependencies, data-collection and strategy-service, run on loopback ports),
 //! the other two routers, the worker pool's durability rules with a stand-in runner, hyperopt
-//! jobs on the real in-process executor, and sync jobs against the fake exchange of
+//! jobs and ML retraining jobs on the real in-process executor, and sync jobs against the fake exchange of
 //! tradai-exchange's tests on 127.0.0.1.
 
 mod backend;
@@ -14,10 +14,13 @@ mod hyperopt;
 mod limits;
 mod node;
 mod pool;
+mod retraining;
 mod run_fields;
 mod services;
 mod startup;
+mod strategy_files;
 mod sync;
+mod trading_proxy;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,6 +42,11 @@ use tradai_server::data_service::{DataState, StoreHandle};
 use tradai_server::middleware::{Limits, Metrics};
 use tradai_server::strategy_service::StrategyState;
 use tradai_store::{BlockingCandleStore, SeriesKey, SynthSpec};
+
+/// The user strategy folder of the test services: the repository's `testdata/strategies`.
+pub fn strategy_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/strategies")
+}
 
 /// A candle store with ETH/BTC and LTC/BTC 5m on binance (two days of synthetic candles);
 /// returns its location and the opened store. Blocking: call it on the blocking pool.
@@ -87,6 +95,7 @@ pub fn settings(store_location: &str, workers: usize) -> ExecutorSettings {
         workers,
         store_location: store_location.to_owned(),
         backtest_bin: None,
+        strategy_dir: Some(strategy_dir()),
         max_attempts: 2,
         retry_backoff: Duration::ZERO,
         orphan_after: Duration::from_secs(2),
@@ -133,6 +142,7 @@ pub async fn env_with_state(
             registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
             config_dir: dir.path().join("configs"),
             tracking: Some(tracking.clone()),
+            strategy_dir: Some(strategy_dir()),
         },
         Limits::default(),
     ))

@@ -60,7 +60,12 @@ async fn strategy_service_lists_validates_and_prepares_layered_configs() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("EmaCross.toml"), "[settings]\nstoploss = -0.2\n[parameters]\n").unwrap();
     let app = tradai_server::strategy_app(
-        StrategyState { registry: Arc::new(tradai_engine::StrategyRegistry::builtin()), config_dir: dir.path().to_owned(), tracking: None },
+        StrategyState {
+            registry: Arc::new(tradai_engine::StrategyRegistry::builtin()),
+            config_dir: dir.path().to_owned(),
+            tracking: None,
+            strategy_dir: None,
+        },
         Limits::default(),
     );
     let (status, l) = call(&app, "GET", "/api/v1/strategies", None, &[]).await;

@@ -188,3 +188,22 @@ fn the_newest_go_live_report_of_a_version_decides() {
     db.add_go_live_report("EmaCross", Some(3), 200, false, &body).unwrap();
     assert_eq!(db.latest_go_live("EmaCross", 3).unwrap(), Some((200, false)), "a newer failure outranks an older pass");
 }
+
+#[test]
+fn a_node_registers_and_withdraws_its_api_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateStore::open_in(dir.path()).unwrap();
+    let a = spec("a");
+    // The API starts before the node's first start creates its row: registering first works.
+    db.set_api_url(&a.bot_id, Some("http://127.0.0.1:8005"), 1).unwrap();
+    db.create(&a, 2).unwrap();
+    db.create(&spec("b"), 2).unwrap();
+    let list = db.list(10).unwrap();
+    assert_eq!(list[0].api_url.as_deref(), Some("http://127.0.0.1:8005"));
+    assert_eq!(list[1].api_url, None);
+    // A restart on another port replaces the address; stopping withdraws it.
+    db.set_api_url(&a.bot_id, Some("http://127.0.0.1:41234"), 3).unwrap();
+    assert_eq!(db.list(10).unwrap()[0].api_url.as_deref(), Some("http://127.0.0.1:41234"));
+    db.set_api_url(&a.bot_id, None, 4).unwrap();
+    assert_eq!(db.list(10).unwrap()[0].api_url, None);
+}

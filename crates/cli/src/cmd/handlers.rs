@@ -1,0 +1,220 @@
+//! `tradai handlers list` and `tradai handlers run NAME --event FILE|-`: the platform's 18
+//! handlers from the command line, with the back ends of this machine (the job database of
+//! `tradai up`, the tracker, the candle store, the trading state). Also builds the handlers
+//! the scheduler of `tradai up` and `tradai lambda` run.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tradai_handlers::ports::TradingStateHeartbeats;
+use tradai_handlers::scheduler::{self, RunBoard};
+use tradai_handlers::settings::Vars;
+use tradai_handlers::{Deps, Handlers, Shape, HANDLERS};
+use tradai_jobs::{JobRepository, SqliteJobRepository, StateRepository};
+use tradai_settings::Settings;
+
+use crate::output::{print_json, Table};
+
+/// Help examples of `tradai handlers run`.
+pub const RUN_EXAMPLES: &str = "Examples (events of every handler are in testdata/handlers/):
+  tradai handlers run compare-models --event testdata/handlers/compare-models.json
+  echo '{}' | tradai handlers run health-check --event -";
+
+/// `tradai handlers ...`
+#[derive(Debug, Subcommand)]
+pub enum HandlersCommand {
+    /// The 18 handlers: trigger, schedule, memory, timeout and what each does.
+    #[command(after_help = "Example:\n  tradai handlers list --json")]
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one handler on an event and print its response (exit 0 for a 2xx response).
+    ///
+    /// Settings come from the environment (ENVIRONMENT, CONSECUTIVE_FAILURE_THRESHOLD, ...)
+    /// under the [handlers] and [handlers.<name>] tables of the settings. An empty or
+    /// malformed event is a 400 response naming what is missing.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+/// `tradai handlers run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Handler name (see `tradai handlers list`).
+    pub name: String,
+    /// The event: a JSON file, or `-` for stdin.
+    #[arg(long)]
+    pub event: String,
+    /// Response shape: dict ({statusCode, body: "<json>"}) or step-functions (body fields at
+    /// the top level) [default: the one the handler's trigger expects].
+    #[arg(long)]
+    pub shape: Option<String>,
+}
+
+/// The job database of `tradai up` (jobs and handler state).
+fn job_database(settings: &Settings) -> anyhow::Result<Arc<SqliteJobRepository>> {
+    let cfg = tradai_server::serve::ServerConfig::from_settings(settings)?;
+    std::fs::create_dir_all(&cfg.state_dir).with_context(|| format!("creating {}", cfg.state_dir.display()))?;
+    Ok(Arc::new(SqliteJobRepository::open(&cfg.db_path()).with_context(|| format!("opening {}", cfg.db_path().display()))?))
+}
+
+/// The back ends this machine offers the handlers. Parts that cannot open (no tracker, a
+/// remote data dir) are left out, and the handlers needing them answer 500 naming them.
+pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
+    let db = job_database(settings)?;
+    let jobs: Arc<dyn JobRepository> = db.clone();
+    let state: Arc<dyn StateRepository> = db;
+    let mut deps = Deps::minimal();
+    deps.tasks = Some(Arc::new(tradai_handlers::local::JobQueueLauncher::new(Arc::clone(&jobs))));
+    deps.jobs = Some(jobs);
+    deps.state = Some(state);
+    deps.ml = settings.ml.clone();
+    if !settings.tracking.uri.trim().eq_ignore_ascii_case("off") {
+        match tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir) {
+            Ok(t) => deps.tracking = Some(t),
+            Err(e) => tracing::warn!(error = %e, "no tracker for the handlers"),
+        }
+    }
+    // The trading nodes keep their state beside the job database (`tradai trade`).
+    let cfg = tradai_server::serve::ServerConfig::from_settings(settings)?;
+    deps.heartbeats = Some(Arc::new(TradingStateHeartbeats { path: cfg.state_dir.join("trading.sqlite") }));
+    match tradai_handlers::candles::StoreCandles::open(&settings.data_dir, &settings.exchange) {
+        Ok(c) => deps.candles = Some(Arc::new(c)),
+        Err(e) => tracing::warn!(error = %e, "no candle store for the handlers"),
+    }
+    Ok(deps)
+}
+
+/// The handlers over `deps` with this process's environment and the `[handlers]` settings.
+pub fn build(settings: &Settings, deps: Deps) -> anyhow::Result<Handlers> {
+    Handlers::new(deps, Vars::from_pairs(std::env::vars()), &settings.handlers, Vec::new()).context("invalid [handlers] settings")
+}
+
+fn read_event(src: &str) -> anyhow::Result<serde_json::Value> {
+    let mut text = String::new();
+    if src == "-" {
+        std::io::stdin().read_to_string(&mut text).context("reading the event from stdin")?;
+    } else {
+        text = std::fs::read_to_string(src).with_context(|| format!("invalid --event: cannot read '{src}'"))?;
+    }
+    // An empty or non-JSON event goes to the handler as it is: its 400 names what is missing.
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// Runs `tradai handlers`.
+pub fn run(c: HandlersCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match c {
+        HandlersCommand::List { json } => {
+            if json {
+                print_json(&HANDLERS)?;
+            } else {
+                let mut t = Table::new(&["name", "trigger", "schedule", "memory>", "timeout>", "what it does"]);
+                for h in HANDLERS {
+                    t.row(vec![
+                        h.name.to_owned(),
+                        h.trigger.as_str().to_owned(),
+                        h.schedule.unwrap_or("-").to_owned(),
+                        format!("{} MB", h.memory_mb),
+                        format!("{} s", h.timeout_s),
+                        h.description.to_owned(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HandlersCommand::Run(a) => {
+            let spec = tradai_handlers::registry::find(&a.name)
+                .ok_or_else(|| anyhow::anyhow!("unknown handler '{}' (see `tradai handlers list`)", a.name))?;
+            let shape = match &a.shape {
+                Some(s) => Shape::parse(s).map_err(|e| anyhow::anyhow!("invalid --shape: {e}"))?,
+                None => spec.shape,
+            };
+            let event = read_event(&a.event)?;
+            let handlers = build(settings, local_deps(settings)?)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+            let inv = rt.block_on(handlers.invoke(spec.name, event))?;
+            print_json(&inv.response.to_shape(shape))?;
+            Ok(if inv.response.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}
+
+/// The scheduler of `tradai up`: the handlers on their schedules, started once the services
+/// listen (health-check probes them), shown by backend-api on `GET /api/v1/handlers`.
+#[derive(Debug)]
+pub struct UpScheduler {
+    settings: Settings,
+    board: RunBoard,
+    schedules: Vec<scheduler::Schedule>,
+    handlers: std::sync::OnceLock<Arc<Handlers>>,
+}
+
+impl UpScheduler {
+    /// Checks the `[handlers]` settings and the schedules before anything starts, so a bad
+    /// `every` stops `tradai up` with one line.
+    pub fn prepare(settings: &Settings) -> anyhow::Result<Self> {
+        let probe = build(settings, Deps::minimal())?;
+        let mut schedules = scheduler::schedules(&probe).context("invalid [handlers] settings")?;
+        // Nothing to diff against without a deployed stack in this process; say so once, not
+        // every 6 h.
+        schedules.retain(|x| x.handler != "pulumi-drift-detector");
+        tracing::info!("pulumi-drift-detector not scheduled: no deployed stack to diff in this process");
+        let board = RunBoard::default();
+        // Listed on the API from the start, before the first run.
+        board.register(&schedules);
+        Ok(Self { settings: settings.clone(), board, schedules, handlers: std::sync::OnceLock::new() })
+    }
+
+    /// Starts the schedules (inside the services' runtime). By default health-check probes the
+    /// services of this process and the proxies call them.
+    pub fn start(&self, listening: &[tradai_server::serve::Listening]) {
+        let url = |s: tradai_server::serve::ServiceName| {
+            listening.iter().find(|l| l.service == s).map(|l| format!("http://127.0.0.1:{}", l.addr.port()))
+        };
+        let mut vars = Vars::from_pairs(std::env::vars());
+        if vars.get("SERVICES").is_none() {
+            let services: Vec<String> =
+                listening.iter().map(|l| format!("{}=http://127.0.0.1:{}/api/v1/health", l.service.as_str(), l.addr.port())).collect();
+            vars = vars.with("SERVICES", services.join(","));
+        }
+        for (var, s) in [
+            ("DATA_COLLECTION_URL", tradai_server::serve::ServiceName::DataCollection),
+            ("STRATEGY_SERVICE_URL", tradai_server::serve::ServiceName::StrategyService),
+        ] {
+            if let (None, Some(u)) = (vars.get(var), url(s)) {
+                vars = vars.with(var, u);
+            }
+        }
+        let built = local_deps(&self.settings)
+            .and_then(|deps| Handlers::new(deps, vars, &self.settings.handlers, Vec::new()).context("invalid [handlers] settings"));
+        match built {
+            Ok(h) => {
+                let h = Arc::new(h);
+                let s = self.schedules.clone();
+                tracing::info!(handlers = ?s.iter().map(|x| format!("{} every {:?}", x.handler, x.every)).collect::<Vec<_>>(), "handler scheduler on");
+                let _ = self.handlers.set(Arc::clone(&h));
+                tokio::spawn(scheduler::run(h, s, self.board.clone(), std::future::pending()));
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "handler scheduler not started"),
+        }
+    }
+}
+
+impl tradai_server::handlers_api::HandlerBoard for UpScheduler {
+    fn runs(&self) -> Vec<serde_json::Value> {
+        self.board.snapshot().iter().filter_map(|r| serde_json::to_value(r).ok()).collect()
+    }
+
+    fn prometheus(&self) -> String {
+        self.handlers.get().map(|h| h.metrics().prometheus()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of tradai-strategies: real strategy files from `testdata/`.
+
+mod source;
