@@ -168,8 +168,7 @@ fn admit(st: &mut FakeState, headers: &HeaderMap, q: Option<String>) -> Result<H
         st.unavailable_exit_requests -= 1;
         return Err((StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response());
     }
-    let q = Some(q);
-    authenticate(st, headers, &q.unwrap_or_default())
+    authenticate(st, headers, &q)
 }
 
 async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
