@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
-use tradai_engine::{
-    BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings,
-};
+use tradai_engine::{BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings};
 use tradai_metrics::{render_equity_svg, render_text_report, run_summary, BacktestExport, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 

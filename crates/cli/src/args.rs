@@ -220,7 +220,9 @@ pub enum Command {
 impl Command {
     /// Runs this command.
     pub fn run(self, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode> {
-        use cmd::{analysis, backtest, completions, config, data, deploy, handlers, hyperopt, man, ml, services, strategies, tracking, trade};
+        use cmd::{
+            analysis, backtest, completions, config, data, deploy, handlers, hyperopt, man, ml, services, strategies, tracking, trade,
+        };
         match self {
             Self::Config(c) => config::run(c, settings),
             Self::Up(a) => services::run_up(a, settings),

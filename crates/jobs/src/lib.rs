@@ -14,9 +14,7 @@ pub mod suite;
 
 pub use model::{Job, JobError, JobFilter, JobId, JobStatus, NewJob, Page};
 pub use sqlite::{SqliteJobRepository, JOB_DATABASE, SCHEMA};
-pub use state::{
-    DriftState, HealthState, HeartbeatState, RetrainingState, StateEntity, StateKind, StateRepository, StateRepositoryExt,
-};
+pub use state::{DriftState, HealthState, HeartbeatState, RetrainingState, StateEntity, StateKind, StateRepository, StateRepositoryExt};
 
 /// Why a repository call failed.
 #[derive(Debug, thiserror::Error)]

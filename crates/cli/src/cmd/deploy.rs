@@ -213,7 +213,7 @@ fn run_render(a: &RenderArgs, ui: Ui) -> anyhow::Result<ExitCode> {
 
 /// The four stacks of `d` as this binary renders them: with the AWS back end, the compute
 /// stack holds the backtest workflow's state machine (tradai-aws's definition).
-fn stacks(d: &Deployment) -> Vec<RenderedStack> {
+pub(crate) fn stacks(d: &Deployment) -> Vec<RenderedStack> {
     render(d, &Inputs { backtest_workflow: backtest_workflow() })
 }
 

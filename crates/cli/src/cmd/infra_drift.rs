@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tradai_aws::{AwsOverrides, ResourceDrift, StackClient};
 use tradai_deploy::drift::{compare, ResourceChange};
-use tradai_deploy::{render, Deployment, DEFAULT_PREFIX};
+use tradai_deploy::{Deployment, DEFAULT_PREFIX};
 use tradai_handlers::ports::{InfraChange, InfraDiff};
 use tradai_handlers::HandlerError;
 
@@ -58,7 +58,7 @@ impl InfraDiff for StackDrift {
         let client =
             StackClient::connect(&self.overrides).await.map_err(|e| HandlerError::dependency("cloudformation", e.is_retryable(), e))?;
         let mut changes = Vec::new();
-        for s in render(&self.deployment) {
+        for s in super::deploy::stacks(&self.deployment) {
             let dep = |e: tradai_aws::AwsError| {
                 let retry = e.is_retryable();
                 HandlerError::dependency(format!("cloudformation stack {}", s.name), retry, e)

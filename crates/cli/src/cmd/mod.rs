@@ -11,8 +11,8 @@ pub mod backtest;
 pub mod completions;
 pub mod config;
 pub mod data;
-pub mod handlers;
 pub mod deploy;
+pub mod handlers;
 pub mod hyperopt;
 #[cfg(feature = "aws")]
 pub mod infra_drift;

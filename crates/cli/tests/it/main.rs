@@ -8,11 +8,11 @@ mod deploy;
 // The fake Binance venue of tradai-trading's tests (signed orders, faults).
 #[path = "../../../trading/tests/it/fake_binance.rs"]
 mod fake_binance;
-mod handlers;
 #[path = "../../../trading/tests/it/fake_klines.rs"]
 // Its jumping clock serves tradai-trading's tests; here the node runs on the real clock.
 #[allow(dead_code)]
 mod fake_klines;
+mod handlers;
 mod hyperopt;
 #[cfg(feature = "aws")]
 mod lambda;

@@ -218,13 +218,26 @@ fn handlers_are_no_server_and_know_no_aws_sdk() {
     let bad: Vec<_> = handlers
         .iter()
         .filter(|d| {
-            ["clap", "indicatif", "axum", "hyper", "tower", "tower-http", "utoipa", "tradai-server", "tradai-cli", "tradai-aws", "tradai-executor"]
-                .contains(&d.as_str())
+            [
+                "clap",
+                "indicatif",
+                "axum",
+                "hyper",
+                "tower",
+                "tower-http",
+                "utoipa",
+                "tradai-server",
+                "tradai-cli",
+                "tradai-aws",
+                "tradai-executor",
+            ]
+            .contains(&d.as_str())
                 || is_aws_sdk(d)
         })
         .collect();
     assert!(bad.is_empty(), "forbidden dependencies of tradai-handlers (see docs/ARCHITECTURE.md): {bad:?}");
-    let users: Vec<_> = deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-handlers")).map(|(n, _)| n).collect();
+    let users: Vec<_> =
+        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-handlers")).map(|(n, _)| n).collect();
     assert!(users.is_empty(), "domain crates must not depend on tradai-handlers: {users:?}");
 }
 
