@@ -20,7 +20,7 @@ use crate::output::{print_json, Table};
 
 /// Help examples of `tradai handlers run`.
 pub const RUN_EXAMPLES: &str = "Examples (events of every handler are in testdata/handlers/):
-  tradai handlers run compare-models --event testdata/handlers/compare-models.json
+  tradai handlers run health-check --event testdata/handlers/health-check.json
   echo '{}' | tradai handlers run health-check --event -";
 
 /// `tradai handlers ...`

@@ -81,6 +81,10 @@ fn invoke(handler: &str, events: Vec<Value>) -> (Vec<(String, Value)>, Vec<(Stri
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]abc")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/tradai-test-{handler}"))
         .env("ENVIRONMENT", "test")
+        // The runner's region (scripts/test.sh sets one for the emulator) would switch on the
+        // infrastructure drift detector, which needs a deployable ENVIRONMENT.
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

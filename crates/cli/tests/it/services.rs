@@ -558,7 +558,7 @@ fn bad_executor_settings_fail_at_start_up_with_the_setting_named() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         (vec![("TRADAI_SERVER__EXECUTOR", "subprocess"), ("TRADAI_SERVER__BACKTEST_BIN", "/nonexistent/tradai")], "server.backtest_bin"),
-        (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "server.executor"),
+        (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("TRADAI_SERVER__EXECUTOR", "docker")], "'docker'"),
         (vec![("TRADAI_SERVER__MAX_ATTEMPTS", "0")], "server.max_attempts"),
     ];
