@@ -192,30 +192,10 @@ fn sample_data_runs_futures_both_ways() {
         "--markets",
         sample.join("markets.json").to_str().unwrap(),
     ]);
-    let s = json_of(&run_ok(&[
-        "backtest",
-        "--data-dir",
-        d,
-        "--strategy",
-        "EmaCrossFutures",
-        "--pairs",
-        "XRP/USDT:USDT",
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "100",
-        "--wallet",
-        "1000",
-        "--max-open-trades",
-        "1",
-        "--fee",
-        "0.0005",
-        "--trading-mode",
-        "futures",
-        "--leverage",
-        "2",
-        "--json",
-    ]));
+    let mut args = vec!["backtest", "--data-dir", d, "--strategy", "EmaCrossFutures"];
+    args.extend_from_slice(&FUTURES_RUN);
+    args.extend_from_slice(&["--leverage", "2", "--json"]);
+    let s = json_of(&run_ok(&args));
     assert!(s["trade_count_long"].as_u64().unwrap() > 0 && s["trade_count_short"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(s["trading_mode"], "futures");
     // A futures pair in a spot run is refused with a message naming the pair.
@@ -238,6 +218,25 @@ fn sample_data_runs_futures_both_ways() {
         "XRP/USDT:USDT",
     );
 }
+
+/// The futures reference run on the sample data (XRP/USDT:USDT perpetual, 5m): pair, money and
+/// market flags, shared by the built-in and the strategy-file futures tests.
+pub(crate) const FUTURES_RUN: [&str; 14] = [
+    "--pairs",
+    "XRP/USDT:USDT",
+    "--timeframe",
+    "5m",
+    "--stake-amount",
+    "100",
+    "--wallet",
+    "1000",
+    "--max-open-trades",
+    "1",
+    "--fee",
+    "0.0005",
+    "--trading-mode",
+    "futures",
+];
 
 /// Runs whose Freqtrade result depends on something the engine does not model yet. Each entry
 /// says why; the test still runs them and fails if they start to match (so the list shrinks).

@@ -100,27 +100,9 @@ fn the_futures_file_trades_like_the_builtin() {
     let run = |extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
         let export = out.path().join("f.json");
-        let mut args = vec![
-            "backtest",
-            "--data-dir",
-            d,
-            "--pairs",
-            "XRP/USDT:USDT",
-            "--timeframe",
-            "5m",
-            "--stake-amount",
-            "100",
-            "--wallet",
-            "1000",
-            "--max-open-trades",
-            "1",
-            "--fee",
-            "0.0005",
-            "--trading-mode",
-            "futures",
-            "--export",
-            export.to_str().unwrap(),
-        ];
+        let mut args = vec!["backtest", "--data-dir", d];
+        args.extend_from_slice(&crate::backtest::FUTURES_RUN);
+        args.extend_from_slice(&["--export", export.to_str().unwrap()]);
         args.extend_from_slice(extra);
         ok(run_py(&args), &args);
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
