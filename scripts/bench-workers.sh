@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Wall time of 20 backtests through EXECUTOR_MODE=sqs with 1 and with 2 `tradai worker`
-# processes, on moto's AWS emulator (queue in SQS, jobs in DynamoDB, candles and results on
-# the local disk), everything on 127.0.0.1:
+# processes, on moto's AWS emulator, everything on 127.0.0.1. Each round deploys the persistent
+# stack (`tradai deploy apply --env dev --only persistent`, its own stack prefix) and runs on
+# its outputs: the queue, the DynamoDB job table, candles in `s3://<data bucket>/candles` and
+# every job's artifacts copied to the results bucket; `tradai up` and each worker keep their
+# local state in their own TRADAI_STATE_DIR, as on separate machines:
 #
 #   scripts/bench-workers.sh                 # JOBS=20, workers 1 then 2
 #   JOBS=40 WORKER_COUNTS="1 2 4" scripts/bench-workers.sh
@@ -36,16 +39,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$TRADAI_BIN" --data-dir "$TMP/data" --quiet data import freqtrade sample-data/binance --exchange binance \
-  --markets sample-data/binance/markets.json >/dev/null
 PAIRS="ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $JOBS backtests (EmaCross, 10 pairs, 5m, January 2018)"
 
 for N in $WORKER_COUNTS; do
-  RUN="bench-$N-$$-$(date +%s)"
-  QUEUE="$("$PY" -c "import boto3,sys; print(boto3.client('sqs').create_queue(QueueName=sys.argv[1])['QueueUrl'])" "$RUN")"
-  export DYNAMODB_TABLE_NAME="$RUN" DYNAMODB_CREATE_TABLE=true BACKEND_BACKTEST_QUEUE_URL="$QUEUE"
-  EXECUTOR_MODE=sqs "$TRADAI_BIN" --data-dir "$TMP/data" --log-level warn up \
+  RUN="bench$N$$"
+  "$TRADAI_BIN" deploy apply --env dev --only persistent --stack-prefix "$RUN" >"$TMP/stack-$N.json"
+  out() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['outputs'][sys.argv[2]])" "$TMP/stack-$N.json" "$1"; }
+  QUEUE="$(out queue_url)"
+  DATA="s3://$(out data_bucket)/candles"
+  export DYNAMODB_TABLE_NAME="$(out table_name)" BACKEND_BACKTEST_QUEUE_URL="$QUEUE" S3_RESULTS_BUCKET="$(out results_bucket)"
+  "$TRADAI_BIN" --data-dir "$DATA" --quiet data import freqtrade sample-data/binance --exchange binance \
+    --markets sample-data/binance/markets.json >/dev/null
+  EXECUTOR_MODE=sqs TRADAI_STATE_DIR="$TMP/up-$N" "$TRADAI_BIN" --data-dir "$DATA" --log-level warn up \
     --backend-port 0 --data-collection-port 0 --strategy-service-port 0 >"$TMP/up-$N.out" 2>"$TMP/up-$N.err" &
   UP=$!
   PIDS+=("$UP")
@@ -57,7 +63,7 @@ for N in $WORKER_COUNTS; do
   API="$(grep '^backend-api: ' "$TMP/up-$N.out" | sed 's/^[^ ]* //')"
   WORKERS=()
   for i in $(seq 1 "$N"); do
-    "$TRADAI_BIN" --data-dir "$TMP/data" --log-level warn worker --queue-url "$QUEUE" --workers 1 --wait-secs 1 \
+    TRADAI_STATE_DIR="$TMP/worker-$N-$i" "$TRADAI_BIN" --data-dir "$DATA" --log-level warn worker --queue-url "$QUEUE" --workers 1 --wait-secs 1 \
       >"$TMP/worker-$N-$i.out" 2>"$TMP/worker-$N-$i.err" &
     WORKERS+=("$!")
     PIDS+=("$!")
@@ -79,5 +85,8 @@ for N in $WORKER_COUNTS; do
   "$PY" -c "import sys; print(f'{sys.argv[1]} worker(s): {sys.argv[2]} backtests in {float(sys.argv[4]) - float(sys.argv[3]):.1f} s')" "$N" "$JOBS" "$START" "$END"
   for p in "${WORKERS[@]}" "$UP"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${WORKERS[@]}" "$UP"; do wait "$p" 2>/dev/null || true; done
-  unset DYNAMODB_TABLE_NAME DYNAMODB_CREATE_TABLE BACKEND_BACKTEST_QUEUE_URL
+  # Every job's export is in the results bucket.
+  EXPORTS="$("$PY" -c "import boto3,sys; print(sum(o['Key'].endswith('/export.json') for p in boto3.client('s3').get_paginator('list_objects_v2').paginate(Bucket=sys.argv[1]) for o in p.get('Contents', [])))" "$S3_RESULTS_BUCKET")"
+  echo "  exports in s3://$S3_RESULTS_BUCKET: $EXPORTS"
+  unset DYNAMODB_TABLE_NAME BACKEND_BACKTEST_QUEUE_URL S3_RESULTS_BUCKET
 done

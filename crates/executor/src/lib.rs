@@ -39,7 +39,7 @@ pub use mode::ExecutorMode;
 pub use observer::JobObserver;
 pub use pool::WorkerPool;
 pub use queue::{Delivery, JobQueue, QueueError, QueueSubmitter, Settle, SingleJob};
-pub use results::ResultStore;
+pub use results::{MirrorCopy, ResultMirror, ResultStore};
 pub use retraining::{RetrainFailure, RetrainRunner, RetrainRunnerFactory, RetrainingJobConfig, RETRAINING};
 pub use settings::ExecutorSettings;
 pub use submitter::BacktestJobSubmitter;

@@ -159,6 +159,10 @@ pub struct ServerConfig {
     pub remote_executor: Option<RemoteExecutor>,
     /// The scheduled handlers backend-api shows (`tradai up` runs the scheduler); `None`: none.
     pub handlers: Option<Arc<dyn crate::handlers_api::HandlerBoard>>,
+    /// The results bucket (built by the entry point from the `results_bucket` setting): the
+    /// artifacts of every job the local pools finish are copied there, and the result routes
+    /// read from it what `state_dir` does not hold (jobs run by workers on other machines).
+    pub results_mirror: Option<Arc<dyn tradai_executor::ResultMirror>>,
 }
 
 /// The submitter of a remote executor mode, built by the entry point (so this crate needs no
@@ -215,13 +219,8 @@ impl ServerConfig {
             .host
             .parse()
             .map_err(|_| ServeError::Config(format!("server.host '{}' is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", srv.host)))?;
-        let Some(data_dir) = s.local_data_dir() else {
-            return Err(ServeError::Config(format!(
-                "the services keep their job database under a local data_dir; '{}' is not a local directory",
-                s.data_dir
-            )));
-        };
-        let state_dir = data_dir.join("_tradai");
+        // The job database, results and outbox are local even when the candles are on S3.
+        let state_dir = s.state_dir();
         let mode: ExecutorMode = srv.executor.parse().map_err(|e: tradai_executor::ExecutorError| ServeError::Config(e.to_string()))?;
         if srv.orphan_after_secs == 0 {
             return Err(ServeError::Config("server.orphan_after_secs must be at least 1".into()));
@@ -251,7 +250,7 @@ impl ServerConfig {
         let tracking = if s.tracking.uri.trim().eq_ignore_ascii_case("off") {
             None
         } else {
-            let uri = tradai_tracking::settings_uri(&s.tracking, &data_dir.display().to_string())
+            let uri = tradai_tracking::settings_uri(&s.tracking, &s.local_home())
                 .map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
             tradai_tracking::TrackingUri::parse(&uri).map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
             Some(tradai_settings::TrackingSettings { uri, ..s.tracking.clone() })
@@ -263,6 +262,7 @@ impl ServerConfig {
             exchange: s.exchange.clone(),
             remote_executor: None,
             handlers: None,
+            results_mirror: None,
             host,
             backend_port: srv.backend_port,
             data_port: srv.data_collection_port,
@@ -427,6 +427,36 @@ fn effective_host(cfg: &ServerConfig, keys: &ApiKeyStore) -> IpAddr {
     }
 }
 
+/// Experiment tracking of the jobs this process finishes, when `tracking.uri` is not `off`:
+/// the tracker the settings name and its outbox in `state_dir`, with the outbox's sender on
+/// `rt`. The backend and `tradai worker` (whose jobs the backend never sees finish) use it.
+///
+/// # Errors
+/// [`ServeError::Config`] naming `tracking.uri`; the outbox cannot be opened.
+pub fn start_tracking(
+    cfg: &ServerConfig,
+    rt: &tokio::runtime::Handle,
+) -> Result<Option<Arc<tradai_executor::tracking::JobTracking>>, ServeError> {
+    let Some(t) = &cfg.tracking else { return Ok(None) };
+    let tracking = tradai_tracking::open_from_settings(t, "").map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
+    tracing::info!(uri = %tracking.tracker.uri(), "experiment tracking on");
+    std::fs::create_dir_all(&cfg.state_dir).map_err(ServeError::Io)?;
+    let jt = tradai_executor::tracking::JobTracking::start(rt, tracking, &cfg.outbox_path(), Duration::from_secs(2))
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    Ok(Some(jt))
+}
+
+/// Gives the outbox's sender up to `grace` for the runs of the last jobs, then stops it; what
+/// is not sent stays durable in the outbox for the next start.
+pub async fn stop_tracking(t: &tradai_executor::tracking::JobTracking, grace: Duration) {
+    t.notify();
+    let deadline = std::time::Instant::now() + grace;
+    while t.outbox.pending().unwrap_or(0) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    t.stop();
+}
+
 /// Starts the given services in this process, reports their addresses through `on_listening`
 /// (once all are bound), and runs until `shutdown` resolves; then drains and stops.
 ///
@@ -491,20 +521,16 @@ pub async fn run(
     } else {
         None
     };
-    let results = ResultStore::new(cfg.state_dir.join("results"));
+    let results = ResultStore::new(cfg.state_dir.join("results")).with_mirror(cfg.results_mirror.clone());
     // Experiment tracking: observers see every job the pools finish.
     let mut observers: Vec<Arc<dyn JobObserver>> = Vec::new();
-    let tracking = match (&cfg.tracking, &jobs) {
-        (Some(t), Some(jobs)) if want(ServiceName::Backend) => {
-            let tracking = tradai_tracking::open_from_settings(t, "").map_err(|e| ServeError::Config(format!("tracking.uri: {e}")))?;
-            tracing::info!(uri = %tracking.tracker.uri(), "experiment tracking on");
-            let jt = tradai_executor::tracking::JobTracking::start(
-                &tokio::runtime::Handle::current(),
-                tracking,
-                &cfg.outbox_path(),
-                Duration::from_secs(2),
-            )
-            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    if let Some(m) = &cfg.results_mirror {
+        tracing::info!(location = %m.location(), "results bucket: finished jobs' artifacts are copied there and read back from it");
+        observers.push(Arc::new(tradai_executor::MirrorCopy));
+    }
+    let backend_tracking = if want(ServiceName::Backend) { start_tracking(&cfg, &tokio::runtime::Handle::current())? } else { None };
+    let tracking = match (backend_tracking, &jobs) {
+        (Some(jt), Some(jobs)) => {
             let (j, r, t2) = (Arc::clone(jobs), results.clone(), Arc::clone(&jt));
             // Finished jobs whose run never reached the outbox (a crash in between).
             tokio::task::spawn_blocking(move || t2.reconcile(j.as_ref(), &r, 1000))
@@ -633,13 +659,7 @@ pub async fn run(
         }
     }
     if let Some(t) = &tracking {
-        // Give the sender a moment for runs of the last jobs; what is not sent stays durable.
-        t.notify();
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while t.outbox.pending().unwrap_or(0) > 0 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        t.stop();
+        stop_tracking(t, Duration::from_secs(2)).await;
     }
     let _ = stop_tx.send(true);
     for s in servers {

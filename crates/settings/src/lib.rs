@@ -111,8 +111,9 @@ impl Default for BybitSettings {
 
 /// Environment variables other tools (or older TradAI versions) use for a setting, read as
 /// part of the environment layer: above the file, below the `TRADAI_*` variable of the key.
-pub const ENV_ALIASES: [(&str, &str); 4] = [
+pub const ENV_ALIASES: [(&str, &str); 5] = [
     ("MLFLOW_TRACKING_URI", "tracking.uri"),
+    ("S3_RESULTS_BUCKET", "results_bucket"),
     ("TRADAI_BINANCE_SPOT_URL", "binance.spot_url"),
     ("TRADAI_BINANCE_FUTURES_URL", "binance.futures_url"),
     ("TRADAI_BYBIT_URL", "bybit.url"),
@@ -263,6 +264,16 @@ impl Default for ServerSettings {
 pub struct Settings {
     /// Where candles and the embedded databases live (a directory or an `s3://` URL).
     pub data_dir: String,
+    /// The local directory of what cannot live on S3: the job and API-key database, job
+    /// results, the tracking outbox, trading nodes' state, and (unless `tracking.uri` names
+    /// one) the embedded tracker. Empty: `<data_dir>/_tradai` for a local data dir, and
+    /// `~/.tradai/state` when `data_dir` is an `s3://` URL (see [`Settings::state_dir`]).
+    pub state_dir: String,
+    /// The results bucket (`s3://bucket/prefix`, or a bare bucket name meaning the prefix
+    /// `results`): every job's artifacts are copied there when it finishes, and the job
+    /// endpoints read them back from it when this machine has no copy. Empty: none. Also
+    /// `TRADAI_RESULTS_BUCKET` or the seeds' `S3_RESULTS_BUCKET`.
+    pub results_bucket: String,
     /// Default exchange.
     pub exchange: String,
     /// Log format.
@@ -294,6 +305,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
+            state_dir: String::new(),
+            results_bucket: String::new(),
             exchange: "binance".into(),
             log_format: LogFormat::Human,
             log_level: "info".into(),
@@ -309,11 +322,12 @@ impl Default for Settings {
 }
 
 fn default_data_dir() -> String {
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".tradai").join("data"))
-        .unwrap_or_else(|| PathBuf::from(".tradai/data"))
-        .to_string_lossy()
-        .into_owned()
+    home_dir().join(".tradai").join("data").to_string_lossy().into_owned()
+}
+
+/// `$HOME`, or the working directory when it is not set.
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
 /// Why settings could not be loaded.
@@ -454,6 +468,29 @@ impl Settings {
     #[must_use]
     pub fn local_data_dir(&self) -> Option<&Path> {
         (!self.data_dir.contains("://")).then(|| Path::new(&self.data_dir))
+    }
+
+    /// The local state directory: the `state_dir` setting, else `<data_dir>/_tradai` for a
+    /// local data dir, else `~/.tradai/state` (an `s3://` data dir has no local home).
+    #[must_use]
+    pub fn state_dir(&self) -> PathBuf {
+        if !self.state_dir.trim().is_empty() {
+            return PathBuf::from(self.state_dir.trim());
+        }
+        match self.local_data_dir() {
+            Some(d) => d.join("_tradai"),
+            None => home_dir().join(".tradai").join("state"),
+        }
+    }
+
+    /// The local directory the embedded stores default to (the embedded tracker lives in
+    /// `<this>/tracking`): the data dir when it is local, else the state directory.
+    #[must_use]
+    pub fn local_home(&self) -> String {
+        match self.local_data_dir() {
+            Some(d) => d.display().to_string(),
+            None => self.state_dir().display().to_string(),
+        }
     }
 }
 
@@ -613,6 +650,22 @@ mod tests {
         assert_eq!(s.exchange, "bybit");
         assert_eq!(s.run["strategy"], "EmaCross");
         assert_eq!(s.run["stake_amount"], 0.05);
+    }
+
+    #[test]
+    fn state_dir_defaults_beside_a_local_data_dir_and_at_home_for_s3() {
+        let s = Settings::load(&src(None, &[("TRADAI_DATA_DIR", "/d")], &[])).unwrap();
+        assert_eq!(s.state_dir(), PathBuf::from("/d/_tradai"));
+        assert_eq!(s.local_home(), "/d");
+        let s = Settings::load(&src(None, &[("TRADAI_DATA_DIR", "s3://b/p")], &[])).unwrap();
+        assert!(s.state_dir().ends_with(".tradai/state"), "{}", s.state_dir().display());
+        let s = Settings::load(&src(None, &[("TRADAI_DATA_DIR", "s3://b/p"), ("TRADAI_STATE_DIR", "/var/lib/tradai")], &[])).unwrap();
+        assert_eq!(s.state_dir(), PathBuf::from("/var/lib/tradai"));
+        assert_eq!(s.local_home(), "/var/lib/tradai");
+        let s = Settings::load(&src(None, &[("S3_RESULTS_BUCKET", "seeds"), ("TRADAI_RESULTS_BUCKET", "ours")], &[])).unwrap();
+        assert_eq!(s.results_bucket, "ours");
+        let s = Settings::load(&src(None, &[("S3_RESULTS_BUCKET", "seeds")], &[])).unwrap();
+        assert_eq!(s.results_bucket, "seeds");
     }
 
     #[test]

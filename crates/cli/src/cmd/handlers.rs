@@ -75,7 +75,7 @@ pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
     deps.state = Some(state);
     deps.ml = settings.ml.clone();
     if !settings.tracking.uri.trim().eq_ignore_ascii_case("off") {
-        match tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir) {
+        match tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()) {
             Ok(t) => deps.tracking = Some(t),
             Err(e) => tracing::warn!(error = %e, "no tracker for the handlers"),
         }

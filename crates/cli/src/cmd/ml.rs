@@ -225,7 +225,7 @@ fn model_ref(raw: &str) -> anyhow::Result<(String, VersionSelector)> {
 }
 
 fn open_tracking(settings: &Settings) -> anyhow::Result<Tracking> {
-    tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the tracker")
+    tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()).context("opening the tracker")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

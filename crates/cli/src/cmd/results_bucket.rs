@@ -1,19 +1,21 @@
-//! The results bucket: when `TRADAI_RESULTS_BUCKET` (or the seeds' `S3_RESULTS_BUCKET`) is
-//! set, every job a `tradai worker` or `tradai strategy-container` finishes has its artifacts
-//! (a backtest's export, report and equity plot; a hyperopt run's epochs, best config and heat
-//! map) copied to `s3://<bucket>/<prefix>/<job id>/<name>`, so they outlive the machine that
-//! ran the job. A bare bucket name means the prefix `results`.
+//! The results bucket: when the `results_bucket` setting (`TRADAI_RESULTS_BUCKET`, or the
+//! seeds' `S3_RESULTS_BUCKET`) is set, every job a `tradai up` pool, a `tradai worker` or a
+//! `tradai strategy-container` finishes has its artifacts (a backtest's export, report and
+//! equity plot; a hyperopt run's epochs, best config and heat map) copied to
+//! `s3://<bucket>/<prefix>/<job id>/<name>`, so they outlive the machine that ran the job, and
+//! backend-api's result routes read them from there when the local state dir has no copy. A
+//! bare bucket name means the prefix `results`.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use tradai_executor::results::ResultStore;
-use tradai_executor::JobObserver;
-use tradai_jobs::Job;
+use tradai_executor::results::{ResultError, ResultMirror};
+use tradai_executor::{JobObserver, MirrorCopy, ResultStore};
+use tradai_settings::Settings;
 
-/// Copies finished jobs' artifacts to the results bucket.
+/// The results bucket, through the store's S3 client (which honours `AWS_ENDPOINT_URL`).
 pub struct ResultsBucket {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
@@ -38,54 +40,76 @@ fn location_of(value: &str) -> String {
 }
 
 impl ResultsBucket {
-    /// The bucket the environment names, if any.
+    /// The bucket the `results_bucket` setting names, if any.
     ///
     /// # Errors
-    /// A value that is not a bucket or `s3://` location, or an S3 client that cannot be set up.
-    pub fn from_env() -> anyhow::Result<Option<Arc<Self>>> {
-        let Some((var, value)) = ["TRADAI_RESULTS_BUCKET", "S3_RESULTS_BUCKET"]
-            .into_iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()).map(|v| (k, v)))
-        else {
+    /// A value that is not a bucket or `s3://` location, or an S3 client that cannot be set
+    /// up; the message names the setting.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Arc<dyn ResultMirror>>> {
+        let value = settings.results_bucket.trim();
+        if value.is_empty() {
             return Ok(None);
-        };
-        let location = location_of(&value);
-        let (store, prefix) = tradai_store::s3_object_store(&location).with_context(|| format!("{var}={value}"))?;
+        }
+        let location = location_of(value);
+        let (store, prefix) = tradai_store::s3_object_store(&location)
+            .with_context(|| format!("results_bucket '{value}' (TRADAI_RESULTS_BUCKET / S3_RESULTS_BUCKET)"))?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("results-bucket")
             .enable_all()
             .build()
             .context("cannot start the results bucket's runtime")?;
-        tracing::info!(location = %location, "finished jobs' artifacts go to the results bucket");
+        tracing::info!(location = %location, "results bucket");
         Ok(Some(Arc::new(Self { store, prefix, location, rt })))
     }
 
-    /// Copies every artifact of `job_id`; returns how many.
-    ///
-    /// # Errors
-    /// The first artifact that cannot be read or written, named.
-    pub fn upload(&self, job_id: &str, results: &ResultStore) -> anyhow::Result<usize> {
-        let names = results.artifact_names(job_id)?;
-        for name in &names {
-            let bytes = results.read_bytes(job_id, name)?;
-            let key = self.prefix.clone().join(job_id).join(name.as_str());
-            self.rt
-                .block_on(self.store.put(&key, PutPayload::from(bytes)))
-                .with_context(|| format!("cannot write {}/{job_id}/{name}", self.location))?;
-        }
-        Ok(names.len())
+    fn key(&self, job_id: &str, name: &str) -> Path {
+        self.prefix.clone().join(job_id).join(name)
+    }
+
+    fn error(&self, job_id: &str, name: &str, e: &object_store::Error) -> ResultError {
+        ResultError::Mirror { location: format!("{}/{job_id}/{name}", self.location), reason: e.to_string() }
     }
 }
 
-impl JobObserver for ResultsBucket {
-    fn finished(&self, job: &Job, results: &ResultStore) {
-        match self.upload(&job.id, results) {
-            Ok(n) => tracing::info!(job_id = %job.id, artifacts = n, location = %self.location, "artifacts copied to the results bucket"),
-            // The job's outcome stands; its artifacts stay on this machine.
-            Err(e) => tracing::warn!(job_id = %job.id, error = format!("{e:#}"), "cannot copy the artifacts to the results bucket"),
-        }
+impl ResultMirror for ResultsBucket {
+    fn location(&self) -> String {
+        self.location.clone()
     }
+
+    fn put(&self, job_id: &str, name: &str, bytes: Vec<u8>) -> Result<(), ResultError> {
+        self.rt.block_on(self.store.put(&self.key(job_id, name), PutPayload::from(bytes))).map_err(|e| self.error(job_id, name, &e))?;
+        Ok(())
+    }
+
+    fn get(&self, job_id: &str, name: &str) -> Result<Option<Vec<u8>>, ResultError> {
+        self.rt.block_on(async {
+            match self.store.get(&self.key(job_id, name)).await {
+                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())).map_err(|e| self.error(job_id, name, &e)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.error(job_id, name, &e)),
+            }
+        })
+    }
+
+    fn list(&self, job_id: &str) -> Result<Vec<String>, ResultError> {
+        let dir = self.prefix.clone().join(job_id);
+        let listed = self.rt.block_on(self.store.list_with_delimiter(Some(&dir))).map_err(|e| self.error(job_id, "", &e))?;
+        let mut names: Vec<String> = listed.objects.iter().filter_map(|o| o.location.filename().map(str::to_owned)).collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The local result store under `state_dir` with the settings' results bucket as its mirror,
+/// and the observers that copy finished jobs there (none without a bucket).
+///
+/// # Errors
+/// As [`ResultsBucket::from_settings`].
+pub fn result_store(settings: &Settings, state_dir: &std::path::Path) -> anyhow::Result<(ResultStore, Vec<Arc<dyn JobObserver>>)> {
+    let mirror = ResultsBucket::from_settings(settings)?;
+    let observers: Vec<Arc<dyn JobObserver>> = if mirror.is_some() { vec![Arc::new(MirrorCopy)] } else { Vec::new() };
+    Ok((ResultStore::new(state_dir.join("results")).with_mirror(mirror), observers))
 }
 
 #[cfg(test)]

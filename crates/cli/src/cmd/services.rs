@@ -250,6 +250,7 @@ fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) ->
     cfg.init = flags.init;
     cfg.job_repository = aws.job_repository()?;
     cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode)?;
+    cfg.results_mirror = super::results_bucket::ResultsBucket::from_settings(settings)?;
     // `tradai up` (every service) also runs the handlers on their schedules.
     let scheduler = if services.len() == 3 { Some(Arc::new(super::handlers::UpScheduler::prepare(settings)?)) } else { None };
     cfg.handlers = scheduler.clone().map(|s| s as Arc<dyn tradai_server::handlers_api::HandlerBoard>);

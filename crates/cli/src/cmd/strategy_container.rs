@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tradai_executor::results::ResultStore;
 use tradai_executor::{ExecutorFactory, JobObserver, Settle, SingleJob, BACKTEST, HYPEROPT};
 use tradai_jobs::{JobRepository, JobStatus};
 use tradai_server::serve::ServerConfig;
@@ -78,13 +77,16 @@ pub fn run(a: StrategyContainerArgs, settings: &Settings) -> anyhow::Result<Exit
     let one = Arc::new(SingleJob::new(&job.id, job_type));
     let mut exec = cfg.executor.clone();
     exec.workers = 1;
-    let results = ResultStore::new(cfg.state_dir.join("results"));
-    let observers: Vec<Arc<dyn JobObserver>> =
-        super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
+    let (results, mut observers) = super::results_bucket::result_store(settings, &cfg.state_dir)?;
+    let (rt, tracking) = super::worker::start_tracking(&cfg, &mut observers)?;
     let endpoints = Some(tradai_server::serve::exchange_endpoints(settings));
     let pool = ExecutorFactory::create_worker(exec, Arc::clone(&jobs), results, endpoints, observers, Arc::clone(&one) as _)?;
     let settled = one.wait_settled();
     pool.shutdown();
+    if let Some(t) = &tracking {
+        // The task ends with the job: its run is sent now (or stays in the outbox).
+        rt.block_on(tradai_server::serve::stop_tracking(t, std::time::Duration::from_secs(10)));
+    }
     let fin = jobs.get(&job.id)?;
     if a.json {
         crate::output::print_json(&serde_json::json!({

@@ -149,7 +149,7 @@ pub enum ModelsCommand {
 }
 
 fn open(settings: &Settings) -> anyhow::Result<Tracking> {
-    tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the tracker")
+    tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()).context("opening the tracker")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

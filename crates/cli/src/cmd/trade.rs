@@ -163,10 +163,11 @@ pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode
 }
 
 pub(crate) fn state_store(settings: &Settings) -> anyhow::Result<StateStore> {
-    let dir = settings.local_data_dir().ok_or_else(|| {
-        anyhow::anyhow!("trading nodes keep their state on a local disk; data dir '{}' is not a local directory", settings.data_dir)
-    })?;
-    Ok(StateStore::open_in(dir)?)
+    // Beside the services' job database (their trading routes read it), on a local disk
+    // even when the candles are on S3: `state_dir`.
+    let dir = settings.state_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the state dir {} (state_dir)", dir.display()))?;
+    Ok(StateStore::open(&dir.join("trading.sqlite"))?)
 }
 
 fn now_ms() -> i64 {
@@ -180,7 +181,7 @@ fn run_spec(run: &RunFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Resul
     let Some(raw) = &a.version else { return Ok((run.spec(settings, BacktestRequest::default())?, None)) };
     let which: VersionSelector = raw.parse().map_err(|e| anyhow::anyhow!("invalid --version: {e}"))?;
     let strategy = run.layered(settings)?.strategy.ok_or_else(|| anyhow::anyhow!("--version needs --strategy (or STRATEGY_NAME)"))?;
-    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()).context("opening the strategy registry")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let loaded = rt
         .block_on(load_strategy(t.tracker.as_ref(), t.registry.as_ref(), &strategy, &which))
@@ -380,7 +381,7 @@ fn error_line(e: &tradai_trading::BrokerError) -> String {
 }
 
 fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>, json: bool) -> anyhow::Result<ExitCode> {
-    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.data_dir).context("opening the strategy registry")?;
+    let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()).context("opening the strategy registry")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     // No Production version is a failed check, not an error of the command.
     let production_version = rt

@@ -6,7 +6,9 @@
 //! repository, so a job delivered twice runs once, and keeps the message invisible while the
 //! job runs. A worker killed mid-job stops extending its message: the message comes back, the
 //! orphan scan of a live worker hands the job back, and it runs again. With a results bucket
-//! (`TRADAI_RESULTS_BUCKET`) finished jobs' artifacts are copied there.
+//! (`TRADAI_RESULTS_BUCKET`) finished jobs' artifacts are copied there; unless `tracking.uri`
+//! is `off`, each finished job is logged as a tracked run (as the backend logs its own), through
+//! an outbox in the state dir.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +16,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tradai_executor::results::ResultStore;
 use tradai_executor::{ExecutorFactory, JobObserver, JobQueue};
 use tradai_jobs::JobRepository;
 use tradai_server::serve::ServerConfig;
@@ -75,10 +76,10 @@ pub fn run(a: WorkerArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
     };
     let queue = queue(&a)?;
-    let results = ResultStore::new(cfg.state_dir.join("results"));
+    let (results, mut observers) = super::results_bucket::result_store(settings, &cfg.state_dir)?;
     let workers = exec.workers;
-    let observers: Vec<Arc<dyn JobObserver>> =
-        super::results_bucket::ResultsBucket::from_env()?.into_iter().map(|b| b as Arc<dyn JobObserver>).collect();
+    // The backend never sees a worker's job finish: the worker logs its tracked run.
+    let (rt, tracking) = start_tracking(&cfg, &mut observers)?;
     let endpoints = Some(tradai_server::serve::exchange_endpoints(settings));
     let pool = ExecutorFactory::create_worker(exec, jobs, results, endpoints, observers, Arc::clone(&queue))?;
     let start = serde_json::json!({
@@ -93,17 +94,33 @@ pub fn run(a: WorkerArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     } else {
         println!("worker: {workers} worker(s) on {} (jobs: {jobs_at})", queue.describe());
     }
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the signal runtime")?
-        .block_on(tradai_server::serve::shutdown_signal());
+    rt.block_on(tradai_server::serve::shutdown_signal());
     tracing::info!("stopping: no new messages taken");
     let handed_back = pool.shutdown();
     if handed_back > 0 {
         tracing::info!(jobs = handed_back, "running jobs handed back for another worker");
     }
+    if let Some(t) = &tracking {
+        rt.block_on(tradai_server::serve::stop_tracking(t, Duration::from_secs(5)));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runtime of a job-running process (`tradai worker`, `tradai strategy-container`) and its
+/// experiment tracking (unless `tracking.uri` is `off`), added to `observers`.
+pub(crate) fn start_tracking(
+    cfg: &ServerConfig,
+    observers: &mut Vec<Arc<dyn JobObserver>>,
+) -> anyhow::Result<(tokio::runtime::Runtime, Option<Arc<tradai_executor::tracking::JobTracking>>)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tracking")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let tracking = tradai_server::serve::start_tracking(cfg, rt.handle())?;
+    observers.extend(tracking.iter().map(|t| Arc::clone(t) as Arc<dyn JobObserver>));
+    Ok((rt, tracking))
 }
 
 #[cfg(feature = "aws")]

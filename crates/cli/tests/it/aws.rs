@@ -50,6 +50,33 @@ pub(crate) fn create_bucket(endpoint: &str, bucket: &str) {
     assert!(answer.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {answer}");
 }
 
+/// The emulator's S3 as object_store's client, with the test's dummy credentials.
+pub(crate) fn s3_client(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("tradai-test")
+        .with_secret_access_key("tradai-test")
+        .build()
+        .unwrap()
+}
+
+/// An object of the emulator's S3; `None` when it is not there.
+pub(crate) fn get_object(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStoreExt;
+    let s3 = s3_client(endpoint, bucket);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        match s3.get(&object_store::path::Path::from(key)).await {
+            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("reading s3://{bucket}/{key}: {e}"),
+        }
+    })
+}
+
 fn backtest_args(d: &str, export: &str) -> Vec<String> {
     [
         "backtest",

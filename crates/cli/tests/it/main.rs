@@ -18,6 +18,7 @@ mod hyperopt;
 mod lambda;
 mod ml;
 mod runspec;
+mod s3;
 mod services;
 mod strategy_files;
 mod sync;

@@ -49,7 +49,11 @@ pub(crate) struct Up {
 
 impl Up {
     pub(crate) fn start(data: &Path, envs: &[(&str, &str)]) -> Self {
-        let stderr = data.with_extension(format!("up-{}.log", std::process::id()));
+        Self::start_at(data.as_os_str(), data.with_extension(format!("up-{}.log", std::process::id())), envs)
+    }
+
+    /// `tradai up` on data dir `data` (a directory or an `s3://` URL), its log in `stderr`.
+    pub(crate) fn start_at(data: &std::ffi::OsStr, stderr: PathBuf, envs: &[(&str, &str)]) -> Self {
         let mut cmd = tradai();
         cmd.arg("--data-dir")
             .arg(data)
@@ -153,8 +157,14 @@ pub(crate) fn api_trades(api: &str, id: &str) -> serde_json::Value {
 /// The export of the CLI's own backtest of [`submit_args`]'s request (written under `dir`):
 /// the reference every executor's result is compared with.
 pub(crate) fn cli_reference_export(data: &Path, dir: &Path) -> serde_json::Value {
+    cli_reference_export_with(tradai(), data, dir)
+}
+
+/// [`cli_reference_export`] run by `tradai` (a command with its environment, e.g. the AWS
+/// emulator's, for a data dir on S3).
+pub(crate) fn cli_reference_export_with(mut tradai: Command, data: &Path, dir: &Path) -> serde_json::Value {
     let export = dir.join("cli.json");
-    let out = tradai()
+    let out = tradai
         .arg("--data-dir")
         .arg(data)
         .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])

@@ -1,13 +1,16 @@
-//! `EXECUTOR_MODE=sqs` end to end on the AWS emulator: `tradai up` sends every backtest to an
-//! SQS queue, two `tradai worker` processes share the queue and the DynamoDB job table, one is
+//! `EXECUTOR_MODE=sqs` end to end on the AWS emulator, as the "Must show": `tradai
+//! deploy apply --env dev` creates the stacks, `tradai up` runs on their outputs (queue, job
+//! table, data bucket, results bucket) with its candles in `s3://<data bucket>/candles`, two
+//! `tradai worker` processes with their own state dirs share the queue and the table, one is
 //! killed with SIGKILL while it runs a job, and every job still completes exactly once with the
-//! trades of the CLI's own backtest, its export copied to the results bucket. Also the
+//! trades of the CLI's own backtest; the exports are in the results bucket, backend-api reads
+//! them back from there (its state dir holds none), and every job is one tracked run. Also the
 //! `stepfunctions` mode with `tradai strategy-container` as the task that runs the job.
 //!
 //! Needs `TRADAI_TEST_AWS_ENDPOINT` (set by `scripts/test.sh`); without it the test prints why
-//! it is skipped and passes. Queue and table are created with the SDK here.
+//! it is skipped and passes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use tradai_jobs::{JobFilter, JobRepository, JobStatus};
 
-use crate::services::{api_trades, cli_reference_export, import_sample, jobs, submit_args, tradai, wait_final, Up};
+use crate::aws::get_object;
+use crate::services::{api_trades, cli_reference_export_with, import_sample, jobs, submit_args, tradai, wait_final, Up};
 
 /// How many backtests the test submits.
 const JOBS: usize = 20;
@@ -41,8 +45,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(data: &Path, queue: &str, envs: &[(&str, String)], name: &str) -> Self {
-        let log = data.with_extension(format!("{name}.log"));
+    /// A worker on data dir `data` (a directory or `s3://` URL), logging to `log`.
+    fn start(data: &Path, queue: &str, envs: &[(&str, String)], log: PathBuf) -> Self {
         let mut c = tradai();
         c.arg("--data-dir").arg(data).args(["--log-format", "json", "worker", "--queue-url", queue, "--workers", "1", "--json"]);
         c.args(["--visibility-timeout-secs", "4", "--wait-secs", "1"]);
@@ -53,8 +57,9 @@ impl Worker {
         let mut child = c.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let start: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("worker {name} did not start ({e}): {line}\n{}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let start: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!("worker {} did not start ({e}): {line}\n{}", log.display(), std::fs::read_to_string(&log).unwrap_or_default())
+        });
         Self { child, executor: start["executor"].as_str().unwrap().to_owned(), log }
     }
 
@@ -81,40 +86,69 @@ impl Drop for Worker {
     }
 }
 
+/// `tradai deploy apply --env dev` into the emulator under a stack prefix no earlier run used;
+/// returns the stacks' outputs.
+pub(crate) fn deploy_dev(endpoint: &str) -> serde_json::Value {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("w{:010x}", nanos & 0xff_ffff_ffff);
+    let mut c = crate::aws::on_aws(endpoint);
+    c.args(["deploy", "apply", "--env", "dev", "--stack-prefix", &prefix]);
+    let out = crate::aws::ok(c, "deploy apply");
+    crate::data::json_of(&out)["outputs"].clone()
+}
+
 #[test]
 fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     let Some(endpoint) = crate::aws::endpoint() else { return };
     let overrides = crate::aws::emulator_overrides(&endpoint);
-    let suffix = crate::aws::uuid_like();
-    let table = format!("tradai-test-workers-{suffix}");
-    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let queue = rt.block_on(async {
-        let cfg = tradai_aws::load_sdk_config(&overrides).await;
-        tradai_aws::create_job_queue(&cfg, &format!("tradai-test-backtests-{suffix}.fifo")).await.unwrap()
-    });
+    let outputs = deploy_dev(&endpoint);
+    let output = |k: &str| outputs[k].as_str().unwrap_or_else(|| panic!("no output {k}: {outputs}")).to_owned();
+    let (queue, table, data_bucket, results_bucket) =
+        (output("queue_url"), output("table_name"), output("data_bucket"), output("results_bucket"));
+    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, false).unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    import_sample(&data);
-    // The reference: the CLI's own backtest of the same request.
-    let cli = cli_reference_export(&data, tmp.path());
+    // The candles in the stack's data bucket; each process keeps its local state apart.
+    let s3_data = format!("s3://{data_bucket}/candles");
+    let data = Path::new(&s3_data);
+    let mut envs = aws_env(&endpoint);
+    {
+        let mut import = crate::aws::on_aws(&endpoint);
+        let sample = crate::data::repo().join("sample-data/binance");
+        import.args(["-q", "--data-dir", &s3_data, "data", "import", "freqtrade"]).arg(&sample).args(["--exchange", "binance"]);
+        import.arg("--markets").arg(sample.join("markets.json"));
+        crate::aws::ok(import, "import into the data bucket");
+    }
+    // The reference: the CLI's own backtest of the same request, on the same S3 candles.
+    let cli = cli_reference_export_with(crate::aws::on_aws(&endpoint), data, tmp.path());
     assert!(cli["trades"].as_array().is_some_and(|t| !t.is_empty()));
 
-    let bucket = format!("tradai-test-results-{suffix}");
-    crate::aws::create_bucket(&endpoint, &bucket);
-    let mut envs = aws_env(&endpoint);
-    envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
+    let tracking = tmp.path().join("tracking");
+    envs.extend([
+        ("DYNAMODB_TABLE_NAME", table.clone()),
+        // A bare bucket name: the artifacts go under `results/`.
+        ("S3_RESULTS_BUCKET", results_bucket.clone()),
+        // One embedded tracker for the API and the workers (an MLflow server in production).
+        ("TRADAI_TRACKING__URI", tracking.display().to_string()),
+    ]);
+    let api_state = tmp.path().join("api-state");
     let mut up_envs = envs.clone();
-    up_envs.extend([("EXECUTOR_MODE", "sqs".to_owned()), ("BACKEND_BACKTEST_QUEUE_URL", queue.clone())]);
-    // The workers copy every finished job's artifacts to the results bucket.
-    envs.push(("TRADAI_RESULTS_BUCKET", bucket.clone()));
+    up_envs.extend([
+        ("EXECUTOR_MODE", "sqs".to_owned()),
+        ("BACKEND_BACKTEST_QUEUE_URL", queue.clone()),
+        ("TRADAI_STATE_DIR", api_state.display().to_string()),
+    ]);
     let up_envs: Vec<(&str, &str)> = up_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let up = Up::start(&data, &up_envs);
+    let up = Up::start_at(data.as_os_str(), tmp.path().join("up.log"), &up_envs);
     assert!(up.log().contains("remote executor"), "{}", up.log());
 
-    let mut doomed = Worker::start(&data, &queue, &envs, "worker-a");
-    let survivor = Worker::start(&data, &queue, &envs, "worker-b");
+    let worker_envs = |name: &str| {
+        let mut e = envs.clone();
+        e.push(("TRADAI_STATE_DIR", tmp.path().join(format!("{name}-state")).display().to_string()));
+        e
+    };
+    let mut doomed = Worker::start(data, &queue, &worker_envs("worker-a"), tmp.path().join("worker-a.log"));
+    let survivor = Worker::start(data, &queue, &worker_envs("worker-b"), tmp.path().join("worker-b.log"));
     let started = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..JOBS {
@@ -172,18 +206,36 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     assert_eq!(repo.get(&killed_job).unwrap().attempts, 2, "the killed job completed on its second attempt");
     assert_eq!(finals[&killed_job]["attempts"], 2);
 
+    // backend-api ran none of the jobs, so it reads their results from the results bucket.
+    assert!(!api_state.join("results").exists(), "the API's state dir holds no results");
     // The same trades as the CLI, for every job (the re-run one included).
     for id in &ids {
         assert_eq!(api_trades(&up.backend, id), cli["trades"], "job {id}");
     }
     // The exports are in the results bucket, with the CLI's trades.
     for id in &ids {
-        let export =
-            get_object(&endpoint, &bucket, &format!("results/{id}/export.json")).unwrap_or_else(|| panic!("no export of {id} in S3"));
+        let export = get_object(&endpoint, &results_bucket, &format!("results/{id}/export.json"))
+            .unwrap_or_else(|| panic!("no export of {id} in S3"));
         let export: serde_json::Value = serde_json::from_slice(&export).unwrap();
         assert_eq!(export["trades"], cli["trades"], "export of {id} in S3");
-        assert!(get_object(&endpoint, &bucket, &format!("results/{id}/equity.svg")).is_some_and(|svg| svg.starts_with(b"<svg")));
+        assert!(get_object(&endpoint, &results_bucket, &format!("results/{id}/equity.svg")).is_some_and(|svg| svg.starts_with(b"<svg")));
+        assert!(get_object(&endpoint, &results_bucket, &format!("results/{id}/report.txt")).is_some());
     }
+    // Every job is one tracked run, logged by the worker that finished it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tracked = loop {
+        let mut c = tradai();
+        c.env("TRADAI_TRACKING__URI", &tracking).args(["runs", "list", "--experiment", "backtests/EmaCross", "--max", "100", "--json"]);
+        let out = c.output().unwrap();
+        let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let jobs: Vec<String> = runs.iter().filter_map(|r| r["tags"]["tradai.job_id"].as_str().map(str::to_owned)).collect();
+        if jobs.len() >= JOBS || Instant::now() > deadline {
+            break jobs;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(tracked.len(), JOBS, "one run per job: {tracked:?}");
+    assert_eq!(tracked.iter().cloned().collect::<BTreeSet<_>>(), want.iter().cloned().collect::<BTreeSet<_>>());
     // Nothing left on the queue.
     let q = tradai_aws::SqsJobQueue::connect(&queue, &overrides, tradai_aws::QueueTiming::default()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -194,29 +246,6 @@ fn sqs_workers_complete_every_job_once_when_one_is_killed() {
     assert_eq!(repo.count_by_status().unwrap(), vec![(JobStatus::Completed, JOBS)]);
     drop(survivor);
     drop(up);
-}
-
-/// An object of the emulator's S3 (through object_store's client with the test's dummy
-/// credentials); `None` when it is not there.
-fn get_object(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    use object_store::ObjectStoreExt;
-    let s3 = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(endpoint)
-        .with_allow_http(true)
-        .with_bucket_name(bucket)
-        .with_region("us-east-1")
-        .with_access_key_id("tradai-test")
-        .with_secret_access_key("tradai-test")
-        .build()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        match s3.get(&object_store::path::Path::from(key)).await {
-            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => panic!("reading s3://{bucket}/{key}: {e}"),
-        }
-    })
 }
 
 /// A missing queue stops `tradai worker` and the backend's start-up with its URL.
@@ -313,8 +342,21 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     import_sample(&data);
+    // The container's candles are on S3 and its state on its own disk; the backend reads the
+    // job's results from the results bucket.
+    let bucket = format!("tradai-test-sfn-{suffix}");
+    crate::aws::create_bucket(&endpoint, &bucket);
+    let s3_data = format!("s3://{bucket}/candles");
+    {
+        let mut import = crate::aws::on_aws(&endpoint);
+        let sample = crate::data::repo().join("sample-data/binance");
+        import.args(["-q", "--data-dir", &s3_data, "data", "import", "freqtrade"]).arg(&sample).args(["--exchange", "binance"]);
+        import.arg("--markets").arg(sample.join("markets.json"));
+        crate::aws::ok(import, "import into S3");
+    }
     let mut envs = aws_env(&endpoint);
     envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
+    envs.push(("TRADAI_RESULTS_BUCKET", format!("s3://{bucket}/results")));
     let mut up_envs = envs.clone();
     up_envs.extend([("EXECUTOR_MODE", "stepfunctions".to_owned()), ("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN", machine.clone())]);
     let up_envs: Vec<(&str, &str)> = up_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -338,7 +380,7 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
     // What the RunBacktest task runs.
     let container = |strategy: &str| {
         let mut c = tradai();
-        c.arg("--data-dir").arg(&data).args(["strategy-container", "--json"]);
+        c.args(["--data-dir", &s3_data, "strategy-container", "--json"]).env("TRADAI_STATE_DIR", tmp.path().join("container-state"));
         for (k, v) in &envs {
             c.env(k, v);
         }
@@ -354,6 +396,8 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
     assert_eq!((printed["status"].as_str(), printed["attempts"].as_u64()), (Some("COMPLETED"), Some(1)));
     let done = wait_final(&up.backend, &id, Duration::from_secs(30));
     assert_eq!(done["status"], "COMPLETED");
+    // The backend has no local copy: the trades come from the results bucket.
+    assert!(!data.join("_tradai/results").join(&id).exists());
     assert!(api_trades(&up.backend, &id).as_array().is_some_and(|t| !t.is_empty()));
     // A second task for the same job (ECS may start one twice) runs nothing.
     let again = container("EmaCross");

@@ -28,6 +28,8 @@ fn common_env(d: &Deployment) -> Vec<(&'static str, Value)> {
     vec![
         ("ENVIRONMENT", json!(d.env().as_str())),
         ("TRADAI_DATA_DIR", json!({ "Fn::Join": ["", ["s3://", ex("DataBucket"), "/data"]] })),
+        // Every job's artifacts, whichever task ran it; backend-api reads them back from here.
+        ("S3_RESULTS_BUCKET", ex("ResultsBucket")),
         ("DYNAMODB_TABLE_NAME", ex("TableName")),
         ("BACKEND_BACKTEST_QUEUE_URL", ex("QueueUrl")),
         ("SNS_ALERTS_TOPIC_ARN", ex("AlertsTopicArn")),
