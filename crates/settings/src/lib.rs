@@ -95,6 +95,35 @@ impl Default for ExchangeSettings {
     }
 }
 
+/// The exchange's account keys: `[exchange]` as a table (`exchange = "binance"` still names
+/// only the default exchange). Keys come from `api_key` / `api_secret`
+/// (`TRADAI_EXCHANGE__API_KEY`, `TRADAI_EXCHANGE__API_SECRET`), else from `key_file`, else
+/// from the older `binance.api_key` / `binance.api_secret`; see
+/// [`Settings::exchange_credentials`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeKeys {
+    /// API key.
+    pub api_key: Secret,
+    /// API secret.
+    pub api_secret: Secret,
+    /// A TOML file holding `api_key = "..."` and `api_secret = "..."` (kept out of the
+    /// config file and the environment; readable by the node's user only).
+    pub key_file: String,
+}
+
+/// The account keys a node signs with, and where they came from (for messages: never the
+/// keys themselves).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    /// API key.
+    pub api_key: Secret,
+    /// API secret.
+    pub api_secret: Secret,
+    /// `exchange.api_key`, `exchange.key_file <path>` or `binance.api_key`.
+    pub source: String,
+}
+
 /// Bybit endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -274,8 +303,11 @@ pub struct Settings {
     /// endpoints read them back from it when this machine has no copy. Empty: none. Also
     /// `TRADAI_RESULTS_BUCKET` or the seeds' `S3_RESULTS_BUCKET`.
     pub results_bucket: String,
-    /// Default exchange.
+    /// Default exchange: `exchange = "binance"`, or the `name` of an `[exchange]` table.
     pub exchange: String,
+    /// The account keys of the `[exchange]` table (its other keys than `name`).
+    #[serde(skip)]
+    pub exchange_keys: ExchangeKeys,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
@@ -308,6 +340,7 @@ impl Default for Settings {
             state_dir: String::new(),
             results_bucket: String::new(),
             exchange: "binance".into(),
+            exchange_keys: ExchangeKeys::default(),
             log_format: LogFormat::Human,
             log_level: "info".into(),
             binance: ExchangeSettings::default(),
@@ -368,6 +401,14 @@ pub enum SettingsError {
         /// Why.
         reason: String,
     },
+    /// The exchange key file could not be used (its content is never quoted).
+    #[error("exchange.key_file {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Where each layer comes from. Built by the entry point from its flags.
@@ -397,7 +438,12 @@ impl Settings {
     /// # Errors
     /// [`SettingsError`] naming the file, variable or key that is wrong.
     pub fn load(src: &SettingsSources) -> Result<Self, SettingsError> {
-        let defaults = serde_json::to_value(Self::default()).map_err(|e| invalid("defaults", &e))?;
+        let mut defaults = serde_json::to_value(Self::default()).map_err(|e| invalid("defaults", &e))?;
+        // While layering, `exchange` is always the table, so that `TRADAI_EXCHANGE__API_KEY`
+        // finds its slot and a later `exchange = "bybit"` keeps the keys of another layer.
+        let keys = serde_json::to_value(ExchangeKeys::default()).map_err(|e| invalid("defaults", &e))?;
+        exchange_as_table(&mut defaults);
+        merge_json(&mut defaults, serde_json::json!({ "exchange": keys }));
         let mut tree = defaults.clone();
         // Secrets serialise masked; the default tree must hold real (empty) values.
         unmask_defaults(&mut tree);
@@ -410,7 +456,8 @@ impl Settings {
             let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
             let parsed: toml::Value =
                 toml::from_str(&text).map_err(|e| SettingsError::Toml { path: path.clone(), message: e.message().to_owned() })?;
-            let as_json = serde_json::to_value(parsed).map_err(|e| invalid("tradai.toml", &e))?;
+            let mut as_json = serde_json::to_value(parsed).map_err(|e| invalid("tradai.toml", &e))?;
+            exchange_as_table(&mut as_json);
             merge_json(&mut tree, as_json);
             check(&tree, "tradai.toml")?;
         }
@@ -429,7 +476,7 @@ impl Settings {
             if matches!(rest, "CONFIG" | "API_URL") || rest.is_empty() {
                 continue;
             }
-            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let path = exchange_name_path(rest.split("__").map(str::to_lowercase).collect());
             let shown = if path.last().is_some_and(|k| SECRET_KEYS.contains(&k.as_str())) { "********".to_owned() } else { raw.clone() };
             let Some(slot) = lookup(&defaults, &path) else {
                 // Unknown TRADAI_* variables belong to other tools (or later versions): ignore them.
@@ -441,20 +488,68 @@ impl Settings {
         check(&tree, "environment")?;
 
         for (key, raw) in &src.flags {
-            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let path = exchange_name_path(key.split('.').map(str::to_owned).collect());
             let slot = lookup(&defaults, &path)
                 .ok_or_else(|| SettingsError::Invalid { layer: "flags".into(), message: format!("unknown setting '{key}'") })?;
             let v = typed_value(slot, raw)
                 .map_err(|reason| SettingsError::Invalid { layer: "flags".into(), message: format!("{key}={raw}: {reason}") })?;
             set(&mut tree, &path, v);
         }
-        serde_json::from_value(tree).map_err(|e| invalid("flags", &e))
+        finish(tree).map_err(|e| invalid("flags", &e))
+    }
+
+    /// The exchange account keys: `exchange.api_key` / `exchange.api_secret` when either is
+    /// set, else the keys in `exchange.key_file`, else the older `binance.api_key` /
+    /// `binance.api_secret`; `None` when none is set. The keys are never part of an error.
+    ///
+    /// # Errors
+    /// [`SettingsError::KeyFile`] when the key file cannot be read or lacks a key.
+    pub fn exchange_credentials(&self) -> Result<Option<Credentials>, SettingsError> {
+        let k = &self.exchange_keys;
+        if k.api_key.is_set() || k.api_secret.is_set() {
+            return Ok(Some(Credentials {
+                api_key: k.api_key.clone(),
+                api_secret: k.api_secret.clone(),
+                source: "exchange.api_key".into(),
+            }));
+        }
+        if !k.key_file.trim().is_empty() {
+            let path = k.key_file.trim();
+            let fail = |reason: String| SettingsError::KeyFile { path: path.to_owned(), reason };
+            let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it ({})", e.kind())))?;
+            // The parser's message may quote the file, and so a key: only the shape is said.
+            let keys: toml::Table =
+                toml::from_str(&text).map_err(|_| fail("is not TOML of the form api_key = \"...\" / api_secret = \"...\"".into()))?;
+            let get = |name: &str| match keys.get(name) {
+                Some(toml::Value::String(v)) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+                _ => Err(fail(format!("has no {name} string"))),
+            };
+            return Ok(Some(Credentials {
+                api_key: get("api_key")?,
+                api_secret: get("api_secret")?,
+                source: format!("exchange.key_file {path}"),
+            }));
+        }
+        let b = &self.binance;
+        if b.api_key.is_set() || b.api_secret.is_set() {
+            return Ok(Some(Credentials {
+                api_key: b.api_key.clone(),
+                api_secret: b.api_secret.clone(),
+                source: "binance.api_key".into(),
+            }));
+        }
+        Ok(None)
     }
 
     /// The settings as JSON with every secret replaced by `********`.
     #[must_use]
     pub fn masked(&self) -> Value {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let (Some(m), Ok(keys)) = (v.as_object_mut(), serde_json::to_value(&self.exchange_keys)) {
+            let mut table = serde_json::json!({ "name": self.exchange });
+            merge_json(&mut table, keys);
+            m.insert("exchange".into(), table);
+        }
         // A tracking URI may carry basic-auth credentials (`http://user:pass@host`).
         if let Some(uri) = v.pointer_mut("/tracking/uri") {
             if let Some(s) = uri.as_str() {
@@ -511,7 +606,39 @@ fn invalid(layer: &str, e: &serde_json::Error) -> SettingsError {
 }
 
 fn check(tree: &Value, layer: &str) -> Result<(), SettingsError> {
-    serde_json::from_value::<Settings>(tree.clone()).map(|_| ()).map_err(|e| invalid(layer, &e))
+    finish(tree.clone()).map(|_| ()).map_err(|e| invalid(layer, &e))
+}
+
+/// `exchange = "bybit"` → `[exchange] name = "bybit"`, the shape layering works on.
+fn exchange_as_table(tree: &mut Value) {
+    if let Some(slot) = tree.get_mut("exchange") {
+        if let Value::String(name) = slot {
+            *slot = serde_json::json!({ "name": std::mem::take(name) });
+        }
+    }
+}
+
+/// `exchange` set on its own (`TRADAI_EXCHANGE=bybit`, a flag) is the table's `name`.
+fn exchange_name_path(mut path: Vec<String>) -> Vec<String> {
+    if path.len() == 1 && path[0] == "exchange" {
+        path.push("name".into());
+    }
+    path
+}
+
+/// The layered tree as settings: the `[exchange]` table split into the default exchange's
+/// name and its keys.
+fn finish(mut tree: Value) -> Result<Settings, serde_json::Error> {
+    let mut keys = ExchangeKeys::default();
+    if let Some(Value::Object(table)) = tree.get_mut("exchange") {
+        let name = table.remove("name").unwrap_or_else(|| Value::String("binance".into()));
+        let rest = Value::Object(std::mem::take(table));
+        keys = serde_json::from_value(rest).map_err(|e| <serde_json::Error as serde::de::Error>::custom(format!("exchange: {e}")))?;
+        tree["exchange"] = name;
+    }
+    let mut s: Settings = serde_json::from_value(tree)?;
+    s.exchange_keys = keys;
+    Ok(s)
 }
 
 fn unmask_defaults(v: &mut Value) {
@@ -676,6 +803,60 @@ mod tests {
         assert!(!shown.contains("abc123supersecret"));
         assert!(shown.contains("********"));
         assert!(!format!("{s:?}").contains("abc123supersecret"));
+    }
+
+    #[test]
+    fn exchange_is_a_name_or_a_table_with_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tradai.toml");
+        // The old form: a name only.
+        std::fs::write(&f, "exchange = \"bybit\"\n").unwrap();
+        let s =
+            Settings::load(&src(Some(f.clone()), &[("TRADAI_EXCHANGE__API_KEY", "k-env"), ("TRADAI_EXCHANGE__API_SECRET", "s-env")], &[]))
+                .unwrap();
+        assert_eq!(s.exchange, "bybit", "keys from the environment keep the file's name");
+        let c = s.exchange_credentials().unwrap().unwrap();
+        assert_eq!((c.api_key.expose(), c.api_secret.expose(), c.source.as_str()), ("k-env", "s-env", "exchange.api_key"));
+        // The table form, and the name set on its own from the environment.
+        std::fs::write(&f, "[exchange]\nname = \"binance\"\napi_key = \"k-file\"\napi_secret = \"s-file\"\n").unwrap();
+        let s = Settings::load(&src(Some(f.clone()), &[("TRADAI_EXCHANGE", "bybit")], &[])).unwrap();
+        assert_eq!(s.exchange, "bybit");
+        assert_eq!(s.exchange_credentials().unwrap().unwrap().api_secret.expose(), "s-file");
+        let shown = s.masked();
+        assert_eq!(shown["exchange"]["name"], "bybit");
+        assert_eq!(shown["exchange"]["api_secret"], "********");
+        assert!(!shown.to_string().contains("s-file") && !format!("{s:?}").contains("s-file"));
+        // Flags name it too; an unknown key of the table is named.
+        assert_eq!(Settings::load(&src(Some(f.clone()), &[], &[("exchange", "binance")])).unwrap().exchange, "binance");
+        std::fs::write(&f, "[exchange]\napi_kye = \"x\"\n").unwrap();
+        let e = Settings::load(&src(Some(f), &[], &[])).unwrap_err().to_string();
+        assert!(e.contains("api_kye") && e.contains("tradai.toml"), "{e}");
+    }
+
+    #[test]
+    fn keys_come_from_a_key_file_or_the_old_binance_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys.toml");
+        std::fs::write(&keys, "api_key = \"k-kf\"\napi_secret = \"s-kf\"\n").unwrap();
+        let kf = keys.to_str().unwrap();
+        let s = Settings::load(&src(None, &[("TRADAI_EXCHANGE__KEY_FILE", kf), ("TRADAI_BINANCE__API_KEY", "old")], &[])).unwrap();
+        let c = s.exchange_credentials().unwrap().unwrap();
+        assert_eq!((c.api_key.expose(), c.api_secret.expose()), ("k-kf", "s-kf"));
+        assert_eq!(c.source, format!("exchange.key_file {kf}"));
+        // The older keys still work when nothing newer is set.
+        let s = Settings::load(&src(None, &[("TRADAI_BINANCE__API_KEY", "k-old"), ("TRADAI_BINANCE__API_SECRET", "s-old")], &[])).unwrap();
+        assert_eq!(s.exchange_credentials().unwrap().unwrap().source, "binance.api_key");
+        assert_eq!(Settings::load(&src(None, &[], &[])).unwrap().exchange_credentials().unwrap(), None);
+        // A broken or incomplete key file is named, its content never quoted.
+        std::fs::write(&keys, "api_key = s3cr3t-broken\n").unwrap();
+        let s = Settings::load(&src(None, &[("TRADAI_EXCHANGE__KEY_FILE", kf)], &[])).unwrap();
+        let e = s.exchange_credentials().unwrap_err().to_string();
+        assert!(e.contains(kf) && !e.contains("s3cr3t"), "{e}");
+        std::fs::write(&keys, "api_key = \"s3cr3t\"\n").unwrap();
+        let e = s.exchange_credentials().unwrap_err().to_string();
+        assert!(e.contains("api_secret") && !e.contains("s3cr3t"), "{e}");
+        let s = Settings::load(&src(None, &[("TRADAI_EXCHANGE__KEY_FILE", "/nonexistent/keys.toml")], &[])).unwrap();
+        assert!(s.exchange_credentials().unwrap_err().to_string().contains("/nonexistent/keys.toml"));
     }
 
     #[test]

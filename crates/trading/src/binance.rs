@@ -1,15 +1,22 @@
-//! The live broker for Binance spot: signed REST orders that are never placed twice.
+//! The live broker for Binance spot and USDT-M futures: signed REST orders that are never
+//! placed twice.
 //!
-//! Every request is signed (HMAC-SHA256 of the query with the API secret, `recvWindow`,
-//! `timestamp` corrected by the measured server-time offset). An order carries the
-//! `newClientOrderId` the node derived from its trade and purpose, so before sending it (a
+//! One implementation for both markets ([`BinanceMarket`] picks the paths and the few fields
+//! that differ). Every request is signed (HMAC-SHA256 of the query with the API secret,
+//! `recvWindow`, `timestamp` corrected by the measured server-time offset). An order carries
+//! the `newClientOrderId` the node derived from its trade and purpose, so before sending it (a
 //! restarted node decides the same orders again) and when a response is lost (timeout,
-//! connection cut, 5xx) the broker asks `GET /api/v3/order?origClientOrderId=`: an order the
-//! venue has is taken as it is, and only an order it does not have (`-2013`) is sent. Rejections (`-2010`, `-1013`, `-2019`, `-1022`) are returned with
-//! their code, never retried; `-1021` (timestamp outside the window) re-measures the clock
-//! once; 429/418 wait `Retry-After`. Price and amount are brought onto the symbol's
-//! `PRICE_FILTER` / `LOT_SIZE` grid and checked against `NOTIONAL` before sending. A LIMIT
-//! order not filled within the timeout is cancelled and reported with what did fill.
+//! connection cut, 5xx) the broker asks `GET .../order?origClientOrderId=`: an order the
+//! venue has is taken as it is, and only an order it does not have (`-2013`) is sent.
+//! Rejections (`-2010`, `-1013`, `-2019`, `-1022`) are returned with their code, never
+//! retried; `-1021` (timestamp outside the window) re-measures the clock once; 429/418 wait
+//! `Retry-After`. Price and amount are brought onto the symbol's `PRICE_FILTER` / `LOT_SIZE`
+//! grid and checked against `NOTIONAL` / `MIN_NOTIONAL` before sending. A LIMIT entry not
+//! filled within the timeout is cancelled and reported with what did fill.
+//!
+//! Futures orders are one-way (`positionSide=BOTH`), exits `reduceOnly`; an entry's leverage
+//! is set (`POST /fapi/v1/leverage`) before it is sent, and fills' commissions come from
+//! `GET /fapi/v1/userTrades` (a futures order answer carries none).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,6 +27,7 @@ use tradai_core::Pair;
 
 use crate::broker::{Broker, BrokerError};
 use crate::order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+use crate::reconcile::{Holdings, VenueAccount, VenueOpenOrder};
 
 /// HMAC-SHA256 (RFC 2104) of `msg` under `key`, as lowercase hex: Binance's `signature`.
 #[must_use]
@@ -40,10 +48,38 @@ pub fn sign(key: &[u8], msg: &[u8]) -> String {
     outer.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Which Binance market the broker trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinanceMarket {
+    /// Spot (`/api/v3`).
+    Spot,
+    /// USDT-margined perpetual futures (`/fapi`), one-way positions.
+    UsdtFutures,
+}
+
+impl BinanceMarket {
+    /// The REST path of `endpoint` (`order`, `time`, ...) in this market.
+    fn path(self, endpoint: &str) -> String {
+        match self {
+            Self::Spot => format!("/api/v3/{endpoint}"),
+            Self::UsdtFutures => format!("/fapi/v1/{endpoint}"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Spot => "binance spot",
+            Self::UsdtFutures => "binance usdt-m futures",
+        }
+    }
+}
+
 /// How the broker talks to the venue.
 #[derive(Debug, Clone)]
 pub struct BinanceConfig {
-    /// REST base URL (`https://api.binance.com`, a testnet, a fake).
+    /// Spot or USDT-M futures.
+    pub market: BinanceMarket,
+    /// REST base URL (`https://api.binance.com`, `https://fapi.binance.com`, a testnet, a fake).
     pub base_url: String,
     /// API key (sent as `X-MBX-APIKEY`; never logged).
     pub api_key: String,
@@ -65,10 +101,11 @@ pub struct BinanceConfig {
 }
 
 impl BinanceConfig {
-    /// Binance's defaults for `base_url` and the keys.
+    /// A spot broker's config with Binance's defaults for everything but `base_url` and the keys.
     #[must_use]
     pub fn new(base_url: &str, api_key: &str, api_secret: &str) -> Self {
         Self {
+            market: BinanceMarket::Spot,
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
             api_secret: api_secret.to_owned(),
@@ -80,11 +117,17 @@ impl BinanceConfig {
             max_rate_limit_wait: Duration::from_secs(60),
         }
     }
+
+    /// The same for USDT-M futures.
+    #[must_use]
+    pub fn futures(base_url: &str, api_key: &str, api_secret: &str) -> Self {
+        Self { market: BinanceMarket::UsdtFutures, ..Self::new(base_url, api_key, api_secret) }
+    }
 }
 
 impl std::fmt::Display for BinanceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "binance spot at {}", self.base_url)
+        write!(f, "{} at {}", self.market.name(), self.base_url)
     }
 }
 
@@ -97,7 +140,7 @@ pub struct SymbolFilters {
     pub step_size: f64,
     /// `LOT_SIZE.minQty`.
     pub min_qty: f64,
-    /// `NOTIONAL.minNotional` (or `MIN_NOTIONAL`).
+    /// `NOTIONAL.minNotional` (or `MIN_NOTIONAL`; futures: `MIN_NOTIONAL.notional`).
     pub min_notional: f64,
 }
 
@@ -108,19 +151,32 @@ struct ApiError {
     msg: String,
 }
 
-/// An order as the venue reports it.
-#[derive(Debug, Deserialize)]
+/// An order as the venue reports it (spot and futures spell a few fields differently).
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VenueOrder {
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    order_id: i64,
+    #[serde(default)]
+    client_order_id: String,
+    #[serde(default)]
+    side: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    orig_qty: String,
     status: String,
     #[serde(default)]
     executed_qty: String,
-    #[serde(default)]
+    #[serde(default, alias = "cumQuote")]
     cummulative_quote_qty: String,
     #[serde(default)]
     fills: Vec<VenueFill>,
 }
 
+/// A fill of a spot order answer, or a futures `userTrades` row.
 #[derive(Debug, Deserialize)]
 struct VenueFill {
     commission: String,
@@ -141,20 +197,23 @@ enum Answer {
     Lost(String),
 }
 
-/// Binance spot orders.
-pub struct BinanceSpotBroker {
+/// Binance orders, spot or USDT-M futures.
+pub struct BinanceBroker {
     cfg: BinanceConfig,
     http: reqwest::Client,
     rt: tokio::runtime::Runtime,
     offset_ms: i64,
     filters: HashMap<String, SymbolFilters>,
+    /// The leverage set per futures symbol by this broker.
+    leverage: HashMap<String, u32>,
     /// Log of what happened to orders (rejections, lookups, cancels), for the node's log.
     pub events: Vec<String>,
 }
 
-impl std::fmt::Debug for BinanceSpotBroker {
+impl std::fmt::Debug for BinanceBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BinanceSpotBroker")
+        f.debug_struct("BinanceBroker")
+            .field("market", &self.cfg.market)
             .field("base_url", &self.cfg.base_url)
             .field("offset_ms", &self.offset_ms)
             .finish_non_exhaustive()
@@ -169,6 +228,15 @@ fn unavailable(cid: &str, msg: impl Into<String>) -> BrokerError {
     BrokerError::Unavailable { client_order_id: cid.to_owned(), source: msg.into().into() }
 }
 
+fn rejected(cid: &str, err: &ApiError, status: u16) -> BrokerError {
+    BrokerError::Rejected { client_order_id: cid.to_owned(), reason: format!("{} {} (http {status})", err.code, err.msg) }
+}
+
+/// A number the venue sent as text (0 when absent).
+fn num(x: &serde_json::Value) -> f64 {
+    x.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| x.as_f64()).unwrap_or(0.0)
+}
+
 /// `x` on the grid of `step`, rounded down (amounts, and prices of buys) or to nearest
 /// (prices), in decimal digits of the step so that `0.1 + 0.2` style errors do not leak.
 fn to_grid(x: f64, step: f64, nearest: bool) -> f64 {
@@ -181,7 +249,7 @@ fn to_grid(x: f64, step: f64, nearest: bool) -> f64 {
     format!("{:.*}", decimals, n * step).parse().unwrap_or(n * step)
 }
 
-impl BinanceSpotBroker {
+impl BinanceBroker {
     /// A broker; measures the server-time offset.
     ///
     /// # Errors
@@ -189,9 +257,15 @@ impl BinanceSpotBroker {
     pub fn connect(cfg: BinanceConfig) -> Result<Self, BrokerError> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| unavailable("-", e.to_string()))?;
         let http = reqwest::Client::builder().timeout(cfg.timeout).build().map_err(|e| unavailable("-", e.to_string()))?;
-        let mut b = Self { cfg, http, rt, offset_ms: 0, filters: HashMap::new(), events: Vec::new() };
+        let mut b = Self { cfg, http, rt, offset_ms: 0, filters: HashMap::new(), leverage: HashMap::new(), events: Vec::new() };
         b.sync_time()?;
         Ok(b)
+    }
+
+    /// The market traded.
+    #[must_use]
+    pub fn market(&self) -> BinanceMarket {
+        self.cfg.market
     }
 
     /// The measured `server time - local time`, ms.
@@ -200,13 +274,13 @@ impl BinanceSpotBroker {
         self.offset_ms
     }
 
-    /// Re-measures the server-time offset (`GET /api/v3/time`, halfway through the round trip).
+    /// Re-measures the server-time offset (`GET .../time`, halfway through the round trip).
     ///
     /// # Errors
     /// [`BrokerError::Unavailable`].
     pub fn sync_time(&mut self) -> Result<(), BrokerError> {
         let t0 = now_ms();
-        let v = match self.request(reqwest::Method::GET, "/api/v3/time", "", false) {
+        let v = match self.request(reqwest::Method::GET, &self.cfg.market.path("time"), "", false) {
             Answer::Ok(v) => v,
             Answer::Api { err, .. } => return Err(unavailable("-", format!("server time: {} {}", err.code, err.msg))),
             Answer::RateLimited(_) => return Err(unavailable("-", "server time: rate limited")),
@@ -218,13 +292,21 @@ impl BinanceSpotBroker {
         Ok(())
     }
 
-    /// Whether the venue accepts the keys: a signed `GET /api/v3/account`. `Ok(Err(reason))`
-    /// when it refused them (the code and message, never the key).
+    /// The account endpoint: `/api/v3/account` or `/fapi/v2/account`.
+    fn account_path(&self) -> &'static str {
+        match self.cfg.market {
+            BinanceMarket::Spot => "/api/v3/account",
+            BinanceMarket::UsdtFutures => "/fapi/v2/account",
+        }
+    }
+
+    /// Whether the venue accepts the keys: a signed account call. `Ok(Err(reason))` when it
+    /// refused them (the code and message, never the key).
     ///
     /// # Errors
     /// [`BrokerError::Unavailable`] when the venue did not answer.
     pub fn check_account(&mut self) -> Result<Result<(), String>, BrokerError> {
-        match self.request(reqwest::Method::GET, "/api/v3/account", "", true) {
+        match self.request(reqwest::Method::GET, self.account_path(), "", true) {
             Answer::Ok(_) => Ok(Ok(())),
             Answer::Api { status, err } => Ok(Err(format!("http {status}: {} {}", err.code, err.msg))),
             Answer::RateLimited(_) => Err(unavailable("-", "account: rate limited")),
@@ -232,7 +314,7 @@ impl BinanceSpotBroker {
         }
     }
 
-    /// The symbol's filters (`GET /api/v3/exchangeInfo?symbol=`), cached.
+    /// The symbol's filters (`GET .../exchangeInfo`), cached.
     ///
     /// # Errors
     /// [`BrokerError::Unavailable`], or [`BrokerError::Rejected`] for an unknown symbol.
@@ -240,23 +322,24 @@ impl BinanceSpotBroker {
         if let Some(f) = self.filters.get(symbol) {
             return Ok(*f);
         }
-        let v = match self.request(reqwest::Method::GET, "/api/v3/exchangeInfo", &format!("symbol={symbol}"), false) {
-            Answer::Ok(v) => v,
-            Answer::Api { err, .. } => {
-                return Err(BrokerError::Rejected { client_order_id: "-".into(), reason: format!("{} {} ({symbol})", err.code, err.msg) })
+        // Spot answers one symbol; futures always answer all of them.
+        let query = if self.cfg.market == BinanceMarket::Spot { format!("symbol={symbol}") } else { String::new() };
+        let v = self.read(reqwest::Method::GET, &self.cfg.market.path("exchangeInfo"), &query, false, "-", None)?.unwrap_or_default();
+        let info = v["symbols"].as_array().and_then(|all| all.iter().find(|s| s["symbol"].as_str() == Some(symbol))).ok_or_else(|| {
+            BrokerError::Rejected {
+                client_order_id: "-".into(),
+                reason: format!("-1121 Invalid symbol ({symbol} not listed on {})", self.cfg.market.name()),
             }
-            Answer::RateLimited(_) | Answer::Lost(_) => return Err(unavailable("-", format!("exchangeInfo of {symbol} unavailable"))),
-        };
+        })?;
         let mut f = SymbolFilters { tick_size: 0.0, step_size: 0.0, min_qty: 0.0, min_notional: 0.0 };
-        let num = |x: &serde_json::Value| x.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-        for flt in v["symbols"][0]["filters"].as_array().into_iter().flatten() {
+        for flt in info["filters"].as_array().into_iter().flatten() {
             match flt["filterType"].as_str() {
                 Some("PRICE_FILTER") => f.tick_size = num(&flt["tickSize"]),
                 Some("LOT_SIZE") => {
                     f.step_size = num(&flt["stepSize"]);
                     f.min_qty = num(&flt["minQty"]);
                 }
-                Some("NOTIONAL" | "MIN_NOTIONAL") => f.min_notional = num(&flt["minNotional"]),
+                Some("NOTIONAL" | "MIN_NOTIONAL") => f.min_notional = num(&flt["minNotional"]).max(num(&flt["notional"])),
                 _ => {}
             }
         }
@@ -309,24 +392,44 @@ impl BinanceSpotBroker {
         })
     }
 
-    /// Looks an order up by its client id: `Ok(None)` when the venue does not have it.
-    fn lookup(&mut self, symbol: &str, cid: &str) -> Result<Option<VenueOrder>, BrokerError> {
+    /// A request that changes nothing the node cannot ask again about (reads, cancels,
+    /// leverage), through lost answers, rate limits and one clock re-measure. `Ok(None)` when
+    /// the venue answered the `absent` code (an order it does not have).
+    fn read(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        query: &str,
+        signed: bool,
+        cid: &str,
+        absent: Option<i64>,
+    ) -> Result<Option<serde_json::Value>, BrokerError> {
+        let mut synced = false;
         for _ in 0..self.cfg.max_attempts {
-            match self.request(reqwest::Method::GET, "/api/v3/order", &format!("symbol={symbol}&origClientOrderId={cid}"), true) {
-                Answer::Ok(v) => return serde_json::from_value(v).map(Some).map_err(|e| unavailable(cid, format!("order answer: {e}"))),
-                Answer::Api { err, .. } if err.code == -2013 => return Ok(None),
-                Answer::Api { err, .. } if err.code == -1021 => {
+            match self.request(method.clone(), path, query, signed) {
+                Answer::Ok(v) => return Ok(Some(v)),
+                Answer::Api { err, .. } if Some(err.code) == absent => return Ok(None),
+                Answer::Api { err, .. } if err.code == -1021 && !synced => {
                     self.events.push(format!("{cid}: -1021 {}; clock re-measured", err.msg));
                     self.sync_time()?;
+                    synced = true;
                 }
-                Answer::Api { err, .. } => {
-                    return Err(BrokerError::Rejected { client_order_id: cid.into(), reason: format!("{} {}", err.code, err.msg) })
+                Answer::Api { err, status } => {
+                    self.events.push(format!("{cid}: rejected {} {} (http {status}) on {path}", err.code, err.msg));
+                    return Err(rejected(cid, &err, status));
                 }
                 Answer::RateLimited(wait) => self.wait(wait, cid)?,
-                Answer::Lost(m) => self.events.push(format!("{cid}: lookup answer lost ({m}); asking again")),
+                Answer::Lost(m) => self.events.push(format!("{cid}: answer to {path} lost ({m}); asking again")),
             }
         }
-        Err(unavailable(cid, "venue unavailable while looking the order up"))
+        Err(unavailable(cid, format!("venue unavailable ({path})")))
+    }
+
+    /// Looks an order up by its client id: `Ok(None)` when the venue does not have it.
+    fn lookup(&mut self, symbol: &str, cid: &str) -> Result<Option<VenueOrder>, BrokerError> {
+        let path = self.cfg.market.path("order");
+        let v = self.read(reqwest::Method::GET, &path, &format!("symbol={symbol}&origClientOrderId={cid}"), true, cid, Some(-2013))?;
+        v.map(|v| serde_json::from_value(v).map_err(|e| unavailable(cid, format!("order answer: {e}")))).transpose()
     }
 
     fn wait(&mut self, wait: Duration, cid: &str) -> Result<(), BrokerError> {
@@ -341,8 +444,9 @@ impl BinanceSpotBroker {
     /// Sends a new order; after a lost answer, looks it up before sending again.
     fn submit(&mut self, symbol: &str, query: &str, cid: &str) -> Result<VenueOrder, BrokerError> {
         let mut synced = false;
+        let path = self.cfg.market.path("order");
         for _ in 0..self.cfg.max_attempts {
-            match self.request(reqwest::Method::POST, "/api/v3/order", query, true) {
+            match self.request(reqwest::Method::POST, &path, query, true) {
                 Answer::Ok(v) => return serde_json::from_value(v).map_err(|e| unavailable(cid, format!("order answer: {e}"))),
                 Answer::Api { err, .. } if err.code == -1021 && !synced => {
                     self.events.push(format!("{cid}: -1021 {}; clock re-measured, sending once more", err.msg));
@@ -350,9 +454,8 @@ impl BinanceSpotBroker {
                     synced = true;
                 }
                 Answer::Api { err, status } => {
-                    let reason = format!("{} {} (http {status})", err.code, err.msg);
-                    self.events.push(format!("{cid}: rejected {reason}"));
-                    return Err(BrokerError::Rejected { client_order_id: cid.into(), reason });
+                    self.events.push(format!("{cid}: rejected {} {} (http {status})", err.code, err.msg));
+                    return Err(rejected(cid, &err, status));
                 }
                 Answer::RateLimited(wait) => self.wait(wait, cid)?,
                 Answer::Lost(m) => {
@@ -367,13 +470,38 @@ impl BinanceSpotBroker {
         Err(unavailable(cid, "venue unavailable; the order was not placed"))
     }
 
-    /// Fills `order` from the venue's report.
-    fn apply(order: &mut OrderRecord, v: &VenueOrder, quote: &str) {
+    /// Sets the symbol's leverage before a futures entry, once per symbol and value.
+    fn set_leverage(&mut self, symbol: &str, leverage: f64, cid: &str) -> Result<(), BrokerError> {
+        let want = u32::try_from(leverage.round().max(1.0) as i64).unwrap_or(1);
+        if self.leverage.get(symbol) == Some(&want) {
+            return Ok(());
+        }
+        self.read(reqwest::Method::POST, "/fapi/v1/leverage", &format!("symbol={symbol}&leverage={want}"), true, cid, None)?;
+        self.events.push(format!("{cid}: leverage of {symbol} set to {want}"));
+        self.leverage.insert(symbol.to_owned(), want);
+        Ok(())
+    }
+
+    /// A futures order's fills (`GET /fapi/v1/userTrades`), for their commissions.
+    fn futures_fills(&mut self, symbol: &str, order_id: i64, cid: &str) -> Result<Vec<VenueFill>, BrokerError> {
+        let v = self.read(reqwest::Method::GET, "/fapi/v1/userTrades", &format!("symbol={symbol}&orderId={order_id}"), true, cid, None)?;
+        serde_json::from_value(v.unwrap_or_default()).map_err(|e| unavailable(cid, format!("userTrades answer: {e}")))
+    }
+
+    /// Fills `order` from the venue's report (a settled futures order's commissions asked
+    /// for first).
+    fn apply(&mut self, order: &mut OrderRecord, v: &mut VenueOrder, symbol: &str) -> Result<(), BrokerError> {
         let filled: f64 = v.executed_qty.parse().unwrap_or(0.0);
         let quote_qty: f64 = v.cummulative_quote_qty.parse().unwrap_or(0.0);
+        order.status = status_of(&v.status);
+        let settled = !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled);
+        if self.cfg.market == BinanceMarket::UsdtFutures && settled && filled > 0.0 && v.fills.is_empty() {
+            v.fills = self.futures_fills(symbol, v.order_id, &order.client_order_id)?;
+        }
         order.filled = filled;
         order.average = if filled > 0.0 { quote_qty / filled } else { 0.0 };
         // Commissions in the quote currency count as they are; in the base, at the fill price.
+        let quote = order.pair.quote().to_owned();
         order.fee = v
             .fills
             .iter()
@@ -386,24 +514,49 @@ impl BinanceSpotBroker {
                 }
             })
             .sum();
-        order.status = match v.status.as_str() {
-            "FILLED" => OrderStatus::Filled,
-            "PARTIALLY_FILLED" => OrderStatus::PartiallyFilled,
-            "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" => OrderStatus::Cancelled,
-            "REJECTED" => OrderStatus::Rejected,
-            _ => OrderStatus::Open,
-        };
+        Ok(())
+    }
+
+    /// Cancels an order by its client id; the venue's last word on it (`None` when it has
+    /// no such order, or it was settled already: `-2011`).
+    fn cancel_order(&mut self, symbol: &str, cid: &str) -> Result<Option<VenueOrder>, BrokerError> {
+        let path = self.cfg.market.path("order");
+        match self.read(reqwest::Method::DELETE, &path, &format!("symbol={symbol}&origClientOrderId={cid}"), true, cid, Some(-2011)) {
+            Ok(v) => Ok(v.and_then(|v| serde_json::from_value(v).ok())),
+            // Settled meanwhile, or unknown: the caller's lookup says which.
+            Err(BrokerError::Rejected { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// `ETH/BTC` → `ETHBTC`.
+/// The venue's order status as the node records it.
+fn status_of(s: &str) -> OrderStatus {
+    match s {
+        "FILLED" => OrderStatus::Filled,
+        "PARTIALLY_FILLED" => OrderStatus::PartiallyFilled,
+        "CANCELED" | "EXPIRED" | "EXPIRED_IN_MATCH" => OrderStatus::Cancelled,
+        "REJECTED" => OrderStatus::Rejected,
+        _ => OrderStatus::Open,
+    }
+}
+
+/// `ETH/BTC` → `ETHBTC`, `XRP/USDT:USDT` → `XRPUSDT`.
 fn symbol_of(pair: &Pair) -> String {
     format!("{}{}", pair.base(), pair.quote())
 }
 
-impl Broker for BinanceSpotBroker {
+impl Broker for BinanceBroker {
     fn name(&self) -> &str {
         "binance"
+    }
+
+    fn events(&self) -> &[String] {
+        &self.events
+    }
+
+    fn account(&mut self) -> Option<&mut dyn VenueAccount> {
+        Some(self)
     }
 
     fn place(&mut self, mut order: OrderRecord) -> Result<OrderRecord, BrokerError> {
@@ -421,7 +574,14 @@ impl Broker for BinanceSpotBroker {
             OrderSide::Buy => "BUY",
             OrderSide::Sell => "SELL",
         };
-        let query = format!("symbol={symbol}&side={side}&type=LIMIT&timeInForce=GTC&quantity={qty}&price={price}&newClientOrderId={cid}");
+        let mut query =
+            format!("symbol={symbol}&side={side}&type=LIMIT&timeInForce=GTC&quantity={qty}&price={price}&newClientOrderId={cid}");
+        if self.cfg.market == BinanceMarket::UsdtFutures {
+            query.push_str("&positionSide=BOTH");
+            if order.purpose == OrderPurpose::Exit {
+                query.push_str("&reduceOnly=true");
+            }
+        }
         // A node that restarts decides the same orders again: one the venue already has (sent
         // before the crash) is adopted, not sent a second time.
         let mut v = match self.lookup(&symbol, &cid)? {
@@ -429,10 +589,14 @@ impl Broker for BinanceSpotBroker {
                 self.events.push(format!("{cid}: already on the venue ({}); adopted", existing.status));
                 existing
             }
-            None => self.submit(&symbol, &query, &cid)?,
+            None => {
+                if let (BinanceMarket::UsdtFutures, Some(l)) = (self.cfg.market, order.leverage) {
+                    self.set_leverage(&symbol, l, &cid)?;
+                }
+                self.submit(&symbol, &query, &cid)?
+            }
         };
-        let quote = order.pair.quote().to_owned();
-        Self::apply(&mut order, &v, &quote);
+        self.apply(&mut order, &mut v, &symbol)?;
         let started = Instant::now();
         while matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
             // Freqtrade's `unfilledtimeout` for entries: the rest is cancelled and the trade
@@ -440,29 +604,87 @@ impl Broker for BinanceSpotBroker {
             // polled until the venue fills it.
             if order.purpose == OrderPurpose::Entry && started.elapsed() >= self.cfg.unfilled_timeout {
                 self.events.push(format!("{cid}: not filled within {:?}; cancelling", self.cfg.unfilled_timeout));
-                // Any other answer (-2011: filled meanwhile) is settled by the lookup below.
-                let path = format!("symbol={symbol}&origClientOrderId={cid}");
-                if let Answer::Ok(val) = self.request(reqwest::Method::DELETE, "/api/v3/order", &path, true) {
-                    if let Ok(c) = serde_json::from_value::<VenueOrder>(val) {
-                        v = c;
-                    }
+                if let Some(c) = self.cancel_order(&symbol, &cid)? {
+                    v = c;
                 }
                 if let Some(last) = self.lookup(&symbol, &cid)? {
                     v = last;
                 }
-                Self::apply(&mut order, &v, &quote);
+                self.apply(&mut order, &mut v, &symbol)?;
                 if order.status == OrderStatus::Open || order.status == OrderStatus::PartiallyFilled {
                     order.status = OrderStatus::Cancelled;
                 }
                 break;
             }
             std::thread::sleep(self.cfg.poll_every);
-            if let Some(now) = self.lookup(&symbol, &cid)? {
-                v = now;
-                Self::apply(&mut order, &v, &quote);
+            if let Some(mut now) = self.lookup(&symbol, &cid)? {
+                self.apply(&mut order, &mut now, &symbol)?;
             }
         }
         Ok(order)
+    }
+}
+
+impl VenueAccount for BinanceBroker {
+    fn open_orders(&mut self) -> Result<Vec<VenueOpenOrder>, BrokerError> {
+        let path = self.cfg.market.path("openOrders");
+        let v = self.read(reqwest::Method::GET, &path, "", true, "-", None)?.unwrap_or_default();
+        let orders: Vec<VenueOrder> = serde_json::from_value(v).map_err(|e| unavailable("-", format!("openOrders answer: {e}")))?;
+        Ok(orders
+            .into_iter()
+            .map(|o| VenueOpenOrder {
+                symbol: o.symbol,
+                client_order_id: o.client_order_id,
+                side: o.side,
+                price: o.price.parse().unwrap_or(0.0),
+                amount: o.orig_qty.parse().unwrap_or(0.0),
+                filled: o.executed_qty.parse().unwrap_or(0.0),
+            })
+            .collect())
+    }
+
+    fn holdings(&mut self) -> Result<Holdings, BrokerError> {
+        let mut h = Holdings::default();
+        match self.cfg.market {
+            BinanceMarket::Spot => {
+                let v = self.read(reqwest::Method::GET, "/api/v3/account", "", true, "-", None)?.unwrap_or_default();
+                for b in v["balances"].as_array().into_iter().flatten() {
+                    let asset = b["asset"].as_str().unwrap_or_default().to_owned();
+                    h.assets.insert(asset, num(&b["free"]) + num(&b["locked"]));
+                }
+            }
+            BinanceMarket::UsdtFutures => {
+                let v = self.read(reqwest::Method::GET, "/fapi/v2/balance", "", true, "-", None)?.unwrap_or_default();
+                for b in v.as_array().into_iter().flatten() {
+                    h.assets.insert(b["asset"].as_str().unwrap_or_default().to_owned(), num(&b["balance"]));
+                }
+                let v = self.read(reqwest::Method::GET, "/fapi/v2/positionRisk", "", true, "-", None)?.unwrap_or_default();
+                for p in v.as_array().into_iter().flatten() {
+                    h.positions.insert(p["symbol"].as_str().unwrap_or_default().to_owned(), num(&p["positionAmt"]));
+                }
+            }
+        }
+        Ok(h)
+    }
+
+    fn settle(&mut self, order: &OrderRecord) -> Result<Option<OrderRecord>, BrokerError> {
+        let symbol = symbol_of(&order.pair);
+        let Some(mut v) = self.lookup(&symbol, &order.client_order_id)? else { return Ok(None) };
+        let mut now = order.clone();
+        self.apply(&mut now, &mut v, &symbol)?;
+        Ok(Some(now))
+    }
+
+    fn cancel(&mut self, symbol: &str, client_order_id: &str) -> Result<(), BrokerError> {
+        self.cancel_order(symbol, client_order_id).map(|_| ())
+    }
+
+    fn symbol(&self, pair: &Pair) -> String {
+        symbol_of(pair)
+    }
+
+    fn is_futures(&self) -> bool {
+        self.cfg.market == BinanceMarket::UsdtFutures
     }
 }
 

@@ -38,7 +38,8 @@ impl BrokerError {
     }
 }
 
-/// Carries out orders. Implementations: [`PaperBroker`] (dry-run).
+/// Carries out orders. Implementations: [`PaperBroker`] (dry-run) and
+/// [`crate::binance::BinanceBroker`] (live).
 pub trait Broker: Send {
     /// `paper` or the venue's name, for logs and status.
     fn name(&self) -> &str;
@@ -48,6 +49,17 @@ pub trait Broker: Send {
     /// # Errors
     /// [`BrokerError`]: rejected, or the venue unreachable.
     fn place(&mut self, order: OrderRecord) -> Result<OrderRecord, BrokerError>;
+
+    /// What the broker noted about its orders (lookups, rejections, clock re-measures,
+    /// cancels), oldest first, never holding a key: the node logs and records each new one.
+    fn events(&self) -> &[String] {
+        &[]
+    }
+
+    /// The venue account behind the broker, for the start-up reconcile (none on paper).
+    fn account(&mut self) -> Option<&mut dyn crate::reconcile::VenueAccount> {
+        None
+    }
 }
 
 /// Dry-run fills: in full, at the order's price, fee at the configured rate.
@@ -100,6 +112,7 @@ mod tests {
             trade_open_ms: 0,
             placed_ms: 0,
             error: None,
+            leverage: None,
         };
         let f = b.place(o).unwrap();
         assert_eq!((f.status, f.filled, f.average), (OrderStatus::Filled, 2.0, 0.05));

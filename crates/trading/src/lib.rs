@@ -8,8 +8,10 @@
 //!   the backtest's request);
 //! - [`order`] and [`broker`]: the orders a decision needs, with client order ids derived from
 //!   the trade and purpose, and the [`Broker`] that carries them out ([`PaperBroker`]: the
-//!   backtest's fill model; [`binance::BinanceSpotBroker`]: signed Binance spot orders, never
-//!   placed twice);
+//!   backtest's fill model; [`binance::BinanceBroker`]: signed Binance spot and USDT-M futures
+//!   orders, never placed twice);
+//! - [`reconcile`]: a live node's start-up check of the venue's open orders and holdings
+//!   against its state;
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
 //!   killed node resumes without losing or doubling a trade;
 //! - [`replay`]: the loop over stored candles (`tradai trade --replay`), with heartbeats;
@@ -28,6 +30,7 @@ mod error;
 pub mod golive;
 pub mod live;
 pub mod order;
+pub mod reconcile;
 pub mod replay;
 pub mod report;
 pub mod risk;
@@ -41,8 +44,9 @@ pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
 pub use live::{run_live, Clock, FeedConfig, LiveOutcome, SystemClock};
 pub use order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
+pub use reconcile::{reconcile, ReconcileReport};
 pub use replay::{replay, replay_with, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
 pub use risk::{RiskLimits, RiskStop};
 pub use spec::{BotId, NodeSpec, TradingMode};
-pub use state::{is_stale, CandleStats, Heartbeat, NodeStatus, NodeSummary, StateStore, StoredNode};
+pub use state::{is_stale, CandleStats, Heartbeat, NodeEvent, NodeStatus, NodeSummary, StateStore, StoredNode};

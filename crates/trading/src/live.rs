@@ -212,6 +212,10 @@ pub fn run_live(
         poll_errors,
         control,
     };
+    if let Some(account) = broker.account() {
+        let open = node.held.state.as_ref().map_or(&[][..], |s| &s.open_trades[..]);
+        crate::reconcile::reconcile(db, bot, open, account, clock.now_ms())?;
+    }
     let mut beat = Beat::new(hooks.heartbeat_every_ms);
     node.beat(db, &mut beat, &hooks, true)?;
     // Catch up on what is stored already (a restart, or the candles of the warm-up sync).
@@ -454,6 +458,8 @@ impl LiveNode<'_> {
         let stepper = self.stepper.get_or_insert_with(|| {
             Stepper::new(spec, &self.held.trades, self.held.balance.len(), cfg.starting_balance, hooks.commit_every)
         });
+        // After downtime only the latest closed candle may send orders.
+        stepper.catch_up_before_ms = Some(market.max_date_ms);
         let before = stepper.stepped;
         while stepper.step(&mut session, broker, db, (hooks.now_ms)(), in_hand)? {}
         if stepper.stepped > before {

@@ -83,32 +83,45 @@ pub struct OrderRecord {
     pub placed_ms: i64,
     /// The venue's error when rejected.
     pub error: Option<String>,
+    /// The leverage a futures entry trades at (set on the venue before it is sent); `None`
+    /// in spot and for exits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leverage: Option<f64>,
 }
 
-/// The `newClientOrderId` of a trade's order: `t` + 16 hex digits of a hash of bot, pair, the
-/// trade's open time and the purpose, + `e`/`x`. Deterministic, so the same decision after
-/// a restart asks the venue for the same order instead of placing a second one; 18
-/// characters, inside Binance's 36 and its character set.
-#[must_use]
-pub fn client_order_id(bot_id: &str, pair: &Pair, trade_open_ms: i64, purpose: OrderPurpose) -> String {
-    // FNV-1a 64: stable across versions and platforms (std's hasher is not).
+/// FNV-1a 64 of `parts`, each followed by a 0 byte: stable across versions and platforms
+/// (std's hasher is not).
+fn fnv(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
+    for part in parts {
+        for b in part.iter().chain(&[0]) {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
-    };
-    feed(bot_id.as_bytes());
-    feed(&[0]);
-    feed(pair.to_string().as_bytes());
-    feed(&[0]);
-    feed(&trade_open_ms.to_le_bytes());
+    }
+    h
+}
+
+/// The start of every `newClientOrderId` of a node: `t` + 8 hex digits of a hash of the bot
+/// id. At start-up a node recognises its own orders on the venue by it (and leaves those of
+/// other nodes and of the account's owner alone).
+#[must_use]
+pub fn bot_order_prefix(bot_id: &str) -> String {
+    format!("t{:08x}", fnv(&[bot_id.as_bytes()]) >> 32)
+}
+
+/// The `newClientOrderId` of a trade's order: [`bot_order_prefix`] + 16 hex digits of a hash
+/// of bot, pair and the trade's open time, + `e`/`x`. Deterministic, so the same decision
+/// after a restart asks the venue for the same order instead of placing a second one; 26
+/// characters, inside Binance's 36 and its character set.
+#[must_use]
+pub fn client_order_id(bot_id: &str, pair: &Pair, trade_open_ms: i64, purpose: OrderPurpose) -> String {
+    let h = fnv(&[bot_id.as_bytes(), pair.to_string().as_bytes(), &trade_open_ms.to_le_bytes()]);
     let tag = match purpose {
         OrderPurpose::Entry => 'e',
         OrderPurpose::Exit => 'x',
     };
-    format!("t{h:016x}{tag}")
+    format!("{}{h:016x}{tag}", bot_order_prefix(bot_id))
 }
 
 #[cfg(test)]
@@ -120,7 +133,8 @@ mod tests {
         let p: Pair = "ETH/BTC".parse().unwrap();
         let a = client_order_id("bot", &p, 1_500_000_000_000, OrderPurpose::Entry);
         assert_eq!(a, client_order_id("bot", &p, 1_500_000_000_000, OrderPurpose::Entry));
-        assert_eq!(a.len(), 18);
+        assert_eq!(a.len(), 26);
+        assert!(a.starts_with(&bot_order_prefix("bot")) && !a.starts_with(&bot_order_prefix("bot2")));
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, client_order_id("bot", &p, 1_500_000_000_000, OrderPurpose::Exit));
         assert_ne!(a, client_order_id("bot2", &p, 1_500_000_000_000, OrderPurpose::Entry));

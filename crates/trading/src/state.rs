@@ -155,6 +155,37 @@ pub struct Commit<'a> {
     pub now_ms: i64,
 }
 
+/// Something a node recorded for its operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeEvent {
+    /// When (wall clock, epoch ms).
+    pub ts_ms: i64,
+    /// What: `rejected`, `venue_event`, `reconcile_adopted`, `reconcile_cancelled`,
+    /// `reconcile_settled`, `insufficient_balance`, `catch_up`.
+    pub kind: String,
+    /// The order, the venue's code and message, the amounts (never a key).
+    pub detail: String,
+}
+
+enum OrderWriteError {
+    Sql(rusqlite::Error),
+    Json(serde_json::Error),
+}
+
+/// The one way an order row is written (by a commit, or alone).
+fn put_order(conn: &Connection, bot: &BotId, o: &OrderRecord) -> Result<(), OrderWriteError> {
+    let body = serde_json::to_string(o).map_err(OrderWriteError::Json)?;
+    let purpose = serde_json::to_value(o.purpose).map_err(OrderWriteError::Json)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO orders (bot_id, client_order_id, pair, purpose, status, placed_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![bot.as_str(), o.client_order_id, o.pair.to_string(), purpose.as_str().unwrap_or_default(), o.status.as_str(), o.placed_ms, body])
+    })
+    .map_err(OrderWriteError::Sql)?;
+    Ok(())
+}
+
 /// The trading state database.
 #[derive(Debug)]
 pub struct StateStore {
@@ -247,6 +278,13 @@ impl StateStore {
                  points BLOB NOT NULL,
                  PRIMARY KEY (bot_id, first_ms)
              );
+             CREATE TABLE IF NOT EXISTS node_events (
+                 bot_id TEXT NOT NULL,
+                 ts_ms INTEGER NOT NULL,
+                 kind TEXT NOT NULL,
+                 detail TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS node_events_bot ON node_events (bot_id, ts_ms);
              CREATE TABLE IF NOT EXISTS node_apis (
                  bot_id TEXT PRIMARY KEY,
                  api_url TEXT NOT NULL,
@@ -334,24 +372,11 @@ impl StateStore {
                 ins.execute(params![bot.as_str(), seq, t.pair.to_string(), t.open_timestamp, t.close_timestamp, t.profit_abs, body])
                     .map_err(err)?;
             }
-            let mut ord = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO orders (bot_id, client_order_id, pair, purpose, status, placed_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err)?;
             for o in c.orders {
-                let body = serde_json::to_string(o).map_err(corrupt)?;
-                let purpose = serde_json::to_value(o.purpose).map_err(corrupt)?;
-                ord.execute(params![
-                    bot.as_str(),
-                    o.client_order_id,
-                    o.pair.to_string(),
-                    purpose.as_str().unwrap_or_default(),
-                    o.status.as_str(),
-                    o.placed_ms,
-                    body
-                ])
-                .map_err(err)?;
+                put_order(&tx, bot, o).map_err(|e| match e {
+                    OrderWriteError::Sql(source) => err(source),
+                    OrderWriteError::Json(source) => corrupt(source),
+                })?;
             }
             if let Some(first) = c.balance.first() {
                 let mut blob = Vec::with_capacity(c.balance.len() * 16);
@@ -374,6 +399,47 @@ impl StateStore {
             .map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    /// Stores `order` as it is now (a reconcile that learnt its final status).
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn put_order(&self, bot: &BotId, order: &OrderRecord) -> Result<(), TradingError> {
+        put_order(&self.conn, bot, order).map_err(|e| match e {
+            OrderWriteError::Sql(source) => self.err(source),
+            OrderWriteError::Json(source) => TradingError::Corrupt { bot_id: bot.to_string(), source },
+        })
+    }
+
+    /// Records something the node's operator must know (a venue rejection, a reconcile
+    /// finding, a balance short of the open trades), under a `kind` scripts can match.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn add_event(&self, bot: &BotId, ts_ms: i64, kind: &str, detail: &str) -> Result<(), TradingError> {
+        self.conn
+            .execute(
+                "INSERT INTO node_events (bot_id, ts_ms, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![bot.as_str(), ts_ms, kind, detail],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A node's recorded events, oldest first.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn events(&self, bot: &BotId) -> Result<Vec<NodeEvent>, TradingError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT ts_ms, kind, detail FROM node_events WHERE bot_id = ?1 ORDER BY ts_ms, rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([bot.as_str()], |r| Ok(NodeEvent { ts_ms: r.get(0)?, kind: r.get(1)?, detail: r.get(2)? }))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// Sets a node's status.
@@ -652,7 +718,7 @@ impl StateStore {
         let err = |source| TradingError::State { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(err)?;
         let mut n = 0;
-        for table in ["nodes", "trades", "orders", "balance", "heartbeats", "candle_stats", "reports", "node_apis"] {
+        for table in ["nodes", "trades", "orders", "balance", "heartbeats", "candle_stats", "reports", "node_apis", "node_events"] {
             n += tx.execute(&format!("DELETE FROM {table} WHERE bot_id = ?1"), [bot.as_str()]).map_err(err)?;
         }
         tx.commit().map_err(err)?;

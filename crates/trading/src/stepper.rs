@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use tradai_core::Trade;
-use tradai_engine::{CandleOutcome, TradingSession};
+use tradai_engine::{CandleOutcome, OpenTradeState, SessionState, TradingSession};
 
 use crate::broker::{Broker, BrokerError};
 use crate::error::TradingError;
@@ -41,6 +41,13 @@ pub(crate) struct Stepper<'a> {
     pub(crate) exit_backoff: std::time::Duration,
     /// Per order: from the moment its candle was in hand to the broker's answer, µs.
     pub(crate) order_latency_us: Vec<u64>,
+    /// Catch-up after downtime (live feed): candles opening before this are stepped for
+    /// their indicators and state only. No order goes out for them: an entry decided on one
+    /// is dropped, and a trade one would close stays open as it was before it, for the
+    /// latest candle to decide on.
+    pub(crate) catch_up_before_ms: Option<i64>,
+    /// Broker events already logged and recorded.
+    events_seen: usize,
 }
 
 impl<'a> Stepper<'a> {
@@ -63,6 +70,8 @@ impl<'a> Stepper<'a> {
             order_latency_us: Vec::new(),
             exit_retries: 0,
             exit_backoff: std::time::Duration::from_secs(1),
+            catch_up_before_ms: None,
+            events_seen: 0,
         }
     }
 
@@ -80,10 +89,27 @@ impl<'a> Stepper<'a> {
         now_ms: i64,
         in_hand: Instant,
     ) -> Result<bool, TradingError> {
+        let catching_up = self.catch_up_before_ms.is_some_and(|b| session.next_candle_ms().is_some_and(|n| n < b));
+        let before = catching_up.then(|| session.state());
         let Some(outcome) = session.step() else { return Ok(false) };
         self.stepped += 1;
         self.since_commit += 1;
-        if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
+        if let Some(before) = before.filter(|_| !outcome.entries.is_empty() || !outcome.exits.is_empty()) {
+            let bot = self.spec.bot_id.as_str();
+            for e in &outcome.entries {
+                let detail =
+                    format!("{}: entry on {} dropped (a candle before the latest; no order sent)", e.trade.pair, outcome.candle_ms);
+                self.note(db, now_ms, "catch_up", &detail)?;
+            }
+            for t in &outcome.exits {
+                let detail =
+                    format!("{}: {:?} exit on {} deferred to the latest candle (no order sent)", t.pair, t.exit_reason, outcome.candle_ms);
+                self.note(db, now_ms, "catch_up", &detail)?;
+            }
+            undo_candle(session, &before, &outcome)
+                .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
+            self.dirty = true;
+        } else if !outcome.entries.is_empty() || !outcome.exits.is_empty() {
             self.dirty = true;
             let bot = self.spec.bot_id.as_str();
             // What each trade's entry filled, as a ratio of what the rules assumed.
@@ -105,13 +131,38 @@ impl<'a> Stepper<'a> {
                     continue;
                 }
                 let (amount, purpose) = (o.amount, o.purpose);
-                let placed = match self.place(broker, o) {
+                let placed = self.place(broker, o.clone());
+                self.record_events(broker, db, now_ms)?;
+                let placed = match placed {
                     Ok(p) => p,
                     Err(e) if e.is_retryable() && purpose == OrderPurpose::Entry => {
                         tracing::warn!(bot, error = %e, "venue unreachable: entry dropped, no new entries on this candle");
                         venue_down = true;
                         entry_fill.push((key, 0.0));
                         continue;
+                    }
+                    Err(BrokerError::Rejected { client_order_id, reason }) => {
+                        // Never sent again unchanged: the venue would refuse it again. A
+                        // refused entry leaves the trade unopened; a refused exit stops the
+                        // node (the position is the operator's to look at).
+                        let what = if purpose == OrderPurpose::Entry {
+                            "entry rejected; the trade is not opened"
+                        } else {
+                            "exit rejected; the node stops"
+                        };
+                        self.note(db, now_ms, "rejected", &format!("{client_order_id}: {reason}: {what}"))?;
+                        let refused = OrderRecord { status: OrderStatus::Rejected, error: Some(reason.clone()), ..o };
+                        if purpose == OrderPurpose::Entry {
+                            self.orders.push(refused);
+                            entry_fill.push((key, 0.0));
+                            continue;
+                        }
+                        // Stored with the rejection, outside the candle's commit (which does not happen).
+                        db.put_order(&self.spec.bot_id, &refused)?;
+                        return Err(TradingError::Broker {
+                            bot_id: bot.to_owned(),
+                            source: BrokerError::Rejected { client_order_id, reason },
+                        });
                     }
                     Err(e) => return Err(TradingError::Broker { bot_id: bot.to_owned(), source: e }),
                 };
@@ -157,6 +208,24 @@ impl<'a> Stepper<'a> {
             self.commit(db, session, NodeStatus::Running, now_ms)?;
         }
         Ok(true)
+    }
+
+    /// Logs and records something the operator must see.
+    fn note(&self, db: &StateStore, now_ms: i64, kind: &str, detail: &str) -> Result<(), TradingError> {
+        tracing::warn!(bot = %self.spec.bot_id, kind, "{detail}");
+        db.add_event(&self.spec.bot_id, now_ms, kind, detail)
+    }
+
+    /// Logs and records the broker's events not seen yet (lookups, rate limits, clock
+    /// re-measures, rejections with the venue's code).
+    fn record_events(&mut self, broker: &dyn Broker, db: &StateStore, now_ms: i64) -> Result<(), TradingError> {
+        let all = broker.events();
+        for e in all.get(self.events_seen..).unwrap_or_default() {
+            tracing::info!(bot = %self.spec.bot_id, broker = broker.name(), "{e}");
+            db.add_event(&self.spec.bot_id, now_ms, "venue_event", e)?;
+        }
+        self.events_seen = all.len();
+        Ok(())
     }
 
     /// Sends `order`. An exit the venue could not be reached for is sent again after a
@@ -251,6 +320,31 @@ fn resize_trades(session: &mut TradingSession<'_>, fills: &[((tradai_core::Pair,
     session.restore(&state, trades, &balance)
 }
 
+/// Takes back what a catch-up candle did to the trades, keeping its indicators and the
+/// candle stepped: trades it opened are gone, trades it closed are open again as they were
+/// before it (their profit out of the closed profit).
+fn undo_candle(
+    session: &mut TradingSession<'_>,
+    before: &SessionState,
+    outcome: &CandleOutcome,
+) -> Result<(), tradai_engine::SessionError> {
+    let mut state = session.state();
+    let mut trades = session.trades().to_vec();
+    let same = |a: &OpenTradeState, pair: &tradai_core::Pair, open_ms: i64| &a.pair == pair && a.open_timestamp == open_ms;
+    state.open_trades.retain(|t| !outcome.entries.iter().any(|e| same(t, &e.trade.pair, e.trade.open_timestamp)));
+    trades.truncate(trades.len().saturating_sub(outcome.exits.len()));
+    for t in &outcome.exits {
+        state.closed_profit -= t.profit_abs;
+        if let Some(prev) = before.open_trades.iter().find(|o| same(o, &t.pair, t.open_timestamp)) {
+            state.open_trades.push(prev.clone());
+        }
+    }
+    let rank = |t: &OpenTradeState| before.open_trades.iter().position(|o| same(o, &t.pair, t.open_timestamp)).unwrap_or(usize::MAX);
+    state.open_trades.sort_by_key(|t| (rank(t), t.open_timestamp));
+    let balance = session.balance_series().to_vec();
+    session.restore(&state, trades, &balance)
+}
+
 /// How often an exit is sent before the node stops (pauses 1, 2, 4, ... s: about 8.5 min).
 const EXIT_TRIES: u32 = 10;
 
@@ -263,6 +357,7 @@ struct OrderOf<'t> {
     amount: f64,
     trade_open_ms: i64,
     placed_ms: i64,
+    leverage: Option<f64>,
 }
 
 impl OrderOf<'_> {
@@ -283,6 +378,7 @@ impl OrderOf<'_> {
             trade_open_ms: self.trade_open_ms,
             placed_ms: self.placed_ms,
             error: None,
+            leverage: self.leverage,
         }
     }
 }
@@ -299,6 +395,7 @@ pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> 
         amount: e.trade.amount,
         trade_open_ms: e.trade.open_timestamp,
         placed_ms: outcome.candle_ms,
+        leverage: Some(e.trade.leverage),
     });
     let exits = outcome.exits.iter().map(|t| OrderOf {
         pair: &t.pair,
@@ -308,6 +405,7 @@ pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> 
         amount: t.amount,
         trade_open_ms: t.open_timestamp,
         placed_ms: t.exit_order_placed,
+        leverage: None,
     });
     entries.chain(exits).map(|o| o.record(bot)).collect()
 }

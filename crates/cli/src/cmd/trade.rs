@@ -11,7 +11,7 @@ use tradai_app::{BacktestRequest, RunSpec};
 use tradai_core::MarketType;
 use tradai_settings::Settings;
 use tradai_tracking::strategy::{load_strategy, strategy_tags, VersionSelector, TAG_PAIRS, TAG_TIMEFRAME};
-use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::binance::{BinanceBroker, BinanceConfig};
 use tradai_trading::{
     go_live_report, BotId, Broker, GoLiveFacts, NodeHooks, NodeSpec, PaperBroker, ReportThresholds, RiskLimits, StateStore, TradingError,
     TradingMode,
@@ -142,6 +142,18 @@ pub enum TradeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What a node recorded for its operator: venue rejections with their code, the start-up
+    /// reconcile's findings, balances short of the open trades, signals skipped while catching
+    /// up after downtime, and the broker's lookups and retries.
+    #[command(after_help = "Examples:\n  tradai trade events --bot EmaCross-live\n  tradai trade events --bot EmaCross-live --json")]
+    Events {
+        /// The node.
+        #[arg(long = "bot", value_name = "ID")]
+        bot_id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a node's stored state (trades, orders, wallet), so its next run starts afresh.
     #[command(after_help = "Example:\n  tradai trade reset --bot EmaCross-dry-run")]
     Reset {
@@ -156,6 +168,7 @@ pub fn run(a: TradeArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitCode
     match &a.command {
         Some(TradeCommand::List { json }) => list(settings, *json),
         Some(TradeCommand::Reset { bot_id }) => reset(settings, bot_id),
+        Some(TradeCommand::Events { bot_id, json }) => events(settings, bot_id, *json),
         Some(TradeCommand::Report { bot_id, json }) => report(settings, bot_id, *json),
         Some(TradeCommand::GoLiveCheck { strategy, max_drawdown, json }) => go_live_check(settings, strategy, *max_drawdown, *json),
         None => run_node(&a, settings, ui.quiet),
@@ -304,8 +317,9 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// The venue broker of `--mode live`: Binance spot, keys from `binance.api_key` /
-/// `binance.api_secret`, endpoint from `TRADAI_BINANCE_SPOT_URL` or `binance.spot_url`.
+/// The venue broker of `--mode live`: Binance spot or USDT-M futures (the run's trading
+/// mode), keys from [`exchange_keys`], endpoint from `TRADAI_BINANCE_SPOT_URL` /
+/// `binance.spot_url` or `TRADAI_BINANCE_FUTURES_URL` / `binance.futures_url`.
 fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::Result<Box<dyn Broker>> {
     go_live_gate(spec, a.force, settings)?;
     anyhow::ensure!(
@@ -313,21 +327,27 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
         "live trading supports the binance exchange only, not '{}'",
         spec.run.exchange
     );
-    anyhow::ensure!(
-        spec.run.trading_mode == MarketType::Spot,
-        "live trading supports spot only; the USDT-M futures broker is not available yet (--trading-mode {})",
-        spec.run.trading_mode
-    );
-    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
-    anyhow::ensure!(
-        key.is_set() && secret.is_set(),
-        "live trading needs exchange keys: set binance.api_key and binance.api_secret (TRADAI_BINANCE__API_KEY, TRADAI_BINANCE__API_SECRET)"
-    );
-    let url = spot_url(settings);
-    let mut cfg = BinanceConfig::new(&url, key.expose(), secret.expose());
+    let keys = exchange_keys(settings)?.filter(|k| k.api_key.is_set() && k.api_secret.is_set()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "live trading needs exchange keys: set exchange.api_key and exchange.api_secret \
+             (TRADAI_EXCHANGE__API_KEY, TRADAI_EXCHANGE__API_SECRET) or exchange.key_file"
+        )
+    })?;
+    let (key, secret) = (keys.api_key.expose(), keys.api_secret.expose());
+    let mut cfg = match spec.run.trading_mode {
+        MarketType::Spot => BinanceConfig::new(&spot_url(settings), key, secret),
+        MarketType::Futures => BinanceConfig::futures(&settings.binance.futures_url, key, secret),
+    };
     cfg.unfilled_timeout = unfilled_timeout(spec, a)?;
-    let broker = BinanceSpotBroker::connect(cfg).with_context(|| format!("cannot reach binance spot at {url}"))?;
+    let venue = cfg.to_string();
+    tracing::info!(bot = %spec.bot_id, keys = %keys.source, "live broker: {venue}");
+    let broker = BinanceBroker::connect(cfg).with_context(|| format!("cannot reach {venue}"))?;
     Ok(Box::new(broker))
+}
+
+/// The exchange keys of the settings (`exchange.*`, the key file, the older `binance.*`).
+fn exchange_keys(settings: &Settings) -> anyhow::Result<Option<tradai_settings::Credentials>> {
+    Ok(settings.exchange_credentials()?)
 }
 
 /// `--unfilled-timeout` in time: minutes, or candles of the run's timeframe.
@@ -392,17 +412,17 @@ fn go_live_check(settings: &Settings, strategy: &str, max_drawdown: Option<f64>,
         Some(v) => state_store(settings)?.passed_dry_run(strategy, v)?,
         None => None,
     };
-    let (key, secret) = (&settings.binance.api_key, &settings.binance.api_secret);
-    let keys_present = key.is_set() && secret.is_set();
-    let (venue_reachable, keys_accepted) =
-        match BinanceSpotBroker::connect(BinanceConfig::new(&spot_url(settings), key.expose(), secret.expose())) {
+    let keys = exchange_keys(settings)?;
+    let keys_present = keys.as_ref().is_some_and(|k| k.api_key.is_set() && k.api_secret.is_set());
+    let (key, secret) = keys.as_ref().map_or(("", ""), |k| (k.api_key.expose(), k.api_secret.expose()));
+    let (venue_reachable, keys_accepted) = match BinanceBroker::connect(BinanceConfig::new(&spot_url(settings), key, secret)) {
+        Err(e) => (Err(error_line(&e)), None),
+        Ok(_) if !keys_present => (Ok(()), None),
+        Ok(mut b) => match b.check_account() {
+            Ok(answer) => (Ok(()), Some(answer)),
             Err(e) => (Err(error_line(&e)), None),
-            Ok(_) if !keys_present => (Ok(()), None),
-            Ok(mut b) => match b.check_account() {
-                Ok(answer) => (Ok(()), Some(answer)),
-                Err(e) => (Err(error_line(&e)), None),
-            },
-        };
+        },
+    };
     let facts = GoLiveFacts {
         strategy: strategy.to_owned(),
         production_version,
@@ -479,6 +499,25 @@ fn list(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
             n.closed_trades.to_string(),
             format!("{:.8}", n.closed_profit),
         ]);
+    }
+    print!("{}", t.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn events(settings: &Settings, bot: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let bot = BotId::new(bot).context("invalid --bot")?;
+    let db = state_store(settings)?;
+    if db.load(&bot)?.is_none() {
+        return Err(TradingError::UnknownBot(bot.to_string()).into());
+    }
+    let events = db.events(&bot)?;
+    if json {
+        print_json(&events)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["time", "kind", "detail"]);
+    for e in &events {
+        t.row(vec![tradai_core::iso_ts_ms(e.ts_ms), e.kind.clone(), e.detail.clone()]);
     }
     print!("{}", t.render());
     Ok(ExitCode::SUCCESS)

@@ -367,8 +367,8 @@ fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     let with_keys = |args: &[String]| {
         tradai()
             .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
-            .env("TRADAI_BINANCE__API_KEY", KEY)
-            .env("TRADAI_BINANCE__API_SECRET", SECRET)
+            .env("TRADAI_EXCHANGE__API_KEY", KEY)
+            .env("TRADAI_EXCHANGE__API_SECRET", SECRET)
             .args(strs(args))
             .output()
             .unwrap()
@@ -380,7 +380,7 @@ fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     // Without keys: named, and nothing sent.
     let out = tradai().env("TRADAI_BINANCE_SPOT_URL", &fake.url).args(strs(&args)).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("binance.api_key"), "{err}");
+    assert!(!out.status.success() && err.contains("exchange.api_key"), "{err}");
     let out = with_keys(&args);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
@@ -396,4 +396,48 @@ fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     assert_eq!(j["order_latency_ms"]["orders"].as_u64(), Some(sent), "{j}");
     // The number docs/BENCHMARKS.md quotes (printed with --nocapture; not asserted: no timed tests).
     eprintln!("live replay on the fake venue: candle in hand -> order answered, ms: {}", j["order_latency_ms"]);
+}
+
+/// The futures reference run (EmaCrossFutures on XRP/USDT:USDT, longs and shorts, 2x) live on
+/// the fake USDT-M venue, keys from a key file: the dry-run replay's trades, every order once,
+/// leverage set, exits reduceOnly.
+#[test]
+fn a_futures_live_replay_on_the_fake_venue_equals_the_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/binance");
+    let markets = sample.join("markets.json");
+    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", sample.to_str().unwrap(), "--markets", markets.to_str().unwrap()]);
+    let mut flags: Vec<String> = ["--data-dir", d, "--strategy", "EmaCrossFutures"].iter().map(|s| (*s).to_owned()).collect();
+    flags.extend(crate::backtest::FUTURES_RUN.iter().map(|s| (*s).to_owned()));
+    flags.extend(["--leverage".into(), "2".into()]);
+    let dry = dir.path().join("fdry.json");
+    run_ok(&strs(&trade_args(&flags, "fdry", &dry)));
+
+    let fake = crate::fake_binance::start();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, format!("api_key = \"{}\"\napi_secret = \"{}\"\n", crate::fake_binance::KEY, crate::fake_binance::SECRET))
+        .unwrap();
+    let live = dir.path().join("flive.json");
+    let mut args = trade_args(&flags, "flive", &live);
+    args[3] = "live".into(); // --mode live
+    args.extend(["--force".into(), "--json".into()]);
+    let out =
+        tradai().env("TRADAI_BINANCE_FUTURES_URL", &fake.url).env("TRADAI_EXCHANGE__KEY_FILE", &keys).args(strs(&args)).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stdout.contains(crate::fake_binance::SECRET) && !stderr.contains(crate::fake_binance::SECRET), "a key was printed");
+    let j: Value = serde_json::from_str(&stdout).unwrap();
+    let (l, dr) = (read(&live), read(&dry));
+    assert_same_export(&l, &dr, "futures live replay on the fake venue");
+    let trades = l["trades"].as_array().unwrap();
+    assert!(trades.iter().any(|t| t["is_short"] == true) && trades.iter().any(|t| t["is_short"] == false), "longs and shorts");
+    let st = fake.state.lock().unwrap();
+    let sent = j["orders_sent"].as_u64().unwrap();
+    assert!(sent > 4, "{j}");
+    assert_eq!(st.orders.len() as u64, sent, "every order reached the venue once");
+    assert!(st.created.values().all(|n| *n == 1));
+    assert!(st.orders.values().all(|o| o.futures && o.status == "FILLED"));
+    assert_eq!(st.leverage.get("XRPUSDT"), Some(&2));
+    assert!(st.orders.iter().all(|(cid, o)| o.reduce_only == cid.ends_with('x')), "exits and only exits are reduceOnly");
 }

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::binance::{BinanceBroker, BinanceConfig};
 use tradai_trading::order::client_order_id;
 use tradai_trading::{Broker, BrokerError, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 
 use crate::fake_binance::{self, FakeBinance, KEY, SECRET};
 
-fn broker(fake: &FakeBinance, secret: &str) -> BinanceSpotBroker {
+fn broker(fake: &FakeBinance, secret: &str) -> BinanceBroker {
     let mut cfg = BinanceConfig::new(&fake.url, KEY, secret);
     cfg.unfilled_timeout = Duration::from_millis(300);
     cfg.poll_every = Duration::from_millis(50);
-    BinanceSpotBroker::connect(cfg).unwrap()
+    BinanceBroker::connect(cfg).unwrap()
 }
 
 fn order(n: i64) -> OrderRecord {
@@ -33,6 +33,7 @@ fn order(n: i64) -> OrderRecord {
         trade_open_ms: 1_515_974_400_000 + n * 300_000,
         placed_ms: 1_515_974_400_000 + n * 300_000,
         error: None,
+        leverage: None,
     }
 }
 
@@ -173,4 +174,76 @@ fn the_account_call_tells_accepted_keys_from_refused_ones() {
     let refused = broker(&fake, "wrong-secret").check_account().unwrap().unwrap_err();
     assert!(refused.contains("-1022"), "{refused}");
     assert!(!refused.contains(SECRET) && !refused.contains("wrong-secret"), "{refused}");
+}
+
+#[test]
+fn an_ip_ban_is_waited_out_like_a_rate_limit() {
+    let fake = fake_binance::start();
+    let mut b = broker(&fake, SECRET);
+    fake.state.lock().unwrap().banned_next = 2;
+    let o = order(40);
+    assert_eq!(b.place(o.clone()).unwrap().status, OrderStatus::Filled);
+    assert_eq!(fake.state.lock().unwrap().created[&o.client_order_id], 1);
+    assert!(b.events.iter().filter(|e| e.contains("rate limited")).count() >= 2, "{:?}", b.events);
+}
+
+/// A futures order of `side` and `purpose` on XRPUSDT (a trade opened at `n` candles).
+fn futures_order(n: i64, side: OrderSide, purpose: OrderPurpose) -> OrderRecord {
+    let pair: tradai_core::Pair = "XRP/USDT:USDT".parse().unwrap();
+    let open = 1_515_974_400_000 + n * 300_000;
+    OrderRecord {
+        client_order_id: client_order_id("fut", &pair, open, purpose),
+        pair,
+        side,
+        purpose,
+        price: 0.512_34,
+        amount: 390.0,
+        filled: 0.0,
+        average: 0.0,
+        fee: 0.0,
+        status: OrderStatus::Open,
+        trade_open_ms: open,
+        placed_ms: open,
+        error: None,
+        leverage: (purpose == OrderPurpose::Entry).then_some(3.0),
+    }
+}
+
+#[test]
+fn futures_orders_set_leverage_reduce_only_on_exits_and_take_fees_from_user_trades() {
+    let fake = fake_binance::start();
+    let mut cfg = BinanceConfig::futures(&fake.url, KEY, SECRET);
+    cfg.poll_every = Duration::from_millis(20);
+    let mut b = BinanceBroker::connect(cfg).unwrap();
+    assert_eq!(b.market(), tradai_trading::binance::BinanceMarket::UsdtFutures);
+    // A short entry: SELL at 3x, the price on the 0.0001 tick.
+    let entry = b.place(futures_order(1, OrderSide::Sell, OrderPurpose::Entry)).unwrap();
+    assert_eq!((entry.status, entry.filled), (OrderStatus::Filled, 390.0));
+    {
+        let st = fake.state.lock().unwrap();
+        assert_eq!(st.leverage["XRPUSDT"], 3);
+        assert!((st.positions["XRPUSDT"] + 390.0).abs() < 1e-9);
+        let stored = &st.orders[&entry.client_order_id];
+        assert!(stored.futures && !stored.reduce_only && (stored.price - 0.5123).abs() < 1e-12);
+    }
+    // The commission of the fill, as the venue's userTrades report it (USDT).
+    assert!((entry.fee - 390.0 * 0.5123 * 0.0005).abs() < 1e-12, "{}", entry.fee);
+    // Its exit buys back reduceOnly, with a lost answer on the way: looked up, not sent twice.
+    fake.state.lock().unwrap().lose_next_response = true;
+    let exit = b.place(futures_order(1, OrderSide::Buy, OrderPurpose::Exit)).unwrap();
+    assert_eq!(exit.status, OrderStatus::Filled);
+    let st = fake.state.lock().unwrap();
+    assert!(st.orders[&exit.client_order_id].reduce_only);
+    assert_eq!(st.created[&exit.client_order_id], 1);
+    assert!(st.positions["XRPUSDT"].abs() < 1e-9);
+    drop(st);
+    // An exit of a position the account does not hold is refused (-2022), never retried.
+    let e = b.place(futures_order(2, OrderSide::Buy, OrderPurpose::Exit)).unwrap_err();
+    assert_eq!(rejected_code(&e), "-2022");
+    // The same leverage is not set again; a filter below the venue's minimum is refused before sending.
+    let mut tiny = futures_order(3, OrderSide::Buy, OrderPurpose::Entry);
+    tiny.amount = 5.0;
+    assert_eq!(rejected_code(&b.place(tiny.clone()).unwrap_err()), "-1013");
+    assert!(!fake.state.lock().unwrap().posts.contains_key(&tiny.client_order_id));
+    assert!(b.check_account().unwrap().is_ok());
 }

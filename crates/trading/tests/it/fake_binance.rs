@@ -1,8 +1,10 @@
-//! A fake Binance spot venue (axum on 127.0.0.1) for the live broker's tests: it checks the
-//! API key, the HMAC signature and the timestamp against `recvWindow`, keeps orders by client
-//! id, refuses duplicates, and injects faults on request (a lost response, partial fills,
-//! orders that never fill, sells that fill only after some lookups, rejections by code,
-//! 429 and 5xx).
+//! A fake Binance venue, spot (`/api/v3`) and USDT-M futures (`/fapi`), axum on 127.0.0.1,
+//! for the live broker's tests: it checks the API key, the HMAC signature and the timestamp
+//! against `recvWindow`, keeps orders by client id, refuses duplicates, lists open orders,
+//! balances and futures positions, refuses a `reduceOnly` order that would grow a position,
+//! records leverage, answers a futures order's commissions from `userTrades`, and injects
+//! faults on request (a lost response, partial fills, orders that never fill, sells that fill
+//! only after some lookups, rejections by code, 429, 418 and 5xx).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -18,8 +20,14 @@ pub const KEY: &str = "test-key";
 pub const SECRET: &str = "test-secret-0123456789";
 
 /// One stored order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StoredOrder {
+    /// The venue's order id.
+    pub order_id: i64,
+    /// Placed on the futures market.
+    pub futures: bool,
+    /// A futures `reduceOnly` order.
+    pub reduce_only: bool,
     pub symbol: String,
     pub side: String,
     pub qty: f64,
@@ -58,6 +66,18 @@ pub struct FakeState {
     pub sells_fill_after_lookups: u32,
     /// Reject these orders with (code, message).
     pub reject: HashMap<String, (i64, String)>,
+    /// Answer the next requests 418 (an IP ban, Retry-After: 0).
+    pub banned_next: u32,
+    /// Spot balances besides 1 BTC (asset, total).
+    pub balances: HashMap<String, f64>,
+    /// Futures one-way positions per symbol (negative: short), moved by fills.
+    pub positions: HashMap<String, f64>,
+    /// Leverage set per futures symbol.
+    pub leverage: HashMap<String, u32>,
+    /// Futures commission rate charged in USDT.
+    pub futures_fee: f64,
+    /// Cancel requests per client id.
+    pub cancels: HashMap<String, u32>,
 }
 
 pub struct FakeBinance {
@@ -102,13 +122,21 @@ fn authenticate(st: &FakeState, headers: &HeaderMap, raw: &str) -> Result<HashMa
 
 fn order_json(cid: &str, o: &StoredOrder) -> serde_json::Value {
     let quote = o.executed * o.price;
+    if o.futures {
+        // A futures answer has no fills: commissions come from userTrades.
+        return json!({
+            "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
+            "price": o.price.to_string(), "origQty": o.qty.to_string(), "executedQty": o.executed.to_string(),
+            "cumQuote": quote.to_string(), "avgPrice": o.price.to_string(), "reduceOnly": o.reduce_only, "positionSide": "BOTH"
+        });
+    }
     let fills = if o.executed > 0.0 {
         json!([{"price": o.price.to_string(), "qty": o.executed.to_string(), "commission": (quote * 0.001).to_string(), "commissionAsset": "BTC"}])
     } else {
         json!([])
     };
     json!({
-        "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
+        "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
         "price": o.price.to_string(), "origQty": o.qty.to_string(), "executedQty": o.executed.to_string(),
         "cummulativeQuoteQty": quote.to_string(), "fills": fills
     })
@@ -116,6 +144,13 @@ fn order_json(cid: &str, o: &StoredOrder) -> serde_json::Value {
 
 /// Faults that answer before anything is looked at.
 fn early_fault(st: &mut FakeState) -> Option<Response> {
+    if st.banned_next > 0 {
+        st.banned_next -= 1;
+        return Some(
+            (StatusCode::IM_A_TEAPOT, [("Retry-After", "0")], Json(json!({"code": -1003, "msg": "Way too many requests; IP banned"})))
+                .into_response(),
+        );
+    }
     if st.rate_limit_next > 0 {
         st.rate_limit_next -= 1;
         return Some(
@@ -140,7 +175,9 @@ async fn account(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, Raw
     let st = s.lock().unwrap();
     match authenticate(&st, &headers, &q.unwrap_or_default()) {
         Ok(_) => {
-            Json(json!({"canTrade": true, "balances": [{"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"}]})).into_response()
+            let mut balances = vec![json!({"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"})];
+            balances.extend(st.balances.iter().map(|(a, v)| json!({"asset": a, "free": v.to_string(), "locked": "0"})));
+            Json(json!({"canTrade": true, "balances": balances})).into_response()
         }
         Err(r) => r,
     }
@@ -171,9 +208,25 @@ fn admit(st: &mut FakeState, headers: &HeaderMap, q: Option<String>) -> Result<H
     authenticate(st, headers, &q)
 }
 
-async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn post_spot_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    post_order(&s, &headers, q, false)
+}
+
+async fn post_futures_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    post_order(&s, &headers, q, true)
+}
+
+/// Moves a futures position by a fill of `qty` (a buy lengthens, a sell shortens).
+fn move_position(st: &mut FakeState, o: &StoredOrder, qty: f64) {
+    if o.futures && qty > 0.0 {
+        let signed = if o.side == "BUY" { qty } else { -qty };
+        *st.positions.entry(o.symbol.clone()).or_default() += signed;
+    }
+}
+
+fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futures: bool) -> Response {
     let mut st = s.lock().unwrap();
-    let p = match admit(&mut st, &headers, q) {
+    let p = match admit(&mut st, headers, q) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -188,6 +241,18 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
     let qty: f64 = p.get("quantity").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let price: f64 = p.get("price").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     let sell = p.get("side").is_some_and(|s| s == "SELL");
+    let symbol = p.get("symbol").cloned().unwrap_or_default();
+    let reduce_only = p.get("reduceOnly").is_some_and(|v| v == "true");
+    if futures {
+        if p.get("positionSide").is_some_and(|v| v != "BOTH") {
+            return api_error(StatusCode::BAD_REQUEST, -4061, "Order's position side does not match user's setting.");
+        }
+        let pos = st.positions.get(&symbol).copied().unwrap_or(0.0);
+        let grows = if sell { pos - qty < -1e-12 } else { pos + qty > 1e-12 };
+        if reduce_only && (grows || pos == 0.0) {
+            return api_error(StatusCode::BAD_REQUEST, -2022, "ReduceOnly Order is rejected.");
+        }
+    }
     let fills_after_lookups = if sell { st.sells_fill_after_lookups } else { 0 };
     let (executed, status) = if st.never_fill.contains(&cid) || fills_after_lookups > 0 {
         (0.0, "NEW")
@@ -197,8 +262,12 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
     } else {
         (qty, "FILLED")
     };
+    let order_id = i64::try_from(st.created.values().sum::<u32>()).unwrap() + 1;
     let order = StoredOrder {
-        symbol: p.get("symbol").cloned().unwrap_or_default(),
+        order_id,
+        futures,
+        reduce_only,
+        symbol,
         side: p.get("side").cloned().unwrap_or_default(),
         qty,
         price,
@@ -208,6 +277,7 @@ async fn post_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, 
     };
     *st.created.entry(cid.clone()).or_default() += 1;
     let body = order_json(&cid, &order);
+    move_position(&mut st, &order, order.executed);
     st.orders.insert(cid, order);
     if st.lose_next_response {
         st.lose_next_response = false;
@@ -223,18 +293,117 @@ async fn get_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, R
         Err(r) => return r,
     };
     let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
-    match st.orders.get_mut(&cid) {
-        Some(o) => {
-            if o.fills_after_lookups > 0 && o.status == "NEW" {
-                o.fills_after_lookups -= 1;
-                if o.fills_after_lookups == 0 {
-                    (o.executed, o.status) = (o.qty, "FILLED");
-                }
-            }
-            Json(order_json(&cid, o)).into_response()
+    let Some(o) = st.orders.get_mut(&cid) else { return api_error(StatusCode::BAD_REQUEST, -2013, "Order does not exist.") };
+    let mut filled_now = 0.0;
+    if o.fills_after_lookups > 0 && o.status == "NEW" {
+        o.fills_after_lookups -= 1;
+        if o.fills_after_lookups == 0 {
+            filled_now = o.qty - o.executed;
+            (o.executed, o.status) = (o.qty, "FILLED");
         }
-        None => api_error(StatusCode::BAD_REQUEST, -2013, "Order does not exist."),
     }
+    let o = o.clone();
+    move_position(&mut st, &o, filled_now);
+    Json(order_json(&cid, &o)).into_response()
+}
+
+/// `GET .../openOrders`: the account's open orders (of one symbol when asked).
+async fn open_orders(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    let p = match admit(&mut st, &headers, q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let open: Vec<_> = st
+        .orders
+        .iter()
+        .filter(|(_, o)| matches!(o.status, "NEW" | "PARTIALLY_FILLED"))
+        .filter(|(_, o)| p.get("symbol").is_none_or(|s| *s == o.symbol))
+        .map(|(cid, o)| order_json(cid, o))
+        .collect();
+    Json(open).into_response()
+}
+
+/// `POST /fapi/v1/leverage`.
+async fn leverage(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    let p = match admit(&mut st, &headers, q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let symbol = p.get("symbol").cloned().unwrap_or_default();
+    let Some(n) = p.get("leverage").and_then(|v| v.parse::<u32>().ok()).filter(|n| (1..=125).contains(n)) else {
+        return api_error(StatusCode::BAD_REQUEST, -4028, "Leverage is not valid.");
+    };
+    st.leverage.insert(symbol.clone(), n);
+    Json(json!({"symbol": symbol, "leverage": n, "maxNotionalValue": "1000000"})).into_response()
+}
+
+/// `GET /fapi/v1/userTrades?orderId=`: the fills of a futures order with their commission.
+async fn user_trades(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    let p = match admit(&mut st, &headers, q) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let id: i64 = p.get("orderId").and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let fee = st.futures_fee;
+    let fills: Vec<_> = st
+        .orders
+        .values()
+        .filter(|o| o.order_id == id && o.executed > 0.0)
+        .map(|o| {
+            json!({"orderId": id, "symbol": o.symbol, "price": o.price.to_string(), "qty": o.executed.to_string(),
+                   "commission": (o.executed * o.price * fee).to_string(), "commissionAsset": "USDT"})
+        })
+        .collect();
+    Json(fills).into_response()
+}
+
+/// `GET /fapi/v2/balance`, `/fapi/v2/positionRisk` and `/fapi/v2/account`.
+async fn futures_balance(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    match admit(&mut st, &headers, q) {
+        Ok(_) => Json(json!([{"asset": "USDT", "balance": "10000", "availableBalance": "10000"}])).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn position_risk(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    if let Err(r) = admit(&mut st, &headers, q) {
+        return r;
+    }
+    Json(
+        st.positions
+            .iter()
+            .map(|(sym, amt)| json!({"symbol": sym, "positionAmt": amt.to_string(), "positionSide": "BOTH"}))
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
+}
+
+async fn futures_account(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let mut st = s.lock().unwrap();
+    match admit(&mut st, &headers, q) {
+        Ok(_) => Json(json!({"canTrade": true, "assets": [{"asset": "USDT", "walletBalance": "10000"}]})).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /fapi/v1/exchangeInfo`: every listed perpetual (no `symbol` parameter on futures).
+async fn futures_exchange_info() -> Response {
+    let symbols: Vec<_> = ["XRPUSDT", "BTCUSDT", "ETHUSDT"]
+        .iter()
+        .map(|s| {
+            json!({"symbol": s, "contractType": "PERPETUAL", "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": "0.0001", "maxPrice": "100000", "tickSize": "0.0001"},
+                {"filterType": "LOT_SIZE", "minQty": "0.1", "maxQty": "1000000", "stepSize": "0.1"},
+                {"filterType": "MIN_NOTIONAL", "notional": "5"}
+            ]})
+        })
+        .collect();
+    Json(json!({"symbols": symbols})).into_response()
 }
 
 async fn delete_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
@@ -244,6 +413,7 @@ async fn delete_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap
         Err(r) => return r,
     };
     let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
+    *st.cancels.entry(cid.clone()).or_default() += 1;
     match st.orders.get_mut(&cid) {
         Some(o) if o.status == "NEW" || o.status == "PARTIALLY_FILLED" => {
             o.status = "CANCELED";
@@ -256,12 +426,22 @@ async fn delete_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap
 
 /// Starts the fake on a free port; it runs until the test process ends.
 pub fn start() -> FakeBinance {
-    let state = Arc::new(Mutex::new(FakeState::default()));
+    let state = Arc::new(Mutex::new(FakeState { futures_fee: 0.0005, ..FakeState::default() }));
     let app = Router::new()
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/account", get(account))
-        .route("/api/v3/order", get(get_order).post(post_order).delete(delete_order))
+        .route("/api/v3/order", get(get_order).post(post_spot_order).delete(delete_order))
+        .route("/api/v3/openOrders", get(open_orders))
+        .route("/fapi/v1/time", get(time))
+        .route("/fapi/v1/exchangeInfo", get(futures_exchange_info))
+        .route("/fapi/v1/order", get(get_order).post(post_futures_order).delete(delete_order))
+        .route("/fapi/v1/openOrders", get(open_orders))
+        .route("/fapi/v1/leverage", post(leverage))
+        .route("/fapi/v1/userTrades", get(user_trades))
+        .route("/fapi/v2/balance", get(futures_balance))
+        .route("/fapi/v2/positionRisk", get(position_risk))
+        .route("/fapi/v2/account", get(futures_account))
         .with_state(Arc::clone(&state));
     FakeBinance { url: serve(app), state }
 }

@@ -242,3 +242,52 @@ fn stop_with_close_all_exits_every_trade_at_the_next_open_and_opens_none() {
     let snap = control.snapshot();
     assert!(snap.entries_stopped && snap.open_trades.is_empty(), "{snap:?}");
 }
+
+/// A node down for 100 candles catches up on them for its indicators and state only: no
+/// trade opens or closes on a candle before the latest at its restart, no order goes to the
+/// venue for one, and what it skipped is in its events. The start-up reconcile runs against
+/// the venue first.
+#[test]
+fn after_downtime_only_the_latest_closed_candle_sends_orders() {
+    use tradai_trading::binance::{BinanceBroker, BinanceConfig};
+    let (dir, store, fake, _start, _first_ms) = setup();
+    let venue = crate::fake_binance::start();
+    let mut broker = BinanceBroker::connect(BinanceConfig::new(&venue.url, crate::fake_binance::KEY, crate::fake_binance::SECRET)).unwrap();
+    let clock = fake.clock();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let live = node("catchup", false, None);
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| {
+        let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
+        run_live(&store, db, &live, &StrategyRegistry::builtin(), broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new())
+            .unwrap()
+    };
+    let first = run(&mut db, &mut broker, 40);
+    let orders_before = db.orders(&live.bot_id).unwrap().len();
+    let trades_before = db.trades(&live.bot_id).unwrap().len();
+    // Down for 100 candles.
+    fake.now.fetch_add(100 * TF, std::sync::atomic::Ordering::SeqCst);
+    let latest = fake.now.load(std::sync::atomic::Ordering::SeqCst).div_euclid(TF) * TF - TF;
+    let second = run(&mut db, &mut broker, 140);
+    assert!(second.resumed && second.candles_stepped >= 100, "{second:?}");
+    let events = db.events(&live.bot_id).unwrap();
+    let skipped: Vec<_> = events.iter().filter(|e| e.kind == "catch_up").collect();
+    assert!(!skipped.is_empty(), "no signal in 100 candles: the test says nothing ({first:?})");
+    // Nothing opened or closed on the candles the node was down for.
+    let trades = db.trades(&live.bot_id).unwrap();
+    for t in &trades[trades_before..] {
+        assert!(t.close_timestamp >= latest, "closed on an old candle: {t:?}");
+    }
+    let orders = db.orders(&live.bot_id).unwrap();
+    for o in &orders[orders_before..] {
+        if o.purpose == tradai_trading::OrderPurpose::Entry {
+            assert!(o.trade_open_ms >= latest, "entry on an old candle: {o:?}");
+        }
+    }
+    // Every order the node stored reached the venue once; none other did.
+    let st = venue.state.lock().unwrap();
+    assert_eq!(st.orders.len(), orders.len());
+    assert!(st.created.values().all(|n| *n == 1));
+    assert!(orders.iter().all(|o| st.orders.contains_key(&o.client_order_id)));
+}

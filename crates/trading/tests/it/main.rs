@@ -6,5 +6,6 @@ mod fake_binance;
 mod fake_klines;
 mod live;
 mod orders;
+mod reconcile;
 mod report;
 mod state;

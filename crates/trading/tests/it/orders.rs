@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tradai_core::{ExitReason, Pair, Timeframe};
 use tradai_store::{synth, BlockingCandleStore, SeriesKey, SynthSpec};
-use tradai_trading::binance::{BinanceConfig, BinanceSpotBroker};
+use tradai_trading::binance::{BinanceBroker, BinanceConfig};
 use tradai_trading::order::client_order_id;
 use tradai_trading::{BotId, NodeHooks, NodeSpec, OrderPurpose, PaperBroker, StateStore, TradingMode};
 
@@ -46,11 +46,11 @@ fn node(bot: &str, range: &str) -> NodeSpec {
     }
 }
 
-fn venue_broker(fake: &FakeBinance) -> BinanceSpotBroker {
+fn venue_broker(fake: &FakeBinance) -> BinanceBroker {
     let mut cfg = BinanceConfig::new(&fake.url, KEY, SECRET);
     cfg.unfilled_timeout = Duration::from_millis(40);
     cfg.poll_every = Duration::from_millis(5);
-    BinanceSpotBroker::connect(cfg).unwrap()
+    BinanceBroker::connect(cfg).unwrap()
 }
 
 #[test]
@@ -140,5 +140,48 @@ fn an_unreachable_venue_drops_entries_and_retries_exits() {
         assert_eq!((st.created.get(x), st.orders[x].status), (Some(&1), "FILLED"), "{x}");
     }
     assert_eq!(st.unavailable_exit_requests, 0, "the exit was not retried");
-    assert!(broker.events.iter().filter(|e| e.contains("lookup answer lost")).count() >= 7, "{:?}", broker.events);
+    assert!(broker.events.iter().filter(|e| e.contains("answer to /api/v3/order lost")).count() >= 7, "{:?}", broker.events);
+}
+
+#[test]
+fn a_rejected_entry_is_named_in_the_state_and_not_traded_a_rejected_exit_stops_the_node() {
+    let (dir, store, range) = market();
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let paper_spec = node("paper", &range);
+    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
+    let first = &paper.report.export.trades[0];
+    // An exit on the other pair, which the refused entry does not change.
+    let second = paper.report.export.trades.iter().find(|t| t.pair != first.pair && t.exit_reason != ExitReason::ForceExit).unwrap();
+
+    let fake = fake_binance::start();
+    let entry = client_order_id("venue", &first.pair, first.open_timestamp, OrderPurpose::Entry);
+    let exit = client_order_id("venue", &second.pair, second.open_timestamp, OrderPurpose::Exit);
+    fake.state.lock().unwrap().reject.insert(entry.clone(), (-2019, "Margin is insufficient.".into()));
+    fake.state.lock().unwrap().reject.insert(exit.clone(), (-2010, "Account has insufficient balance for requested action.".into()));
+    let spec = node("venue", &range);
+    let mut broker = venue_broker(&fake);
+    let e = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap_err();
+    // The exit's rejection stopped the node, naming the order and the code.
+    let chain = format!("{e}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default());
+    assert!(chain.contains(&exit) && chain.contains("-2010"), "{chain}");
+    let st = fake.state.lock().unwrap();
+    assert_eq!((st.posts[&entry], st.posts[&exit]), (1, 1), "a rejection was retried");
+    drop(st);
+    // Both are in the node's state: the orders as rejected with the venue's reason, and events.
+    let orders = db.orders(&spec.bot_id).unwrap();
+    for (cid, code) in [(&entry, "-2019"), (&exit, "-2010")] {
+        let o = orders.iter().find(|o| &o.client_order_id == cid).unwrap_or_else(|| panic!("{cid} not stored"));
+        assert_eq!(o.status, tradai_trading::OrderStatus::Rejected);
+        assert!(o.error.as_deref().is_some_and(|r| r.starts_with(code)), "{o:?}");
+    }
+    let events = db.events(&spec.bot_id).unwrap();
+    let rejected: Vec<_> = events.iter().filter(|e| e.kind == "rejected").map(|e| e.detail.clone()).collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected[0].contains("-2019") && rejected[0].contains("the trade is not opened"), "{rejected:?}");
+    assert!(rejected[1].contains("-2010") && rejected[1].contains("the node stops"), "{rejected:?}");
+    // The trade the venue refused was never opened: no trade of the node has it.
+    assert!(!db.trades(&spec.bot_id).unwrap().iter().any(|t| t.pair == first.pair && t.open_timestamp == first.open_timestamp));
+    assert!(!events.iter().any(|e| e.detail.contains(SECRET)));
 }

@@ -93,6 +93,7 @@ fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
         trade_open_ms: 0,
         placed_ms: 0,
         error: Some("-2019 Margin is insufficient".into()),
+        leverage: None,
     };
     let state = tradai_engine::SessionState {
         next_candle_ms: 600_000,

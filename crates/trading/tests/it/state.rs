@@ -97,6 +97,7 @@ fn order(t: &Trade, purpose: OrderPurpose) -> OrderRecord {
         trade_open_ms: t.open_timestamp,
         placed_ms: t.open_timestamp,
         error: None,
+        leverage: None,
     }
 }
 
