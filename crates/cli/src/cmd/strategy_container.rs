@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use tradai_executor::{ExecutorFactory, JobObserver, Settle, SingleJob, BACKTEST, HYPEROPT};
+use tradai_executor::{ExecutorFactory, Settle, SingleJob, BACKTEST, HYPEROPT};
 use tradai_jobs::{JobRepository, JobStatus};
 use tradai_server::serve::ServerConfig;
 use tradai_settings::Settings;

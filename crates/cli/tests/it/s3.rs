@@ -101,7 +101,7 @@ fn every_data_command_works_on_an_s3_data_dir() {
     let s3c = s3_client(&ep, &bucket);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let damaged = rt.block_on(async {
-        use object_store::ObjectStoreExt;
+        use object_store::{ObjectStore, ObjectStoreExt};
         // A month file of ETH/BTC 5m, overwritten with bytes that are not Parquet.
         let dir = object_store::path::Path::from("candles/binance/spot/ETH_BTC/5m");
         let listed = s3c.list_with_delimiter(Some(&dir)).await.unwrap();
@@ -119,8 +119,15 @@ fn every_data_command_works_on_an_s3_data_dir() {
     assert!(get_object(&ep, &bucket, &damaged).is_none(), "the damaged object was moved away");
     let quarantined = moved[0]["moved_to"].as_str().unwrap();
     assert!(quarantined.contains(".quarantine"), "{quarantined}");
-    let out = on(&ep, &s3, &["data", "validate", "--exchange", "binance", "-p", "ETH/BTC", "-i", "5m", "--json"]);
-    assert!(out.status.success(), "the series reads again: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        get_object(&ep, &bucket, &format!("candles/{}", quarantined.trim_start_matches("candles/"))).is_some(),
+        "the damaged object is kept under the quarantine prefix: {quarantined}"
+    );
+    // The store reads cleanly again (that series' only month is gone; the others are intact).
+    let out = on(&ep, &s3, &["data", "validate", "--exchange", "binance", "-p", "LTC/BTC", "-i", "5m", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = success(on(&ep, &s3, &["data", "repair", "--exchange", "binance", "--json"]), "data repair");
+    assert_eq!(again["quarantined"].as_array().map(Vec::len), Some(0), "{again}");
 }
 
 /// A dry-run replay on S3 candles trades as the backtest does; its state database is in
