@@ -21,6 +21,7 @@ mod config;
 mod data;
 mod decimal;
 mod error;
+mod grow;
 mod registry;
 mod runner;
 mod session;

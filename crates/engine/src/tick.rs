@@ -131,6 +131,18 @@ impl TickSeries {
         Self { months }
     }
 
+    /// Derives again the ticks of the months from the one holding row `from` on, after rows
+    /// were appended to the price columns this series was derived from (a month's tick is
+    /// the maximum over all of its rows, so a month that grew is derived again whole).
+    pub(crate) fn rederive_from(&mut self, ts: &[i64], cols: [&[f64]; 4], from: usize) {
+        let Some(&t) = ts.get(from) else { return };
+        let (month, _) = month_bounds(t);
+        let a = ts.partition_point(|&x| x < month);
+        self.months.retain(|(s, _)| *s < month);
+        let tail = Self::from_prices(&ts[a..], cols.map(|c| &c[a..]));
+        self.months.extend(tail.months);
+    }
+
     /// pandas `Series.asof(t)`: the tick of the last month starting at or before `t` that
     /// has one.
     pub(crate) fn asof(&self, t: i64) -> Option<Tick> {

@@ -2,12 +2,15 @@
 //! exchange a little after each candle's close, appended to the store, and stepped through the
 //! same session as the replay.
 //!
-//! Why the session is rebuilt at every candle: the simulator's signals are computed over a
-//! prepared market, and a strategy's indicators over the grown window give on the old candles
-//! what they gave before (no look-ahead), so rebuilding over `[start - warm-up, last closed]`
-//! and restoring the stored state decides exactly what a replay over the same stored candles
-//! decides. The cost grows with the node's age (indicators over the whole window); at 5m
-//! candles that stays in milliseconds for months of history.
+//! What a candle costs: the node keeps its market in memory between candles (its start-up
+//! candles and every candle since its first start, prepared once), appends the
+//! candles the poll stored (`PreparedMarket::extend`: the preparation's own gap filling and
+//! tick rule, for the new candles only), computes the strategy's signals over the grown
+//! window, and steps the new candles through a session over it with the held state restored.
+//! Nothing is read from the store but the new candles. A strategy's indicators over the grown
+//! window give on the old candles what they gave before (no look-ahead), so the node decides
+//! exactly what a replay over the same stored candles decides. The signals are the one part
+//! whose cost grows with the node's age (see `Window`); docs/BENCHMARKS.md measures it.
 //!
 //! A candle the exchange has not published at the first poll after its close is *delayed*;
 //! one still absent after [`FeedConfig::give_up_after_ms`] is *missing*: the node steps on
@@ -22,10 +25,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tradai_app::backtest::{self, ValidatedRequest};
+use tradai_core::StrategySettings;
 use tradai_core::{Pair, TimeRange, Trade};
-use tradai_engine::{BacktestRunner, PreparedMarket, SessionState, StrategyRegistry, TradingSession, WithSettings};
+use tradai_engine::{BacktestRunner, PairData, PreparedMarket, SessionState, Signals, StrategyRegistry, TradingSession, WithSettings};
 use tradai_exchange::{CandleRequest, ExchangeClient, PriceKind, SyncOptions, SyncRequest};
-use tradai_store::{BlockingCandleStore, SeriesKey};
+use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
 use crate::broker::Broker;
 use crate::control::NodeControl;
@@ -206,6 +210,7 @@ pub fn run_live(
         registry,
         startup,
         held,
+        window: None,
         stepper: None,
         stats: db.candle_stats(bot)?.unwrap_or_default(),
         candles: CandleStats::default(),
@@ -377,6 +382,71 @@ fn poll_until_closed(
     Ok(arrived.into_iter().map(|a| a.unwrap_or(Arrival::Never)).collect())
 }
 
+/// The node's market between candles: every candle of its window in memory, prepared, and
+/// the strategy's signals over it. A new candle is read back from the store (where the poll
+/// put it) and appended; the window is never read or prepared again.
+///
+/// The signals are the strategy's over the whole window, computed again when candles were
+/// appended: indicators with memory (EMAs, RSI, running sums) give on a candle what they
+/// give over the window from the node's first start, which is what a replay of the same
+/// candles (and the backtest) computes; a window cut to the last few hundred candles would
+/// not decide exactly as they do. That is the only part of a candle's cost that grows with
+/// the node's age (docs/BENCHMARKS.md measures it).
+struct Window {
+    market: PreparedMarket,
+    run_settings: StrategySettings,
+    signals: Vec<Signals>,
+}
+
+impl Window {
+    /// The window from the store: the candles of the node's range and its start-up candles.
+    fn load(store: &BlockingCandleStore, v: &ValidatedRequest, registry: &StrategyRegistry, startup: usize) -> Result<Self, TradingError> {
+        let cancel = AtomicBool::new(false);
+        let data = backtest::load_pairs(store, v, startup, &cancel)?;
+        let cfg = &v.config;
+        let market =
+            PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_error_to_field)?;
+        let (run_settings, signals) = Self::signals(v, registry, &market)?;
+        Ok(Self { market, run_settings, signals })
+    }
+
+    /// Appends the candles stored after each pair's last one, and computes the signals again
+    /// when any came.
+    fn grow(&mut self, store: &BlockingCandleStore, v: &ValidatedRequest, registry: &StrategyRegistry) -> Result<(), TradingError> {
+        let tf = v.config.timeframe;
+        let mut new = Vec::with_capacity(self.market.pairs.len());
+        for p in &self.market.pairs {
+            let key = SeriesKey::new(v.exchange.clone(), p.pair.clone(), tf);
+            let from = p.candles.ts.last().map_or(self.market.min_date_ms, |l| l + tf.millis());
+            let range = TimeRange { start_ms: Some(from), end_ms: None };
+            let candles =
+                store.read(&key, range, Columns::ALL).map_err(|source| TradingError::Store { pair: p.pair.to_string(), source })?;
+            if !candles.is_empty() {
+                new.push(PairData { pair: p.pair.clone(), candles, instrument: p.instrument.clone() });
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.market.extend(&new).map_err(backtest::engine_error_to_field)?;
+        (self.run_settings, self.signals) = Self::signals(v, registry, &self.market)?;
+        Ok(())
+    }
+
+    /// The strategy's settings for the run and its signals over `market`.
+    fn signals(
+        v: &ValidatedRequest,
+        registry: &StrategyRegistry,
+        market: &PreparedMarket,
+    ) -> Result<(StrategySettings, Vec<Signals>), TradingError> {
+        let strategy =
+            registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
+        let wrapped = WithSettings::new(strategy, v.settings.clone());
+        let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
+        Ok(runner.session_inputs(&v.config, market).map_err(backtest::engine_error_to_field)?)
+    }
+}
+
 /// The live node between candles.
 struct LiveNode<'a> {
     spec: &'a NodeSpec,
@@ -384,6 +454,8 @@ struct LiveNode<'a> {
     registry: &'a StrategyRegistry,
     startup: usize,
     held: Held,
+    /// The market and signals, from the first step on.
+    window: Option<Window>,
     stepper: Option<Stepper<'a>>,
     /// Candle statistics stored before this process.
     stats: CandleStats,
@@ -417,8 +489,9 @@ impl LiveNode<'_> {
         beat.maybe(db, self.spec, facts, status, hooks, true)
     }
 
-    /// Builds the session over every stored candle of the node's window, restores the held
-    /// state, steps what was not stepped yet and commits.
+    /// Grows the node's market by the candles stored since the last call (the whole window
+    /// from the store at the first), restores the held state into a session over it, steps
+    /// what was not stepped yet and commits.
     fn step_stored(
         &mut self,
         store: &BlockingCandleStore,
@@ -428,20 +501,17 @@ impl LiveNode<'_> {
         in_hand: Instant,
     ) -> Result<(), TradingError> {
         let v = self.v;
-        let cancel = AtomicBool::new(false);
-        let data = backtest::load_pairs(store, v, self.startup, &cancel)?;
-        let strategy = self
-            .registry
-            .get(&v.strategy)
-            .map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
-        let wrapped = WithSettings::new(strategy, v.settings.clone());
-        let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
         let cfg = &v.config;
-        let market =
-            PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, self.startup).map_err(backtest::engine_error_to_field)?;
-        drop(data);
-        let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_error_to_field)?;
-        let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
+        let window = match self.window.take() {
+            None => Window::load(store, v, self.registry, self.startup)?,
+            Some(mut w) => {
+                w.grow(store, v, self.registry)?;
+                w
+            }
+        };
+        let window = self.window.insert(window);
+        let (market, run_settings, signals) = (&window.market, &window.run_settings, &window.signals);
+        let mut session = TradingSession::new(&v.strategy, cfg, run_settings, market, signals)
             .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source: Box::new(source) })?;
         session.set_open_end();
         let bot = self.spec.bot_id.to_string();
@@ -450,7 +520,7 @@ impl LiveNode<'_> {
                 .restore(state, self.held.trades.clone(), &self.held.balance)
                 .map_err(|source| TradingError::Resume { bot_id: bot.clone(), source: Box::new(source) })?;
         }
-        // Commands wait for a candle to step: the session is rebuilt at the next one.
+        // Commands wait for a candle to step: they are applied to the session of the next one.
         if session.next_candle_ms().is_some() {
             self.control.apply(&mut session);
         }

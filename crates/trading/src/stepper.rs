@@ -1,8 +1,8 @@
 //! One candle of a running node, the same for the replay and the live feed: the session
 //! stepped, its orders through the broker, the drawdown kill switch, and the commit.
 //!
-//! The stepper outlives the session it steps: the live feed builds a new session over the
-//! grown market at every candle and restores the state into it, so what the stepper counts
+//! The stepper outlives the session it steps: the live feed builds a new session over its
+//! grown in-memory market at every candle and restores the state into it, so what the stepper counts
 //! (trades and wallet points already committed) stays valid across sessions.
 
 use std::time::Instant;
