@@ -12,12 +12,7 @@ cd "$(dirname "$0")/.."
 
 VENV="${TRADAI_PY_VENV:-$PWD/.venv/py}"
 REQS="scripts/python-requirements.txt"
-want="$(sha256sum "$REQS" | cut -d' ' -f1)"
-if [ "$(cat "$VENV/.tradai-reqs" 2>/dev/null || true)" != "$want" ]; then
-  echo "python-venv: installing $REQS into $VENV" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2
-  echo "$want" > "$VENV/.tradai-reqs"
-fi
+# shellcheck source=scripts/lib/venv.sh
+. scripts/lib/venv.sh
+venv_install python-venv "$VENV" "$REQS" bin/python "a minute"
 echo "$VENV/bin/python"

@@ -6,17 +6,17 @@
 #   scripts/schemathesis.sh                 # debug build, 100 examples per operation
 #   MAX_EXAMPLES=300 scripts/schemathesis.sh
 #
-# Schemathesis lives in a virtualenv (default /opt/tradai-venv; TRADAI_VENV to change); it is
-# installed there with pip when missing. Only 127.0.0.1 is contacted.
+# Schemathesis lives in a virtualenv inside the project (default .venv/schemathesis, ignored by
+# git; TRADAI_VENV to change), installed once from scripts/schemathesis-requirements.txt. Only
+# 127.0.0.1 is contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV="${TRADAI_VENV:-/opt/tradai-venv}"
+VENV="${TRADAI_VENV:-$PWD/.venv/schemathesis}"
 MAX_EXAMPLES="${MAX_EXAMPLES:-100}"
-if [ ! -x "$VENV/bin/schemathesis" ]; then
-  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "schemathesis==4.32.5"
-fi
+# shellcheck source=scripts/lib/venv.sh
+. scripts/lib/venv.sh
+venv_install schemathesis "$VENV" scripts/schemathesis-requirements.txt bin/schemathesis "a minute"
 
 if [ -z "${TRADAI_BIN:-}" ]; then
   cargo build --locked -q -p tradai-cli

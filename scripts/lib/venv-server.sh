@@ -12,6 +12,9 @@
 #   PIDFILE       where the started server's pid is kept
 #   STATE_FILES   array of the files --stop removes (the pid file among them)
 
+# shellcheck source=scripts/lib/venv.sh
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+
 vs_log() { echo "$SERVER_NAME: $*" >&2; }
 
 vs_answers() { # does the URL $1 answer 200 within 2 s?
@@ -50,14 +53,7 @@ vs_stop() {
 }
 
 vs_install() { # a venv stamped with the requirements' hash is not touched again
-  local want; want="$(sha256sum "$REQS" | cut -d' ' -f1)"
-  if [ -x "$VENV/$VENV_EXE" ] && [ "$(cat "$VENV/.tradai-stamp" 2>/dev/null)" = "$want" ]; then
-    return 0
-  fi
-  vs_log "installing $REQS into $VENV ($INSTALL_TIME, once)"
-  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS" >&2
-  echo "$want" >"$VENV/.tradai-stamp"
+  venv_install "$SERVER_NAME" "$VENV" "$REQS" "$VENV_EXE" "$INSTALL_TIME"
 }
 
 vs_command() { # the script's one optional argument; returns only when a server is wanted

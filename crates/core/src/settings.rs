@@ -9,37 +9,74 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timeframe;
 
-/// Exit rules and risk settings of a strategy, with Freqtrade's names and meanings.
+/// Exit rules and risk settings of a strategy, with Freqtrade's names and meanings. One field
+/// list serves both forms: `Settings<Tf, Roi>` differs between them only in how the timeframe
+/// (`Tf`) and the ROI table (`Roi`) are held — [`StrategySettings`] as checked, typed values,
+/// [`DeclaredSettings`] as a strategy file states them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrategySettings {
-    /// Timeframe the strategy is written for.
-    pub timeframe: Timeframe,
-    /// Candles needed before the first signal is valid; trimmed from the start of a run.
+pub struct Settings<Tf, Roi> {
+    /// `timeframe`: the timeframe the strategy is written for.
+    pub timeframe: Tf,
+    /// `startup_candle_count`: candles needed before the first signal is valid; trimmed from
+    /// the start of a run.
     pub startup_candle_count: usize,
-    /// ROI table: (minutes since entry, minimum profit ratio), ascending by minutes.
-    pub minimal_roi: Vec<(i64, f64)>,
-    /// Stop-loss as a negative ratio of the stake (e.g. -0.05).
+    /// `minimal_roi`: the ROI table (minutes since entry → minimum profit ratio).
+    pub minimal_roi: Roi,
+    /// `stoploss`: stop-loss as a negative ratio of the stake (e.g. -0.05).
     pub stoploss: f64,
-    /// Whether the stop trails the best price.
+    /// `trailing_stop`: whether the stop trails the best price.
     pub trailing_stop: bool,
-    /// Stop distance once the offset is reached.
+    /// `trailing_stop_positive`: stop distance once the offset is reached.
     pub trailing_stop_positive: Option<f64>,
-    /// Profit at which `trailing_stop_positive` takes over.
+    /// `trailing_stop_positive_offset`: profit at which `trailing_stop_positive` takes over.
     pub trailing_stop_positive_offset: f64,
-    /// Only trail once the offset is reached.
+    /// `trailing_only_offset_is_reached`: only trail once the offset is reached.
     pub trailing_only_offset_is_reached: bool,
-    /// Whether exit signals close trades.
+    /// `use_exit_signal`: whether exit signals close trades.
     pub use_exit_signal: bool,
-    /// Exit signals only act when in profit.
+    /// `exit_profit_only`: exit signals only act when in profit.
     pub exit_profit_only: bool,
-    /// Minimum profit for `exit_profit_only`.
+    /// `exit_profit_offset`: minimum profit for `exit_profit_only`.
     pub exit_profit_offset: f64,
-    /// Skip ROI exits while the entry signal is still on.
+    /// `ignore_roi_if_entry_signal`: skip ROI exits while the entry signal is still on.
     pub ignore_roi_if_entry_signal: bool,
-    /// Whether the strategy may open short positions (futures only).
+    /// `can_short`: whether the strategy may open short positions (futures only).
     pub can_short: bool,
-    /// Leverage the strategy asks for (futures only; 1 for spot).
+    /// The leverage the strategy asks for (futures only; 1 for spot).
     pub leverage: f64,
+}
+
+/// The settings a run uses: the timeframe parsed, the ROI table as (minutes since entry,
+/// minimum profit ratio) in ascending minutes.
+pub type StrategySettings = Settings<Timeframe, Vec<(i64, f64)>>;
+
+/// The settings a strategy file states (a Freqtrade class's attributes, a TOML strategy's
+/// keys), as written: the timeframe (`None`: the class names none) and the ROI keys
+/// (minutes as text) still text. [`DeclaredSettings::check`] is the one reading of them,
+/// shared by every kind of strategy file. Serde reads it with Freqtrade's attribute names, so
+/// a class description can embed it (`#[serde(flatten)]`).
+pub type DeclaredSettings = Settings<Option<String>, BTreeMap<String, f64>>;
+
+impl<Tf, Roi> Settings<Tf, Roi> {
+    /// The same settings with the timeframe and the ROI table in another form.
+    fn with_forms<Tf2, Roi2>(&self, timeframe: Tf2, minimal_roi: Roi2) -> Settings<Tf2, Roi2> {
+        Settings {
+            timeframe,
+            minimal_roi,
+            startup_candle_count: self.startup_candle_count,
+            stoploss: self.stoploss,
+            trailing_stop: self.trailing_stop,
+            trailing_stop_positive: self.trailing_stop_positive,
+            trailing_stop_positive_offset: self.trailing_stop_positive_offset,
+            trailing_only_offset_is_reached: self.trailing_only_offset_is_reached,
+            use_exit_signal: self.use_exit_signal,
+            exit_profit_only: self.exit_profit_only,
+            exit_profit_offset: self.exit_profit_offset,
+            ignore_roi_if_entry_signal: self.ignore_roi_if_entry_signal,
+            can_short: self.can_short,
+            leverage: self.leverage,
+        }
+    }
 }
 
 impl StrategySettings {
@@ -71,42 +108,6 @@ impl StrategySettings {
     }
 }
 
-/// The settings a strategy file states (a Freqtrade class's attributes, a TOML strategy's
-/// keys), as written: the timeframe and ROI keys still text. [`DeclaredSettings::check`] is the
-/// one reading of them, shared by every kind of strategy file. Serde reads it with Freqtrade's
-/// attribute names, so a class description can embed it (`#[serde(flatten)]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeclaredSettings {
-    /// `timeframe` (`None`: the class names none).
-    pub timeframe: Option<String>,
-    /// `startup_candle_count`.
-    pub startup_candle_count: usize,
-    /// `minimal_roi`: minutes as text → ratio.
-    pub minimal_roi: BTreeMap<String, f64>,
-    /// `stoploss`.
-    pub stoploss: f64,
-    /// `trailing_stop`.
-    pub trailing_stop: bool,
-    /// `trailing_stop_positive`.
-    pub trailing_stop_positive: Option<f64>,
-    /// `trailing_stop_positive_offset`.
-    pub trailing_stop_positive_offset: f64,
-    /// `trailing_only_offset_is_reached`.
-    pub trailing_only_offset_is_reached: bool,
-    /// `use_exit_signal`.
-    pub use_exit_signal: bool,
-    /// `exit_profit_only`.
-    pub exit_profit_only: bool,
-    /// `exit_profit_offset`.
-    pub exit_profit_offset: f64,
-    /// `ignore_roi_if_entry_signal`.
-    pub ignore_roi_if_entry_signal: bool,
-    /// `can_short`.
-    pub can_short: bool,
-    /// The leverage asked for.
-    pub leverage: f64,
-}
-
 /// A stated setting tradai cannot use: which, the value as given, and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting} '{value}': {expected}")]
@@ -130,8 +131,6 @@ impl DeclaredSettings {
         let text = self.timeframe.as_deref().unwrap_or_default();
         let timeframe: Timeframe =
             text.trim().parse().map_err(|_| invalid("timeframe", text.to_owned(), "a timeframe such as \"5m\" or \"1h\""))?;
-        let mut s = StrategySettings::new(timeframe);
-        s.startup_candle_count = self.startup_candle_count;
         let mut roi = Vec::with_capacity(self.minimal_roi.len());
         for (k, v) in &self.minimal_roi {
             let minutes: i64 = k
@@ -144,25 +143,13 @@ impl DeclaredSettings {
         }
         // Text keys sort as text ("10" before "2"); the table is in minute order.
         roi.sort_by_key(|(m, _)| *m);
-        s.minimal_roi = roi;
         if !(self.stoploss.is_finite() && self.stoploss < 0.0 && self.stoploss >= -1.0) {
             return Err(invalid("stoploss", self.stoploss.to_string(), "a negative ratio such as -0.10"));
         }
-        s.stoploss = self.stoploss;
-        s.trailing_stop = self.trailing_stop;
-        s.trailing_stop_positive = self.trailing_stop_positive;
-        s.trailing_stop_positive_offset = self.trailing_stop_positive_offset;
-        s.trailing_only_offset_is_reached = self.trailing_only_offset_is_reached;
-        s.use_exit_signal = self.use_exit_signal;
-        s.exit_profit_only = self.exit_profit_only;
-        s.exit_profit_offset = self.exit_profit_offset;
-        s.ignore_roi_if_entry_signal = self.ignore_roi_if_entry_signal;
-        s.can_short = self.can_short;
         if !(self.leverage.is_finite() && self.leverage >= 1.0) {
             return Err(invalid("leverage", self.leverage.to_string(), "a number >= 1"));
         }
-        s.leverage = self.leverage;
-        Ok(s)
+        Ok(self.with_forms(timeframe, roi))
     }
 }
 
@@ -174,20 +161,13 @@ mod tests {
     fn declared_settings_are_read_once_with_errors_naming_the_setting() {
         let roi: BTreeMap<String, f64> = [("10".to_owned(), 0.01), ("2".to_owned(), 0.03), ("0".to_owned(), 0.05)].into();
         let d = DeclaredSettings {
-            timeframe: Some("5m".into()),
             startup_candle_count: 30,
-            minimal_roi: roi,
-            stoploss: -0.1,
             trailing_stop: true,
             trailing_stop_positive: Some(0.01),
             trailing_stop_positive_offset: 0.02,
             trailing_only_offset_is_reached: true,
-            use_exit_signal: true,
-            exit_profit_only: false,
-            exit_profit_offset: 0.0,
-            ignore_roi_if_entry_signal: false,
-            can_short: false,
-            leverage: 1.0,
+            // Freqtrade's defaults for the rest.
+            ..StrategySettings::new(Timeframe::M5).with_forms(Some("5m".into()), roi)
         };
         let s = d.check().unwrap();
         assert_eq!(s.minimal_roi, vec![(0, 0.05), (2, 0.03), (10, 0.01)]);

@@ -32,23 +32,6 @@ pub const TAG_JOB_TYPE: &str = "tradai.job_type";
 /// improved on all before it); every epoch is in the parent's `epochs.json` anyway.
 pub const MAX_CHILD_RUNS: usize = 100;
 
-/// Where a job's run stands in the tracker, as the job endpoints show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrackedRun {
-    /// `delivered` or `pending` (waiting in the outbox for the tracker).
-    pub state: String,
-    /// Experiment name.
-    pub experiment: String,
-    /// Run id once delivered.
-    pub run_id: Option<String>,
-    /// Where to look at the run: the MLflow UI page, or this API's `/api/v1/runs/{id}`.
-    pub run_url: Option<String>,
-    /// Failed delivery attempts so far.
-    pub attempts: u32,
-    /// The last delivery error, while pending.
-    pub last_error: Option<String>,
-}
-
 /// The tracker, its outbox and the outbox's sender.
 pub struct JobTracking {
     /// The tracker and registry.
@@ -97,26 +80,21 @@ impl JobTracking {
         self.sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stop();
     }
 
-    /// Where the run of job `job_id` stands; `None` when the job logs no run (yet).
+    /// The outbox entry of job `job_id`'s run (where it stands: pending, or delivered with its
+    /// run id); `None` when the job logs no run (yet).
     #[must_use]
-    pub fn run_of(&self, job_id: &str) -> Option<TrackedRun> {
-        let entry = self.outbox.entry(&record_id(job_id)).ok()??;
-        Some(self.view(&entry))
+    pub fn run_of(&self, job_id: &str) -> Option<OutboxEntry> {
+        self.outbox.entry(&record_id(job_id)).ok()?
     }
 
-    fn view(&self, e: &OutboxEntry) -> TrackedRun {
-        let run_url = e.run_id.as_ref().map(|run| match (&self.mlflow_ui, &e.experiment_id) {
+    /// Where to look at a delivered run: the MLflow UI page, or this API's
+    /// `/api/v1/runs/{id}`; `None` while the run is not delivered.
+    #[must_use]
+    pub fn run_url(&self, e: &OutboxEntry) -> Option<String> {
+        e.run_id.as_ref().map(|run| match (&self.mlflow_ui, &e.experiment_id) {
             (Some(ui), Some(exp)) => format!("{ui}/#/experiments/{exp}/runs/{run}"),
             _ => format!("/api/v1/runs/{run}"),
-        });
-        TrackedRun {
-            state: if e.run_id.is_some() { "delivered".into() } else { "pending".into() },
-            experiment: e.experiment.clone(),
-            run_id: e.run_id.clone(),
-            run_url,
-            attempts: e.attempts,
-            last_error: e.last_error.clone(),
-        }
+        })
     }
 
     /// Enqueues the run records of a finished job. Returns how many records were new.

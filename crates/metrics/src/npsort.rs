@@ -116,47 +116,38 @@ fn insertion_sort(v: &[i64], a: &mut [usize]) {
 /// numpy's `aheapsort_`, written with 1-based heap positions like the original.
 fn aheapsort(v: &[i64], a: &mut [usize]) {
     let mut n = a.len();
-    let at = |k: usize| k - 1;
     let mut l = n >> 1;
     while l > 0 {
-        let tmp = a[at(l)];
-        let mut i = l;
-        let mut j = l << 1;
-        while j <= n {
-            if j < n && v[a[at(j)]] < v[a[at(j + 1)]] {
-                j += 1;
-            }
-            if v[tmp] < v[a[at(j)]] {
-                a[at(i)] = a[at(j)];
-                i = j;
-                j += j;
-            } else {
-                break;
-            }
-        }
-        a[at(i)] = tmp;
+        let tmp = a[l - 1];
+        sift_down(v, a, l, n, tmp);
         l -= 1;
     }
     while n > 1 {
-        let tmp = a[at(n)];
-        a[at(n)] = a[at(1)];
+        let tmp = a[n - 1];
+        a[n - 1] = a[0];
         n -= 1;
-        let mut i = 1;
-        let mut j = 2;
-        while j <= n {
-            if j < n && v[a[at(j)]] < v[a[at(j + 1)]] {
-                j += 1;
-            }
-            if v[tmp] < v[a[at(j)]] {
-                a[at(i)] = a[at(j)];
-                i = j;
-                j += j;
-            } else {
-                break;
-            }
-        }
-        a[at(i)] = tmp;
+        sift_down(v, a, 1, n, tmp);
     }
+}
+
+/// The inner loop of `aheapsort_`: puts `tmp` at heap position `i` (1-based) of the heap of
+/// the first `n` entries, moving larger children up.
+fn sift_down(v: &[i64], a: &mut [usize], mut i: usize, n: usize, tmp: usize) {
+    let at = |k: usize| k - 1;
+    let mut j = i << 1;
+    while j <= n {
+        if j < n && v[a[at(j)]] < v[a[at(j + 1)]] {
+            j += 1;
+        }
+        if v[tmp] < v[a[at(j)]] {
+            a[at(i)] = a[at(j)];
+            i = j;
+            j += j;
+        } else {
+            break;
+        }
+    }
+    a[at(i)] = tmp;
 }
 
 #[cfg(test)]

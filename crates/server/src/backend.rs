@@ -182,7 +182,7 @@ impl BackendState {
 
     pub(crate) fn tracked(&self, mut view: JobView) -> JobView {
         if let Some(t) = &self.tracking {
-            view.tracking = t.run_of(&view.job_id).map(Into::into);
+            view.tracking = t.run_of(&view.job_id).map(|e| crate::dto::TrackedRun::of(t, e));
         }
         view
     }

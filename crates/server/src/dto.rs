@@ -54,10 +54,8 @@ pub struct ReadyResponse {
 #[into_params(parameter_in = Query)]
 pub struct SymbolsQuery {
     /// Only this exchange.
-    #[serde(default)]
     pub exchange: Option<String>,
     /// Only this timeframe.
-    #[serde(default)]
     pub timeframe: Option<String>,
 }
 
@@ -148,7 +146,6 @@ pub struct DataValidateRequest {
     #[serde(default)]
     pub symbols: Vec<String>,
     /// Timeframe to check; every stored timeframe when absent.
-    #[serde(default)]
     pub timeframe: Option<String>,
 }
 
@@ -223,13 +220,11 @@ pub struct StrategyList {
 #[serde(deny_unknown_fields)]
 pub struct StrategyValidateRequest {
     /// Timeframe of the run.
-    #[serde(default)]
     pub timeframe: Option<String>,
     /// Pairs of the run.
     #[serde(default)]
     pub pairs: Vec<String>,
     /// `spot` or `futures`.
-    #[serde(default)]
     pub trading_mode: Option<String>,
     /// Parameter values by name; defaults for the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,17 +267,14 @@ pub struct PrepareConfigRequest {
     pub strategy: String,
     /// Base config file in the strategy config directory; `<strategy>.toml` or `.json` when
     /// absent (and none when neither exists).
-    #[serde(default)]
     pub config_file: Option<String>,
     /// Values merged over the base (objects merge key by key, everything else replaces).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config_overrides: serde_json::Value,
     /// Run id stamped into the merged config.
-    #[serde(default)]
     pub run_id: Option<String>,
     /// Experiment name stamped into the merged config.
-    #[serde(default)]
     pub experiment_name: Option<String>,
 }
 
@@ -336,10 +328,8 @@ impl std::fmt::Display for VersionInput {
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
     /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
-    #[serde(default)]
     pub start: Option<String>,
     /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
-    #[serde(default)]
     pub end: Option<String>,
 }
 
@@ -354,85 +344,63 @@ macro_rules! run_request {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// Strategy name (`GET /api/v1/strategies`); required, here or as `strategy_name`.
-            #[serde(default)]
             pub strategy: Option<String>,
             /// The platform's name of `strategy` (give one of the two).
-            #[serde(default)]
             pub strategy_name: Option<String>,
             /// A registered version of the strategy: a number, an alias (`challenger`) or a
             /// stage (`production`, `staging`). Its config (parameters, ROI, stop-loss,
             /// trailing) is loaded from the strategy registry and used.
-            #[serde(default)]
             #[schema(value_type = Option<String>, example = "production")]
             pub strategy_version: Option<VersionInput>,
             /// A strategy config (`{"strategy", "params", "minimal_roi", "stoploss",
             /// "trailing_*"}`), e.g. a hyperopt run's best config (`GET
             /// /api/v1/hyperopt/{id}/config`); merged over the registered version's config.
-            #[serde(default)]
             #[schema(value_type = Option<Object>)]
             pub config: Option<serde_json::Value>,
             /// Values merged over the registered config and `config` (objects key by key,
             /// everything else replaced), e.g. `{"stoploss": -0.05, "params": {"fast": 8}}`.
-            #[serde(default)]
             #[schema(value_type = Option<Object>)]
             pub config_overrides: Option<serde_json::Value>,
             /// Exchange whose stored candles to use (default `binance`).
-            #[serde(default)]
             pub exchange: Option<String>,
             /// Pairs in priority order (CCXT notation, e.g. `ETH/BTC`); required, here or as
             /// `symbols`.
-            #[serde(default)]
             pub pairs: Option<Vec<String>>,
             /// The platform's name of `pairs` (give one of the two).
-            #[serde(default)]
             pub symbols: Option<Vec<String>>,
             /// The platform's window: `{"start", "end"}`, as `start_date` / `end_date`.
-            #[serde(default)]
             pub date_range: Option<DateRange>,
             /// Check the stored candles of the pairs and window before the run and download
             /// what is missing from the exchange. Default: on when the window has a start and
             /// an end within the last day (or later), off otherwise.
-            #[serde(default)]
             pub ensure_data: Option<bool>,
             /// Timeframe; the strategy's when absent.
-            #[serde(default)]
             pub timeframe: Option<String>,
             /// `YYYYMMDD-YYYYMMDD` (either side may be empty). Exclusive with start/end dates.
-            #[serde(default)]
             pub timerange: Option<String>,
             /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
-            #[serde(default)]
             pub start_date: Option<String>,
             /// End (`YYYY-MM-DD` or `YYYYMMDD`): the same as a `timerange` end and the CLI's
             /// `--timerange` end (Freqtrade's), so the candle opening at that midnight UTC is
             /// the last one tested.
-            #[serde(default)]
             pub end_date: Option<String>,
             /// Stake per trade, or `"unlimited"` (default).
-            #[serde(default)]
             pub stake_amount: Option<StakeAmountInput>,
             /// Starting wallet (default 1000).
-            #[serde(default)]
             pub dry_run_wallet: Option<f64>,
             /// Maximum simultaneous trades, -1 for unlimited (default 3).
-            #[serde(default)]
             pub max_open_trades: Option<i64>,
             /// Fee ratio per side (default 0.001).
-            #[serde(default)]
             pub fee: Option<f64>,
             /// `spot` (default) or `futures`.
-            #[serde(default)]
             pub trading_mode: Option<String>,
             /// Leverage (futures).
-            #[serde(default)]
             pub leverage: Option<f64>,
             /// Experiment the run belongs to (for tracking).
-            #[serde(default)]
             pub experiment_name: Option<String>,
             /// A strategy file (`.toml` declarative, `.py` Freqtrade) relative to the server's
             /// `server.strategy_dir`; `strategy` names its strategy. Absolute paths and `..` are
             /// refused. Built-in strategies when absent.
-            #[serde(default)]
             pub strategy_file: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
@@ -478,40 +446,30 @@ run_request! {
     /// `tradai hyperopt`. `timerange` (or the dates) is the in-sample window searched.
     pub struct HyperoptSubmission {
         /// Evaluations (default 100, at most 1000000).
-        #[serde(default)]
         #[schema(minimum = 1, maximum = 1_000_000)]
         pub epochs: Option<u64>,
         /// Spaces searched: `buy`, `sell`, `roi`, `stoploss`, `trailing`, `all`, `default`
         /// (default `["buy"]`).
-        #[serde(default)]
         pub spaces: Option<Vec<String>>,
         /// Loss: `sharpe` (default), `sortino`, `calmar`, `profit`, `max_drawdown`, `multi`.
-        #[serde(default)]
         pub loss: Option<String>,
         /// Sampler: `tpe` (default), `random`, `grid`.
-        #[serde(default)]
         pub sampler: Option<String>,
         /// Seed (default 0); the same seed and job count give the same epochs.
-        #[serde(default)]
         pub seed: Option<u64>,
         /// Parallel evaluations (default: all cores of the worker). TPE proposes this many at
         /// a time, so the results depend on it.
-        #[serde(default)]
         #[schema(minimum = 1, maximum = 256)]
         pub jobs: Option<u64>,
         /// Out-of-sample window (`YYYYMMDD-YYYYMMDD`) the best parameters are checked on.
-        #[serde(default)]
         pub oos_timerange: Option<String>,
         /// Optimise on this share of the data and check on the rest (e.g. 0.7). Exclusive
         /// with `oos_timerange`.
-        #[serde(default)]
         pub split: Option<f64>,
         /// Walk-forward folds: optimise on each of K windows, test on the next.
-        #[serde(default)]
         #[schema(minimum = 1, maximum = 100)]
         pub walk_forward: Option<u64>,
         /// Epochs in the result's top list (default 10).
-        #[serde(default)]
         #[schema(minimum = 1, maximum = 1000)]
         pub top: Option<u64>,
     }
@@ -558,17 +516,13 @@ pub struct BacktestStatus {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this status.
-    #[serde(default)]
     pub status: Option<String>,
     /// Only this strategy.
-    #[serde(default)]
     pub strategy: Option<String>,
     /// Page size, 1..=500 (default 50).
-    #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Jobs to skip.
-    #[serde(default)]
     #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u32>,
 }
@@ -665,17 +619,13 @@ pub struct JobsQuery {
     #[serde(default, rename = "type")]
     pub job_type: Option<String>,
     /// Only this status.
-    #[serde(default)]
     pub status: Option<String>,
     /// Only this label (strategy, or exchange of a sync).
-    #[serde(default)]
     pub label: Option<String>,
     /// Page size, 1..=500 (default 50).
-    #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Jobs to skip.
-    #[serde(default)]
     #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u32>,
 }
@@ -706,7 +656,6 @@ pub struct SyncSubmission {
     /// First candle wanted: `YYYY-MM-DD`, `YYYYMMDD`, RFC 3339 or a unix timestamp.
     pub start: String,
     /// End, exclusive; up to the last closed candle when absent.
-    #[serde(default)]
     pub end: Option<String>,
 }
 
@@ -728,16 +677,12 @@ fn default_stale_hours() -> f64 {
 #[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// Experiment name (`backtests/EmaCross`); default: every experiment.
-    #[serde(default)]
     pub experiment: Option<String>,
     /// MLflow filter, e.g. `metrics.sharpe > 1 and params.timeframe = '5m'`.
-    #[serde(default)]
     pub filter: Option<String>,
     /// Order, e.g. `metrics.sharpe DESC`.
-    #[serde(default)]
     pub order_by: Option<String>,
     /// At most this many runs, 1..=1000 (default 100).
-    #[serde(default)]
     pub max_results: Option<usize>,
 }
 
@@ -758,15 +703,17 @@ pub struct TrackedRun {
     pub last_error: Option<String>,
 }
 
-impl From<tradai_executor::tracking::TrackedRun> for TrackedRun {
-    fn from(t: tradai_executor::tracking::TrackedRun) -> Self {
+impl TrackedRun {
+    /// The view of the outbox entry `e` of `tracking`.
+    #[must_use]
+    pub fn of(tracking: &tradai_executor::tracking::JobTracking, e: tradai_tracking::OutboxEntry) -> Self {
         Self {
-            state: t.state,
-            experiment: t.experiment,
-            run_id: t.run_id,
-            run_url: t.run_url,
-            attempts: t.attempts,
-            last_error: t.last_error,
+            state: if e.run_id.is_some() { "delivered".into() } else { "pending".into() },
+            run_url: tracking.run_url(&e),
+            experiment: e.experiment,
+            run_id: e.run_id,
+            attempts: e.attempts,
+            last_error: e.last_error,
         }
     }
 }

@@ -1,32 +1,17 @@
 //! Look-ahead and recursive analysis on deterministic candles: a planted `shift(-1)` is found
 //! and named, the built-in strategies are clean, and recursive indicators converge.
 
+mod walk;
+
 use std::sync::Arc;
 
 use tradai_analysis::{lookahead, recursive, LookaheadOptions, RecursiveOptions, StrategyFrames};
-use tradai_core::{CandleRow, Candles, Pair, StrategySettings, Timeframe};
+use tradai_core::{Candles, Pair, StrategySettings, Timeframe};
 use tradai_engine::{IndicatorCache, ParamValues, Signals, Strategy, StrategyRegistry};
 
 /// A random-walk series with volume (deterministic).
 fn walk(n: usize, seed: u64) -> Candles {
-    let mut c = Candles::default();
-    let mut x = seed;
-    let mut price = 100.0;
-    for i in 0..n {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let r = ((x >> 32) as f64 / f64::from(u32::MAX)) - 0.5;
-        let next = price * (1.0 + 0.01 * r);
-        c.push(CandleRow {
-            ts: 1_600_000_200_000 + 300_000 * i as i64,
-            open: price,
-            high: price.max(next) * 1.001,
-            low: price.min(next) * 0.999,
-            close: next,
-            volume: 1.0 + (i % 7) as f64,
-        });
-        price = next;
-    }
-    c
+    walk::walk(n, seed, &walk::Walk { start: 100.0, wicks: (1.001, 0.999), volume: |i| 1.0 + (i % 7) as f64 })
 }
 
 /// Enters when the next candle's close is higher: look-ahead by construction.

@@ -10,6 +10,7 @@
 mod dynamodb;
 mod sqs;
 mod stepfunctions;
+mod workflow;
 
 use tradai_aws::AwsOverrides;
 

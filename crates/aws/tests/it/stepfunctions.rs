@@ -3,23 +3,11 @@
 
 use tradai_aws::{backtest_state_machine, check_state_machine, start_backtest, BacktestWorkflow, WorkflowInput};
 
+use crate::workflow::test_workflow;
 use crate::{emulator, unique_table};
 
 fn workflow(account: &str) -> BacktestWorkflow {
-    let arn = |service: &str, rest: &str| format!("arn:aws:{service}:us-east-1:{account}:{rest}");
-    BacktestWorkflow {
-        validate_function_arn: arn("lambda", "function:tradai-validate-strategy-test"),
-        ensure_data_function_arn: arn("lambda", "function:tradai-ensure-data-test"),
-        cleanup_function_arn: arn("lambda", "function:tradai-cleanup-test"),
-        cluster_arn: arn("ecs", "cluster/tradai-test"),
-        task_definition_arn: arn("ecs", "task-definition/tradai-strategy-test:1"),
-        container_name: "strategy".into(),
-        subnets: vec!["subnet-12345678".into()],
-        security_groups: vec!["sg-12345678".into()],
-        table_name: "tradai-workflow-state-test".into(),
-        topic_arn: arn("sns", "tradai-alerts-test"),
-        run_timeout_secs: 3600,
-    }
+    test_workflow(account, "tradai-workflow-state-test")
 }
 
 #[test]

@@ -78,29 +78,8 @@ pub(crate) fn get_object(endpoint: &str, bucket: &str, key: &str) -> Option<Vec<
 }
 
 fn backtest_args(d: &str, export: &str) -> Vec<String> {
-    [
-        "backtest",
-        "--data-dir",
-        d,
-        "--exchange",
-        "binance",
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        "ETH/BTC,LTC/BTC,ADA/BTC",
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--fee",
-        "0.001",
-        "--export",
-        export,
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    let run = ["backtest", "--data-dir", d, "--exchange", "binance", "--strategy", "EmaCross", "--fee", "0.001", "--export", export];
+    [&run[..], &crate::data::market_5m("ETH/BTC,LTC/BTC,ADA/BTC")].concat().into_iter().map(str::to_owned).collect()
 }
 
 /// The series of a `data list --json`, without what depends on where they are stored.
@@ -255,16 +234,5 @@ fn executor_mode_names_missing_settings() {
         (vec![("TRADAI_SERVER__EXECUTOR", "sqs")], "executor mode sqs needs BACKEND_BACKTEST_QUEUE_URL"),
         (vec![("EXECUTOR_MODE", "docker")], "EXECUTOR_MODE 'docker'"),
     ];
-    for (envs, want) in cases {
-        let mut c = crate::services::tradai();
-        c.arg("--data-dir").arg(tmp.path().join("data")).args(["up", "--backend-port", "0", "--data-collection-port", "0"]);
-        c.args(["--strategy-service-port", "0"]);
-        for (k, v) in &envs {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{envs:?}: {err}");
-        assert!(err.contains(want), "{envs:?}: expected {want} in: {err}");
-    }
+    crate::services::assert_up_refuses(tmp.path(), &cases);
 }

@@ -6,9 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::data::{imported_store, json_of, run_err, run_ok, testdata};
-
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+use crate::data::{import_freqtrade, import_sample, imported_store, json_of, market_5m, reference_flags, run_err, run_ok, testdata};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs())
@@ -41,29 +39,9 @@ pub fn assert_conforms(actual: &Value, expected: &Value, what: &str) {
 
 /// The run flags of a reference run (shared by `backtest` and `trade`).
 pub(crate) fn run_flags(d: &str, strategy: &str, mot: &str) -> Vec<String> {
-    [
-        "--data-dir",
-        d,
-        "--exchange",
-        "binance",
-        "--strategy",
-        strategy,
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--max-open-trades",
-        mot,
-        "--fee",
-        "0.001",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
+    let mut flags = reference_flags(d, mot);
+    flags.extend(["--strategy", strategy]);
+    flags.into_iter().map(str::to_owned).collect()
 }
 
 fn reference_run(d: &str, strategy: &str, mot: &str, name: &str) {
@@ -93,48 +71,19 @@ fn report_json_and_plot() {
     let dir = imported_store();
     let d = dir.path().to_str().unwrap();
     let plot = dir.path().join("equity.svg");
-    let out = run_ok(&[
-        "backtest",
-        "--data-dir",
-        d,
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        "ETH/BTC,LTC/BTC",
-        "--timeframe",
-        "5m",
-        "--timerange",
-        "20180115-20180125",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--plot",
-        plot.to_str().unwrap(),
-    ]);
+    let two_pairs = market_5m("ETH/BTC,LTC/BTC");
+    let run = |extra: &[&str]| {
+        run_ok(
+            &[&["backtest", "--data-dir", d, "--strategy", "EmaCross", "--timerange", "20180115-20180125"][..], &two_pairs, extra].concat(),
+        )
+    };
+    let out = run(&["--plot", plot.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Results per pair") && text.contains("ETH/BTC") && text.contains("Exit reasons"), "{text}");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "not an SVG");
     assert!(svg.contains("<polyline") || svg.contains("<path"));
-    let s = json_of(&run_ok(&[
-        "backtest",
-        "--data-dir",
-        d,
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        "ETH/BTC,LTC/BTC",
-        "--timeframe",
-        "5m",
-        "--timerange",
-        "20180115-20180125",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--json",
-    ]));
+    let s = json_of(&run(&["--json"]));
     assert_eq!(s["backtest_start"], "2018-01-15 00:00:00");
     assert!(s["total_trades"].as_u64().unwrap() > 0);
     assert_eq!(s["timerange"], "20180115-20180125");
@@ -179,19 +128,7 @@ fn bad_backtest_input_is_one_line() {
 fn sample_data_runs_futures_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let sample = repo.join("sample-data/binance");
-    run_ok(&[
-        "--data-dir",
-        d,
-        "-q",
-        "data",
-        "import",
-        "freqtrade",
-        sample.to_str().unwrap(),
-        "--markets",
-        sample.join("markets.json").to_str().unwrap(),
-    ]);
+    import_sample(dir.path());
     let mut args = vec!["backtest", "--data-dir", d, "--strategy", "EmaCrossFutures"];
     args.extend_from_slice(&FUTURES_RUN);
     args.extend_from_slice(&["--leverage", "2", "--json"]);
@@ -199,24 +136,8 @@ fn sample_data_runs_futures_both_ways() {
     assert!(s["trade_count_long"].as_u64().unwrap() > 0 && s["trade_count_short"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(s["trading_mode"], "futures");
     // A futures pair in a spot run is refused with a message naming the pair.
-    run_err(
-        &[
-            "backtest",
-            "--data-dir",
-            d,
-            "--strategy",
-            "EmaCross",
-            "--pairs",
-            "XRP/USDT:USDT",
-            "--timeframe",
-            "5m",
-            "--stake-amount",
-            "100",
-            "--wallet",
-            "1000",
-        ],
-        "XRP/USDT:USDT",
-    );
+    let spot = [&["backtest", "--data-dir", d, "--strategy", "EmaCross"][..], &FUTURES_RUN[..FUTURES_MARKET]].concat();
+    run_err(&spot, "XRP/USDT:USDT");
 }
 
 /// The futures reference run on the sample data (XRP/USDT:USDT perpetual, 5m): pair, money and
@@ -237,6 +158,10 @@ pub(crate) const FUTURES_RUN: [&str; 14] = [
     "--trading-mode",
     "futures",
 ];
+
+/// How many of [`FUTURES_RUN`]'s flags name its pair, timeframe and money (the rest: slots,
+/// fee, trading mode).
+const FUTURES_MARKET: usize = 8;
 
 /// Runs whose Freqtrade result depends on something the engine does not model yet. Each entry
 /// says why; the test still runs them and fails if they start to match (so the list shrinks).
@@ -262,18 +187,7 @@ fn freqtrade_differential_fixtures_match() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let markets = repo.join("scripts/freqtrade-diff/markets.json");
-    run_ok(&[
-        "--data-dir",
-        d,
-        "-q",
-        "data",
-        "import",
-        "freqtrade",
-        testdata().join("freqtrade").to_str().unwrap(),
-        "--markets",
-        markets.to_str().unwrap(),
-    ]);
+    import_freqtrade(dir.path(), &testdata().join("freqtrade"), &repo.join("scripts/freqtrade-diff/markets.json"));
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/freqtrade");
     let mut names: Vec<_> =
         std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains(".json")).collect();

@@ -44,25 +44,48 @@ pub fn run_err(args: &[&str], needle: &str) -> String {
     err
 }
 
+/// The ten BTC pairs of the conformance reference runs (January 2018).
+pub const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+
+/// The market and money of the reference runs on `pairs`: 5m candles, 0.05 a trade from a
+/// wallet of 1.
+pub const fn market_5m(pairs: &str) -> [&str; 8] {
+    ["--pairs", pairs, "--timeframe", "5m", "--stake-amount", "0.05", "--wallet", "1"]
+}
+
+/// The market and money of a reference run: the ten pairs, [`market_5m`].
+pub const REFERENCE_MARKET: [&str; 8] = market_5m(PAIRS);
+
+/// The flags of a reference run but the strategy: the store `d` on Binance, the
+/// [`REFERENCE_MARKET`], `mot` slots and a fee of 0.1 %.
+pub fn reference_flags<'a>(d: &'a str, mot: &'a str) -> Vec<&'a str> {
+    [&["--data-dir", d, "--exchange", "binance"][..], &REFERENCE_MARKET, &["--max-open-trades", mot, "--fee", "0.001"]].concat()
+}
+
+/// Imports the Freqtrade candles under `candles`, with the markets file `markets`, into the
+/// store at `d` as Binance's.
+pub fn import_freqtrade(d: &Path, candles: &Path, markets: &Path) {
+    let (d, candles, markets) = (d.to_str().unwrap(), candles.to_str().unwrap(), markets.to_str().unwrap());
+    run_ok(&["--data-dir", d, "-q", "data", "import", "freqtrade", candles, "--exchange", "binance", "--markets", markets]);
+}
+
+/// Imports the sample data (`sample-data/binance`, with its markets) into the store at `d`.
+pub fn import_sample(d: &Path) {
+    let sample = repo().join("sample-data/binance");
+    import_freqtrade(d, &sample, &sample.join("markets.json"));
+}
+
+/// A fresh store holding the sample data.
+pub fn sample_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    import_sample(dir.path());
+    dir
+}
+
 /// Imports the Freqtrade test data (with the sample markets) into a fresh store.
 pub fn imported_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let data = testdata().join("freqtrade");
-    let markets = repo().join("sample-data/binance/markets.json");
-    run_ok(&[
-        "--data-dir",
-        d,
-        "-q",
-        "data",
-        "import",
-        "freqtrade",
-        data.to_str().unwrap(),
-        "--exchange",
-        "binance",
-        "--markets",
-        markets.to_str().unwrap(),
-    ]);
+    import_freqtrade(dir.path(), &testdata().join("freqtrade"), &repo().join("sample-data/binance/markets.json"));
     dir
 }
 

@@ -5,68 +5,14 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::data::{json_of, repo, run_err, run_ok};
-
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
-
-fn sample_store() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let data = repo().join("sample-data/binance");
-    let markets = data.join("markets.json");
-    run_ok(&[
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "-q",
-        "data",
-        "import",
-        "freqtrade",
-        data.to_str().unwrap(),
-        "--markets",
-        markets.to_str().unwrap(),
-    ]);
-    dir
-}
+use crate::data::{json_of, run_err, run_ok, sample_store, REFERENCE_MARKET};
 
 fn hyperopt(d: &str, out: &Path, seed: &str) -> Value {
     let p = |n: &str| out.join(n).to_str().unwrap().to_owned();
-    json_of(&run_ok(&[
-        "--data-dir",
-        d,
-        "hyperopt",
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--epochs",
-        "16",
-        "--spaces",
-        "buy,stoploss",
-        "--loss",
-        "sharpe",
-        "--sampler",
-        "tpe",
-        "--seed",
-        seed,
-        "--jobs",
-        "2",
-        "--split",
-        "0.7",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--top",
-        "3",
-        "--export",
-        &p("epochs.json"),
-        "--best-config",
-        &p("best.json"),
-        "--heatmap",
-        &p("heat.svg"),
-        "--json",
-    ]))
+    let (epochs, best, heat) = (p("epochs.json"), p("best.json"), p("heat.svg"));
+    let search = ["--epochs", "16", "--spaces", "buy,stoploss", "--loss", "sharpe", "--sampler", "tpe", "--seed", seed, "--jobs", "2"];
+    let outputs = ["--split", "0.7", "--top", "3", "--export", &epochs, "--best-config", &best, "--heatmap", &heat, "--json"];
+    json_of(&run_ok(&[&["--data-dir", d, "hyperopt", "--strategy", "EmaCross"][..], &REFERENCE_MARKET, &search, &outputs].concat()))
 }
 
 #[test]
@@ -92,24 +38,10 @@ fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
 
     // The best config replays in a backtest: its stop-loss and ROI table are the ones used.
     let cfg = out.path().join("best.json");
-    let s = json_of(&run_ok(&[
-        "--data-dir",
-        d,
-        "backtest",
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--strategy-config",
-        cfg.to_str().unwrap(),
-        "--json",
-    ]));
+    let backtest =
+        [&["--data-dir", d, "backtest", "--strategy", "EmaCross"][..], &REFERENCE_MARKET, &["--strategy-config", cfg.to_str().unwrap()]]
+            .concat();
+    let s = json_of(&run_ok(&[&backtest[..], &["--json"]].concat()));
     assert_eq!(s["stoploss"], best["stoploss"]);
     let roi_keys: Vec<i64> = best["minimal_roi"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
     let used: Vec<i64> = s["minimal_roi"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
@@ -117,24 +49,7 @@ fn hyperopt_runs_reproducibly_and_writes_its_outputs() {
     sorted.sort_unstable();
     assert_eq!(used.iter().copied().collect::<std::collections::BTreeSet<_>>(), sorted.into_iter().collect());
     std::fs::write(&cfg, r#"{"strategy": "EmaCross", "params": {"fastt": 9}}"#).unwrap();
-    run_err(
-        &[
-            "--data-dir",
-            d,
-            "backtest",
-            "--strategy",
-            "EmaCross",
-            "--pairs",
-            PAIRS,
-            "--stake-amount",
-            "0.05",
-            "--wallet",
-            "1",
-            "--strategy-config",
-            cfg.to_str().unwrap(),
-        ],
-        "'fastt'",
-    );
+    run_err(&backtest, "'fastt'");
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Integration tests of the `tradai` binary and workspace-wide conventions (one test binary).
 
 mod aws;
+// The Step Functions workflow of tradai-aws's tests.
+#[path = "../../../aws/tests/it/workflow.rs"]
+mod aws_workflow;
 mod backtest;
 mod data;
 mod data_safety;

@@ -145,6 +145,9 @@ fn ml_train_drift_backtest_promote_rollback_and_retrain() {
     assert!(shown.contains("\"event\""), "{shown}");
 }
 
+/// Model `x` on the first synthetic pair, hourly.
+const MODEL_X: [&str; 8] = ["--model", "x", "--exchange", "synth", "--pairs", "SYN0/USDT", "--timeframe", "1h"];
+
 #[test]
 fn ml_bad_input_is_one_line_naming_the_value() {
     let tmp = tempfile::tempdir().unwrap();
@@ -152,46 +155,15 @@ fn ml_bad_input_is_one_line_naming_the_value() {
     let (code, _, err) = run(&data, &[], &["data", "synth", "--pairs", "1", "--timeframe", "1h", "--days", "30", "--seed", "3"]);
     assert_eq!(code, 0, "{err}");
     for (args, needle) in [
-        (
-            vec![
-                "ml",
-                "train",
-                "--model",
-                "x",
-                "--exchange",
-                "synth",
-                "--pairs",
-                "SYN0/USDT",
-                "--timeframe",
-                "1h",
-                "--features",
-                "ret_1,foo_3",
-            ],
-            "'foo_3'",
-        ),
-        (vec!["ml", "train", "--model", "x", "--exchange", "synth", "--pairs", "SYN0/USDT", "--timeframe", "1h", "--algo", "svm"], "'svm'"),
+        ([&["ml", "train"][..], &MODEL_X, &["--features", "ret_1,foo_3"]].concat(), "'foo_3'"),
+        ([&["ml", "train"][..], &MODEL_X, &["--algo", "svm"]].concat(), "'svm'"),
         (vec!["ml", "train", "--model", "x", "--exchange", "synth", "--pairs", "NOPE/USDT", "--timeframe", "1h"], "NOPE/USDT"),
         (vec!["ml", "drift", "--model", "ghost", "--exchange", "synth", "--pairs", "SYN0/USDT"], "ghost"),
         (vec!["ml", "drift", "--model", "x@what?", "--exchange", "synth", "--pairs", "SYN0/USDT"], "what?"),
         (vec!["backtest", "--strategy", "MlSignal", "--exchange", "synth", "--pairs", "SYN0/USDT", "--timeframe", "1h"], "--model"),
         (vec!["backtest", "--strategy", "EmaCross", "--model", "x", "--exchange", "synth", "--pairs", "SYN0/USDT"], "'x'"),
         (
-            vec![
-                "ml",
-                "retrain",
-                "--model",
-                "x",
-                "--exchange",
-                "synth",
-                "--pairs",
-                "SYN0/USDT",
-                "--timeframe",
-                "1h",
-                "--train-timerange",
-                "20240101-20240120",
-                "--timerange",
-                "20240110-",
-            ],
+            [&["ml", "retrain"][..], &MODEL_X, &["--train-timerange", "20240101-20240120", "--timerange", "20240110-"]].concat(),
             "20240101-20240120",
         ),
     ] {

@@ -17,26 +17,8 @@ pub(crate) fn tradai() -> Command {
     c
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The ten BTC pairs of the reference runs (January 2018 in `sample-data`).
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
-
-pub(crate) fn import_sample(data: &Path) {
-    let dir = repo().join("sample-data/binance");
-    let out = tradai()
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--quiet", "data", "import", "freqtrade"])
-        .arg(&dir)
-        .args(["--exchange", "binance", "--markets"])
-        .arg(dir.join("markets.json"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-}
+pub(crate) use crate::data::import_sample;
+use crate::data::{reference_flags, REFERENCE_MARKET};
 
 /// A running `tradai up`; killed (SIGKILL) when dropped.
 pub(crate) struct Up {
@@ -114,23 +96,7 @@ pub(crate) fn jobs(api: &str, args: &[&str]) -> (bool, serde_json::Value, String
 }
 
 pub(crate) fn submit_args() -> Vec<&'static str> {
-    vec![
-        "submit",
-        "--strategy",
-        "EmaCross",
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--max-open-trades",
-        "3",
-        "--fee",
-        "0.001",
-    ]
+    [&["submit", "--strategy", "EmaCross"][..], &REFERENCE_MARKET, &["--max-open-trades", "3", "--fee", "0.001"]].concat()
 }
 
 /// Polls a job until it is final; panics after `within`.
@@ -165,10 +131,9 @@ pub(crate) fn cli_reference_export(data: &Path, dir: &Path) -> serde_json::Value
 pub(crate) fn cli_reference_export_with(mut tradai: Command, data: &Path, dir: &Path) -> serde_json::Value {
     let export = dir.join("cli.json");
     let out = tradai
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--quiet", "backtest", "--exchange", "binance", "--strategy", "EmaCross", "--pairs", PAIRS, "--timeframe", "5m"])
-        .args(["--stake-amount", "0.05", "--wallet", "1", "--max-open-trades", "3", "--fee", "0.001", "--export"])
+        .args(["--quiet", "backtest", "--strategy", "EmaCross"])
+        .args(reference_flags(data.to_str().unwrap(), "3"))
+        .arg("--export")
         .arg(&export)
         .output()
         .unwrap();
@@ -296,13 +261,7 @@ fn up_runs_hyperopt_and_sync_jobs_over_http() {
 /// Twenty synthetic pairs over half a year, and a backtest of them that runs long enough
 /// (about a second or more) to be interrupted; returns the job id once it is RUNNING.
 fn submit_long_job(data: &Path, up: &Up) -> String {
-    let out = tradai()
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--quiet", "data", "synth", "--pairs", "20", "--timeframe", "5m", "--days", "180", "--exchange", "binance"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    synth_5m(data, "20", "180");
     let pairs: Vec<String> = (0..20).map(|i| format!("SYN{i}/USDT")).collect();
     let pairs = pairs.join(",");
     let args = ["submit", "--strategy", "EmaCross", "--pairs", &pairs, "--timeframe", "5m", "--stake-amount", "10", "--wallet", "1000"];
@@ -365,12 +324,13 @@ fn sigterm_hands_a_running_job_back_and_the_next_start_finishes_it() {
 
 /// Synthetic candles for the hyperopt runs below: long enough to stop a run in the middle.
 fn synth_for_hyperopt(data: &Path) {
-    let out = tradai()
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--quiet", "data", "synth", "--pairs", "8", "--timeframe", "5m", "--days", "120", "--exchange", "binance"])
-        .output()
-        .unwrap();
+    synth_5m(data, "8", "120");
+}
+
+/// `tradai data synth`: `pairs` synthetic 5m pairs of `days` days, as Binance's, into `data`.
+fn synth_5m(data: &Path, pairs: &str, days: &str) {
+    let synth = ["--quiet", "data", "synth", "--pairs", pairs, "--timeframe", "5m", "--days", days, "--exchange", "binance"];
+    let out = tradai().arg("--data-dir").arg(data).args(synth).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -413,15 +373,31 @@ fn study_of(up: &Up, path: &str) -> serde_json::Value {
     e["study"].clone()
 }
 
+/// `tradai up` with the settings `env` on synthetic hyperopt data (in `tmp`), and the path of
+/// the hyperopt job submitted to it.
+fn up_with_a_hyperopt(tmp: &Path, env: &[(&str, &str)]) -> (PathBuf, Up, String) {
+    let data = tmp.join("data");
+    synth_for_hyperopt(&data);
+    let up = Up::start(&data, env);
+    let path = submit_hyperopt(&up);
+    (data, up, path)
+}
+
+/// Runs the hyperopt again without interruption on `up` and checks that it ends exactly like
+/// the job at `path`.
+fn assert_ends_like_an_uninterrupted_run(up: &Up, path: &str, what: &str) {
+    let again = submit_hyperopt(up);
+    let whole = wait_final_at(&up.backend, &again, Duration::from_secs(600));
+    assert_eq!(whole["result"]["resumed_from_epoch"], 0);
+    assert_eq!(study_of(up, path), study_of(up, &again), "{what}");
+}
+
 #[test]
 fn sigterm_mid_hyperopt_resumes_from_the_checkpoint_with_the_uninterrupted_result() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    synth_for_hyperopt(&data);
     // Heartbeats (which carry the epochs done) every half second.
     let env = [("TRADAI_SERVER__SHUTDOWN_GRACE_SECS", "0"), ("TRADAI_SERVER__WORKERS", "1"), ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2")];
-    let mut up = Up::start(&data, &env);
-    let path = submit_hyperopt(&up);
+    let (data, mut up, path) = up_with_a_hyperopt(tmp.path(), &env);
     let seen = wait_epochs(&up, &path, 1, 15);
     assert!(Command::new("kill").args(["-TERM", &up.child.id().to_string()]).status().unwrap().success());
     assert!(up.child.wait().unwrap().success(), "{}", up.log());
@@ -434,20 +410,14 @@ fn sigterm_mid_hyperopt_resumes_from_the_checkpoint_with_the_uninterrupted_resul
     assert!(up.log().contains("resuming hyperopt from its checkpoint"), "{}", up.log());
 
     // The same run without interruption, on the same server.
-    let again = submit_hyperopt(&up);
-    let whole = wait_final_at(&up.backend, &again, Duration::from_secs(600));
-    assert_eq!(whole["result"]["resumed_from_epoch"], 0);
-    assert_eq!(study_of(&up, &path), study_of(&up, &again), "the resumed run ends exactly like the uninterrupted one");
+    assert_ends_like_an_uninterrupted_run(&up, &path, "the resumed run ends exactly like the uninterrupted one");
 }
 
 #[test]
 fn three_sigkills_during_one_hyperopt_job_do_not_fail_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    synth_for_hyperopt(&data);
     let env = [("TRADAI_SERVER__WORKERS", "1"), ("TRADAI_SERVER__RETRY_BACKOFF_SECS", "1"), ("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2")];
-    let mut up = Up::start(&data, &env);
-    let path = submit_hyperopt(&up);
+    let (data, mut up, path) = up_with_a_hyperopt(tmp.path(), &env);
     let mut reached = 0;
     for attempt in 1..=3 {
         // Past the last checkpoint (saved every second) by a margin, then SIGKILL.
@@ -461,9 +431,7 @@ fn three_sigkills_during_one_hyperopt_job_do_not_fail_it() {
     assert_eq!(done["attempts"], 4, "{done}");
     assert!(up.log().contains("worker lost; the job is retried after a back-off"), "{}", up.log());
     assert!(done["result"]["resumed_from_epoch"].as_u64().unwrap() >= 10, "{done}");
-    let again = submit_hyperopt(&up);
-    wait_final_at(&up.backend, &again, Duration::from_secs(600));
-    assert_eq!(study_of(&up, &path), study_of(&up, &again), "crashes change nothing in the result");
+    assert_ends_like_an_uninterrupted_run(&up, &path, "crashes change nothing in the result");
 }
 
 #[test]
@@ -572,21 +540,20 @@ fn bad_executor_settings_fail_at_start_up_with_the_setting_named() {
         (vec![("TRADAI_SERVER__EXECUTOR", "docker")], "'docker'"),
         (vec![("TRADAI_SERVER__MAX_ATTEMPTS", "0")], "server.max_attempts"),
     ];
+    assert_up_refuses(tmp.path(), &cases);
+}
+
+/// Starts `tradai up` on a store under `tmp` with each case's environment and checks that it
+/// refuses to start (exit 2) with a message holding what the case expects.
+pub(crate) fn assert_up_refuses(tmp: &Path, cases: &[(Vec<(&str, &str)>, &str)]) {
     for (envs, want) in cases {
-        let mut c = tradai();
-        c.arg("--data-dir").arg(tmp.path().join("data")).args([
-            "up",
-            "--backend-port",
-            "0",
-            "--data-collection-port",
-            "0",
-            "--strategy-service-port",
-            "0",
-        ]);
-        for (k, v) in &envs {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
+        let out = tradai()
+            .arg("--data-dir")
+            .arg(tmp.join("data"))
+            .args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"])
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{envs:?}: {err}");
         assert!(err.contains(want), "{envs:?}: expected {want} in: {err}");

@@ -5,28 +5,17 @@
 //! The strategy-file tests need Python with pandas and pyarrow: `TRADAI_TEST_PYTHON`
 //! (scripts/test.sh exports it from scripts/python-venv.sh), else that script's venv.
 
-use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
 
 use crate::backtest::assert_conforms;
-use crate::data::{imported_store, json_of, testdata, tradai};
+use crate::data::{import_sample, imported_store, json_of, market_5m, reference_flags, testdata, tradai};
 
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
-
-pub(crate) fn python() -> String {
-    if let Some(p) = std::env::var("TRADAI_TEST_PYTHON").ok().filter(|p| !p.trim().is_empty()) {
-        return p;
-    }
-    let venv = std::env::var("TRADAI_PY_VENV").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/py").to_owned());
-    let p = Path::new(&venv).join("bin/python");
-    assert!(
-        p.exists(),
-        "the strategy-file tests need Python with pandas and pyarrow: set TRADAI_TEST_PYTHON, or run scripts/python-venv.sh"
-    );
-    p.to_string_lossy().into_owned()
-}
+// The interpreter of tradai-python's tests.
+#[path = "../../../python/tests/it/interp.rs"]
+mod interp;
+pub(crate) use interp::python;
 
 fn run_py(args: &[&str]) -> Output {
     tradai().env("TRADAI_PYTHON", python()).args(args).output().unwrap()
@@ -44,28 +33,7 @@ fn strategies_dir() -> String {
 fn export_of(d: &str, extra: &[&str], mot: &str) -> Value {
     let out = tempfile::tempdir().unwrap();
     let export = out.path().join("out.json");
-    let mut args = vec![
-        "backtest",
-        "--data-dir",
-        d,
-        "--exchange",
-        "binance",
-        "--pairs",
-        PAIRS,
-        "--timeframe",
-        "5m",
-        "--stake-amount",
-        "0.05",
-        "--wallet",
-        "1",
-        "--max-open-trades",
-        mot,
-        "--fee",
-        "0.001",
-        "--export",
-        export.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+    let args = [&["backtest"][..], &reference_flags(d, mot), &["--export", export.to_str().unwrap()], extra].concat();
     ok(run_py(&args), &args);
     serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap()
 }
@@ -93,10 +61,7 @@ fn the_reference_strategy_files_reproduce_the_freqtrade_runs() {
 fn the_futures_file_trades_like_the_builtin() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/binance");
-    let markets = sample.join("markets.json");
-    let import = ["--data-dir", d, "-q", "data", "import", "freqtrade", sample.to_str().unwrap(), "--markets", markets.to_str().unwrap()];
-    ok(tradai().args(import).output().unwrap(), &import);
+    import_sample(dir.path());
     let run = |extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
         let export = out.path().join("f.json");
@@ -176,18 +141,8 @@ fn hyperopt_searches_the_parameters_of_a_toml_and_a_python_file() {
         ["--strategy-file", toml.to_str().unwrap(), "--strategy", "EmaCrossToml"],
         ["--strategy-path", py.to_str().unwrap(), "--strategy", "RsiTalib"],
     ] {
-        let mut args = vec![
-            "hyperopt",
-            "--data-dir",
-            d,
-            "--pairs",
-            "ETH/BTC,LTC/BTC",
-            "--timeframe",
-            "5m",
-            "--stake-amount",
-            "0.05",
-            "--wallet",
-            "1",
+        let mut args = [&["hyperopt", "--data-dir", d][..], &market_5m("ETH/BTC,LTC/BTC")].concat();
+        args.extend([
             "--epochs",
             "6",
             "--spaces",
@@ -203,7 +158,7 @@ fn hyperopt_searches_the_parameters_of_a_toml_and_a_python_file() {
             "--top",
             "6",
             "--json",
-        ];
+        ]);
         args.extend_from_slice(&source);
         let v = json_of(&ok(run_py(&args), &args));
         let text = v.to_string();

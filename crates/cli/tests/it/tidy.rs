@@ -142,16 +142,23 @@ fn tracking_is_an_http_client_not_an_entry_point() {
     // tradai-tracking may use reqwest (its MLflow client) but no CLI, terminal or server crate,
     // and of the workspace only tradai-settings (for `Secret`), tradai-resilience (proxies) and
     // tradai-sqlite (its files).
-    let deps = crate_deps();
-    let tracking = &deps["tradai-tracking"];
-    let bad: Vec<_> = tracking
-        .iter()
-        .filter(|d| {
-            ["clap", "indicatif", "axum", "hyper", "tower-http"].contains(&d.as_str())
-                || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience", "tradai-sqlite"].contains(&d.as_str()))
-        })
-        .collect();
-    assert!(bad.is_empty(), "forbidden dependencies of tradai-tracking (see docs/ARCHITECTURE.md): {bad:?}");
+    assert_no_dependency(&crate_deps(), "tradai-tracking", |d| {
+        ["clap", "indicatif", "axum", "hyper", "tower-http"].contains(&d)
+            || (d.starts_with("tradai-") && !["tradai-settings", "tradai-resilience", "tradai-sqlite"].contains(&d))
+    });
+}
+
+/// Fails naming the dependencies of `krate` that `forbidden` picks.
+fn assert_no_dependency(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: impl Fn(&str) -> bool) {
+    let bad: Vec<_> = deps[krate].iter().filter(|d| forbidden(d)).collect();
+    assert!(bad.is_empty(), "forbidden dependencies of {krate} (see docs/ARCHITECTURE.md): {bad:?}");
+}
+
+/// Fails naming the domain crates that depend on `krate`.
+fn assert_no_domain_user(deps: &BTreeMap<String, Vec<String>>, krate: &str) {
+    let users: Vec<_> =
+        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == krate)).map(|(n, _)| n).collect();
+    assert!(users.is_empty(), "domain crates must not depend on {krate}: {users:?}");
 }
 
 /// Whether a dependency is part of the AWS SDK.
@@ -169,25 +176,16 @@ fn only_tradai_aws_depends_on_the_aws_sdk() {
         .collect();
     assert!(bad.is_empty(), "only tradai-aws may use the AWS SDK (see docs/ARCHITECTURE.md): {bad:?}");
     // And it is a back end: no CLI, terminal or server crates, no entry points.
-    let aws = &deps["tradai-aws"];
-    let bad: Vec<_> = aws
-        .iter()
-        .filter(|d| {
-            ["clap", "indicatif", "axum", "hyper", "tower-http", "tradai-cli", "tradai-server", "tradai-app", "tradai-engine"]
-                .contains(&d.as_str())
-        })
-        .collect();
-    assert!(bad.is_empty(), "forbidden dependencies of tradai-aws (see docs/ARCHITECTURE.md): {bad:?}");
+    assert_no_dependency(&deps, "tradai-aws", |d| {
+        ["clap", "indicatif", "axum", "hyper", "tower-http", "tradai-cli", "tradai-server", "tradai-app", "tradai-engine"].contains(&d)
+    });
 }
 
 #[test]
 fn deploy_templates_are_pure() {
     // tradai-deploy generates templates and compares them: no I/O, runtime, SDK or CLI crate,
     // and no other workspace crate (the CLI and tradai-aws do the I/O around it).
-    let deps = crate_deps();
-    let deploy = &deps["tradai-deploy"];
-    let bad: Vec<_> = deploy.iter().filter(|d| !["serde", "serde_json", "thiserror"].contains(&d.as_str())).collect();
-    assert!(bad.is_empty(), "forbidden dependencies of tradai-deploy (see docs/ARCHITECTURE.md): {bad:?}");
+    assert_no_dependency(&crate_deps(), "tradai-deploy", |d| !["serde", "serde_json", "thiserror"].contains(&d));
 }
 
 #[test]
@@ -196,49 +194,20 @@ fn executor_runs_jobs_without_serving_http() {
     // and it holds no HTTP-server, CLI or terminal crate (it may reach exchanges and trackers
     // through their client crates).
     let deps = crate_deps();
-    let executor = &deps["tradai-executor"];
-    let bad: Vec<_> = executor
-        .iter()
-        .filter(|d| {
-            ["tradai-server", "tradai-cli", "clap", "indicatif", "axum", "hyper", "hyper-util", "tower", "tower-http", "utoipa"]
-                .contains(&d.as_str())
-        })
-        .collect();
-    assert!(bad.is_empty(), "forbidden dependencies of tradai-executor (see docs/ARCHITECTURE.md): {bad:?}");
-    let users: Vec<_> =
-        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-executor")).map(|(n, _)| n).collect();
-    assert!(users.is_empty(), "domain crates must not depend on tradai-executor: {users:?}");
+    assert_no_dependency(&deps, "tradai-executor", |d| {
+        ["tradai-server", "tradai-cli", "clap", "indicatif", "axum", "hyper", "hyper-util", "tower", "tower-http", "utoipa"].contains(&d)
+    });
+    assert_no_domain_user(&deps, "tradai-executor");
 }
 
 #[test]
 fn handlers_are_no_server_and_know_no_aws_sdk() {
     // tradai-handlers speaks HTTP only as a client; AWS comes in through its traits.
     let deps = crate_deps();
-    let handlers = &deps["tradai-handlers"];
-    let bad: Vec<_> = handlers
-        .iter()
-        .filter(|d| {
-            [
-                "clap",
-                "indicatif",
-                "axum",
-                "hyper",
-                "tower",
-                "tower-http",
-                "utoipa",
-                "tradai-server",
-                "tradai-cli",
-                "tradai-aws",
-                "tradai-executor",
-            ]
-            .contains(&d.as_str())
-                || is_aws_sdk(d)
-        })
-        .collect();
-    assert!(bad.is_empty(), "forbidden dependencies of tradai-handlers (see docs/ARCHITECTURE.md): {bad:?}");
-    let users: Vec<_> =
-        deps.iter().filter(|(n, ds)| DOMAIN.contains(&n.as_str()) && ds.iter().any(|d| d == "tradai-handlers")).map(|(n, _)| n).collect();
-    assert!(users.is_empty(), "domain crates must not depend on tradai-handlers: {users:?}");
+    let server_or_cli = ["clap", "indicatif", "axum", "hyper", "tower", "tower-http", "utoipa", "tradai-server", "tradai-cli"];
+    let aws_or_jobs = |d: &str| d == "tradai-aws" || d == "tradai-executor" || is_aws_sdk(d);
+    assert_no_dependency(&deps, "tradai-handlers", |d| server_or_cli.contains(&d) || aws_or_jobs(d));
+    assert_no_domain_user(&deps, "tradai-handlers");
 }
 
 #[test]

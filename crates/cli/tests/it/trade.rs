@@ -9,9 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::backtest::{assert_conforms, run_flags};
-use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai};
-
-const PAIRS: &str = "ADA/BTC,DASH/BTC,ETC/BTC,ETH/BTC,LTC/BTC,NXT/BTC,TRX/BTC,XLM/BTC,XMR/BTC,ZEC/BTC";
+use crate::data::{imported_store, json_of, run_err, run_ok, testdata, tradai, PAIRS};
 
 pub(crate) fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -309,20 +309,7 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
     let table = format!("tradai-test-sfn-{suffix}");
     let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
     let account = "123456789012";
-    let arn = |service: &str, rest: &str| format!("arn:aws:{service}:us-east-1:{account}:{rest}");
-    let workflow = tradai_aws::BacktestWorkflow {
-        validate_function_arn: arn("lambda", "function:tradai-validate-strategy-test"),
-        ensure_data_function_arn: arn("lambda", "function:tradai-ensure-data-test"),
-        cleanup_function_arn: arn("lambda", "function:tradai-cleanup-test"),
-        cluster_arn: arn("ecs", "cluster/tradai-test"),
-        task_definition_arn: arn("ecs", "task-definition/tradai-strategy-test:1"),
-        container_name: "strategy".into(),
-        subnets: vec!["subnet-12345678".into()],
-        security_groups: vec!["sg-12345678".into()],
-        table_name: table.clone(),
-        topic_arn: arn("sns", "tradai-alerts-test"),
-        run_timeout_secs: 3600,
-    };
+    let workflow = crate::aws_workflow::test_workflow(account, &table);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cfg = rt.block_on(tradai_aws::load_sdk_config(&overrides));
     let sfn = tradai_aws::sfn::Client::new(&cfg);
@@ -332,7 +319,7 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
             .create_state_machine()
             .name(format!("tradai-backtest-{suffix}"))
             .definition(def.to_string())
-            .role_arn(arn("iam", "role/tradai-sfn-test").replace(":us-east-1:", "::"))
+            .role_arn(format!("arn:aws:iam::{account}:role/tradai-sfn-test"))
             .send()
             .await
             .unwrap();

@@ -1,31 +1,19 @@
 //! Declarative strategies: the TOML EmaCross gives the built-in EmaCross's signals and trades,
 //! parameters reach the indicators, and bad files are refused naming the bad value.
 
-use tradai_core::{CandleRow, Candles, Pair, Timeframe};
+// The candles of tradai-analysis's tests.
+#[path = "../../../analysis/tests/it/walk.rs"]
+mod walk;
+
+use tradai_core::{Candles, Pair, Timeframe};
 use tradai_declarative::DeclarativeStrategy;
 use tradai_engine::{
     BacktestConfig, BacktestRunner, IndicatorCache, PairData, ParamValue, ParamValues, StakeAmount, Strategy, StrategyRegistry,
 };
 
+/// A random walk near 0.05 (a BTC pair's price) with a zero-volume candle every 50.
 fn walk(n: usize, seed: u64) -> Candles {
-    let mut c = Candles::default();
-    let mut x = seed;
-    let mut price = 0.05;
-    for i in 0..n {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let r = ((x >> 32) as f64 / f64::from(u32::MAX)) - 0.5;
-        let next = price * (1.0 + 0.01 * r);
-        c.push(CandleRow {
-            ts: 1_600_000_200_000 + 300_000 * i as i64,
-            open: price,
-            high: price.max(next) * 1.002,
-            low: price.min(next) * 0.998,
-            close: next,
-            volume: if i % 50 == 0 { 0.0 } else { 1.0 },
-        });
-        price = next;
-    }
-    c
+    walk::walk(n, seed, &walk::Walk { start: 0.05, wicks: (1.002, 0.998), volume: |i| if i % 50 == 0 { 0.0 } else { 1.0 } })
 }
 
 fn toml_ema_cross() -> DeclarativeStrategy {

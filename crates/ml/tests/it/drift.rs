@@ -4,10 +4,10 @@
 
 use tradai_core::{Candles, Pair, Timeframe};
 use tradai_ml::features::FeatureColumns;
-use tradai_ml::{parse_features, train, Algo, DriftDetector, DriftRule, LabelSpec, ModelArtifact, TrainConfig, DEFAULT_FEATURES};
+use tradai_ml::{train, DriftDetector, DriftRule, ModelArtifact, DEFAULT_FEATURES};
 use tradai_store::{synth_series, SynthSpec};
 
-use crate::pair;
+use crate::{hourly_config, pair};
 
 /// One year of hourly GBM candles of `pairs` pairs (the store's synthetic generator).
 fn gbm(pairs: usize, days: u32, seed: u64) -> Vec<(Pair, Candles)> {
@@ -17,16 +17,7 @@ fn gbm(pairs: usize, days: u32, seed: u64) -> Vec<(Pair, Candles)> {
 }
 
 fn model() -> ModelArtifact {
-    let cfg = TrainConfig {
-        name: "drift".into(),
-        features: parse_features(DEFAULT_FEATURES).unwrap(),
-        label: LabelSpec { horizon: 4 },
-        algo: "logistic".parse::<Algo>().unwrap(),
-        folds: 3,
-        timeframe: Timeframe::H1,
-        seed: 1,
-        trained_at_ms: 0,
-    };
+    let cfg = hourly_config("drift", DEFAULT_FEATURES, "logistic", 4, 3);
     train(&cfg, &gbm(3, 365, 1), &|_| {}).unwrap().artifact
 }
 

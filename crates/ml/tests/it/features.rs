@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use tradai_core::Timeframe;
 use tradai_engine::{ParamValues, Strategy};
 use tradai_ml::features::FeatureColumns;
-use tradai_ml::{parse_features, train, Algo, LabelSpec, MlSignal, TrainConfig, DEFAULT_FEATURES};
+use tradai_ml::{parse_features, train, LabelSpec, MlSignal, DEFAULT_FEATURES};
 
-use crate::{ar_candles, pair, START_MS};
+use crate::{ar_candles, hourly_config, pair, START_MS};
 
 fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
@@ -48,16 +47,7 @@ fn labels_look_ahead_and_are_dropped_where_the_future_is_unknown() {
 #[test]
 fn model_signals_do_not_see_the_future() {
     let c = ar_candles(3_000, 0.3, 0.01, 9, START_MS);
-    let cfg = TrainConfig {
-        name: "lookahead".into(),
-        features: parse_features("ret_1,ret_3,rsi_14,vol_24").unwrap(),
-        label: LabelSpec { horizon: 1 },
-        algo: "gbt".parse::<Algo>().unwrap(),
-        folds: 2,
-        timeframe: Timeframe::H1,
-        seed: 1,
-        trained_at_ms: 0,
-    };
+    let cfg = hourly_config("lookahead", "ret_1,ret_3,rsi_14,vol_24", "gbt", 1, 2);
     let model = Arc::new(train(&cfg, &[(pair("BTC/USDT"), c.clone())], &|_| {}).unwrap().artifact);
     let s = MlSignal::new(model).unwrap();
     let params = ParamValues::defaults(&s.parameters());

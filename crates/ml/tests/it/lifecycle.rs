@@ -7,13 +7,13 @@ use tradai_core::{Candles, Instrument, Pair, Timeframe};
 use tradai_engine::{BacktestConfig, PairData, ParamValue, ParamValues};
 use tradai_ml::registry::{load_model, KIND_ML_MODEL, TAG_KIND};
 use tradai_ml::{
-    check_retraining_needed, monitor_drift, parse_features, retrain, rollback_model, Algo, Decision, DriftCheck, EngineEvaluator,
-    LabelSpec, ModelComparator, Notification, Notifier, RetrainPlan, RetrainPolicy, TrainConfig,
+    check_retraining_needed, monitor_drift, retrain, rollback_model, Decision, DriftCheck, EngineEvaluator, ModelComparator, Notification,
+    Notifier, RetrainPlan, RetrainPolicy, TrainConfig,
 };
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::{ExperimentTracker, ModelRegistry, RunQuery, Stage};
 
-use crate::{ar_candles, pair, HOUR_MS, START_MS};
+use crate::{ar_candles, hourly_config, pair, HOUR_MS, START_MS};
 
 /// Notifications kept in memory so the test can read what was sent.
 #[derive(Default)]
@@ -27,16 +27,7 @@ impl Notifier for Inbox {
 
 fn plan(name: &str, trained_at_ms: i64) -> RetrainPlan {
     RetrainPlan {
-        train: TrainConfig {
-            name: name.into(),
-            features: parse_features("ret_1,ret_3,rsi_14,vol_24").unwrap(),
-            label: LabelSpec { horizon: 1 },
-            algo: "logistic".parse::<Algo>().unwrap(),
-            folds: 2,
-            timeframe: Timeframe::H1,
-            seed: 1,
-            trained_at_ms,
-        },
+        train: TrainConfig { trained_at_ms, ..hourly_config(name, "ret_1,ret_3,rsi_14,vol_24", "logistic", 1, 2) },
         comparator: ModelComparator { min_trades: 30, ..ModelComparator::default() },
     }
 }

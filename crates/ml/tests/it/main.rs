@@ -15,7 +15,23 @@ mod signal;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use tradai_core::{CandleRow, Candles, Pair};
+use tradai_core::{CandleRow, Candles, Pair, Timeframe};
+use tradai_ml::{parse_features, Algo, LabelSpec, TrainConfig};
+
+/// The training config of hourly model `name` on the comma-separated `features`, learner
+/// `algo`, labels `horizon` candles ahead and `folds` walk-forward folds (seed 1, trained at 0).
+pub fn hourly_config(name: &str, features: &str, algo: &str, horizon: usize, folds: usize) -> TrainConfig {
+    TrainConfig {
+        name: name.into(),
+        features: parse_features(features).unwrap(),
+        label: LabelSpec { horizon },
+        algo: algo.parse::<Algo>().unwrap(),
+        folds,
+        timeframe: Timeframe::H1,
+        seed: 1,
+        trained_at_ms: 0,
+    }
+}
 
 /// 2024-01-01T00:00:00Z.
 pub const START_MS: i64 = 1_704_067_200_000;

@@ -8,21 +8,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tradai_core::{Instrument, Timeframe};
 use tradai_engine::{BacktestConfig, PairData, ParamValue, ParamValues};
-use tradai_ml::{parse_features, train, train_on, Algo, ClassMetrics, Dataset, EngineEvaluator, LabelSpec, OosEvaluator, TrainConfig};
+use tradai_ml::{train, train_on, ClassMetrics, Dataset, EngineEvaluator, OosEvaluator, TrainConfig};
 
-use crate::{ar_candles, pair, START_MS};
+use crate::{ar_candles, hourly_config, pair, START_MS};
 
 fn config(algo: &str) -> TrainConfig {
-    TrainConfig {
-        name: "planted".into(),
-        features: parse_features("ret_1,ret_3,ret_12,vol_24,rsi_14,ema_12_26,volz_24").unwrap(),
-        label: LabelSpec { horizon: 1 },
-        algo: algo.parse::<Algo>().unwrap(),
-        folds: 4,
-        timeframe: Timeframe::H1,
-        seed: 1,
-        trained_at_ms: 0,
-    }
+    hourly_config("planted", "ret_1,ret_3,ret_12,vol_24,rsi_14,ema_12_26,volz_24", algo, 1, 4)
 }
 
 fn planted() -> Vec<(tradai_core::Pair, tradai_core::Candles)> {

@@ -6,16 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::stream::BoxStream;
 use object_store::memory::InMemory;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMode, PutMultipartOptions, PutOptions,
-    PutPayload, PutResult,
-};
+use object_store::{ObjectStore, PutMode, PutResult};
 use tradai_core::{CandleRow, Candles, TimeRange};
 use tradai_store::{BlockingCandleStore, CandleStore, Columns, SeriesKey, StoreOptions, WriteTuning};
 
+use crate::hooked::{OnPut, PutHooked};
 use crate::key;
 
 const H1: i64 = 3_600_000;
@@ -155,11 +151,12 @@ fn concurrent_appends_to_an_object_store_lose_no_candle() {
     assert_every_row_once(&c, &writers);
 }
 
-/// An object store that lets another writer's append land between this writer's read and
-/// its first conditional write: the interleaving that loses data without conditional puts.
+/// A put hook that lets another writer's append land between this writer's read and its first
+/// conditional write: the interleaving that loses data without conditional puts.
 #[derive(Debug)]
-struct InterferingStore {
-    inner: Arc<InMemory>,
+struct Interfere {
+    /// The store written to, for the other writer.
+    direct: Arc<dyn ObjectStore>,
     key: SeriesKey,
     /// The other writer's candles, written once, just before the first conditional put.
     sneak_in: Mutex<Option<Candles>>,
@@ -167,19 +164,13 @@ struct InterferingStore {
     refused: AtomicUsize,
 }
 
-impl std::fmt::Display for InterferingStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "InterferingStore({})", self.inner)
-    }
-}
-
 #[async_trait::async_trait]
-impl ObjectStore for InterferingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+impl OnPut for Interfere {
+    async fn before(&self) -> object_store::Result<()> {
         let other = self.sneak_in.lock().unwrap().take();
         if let Some(c) = other {
             // The other writer's whole append, on a blocking thread (its future is not `Send`).
-            let (direct, k) = (Arc::clone(&self.inner) as Arc<dyn ObjectStore>, self.key.clone());
+            let (direct, k) = (Arc::clone(&self.direct), self.key.clone());
             let handle = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
                 handle.block_on(async move { CandleStore::from_object_store(direct, "", WriteTuning::default()).append(&k, &c).await })
@@ -188,30 +179,14 @@ impl ObjectStore for InterferingStore {
             .unwrap()
             .unwrap();
         }
-        let conditional = !matches!(opts.mode, PutMode::Overwrite);
-        let r = self.inner.put_opts(location, payload, opts).await;
-        if conditional && matches!(r, Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. })) {
+        Ok(())
+    }
+
+    fn after(&self, mode: &PutMode, answer: &object_store::Result<PutResult>) {
+        let conditional = !matches!(mode, PutMode::Overwrite);
+        if conditional && matches!(answer, Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. })) {
             self.refused.fetch_add(1, Ordering::SeqCst);
         }
-        r
-    }
-    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
@@ -230,11 +205,12 @@ fn a_write_between_read_and_put_is_detected_and_merged_again() {
             let direct: Arc<dyn ObjectStore> = Arc::clone(&inner) as Arc<dyn ObjectStore>;
             rt.block_on(CandleStore::from_object_store(direct, "", WriteTuning::default()).append(&k, &base)).unwrap();
         }
-        let wrapped =
-            Arc::new(InterferingStore { inner, key: k.clone(), sneak_in: Mutex::new(Some(theirs.clone())), refused: AtomicUsize::new(0) });
+        let direct = Arc::clone(&inner) as Arc<dyn ObjectStore>;
+        let hook = Interfere { direct, key: k.clone(), sneak_in: Mutex::new(Some(theirs.clone())), refused: AtomicUsize::new(0) };
+        let wrapped = Arc::new(PutHooked { inner, hook });
         let store = CandleStore::from_object_store(Arc::clone(&wrapped) as Arc<dyn ObjectStore>, "", WriteTuning::default());
         rt.block_on(store.append(&k, &ours)).unwrap();
-        assert_eq!(wrapped.refused.load(Ordering::SeqCst), 1, "existing={existing}: the stale write was not refused");
+        assert_eq!(wrapped.hook.refused.load(Ordering::SeqCst), 1, "existing={existing}: the stale write was not refused");
         let c = rt.block_on(store.read(&k, TimeRange::all(), Columns::ALL)).unwrap();
         let mut want: Vec<i64> = ours.ts.iter().chain(&theirs.ts).copied().collect();
         if existing {

@@ -1,20 +1,14 @@
 //! Crash safety: stray staging files, a write that stops between partitions, a corrupt
 //! partition, and a writer process killed with SIGKILL mid-append.
 
-use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike};
-use futures::stream::BoxStream;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
-    PutResult,
-};
 use tradai_core::{CandleRow, Candles, TimeRange};
 use tradai_store::{BlockingCandleStore, CandleStore, Columns, ErrorKind, StoreError, StoreOptions, WriteTuning};
 
+use crate::hooked::{OnPut, PutHooked};
 use crate::{key, temp_store};
 
 const M1: i64 = 60_000;
@@ -73,45 +67,20 @@ fn stray_staging_files_are_invisible_and_removable() {
     assert!(series_dir.join("2024-01.parquet").exists());
 }
 
-/// A local store whose `put` fails after a number of successful puts, as if the process had
-/// died right after writing those files.
+/// A put hook that fails after a number of successful puts, as if the process had died right
+/// after writing those files.
 #[derive(Debug)]
-struct FailingStore {
-    inner: object_store::local::LocalFileSystem,
+struct FailAfter {
     puts_left: AtomicUsize,
 }
 
-impl fmt::Display for FailingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FailingStore({})", self.inner)
-    }
-}
-
 #[async_trait::async_trait]
-impl ObjectStore for FailingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+impl OnPut for FailAfter {
+    async fn before(&self) -> object_store::Result<()> {
         if self.puts_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_err() {
             return Err(object_store::Error::Generic { store: "failing", source: "simulated crash".into() });
         }
-        self.inner.put_opts(location, payload, opts).await
-    }
-    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-    fn delete_stream(&self, locations: BoxStream<'static, object_store::Result<Path>>) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
+        Ok(())
     }
 }
 
@@ -121,8 +90,10 @@ fn a_write_stopped_between_partitions_leaves_each_partition_old_or_new() {
     let k = key("ETH/USDT", "1m");
     store.append(&k, &version(0)).unwrap();
 
-    let failing =
-        FailingStore { inner: object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(), puts_left: AtomicUsize::new(1) };
+    let failing = PutHooked {
+        inner: Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap()),
+        hook: FailAfter { puts_left: AtomicUsize::new(1) },
+    };
     let crashing = BlockingCandleStore::new(
         CandleStore::from_object_store(Arc::new(failing), "", WriteTuning::default()).with_local_dir(dir.path().to_owned()),
     )

@@ -5,6 +5,7 @@
 mod concurrent;
 mod corrupt;
 mod crash;
+mod hooked;
 mod import;
 mod import_props;
 mod interop;

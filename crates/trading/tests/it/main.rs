@@ -9,3 +9,18 @@ mod orders;
 mod reconcile;
 mod report;
 mod state;
+
+use tradai_trading::{BotId, NodeSpec, TradingMode};
+
+/// A dry-run node `bot` replaying `run` (a run in the API's JSON form), with no registered
+/// strategy version and the default risk limits.
+pub fn dry_run_node(bot: &str, run: serde_json::Value) -> NodeSpec {
+    NodeSpec {
+        bot_id: BotId::new(bot).unwrap(),
+        mode: TradingMode::DryRun,
+        run: serde_json::from_value(run).unwrap(),
+        strategy_version: None,
+        replay: true,
+        risk: Default::default(),
+    }
+}

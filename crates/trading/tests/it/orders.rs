@@ -6,12 +6,13 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tradai_core::{ExitReason, Pair, Timeframe};
+use tradai_core::{ExitReason, Pair, Timeframe, Trade};
 use tradai_store::{synth, BlockingCandleStore, SeriesKey, SynthSpec};
 use tradai_trading::binance::{BinanceBroker, BinanceConfig};
 use tradai_trading::order::client_order_id;
-use tradai_trading::{BotId, NodeHooks, NodeSpec, OrderPurpose, PaperBroker, StateStore, TradingMode};
+use tradai_trading::{Broker, NodeHooks, NodeSpec, OrderPurpose, PaperBroker, StateStore};
 
+use crate::dry_run_node;
 use crate::fake_binance::{self, FakeBinance, KEY, SECRET};
 
 /// Two days of synthetic 5m candles of two pairs in a fresh store; the timerange to replay.
@@ -31,18 +32,46 @@ fn market() -> (tempfile::TempDir, BlockingCandleStore, String) {
 }
 
 fn node(bot: &str, range: &str) -> NodeSpec {
-    let run = serde_json::from_value(serde_json::json!({
-        "strategy": "EmaCross", "pairs": ["BTC/USDT", "ETH/USDT"], "timeframe": "5m",
-        "dry_run_wallet": 1000, "timerange": range
-    }))
-    .unwrap();
-    NodeSpec {
-        bot_id: BotId::new(bot).unwrap(),
-        mode: TradingMode::DryRun,
-        run,
-        strategy_version: None,
-        replay: true,
-        risk: Default::default(),
+    dry_run_node(
+        bot,
+        serde_json::json!({
+            "strategy": "EmaCross", "pairs": ["BTC/USDT", "ETH/USDT"], "timeframe": "5m",
+            "dry_run_wallet": 1000, "timerange": range
+        }),
+    )
+}
+
+/// Replays `spec` through `broker` to its end; the trades.
+fn replay(store: &BlockingCandleStore, db: &mut StateStore, spec: &NodeSpec, broker: &mut dyn Broker) -> Vec<Trade> {
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    tradai_trading::replay(store, db, spec, broker, &hooks).unwrap().report.export.trades
+}
+
+/// The [`market`], a state database beside it, and the trades of node "paper"'s replay of it:
+/// what node "venue"'s replays are compared with.
+struct Bench {
+    store: BlockingCandleStore,
+    db: StateStore,
+    range: String,
+    paper: Vec<Trade>,
+    /// Removed last, after the store and the database are closed.
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let (dir, store, range) = market();
+        let mut db = StateStore::open_in(dir.path()).unwrap();
+        let spec = node("paper", &range);
+        let paper = replay(&store, &mut db, &spec, &mut PaperBroker::new(spec.run.fee));
+        Self { store, db, range, paper, _dir: dir }
+    }
+
+    /// Node "venue"'s replay through `broker`.
+    fn venue(&mut self, broker: &mut BinanceSpotBroker) -> Vec<Trade> {
+        let spec = node("venue", &self.range);
+        replay(&self.store, &mut self.db, &spec, broker)
     }
 }
 
@@ -55,29 +84,19 @@ fn venue_broker(fake: &FakeBinance) -> BinanceBroker {
 
 #[test]
 fn partly_filled_entries_shrink_the_trade_and_exits_are_polled_until_filled() {
-    let (dir, store, range) = market();
-    let mut db = StateStore::open_in(dir.path()).unwrap();
-    let stop = AtomicBool::new(false);
-    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
-
-    let paper_spec = node("paper", &range);
-    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
-
+    let mut bench = Bench::new();
     let fake = fake_binance::start();
     {
         let mut st = fake.state.lock().unwrap();
         st.partial_buys = true;
         st.sells_fill_after_lookups = 3;
     }
-    let spec = node("venue", &range);
     let mut broker = venue_broker(&fake);
     // Before, the first partial fill stopped the node with `NotFilled`.
-    let venue = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap();
-
-    let trades = &venue.report.export.trades;
+    let trades = &bench.venue(&mut broker);
     assert!(trades.len() >= 3, "too few trades to say anything: {}", trades.len());
     let st = fake.state.lock().unwrap();
-    let paper_first = &paper.report.export.trades[0];
+    let paper_first = &bench.paper[0];
     assert_eq!((&trades[0].pair, trades[0].open_timestamp), (&paper_first.pair, paper_first.open_timestamp));
     let mut exits = 0;
     for t in trades {
@@ -104,13 +123,8 @@ fn partly_filled_entries_shrink_the_trade_and_exits_are_polled_until_filled() {
 
 #[test]
 fn an_unreachable_venue_drops_entries_and_retries_exits() {
-    let (dir, store, range) = market();
-    let mut db = StateStore::open_in(dir.path()).unwrap();
-    let stop = AtomicBool::new(false);
-    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
-    let paper_spec = node("paper", &range);
-    let paper = tradai_trading::replay(&store, &mut db, &paper_spec, &mut PaperBroker::new(paper_spec.run.fee), &hooks).unwrap();
-    let first = &paper.report.export.trades[0];
+    let mut bench = Bench::new();
+    let first = bench.paper[0].clone();
 
     let fake = fake_binance::start();
     {
@@ -120,10 +134,8 @@ fn an_unreachable_venue_drops_entries_and_retries_exits() {
         st.unavailable_next = 5;
         st.unavailable_exit_requests = 7;
     }
-    let spec = node("venue", &range);
     let mut broker = venue_broker(&fake);
-    let venue = tradai_trading::replay(&store, &mut db, &spec, &mut broker, &hooks).unwrap();
-    let trades = &venue.report.export.trades;
+    let trades = &bench.venue(&mut broker);
     // The paper node's first trade was never opened on the venue (nor is it in the node).
     let first_entry = client_order_id("venue", &first.pair, first.open_timestamp, OrderPurpose::Entry);
     let st = fake.state.lock().unwrap();

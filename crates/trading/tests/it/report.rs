@@ -1,32 +1,33 @@
 //! Heartbeats go stale after three missed intervals; the dry-run report passes a steady node
 //! and fails one with silences, missing candles or rejected orders, naming the checks.
 
-use tradai_app::RunSpec;
 use tradai_trading::report::{dry_run_report, ReportThresholds};
 use tradai_trading::state::Commit;
+use tradai_trading::StateStore;
 use tradai_trading::{is_stale, BotId, CandleStats, Heartbeat, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
-use tradai_trading::{StateStore, TradingMode};
 
-fn node(db: &mut StateStore, bot: &str, status: NodeStatus) -> BotId {
-    let run: RunSpec = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
-    let spec = NodeSpec {
-        bot_id: BotId::new(bot).unwrap(),
-        mode: TradingMode::DryRun,
-        run,
-        strategy_version: Some(2),
-        replay: false,
-        risk: Default::default(),
-    };
-    db.create(&spec, 0).unwrap();
-    let state = tradai_engine::SessionState {
+use crate::dry_run_node;
+
+/// A node with nothing open, at the candle of minute 10.
+fn idle() -> tradai_engine::SessionState {
+    tradai_engine::SessionState {
         next_candle_ms: 600_000,
         closed_profit: 0.0,
         rejected_signals: 0,
         open_trades: vec![],
         entries_stopped: false,
+    }
+}
+
+fn node(db: &mut StateStore, bot: &str, status: NodeStatus) -> BotId {
+    let spec = NodeSpec {
+        strategy_version: Some(2),
+        replay: false,
+        ..dry_run_node(bot, serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]}))
     };
-    db.commit(&spec.bot_id, &Commit { state: &state, first_trade_seq: 0, new_trades: &[], orders: &[], balance: &[], status, now_ms: 0 })
-        .unwrap();
+    db.create(&spec, 0).unwrap();
+    let commit = Commit { state: &idle(), first_trade_seq: 0, new_trades: &[], orders: &[], balance: &[], status, now_ms: 0 };
+    db.commit(&spec.bot_id, &commit).unwrap();
     spec.bot_id
 }
 
@@ -95,17 +96,10 @@ fn the_dry_run_report_passes_a_steady_node_and_names_what_failed() {
         error: Some("-2019 Margin is insufficient".into()),
         leverage: None,
     };
-    let state = tradai_engine::SessionState {
-        next_candle_ms: 600_000,
-        closed_profit: 0.0,
-        rejected_signals: 0,
-        open_trades: vec![],
-        entries_stopped: false,
-    };
     db.commit(
         &bad,
         &Commit {
-            state: &state,
+            state: &idle(),
             first_trade_seq: 0,
             new_trades: &[],
             orders: &[rejected],

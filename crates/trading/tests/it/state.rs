@@ -1,21 +1,14 @@
 //! The state database keeps what was committed, bit for bit, and nothing of another node.
 
-use tradai_app::RunSpec;
 use tradai_core::{ExitReason, Trade};
 use tradai_engine::{ExitOrderState, OpenTradeState, SessionState};
 use tradai_trading::order::client_order_id;
-use tradai_trading::{BotId, NodeSpec, NodeStatus, OrderPurpose, OrderRecord, OrderSide, OrderStatus, StateStore, TradingMode};
+use tradai_trading::{NodeSpec, NodeStatus, OrderPurpose, OrderRecord, OrderSide, OrderStatus, StateStore};
+
+use crate::dry_run_node;
 
 fn spec(bot: &str) -> NodeSpec {
-    let run: RunSpec = serde_json::from_value(serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]})).unwrap();
-    NodeSpec {
-        bot_id: BotId::new(bot).unwrap(),
-        mode: TradingMode::DryRun,
-        run,
-        strategy_version: None,
-        replay: true,
-        risk: Default::default(),
-    }
+    dry_run_node(bot, serde_json::json!({"strategy": "EmaCross", "pairs": ["ETH/BTC"]}))
 }
 
 fn trade(i: i64) -> Trade {

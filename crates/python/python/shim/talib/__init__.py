@@ -68,6 +68,15 @@ def EMA(real, timeperiod=30):
     return _wrap(real, _ema(_arr(real), int(timeperiod)))
 
 
+def _with_change(d, gain, loss):
+    """The sums of gains and losses with one more price change `d`."""
+    return (gain, loss - d) if d < 0 else (gain + d, loss)
+
+
+def _rsi_of(gain, loss):
+    return 100.0 * (gain / (gain + loss)) if gain + loss != 0 else 0.0
+
+
 def RSI(real, timeperiod=14):
     x = _arr(real)
     n = int(timeperiod)
@@ -76,29 +85,16 @@ def RSI(real, timeperiod=14):
     if len(x) - b <= n:
         return _wrap(real, out)
     gain = loss = 0.0
-    prev = x[b]
     for i in range(b + 1, b + n + 1):
-        d = x[i] - prev
-        prev = x[i]
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
+        gain, loss = _with_change(x[i] - x[i - 1], gain, loss)
     gain /= n
     loss /= n
-    out[b + n] = 100.0 * (gain / (gain + loss)) if gain + loss != 0 else 0.0
+    out[b + n] = _rsi_of(gain, loss)
     for i in range(b + n + 1, len(x)):
-        d = x[i] - prev
-        prev = x[i]
-        gain *= n - 1
-        loss *= n - 1
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
+        gain, loss = _with_change(x[i] - x[i - 1], gain * (n - 1), loss * (n - 1))
         gain /= n
         loss /= n
-        out[i] = 100.0 * (gain / (gain + loss)) if gain + loss != 0 else 0.0
+        out[i] = _rsi_of(gain, loss)
     return _wrap(real, out)
 
 
