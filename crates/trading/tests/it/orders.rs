@@ -69,7 +69,7 @@ impl Bench {
     }
 
     /// Node "venue"'s replay through `broker`.
-    fn venue(&mut self, broker: &mut BinanceSpotBroker) -> Vec<Trade> {
+    fn venue(&mut self, broker: &mut BinanceBroker) -> Vec<Trade> {
         let spec = node("venue", &self.range);
         replay(&self.store, &mut self.db, &spec, broker)
     }
