@@ -7,7 +7,7 @@ use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
 use tradai_engine::{BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings};
 use tradai_metrics::{render_equity_svg, render_text_report, run_summary, BacktestExport, PlotOptions, ReportOptions};
-use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
+use tradai_store::{BlockingCandleStore, Columns, SeriesKey, StoreError};
 
 use crate::spec::{field, RunSpec};
 
@@ -176,7 +176,6 @@ pub fn load_pairs(
     cancel: &AtomicBool,
 ) -> Result<Vec<PairData>, BacktestFailure> {
     let tf = req.config.timeframe;
-    let listing = store.list().map_err(|e| BacktestFailure::Store(Box::new(e)))?;
     // Read from the start-up window before the range to one candle past its (inclusive) end.
     let startup_ms = i64::try_from(startup_candles).unwrap_or(0).saturating_mul(tf.millis());
     let range = TimeRange {
@@ -184,46 +183,52 @@ pub fn load_pairs(
         end_ms: req.config.timerange.end_ms.map(|e| e + tf.millis()),
     };
     let keys: Vec<SeriesKey> = req.config.pairs.iter().map(|p| SeriesKey::new(req.exchange.clone(), p.clone(), tf)).collect();
+    let store_error = |e: StoreError| BacktestFailure::Store(Box::new(e));
+    // Sequential over pairs: the store already decodes partitions in parallel, and its blocking
+    // wrapper must not be entered from rayon workers that its own decoding needs. The listing
+    // of what is stored (every file's footer) is read only to explain a missing series.
+    let mut read = Vec::with_capacity(keys.len());
     for k in &keys {
-        if !listing.iter().any(|s| &s.key == k) {
-            let other: Vec<String> = listing
-                .iter()
-                .filter(|s| s.key.exchange == k.exchange && s.key.pair == k.pair)
-                .map(|s| s.key.timeframe.to_string())
-                .collect();
-            return Err(if other.is_empty() {
-                field("pairs", format!("pair '{}' has no stored candles on {} (see `tradai data list`)", k.pair, k.exchange))
-            } else {
-                field("timeframe", format!("no {tf} candles stored for '{}'; stored timeframes: {}", k.pair, other.join(", ")))
-            });
+        if cancel.load(Ordering::Relaxed) {
+            return Err(BacktestFailure::Cancelled);
+        }
+        let r = store.read(k, range, Columns::ALL);
+        let failed = r.is_err();
+        read.push(r);
+        if failed {
+            break;
         }
     }
-    // Sequential over pairs: the store already decodes partitions in parallel, and its blocking
-    // wrapper must not be entered from rayon workers that its own decoding needs.
-    keys.iter()
-        .map(|k| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(BacktestFailure::Cancelled);
-            }
-            let candles = store.read(k, range, Columns::ALL).map_err(|e| BacktestFailure::Store(Box::new(e)))?;
+    if let Some(k) = keys.iter().zip(&read).find_map(|(k, r)| matches!(r, Err(StoreError::SeriesNotFound { .. })).then_some(k)) {
+        let listing = store.list().map_err(store_error)?;
+        let other: Vec<String> =
+            listing.iter().filter(|s| s.key.exchange == k.exchange && s.key.pair == k.pair).map(|s| s.key.timeframe.to_string()).collect();
+        return Err(if other.is_empty() {
+            field("pairs", format!("pair '{}' has no stored candles on {} (see `tradai data list`)", k.pair, k.exchange))
+        } else {
+            field("timeframe", format!("no {tf} candles stored for '{}'; stored timeframes: {}", k.pair, other.join(", ")))
+        });
+    }
+    keys.into_iter()
+        .zip(read)
+        .map(|(k, candles)| {
+            let candles = candles.map_err(store_error)?;
             if candles.is_empty() {
-                let info = listing.iter().find(|s| &s.key == k);
+                let info = store.series_info(&k).map_err(store_error)?;
                 return Err(field(
                     "timerange",
                     format!(
                         "time range '{}' is outside the stored candles of '{}' ({} to {})",
                         req.timerange_text,
                         k.pair,
-                        info.map(|i| format_ts_ms(i.first_ts)).unwrap_or_default(),
-                        info.map(|i| format_ts_ms(i.last_ts)).unwrap_or_default()
+                        info.as_ref().map(|i| format_ts_ms(i.first_ts)).unwrap_or_default(),
+                        info.as_ref().map(|i| format_ts_ms(i.last_ts)).unwrap_or_default()
                     ),
                 ));
             }
-            let instrument = store
-                .instrument(&k.exchange, &k.pair)
-                .map_err(|e| BacktestFailure::Store(Box::new(e)))?
-                .unwrap_or_else(|| Instrument::unknown(k.pair.clone()));
-            Ok(PairData { pair: k.pair.clone(), candles, instrument })
+            let instrument =
+                store.instrument(&k.exchange, &k.pair).map_err(store_error)?.unwrap_or_else(|| Instrument::unknown(k.pair.clone()));
+            Ok(PairData { pair: k.pair, candles, instrument })
         })
         .collect()
 }
@@ -299,41 +304,88 @@ impl BacktestReport {
     /// A value serde_json cannot represent.
     pub fn export_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         let BacktestExport { trades, unclosed_trades, summary } = &self.export;
-        let trades_json = TradesJson::new(trades);
-        let values = std::thread::scope(|s| {
-            let helper = s.spawn(|| trades_json.work());
-            let mine = trades_json.work();
-            let theirs = helper.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            trades_json.finish([mine, theirs])
-        });
+        let values = TradesJson::new(trades).on_two_threads(|chunk| chunk.iter().map(serde_json::to_value).collect::<TradesValues>());
+        let mut all = Vec::with_capacity(trades.len());
+        for v in values {
+            all.extend(v?);
+        }
         let mut doc = serde_json::Map::new();
-        doc.insert("trades".to_owned(), serde_json::Value::Array(values?));
+        doc.insert("trades".to_owned(), serde_json::Value::Array(all));
         doc.insert("unclosed_trades".to_owned(), serde_json::to_value(unclosed_trades)?);
         doc.insert("summary".to_owned(), serde_json::to_value(summary)?);
         doc.insert("meta".to_owned(), self.meta.clone());
         Ok(serde_json::Value::Object(doc))
     }
 
-    /// Writes the export document (the same JSON as [`BacktestReport::export_json`]) to `out`,
-    /// serialised straight from the typed trades and summary: no JSON tree is built, so a
-    /// year of minute candles (~50k trades, ~45 MB) costs one pass over the trades.
+    /// Writes the export document (the same JSON as [`BacktestReport::export_json`], indented
+    /// as `serde_json::to_writer_pretty` indents it) to `out`, serialised straight from the
+    /// typed trades and summary: no JSON tree is built, and the trades (~50k for a year of
+    /// minute candles, ~45 MB) are formatted on two threads, chunk by chunk, then written in
+    /// order.
     ///
     /// # Errors
     /// A write error of `out`, or a value serde_json cannot represent.
-    pub fn write_export(&self, out: impl std::io::Write) -> Result<(), serde_json::Error> {
-        /// The document's top level, borrowed from the report.
+    pub fn write_export(&self, mut out: impl std::io::Write) -> Result<(), serde_json::Error> {
+        /// The document after `trades`, borrowed from the report.
         #[derive(serde::Serialize)]
-        struct Document<'a> {
-            trades: &'a [Trade],
+        struct Rest<'a> {
             unclosed_trades: &'a [tradai_core::UnclosedTrade],
             summary: &'a tradai_metrics::Summary,
             meta: &'a serde_json::Value,
         }
         let BacktestExport { trades, unclosed_trades, summary } = &self.export;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-        serde_json::to_writer_pretty(&mut out, &Document { trades, unclosed_trades, summary, meta: &self.meta })?;
-        std::io::Write::flush(&mut out).map_err(serde_json::Error::io)
+        let io = serde_json::Error::io;
+        let chunks = TradesJson::new(trades).on_two_threads(pretty_trades);
+        if trades.is_empty() {
+            out.write_all(b"{\n  \"trades\": [],\n").map_err(io)?;
+        } else {
+            out.write_all(b"{\n  \"trades\": [\n").map_err(io)?;
+            for (n, chunk) in chunks.into_iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b",\n").map_err(io)?;
+                }
+                out.write_all(&chunk?).map_err(io)?;
+            }
+            out.write_all(b"\n  ],\n").map_err(io)?;
+        }
+        // The rest as a pretty top-level object, without its opening brace: its keys are at
+        // the document's first level already.
+        let rest = serde_json::to_vec_pretty(&Rest { unclosed_trades, summary, meta: &self.meta })?;
+        out.write_all(rest.get(2..).unwrap_or_default()).map_err(io)?;
+        out.flush().map_err(io)
     }
+}
+
+/// `trades` as the elements of the export's `trades` array: pretty JSON objects indented two
+/// levels deep, separated by `,\n`.
+fn pretty_trades(trades: &[Trade]) -> Result<Vec<u8>, serde_json::Error> {
+    /// Adds two levels of indentation after every line break (JSON strings escape theirs).
+    struct Indented<'a>(&'a mut Vec<u8>);
+    impl std::io::Write for Indented<'_> {
+        fn write(&mut self, mut b: &[u8]) -> std::io::Result<usize> {
+            let n = b.len();
+            while let Some(i) = b.iter().position(|&c| c == b'\n') {
+                self.0.extend_from_slice(&b[..=i]);
+                self.0.extend_from_slice(INDENT);
+                b = &b[i + 1..];
+            }
+            self.0.extend_from_slice(b);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    const INDENT: &[u8] = b"    ";
+    let mut buf = Vec::with_capacity(trades.len() * 1_024);
+    for (n, t) in trades.iter().enumerate() {
+        if n > 0 {
+            buf.extend_from_slice(b",\n");
+        }
+        buf.extend_from_slice(INDENT);
+        serde_json::to_writer_pretty(Indented(&mut buf), t)?;
+    }
+    Ok(buf)
 }
 
 /// [`run`] up to the typed export (progress stops short of 1).
@@ -372,16 +424,22 @@ pub fn run_report(
 #[must_use]
 pub fn report(v: &ValidatedRequest, result: BacktestResult, candles: usize) -> BacktestReport {
     let stake_currency = v.spec.stake_currency().to_owned();
-    let summary = run_summary(&result, &v.config, &stake_currency, &v.timerange_text);
+    // The plot needs only the balance series: drawn beside the summary, on a second core.
+    let (summary, equity_svg) = std::thread::scope(|s| {
+        let plot = s.spawn(|| {
+            render_equity_svg(
+                &result.balance_series,
+                &PlotOptions {
+                    title: format!("{} on {} pairs, {}", v.strategy, v.config.pairs.len(), v.config.timeframe),
+                    currency: stake_currency.clone(),
+                    ..PlotOptions::default()
+                },
+            )
+        });
+        let summary = run_summary(&result, &v.config, &stake_currency, &v.timerange_text);
+        (summary, plot.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
     let report_text = render_text_report(&summary, &ReportOptions { strategy: v.strategy.clone(), color: false });
-    let equity_svg = render_equity_svg(
-        &result.balance_series,
-        &PlotOptions {
-            title: format!("{} on {} pairs, {}", v.strategy, v.config.pairs.len(), v.config.timeframe),
-            currency: stake_currency.clone(),
-            ..PlotOptions::default()
-        },
-    );
     let balance_curve = thin_series(&result.balance_series, BALANCE_CURVE_POINTS);
     let meta = serde_json::json!({
         "generator": concat!("tradai ", env!("CARGO_PKG_VERSION")),
@@ -404,9 +462,9 @@ pub fn report(v: &ValidatedRequest, result: BacktestResult, candles: usize) -> B
     BacktestReport { export, meta, report_text, equity_svg, candles, balance_curve }
 }
 
-/// Trades converted to JSON values chunk by chunk by whichever threads call [`TradesJson::work`]:
-/// a year of 1m candles gives ~50k trades, and building their JSON objects one after the other
-/// took a third of a CLI run.
+/// Trades converted to JSON chunk by chunk by whichever threads call [`TradesJson::work`]:
+/// a year of 1m candles gives ~50k trades, and converting them one after the other took a
+/// third of a CLI run.
 struct TradesJson<'a> {
     trades: &'a [Trade],
     next: AtomicUsize,
@@ -420,25 +478,26 @@ impl<'a> TradesJson<'a> {
         Self { trades, next: AtomicUsize::new(0) }
     }
 
-    /// Converts chunks until none is left; returns them with their indices.
-    fn work(&self) -> Vec<(usize, TradesValues)> {
+    /// `f` of every chunk of trades, in trade order, computed on this thread and a helper.
+    fn on_two_threads<R: Send>(&self, f: impl Fn(&[Trade]) -> R + Sync) -> Vec<R> {
+        let mut chunks = std::thread::scope(|s| {
+            let helper = s.spawn(|| self.work(&f));
+            let mut mine = self.work(&f);
+            mine.extend(helper.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            mine
+        });
+        chunks.sort_unstable_by_key(|(i, _)| *i);
+        chunks.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Applies `f` to chunks until none is left; returns the results with their indices.
+    fn work<R>(&self, f: &impl Fn(&[Trade]) -> R) -> Vec<(usize, R)> {
         let mut done = Vec::new();
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(chunk) = self.trades.chunks(JSON_CHUNK).nth(i) else { return done };
-            done.push((i, chunk.iter().map(serde_json::to_value).collect()));
+            done.push((i, f(chunk)));
         }
-    }
-
-    /// The values of every chunk, in trade order.
-    fn finish<const N: usize>(&self, parts: [Vec<(usize, TradesValues)>; N]) -> TradesValues {
-        let mut chunks: Vec<_> = parts.into_iter().flatten().collect();
-        chunks.sort_unstable_by_key(|(i, _)| *i);
-        let mut all = Vec::with_capacity(self.trades.len());
-        for (_, values) in chunks {
-            all.extend(values?);
-        }
-        Ok(all)
     }
 }
 
@@ -481,10 +540,27 @@ mod tests {
         let report =
             BacktestReport { export, meta, report_text: String::new(), equity_svg: String::new(), candles: 0, balance_curve: Vec::new() };
         assert_eq!(report.export_json().unwrap(), expected);
-        // The streamed file is the same document.
-        let mut file = Vec::new();
-        report.write_export(&mut file).unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&file).unwrap(), expected);
+        /// The whole document as one serde value, in the export's key order.
+        #[derive(serde::Serialize)]
+        struct Document<'a> {
+            trades: &'a [Trade],
+            unclosed_trades: &'a [tradai_core::UnclosedTrade],
+            summary: &'a tradai_metrics::Summary,
+            meta: &'a serde_json::Value,
+        }
+        // The streamed file is the same document, byte for byte as serde_json pretty-prints
+        // it, with and without trades.
+        let mut report = report;
+        for _ in 0..2 {
+            let mut file = Vec::new();
+            report.write_export(&mut file).unwrap();
+            assert_eq!(serde_json::from_slice::<serde_json::Value>(&file).unwrap(), expected);
+            let e = &report.export;
+            let doc = Document { trades: &e.trades, unclosed_trades: &e.unclosed_trades, summary: &e.summary, meta: &report.meta };
+            assert_eq!(String::from_utf8(file).unwrap(), serde_json::to_string_pretty(&doc).unwrap());
+            report.export.trades.clear();
+            expected["trades"] = serde_json::json!([]);
+        }
     }
 
     #[test]
