@@ -1,6 +1,6 @@
 //! TradAI's AWS back ends, on the official AWS SDK for Rust: the DynamoDB job repository
-//! (the seeds' workflow-state table), the SQS job queue of the `sqs` executor, the backtest
-//! workflow of Step Functions, the CloudFormation client behind `tradai deploy`, and the SDK
+//! (the seeds' workflow-state table), the SQS job queue of the `sqs` executor, the strategy
+//! container's ECS tasks of the `ecs` executor, the backtest workflow of Step Functions, the CloudFormation client behind `tradai deploy`, and the SDK
 //! configuration every AWS client here shares.
 //!
 //! Configuration follows the SDK's standard chain (environment, shared config and credential
@@ -15,6 +15,8 @@ mod bridge;
 mod cloudformation;
 mod config;
 mod dynamodb;
+mod ecs;
+pub mod emulator;
 mod error;
 mod sqs;
 mod stepfunctions;
@@ -25,6 +27,7 @@ pub use bridge::SyncBridge;
 pub use cloudformation::{DriftedResource, ResourceDrift, StackAction, StackClient, StackError, StackState};
 pub use config::{load_sdk_config, AwsOverrides};
 pub use dynamodb::{create_job_table, DynamoJobRepository, STATUS_INDEX};
+pub use ecs::{DescribedTasks, EcsFailure, EcsTask, EcsTaskSpec, EcsTasks};
 pub use error::AwsError;
 pub use sqs::{create_job_queue, JobMessage, QueueTiming, Received, SqsJobQueue};
 pub use stepfunctions::{

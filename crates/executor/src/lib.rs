@@ -10,7 +10,9 @@
 //! The remote modes (`sqs`, `ecs`, `stepfunctions`) hand jobs to a [`BacktestJobSubmitter`]
 //! the entry point builds over a cloud back end; for `sqs` that is a [`QueueSubmitter`] over a
 //! [`JobQueue`], and `tradai worker` runs a [`WorkerPool`] fed by the same queue
-//! ([`ExecutorFactory::create_worker`]). This crate knows no cloud service.
+//! ([`ExecutorFactory::create_worker`]); for `ecs` it is a [`TaskSubmitter`] over a
+//! [`TaskRunner`] (one strategy-container task per job, [`EcsSettings`]), whose
+//! [`TaskSubmitter::reconcile`] fails jobs whose task stopped. This crate knows no cloud service.
 
 pub mod backtest;
 mod child;
@@ -28,6 +30,7 @@ pub mod retraining;
 mod settings;
 mod submitter;
 pub mod sync;
+mod task;
 pub mod tracking;
 
 pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
@@ -41,6 +44,7 @@ pub use pool::WorkerPool;
 pub use queue::{Delivery, JobQueue, QueueError, QueueSubmitter, Settle, SingleJob};
 pub use results::{MirrorCopy, ResultMirror, ResultStore};
 pub use retraining::{RetrainFailure, RetrainRunner, RetrainRunnerFactory, RetrainingJobConfig, RETRAINING};
-pub use settings::ExecutorSettings;
+pub use settings::{EcsSettings, ExecutorSettings, STRATEGY_CONTAINER};
 pub use submitter::BacktestJobSubmitter;
 pub use sync::{SyncJobConfig, SyncJobRequest, SYNC};
+pub use task::{is_task_ref, Reconciled, RemoteTask, TaskError, TaskLaunch, TaskRunner, TaskSubmitter, TASK_STOPPED};

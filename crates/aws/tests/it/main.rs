@@ -1,6 +1,6 @@
 //! Integration tests of tradai-aws against moto's AWS emulator: the job repository's shared
 //! suite (the same cases SQLite passes) on DynamoDB, plus DynamoDB's own cases, the SQS job
-//! queue and the backtest workflow on Step Functions.
+//! queue, the strategy container's ECS tasks and the backtest workflow on Step Functions.
 //!
 //! The emulator's URL comes from `TRADAI_TEST_AWS_ENDPOINT` (`scripts/test.sh` starts moto with
 //! `scripts/moto-server.sh` and sets it, so CI runs these); without it every test here prints
@@ -8,6 +8,7 @@
 //! on one emulator and repeated runs never collide.
 
 mod dynamodb;
+mod ecs;
 mod sqs;
 mod stepfunctions;
 mod workflow;

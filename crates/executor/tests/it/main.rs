@@ -1,7 +1,10 @@
 //! The worker pool with real job handlers on a real job database: a hyperopt job stopped by a
 //! graceful shutdown keeps its checkpoint and its attempt, and the next pool resumes it from
 //! the checkpointed epoch to the result an uninterrupted run gives; a job whose worker died
-//! waits out its back-off before it is claimed again.
+//! waits out its back-off before it is claimed again. The `ecs` mode's submitter and orphan
+//! scan are in [`task`].
+
+mod task;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
