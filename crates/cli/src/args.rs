@@ -230,7 +230,7 @@ impl Command {
             Self::Jobs(c) => services::run_jobs(c, settings, ui),
             Self::Keys(c) => services::run_keys(c, settings),
             Self::Worker(a) => cmd::worker::run(a, settings),
-            Self::StrategyContainer(a) => cmd::strategy_container::run(a, settings),
+            Self::StrategyContainer(a) => cmd::strategy_container::run(a, settings, ui),
             Self::Data(c) => data::run(c, settings, ui.quiet),
             Self::Backtest(a) => backtest::run(a, settings, ui),
             Self::Hyperopt(a) => hyperopt::run(a, settings, ui),

@@ -9,7 +9,7 @@
 //! - [`scheduler`]: the schedules of `tradai up`, without overlapping runs.
 //! - [`ports`]: what handlers need from outside (tasks, probes, heartbeats, candles, routes,
 //!   infrastructure diff) as traits; [`local`] and [`candles`] implement them locally, and
-//!   `tradai-aws` on AWS.
+//!   `tradai-aws` on AWS; [`tasks`] starts backtests through the executor's ECS submitter.
 //!
 //! No HTTP server, CLI or AWS SDK here: HTTP only as a client (probes, webhooks, the services
 //! the proxies front); the state lives in `tradai-jobs`' repositories.
@@ -28,6 +28,7 @@ pub mod response;
 pub mod scheduler;
 pub mod services;
 pub mod settings;
+pub mod tasks;
 
 pub use context::{Ctx, Deps};
 pub use error::HandlerError;

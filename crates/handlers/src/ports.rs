@@ -92,6 +92,15 @@ pub trait TaskLauncher: Send + Sync {
     /// # Errors
     /// A dependency error.
     async fn running(&self) -> Result<Vec<RunningTask>, HandlerError>;
+    /// Jobs whose task stopped without finishing them: failed (cancelled when asked for)
+    /// with `apply`, only reported without. Launchers whose jobs run in the job repository's
+    /// own workers have none (their orphan scan is the worker pool's).
+    ///
+    /// # Errors
+    /// A dependency error.
+    async fn reconcile(&self, _apply: bool) -> Result<Vec<tradai_executor::Reconciled>, HandlerError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The outcome of one health probe.

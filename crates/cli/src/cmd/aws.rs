@@ -1,12 +1,15 @@
 //! The seeds' AWS settings of the services, read from the environment under their seeds names:
 //! `EXECUTOR_MODE` (how backtests run), `DYNAMODB_TABLE_NAME` (job state in DynamoDB instead of
 //! the local SQLite database; `DYNAMODB_CREATE_TABLE=true` creates it when missing) and
-//! `BACKEND_BACKTEST_QUEUE_URL` (the SQS mode's queue). A
-//! setting a mode needs and does not find is named at start-up.
+//! `BACKEND_BACKTEST_QUEUE_URL` (the SQS mode's queue), the `BACKEND_ECS_*` settings of the
+//! ECS mode ([`tradai_executor::EcsSettings`]). A setting a mode needs and does not find is
+//! named at start-up.
 //!
 //! Also the wiring that needs both `tradai-executor` and `tradai-aws` (neither knows the
 //! other): the SQS queue as the executor's [`JobQueue`], behind the backend's submitter and
-//! the `tradai worker` pool.
+//! the `tradai worker` pool; the strategy container's ECS tasks as the executor's
+//! [`tradai_executor::TaskRunner`], behind the backend's submitter and the handlers' task
+//! launcher.
 
 use anyhow::bail;
 #[cfg(feature = "aws")]
@@ -24,6 +27,8 @@ pub struct AwsEnv {
     pub queue_url: Option<String>,
     /// `BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN`.
     pub state_machine_arn: Option<String>,
+    /// The `BACKEND_ECS_*` settings, read when `EXECUTOR_MODE=ecs`.
+    pub ecs: Option<tradai_executor::EcsSettings>,
     /// `DYNAMODB_CREATE_TABLE=true`: create a missing table at start-up (an emulator, a dev
     /// account); otherwise the stack creates it and a missing one is an error.
     pub create_table: bool,
@@ -40,11 +45,12 @@ impl AwsEnv {
     /// One line naming the missing variable, or the mode this build cannot run.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let env = Self {
+        let mut env = Self {
             executor_mode: get("EXECUTOR_MODE").map(|m| m.to_ascii_lowercase()),
             table: get("DYNAMODB_TABLE_NAME"),
             queue_url: get("BACKEND_BACKTEST_QUEUE_URL"),
             state_machine_arn: get("BACKEND_STEPFUNCTIONS_STATE_MACHINE_ARN"),
+            ecs: None,
             create_table: get("DYNAMODB_CREATE_TABLE").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
             dev: get("ENVIRONMENT").is_some_and(|v| v.eq_ignore_ascii_case("dev")),
         };
@@ -70,10 +76,13 @@ impl AwsEnv {
                     bail!("EXECUTOR_MODE=stepfunctions needs DYNAMODB_TABLE_NAME (the job table the workflow and its containers update)");
                 }
             }
-            Some(other @ "ecs") => {
-                bail!("EXECUTOR_MODE '{other}' is not part of this build yet (expected local, subprocess, sqs or stepfunctions)")
+            Some("ecs") => {
+                env.ecs = Some(tradai_executor::EcsSettings::from_vars(&var)?);
+                if env.table.is_none() {
+                    bail!("EXECUTOR_MODE=ecs needs DYNAMODB_TABLE_NAME (the job table the strategy containers update)");
+                }
             }
-            Some(other) => bail!("EXECUTOR_MODE '{other}' is not supported (expected local, subprocess, sqs or stepfunctions)"),
+            Some(other) => bail!("EXECUTOR_MODE '{other}' is not supported (expected local, subprocess, sqs, ecs or stepfunctions)"),
         }
         let remote = env.executor_mode.as_deref().is_some_and(|m| !matches!(m, "local" | "subprocess"));
         if (env.table.is_some() || remote) && !cfg!(feature = "aws") {
@@ -115,19 +124,40 @@ impl AwsEnv {
     }
 
     /// The backend's remote executor for `EXECUTOR_MODE=sqs`: a [`QueueSubmitter`] on the
-    /// queue, checked at start-up. When the queue cannot be reached and `ENVIRONMENT=dev`, the
-    /// seeds' `create_with_fallback`: a warning, `None` and `mode` set back to local.
+    /// queue, checked at start-up; for `ecs` a task submitter over the jobs of `jobs`; for
+    /// `stepfunctions` the state machine. When the back end cannot be reached and
+    /// `ENVIRONMENT=dev`, the seeds' `create_with_fallback`: a warning, `None` and `mode` set
+    /// back to local.
     ///
     /// # Errors
-    /// When the queue is missing or unreachable (outside dev); the message names it.
+    /// When the queue, cluster or state machine is missing or unreachable (outside dev); the
+    /// message names it.
     #[cfg(feature = "aws")]
     pub fn remote_executor(
         &self,
         mode: &mut tradai_executor::ExecutorMode,
+        jobs: Option<std::sync::Arc<dyn tradai_jobs::JobRepository>>,
     ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
         use anyhow::Context;
         if *mode == tradai_executor::ExecutorMode::StepFunctions {
             return self.state_machine(mode);
+        }
+        if *mode == tradai_executor::ExecutorMode::Ecs {
+            let Some(jobs) = jobs else {
+                bail!("executor mode ecs needs DYNAMODB_TABLE_NAME (the job table the strategy containers update)")
+            };
+            return match self.task_submitter(jobs) {
+                Ok(t) => Ok(t.map(|t| tradai_server::serve::RemoteExecutor {
+                    describe: t.runner().describe(),
+                    submitter: t as std::sync::Arc<dyn tradai_executor::BacktestJobSubmitter>,
+                })),
+                Err(e) if self.dev => {
+                    tracing::warn!(error = %format!("{e:#}"), "ENVIRONMENT=dev: the ECS executor cannot start; falling back to the local executor");
+                    *mode = tradai_executor::ExecutorMode::Local;
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            };
         }
         if *mode != tradai_executor::ExecutorMode::Sqs {
             return Ok(None);
@@ -170,14 +200,117 @@ impl AwsEnv {
         }
     }
 
+    /// The `ecs` executor's submitter over the jobs of `jobs`, when `EXECUTOR_MODE=ecs`: the
+    /// cluster and task definition are checked now (`DescribeClusters`,
+    /// `DescribeTaskDefinition`).
+    ///
+    /// # Errors
+    /// When the cluster or task definition is missing or unreachable; the message names it.
+    #[cfg(feature = "aws")]
+    pub fn task_submitter(
+        &self,
+        jobs: std::sync::Arc<dyn tradai_jobs::JobRepository>,
+    ) -> anyhow::Result<Option<std::sync::Arc<tradai_executor::TaskSubmitter>>> {
+        use anyhow::Context;
+        let Some(ecs) = &self.ecs else { return Ok(None) };
+        let runner = EcsRunner::connect(ecs, &tradai_aws::AwsOverrides::default())
+            .with_context(|| format!("BACKEND_ECS_CLUSTER={} BACKEND_ECS_TASK_DEFINITION={}", ecs.cluster, ecs.task_definition))?;
+        Ok(Some(std::sync::Arc::new(tradai_executor::TaskSubmitter::new(std::sync::Arc::new(runner), jobs))))
+    }
+
     /// Without the AWS back end no remote mode passes [`AwsEnv::from_env`].
     #[cfg(not(feature = "aws"))]
     #[allow(clippy::unnecessary_wraps)]
     pub fn remote_executor(
         &self,
         _mode: &mut tradai_executor::ExecutorMode,
+        _jobs: Option<std::sync::Arc<dyn tradai_jobs::JobRepository>>,
     ) -> anyhow::Result<Option<tradai_server::serve::RemoteExecutor>> {
         Ok(None)
+    }
+
+    /// Without the AWS back end the ECS mode never passes [`AwsEnv::from_env`].
+    #[cfg(not(feature = "aws"))]
+    #[allow(clippy::unnecessary_wraps)]
+    pub fn task_submitter(
+        &self,
+        _jobs: std::sync::Arc<dyn tradai_jobs::JobRepository>,
+    ) -> anyhow::Result<Option<std::sync::Arc<tradai_executor::TaskSubmitter>>> {
+        Ok(None)
+    }
+
+    /// The handlers' task launcher over the jobs of `jobs`: the ECS tasks of the strategy
+    /// container when `EXECUTOR_MODE=ecs`, else the job queue the backend's workers read.
+    ///
+    /// # Errors
+    /// When the ECS cluster or task definition is missing or unreachable.
+    pub fn task_launcher(
+        &self,
+        jobs: std::sync::Arc<dyn tradai_jobs::JobRepository>,
+    ) -> anyhow::Result<std::sync::Arc<dyn tradai_handlers::ports::TaskLauncher>> {
+        Ok(match self.task_submitter(std::sync::Arc::clone(&jobs))? {
+            Some(t) => std::sync::Arc::new(tradai_handlers::tasks::SubmitterLauncher::new(jobs, t)),
+            None => std::sync::Arc::new(tradai_handlers::local::JobQueueLauncher::new(jobs)),
+        })
+    }
+}
+
+/// The strategy container's ECS tasks (`tradai-aws`) as the executor's task runner.
+#[cfg(feature = "aws")]
+struct EcsRunner(tradai_aws::EcsTasks);
+
+#[cfg(feature = "aws")]
+impl EcsRunner {
+    fn connect(s: &tradai_executor::EcsSettings, overrides: &tradai_aws::AwsOverrides) -> Result<Self, tradai_aws::AwsError> {
+        let spec = tradai_aws::EcsTaskSpec {
+            cluster: s.cluster.clone(),
+            task_definition: s.task_definition.clone(),
+            container_name: s.container_name.clone(),
+            subnets: s.subnets.clone(),
+            security_groups: s.security_groups.clone(),
+            assign_public_ip: s.assign_public_ip,
+            launch_type: s.launch_type.clone(),
+        };
+        Ok(Self(tradai_aws::EcsTasks::connect(spec, overrides)?))
+    }
+
+    fn task(t: tradai_aws::EcsTask) -> tradai_executor::RemoteTask {
+        tradai_executor::RemoteTask {
+            job_id: t.env("JOB_ID").map(str::to_owned),
+            stopped: t.is_stopped(),
+            stop_reason: t.is_stopped().then(|| t.stop_summary()),
+            status: t.last_status,
+            started_at_ms: t.started_at_ms,
+            id: t.arn,
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+impl tradai_executor::TaskRunner for EcsRunner {
+    fn describe(&self) -> String {
+        format!("ecs cluster {} (task definition {})", self.0.spec().cluster, self.0.spec().task_definition)
+    }
+
+    fn run(&self, launch: &tradai_executor::TaskLaunch) -> Result<tradai_executor::RemoteTask, tradai_executor::TaskError> {
+        // ECS limits startedBy to 36 characters: a job id (a UUID) fits; the client token
+        // makes a retried RunTask of the same job start no second task.
+        let started_by: String = launch.job_id.chars().take(36).collect();
+        Ok(Self::task(self.0.run(&launch.env(), &started_by, &format!("tradai-{}", launch.job_id))?))
+    }
+
+    fn stop(&self, task_id: &str, reason: &str) -> Result<(), tradai_executor::TaskError> {
+        self.0.stop(task_id, reason)?;
+        Ok(())
+    }
+
+    fn running(&self) -> Result<Vec<tradai_executor::RemoteTask>, tradai_executor::TaskError> {
+        let arns = self.0.list(false)?;
+        Ok(self.0.describe(&arns)?.tasks.into_iter().map(Self::task).collect())
+    }
+
+    fn tasks(&self, ids: &[String]) -> Result<Vec<tradai_executor::RemoteTask>, tradai_executor::TaskError> {
+        Ok(self.0.describe(ids)?.tasks.into_iter().map(Self::task).collect())
     }
 }
 

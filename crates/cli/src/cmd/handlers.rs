@@ -67,10 +67,18 @@ fn job_database(settings: &Settings) -> anyhow::Result<Arc<SqliteJobRepository>>
 /// remote data dir) are left out, and the handlers needing them answer 500 naming them.
 pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
     let db = job_database(settings)?;
-    let jobs: Arc<dyn JobRepository> = db.clone();
+    let mut jobs: Arc<dyn JobRepository> = db.clone();
     let state: Arc<dyn StateRepository> = db;
     let mut deps = Deps::minimal();
-    deps.tasks = Some(Arc::new(tradai_handlers::local::JobQueueLauncher::new(Arc::clone(&jobs))));
+    // EXECUTOR_MODE=ecs: backtests start as tasks of the strategy container, whose jobs live
+    // in the shared job table.
+    let aws = super::aws::AwsEnv::from_env(|k| std::env::var(k).ok())?;
+    if aws.ecs.is_some() {
+        if let Some(ext) = aws.job_repository()? {
+            jobs = ext.repo;
+        }
+    }
+    deps.tasks = Some(aws.task_launcher(Arc::clone(&jobs))?);
     deps.jobs = Some(jobs);
     deps.state = Some(state);
     deps.ml = settings.ml.clone();

@@ -50,7 +50,7 @@ fn deps(settings: &Settings) -> anyhow::Result<Deps> {
     match aws.job_repository()? {
         Some(ext) => {
             let mut d = Deps::minimal();
-            d.tasks = Some(Arc::new(tradai_handlers::local::JobQueueLauncher::new(Arc::clone(&ext.repo))));
+            d.tasks = Some(aws.task_launcher(Arc::clone(&ext.repo))?);
             d.jobs = Some(ext.repo);
             d.ml = settings.ml.clone();
             // The handlers' state (health, drift, heartbeats) lives in the same table.

@@ -249,7 +249,8 @@ fn serve(services: &[ServiceName], flags: &ServiceFlags, settings: &Settings) ->
     let mut cfg = ServerConfig::from_settings(&flags.apply(&aws.apply(settings)))?;
     cfg.init = flags.init;
     cfg.job_repository = aws.job_repository()?;
-    cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode)?;
+    let jobs = cfg.job_repository.as_ref().map(|e| Arc::clone(&e.repo));
+    cfg.remote_executor = aws.remote_executor(&mut cfg.executor.mode, jobs)?;
     cfg.results_mirror = super::results_bucket::ResultsBucket::from_settings(settings)?;
     // `tradai up` (every service) also runs the handlers on their schedules.
     let scheduler = if services.len() == 3 { Some(Arc::new(super::handlers::UpScheduler::prepare(settings)?)) } else { None };

@@ -5,7 +5,8 @@
 //! killed with SIGKILL while it runs a job, and every job still completes exactly once with the
 //! trades of the CLI's own backtest; the exports are in the results bucket, backend-api reads
 //! them back from there (its state dir holds none), and every job is one tracked run. Also the
-//! `stepfunctions` mode with `tradai strategy-container` as the task that runs the job.
+//! `stepfunctions` and `ecs` modes with `tradai strategy-container` as the task that runs the
+//! job.
 //!
 //! Needs `TRADAI_TEST_AWS_ENDPOINT` (set by `scripts/test.sh`); without it the test prints why
 //! it is skipped and passes.
@@ -403,4 +404,209 @@ fn stepfunctions_starts_one_execution_per_job_and_the_container_runs_it() {
         assert_eq!(e.status().as_str(), "ABORTED", "the cancel stopped the execution");
     });
     assert_eq!(repo.get(&second).unwrap().status, JobStatus::Cancelled);
+}
+
+/// `tradai handlers run NAME` with `event` on stdin and `envs`; the response (step-functions
+/// shape).
+fn run_handler(data: &Path, envs: &[(&str, String)], name: &str, event: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let mut c = tradai();
+    c.arg("--data-dir").arg(data).args(["handlers", "run", name, "--event", "-"]);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{name} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `EXECUTOR_MODE=ecs`: each backtest is one RunTask of the strategy container with the job in
+/// the container's overrides and its task ARN kept on the job. The emulator never runs the
+/// container, so the test runs what the task would, `tradai strategy-container` with the
+/// environment DescribeTasks reports, and gets the CLI's trades. A cancel is a StopTask (of a
+/// pending and of a running job); a job whose task stopped while it ran is failed with the
+/// task's stop reason by the orphan scan; backtest-consumer starts its backtests through the same
+/// submitter.
+#[test]
+fn ecs_runs_each_backtest_as_a_task_of_the_strategy_container() {
+    let Some(endpoint) = crate::aws::endpoint() else { return };
+    let overrides = crate::aws::emulator_overrides(&endpoint);
+    let suffix = crate::aws::uuid_like();
+    let table = format!("tradai-test-ecs-{suffix}");
+    let repo = tradai_aws::DynamoJobRepository::connect(&table, &overrides, true).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let spec = rt.block_on(async {
+        let cfg = tradai_aws::load_sdk_config(&overrides).await;
+        tradai_aws::emulator::ecs_fixture(&cfg, &endpoint, &format!("tradai-test-strategy-{suffix}"), "strategy-container").await.unwrap()
+    });
+    let tasks = tradai_aws::EcsTasks::connect(spec.clone(), &overrides).unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let cli = cli_reference_export(&data, tmp.path());
+    let mut envs = aws_env(&endpoint);
+    envs.push(("DYNAMODB_TABLE_NAME", table.clone()));
+    let mut ecs_envs = envs.clone();
+    ecs_envs.extend([
+        ("EXECUTOR_MODE", "ecs".to_owned()),
+        ("BACKEND_ECS_CLUSTER", spec.cluster.clone()),
+        ("BACKEND_ECS_TASK_DEFINITION", spec.task_definition.clone()),
+        ("BACKEND_ECS_SUBNETS", spec.subnets.join(",")),
+        ("BACKEND_ECS_SECURITY_GROUPS", spec.security_groups.join(",")),
+    ]);
+    let up_envs: Vec<(&str, &str)> = ecs_envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let up = Up::start(&data, &up_envs);
+    assert!(up.log().contains("remote executor"), "{}", up.log());
+    let submit = || {
+        let (ok, sub, err) = jobs(&up.backend, &submit_args());
+        assert!(ok, "submit failed: {err}\n{}", up.log());
+        sub["job_id"].as_str().unwrap().to_owned()
+    };
+    let task_of = |id: &str| {
+        let arn = repo.get(id).unwrap().execution_ref.expect("the task ARN is stored on the job");
+        tasks.describe(std::slice::from_ref(&arn)).unwrap().tasks.pop().unwrap_or_else(|| panic!("ECS does not know task {arn}"))
+    };
+
+    // One task per job, the job in its overrides.
+    let id = submit();
+    let stored = repo.get(&id).unwrap();
+    assert_eq!(stored.status, JobStatus::Pending, "nothing runs it but the container");
+    let task = task_of(&id);
+    assert!(task.arn.contains(":task/") && task.last_status == "RUNNING", "{task:?}");
+    assert_eq!(
+        (task.env("JOB_ID"), task.env("TRADING_MODE"), task.env("STRATEGY_NAME"), task.env("STRATEGY_STAGE")),
+        (Some(id.as_str()), Some("backtest"), Some("EmaCross"), Some("None"))
+    );
+    assert!(tasks.list(false).unwrap().contains(&task.arn));
+
+    // What ECS would run: the container with the task's environment.
+    let mut c = tradai();
+    c.arg("--data-dir").arg(&data).args(["strategy-container", "--json"]);
+    for (k, v) in envs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain(task.environment.clone()) {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "strategy-container failed: {}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((printed["status"].as_str(), printed["attempts"].as_u64()), (Some("COMPLETED"), Some(1)));
+    let done = wait_final(&up.backend, &id, Duration::from_secs(30));
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(api_trades(&up.backend, &id), cli["trades"], "the trades of the local executor");
+
+    // Cancel a pending job: its task is stopped.
+    let pending = submit();
+    let (ok, _, err) = jobs(&up.backend, &["cancel", &pending]);
+    assert!(ok, "cancel failed: {err}");
+    let stopped = task_of(&pending);
+    assert_eq!(stopped.last_status, "STOPPED");
+    assert!(stopped.stopped_reason.as_deref().is_some_and(|r| r.contains("cancelled")), "{stopped:?}");
+    assert_eq!(repo.get(&pending).unwrap().status, JobStatus::Cancelled);
+    // Cancel a running one (its container claimed it): the task stops and the job is CANCELLED.
+    let running = submit();
+    assert!(repo.claim(&running, "ecs-task").unwrap().is_some());
+    let (ok, _, err) = jobs(&up.backend, &["cancel", &running]);
+    assert!(ok, "cancel failed: {err}");
+    assert_eq!(task_of(&running).last_status, "STOPPED");
+    assert_eq!(repo.get(&running).unwrap().status, JobStatus::Cancelled);
+
+    // The task of a running job stops (the container died): the orphan scan fails the job
+    // with the task's stop reason.
+    let orphan = submit();
+    assert!(repo.claim(&orphan, "ecs-task").unwrap().is_some());
+    tasks.stop(&task_of(&orphan).arn, "Essential container in task exited").unwrap();
+    let dry = run_handler(&data, &ecs_envs, "orphan-scanner", &serde_json::json!({}));
+    assert_eq!(dry["stopped_task_jobs"][0]["job_id"], orphan.as_str(), "{dry}");
+    assert_eq!(repo.get(&orphan).unwrap().status, JobStatus::Running, "a dry run changes nothing");
+    let scan = run_handler(&data, &ecs_envs, "orphan-scanner", &serde_json::json!({"dry_run": false}));
+    let found = scan["stopped_task_jobs"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{scan}");
+    assert_eq!((found[0]["job_id"].as_str(), found[0]["status"].as_str()), (Some(orphan.as_str()), Some("FAILED")));
+    let failed = repo.get(&orphan).unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    let error = failed.error.unwrap();
+    assert_eq!(error.code, "task_stopped");
+    assert!(error.message.contains("Essential container in task exited"), "{}", error.message);
+    let (_, shown, _) = jobs(&up.backend, &["status", &orphan]);
+    assert!(shown["error"]["message"].as_str().is_some_and(|m| m.contains("Essential container in task exited")), "{shown}");
+
+    // backtest-consumer starts the task through the same submitter, once per message.
+    let body = serde_json::json!({"config": {"strategy": "EmaCross", "pairs": ["ETH/BTC"], "timeframe": "5m", "stake_amount": 0.05}});
+    let event = serde_json::json!({"Records": [{"messageId": format!("m-{suffix}"), "body": body.to_string()}]});
+    let r = run_handler(&data, &ecs_envs, "backtest-consumer", &event);
+    assert_eq!(r["batchItemFailures"], serde_json::json!([]), "{r}");
+    let launched = &r["tasks"][0];
+    let (job, arn) = (launched["job_id"].as_str().unwrap().to_owned(), launched["task_id"].as_str().unwrap().to_owned());
+    assert!(arn.contains(":task/") && launched["created"] == true, "{r}");
+    let task = task_of(&job);
+    assert_eq!(task.arn, arn);
+    assert_eq!((task.env("JOB_ID"), task.env("STRATEGY_NAME")), (Some(job.as_str()), Some("EmaCross")));
+    let again = run_handler(&data, &ecs_envs, "backtest-consumer", &event);
+    assert_eq!((again["tasks"][0]["task_id"].as_str(), again["tasks"][0]["created"].as_bool()), (Some(arn.as_str()), Some(false)));
+}
+
+/// A missing `BACKEND_ECS_*` setting is named at start-up, before anything listens.
+#[test]
+fn ecs_mode_names_a_missing_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tradai()
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["up", "--backend-port", "0", "--data-collection-port", "0", "--strategy-service-port", "0"])
+        .env("EXECUTOR_MODE", "ecs")
+        .env("DYNAMODB_TABLE_NAME", "t")
+        .env("BACKEND_ECS_CLUSTER", "tradai-dev")
+        .env("BACKEND_ECS_TASK_DEFINITION", "tradai-dev-strategy-container")
+        .env("BACKEND_ECS_SUBNETS", "subnet-1")
+        .env_remove("BACKEND_ECS_SECURITY_GROUPS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("EXECUTOR_MODE=ecs needs BACKEND_ECS_SECURITY_GROUPS"), "{err}");
+}
+
+/// `TRADING_MODE=dry-run` runs a trading node (`tradai trade`'s code path) for `STRATEGY_NAME`,
+/// with `tradai trade` flags after `--`: a replay gives the backtest's export; an unknown mode
+/// or a node without a strategy fails with one line naming it.
+#[test]
+fn strategy_container_runs_a_trading_node_in_dry_run() {
+    let dir = crate::data::imported_store();
+    let d = dir.path().to_str().unwrap();
+    let flags = crate::backtest::run_flags(d, "EmaCross", "3");
+    let bt_out = dir.path().join("container.backtest.json");
+    let mut bt = vec!["backtest".to_owned()];
+    bt.extend_from_slice(&flags);
+    bt.extend(["--export".into(), bt_out.to_str().unwrap().into()]);
+    crate::data::run_ok(&crate::trade::strs(&bt));
+
+    // The container's own flags give data dir and strategy; the rest are tradai trade's.
+    let trade_flags: Vec<&String> = flags.chunks(2).filter(|kv| !matches!(kv[0].as_str(), "--data-dir" | "--strategy")).flatten().collect();
+    let tr_out = dir.path().join("container.replay.json");
+    let container = |mode: &str, strategy: Option<&str>| {
+        let mut c = tradai();
+        c.args(["--data-dir", d, "-q", "strategy-container", "--json", "--"]).args(&trade_flags);
+        c.args(["--replay", "--bot-id", "container-dry", "--export"]).arg(&tr_out);
+        c.env("TRADING_MODE", mode).env("STRATEGY_STAGE", "None").env_remove("JOB_ID").env_remove("STRATEGY_NAME");
+        if let Some(s) = strategy {
+            c.env("STRATEGY_NAME", s);
+        }
+        c.output().unwrap()
+    };
+    let out = container("dry-run", Some("EmaCross"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((printed["bot_id"].as_str(), printed["replay"].as_bool()), (Some("container-dry"), Some(true)), "{printed}");
+    let (replay, backtest) = (crate::trade::read(&tr_out), crate::trade::read(&bt_out));
+    assert!(!replay["trades"].as_array().unwrap().is_empty());
+    crate::trade::assert_same_export(&replay, &backtest, "strategy container dry-run");
+
+    for (mode, strategy, named) in [("paper", Some("EmaCross"), "TRADING_MODE 'paper'"), ("dry-run", None, "needs STRATEGY_NAME")] {
+        let out = container(mode, strategy);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(named), "{mode}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
 }

@@ -62,6 +62,9 @@ fn task_definition(d: &Deployment, spec: &TaskSpec) -> Resource {
                 env.push(("BACKEND_ECS_CLUSTER", json!(d.cluster())));
                 env.push(("BACKEND_ECS_SUBNETS", ex("PrivateSubnets")));
                 env.push(("BACKEND_ECS_SECURITY_GROUPS", ex("TasksSecurityGroup")));
+                // What EXECUTOR_MODE=ecs runs: the strategy container of this stack.
+                env.push(("BACKEND_ECS_TASK_DEFINITION", r#ref("StrategyContainerTaskDefinition")));
+                env.push(("BACKEND_ECS_CONTAINER_NAME", json!(WORKFLOW_REFS.container_name)));
             }
         }
         None => {
@@ -274,7 +277,12 @@ pub fn template(d: &Deployment, workflow: Option<&Value>) -> Template {
     let out = |t: &mut Template, id: &str, desc: &str, v: Value| t.output(id, desc, v, Some(d.export(id)));
     out(&mut t, "ClusterName", "ECS cluster (BACKEND_ECS_CLUSTER)", r#ref("Cluster"));
     out(&mut t, "ClusterArn", "ECS cluster ARN", get_att("Cluster", "Arn"));
-    out(&mut t, "StrategyContainerTaskDefinition", "Task definition of the strategy container", r#ref("StrategyContainerTaskDefinition"));
+    out(
+        &mut t,
+        "StrategyContainerTaskDefinition",
+        "Task definition of the strategy container (BACKEND_ECS_TASK_DEFINITION)",
+        r#ref("StrategyContainerTaskDefinition"),
+    );
     out(&mut t, "BackendApiTaskDefinition", "Task definition of backend-api", r#ref("BackendApiTaskDefinition"));
     if let Some(definition) = workflow {
         add_state_machine(&mut t, d, definition);

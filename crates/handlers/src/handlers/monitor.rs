@@ -165,6 +165,19 @@ pub(super) async fn orphan_scanner(ctx: &Ctx<'_>, event: &Value) -> Result<Value
         let stopped = if dry_run { false } else { tasks.stop(&t.task_id, &format!("orphan: {reason}")).await? };
         orphans.push(json!({"task_id": t.task_id, "job_id": t.job_id, "reason": reason, "stopped": stopped}));
     }
+    // The other way round: jobs whose task stopped without finishing them.
+    let stopped = tasks.reconcile(!dry_run).await?;
+    if !stopped.is_empty() {
+        let ids: Vec<_> = stopped.iter().map(|s| s.job_id.as_str()).collect();
+        ctx.notify(
+            Severity::Warning,
+            &format!("stopped-tasks:{}", ids.join(",")),
+            format!("{} job(s) whose task stopped", stopped.len()),
+            stopped.iter().map(|s| format!("{}: {} ({})", s.job_id, s.reason, s.status)).collect::<Vec<_>>().join("; "),
+            json!({"count": stopped.len(), "dry_run": dry_run}),
+        )
+        .await;
+    }
     if !orphans.is_empty() {
         let ids: Vec<_> = orphans.iter().filter_map(|o| o["task_id"].as_str()).collect();
         ctx.notify(
@@ -176,5 +189,11 @@ pub(super) async fn orphan_scanner(ctx: &Ctx<'_>, event: &Value) -> Result<Value
         )
         .await;
     }
-    Ok(json!({"dry_run": dry_run, "orphans_found": orphans.len(), "orphans": orphans, "task_launcher": tasks.describe()}))
+    Ok(json!({
+        "dry_run": dry_run,
+        "orphans_found": orphans.len(),
+        "orphans": orphans,
+        "stopped_task_jobs": stopped,
+        "task_launcher": tasks.describe(),
+    }))
 }
