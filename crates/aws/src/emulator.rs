@@ -31,7 +31,8 @@ fn post(endpoint: &str, path: &str, content_type: &str, extra_headers: &str, bod
     s.read_to_string(&mut answer).map_err(err)?;
     let status = answer.lines().next().unwrap_or_default().to_owned();
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    if !status.contains(" 200") {
+    let ok = status.split_whitespace().nth(1).is_some_and(|code| code.starts_with('2'));
+    if !ok {
         return Err(AwsError::Runtime(format!("emulator at {endpoint}: {path} answered {status}: {body}")));
     }
     Ok((status, body))
