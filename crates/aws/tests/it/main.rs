@@ -8,6 +8,7 @@
 //! on one emulator and repeated runs never collide.
 
 mod dynamodb;
+mod handlers;
 mod sqs;
 mod stepfunctions;
 
