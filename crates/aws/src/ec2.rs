@@ -13,7 +13,7 @@ use crate::{AwsError, AwsOverrides};
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
 /// A list of `<item>`s, as EC2 answers sets.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Items<T> {
     #[serde(rename = "item", default = "Vec::new")]
     items: Vec<T>,
