@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use tradai_jobs::{JobRepository, StateRepository};
 
-use crate::metrics::HandlerMetrics;
+use crate::metrics::{Datum, HandlerMetrics, Unit};
 use crate::notify::{Notification, Notifier, Outcome, Severity};
 use crate::ports::{CandleSource, HeartbeatSource, InfraDiff, RouteTables, ServiceProbe, TaskLauncher};
 use crate::registry::HandlerSpec;
@@ -78,6 +78,8 @@ pub struct Ctx<'a> {
     pub metrics: &'a HandlerMetrics,
     /// When the invocation started (epoch ms).
     pub now_ms: i64,
+    /// Metrics the handler emitted ([`Ctx::metric`]), sent with the invocation's own.
+    pub emitted: std::sync::Mutex<Vec<Datum>>,
 }
 
 macro_rules! need {
@@ -115,6 +117,20 @@ impl Ctx<'_> {
     /// [`HandlerError::BadEvent`].
     pub fn event<T: DeserializeOwned>(&self, event: &serde_json::Value, expected: &str) -> Result<T, HandlerError> {
         parse_event(event, expected)
+    }
+
+    /// Emits a count for the alarms of the compute stack (`TradAI/Trading` `MissingHeartbeats`),
+    /// with the dimension `Environment`; it goes wherever the invocation's metrics go.
+    pub fn metric(&self, namespace: &str, name: &str, value: f64) {
+        let d = Datum {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            unit: Unit::Count,
+            value,
+            dimensions: vec![("Environment".to_owned(), self.settings.environment.clone())],
+            timestamp_ms: self.now_ms,
+        };
+        self.emitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(d);
     }
 
     /// Sends a notification from this handler.

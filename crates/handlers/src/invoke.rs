@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::context::{Ctx, Deps};
-use crate::metrics::HandlerMetrics;
+use crate::metrics::{HandlerMetrics, MetricSink, MetricsOut};
 use crate::notify::{NotificationSink, Notifier, SlackSink, WebhookSink};
 use crate::registry::{self, HandlerSpec};
 use crate::response::LambdaResponse;
@@ -30,16 +30,17 @@ pub struct Invoked {
 /// The handlers of one process with their shared back ends, notifier and metrics.
 pub struct Handlers {
     deps: Deps,
+    settings: LambdaSettings,
     vars: Vars,
     tables: BTreeMap<String, Map<String, Value>>,
     notifier: Notifier,
     metrics: Arc<HandlerMetrics>,
-    emf: bool,
+    out: MetricsOut,
 }
 
 impl std::fmt::Debug for Handlers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handlers").field("notifier", &self.notifier).field("emf", &self.emf).finish_non_exhaustive()
+        f.debug_struct("Handlers").field("notifier", &self.notifier).field("metrics_out", &self.out).finish_non_exhaustive()
     }
 }
 
@@ -87,15 +88,38 @@ impl Handlers {
         }
         sinks.extend(extra_sinks);
         let notifier = Notifier::new(sinks, s.alert_dedup_seconds, s.alert_rate_limit_per_hour);
-        Ok(Self { deps, vars, tables, notifier, metrics: Arc::new(HandlerMetrics::default()), emf: false })
+        Ok(Self { deps, settings: s, vars, tables, notifier, metrics: Arc::new(HandlerMetrics::default()), out: MetricsOut::None })
     }
 
     /// Also writes one CloudWatch Embedded Metric Format line per invocation to stdout (on
     /// Lambda, where stdout is CloudWatch Logs).
     #[must_use]
     pub fn with_emf(mut self, on: bool) -> Self {
-        self.emf = on;
+        self.out = if on { MetricsOut::Emf } else { MetricsOut::None };
         self
+    }
+
+    /// Also sends each invocation's metrics (and those the handler emits) to `sink`
+    /// (CloudWatch's PutMetricData, for handlers running inside `tradai up` on AWS).
+    #[must_use]
+    pub fn with_metric_sink(mut self, sink: Arc<dyn MetricSink>) -> Self {
+        self.out = MetricsOut::Sink(sink);
+        self
+    }
+
+    /// Also sends notifications to `sink` (SNS on AWS), under the same deduplication and rate
+    /// limit as the others.
+    #[must_use]
+    pub fn with_notification_sink(mut self, sink: Arc<dyn NotificationSink>) -> Self {
+        self.notifier.add_sink(sink);
+        self
+    }
+
+    /// The common settings (environment, notification targets, `METRICS_SINK`), as read when
+    /// the handlers were built.
+    #[must_use]
+    pub fn settings(&self) -> &LambdaSettings {
+        &self.settings
     }
 
     /// The metrics of every invocation so far.
@@ -128,12 +152,24 @@ impl Handlers {
         let start = std::time::Instant::now();
         let now_ms = (self.deps.clock)();
         let vars = self.vars_for(name);
+        let mut emitted = Vec::new();
         let response = match LambdaSettings::from_vars(&vars) {
             Err(e) => LambdaResponse::error(vars.get("ENVIRONMENT").unwrap_or("dev"), now_ms, &e),
             Ok(settings) => {
                 let env = settings.environment.clone();
-                let ctx = Ctx { spec, settings, vars, deps: &self.deps, notifier: &self.notifier, metrics: &self.metrics, now_ms };
-                match crate::handlers::dispatch(&ctx, event).await {
+                let ctx = Ctx {
+                    spec,
+                    settings,
+                    vars,
+                    deps: &self.deps,
+                    notifier: &self.notifier,
+                    metrics: &self.metrics,
+                    now_ms,
+                    emitted: std::sync::Mutex::default(),
+                };
+                let result = crate::handlers::dispatch(&ctx, event).await;
+                emitted = ctx.emitted.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match result {
                     Ok(data) => LambdaResponse::success(&env, now_ms, data),
                     Err(e) => {
                         if e.status_code() >= 500 {
@@ -148,9 +184,9 @@ impl Handlers {
         };
         let duration_ms = start.elapsed().as_secs_f64() * 1000.0;
         self.metrics.record(name, response.is_success(), duration_ms);
-        if self.emf {
-            println!("{}", crate::metrics::emf_line(spec.metrics_namespace, name, response.is_success(), duration_ms, now_ms));
-        }
+        let mut data = crate::metrics::invocation_data(spec.metrics_namespace, name, response.is_success(), duration_ms, now_ms);
+        data.extend(emitted);
+        self.out.send(&data).await;
         Ok(Invoked { spec, response, duration_ms })
     }
 }

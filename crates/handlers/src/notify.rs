@@ -125,6 +125,11 @@ impl Notifier {
         }
     }
 
+    /// Adds a sink.
+    pub fn add_sink(&mut self, sink: Arc<dyn NotificationSink>) {
+        self.sinks.push(sink);
+    }
+
     /// The sinks' names.
     #[must_use]
     pub fn describe(&self) -> Vec<String> {

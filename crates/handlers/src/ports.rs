@@ -232,7 +232,7 @@ pub struct RouteChange {
     pub action: String,
 }
 
-/// The VPC's route tables (EC2 on AWS).
+/// The VPC's route tables (EC2 on AWS): what NAT instance failover changes.
 #[async_trait]
 pub trait RouteTables: Send + Sync {
     /// Points `0.0.0.0/0` of a route table at an instance (ReplaceRoute, or CreateRoute when
@@ -241,6 +241,12 @@ pub trait RouteTables: Send + Sync {
     /// # Errors
     /// A dependency error naming the table.
     async fn point_default_route(&self, route_table_id: &str, instance_id: &str) -> Result<RouteChange, HandlerError>;
+
+    /// The ids of the route tables tagged `key=value` (the private tables of a VPC).
+    ///
+    /// # Errors
+    /// A dependency error.
+    async fn tables_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, HandlerError>;
 }
 
 /// One difference between the deployed stack and its template.

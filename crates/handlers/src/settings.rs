@@ -131,6 +131,34 @@ pub struct LambdaSettings {
     pub alert_dedup_seconds: u64,
     /// `ALERT_RATE_LIMIT_PER_HOUR`: notifications sent per hour at most (default 30).
     pub alert_rate_limit_per_hour: u32,
+    /// `METRICS_SINK`: where metrics go besides `/metrics` (default: EMF on Lambda, nowhere
+    /// else).
+    pub metrics_sink: Option<MetricsSinkKind>,
+}
+
+/// The values of `METRICS_SINK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsSinkKind {
+    /// Nowhere but `/metrics`.
+    None,
+    /// Embedded Metric Format lines on stdout (Lambda, where stdout is CloudWatch Logs).
+    Emf,
+    /// CloudWatch's PutMetricData (handlers inside `tradai up` on AWS).
+    Cloudwatch,
+}
+
+impl std::str::FromStr for MetricsSinkKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "off" => Ok(Self::None),
+            "emf" => Ok(Self::Emf),
+            "cloudwatch" => Ok(Self::Cloudwatch),
+            _ => Err("expected cloudwatch, emf or none".into()),
+        }
+    }
 }
 
 impl LambdaSettings {
@@ -157,6 +185,7 @@ impl LambdaSettings {
             slack_webhook_url: opt("SLACK_WEBHOOK_URL"),
             alert_dedup_seconds: v.parse_or("ALERT_DEDUP_SECONDS", 3600)?,
             alert_rate_limit_per_hour: v.parse_or("ALERT_RATE_LIMIT_PER_HOUR", 30)?,
+            metrics_sink: v.get("METRICS_SINK").map(|_| v.parse_or("METRICS_SINK", MetricsSinkKind::None)).transpose()?,
         })
     }
 }

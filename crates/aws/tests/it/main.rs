@@ -9,6 +9,7 @@
 
 mod dynamodb;
 mod ecs;
+mod handlers;
 mod sqs;
 mod stepfunctions;
 mod workflow;

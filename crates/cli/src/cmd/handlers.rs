@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tradai_handlers::ports::TradingStateHeartbeats;
 use tradai_handlers::scheduler::{self, RunBoard};
-use tradai_handlers::settings::Vars;
+use tradai_handlers::settings::{MetricsSinkKind, Vars};
 use tradai_handlers::{Deps, Handlers, Shape, HANDLERS};
 use tradai_jobs::{JobRepository, SqliteJobRepository, StateRepository};
 use tradai_settings::Settings;
@@ -91,7 +91,8 @@ pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
     // The trading nodes keep their state beside the job database (`tradai trade`).
     let cfg = tradai_server::serve::ServerConfig::from_settings(settings)?;
     deps.heartbeats = Some(Arc::new(TradingStateHeartbeats { path: cfg.state_dir.join("trading.sqlite") }));
-    deps.infra = infra_diff()?;
+    deps.infra = infra_diff();
+    aws_ports(&mut deps);
     match tradai_handlers::candles::StoreCandles::open(&settings.data_dir, &settings.exchange) {
         Ok(c) => deps.candles = Some(Arc::new(c)),
         Err(e) => tracing::warn!(error = %e, "no candle store for the handlers"),
@@ -100,20 +101,74 @@ pub fn local_deps(settings: &Settings) -> anyhow::Result<Deps> {
 }
 
 /// pulumi-drift-detector's diff: the deployed stacks of `ENVIRONMENT` when AWS is configured
-/// (see [`super::infra_drift::StackDrift::from_env`]), else none.
-fn infra_diff() -> anyhow::Result<Option<Arc<dyn tradai_handlers::ports::InfraDiff>>> {
+/// (see [`super::infra_drift::StackDrift::from_env`]), else none. An `ENVIRONMENT` no stack is
+/// rendered for (`local`) fails that handler alone, naming the setting.
+pub fn infra_diff() -> Option<Arc<dyn tradai_handlers::ports::InfraDiff>> {
     #[cfg(feature = "aws")]
     {
-        let d = super::infra_drift::StackDrift::from_env(|k| std::env::var(k).ok())?;
-        Ok(d.map(|d| Arc::new(d) as Arc<dyn tradai_handlers::ports::InfraDiff>))
+        use super::infra_drift::{StackDrift, UnusableStack};
+        match StackDrift::from_env(|k| std::env::var(k).ok()) {
+            Ok(d) => d.map(|d| Arc::new(d) as Arc<dyn tradai_handlers::ports::InfraDiff>),
+            Err(tradai_handlers::HandlerError::Setting { name, value, message }) => {
+                tracing::warn!(setting = %name, %value, %message, "pulumi-drift-detector cannot diff the stacks");
+                Some(Arc::new(UnusableStack { name, value, message }) as Arc<dyn tradai_handlers::ports::InfraDiff>)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "pulumi-drift-detector cannot diff the stacks");
+                None
+            }
+        }
     }
     #[cfg(not(feature = "aws"))]
-    Ok(None)
+    None
 }
 
-/// The handlers over `deps` with this process's environment and the `[handlers]` settings.
-pub fn build(settings: &Settings, deps: Deps) -> anyhow::Result<Handlers> {
-    Handlers::new(deps, Vars::from_pairs(std::env::vars()), &settings.handlers, Vec::new()).context("invalid [handlers] settings")
+/// The AWS side of the handlers' ports where a region is configured (on Lambda always):
+/// EC2's route tables for update-nat-routes.
+pub fn aws_ports(deps: &mut Deps) {
+    #[cfg(feature = "aws")]
+    {
+        let region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()));
+        if region {
+            deps.routes = Some(Arc::new(tradai_aws::Ec2RouteTables::new(tradai_aws::AwsOverrides::default())));
+        }
+    }
+    #[cfg(not(feature = "aws"))]
+    let _ = deps;
+}
+
+/// The handlers over `deps` with this process's environment and the `[handlers]` settings;
+/// `default_metrics` is where metrics go unless `METRICS_SINK` says otherwise.
+pub fn build(settings: &Settings, deps: Deps, default_metrics: MetricsSinkKind) -> anyhow::Result<Handlers> {
+    build_with(settings, deps, Vars::from_pairs(std::env::vars()), default_metrics)
+}
+
+/// [`build`] with the settings `vars`: notifications also to `SNS_ALERTS_TOPIC_ARN`, metrics
+/// to `METRICS_SINK` (`cloudwatch`: PutMetricData; `emf`: Embedded Metric Format on stdout).
+fn build_with(settings: &Settings, deps: Deps, vars: Vars, default_metrics: MetricsSinkKind) -> anyhow::Result<Handlers> {
+    let mut h = Handlers::new(deps, vars, &settings.handlers, Vec::new()).context("invalid [handlers] settings")?;
+    let common = h.settings().clone();
+    #[cfg(feature = "aws")]
+    if let Some(arn) = common.sns_alerts_topic_arn {
+        h = h.with_notification_sink(Arc::new(tradai_aws::SnsNotifier::new(arn, tradai_aws::AwsOverrides::default())));
+    }
+    #[cfg(not(feature = "aws"))]
+    if common.sns_alerts_topic_arn.is_some() {
+        anyhow::bail!("SNS_ALERTS_TOPIC_ARN is set, but this build has no AWS back end (build tradai-cli with the `aws` feature)");
+    }
+    match common.metrics_sink.unwrap_or(default_metrics) {
+        MetricsSinkKind::None => {}
+        MetricsSinkKind::Emf => h = h.with_emf(true),
+        #[cfg(feature = "aws")]
+        MetricsSinkKind::Cloudwatch => {
+            h = h.with_metric_sink(Arc::new(tradai_aws::CloudWatchMetrics::new(tradai_aws::AwsOverrides::default())));
+        }
+        #[cfg(not(feature = "aws"))]
+        MetricsSinkKind::Cloudwatch => {
+            anyhow::bail!("METRICS_SINK=cloudwatch needs the AWS back end (build tradai-cli with the `aws` feature)")
+        }
+    }
+    Ok(h)
 }
 
 fn read_event(src: &str) -> anyhow::Result<serde_json::Value> {
@@ -160,7 +215,7 @@ pub fn run(c: HandlersCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
                 None => spec.shape,
             };
             let event = read_event(&a.event)?;
-            let handlers = build(settings, local_deps(settings)?)?;
+            let handlers = build(settings, local_deps(settings)?, MetricsSinkKind::None)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
             let inv = rt.block_on(handlers.invoke(spec.name, event))?;
             print_json(&inv.response.to_shape(shape))?;
@@ -183,11 +238,11 @@ impl UpScheduler {
     /// Checks the `[handlers]` settings and the schedules before anything starts, so a bad
     /// `every` stops `tradai up` with one line.
     pub fn prepare(settings: &Settings) -> anyhow::Result<Self> {
-        let probe = build(settings, Deps::minimal())?;
+        let probe = build(settings, Deps::minimal(), MetricsSinkKind::None)?;
         let mut schedules = scheduler::schedules(&probe).context("invalid [handlers] settings")?;
         // Nothing to diff against without a deployed stack (ENVIRONMENT and an AWS region);
         // say so once, not every 6 h.
-        if infra_diff()?.is_none() {
+        if infra_diff().is_none() {
             schedules.retain(|x| x.handler != "pulumi-drift-detector");
             tracing::info!("pulumi-drift-detector not scheduled: set ENVIRONMENT and AWS_REGION to diff the deployed stacks");
         }
@@ -217,8 +272,7 @@ impl UpScheduler {
                 vars = vars.with(var, u);
             }
         }
-        let built = local_deps(&self.settings)
-            .and_then(|deps| Handlers::new(deps, vars, &self.settings.handlers, Vec::new()).context("invalid [handlers] settings"));
+        let built = local_deps(&self.settings).and_then(|deps| build_with(&self.settings, deps, vars, MetricsSinkKind::None));
         match built {
             Ok(h) => {
                 let h = Arc::new(h);

@@ -29,17 +29,46 @@ impl StackDrift {
     /// `AWS_DEFAULT_REGION`); `None` without them: a machine with no deployed stack.
     ///
     /// # Errors
-    /// One line naming `ENVIRONMENT` or `STACK_PREFIX` when set to something unusable.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
+    /// [`HandlerError::Setting`] naming `ENVIRONMENT` or `STACK_PREFIX` when set to something
+    /// no stack can be rendered for (`local`, `moon`).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, HandlerError> {
         let get = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let (Some(env), Some(_region)) = (get("ENVIRONMENT"), get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"))) else {
             return Ok(None);
         };
-        let env: tradai_deploy::Environment =
-            env.parse().map_err(|e| anyhow::anyhow!("invalid ENVIRONMENT '{env}' for the drift detector: {e}"))?;
+        let setting = |name: &str, value: &str, e: &dyn std::fmt::Display| HandlerError::Setting {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            message: format!("the drift detector renders the deployed stacks of it: {e}"),
+        };
+        let parsed: tradai_deploy::Environment = env.parse().map_err(|e| setting("ENVIRONMENT", &env, &e))?;
         let prefix = get("STACK_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
-        let deployment = Deployment::new(&prefix, env).map_err(|e| anyhow::anyhow!("invalid STACK_PREFIX '{prefix}': {e}"))?;
+        let deployment = Deployment::new(&prefix, parsed).map_err(|e| setting("STACK_PREFIX", &prefix, &e))?;
         Ok(Some(Self { deployment, overrides: AwsOverrides::default() }))
+    }
+}
+
+/// The diff of a process whose `ENVIRONMENT` or `STACK_PREFIX` names no deployable stack: only
+/// pulumi-drift-detector needs them, so only it fails (naming the setting); every other handler
+/// runs as usual.
+#[derive(Debug)]
+pub struct UnusableStack {
+    /// Why no stack can be rendered ([`HandlerError::Setting`]'s parts).
+    pub name: String,
+    /// The refused value.
+    pub value: String,
+    /// Why it is refused.
+    pub message: String,
+}
+
+#[async_trait]
+impl InfraDiff for UnusableStack {
+    fn stack(&self) -> String {
+        format!("(no stack: {}={})", self.name, self.value)
+    }
+
+    async fn diff(&self) -> Result<Vec<InfraChange>, HandlerError> {
+        Err(HandlerError::Setting { name: self.name.clone(), value: self.value.clone(), message: self.message.clone() })
     }
 }
 
@@ -119,6 +148,6 @@ mod tests {
     #[test]
     fn a_bad_environment_is_named() {
         let e = StackDrift::from_env(env(&[("ENVIRONMENT", "moon"), ("AWS_REGION", "eu-central-1")])).unwrap_err();
-        assert!(e.to_string().contains("'moon'"), "{e}");
+        assert!(e.to_string().contains("ENVIRONMENT=\"moon\""), "{e}");
     }
 }

@@ -53,6 +53,8 @@ fn deps(settings: &Settings) -> anyhow::Result<Deps> {
             d.tasks = Some(aws.task_launcher(Arc::clone(&ext.repo))?);
             d.jobs = Some(ext.repo);
             d.ml = settings.ml.clone();
+            d.infra = super::handlers::infra_diff();
+            super::handlers::aws_ports(&mut d);
             // The handlers' state (health, drift, heartbeats) lives in the same table.
             #[cfg(feature = "aws")]
             if let Some(table) = &aws.table {
@@ -69,7 +71,8 @@ fn deps(settings: &Settings) -> anyhow::Result<Deps> {
 /// Runs `tradai lambda` until the Runtime API goes away.
 pub fn run(a: &LambdaArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let spec = handler_of(a.handler.as_deref(), |k| std::env::var(k).ok())?;
-    let handlers = Arc::new(super::handlers::build(settings, deps(settings)?)?.with_emf(true));
+    // Metrics as Embedded Metric Format lines on stdout (CloudWatch Logs) unless METRICS_SINK says otherwise.
+    let handlers = Arc::new(super::handlers::build(settings, deps(settings)?, tradai_handlers::settings::MetricsSinkKind::Emf)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(lambda_runtime::run(lambda_runtime::service_fn(move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| {
         let handlers = Arc::clone(&handlers);

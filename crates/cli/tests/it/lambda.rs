@@ -55,8 +55,17 @@ async fn error(State(api): State<RuntimeApi>, Path(id): Path<String>, body: Stri
     (axum::http::StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
 }
 
-/// Runs `tradai lambda` for `handler` over `events`; returns responses, errors and stdout.
-fn invoke(handler: &str, events: Vec<Value>) -> (Vec<(String, Value)>, Vec<(String, Value)>, String) {
+type Answers = (Vec<(String, Value)>, Vec<(String, Value)>, String);
+
+/// Runs `tradai lambda` for `handler` over `events` with `ENVIRONMENT=test` and no AWS region
+/// (the runner's region, which scripts/test.sh sets for the emulator, would switch on the
+/// infrastructure drift detector); returns responses, errors and stdout.
+fn invoke(handler: &str, events: Vec<Value>) -> Answers {
+    invoke_with(handler, events, &[("ENVIRONMENT", "test")])
+}
+
+/// [`invoke`] with the variables `env` set over it.
+fn invoke_with(handler: &str, events: Vec<Value>, env: &[(&str, &str)]) -> Answers {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let api = RuntimeApi::default();
     let n = events.len();
@@ -70,8 +79,8 @@ fn invoke(handler: &str, events: Vec<Value>) -> (Vec<(String, Value)>, Vec<(Stri
     let addr = l.local_addr().unwrap();
     rt.spawn(async move { axum::serve(l, app).await.unwrap() });
     let dir = tempfile::tempdir().unwrap();
-    let child = tradai()
-        .arg("--data-dir")
+    let mut cmd = tradai();
+    cmd.arg("--data-dir")
         .arg(dir.path().join("data"))
         .arg("lambda")
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -80,15 +89,12 @@ fn invoke(handler: &str, events: Vec<Value>) -> (Vec<(String, Value)>, Vec<(Stri
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]abc")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/tradai-test-{handler}"))
-        .env("ENVIRONMENT", "test")
-        // The runner's region (scripts/test.sh sets one for the emulator) would switch on the
-        // infrastructure drift detector, which needs a deployable ENVIRONMENT.
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    cmd.envs(env.iter().copied());
+    let child = cmd.spawn().unwrap();
     let start = Instant::now();
     while api.responses.lock().unwrap().len() + api.errors.lock().unwrap().len() < n {
         assert!(start.elapsed() < Duration::from_secs(60), "the function answered only part of the events");
@@ -135,4 +141,22 @@ fn an_unreadable_sqs_batch_is_a_function_error_and_a_partial_failure_a_response(
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].0, "req-1");
     assert!(errors[0].1.to_string().contains("Records"), "{:?}", errors[0]);
+}
+
+#[test]
+fn an_environment_without_stacks_fails_only_the_drift_detector() {
+    // `local` is a fine environment for the handlers, but no stack is rendered for it: with a
+    // region set, only pulumi-drift-detector (which diffs the deployed stacks) may fail.
+    let env = [("ENVIRONMENT", "local"), ("AWS_REGION", "eu-central-1")];
+    let (responses, errors, _) = invoke_with("compare-models", vec![testdata("compare-models")], &env);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(responses[0].1["decision"], "PROMOTE", "{:?}", responses[0]);
+    assert_eq!(responses[0].1["environment"], "local");
+    let (responses, errors, _) = invoke_with("pulumi-drift-detector", vec![testdata("pulumi-drift-detector")], &env);
+    assert!(errors.is_empty(), "{errors:?}");
+    let r = &responses[0].1;
+    let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+    assert_eq!((r["statusCode"].as_u64(), body["error_type"].as_str()), (Some(500), Some("ConfigurationError")), "{r}");
+    assert!(body["error"].as_str().unwrap().contains("ENVIRONMENT=\"local\""), "{body}");
+    assert_eq!(body["environment"], "local");
 }

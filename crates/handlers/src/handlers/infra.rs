@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::scheduled_overrides;
 use crate::context::Ctx;
 use crate::notify::Severity;
+use crate::ports::RouteTables;
 use crate::HandlerError;
 
 pub(super) async fn infra_drift(ctx: &Ctx<'_>, event: &Value) -> Result<Value, HandlerError> {
@@ -43,6 +44,34 @@ struct LifecycleDetail {
     group: Option<String>,
 }
 
+/// The route tables to point: `ROUTE_TABLE_IDS` (comma-separated), else those tagged
+/// `ROUTE_TABLE_TAG` (`key=value`, as `Name=tradai-dev-private`).
+async fn private_tables(ctx: &Ctx<'_>, routes: &dyn RouteTables) -> Result<Vec<String>, HandlerError> {
+    let ids = ctx.vars.list("ROUTE_TABLE_IDS");
+    if !ids.is_empty() {
+        return Ok(ids);
+    }
+    let missing = |value: &str, message: &str| HandlerError::Setting {
+        name: "ROUTE_TABLE_TAG".into(),
+        value: value.to_owned(),
+        message: message.to_owned(),
+    };
+    let Some(tag) = ctx.vars.get("ROUTE_TABLE_TAG") else {
+        return Err(missing(
+            "",
+            "set ROUTE_TABLE_IDS (rtb-..., comma-separated) or ROUTE_TABLE_TAG (key=value) to name the private route tables",
+        ));
+    };
+    let Some((key, value)) = tag.split_once('=').filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty()) else {
+        return Err(missing(tag, "expected key=value, as Name=tradai-dev-private"));
+    };
+    let found = routes.tables_tagged(key.trim(), value.trim()).await?;
+    if found.is_empty() {
+        return Err(missing(tag, "no route table carries this tag"));
+    }
+    Ok(found)
+}
+
 pub(super) async fn update_nat_routes(ctx: &Ctx<'_>, event: &Value) -> Result<Value, HandlerError> {
     let ev: LifecycleEvent =
         ctx.event(event, "an Auto Scaling lifecycle event {\"detail\": {\"EC2InstanceId\", \"LifecycleTransition\", ...}}")?;
@@ -55,15 +84,8 @@ pub(super) async fn update_nat_routes(ctx: &Ctx<'_>, event: &Value) -> Result<Va
             json!({"updated": false, "instance_id": d.instance_id, "reason": format!("transition {} needs no route change", d.transition)}),
         );
     }
-    let tables = ctx.vars.list("ROUTE_TABLE_IDS");
-    if tables.is_empty() {
-        return Err(HandlerError::Setting {
-            name: "ROUTE_TABLE_IDS".into(),
-            value: String::new(),
-            message: "the private route tables to update are required".into(),
-        });
-    }
     let routes = ctx.routes()?;
+    let tables = private_tables(ctx, routes.as_ref()).await?;
     let mut changes = Vec::new();
     for t in &tables {
         changes.push(routes.point_default_route(t, &d.instance_id).await?);

@@ -133,6 +133,9 @@ pub(super) async fn trading_heartbeat_check(ctx: &Ctx<'_>, event: &Value) -> Res
         out.push(json!({"bot_id": n.bot_id, "strategy": n.strategy, "status": n.status, "stale": n.stale, "heartbeat_age_s": age_s}));
     }
     let stale = out.iter().filter(|n| n["stale"] == true).count();
+    // The compute stack's missing-heartbeats alarm watches this count.
+    #[allow(clippy::cast_precision_loss)]
+    ctx.metric("TradAI/Trading", "MissingHeartbeats", stale as f64);
     Ok(json!({"summary": {"nodes": out.len(), "stale": stale, "alerts_sent": alerts, "recoveries_sent": recoveries}, "nodes": out}))
 }
 
@@ -189,6 +192,9 @@ pub(super) async fn orphan_scanner(ctx: &Ctx<'_>, event: &Value) -> Result<Value
         )
         .await;
     }
+    // The compute stack's orphaned-jobs alarm watches this count.
+    #[allow(clippy::cast_precision_loss)]
+    ctx.metric("TradAI/Backtests", "OrphanedJobs", orphans.len() as f64);
     Ok(json!({
         "dry_run": dry_run,
         "orphans_found": orphans.len(),

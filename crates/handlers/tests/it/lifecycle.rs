@@ -1,6 +1,8 @@
 //! The model lifecycle on the embedded registry: check-retraining-needed, compare-models,
 //! promote-model, model-rollback, retraining-scheduler, drift-monitor.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use tradai_jobs::{DriftState, JobFilter, JobRepository, RetrainingState, StateRepositoryExt};
 use tradai_tracking::{NewModelVersion, NewRegisteredModel};
@@ -151,4 +153,94 @@ async fn drift_monitor_skips_models_without_an_artifact_and_needs_a_candle_store
     let r = h.run("drift-monitor", event("drift-monitor", None)).await;
     assert_eq!(r.status_code, 500, "{:?}", r.body);
     assert!(error_of(&r).contains("candle store is not configured"), "{:?}", r.body);
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Hourly GBM candles of `pairs` from `start_ms` for `days` (the store's generator).
+fn gbm(
+    pairs: &[tradai_core::Pair],
+    start_ms: i64,
+    days: u32,
+    seed: u64,
+    volatility: f64,
+) -> Vec<(tradai_core::Pair, tradai_core::Candles)> {
+    let mut spec = tradai_store::SynthSpec::new(pairs.to_vec(), tradai_core::Timeframe::H1, days, seed);
+    spec.start_ms = start_ms;
+    spec.annual_volatility = volatility;
+    pairs.iter().enumerate().map(|(i, p)| (p.clone(), tradai_store::synth_series(&spec, i))).collect()
+}
+
+#[tokio::test]
+async fn drift_monitor_finds_drift_in_the_stored_candles_records_it_alerts_and_the_scheduler_retrains() {
+    use tradai_ml::{parse_features, register_model, train, LabelSpec, TrainConfig, DEFAULT_FEATURES};
+
+    // The candle store: the training history, a calm window, then a volatility regime change.
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let pairs: Vec<tradai_core::Pair> = ["BTC/USDT", "ETH/USDT"].iter().map(|p| p.parse().unwrap()).collect();
+    let history = gbm(&pairs, T0 - 300 * DAY_MS, 240, 1, 0.8);
+    let calm = gbm(&pairs, T0 - 60 * DAY_MS, 60, 2, 0.8);
+    let stormy = gbm(&pairs, T0, 60, 3, 2.4);
+    let store = tradai_store::CandleStore::open(&location).unwrap();
+    let exchange = tradai_core::ExchangeId::new("binance").unwrap();
+    for part in [&history, &calm, &stormy] {
+        for (p, c) in part.iter() {
+            store.append(&tradai_store::SeriesKey::new(exchange.clone(), p.clone(), tradai_core::Timeframe::H1), c).await.unwrap();
+        }
+    }
+    let candles = Arc::new(tradai_handlers::candles::StoreCandles::open(&location, "binance").unwrap());
+    let vars = [("MODEL_NAMES", "DriftModel"), ("DRIFT_WINDOW_DAYS", "30")];
+    let h = harness(&vars, move |d| d.candles = Some(candles)).await;
+
+    // A model trained on the history, registered and promoted: the champion the monitor checks.
+    let cfg = TrainConfig {
+        name: "DriftModel".into(),
+        features: parse_features(DEFAULT_FEATURES).unwrap(),
+        label: LabelSpec { horizon: 4 },
+        algo: "logistic".parse().unwrap(),
+        folds: 3,
+        timeframe: tradai_core::Timeframe::H1,
+        seed: 1,
+        trained_at_ms: T0 - 60 * DAY_MS,
+    };
+    let outcome = train(&cfg, &history, &|_| {}).unwrap();
+    let v = register_model(h.tracking.tracker.as_ref(), h.tracking.registry.as_ref(), &outcome).await.unwrap();
+    h.tracking.registry.promote("DriftModel", v.version).await.unwrap();
+
+    // The calm month: no drift, nothing sent, the state says so.
+    let r = h.run("drift-monitor", event("drift-monitor", None)).await;
+    assert_eq!(r.status_code, 200, "{:?}", r.body);
+    assert_eq!((r.body["drifted"].as_u64(), r.body["models"][0]["has_drift"].as_bool()), (Some(0), Some(false)), "{:?}", r.body);
+    let s: DriftState = h.db.load("DriftModel").unwrap().unwrap();
+    assert_eq!((s.has_drift, s.consecutive_failures, s.version), (false, 0, Some(v.version)));
+    assert!(h.hook.received().is_empty());
+
+    // A month into the storm: drift in the volatility features, recorded and alerted.
+    h.set_clock(T0 + 30 * DAY_MS);
+    let r = h.run("drift-monitor", event("drift-monitor", None)).await;
+    assert_eq!(r.body["models"][0]["has_drift"], true, "{:?}", r.body);
+    let s: DriftState = h.db.load("DriftModel").unwrap().unwrap();
+    assert!(s.has_drift && s.consecutive_failures == 1 && s.max_psi > 0.2, "{s:?}");
+    assert!(s.drifted_features.iter().any(|f| f == "vol_24"), "{s:?}");
+    assert_eq!(s.last_check_ms, T0 + 30 * DAY_MS);
+    // Twelve hours later (the schedule): still drifting, two checks in a row.
+    h.set_clock(T0 + 30 * DAY_MS + 12 * 3_600_000);
+    h.run("drift-monitor", event("drift-monitor", None)).await;
+    let s: DriftState = h.db.load("DriftModel").unwrap().unwrap();
+    assert_eq!(s.consecutive_failures, 2);
+    let sent = h.hook.received();
+    assert!(!sent.is_empty() && sent.iter().all(|n| n["subject"] == "Model drift: DriftModel" && n["severity"] == "WARNING"), "{sent:?}");
+    assert_eq!(sent[0]["details"]["model"], "DriftModel");
+
+    // The retraining scheduler reads the drift state and queues a retraining of the model.
+    let r = h.run("retraining-scheduler", event("retraining-scheduler", None)).await;
+    assert_eq!(r.body["queued"], 1, "{:?}", r.body);
+    assert!(
+        r.body["models"][0]["reasons"].as_array().unwrap().iter().any(|x| x.as_str().unwrap().starts_with("drift in ")),
+        "{:?}",
+        r.body
+    );
+    let jobs = h.db.list(&JobFilter { job_type: Some("retrain".into()), ..JobFilter::default() }).unwrap();
+    assert_eq!(jobs.items[0].config["model_name"], "DriftModel");
 }

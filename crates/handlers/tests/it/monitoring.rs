@@ -153,6 +153,7 @@ async fn infrastructure_drift_needs_a_diff_and_alerts_on_changes() {
     assert_eq!(h.hook.received()[0]["subject"], "Infrastructure drift in tradai-dev");
 }
 
+/// Records the calls (the EC2 one is tested on the emulator in tradai-aws).
 #[derive(Default)]
 struct Routes(Mutex<Vec<(String, String)>>);
 
@@ -161,6 +162,10 @@ impl RouteTables for Routes {
     async fn point_default_route(&self, route_table_id: &str, instance_id: &str) -> Result<RouteChange, HandlerError> {
         self.0.lock().unwrap().push((route_table_id.into(), instance_id.into()));
         Ok(RouteChange { route_table_id: route_table_id.into(), action: "replaced".into() })
+    }
+
+    async fn tables_tagged(&self, key: &str, value: &str) -> Result<Vec<String>, HandlerError> {
+        Ok(if (key, value) == ("Name", "tradai-dev-private") { vec!["rtb-0c3".into()] } else { Vec::new() })
     }
 }
 
@@ -179,7 +184,14 @@ async fn a_new_nat_instance_gets_the_default_routes() {
     let mut term = event("update-nat-routes", None);
     term["detail"]["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_TERMINATING");
     assert_eq!(h.run("update-nat-routes", term).await.body["updated"], false);
-    let no_tables = harness(&[], |_| {}).await;
+    // Found by tag instead.
+    let r3 = Arc::new(Routes::default());
+    let r4 = Arc::clone(&r3);
+    let tagged = harness(&[("ROUTE_TABLE_TAG", "Name=tradai-dev-private")], move |d| d.routes = Some(r4)).await;
+    assert_eq!(tagged.run("update-nat-routes", event("update-nat-routes", None)).await.body["routes"][0]["route_table_id"], "rtb-0c3");
+    let none = harness(&[("ROUTE_TABLE_TAG", "Name=nothing")], |d| d.routes = Some(Arc::new(Routes::default()))).await;
+    assert!(error_of(&none.run("update-nat-routes", event("update-nat-routes", None)).await).contains("no route table carries this tag"));
+    let no_tables = harness(&[], |d| d.routes = Some(Arc::new(Routes::default()))).await;
     assert!(error_of(&no_tables.run("update-nat-routes", event("update-nat-routes", None)).await).contains("ROUTE_TABLE_IDS"));
 }
 
