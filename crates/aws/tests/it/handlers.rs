@@ -5,7 +5,6 @@
 //! pointing a private route table's default route at a new NAT instance through EC2's Query API.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use tradai_jobs::{JobFilter, JobRepository, JobStatus};
 
 use crate::aws::get_object;
-use crate::services::{api_trades, cli_reference_export, cli_reference_export_with, import_sample, jobs, submit_args, tradai, wait_final, Up};
+use crate::services::{
+    api_trades, cli_reference_export, cli_reference_export_with, import_sample, jobs, submit_args, tradai, wait_final, Up,
+};
 
 /// How many backtests the test submits.
 const JOBS: usize = 20;
