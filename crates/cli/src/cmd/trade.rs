@@ -58,7 +58,7 @@ pub struct TradeArgs {
     #[arg(long, env = "TRADING_MODE", value_name = "MODE")]
     pub mode: Option<String>,
     /// Load the strategy's registered config: production (the champion), a version number or
-    /// an alias; also STRATEGY_STAGE. Pairs and timeframe default to the registered ones.
+    /// an alias; also STRATEGY_STAGE (`None`: no registered config). Pairs and timeframe default to the registered ones.
     #[arg(long, env = "STRATEGY_STAGE", value_name = "VERSION")]
     pub version: Option<String>,
     /// Trade over the stored candles of --timerange (the whole stored range without it) as
@@ -191,7 +191,9 @@ fn now_ms() -> i64 {
 /// registry with `--version` (its parameters and overrides; its pairs and timeframe where the
 /// flags name none). Returns the registered version it loaded.
 fn run_spec(run: &RunFlags, a: &TradeArgs, settings: &Settings) -> anyhow::Result<(RunSpec, Option<u64>)> {
-    let Some(raw) = &a.version else { return Ok((run.spec(settings, BacktestRequest::default())?, None)) };
+    // `None` is the registry's "no stage" (as ECS passes STRATEGY_STAGE): the flags alone.
+    let version = a.version.as_deref().map(str::trim).filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"));
+    let Some(raw) = version else { return Ok((run.spec(settings, BacktestRequest::default())?, None)) };
     let which: VersionSelector = raw.parse().map_err(|e| anyhow::anyhow!("invalid --version: {e}"))?;
     let strategy = run.layered(settings)?.strategy.ok_or_else(|| anyhow::anyhow!("--version needs --strategy (or STRATEGY_NAME)"))?;
     let t = tradai_tracking::open_from_settings(&settings.tracking, &settings.local_home()).context("opening the strategy registry")?;

@@ -128,7 +128,7 @@ fn a_lambda_invocation_round_trips_through_the_runtime_api() {
     let emf: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &Value| v.get("_aws").is_some()).collect();
     assert_eq!(emf.len(), 2, "{stdout}");
     assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "TradAI/CompareModels");
-    assert_eq!((emf[0]["Errors"].as_u64(), emf[1]["Errors"].as_u64()), (Some(0), Some(1)));
+    assert_eq!((emf[0]["Errors"].as_f64(), emf[1]["Errors"].as_f64()), (Some(0.0), Some(1.0)), "{emf:?}");
 }
 
 #[test]

@@ -421,7 +421,17 @@ fn run_handler(data: &Path, envs: &[(&str, String)], name: &str, event: &serde_j
     child.stdin.take().unwrap().write_all(event.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{name} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    // The response as `to_dict` prints it: the body's fields lifted beside the top-level ones
+    // (an SQS consumer's `batchItemFailures`).
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    if let Some(body) = v.get("body").and_then(|b| b.as_str()).and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()) {
+        if let (Some(top), Some(fields)) = (v.as_object_mut(), body.as_object()) {
+            for (k, f) in fields {
+                top.entry(k.clone()).or_insert_with(|| f.clone());
+            }
+        }
+    }
+    v
 }
 
 /// `EXECUTOR_MODE=ecs`: each backtest is one RunTask of the strategy container with the job in
