@@ -330,7 +330,7 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     let keys = exchange_keys(settings)?.filter(|k| k.api_key.is_set() && k.api_secret.is_set()).ok_or_else(|| {
         anyhow::anyhow!(
             "live trading needs exchange keys: set exchange.api_key and exchange.api_secret \
-             (TRADAI_EXCHANGE__API_KEY, TRADAI_EXCHANGE__API_SECRET) , exchange.key_file or exchange.secret_id"
+             (TRADAI_EXCHANGE__API_KEY, TRADAI_EXCHANGE__API_SECRET), exchange.key_file or exchange.secret_id"
         )
     })?;
     let (key, secret) = (keys.api_key.expose(), keys.api_secret.expose());
