@@ -46,6 +46,14 @@ pub enum AwsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A secret's content is not what TradAI stores there (its content is never quoted).
+    #[error("secret '{id}' {reason}")]
+    Secret {
+        /// The secret's name or ARN.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The tokio runtime behind the blocking calls could not start or a call was lost.
     #[error("aws runtime: {0}")]
     Runtime(String),
@@ -70,7 +78,7 @@ impl AwsError {
         match self {
             Self::Unreachable { .. } => true,
             Self::Service { code, .. } => RETRYABLE_CODES.contains(&code.as_str()),
-            Self::Malformed { .. } | Self::Runtime(_) => false,
+            Self::Malformed { .. } | Self::Secret { .. } | Self::Runtime(_) => false,
         }
     }
 

@@ -24,6 +24,7 @@ mod ecs;
 pub mod emulator;
 mod error;
 pub mod query;
+mod secrets;
 mod sns;
 mod sqs;
 mod stepfunctions;
@@ -38,6 +39,7 @@ pub use dynamodb::{create_job_table, DynamoJobRepository, STATUS_INDEX};
 pub use ec2::{Ec2RouteTables, RouteTableXml, RouteXml};
 pub use ecs::{DescribedTasks, EcsFailure, EcsTask, EcsTaskSpec, EcsTasks};
 pub use error::AwsError;
+pub use secrets::{parse_exchange_keys, read_exchange_keys, ExchangeKeySecret};
 pub use sns::SnsNotifier;
 pub use sqs::{create_job_queue, JobMessage, QueueTiming, Received, SqsJobQueue};
 pub use stepfunctions::{

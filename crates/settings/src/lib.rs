@@ -98,6 +98,7 @@ impl Default for ExchangeSettings {
 /// The exchange's account keys: `[exchange]` as a table (`exchange = "binance"` still names
 /// only the default exchange). Keys come from `api_key` / `api_secret`
 /// (`TRADAI_EXCHANGE__API_KEY`, `TRADAI_EXCHANGE__API_SECRET`), else from `key_file`, else
+/// from the Secrets Manager secret `secret_id` (read by the CLI), else
 /// from the older `binance.api_key` / `binance.api_secret`; see
 /// [`Settings::exchange_credentials`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -110,6 +111,10 @@ pub struct ExchangeKeys {
     /// A TOML file holding `api_key = "..."` and `api_secret = "..."` (kept out of the
     /// config file and the environment; readable by the node's user only).
     pub key_file: String,
+    /// An AWS Secrets Manager secret (name or ARN) holding JSON `{"api_key", "api_secret"}`,
+    /// as the persistent stack's `ExchangeKeysSecret`; read by `tradai trade` (built with the
+    /// `aws` feature) when neither the keys nor `key_file` are set.
+    pub secret_id: String,
 }
 
 /// The account keys a node signs with, and where they came from (for messages: never the
@@ -120,7 +125,8 @@ pub struct Credentials {
     pub api_key: Secret,
     /// API secret.
     pub api_secret: Secret,
-    /// `exchange.api_key`, `exchange.key_file <path>` or `binance.api_key`.
+    /// `exchange.api_key`, `exchange.key_file <path>`, `exchange.secret_id <id>` or
+    /// `binance.api_key`.
     pub source: String,
 }
 

@@ -82,7 +82,7 @@ pub fn go_live_report(facts: &GoLiveFacts, now_ms: i64) -> GoLiveValidationRepor
         if facts.keys_present {
             "exchange key and secret are set".to_owned()
         } else {
-            "exchange key or secret missing (exchange.api_key / exchange.api_secret, exchange.key_file, or binance.api_key / binance.api_secret)".to_owned()
+            "exchange key or secret missing (exchange.api_key / exchange.api_secret, exchange.key_file, exchange.secret_id, or binance.api_key / binance.api_secret)".to_owned()
         },
     ));
     checks.push(check(

@@ -10,6 +10,7 @@
 mod dynamodb;
 mod ecs;
 mod handlers;
+mod secrets;
 mod sqs;
 mod stepfunctions;
 mod workflow;

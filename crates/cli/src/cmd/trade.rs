@@ -332,7 +332,7 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     let keys = exchange_keys(settings)?.filter(|k| k.api_key.is_set() && k.api_secret.is_set()).ok_or_else(|| {
         anyhow::anyhow!(
             "live trading needs exchange keys: set exchange.api_key and exchange.api_secret \
-             (TRADAI_EXCHANGE__API_KEY, TRADAI_EXCHANGE__API_SECRET) or exchange.key_file"
+             (TRADAI_EXCHANGE__API_KEY, TRADAI_EXCHANGE__API_SECRET), exchange.key_file or exchange.secret_id"
         )
     })?;
     let (key, secret) = (keys.api_key.expose(), keys.api_secret.expose());
@@ -347,9 +347,38 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
     Ok(Box::new(broker))
 }
 
-/// The exchange keys of the settings (`exchange.*`, the key file, the older `binance.*`).
+/// The exchange keys of the settings (`exchange.*`, the key file, the Secrets Manager secret
+/// `exchange.secret_id`, the older `binance.*`).
 fn exchange_keys(settings: &Settings) -> anyhow::Result<Option<tradai_settings::Credentials>> {
+    let k = &settings.exchange_keys;
+    let id = k.secret_id.trim();
+    if !id.is_empty() && !k.api_key.is_set() && !k.api_secret.is_set() && k.key_file.trim().is_empty() {
+        return secret_keys(id).map(Some);
+    }
     Ok(settings.exchange_credentials()?)
+}
+
+/// The keys in the Secrets Manager secret `id` (through the standard AWS chain).
+#[cfg(feature = "aws")]
+fn secret_keys(id: &str) -> anyhow::Result<tradai_settings::Credentials> {
+    let bridge = tradai_aws::SyncBridge::new()?;
+    let keys = bridge
+        .run({
+            let id = id.to_owned();
+            async move { tradai_aws::read_exchange_keys(&id, &tradai_aws::AwsOverrides::default()).await }
+        })?
+        .with_context(|| format!("exchange.secret_id {id}"))?;
+    Ok(tradai_settings::Credentials {
+        api_key: tradai_settings::Secret::new(&keys.api_key),
+        api_secret: tradai_settings::Secret::new(&keys.api_secret),
+        source: format!("exchange.secret_id {id}"),
+    })
+}
+
+/// Without the AWS back ends there is no Secrets Manager client.
+#[cfg(not(feature = "aws"))]
+fn secret_keys(id: &str) -> anyhow::Result<tradai_settings::Credentials> {
+    anyhow::bail!("exchange.secret_id {id}: this build has no AWS back end (build with the `aws` feature)")
 }
 
 /// `--unfilled-timeout` in time: minutes, or candles of the run's timeframe.

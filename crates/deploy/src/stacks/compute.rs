@@ -34,6 +34,9 @@ fn common_env(d: &Deployment) -> Vec<(&'static str, Value)> {
         ("BACKEND_BACKTEST_QUEUE_URL", ex("QueueUrl")),
         ("SNS_ALERTS_TOPIC_ARN", ex("AlertsTopicArn")),
         ("ECS_CLUSTER", json!(d.cluster())),
+        // The trading nodes' exchange keys: the persistent stack's secret, by name (read with
+        // the task role's secretsmanager:GetSecretValue).
+        ("TRADAI_EXCHANGE__SECRET_ID", json!(d.secret())),
     ]
 }
 
