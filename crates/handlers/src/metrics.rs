@@ -1,5 +1,5 @@
 //! Per-handler metrics (the seeds' Invocations, Errors, Duration) and the metrics handlers
-//! emit for the alarms (MissingHeartbeats, OrphanedJobs): counted in process for Prometheus'
+//! emit for the alarms (MissingHeartbeats, DrawdownPct, OrphanedJobs): counted in process for Prometheus'
 //! `/metrics`, and sent to CloudWatch in namespace `TradAI/<handler>` in one of two ways:
 //! Embedded Metric Format lines on stdout when running as a Lambda function (stdout goes to
 //! CloudWatch Logs, which turns such lines into metrics without an API call), or a

@@ -151,7 +151,7 @@ impl ServiceProbe for HttpProbe {
 }
 
 /// One trading node's liveness facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeBeat {
     /// Bot id.
     pub bot_id: String,
@@ -165,6 +165,10 @@ pub struct NodeBeat {
     pub heartbeat_interval_ms: Option<i64>,
     /// Should be running but missed 3 heartbeats.
     pub stale: bool,
+    /// How far the node's balance is below its peak (0.2 = 20 %), from its recorded balance
+    /// series; `None` before it has one.
+    #[serde(default)]
+    pub drawdown: Option<f64>,
 }
 
 /// Where trading nodes' heartbeats are read.
@@ -194,6 +198,10 @@ impl HeartbeatSource for TradingStateHeartbeats {
         Ok(nodes
             .into_iter()
             .map(|n| NodeBeat {
+                drawdown: tradai_trading::BotId::new(&n.bot_id)
+                    .ok()
+                    .and_then(|b| store.load(&b).ok().flatten())
+                    .and_then(|node| tradai_trading::risk::drawdown_of(node.balance.iter().map(|(_, v)| *v))),
                 bot_id: n.bot_id,
                 strategy: n.strategy,
                 status: serde_json::to_value(n.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),

@@ -37,6 +37,19 @@ pub struct RiskStop {
     pub limit: f64,
 }
 
+/// The drawdown at the end of a balance series: how far its last value lies below the highest
+/// one before it, as a fraction of that peak (0.2 = 20 %); `None` for an empty series or a
+/// peak that is not positive.
+#[must_use]
+pub fn drawdown_of(series: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (mut peak, mut last) = (f64::NEG_INFINITY, None);
+    for v in series {
+        peak = peak.max(v);
+        last = Some(v);
+    }
+    last.filter(|_| peak > 0.0).map(|l| ((peak - l) / peak).max(0.0))
+}
+
 /// Realised equity (starting balance plus closed profits) and its peak.
 #[derive(Debug, Clone)]
 pub struct DrawdownGuard {
@@ -110,5 +123,13 @@ mod tests {
         assert_eq!(DrawdownGuard::new(&RiskLimits::default(), 1.0, &[]).on_closed(&closed(-0.9)), None);
         assert!(RiskLimits { max_drawdown: Some(1.5) }.validate().unwrap_err().contains("1.5"));
         assert!(limits.validate().is_ok());
+    }
+
+    #[test]
+    fn the_drawdown_of_a_balance_series_is_its_end_below_its_peak() {
+        assert!((drawdown_of([1.0, 1.2, 0.9]).unwrap() - 0.25).abs() < 1e-12);
+        assert_eq!(drawdown_of([1.0, 0.8, 1.1]), Some(0.0));
+        assert_eq!(drawdown_of([]), None);
+        assert_eq!(drawdown_of([0.0, 0.0]), None);
     }
 }

@@ -358,3 +358,24 @@ fn heartbeat_check_reads_the_trading_state_database() {
     let r = check();
     assert_eq!((r["summary"]["stale"].as_u64(), r["summary"]["recoveries_sent"].as_u64()), (Some(0), Some(1)), "{r}");
 }
+
+/// The drawdown the compute stack's high-drawdown alarm watches: trading-heartbeat-check reads
+/// it from a real node's recorded balance (a dry-run replay of the reference candles), in percent.
+#[test]
+fn heartbeat_check_reports_each_node_drawdown_from_its_balance() {
+    let dir = crate::data::imported_store();
+    let d = dir.path().to_str().unwrap();
+    let mut args = vec!["-q".to_owned(), "trade".into(), "--replay".into(), "--bot-id".into(), "dd-bot".into()];
+    args.extend(crate::backtest::run_flags(d, "EmaCross", "3"));
+    crate::data::run_ok(&crate::trade::strs(&args));
+    let out = tradai()
+        .args(["--data-dir", d, "handlers", "run", "trading-heartbeat-check", "--shape", "step-functions", "--event"])
+        .arg(testdata_event("trading-heartbeat-check"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node = r["nodes"].as_array().unwrap().iter().find(|n| n["bot_id"] == "dd-bot").cloned().unwrap_or_default();
+    let dd = node["drawdown_pct"].as_f64();
+    assert!(dd.is_some_and(|p| (0.0..100.0).contains(&p)), "{r}");
+}

@@ -130,12 +130,18 @@ pub(super) async fn trading_heartbeat_check(ctx: &Ctx<'_>, event: &Value) -> Res
             last_check_ms: ctx.now_ms,
             alerted,
         })?;
-        out.push(json!({"bot_id": n.bot_id, "strategy": n.strategy, "status": n.status, "stale": n.stale, "heartbeat_age_s": age_s}));
+        let drawdown_pct = n.drawdown.map(|d| d * 100.0);
+        out.push(json!({"bot_id": n.bot_id, "strategy": n.strategy, "status": n.status, "stale": n.stale, "heartbeat_age_s": age_s, "drawdown_pct": drawdown_pct}));
     }
     let stale = out.iter().filter(|n| n["stale"] == true).count();
     // The compute stack's missing-heartbeats alarm watches this count.
     #[allow(clippy::cast_precision_loss)]
     ctx.metric("TradAI/Trading", "MissingHeartbeats", stale as f64);
+    // The compute stack's high-drawdown alarm (whose event starts model-rollback) watches the
+    // deepest drawdown of the nodes.
+    if let Some(worst) = out.iter().filter_map(|n| n["drawdown_pct"].as_f64()).reduce(f64::max) {
+        ctx.metric("TradAI/Trading", "DrawdownPct", worst);
+    }
     Ok(json!({"summary": {"nodes": out.len(), "stale": stale, "alerts_sent": alerts, "recoveries_sent": recoveries}, "nodes": out}))
 }
 

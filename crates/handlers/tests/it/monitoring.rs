@@ -90,6 +90,7 @@ fn beat(bot: &str, stale: bool) -> NodeBeat {
         last_heartbeat_ms: Some(T0 - if stale { 600_000 } else { 30_000 }),
         heartbeat_interval_ms: Some(60_000),
         stale,
+        drawdown: Some(if stale { 0.25 } else { 0.05 }),
     }
 }
 
@@ -102,6 +103,8 @@ async fn stale_trading_nodes_are_reported_once() {
     let r = h.run("trading-heartbeat-check", ev.clone()).await;
     assert_eq!(r.body["summary"], json!({"nodes": 2, "stale": 1, "alerts_sent": 1, "recoveries_sent": 0}), "{:?}", r.body);
     assert_eq!(r.body["nodes"][1]["heartbeat_age_s"], 600);
+    // The drawdown the high-drawdown alarm watches, per node, in percent.
+    assert_eq!((r.body["nodes"][0]["drawdown_pct"].as_f64(), r.body["nodes"][1]["drawdown_pct"].as_f64()), (Some(5.0), Some(25.0)));
     assert_eq!(h.run("trading-heartbeat-check", ev.clone()).await.body["summary"]["alerts_sent"], 0);
     *beats.0.lock().unwrap() = vec![beat("dry-eth", false), beat("live-btc", false)];
     assert_eq!(h.run("trading-heartbeat-check", ev).await.body["summary"]["recoveries_sent"], 1);
