@@ -14,35 +14,9 @@ use aws_sdk_ecs::Client;
 
 use crate::{AwsError, SyncBridge};
 
-/// Where and what the tasks run: the cluster, the task definition and its network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EcsTaskSpec {
-    /// Cluster name or ARN.
-    pub cluster: String,
-    /// Task definition: family (its latest revision), `family:revision` or ARN.
-    pub task_definition: String,
-    /// The container in the task definition the overrides are for.
-    pub container_name: String,
-    /// Subnets of the task's network interface (awsvpc).
-    pub subnets: Vec<String>,
-    /// Security groups of the task's network interface.
-    pub security_groups: Vec<String>,
-    /// Give the task a public IP (tasks in public subnets without a NAT need one to pull).
-    pub assign_public_ip: bool,
-    /// `FARGATE`, `EC2` or `EXTERNAL`; `None`: the cluster's default capacity provider
-    /// strategy (the deployed cluster's is Fargate Spot first).
-    pub launch_type: Option<String>,
-}
-
-impl EcsTaskSpec {
-    /// The task definition's family (what `ListTasks` filters on): the name without its
-    /// revision, also out of an ARN.
-    #[must_use]
-    pub fn family(&self) -> &str {
-        let name = self.task_definition.rsplit_once("task-definition/").map_or(self.task_definition.as_str(), |(_, n)| n);
-        name.split_once(':').map_or(name, |(f, _)| f)
-    }
-}
+/// Where and what the tasks run: the `ecs` executor mode's settings (cluster, task
+/// definition, container, network), one type for the executor and this client.
+pub type EcsTaskSpec = tradai_executor::EcsSettings;
 
 /// One task as `DescribeTasks` tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]

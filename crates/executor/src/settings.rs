@@ -59,6 +59,14 @@ pub struct EcsSettings {
 pub const STRATEGY_CONTAINER: &str = "strategy-container";
 
 impl EcsSettings {
+    /// The task definition's family (what `ListTasks` filters on): the name without its
+    /// revision, also out of an ARN.
+    #[must_use]
+    pub fn family(&self) -> &str {
+        let name = self.task_definition.rsplit_once("task-definition/").map_or(self.task_definition.as_str(), |(_, n)| n);
+        name.split_once(':').map_or(name, |(f, _)| f)
+    }
+
     /// Reads the settings through `var` (empty values count as unset).
     ///
     /// # Errors

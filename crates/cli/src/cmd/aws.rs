@@ -262,16 +262,7 @@ struct EcsRunner(tradai_aws::EcsTasks);
 #[cfg(feature = "aws")]
 impl EcsRunner {
     fn connect(s: &tradai_executor::EcsSettings, overrides: &tradai_aws::AwsOverrides) -> Result<Self, tradai_aws::AwsError> {
-        let spec = tradai_aws::EcsTaskSpec {
-            cluster: s.cluster.clone(),
-            task_definition: s.task_definition.clone(),
-            container_name: s.container_name.clone(),
-            subnets: s.subnets.clone(),
-            security_groups: s.security_groups.clone(),
-            assign_public_ip: s.assign_public_ip,
-            launch_type: s.launch_type.clone(),
-        };
-        Ok(Self(tradai_aws::EcsTasks::connect(spec, overrides)?))
+        Ok(Self(tradai_aws::EcsTasks::connect(s.clone(), overrides)?))
     }
 
     fn task(t: tradai_aws::EcsTask) -> tradai_executor::RemoteTask {
