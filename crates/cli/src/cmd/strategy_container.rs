@@ -93,9 +93,9 @@ fn run_node(a: StrategyContainerArgs, mode: &str, settings: &Settings, ui: Ui) -
     if let Some(s) = &a.strategy_name {
         argv.extend(["--strategy".into(), s.clone()]);
     }
-    // `None` is the registry's "no stage": the strategy's own defaults.
-    if let Some(stage) = a.strategy_stage.as_deref().map(str::trim).filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none")) {
-        argv.extend(["--version".into(), stage.to_owned()]);
+    // `tradai trade` reads `None` (the registry's "no stage") as the strategy's own defaults.
+    if let Some(stage) = &a.strategy_stage {
+        argv.extend(["--version".into(), stage.clone()]);
     }
     if a.json {
         argv.push("--json".into());
