@@ -340,7 +340,7 @@ fn hyperopt_body() -> serde_json::Value {
         "stake_amount": 10, "dry_run_wallet": 1000, "epochs": HYPEROPT_EPOCHS, "spaces": ["buy"], "sampler": "tpe", "seed": 5, "jobs": 1})
 }
 
-const HYPEROPT_EPOCHS: u64 = 150;
+const HYPEROPT_EPOCHS: u64 = 300;
 
 /// Submits the hyperopt run; returns its status path.
 fn submit_hyperopt(up: &Up) -> String {
