@@ -1,5 +1,5 @@
-//! TradAI's embedded SQLite files (the job database, API keys, the tracking store and the
-//! tracking outbox) opened one way: [`open`] creates the directory, sets the busy timeout,
+//! TradAI's embedded SQLite files (the job database, API keys, the tracking store, the
+//! tracking outbox and the trading state) opened one way: [`open`] creates the directory, sets the busy timeout,
 //! WAL and `synchronous=FULL` (a commit survives a power cut), and brings the schema up to
 //! date with versioned [`Migration`]s; [`check_file`] runs `PRAGMA quick_check` and names the
 //! file and the damage, so a service refuses to start on a broken database instead of failing

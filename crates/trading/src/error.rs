@@ -94,6 +94,10 @@ pub enum TradingError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The state database cannot be opened, is damaged, or its schema cannot be brought up
+    /// to date (the error names the file).
+    #[error(transparent)]
+    Database(Box<tradai_sqlite::DbError>),
     /// Stored state could not be read back (corrupt or from a newer version).
     #[error("stored state of bot '{bot_id}' is unreadable")]
     Corrupt {
@@ -127,6 +131,7 @@ impl TradingError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked | rusqlite::ErrorCode::SystemIoFailure)
             ),
+            Self::Database(e) => e.is_retryable(),
             Self::Spec(f) => f.is_retryable(),
             Self::Broker { source, .. } => source.is_retryable(),
             Self::Feed { source, .. } => source.is_retryable(),

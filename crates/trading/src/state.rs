@@ -186,6 +186,98 @@ fn put_order(conn: &Connection, bot: &BotId, o: &OrderRecord) -> Result<(), Orde
     Ok(())
 }
 
+/// What the trading state database holds, for errors and the schema version table.
+pub const STATE_DATABASE: &str = "trading state database";
+
+/// The trading state schema. Never edit a released step: add one.
+pub const SCHEMA: tradai_sqlite::Schema = tradai_sqlite::Schema {
+    name: STATE_DATABASE,
+    // Version 1 is the tables of the release before versioning (IF NOT EXISTS adopts a
+    // database of that release, which has no version table).
+    migrations: &[tradai_sqlite::Migration {
+        description: "nodes, trades, orders, heartbeats, reports, balance, events and node APIs",
+        step: tradai_sqlite::Step::Sql(TABLES_V1),
+    }],
+};
+
+const TABLES_V1: &str = "
+CREATE TABLE IF NOT EXISTS nodes (
+    bot_id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    state TEXT,
+    last_candle_ms INTEGER,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trades (
+    bot_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    pair TEXT NOT NULL,
+    open_ms INTEGER NOT NULL,
+    close_ms INTEGER NOT NULL,
+    profit_abs REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (bot_id, seq)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    bot_id TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    pair TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    status TEXT NOT NULL,
+    placed_ms INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (bot_id, client_order_id)
+);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    bot_id TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    last_candle_ms INTEGER,
+    open_trades INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS heartbeats_bot ON heartbeats (bot_id, ts_ms);
+CREATE TABLE IF NOT EXISTS candle_stats (
+    bot_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    bot_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS golive_reports (
+    strategy TEXT NOT NULL,
+    version INTEGER,
+    created_ms INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS golive_reports_strategy ON golive_reports (strategy, created_ms);
+CREATE TABLE IF NOT EXISTS balance (
+    bot_id TEXT NOT NULL,
+    first_ms INTEGER NOT NULL,
+    points BLOB NOT NULL,
+    PRIMARY KEY (bot_id, first_ms)
+);
+CREATE TABLE IF NOT EXISTS node_events (
+    bot_id TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS node_events_bot ON node_events (bot_id, ts_ms);
+CREATE TABLE IF NOT EXISTS node_apis (
+    bot_id TEXT PRIMARY KEY,
+    api_url TEXT NOT NULL,
+    registered_ms INTEGER NOT NULL
+);
+";
+
 /// The trading state database.
 #[derive(Debug)]
 pub struct StateStore {
@@ -197,101 +289,19 @@ impl StateStore {
     /// The database of a local data directory: `<dir>/_tradai/trading.sqlite`.
     ///
     /// # Errors
-    /// [`TradingError::Io`], [`TradingError::State`].
+    /// [`TradingError::Io`], [`TradingError::Database`].
     pub fn open_in(data_dir: &Path) -> Result<Self, TradingError> {
         let dir = data_dir.join("_tradai");
         std::fs::create_dir_all(&dir).map_err(|source| TradingError::Io { path: dir.display().to_string(), source })?;
         Self::open(&dir.join("trading.sqlite"))
     }
 
-    /// Opens (creating) the database at `path`.
+    /// Opens (creating) the database at `path`, bringing its schema to the newest version.
     ///
     /// # Errors
-    /// [`TradingError::State`].
+    /// [`TradingError::Database`] naming the file.
     pub fn open(path: &Path) -> Result<Self, TradingError> {
-        let err = |source| TradingError::State { path: path.display().to_string(), source };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS nodes (
-                 bot_id TEXT PRIMARY KEY,
-                 spec TEXT NOT NULL,
-                 fingerprint TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 state TEXT,
-                 last_candle_ms INTEGER,
-                 created_ms INTEGER NOT NULL,
-                 updated_ms INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS trades (
-                 bot_id TEXT NOT NULL,
-                 seq INTEGER NOT NULL,
-                 pair TEXT NOT NULL,
-                 open_ms INTEGER NOT NULL,
-                 close_ms INTEGER NOT NULL,
-                 profit_abs REAL NOT NULL,
-                 body TEXT NOT NULL,
-                 PRIMARY KEY (bot_id, seq)
-             );
-             CREATE TABLE IF NOT EXISTS orders (
-                 bot_id TEXT NOT NULL,
-                 client_order_id TEXT NOT NULL,
-                 pair TEXT NOT NULL,
-                 purpose TEXT NOT NULL,
-                 status TEXT NOT NULL,
-                 placed_ms INTEGER NOT NULL,
-                 body TEXT NOT NULL,
-                 PRIMARY KEY (bot_id, client_order_id)
-             );
-             CREATE TABLE IF NOT EXISTS heartbeats (
-                 bot_id TEXT NOT NULL,
-                 ts_ms INTEGER NOT NULL,
-                 interval_ms INTEGER NOT NULL,
-                 last_candle_ms INTEGER,
-                 open_trades INTEGER NOT NULL,
-                 status TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS heartbeats_bot ON heartbeats (bot_id, ts_ms);
-             CREATE TABLE IF NOT EXISTS candle_stats (
-                 bot_id TEXT PRIMARY KEY,
-                 body TEXT NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS reports (
-                 bot_id TEXT NOT NULL,
-                 created_ms INTEGER NOT NULL,
-                 passed INTEGER NOT NULL,
-                 body TEXT NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS golive_reports (
-                 strategy TEXT NOT NULL,
-                 version INTEGER,
-                 created_ms INTEGER NOT NULL,
-                 passed INTEGER NOT NULL,
-                 body TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS golive_reports_strategy ON golive_reports (strategy, created_ms);
-             CREATE TABLE IF NOT EXISTS balance (
-                 bot_id TEXT NOT NULL,
-                 first_ms INTEGER NOT NULL,
-                 points BLOB NOT NULL,
-                 PRIMARY KEY (bot_id, first_ms)
-             );
-             CREATE TABLE IF NOT EXISTS node_events (
-                 bot_id TEXT NOT NULL,
-                 ts_ms INTEGER NOT NULL,
-                 kind TEXT NOT NULL,
-                 detail TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS node_events_bot ON node_events (bot_id, ts_ms);
-             CREATE TABLE IF NOT EXISTS node_apis (
-                 bot_id TEXT PRIMARY KEY,
-                 api_url TEXT NOT NULL,
-                 registered_ms INTEGER NOT NULL
-             );",
-        )
-        .map_err(err)?;
+        let conn = tradai_sqlite::open(path, &SCHEMA).map_err(|e| TradingError::Database(Box::new(e)))?;
         Ok(Self { conn, path: path.to_owned() })
     }
 

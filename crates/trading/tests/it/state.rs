@@ -201,3 +201,102 @@ fn a_node_registers_and_withdraws_its_api_url() {
     db.set_api_url(&a.bot_id, None, 4).unwrap();
     assert_eq!(db.list(10).unwrap()[0].api_url, None);
 }
+
+/// The tables as the release before schema versions wrote them (plain DDL, no version table).
+const UNVERSIONED_TABLES: &str = "
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE nodes (bot_id TEXT PRIMARY KEY, spec TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+        state TEXT, last_candle_ms INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+    CREATE TABLE trades (bot_id TEXT NOT NULL, seq INTEGER NOT NULL, pair TEXT NOT NULL, open_ms INTEGER NOT NULL,
+        close_ms INTEGER NOT NULL, profit_abs REAL NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, seq));
+    CREATE TABLE orders (bot_id TEXT NOT NULL, client_order_id TEXT NOT NULL, pair TEXT NOT NULL, purpose TEXT NOT NULL,
+        status TEXT NOT NULL, placed_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, client_order_id));
+    CREATE TABLE heartbeats (bot_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, interval_ms INTEGER NOT NULL,
+        last_candle_ms INTEGER, open_trades INTEGER NOT NULL, status TEXT NOT NULL);
+    CREATE INDEX heartbeats_bot ON heartbeats (bot_id, ts_ms);
+    CREATE TABLE candle_stats (bot_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+    CREATE TABLE reports (bot_id TEXT NOT NULL, created_ms INTEGER NOT NULL, passed INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE TABLE golive_reports (strategy TEXT NOT NULL, version INTEGER, created_ms INTEGER NOT NULL,
+        passed INTEGER NOT NULL, body TEXT NOT NULL);
+    CREATE INDEX golive_reports_strategy ON golive_reports (strategy, created_ms);
+    CREATE TABLE balance (bot_id TEXT NOT NULL, first_ms INTEGER NOT NULL, points BLOB NOT NULL, PRIMARY KEY (bot_id, first_ms));
+    CREATE TABLE node_events (bot_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+    CREATE INDEX node_events_bot ON node_events (bot_id, ts_ms);
+    CREATE TABLE node_apis (bot_id TEXT PRIMARY KEY, api_url TEXT NOT NULL, registered_ms INTEGER NOT NULL);";
+
+#[test]
+fn a_database_of_the_unversioned_release_opens_with_its_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("_tradai/trading.sqlite");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let a = spec("old");
+    let (s, t) = (state(1_515_975_000_000), trade(0));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(UNVERSIONED_TABLES).unwrap();
+    conn.execute(
+        "INSERT INTO nodes (bot_id, spec, fingerprint, status, state, last_candle_ms, created_ms, updated_ms)
+         VALUES (?1, ?2, ?3, 'stopped', ?4, ?5, 1, 2)",
+        rusqlite::params![
+            a.bot_id.as_str(),
+            serde_json::to_string(&a).unwrap(),
+            a.fingerprint(),
+            serde_json::to_string(&s).unwrap(),
+            1_515_974_700_000_i64
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO trades (bot_id, seq, pair, open_ms, close_ms, profit_abs, body) VALUES (?1, 0, 'ETH/BTC', ?2, ?3, ?4, ?5)",
+        rusqlite::params![a.bot_id.as_str(), t.open_timestamp, t.close_timestamp, t.profit_abs, serde_json::to_string(&t).unwrap()],
+    )
+    .unwrap();
+    let blob: Vec<u8> = [1_515_974_700_000_i64.to_le_bytes(), 0.75_f64.to_le_bytes()].concat();
+    conn.execute(
+        "INSERT INTO balance (bot_id, first_ms, points) VALUES (?1, ?2, ?3)",
+        rusqlite::params![a.bot_id.as_str(), 1_515_974_700_000_i64, blob],
+    )
+    .unwrap();
+    assert_eq!(tradai_sqlite::schema_version(&conn, tradai_trading::state::STATE_DATABASE).unwrap(), 0, "no version recorded");
+    drop(conn);
+
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let node = db.load(&a.bot_id).unwrap().expect("the old node is still there");
+    assert_eq!((node.status, node.fingerprint.as_str()), (NodeStatus::Stopped, a.fingerprint().as_str()));
+    assert_eq!(node.state.as_ref(), Some(&s));
+    assert_eq!(node.trades, std::slice::from_ref(&t));
+    assert_eq!(node.balance, [(1_515_974_700_000, 0.75)]);
+    // The node resumes on the adopted file: a commit, an event.
+    db.commit(
+        &a.bot_id,
+        &tradai_trading::state::Commit {
+            state: &s,
+            first_trade_seq: 1,
+            new_trades: &[trade(1)],
+            orders: &[order(&t, OrderPurpose::Exit)],
+            balance: &[(1_515_975_000_000, 0.8)],
+            status: NodeStatus::Running,
+            now_ms: 3,
+        },
+    )
+    .unwrap();
+    db.add_event(&a.bot_id, 4, "catch_up", "resumed").unwrap();
+    assert_eq!(db.load(&a.bot_id).unwrap().unwrap().trades.len(), 2);
+    drop(db);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(
+        tradai_sqlite::schema_version(&conn, tradai_trading::state::STATE_DATABASE).unwrap(),
+        tradai_trading::state::SCHEMA.version()
+    );
+}
+
+#[test]
+fn a_state_database_of_a_newer_schema_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trading.sqlite");
+    drop(StateStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE tradai_schema SET version = 99 WHERE name = ?1", [tradai_trading::state::STATE_DATABASE]).unwrap();
+    drop(conn);
+    let e = StateStore::open(&path).unwrap_err().to_string();
+    assert!(e.contains("trading state database") && e.contains(&path.display().to_string()) && e.contains("99"), "{e}");
+}
