@@ -298,18 +298,18 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
     let _ = writeln!(svg, r##"<line x1="{left}" y1="{ys:.2}" x2="{}" y2="{ys:.2}" stroke="#999" stroke-dasharray="5 4"/>"##, left + plot_w);
 
     let columns = plot_w as usize;
-    let eq_points = thin(&series, columns, t0, t1);
-    let pts: Vec<String> = eq_points.iter().map(|&(t, v)| format!("{:.2},{:.2}", x_of(t), y_eq(v))).collect();
+    let eq_px: Vec<(f64, f64)> = thin(&series, columns, t0, t1).iter().map(|&(t, v)| (x_of(t), y_eq(v))).collect();
+    let pts: Vec<String> = eq_px.iter().map(|(x, y)| format!("{x:.2},{y:.2}")).collect();
     let _ = writeln!(
         svg,
         r##"<polyline class="equity" fill="none" stroke="#1f6fd1" stroke-width="1.6" stroke-linejoin="round" points="{}"/>"##,
         pts.join(" ")
     );
 
-    let dd_points = thin(&underwater, columns, t0, t1);
-    let mut area: Vec<String> = Vec::with_capacity(dd_points.len() + 2);
+    let dd_px: Vec<(f64, f64)> = thin(&underwater, columns, t0, t1).iter().map(|&(t, v)| (x_of(t), y_dd(v))).collect();
+    let mut area: Vec<String> = Vec::with_capacity(dd_px.len() + 2);
     area.push(format!("{:.2},{:.2}", x_of(t0), y_dd(0.0)));
-    area.extend(dd_points.iter().map(|&(t, v)| format!("{:.2},{:.2}", x_of(t), y_dd(v))));
+    area.extend(dd_px.iter().map(|(x, y)| format!("{x:.2},{y:.2}")));
     area.push(format!("{:.2},{:.2}", x_of(t1), y_dd(0.0)));
     let _ = writeln!(
         svg,
@@ -317,41 +317,95 @@ pub fn render_equity_svg(balance_series: &[(i64, f64)], options: &PlotOptions) -
         area.join(" ")
     );
 
-    // Mark the deepest point of the underwater curve.
+    // Mark the deepest point of the underwater curve; its label sits above the curve over the
+    // label's width (the trough is near the panel floor: the scale leaves 10% below it).
     if let Some(&(tlow, dlow)) = underwater.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
         if dlow < 0.0 {
             let (x, y) = (x_of(tlow), y_dd(dlow));
-            let anchor = if x > left + plot_w * 0.8 { "end" } else { "start" };
-            let dx = if anchor == "end" { -6.0 } else { 6.0 };
+            let text = format!("max {dlow:.2}%");
+            let width = label_width(&text);
+            let (anchor, span) =
+                if x > left + plot_w * 0.8 { ("end", (x - 6.0 - width, x - 6.0)) } else { ("start", (x + 6.0, x + 6.0 + width)) };
+            let baseline = label_baseline(extent_over(&dd_px, span), y, (dd_top, dd_h), true);
             let _ = writeln!(
                 svg,
-                r##"<circle cx="{x:.2}" cy="{y:.2}" r="3" fill="#c9302c"/><text x="{:.2}" y="{:.2}" text-anchor="{anchor}" fill="#a02622" font-size="11">max {dlow:.2}%</text>"##,
-                x + dx,
-                // The trough sits near the panel floor (the scale leaves 10% below it), so the
-                // label goes above the point.
-                y - 6.0
+                r##"<circle cx="{x:.2}" cy="{y:.2}" r="3" fill="#c9302c"/><text class="max-drawdown-label" x="{:.2}" y="{baseline:.2}" text-anchor="{anchor}" fill="#a02622" font-size="11">{text}</text>"##,
+                if anchor == "end" { span.1 } else { span.0 },
             );
         }
     }
+    // The end value, right-aligned at the curve's end, above the curve over the label's width
+    // when the end sits in the lower half of the panel, below it otherwise.
     let (end_t, end_v) = series[series.len() - 1];
     let change = if start_balance != 0.0 { (end_v / start_balance - 1.0) * 100.0 } else { 0.0 };
+    let text = format!("{end_v:.6} ({change:+.2}%)");
+    let right_x = x_of(end_t) - 4.0;
+    let span = (right_x - label_width(&text), right_x);
+    let end_y = y_eq(end_v);
+    let baseline = label_baseline(extent_over(&eq_px, span), end_y, (top, eq_h), end_y > top + eq_h / 2.0);
     let _ = writeln!(
         svg,
-        r##"<text class="end-label" x="{:.2}" y="{:.2}" text-anchor="end" fill="#1f6fd1" font-size="11">{end_v:.6} ({change:+.2}%)</text>"##,
-        x_of(end_t) - 4.0,
-        end_label_y(y_eq(end_v), top, eq_h)
+        r##"<text class="end-label" x="{right_x:.2}" y="{baseline:.2}" text-anchor="end" fill="#1f6fd1" font-size="11">{text}</text>"##,
     );
     svg.push_str("</svg>\n");
     svg
 }
 
-/// The baseline of the end-value label: clear of the curve's end point at `end_y` (above it
-/// when the end sits in the lower half of the equity panel, below it otherwise) and inside the
-/// panel `[top, top + height]`, so it never runs into the curve or the drawdown panel under it.
-fn end_label_y(end_y: f64, top: f64, height: f64) -> f64 {
-    // 11px text: the baseline 8px above the point, or 18px below it.
-    let y = if end_y > top + height / 2.0 { end_y - 8.0 } else { end_y + 18.0 };
-    y.clamp(top + 12.0, top + height - 4.0)
+/// How far an 11px label reaches above its baseline (digits, `%`, parentheses) and below it.
+const LABEL_ASCENT: f64 = 10.0;
+const LABEL_DESCENT: f64 = 3.0;
+/// Clearance between a label and the line it must not touch.
+const LABEL_GAP: f64 = 3.0;
+
+/// About how wide an 11px label is: DejaVu Sans averages about 0.6 em a character; this
+/// errs on the wide side so the clearance check covers the whole text.
+fn label_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.6
+}
+
+/// The vertical extent `(highest, lowest)` in pixels of the polyline `points` (sorted by x)
+/// over the columns `[x0, x1]`: its points inside, and where its segments cross either edge.
+fn extent_over(points: &[(f64, f64)], (x0, x1): (f64, f64)) -> Option<(f64, f64)> {
+    let mut ext: Option<(f64, f64)> = None;
+    let mut add = |y: f64| ext = Some(ext.map_or((y, y), |(lo, hi)| (lo.min(y), hi.max(y))));
+    for pair in points.windows(2) {
+        let ((ax, ay), (bx, by)) = (pair[0], pair[1]);
+        if bx < x0 || ax > x1 {
+            continue;
+        }
+        // The part of the segment inside the columns.
+        let at = |x: f64| if (bx - ax).abs() < 1e-9 { ay } else { ay + (by - ay) * (x - ax) / (bx - ax) };
+        add(at(ax.max(x0)));
+        add(at(bx.min(x1)));
+        if (bx - ax).abs() < 1e-9 {
+            add(by);
+        }
+    }
+    if points.len() == 1 && (x0..=x1).contains(&points[0].0) {
+        add(points[0].1);
+    }
+    ext
+}
+
+/// The baseline of a label placed clear of a line whose extent under the label is `line`
+/// (from [`extent_over`]; `None` when the line does not pass under it): above the line when
+/// `prefer_above`, else below it, and on the other side when the panel `(top, height)` has no
+/// room on the preferred one. With no room on either side it stays inside the panel on the
+/// side with more room. Without a line under it, the label goes beside `anchor_y` (its point).
+fn label_baseline(line: Option<(f64, f64)>, anchor_y: f64, (top, height): (f64, f64), prefer_above: bool) -> f64 {
+    let (hi, lo) = line.map_or((anchor_y, anchor_y), |(h, l)| (h.min(anchor_y), l.max(anchor_y)));
+    let above = hi - LABEL_GAP - LABEL_DESCENT;
+    let below = lo + LABEL_GAP + LABEL_ASCENT;
+    let (min_b, max_b) = (top + LABEL_ASCENT + 1.0, top + height - LABEL_DESCENT - 1.0);
+    let fits_above = above >= min_b;
+    let fits_below = below <= max_b;
+    let y = match (prefer_above, fits_above, fits_below) {
+        (true, true, _) | (false, true, false) => above,
+        (false, _, true) | (true, false, true) => below,
+        _ if hi - top >= top + height - lo => above,
+        _ => below,
+    };
+    y.clamp(min_b, max_b)
 }
 
 #[cfg(test)]
@@ -359,13 +413,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_end_label_stays_clear_of_the_curve_and_inside_its_panel() {
+    fn a_label_goes_clear_of_the_line_under_it_and_stays_in_its_panel() {
         let (top, h) = (48.0, 300.0);
-        for end_y in [48.0, 60.0, 150.0, 197.0, 199.0, 300.0, 340.0, 348.0] {
-            let y = end_label_y(end_y, top, h);
-            assert!((top + 11.0..=top + h).contains(&y), "{end_y}: {y}");
-            // The text spans [y - 11, y]: the curve's end point is outside it.
-            assert!(end_y > y + 1.0 || end_y < y - 12.0, "{end_y}: label at {y} covers the point");
+        // A line falling from 300 to 340 under the label; the label's point at its end.
+        let line = [(0.0, 250.0), (100.0, 300.0), (200.0, 340.0)];
+        let ext = extent_over(&line, (100.0, 200.0)).unwrap();
+        assert_eq!(ext, (300.0, 340.0));
+        assert_eq!(extent_over(&line, (50.0, 150.0)).unwrap(), (275.0, 320.0));
+        assert!(extent_over(&line, (210.0, 300.0)).is_none());
+        let y = label_baseline(Some(ext), 340.0, (top, h), true);
+        assert!(y + LABEL_DESCENT < 300.0, "above the line's highest point: {y}");
+        // No room above (the line runs along the panel top): below it.
+        let y = label_baseline(Some((50.0, 60.0)), 60.0, (top, h), true);
+        assert!(y - LABEL_ASCENT > 60.0 && y <= top + h, "{y}");
+        // No room below: above, even when below was preferred.
+        let y = label_baseline(Some((300.0, 346.0)), 346.0, (top, h), false);
+        assert!(y + LABEL_DESCENT < 300.0, "{y}");
+        // A line filling the whole panel: inside the panel all the same.
+        for prefer_above in [true, false] {
+            let y = label_baseline(Some((top, top + h)), top + h, (top, h), prefer_above);
+            assert!((top + LABEL_ASCENT..=top + h).contains(&y), "{y}");
         }
     }
 

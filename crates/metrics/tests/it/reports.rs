@@ -74,11 +74,85 @@ fn coloured_report_differs_only_by_escapes() {
 }
 
 fn count_points(svg: &str, class: &str) -> usize {
-    let start = svg.find(&format!("class=\"{class}\"")).unwrap();
-    let rest = &svg[start..];
-    let p = rest.find("points=\"").unwrap() + 8;
-    let end = rest[p..].find('"').unwrap();
-    rest[p..p + end].split_whitespace().count()
+    points(svg, class).len()
+}
+
+/// The value of attribute `name` in the element of `class`.
+fn attr<'a>(svg: &'a str, class: &str, name: &str) -> &'a str {
+    let rest = &svg[svg.find(&format!("class=\"{class}\"")).unwrap()..];
+    let p = rest.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    &rest[p..p + rest[p..].find('"').unwrap()]
+}
+
+/// The points of the polyline or polygon of `class`, in pixels.
+fn points(svg: &str, class: &str) -> Vec<(f64, f64)> {
+    attr(svg, class, "points")
+        .split_whitespace()
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Asserts that no segment of the line of `line_class` crosses the box of the text of
+/// `label_class`: 11px DejaVu Sans, about 6.2 px a character (measured on the quickstart's plot
+/// rendered to PNG), 9 px above the baseline and 2 below.
+fn assert_label_clear_of(svg: &str, label_class: &str, line_class: &str) {
+    let (x, y): (f64, f64) = (attr(svg, label_class, "x").parse().unwrap(), attr(svg, label_class, "y").parse().unwrap());
+    let rest = &svg[svg.find(&format!("class=\"{label_class}\"")).unwrap()..];
+    let text = &rest[rest.find('>').unwrap() + 1..rest.find("</text>").unwrap()];
+    let width = text.chars().count() as f64 * 6.2;
+    let (x0, x1) = if attr(svg, label_class, "text-anchor") == "end" { (x - width, x) } else { (x, x + width) };
+    let line = points(svg, line_class);
+    for seg in line.windows(2) {
+        let ((ax, ay), (bx, by)) = (seg[0], seg[1]);
+        for k in 0..=50 {
+            let f = f64::from(k) / 50.0;
+            let (px, py) = (ax + (bx - ax) * f, ay + (by - ay) * f);
+            assert!(
+                !((x0..=x1).contains(&px) && (y - 9.0..=y + 2.0).contains(&py)),
+                "the {line_class} line crosses the {label_class} '{text}' at ({px:.1}, {py:.1}); label box x {x0:.1}..{x1:.1}, y {:.1}..{:.1}",
+                y - 9.0,
+                y + 2.0
+            );
+        }
+    }
+}
+
+#[test]
+fn the_end_and_max_drawdown_labels_stay_clear_of_the_lines() {
+    // Shaped like the quickstart's run: 20 days of 5m balances sliding from 1.0 to 0.88 with
+    // wiggles, ending at its lowest, so the trough is the last point (the labels sat on the
+    // falling equity line and on the drawdown line there).
+    let n = 20 * 288;
+    let sliding: Vec<(i64, f64)> = (0..n)
+        .map(|i| {
+            let f = f64::from(i) / f64::from(n - 1);
+            (1_515_542_400_000 + i64::from(i) * 300_000, 1.0 - 0.12 * f + 0.004 * (f64::from(i) / 40.0).sin() * (1.0 - f))
+        })
+        .collect();
+    // Rising to its end, with the trough early on: the labels go the other way.
+    let rising: Vec<(i64, f64)> = sliding
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, v))| (t, if i < n as usize / 10 { v } else { 2.0 - v + 0.02 * (i as f64 / 90.0).cos() }))
+        .collect();
+    for (name, series) in [("sliding", &sliding), ("rising", &rising)] {
+        let svg = render_equity_svg(series, &PlotOptions { currency: "BTC".to_owned(), ..PlotOptions::default() });
+        assert_well_formed(&svg);
+        assert_label_clear_of(&svg, "end-label", "equity");
+        assert_label_clear_of(&svg, "max-drawdown-label", "drawdown");
+        // Inside their panels: the end label above the drawdown panel, the max label below
+        // the equity panel's floor.
+        let dd_top = attr(&svg, "drawdown", "points").split_whitespace().next().unwrap().split_once(',').unwrap().1.parse::<f64>().unwrap();
+        let end_y: f64 = attr(&svg, "end-label", "y").parse().unwrap();
+        let max_y: f64 = attr(&svg, "max-drawdown-label", "y").parse().unwrap();
+        assert!(
+            end_y + 2.0 < dd_top && max_y - 9.0 > dd_top,
+            "{name}: end label at {end_y}, max label at {max_y}, drawdown panel from {dd_top}"
+        );
+    }
 }
 
 /// Minimal well-formedness check: tags balance and every attribute value is quoted.
