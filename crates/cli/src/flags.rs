@@ -61,7 +61,8 @@ pub struct RunFlags {
     #[command(flatten)]
     pub market: MarketFlags,
     /// Window as START-END: 20180115-20180125, 2018-01-15-2018-01-25, 20180115- (from),
-    /// -20180125 (up to). The end day is included, as in Freqtrade. [default: all data]
+    /// -20180125 (up to). Both dates mean 00:00 UTC; the candle opening at the end is the last
+    /// one tested, as in Freqtrade (the API's end_date means the same). [default: all data]
     #[arg(long, allow_hyphen_values = true)]
     pub timerange: Option<String>,
     /// Stake per trade in the stake currency, or `unlimited` (the wallet split over free slots)

@@ -327,9 +327,10 @@ impl std::fmt::Display for VersionInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
-    /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
+    /// As `start_date`: the run starts at 00:00 UTC of this date (`YYYY-MM-DD` or `YYYYMMDD`).
     pub start: Option<String>,
-    /// Last day (`YYYY-MM-DD` or `YYYYMMDD`), exclusive.
+    /// As `end_date`: the run ends at 00:00 UTC of this date (`YYYY-MM-DD` or `YYYYMMDD`); the
+    /// candle opening then is the last one tested.
     pub end: Option<String>,
 }
 
@@ -376,17 +377,19 @@ macro_rules! run_request {
             pub ensure_data: Option<bool>,
             /// Timeframe; the strategy's when absent.
             pub timeframe: Option<String>,
-            /// `YYYYMMDD-YYYYMMDD` (either side may be empty). Exclusive with start/end dates.
+            /// `YYYYMMDD-YYYYMMDD` (either side may be empty), as the CLI's `--timerange`. Give
+            /// this or the start/end dates, not both.
             pub timerange: Option<String>,
-            /// First day (`YYYY-MM-DD` or `YYYYMMDD`), inclusive.
+            /// The run starts at 00:00 UTC of this date (`YYYY-MM-DD` or `YYYYMMDD`).
             pub start_date: Option<String>,
-            /// End (`YYYY-MM-DD` or `YYYYMMDD`): the same as a `timerange` end and the CLI's
-            /// `--timerange` end (Freqtrade's), so the candle opening at that midnight UTC is
-            /// the last one tested.
+            /// The run ends at 00:00 UTC of this date (`YYYY-MM-DD` or `YYYYMMDD`): the candle
+            /// opening then is the last one tested, the same as a `timerange` end and the CLI's
+            /// `--timerange` end (Freqtrade's).
             pub end_date: Option<String>,
             /// Stake per trade, or `"unlimited"` (default).
             pub stake_amount: Option<StakeAmountInput>,
-            /// Starting wallet (default 1000).
+            /// Starting wallet (default 1000 for USDT, USDC, USD, EUR and the like; 1 for a coin
+            /// such as BTC).
             pub dry_run_wallet: Option<f64>,
             /// Maximum simultaneous trades, -1 for unlimited (default 3).
             pub max_open_trades: Option<i64>,

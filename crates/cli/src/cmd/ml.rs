@@ -37,7 +37,8 @@ pub struct MarketFlags {
     /// Candle timeframe (the model's when it has one).
     #[arg(short = 'i', long)]
     pub timeframe: Option<String>,
-    /// Window as YYYYMMDD-YYYYMMDD (end inclusive); all stored candles when omitted.
+    /// Window as YYYYMMDD-YYYYMMDD, as backtest's (the candle opening at the end date's 00:00
+    /// UTC is the last one); all stored candles when omitted.
     #[arg(short = 't', long, allow_hyphen_values = true)]
     pub timerange: Option<String>,
 }

@@ -122,6 +122,38 @@ fn import_list_validate_freshness() {
     let f = json_of(&out);
     assert_eq!(f["all_fresh"], false);
     assert_eq!(f["results"][0]["row_count"], 5760);
+    // Without --timeframe every stored timeframe of the pair is checked (a fixed 1h default
+    // found nothing in a 5m store and failed).
+    let f = json_of(&run_ok(&["--data-dir", d, "data", "freshness", "-p", "ETH/BTC", "--now", "2018-01-30T12:00:00Z", "--json"]));
+    assert_eq!(f["all_fresh"], true, "{f}");
+    let timeframes: Vec<&str> = f["results"].as_array().unwrap().iter().filter_map(|r| r["timeframe"].as_str()).collect();
+    assert_eq!(timeframes, ["5m"], "{f}");
+}
+
+/// The import line of `scripts/quickstart.sh`, run as the script runs it (from the repository
+/// root, with its relative paths), into the store `d`.
+fn quickstart_import(d: &str) -> Output {
+    let script = std::fs::read_to_string(repo().join("scripts/quickstart.sh")).unwrap();
+    let joined = script.replace("\\\n", " ");
+    let line = joined.lines().find(|l| l.contains("data import freqtrade")).expect("quickstart imports the sample");
+    let words: Vec<&str> = line.split_whitespace().skip_while(|w| *w != "data").collect();
+    assert!(words.contains(&"--markets"), "the quickstart passes --markets: {line}");
+    tradai().current_dir(repo()).args(["--data-dir", d]).args(&words).output().unwrap()
+}
+
+#[test]
+fn the_quickstart_import_is_quiet_about_its_markets_file_and_draws_no_bar_when_redirected() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quickstart_import(dir.path().to_str().unwrap());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("imported") && stdout.contains("ETH/BTC"), "{stdout}");
+    // The file given as --markets is read, not reported as a skipped candle file.
+    assert!(!stdout.contains("skipped") && !stderr.contains("skipped"), "{stdout}\n{stderr}");
+    // A pipe gets no progress frames (carriage returns, cursor codes).
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(!text.contains('\r') && !text.contains('\u{1b}'), "progress frames in redirected {name}: {text:?}");
+    }
 }
 
 #[test]

@@ -69,6 +69,11 @@ fn hyperopt_names_bad_flags() {
         assert!(!out.status.success() && e.contains(&quoted) && e.contains(valid), "{flag} {bad}: {e}");
     }
     run_err(&with(&["--spaces", "sell"]), "no parameters in the 'sell' space");
+    // The help states the default that runs (it once called "all" the default while "buy" ran).
+    let help = String::from_utf8(crate::data::tradai().args(["hyperopt", "--help"]).output().unwrap().stdout).unwrap();
+    let spaces = &help[help.find("--spaces").unwrap()..help.find("--loss").unwrap()];
+    assert!(spaces.contains(&format!("[default: {}]", tradai_app::hyperopt::defaults::SPACES)), "{spaces}");
+    assert!(!spaces.contains("all, default") && spaces.contains("\"default\" is"), "{spaces}");
     run_err(&with(&["--heatmap", "x.png"]), "'x.png'");
     run_err(&["--data-dir", d, "hyperopt", "--strategy", "Nope", "--pairs", "ETH/BTC"], "unknown strategy 'Nope'");
 }

@@ -76,6 +76,40 @@ fn the_app_rules_hold_at_the_command_line() {
 }
 
 #[test]
+fn every_timerange_form_runs_and_the_end_is_explained_once() {
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let window = |range: &str| {
+        let flag = format!("--timerange={range}");
+        let s = json_of(&run_ok(&["--data-dir", d, "backtest", "-s", "EmaCross", "-p", "ETH/BTC", "-i", "5m", &flag, "--json"]));
+        (s["backtest_start"].as_str().unwrap().to_owned(), s["backtest_end"].as_str().unwrap().to_owned())
+    };
+    // Freqtrade's forms and their ISO spellings: the end is 00:00 UTC of the end date, and
+    // the candle opening then is the last one tested.
+    let (first, last) = ("2018-01-10 07:25:00", "2018-01-30 04:50:00");
+    for (range, start, end) in [
+        ("20180115-20180120", "2018-01-15 00:00:00", "2018-01-20 00:00:00"),
+        ("2018-01-15-2018-01-20", "2018-01-15 00:00:00", "2018-01-20 00:00:00"),
+        ("20180115-", "2018-01-15 00:00:00", last),
+        ("2018-01-15-", "2018-01-15 00:00:00", last),
+        ("-20180120", first, "2018-01-20 00:00:00"),
+    ] {
+        assert_eq!(window(range), (start.to_owned(), end.to_owned()), "{range}");
+    }
+    // A single date is not a range (Freqtrade refuses it too): the message says how to write
+    // "from that day on" and does not list the form it refuses as accepted.
+    for single in ["2018-01-15", "20180115"] {
+        let e = run_err(&["--data-dir", d, "backtest", "-s", "EmaCross", "-p", "ETH/BTC", "--timerange", single], "20180115-");
+        assert!(e.contains(&format!("'{single}'")) && !e.contains("expected YYYYMMDD, YYYY-MM-DD"), "{e}");
+    }
+    // The help says what the end means, in the API's words (its end_date is the same end).
+    let help = String::from_utf8(tradai().args(["backtest", "--help"]).output().unwrap().stdout).unwrap();
+    let flag = &help[help.find("--timerange").unwrap()..];
+    let flag = &flag[..flag.find("\n\n").unwrap_or(flag.len())];
+    assert!(flag.contains("00:00 UTC") && flag.contains("last one tested") && !flag.contains("end day is included"), "{flag}");
+}
+
+#[test]
 fn completions_and_man_page_are_generated_from_the_parser() {
     for shell in ["bash", "zsh", "fish"] {
         let out = run_ok(&["completions", shell]);

@@ -182,6 +182,45 @@ fn up_runs_a_backtest_over_http_with_the_same_trades_as_the_cli() {
     assert_eq!(api_trades(&up.backend, &id), cli["trades"], "subprocess executor trades differ");
 }
 
+#[test]
+fn jobs_submit_wait_draws_its_bar_only_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    import_sample(&data);
+    let up = Up::start(&data, &[]);
+    let mut args: Vec<&str> = vec!["jobs"];
+    args.extend(submit_args());
+    args.extend(["--wait", "--api", &up.backend]);
+
+    // Redirected (a pipe, as in CI logs and `> file`): the final status only, no bar frames.
+    let out = tradai().args(&args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}\n{}", up.log());
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "progress frames in redirected {name}: {text:?}");
+    }
+
+    // On a terminal (a pseudo-terminal from util-linux's `script`), the bar is drawn: the
+    // check above would pass for a command that never draws one.
+    let has_script = Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("no `script` on PATH: the terminal half of this test is skipped");
+        return;
+    }
+    let line = std::iter::once(env!("CARGO_BIN_EXE_tradai")).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]).current_dir(std::env::temp_dir());
+    for k in ["TRADAI_CONFIG", "TRADAI_API_KEY", "TRADAI_API_URL"] {
+        script.env_remove(k);
+    }
+    let out = script.output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    // The bar's frame: its prefix and the bar's brackets, redrawn after a carriage return.
+    assert!(shown.contains("COMPLETED") && shown.contains("job [") && shown.contains('\r'), "no bar on a terminal: {shown:?}");
+}
+
 /// One HTTP/1.1 request with a JSON body to `base` (`http://host:port`); status and JSON answer.
 pub(crate) fn http(base: &str, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
     use std::io::{Read, Write};

@@ -217,6 +217,15 @@ async fn openapi_and_docs_are_served() {
     for f in ["strategy_name", "strategy_version", "config", "config_overrides", "symbols", "date_range", "ensure_data"] {
         assert!(props.get(f).is_some(), "{f} missing from BacktestSubmission: {props}");
     }
+    // The window's end means what the CLI's --timerange end means, in both spellings, and
+    // the wallet default is the run spec's (one coin for a BTC stake, not 1000).
+    let range_end = &spec["components"]["schemas"]["DateRange"]["properties"]["end"]["description"];
+    for (name, d) in [("end_date", &props["end_date"]["description"]), ("date_range.end", range_end)] {
+        let d = d.as_str().unwrap_or_default();
+        assert!(d.contains("00:00 UTC") && d.contains("last one tested") && !d.contains("exclusive"), "{name}: {d}");
+    }
+    let wallet = props["dry_run_wallet"]["description"].as_str().unwrap_or_default();
+    assert!(wallet.contains("1 for a coin"), "{wallet}");
     for p in ["/api/v1/backtests", "/api/v1/hyperopt"] {
         let answers = &spec["paths"][p]["post"]["responses"];
         assert!(answers.get("202").is_some() && answers.get("422").is_some(), "{p}: {answers}");

@@ -52,7 +52,7 @@ async fn aliases_and_date_range_are_accepted_and_stored_as_the_one_spec() {
     assert_eq!(job["strategy"], "EmaCross", "{job}");
     assert_eq!(job["request"]["strategy"], "EmaCross", "{job}");
     assert_eq!(job["request"]["pairs"], serde_json::json!(["ETH/BTC", "LTC/BTC"]));
-    // date_range is start_date/end_date: the end exclusive.
+    // date_range is start_date/end_date: the same window as --timerange 20200101-20200103.
     assert_eq!(job["request"]["timerange"], "20200101-20200103");
     // A window that ended long ago is not synced by default.
     let stored = e.jobs.get(j["job_id"].as_str().unwrap()).unwrap();
