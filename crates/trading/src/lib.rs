@@ -48,5 +48,5 @@ pub use reconcile::{reconcile, ReconcileReport};
 pub use replay::{replay, replay_with, NodeHooks, ReplayOutcome};
 pub use report::{dry_run_report, DryRunValidationReport, ReportThresholds, Severity};
 pub use risk::{RiskLimits, RiskStop};
-pub use spec::{BotId, NodeSpec, TradingMode};
-pub use state::{is_stale, CandleStats, Heartbeat, NodeEvent, NodeStatus, NodeSummary, StateStore, StoredNode};
+pub use spec::{BotId, NodeSpec, TradingMode, DRY_RUN_COMMIT_EVERY};
+pub use state::{is_stale, CandleStats, Durability, Heartbeat, NodeEvent, NodeStatus, NodeSummary, StateStore, StoredNode};

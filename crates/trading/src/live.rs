@@ -161,6 +161,7 @@ pub fn run_live(
     };
     let v = spec.run.validate(registry)?;
     let bot = &spec.bot_id;
+    db.set_durability(spec.mode.durability())?;
     let tf = v.config.timeframe.millis();
     let startup = v.settings.startup_candle_count;
     let stored = db.load(bot)?;

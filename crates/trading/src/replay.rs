@@ -49,7 +49,8 @@ pub struct NodeHooks<'a> {
     pub heartbeat_every_ms: i64,
     /// Commit at most every this many candles (1: every candle on which a trade opened or
     /// closed). A replay's input is fixed, so what a crash loses since the last commit is
-    /// stepped again with the same result; larger values trade that re-work for speed.
+    /// stepped again with the same result; larger values trade that re-work for speed. A
+    /// node sending real orders commits every candle with a fill ([`crate::TradingMode::commit_every`]).
     pub commit_every: u64,
 }
 
@@ -95,6 +96,7 @@ pub fn replay_with(
     let data = backtest::load_pairs(store, &v, startup, &cancel)?;
     let candles: usize = data.iter().map(|d| d.candles.len()).sum();
     let bot = &spec.bot_id;
+    db.set_durability(spec.mode.durability())?;
     let stored = db.load(bot)?;
     if let Some(s) = &stored {
         if s.fingerprint != spec.fingerprint() {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tradai_app::RunSpec;
 
 use crate::error::TradingError;
+use crate::state::Durability;
 
 /// A node's name (`--bot-id`): letters, digits, `.`, `_`, `-`; 1 to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,7 +86,32 @@ impl TradingMode {
             Self::Live => 8004,
         }
     }
+
+    /// What a commit must survive: the power cut too for real orders (a fill the node acted
+    /// on must never be forgotten); `kill -9` for paper ones, whose lost candles are stepped
+    /// again with the same result.
+    #[must_use]
+    pub fn durability(self) -> Durability {
+        match self {
+            Self::DryRun => Durability::ProcessCrash,
+            Self::Live => Durability::PowerLoss,
+        }
+    }
+
+    /// A replay's default commit interval, in candles: every candle with a fill for real
+    /// orders, [`DRY_RUN_COMMIT_EVERY`] for paper ones (a crash re-steps at most that many
+    /// candles, each in well under a millisecond).
+    #[must_use]
+    pub fn commit_every(self) -> u64 {
+        match self {
+            Self::DryRun => DRY_RUN_COMMIT_EVERY,
+            Self::Live => 1,
+        }
+    }
 }
+
+/// A paper replay commits at most every this many candles by default.
+pub const DRY_RUN_COMMIT_EVERY: u64 = 1_000;
 
 impl std::str::FromStr for TradingMode {
     type Err = String;

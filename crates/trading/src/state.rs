@@ -3,7 +3,9 @@
 //! Everything a node decided is committed before it goes on: the session state (open trades,
 //! wallet, the next candle), the trades closed since the last commit, the orders placed or
 //! filled and the wallet capture, in one transaction per candle on which something happened.
-//! WAL with `synchronous=FULL`, so a committed candle survives `kill -9` and power loss. A
+//! WAL with `synchronous=FULL` by default, so a committed candle survives `kill -9` and power
+//! loss; a paper node may relax that to [`Durability::ProcessCrash`] (`synchronous=NORMAL`:
+//! a commit survives `kill -9`, the last ones may be lost with the machine's power). A
 //! candle on which nothing opened or closed is not committed: after a crash it is stepped
 //! again from the last commit, with the same result, since the rules are deterministic.
 
@@ -17,6 +19,19 @@ use tradai_engine::SessionState;
 use crate::error::TradingError;
 use crate::order::OrderRecord;
 use crate::spec::{BotId, NodeSpec};
+
+/// What a committed candle survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `kill -9` and the machine losing power (every commit waits for the disk): what a node
+    /// sending real orders needs.
+    #[default]
+    PowerLoss,
+    /// `kill -9` of the node (the commit is in the operating system's hands when it
+    /// returns), not a power cut: enough for a paper node, whose lost candles are stepped
+    /// again with the same result, and many times faster per commit.
+    ProcessCrash,
+}
 
 /// Candles of a node's run: how many the window should have, how many were missing from the
 /// data (the rules see them as gap-filled candles), how many came late (live feed only).
@@ -302,7 +317,25 @@ impl StateStore {
     /// [`TradingError::Database`] naming the file.
     pub fn open(path: &Path) -> Result<Self, TradingError> {
         let conn = tradai_sqlite::open(path, &SCHEMA).map_err(|e| TradingError::Database(Box::new(e)))?;
+        // A replay's commits carry thousands of trade and order rows: a page cache that holds
+        // them keeps SQLite from spilling half-written pages to the WAL mid-transaction.
+        conn.pragma_update(None, "cache_size", -65_536).map_err(|source| TradingError::State { path: path.display().to_string(), source })?;
         Ok(Self { conn, path: path.to_owned() })
+    }
+
+    /// Sets what a commit survives on this connection (the default is
+    /// [`Durability::PowerLoss`]). Nodes sharing the file may differ: WAL keeps the file
+    /// consistent either way.
+    ///
+    /// # Errors
+    /// [`TradingError::State`].
+    pub fn set_durability(&self, durability: Durability) -> Result<(), TradingError> {
+        let (level, checkpoint_pages) = match durability {
+            Durability::PowerLoss => ("FULL", 1_000),
+            Durability::ProcessCrash => ("NORMAL", 16_384),
+        };
+        self.conn.pragma_update(None, "synchronous", level).map_err(|e| self.err(e))?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages).map_err(|e| self.err(e))
     }
 
     fn err(&self, source: rusqlite::Error) -> TradingError {

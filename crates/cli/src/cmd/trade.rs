@@ -81,9 +81,10 @@ pub struct TradeArgs {
     pub heartbeat_interval: f64,
     /// Replay: commit the node's state at most every this many candles (1: every candle on
     /// which a trade opened or closed). A crash re-steps the candles since the last commit
-    /// with the same result, so larger values only trade that re-work for speed.
-    #[arg(long, value_name = "CANDLES", default_value_t = 1)]
-    pub commit_every: u64,
+    /// with the same result, so larger values only trade that re-work for speed. Default:
+    /// 1 with --mode live (a fill acted on is never forgotten), 1000 for a dry-run.
+    #[arg(long, value_name = "CANDLES")]
+    pub commit_every: Option<u64>,
     /// Port of the node's REST API on 127.0.0.1 (default 8005 dry-run, 8004 live; 0: any
     /// free port, printed at start). Live feed only.
     #[arg(long, value_name = "PORT")]
@@ -256,7 +257,7 @@ fn run_node(a: &TradeArgs, settings: &Settings, quiet: bool) -> anyhow::Result<E
         stop: &stop,
         now_ms: &now_ms,
         heartbeat_every_ms: heartbeat_ms(a.heartbeat_interval)?,
-        commit_every: a.commit_every,
+        commit_every: a.commit_every.unwrap_or_else(|| spec.mode.commit_every()),
     };
     let started = std::time::Instant::now();
     let outcome = match tradai_trading::replay_with(&store, &mut db, &spec, &registry, broker.as_mut(), &hooks) {
