@@ -386,6 +386,13 @@ impl OrderOf<'_> {
 /// The orders a candle's decisions need: one entry order per opened trade, one exit order
 /// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
 /// the rules filled at.
+///
+/// Exits of trades opened before the candle go first, then the entries, then the exits of
+/// trades the candle opened (after their own entry). The backtest settles a candle's exits
+/// before its entries, and the venue must see them in that order too: on a USDT-M one-way
+/// position a short closed and a long opened on the same candle would otherwise net the
+/// entry against the short, and the short's `reduceOnly` exit would then flip the position
+/// (`-2022`); on spot the exit frees the balance the entry spends.
 pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> {
     let entries = outcome.entries.iter().map(|e| OrderOf {
         pair: &e.trade.pair,
@@ -407,5 +414,8 @@ pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> 
         placed_ms: t.exit_order_placed,
         leverage: None,
     });
-    entries.chain(exits).map(|o| o.record(bot)).collect()
+    let opened_here =
+        |o: &OrderOf<'_>| outcome.entries.iter().any(|e| &e.trade.pair == o.pair && e.trade.open_timestamp == o.trade_open_ms);
+    let (late_exits, early_exits): (Vec<_>, Vec<_>) = exits.partition(|o| opened_here(o));
+    early_exits.into_iter().chain(entries).chain(late_exits).map(|o| o.record(bot)).collect()
 }
