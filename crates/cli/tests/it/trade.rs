@@ -441,3 +441,71 @@ fn a_futures_live_replay_on_the_fake_venue_equals_the_dry_run() {
     assert_eq!(st.leverage.get("XRPUSDT"), Some(&2));
     assert!(st.orders.iter().all(|(cid, o)| o.reduce_only == cid.ends_with('x')), "exits and only exits are reduceOnly");
 }
+
+/// `tradai trade events` after a live replay on a venue that refuses two entries (-2010 and
+/// -1013): each refusal is listed with the venue's code and message, in text and JSON; the
+/// node traded on (a refused entry leaves its trade unopened) and no key is shown.
+#[test]
+fn trade_events_name_the_venue_rejections_of_a_live_replay() {
+    use crate::fake_binance::{KEY, SECRET};
+    use tradai_trading::order::client_order_id;
+    use tradai_trading::OrderPurpose;
+    let dir = imported_store();
+    let d = dir.path().to_str().unwrap();
+    let mut flags: Vec<String> = run_flags(d, "EmaCross", "3");
+    let i = flags.iter().position(|f| f == PAIRS).unwrap();
+    flags[i] = "ETH/BTC,LTC/BTC".into();
+    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
+    let dry = dir.path().join("dry.json");
+    run_ok(&strs(&trade_args(&flags, "dry", &dry)));
+    let dry = read(&dry);
+    let trades = dry["trades"].as_array().unwrap();
+    assert!(trades.len() >= 3, "{}", trades.len());
+    let entry_of = |t: &Value| {
+        client_order_id(
+            "refused",
+            &t["pair"].as_str().unwrap().parse().unwrap(),
+            t["open_timestamp"].as_i64().unwrap(),
+            OrderPurpose::Entry,
+        )
+    };
+    let (first, second) = (entry_of(&trades[0]), entry_of(&trades[1]));
+
+    let fake = crate::fake_binance::start();
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.reject.insert(first.clone(), (-2010, "Account has insufficient balance for requested action.".into()));
+        st.reject.insert(second.clone(), (-1013, "Filter failure: LOT_SIZE".into()));
+    }
+    let live = dir.path().join("live.json");
+    let mut args = trade_args(&flags, "refused", &live);
+    args[3] = "live".into(); // --mode live
+    args.extend(["--force".into(), "--json".into()]);
+    let out = tradai()
+        .env("TRADAI_BINANCE_SPOT_URL", &fake.url)
+        .env("TRADAI_EXCHANGE__API_KEY", KEY)
+        .env("TRADAI_EXCHANGE__API_SECRET", SECRET)
+        .args(strs(&args))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let l = read(&live);
+    let opened = |cid: &str| l["trades"].as_array().unwrap().iter().any(|t| entry_of(t) == cid);
+    assert!(!opened(&first) && !opened(&second));
+    assert_eq!(fake.state.lock().unwrap().posts.get(&first), Some(&1), "a refused order is never sent again");
+
+    let j = json_of(&run_ok(&["--data-dir", d, "trade", "events", "--bot", "refused", "--json"]));
+    let events = j.as_array().unwrap();
+    let rejected: Vec<&str> = events.iter().filter(|e| e["kind"] == "rejected").map(|e| e["detail"].as_str().unwrap()).collect();
+    assert_eq!(rejected.len(), 2, "{j}");
+    assert!(rejected[0].starts_with(&first) && rejected[0].contains("-2010 Account has insufficient balance"), "{j}");
+    assert!(rejected[1].starts_with(&second) && rejected[1].contains("-1013 Filter failure: LOT_SIZE"), "{j}");
+    assert!(rejected.iter().all(|r| r.contains("entry rejected; the trade is not opened")), "{j}");
+    assert!(events.iter().all(|e| e["ts_ms"].is_i64()), "{j}");
+    let text = String::from_utf8(run_ok(&["--data-dir", d, "trade", "events", "--bot", "refused"]).stdout).unwrap();
+    for (cid, code) in [(&first, "-2010"), (&second, "-1013")] {
+        assert!(text.lines().any(|l| l.contains("rejected") && l.contains(cid.as_str()) && l.contains(code)), "{text}");
+    }
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !j.to_string().contains(SECRET), "a key was shown");
+    run_err(&["--data-dir", d, "trade", "events", "--bot", "nobody"], "'nobody'");
+}
