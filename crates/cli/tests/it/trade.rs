@@ -200,6 +200,7 @@ fn bad_trade_input_is_named() {
     run_err(&[&base[..], &["--fee", "0.7"]].concat(), "--fee");
     run_err(&[&base[..], &["--heartbeat-interval", "0"]].concat(), "--heartbeat-interval");
     run_err(&[&base[..], &["--max-drawdown", "1.5"]].concat(), "1.5");
+    run_err(&[&base[..], &["--stoploss-on-exchange-limit-ratio", "1.2"]].concat(), "--stoploss-on-exchange-limit-ratio 1.2");
     run_err(&["--data-dir", d, "trade", "--replay", "--strategy", "Nope", "--pairs", "ETH/BTC"], "Nope");
     // Registry of nodes on an empty data dir: empty list, not an error.
     let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
@@ -440,6 +441,35 @@ fn a_futures_live_replay_on_the_fake_venue_equals_the_dry_run() {
     assert!(st.orders.values().all(|o| o.futures && o.status == "FILLED"));
     assert_eq!(st.leverage.get("XRPUSDT"), Some(&2));
     assert!(st.orders.iter().all(|(cid, o)| o.reduce_only == cid.ends_with('x')), "exits and only exits are reduceOnly");
+    drop(st);
+
+    // With --stoploss-on-exchange on a fresh venue: a STOP_MARKET reduceOnly stop rests on the
+    // closing side of each trade after its entry, follows the stop, and is cancelled when the
+    // trade exits otherwise. The venue never triggers one: the dry-run's trades again.
+    let fake = crate::fake_binance::start();
+    let stopped = dir.path().join("fstop.json");
+    let mut args = trade_args(&flags, "fstop", &stopped);
+    args[3] = "live".into(); // --mode live
+    args.extend(["--force".into(), "--json".into(), "--stoploss-on-exchange".into()]);
+    let out =
+        tradai().env("TRADAI_BINANCE_FUTURES_URL", &fake.url).env("TRADAI_EXCHANGE__KEY_FILE", &keys).args(strs(&args)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same_export(&read(&stopped), &dr, "futures live replay with stops on the exchange");
+    let st = fake.state.lock().unwrap();
+    assert!(st.created.values().all(|n| *n == 1));
+    let mut with_stops = 0;
+    for t in trades.iter().filter(|t| t["close_timestamp"] != t["open_timestamp"]) {
+        let (pair, open) = (t["pair"].as_str().unwrap().parse().unwrap(), t["open_timestamp"].as_i64().unwrap());
+        let stem = tradai_trading::order::trade_order_stem("fstop", &pair, open);
+        let mut stops: Vec<_> = st.orders.iter().filter(|(c, _)| c.starts_with(&stem) && c.ends_with('s')).map(|(_, o)| o).collect();
+        stops.sort_by_key(|o| o.order_id);
+        let side = if t["is_short"] == true { "BUY" } else { "SELL" };
+        assert!(!stops.is_empty() && stops.iter().all(|o| o.kind == "STOP_MARKET" && o.reduce_only && o.side == side), "{t}");
+        let open_at_end = t["exit_reason"] == "force_exit";
+        assert_eq!(stops.last().unwrap().status, if open_at_end { "NEW" } else { "CANCELED" }, "{t}");
+        with_stops += 1;
+    }
+    assert!(with_stops >= 4, "{with_stops}");
 }
 
 /// `tradai trade events` after a live replay on a venue that refuses two entries (-2010 and
