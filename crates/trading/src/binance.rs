@@ -554,6 +554,15 @@ impl BinanceBroker {
         Ok(())
     }
 
+    /// `order`'s symbol, client id and symbol filters, with its price (to the nearest tick)
+    /// and amount (down to the lot step) on the symbol's grid.
+    fn on_grid(&mut self, order: &OrderRecord) -> Result<(String, String, SymbolFilters, f64, f64), BrokerError> {
+        let symbol = symbol_of(&order.pair);
+        let f = self.filters(&symbol)?;
+        let (price, qty) = (to_grid(order.price, f.tick_size, true), to_grid(order.amount, f.step_size, false));
+        Ok((symbol, order.client_order_id.clone(), f, price, qty))
+    }
+
     /// The order of `cid` the venue has (`Some`), adopted as it is, or `None`.
     fn adopt(&mut self, symbol: &str, cid: &str) -> Result<Option<VenueOrder>, BrokerError> {
         let found = self.lookup(symbol, cid)?;
@@ -566,11 +575,7 @@ impl BinanceBroker {
 
 impl StopOrders for BinanceBroker {
     fn place_stop(&mut self, mut order: OrderRecord) -> Result<OrderRecord, BrokerError> {
-        let symbol = symbol_of(&order.pair);
-        let cid = order.client_order_id.clone();
-        let f = self.filters(&symbol)?;
-        let stop = to_grid(order.price, f.tick_size, true);
-        let qty = to_grid(order.amount, f.step_size, false);
+        let (symbol, cid, f, stop, qty) = self.on_grid(&order)?;
         let side = side_of(order.side);
         let (query, what) = match self.cfg.market {
             BinanceMarket::Spot => {
@@ -677,11 +682,7 @@ impl Broker for BinanceBroker {
     }
 
     fn place(&mut self, mut order: OrderRecord) -> Result<OrderRecord, BrokerError> {
-        let symbol = symbol_of(&order.pair);
-        let cid = order.client_order_id.clone();
-        let f = self.filters(&symbol)?;
-        let price = to_grid(order.price, f.tick_size, true);
-        let qty = to_grid(order.amount, f.step_size, false);
+        let (symbol, cid, f, price, qty) = self.on_grid(&order)?;
         self.check_filters(&cid, qty, price, &f)?;
         let side = side_of(order.side);
         let mut query =

@@ -101,10 +101,11 @@ impl DrawdownGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn closed(profit_abs: f64) -> Trade {
+    /// A closed ETH/BTC trade with `profit_abs` (other crate tests adjust the fields they need).
+    pub(crate) fn closed(profit_abs: f64) -> Trade {
         let mut t: Trade = serde_json::from_value(serde_json::json!({
             "pair": "ETH/BTC", "open_date": "2018-01-10T00:00:00+00:00", "close_date": "2018-01-10T01:00:00+00:00",
             "open_rate": 1.0, "close_rate": 1.0, "amount": 1.0, "stake_amount": 1.0, "profit_abs": 0.0, "profit_ratio": 0.0,

@@ -227,17 +227,11 @@ pub(crate) fn close_with_stop_fill(t: &mut Trade, stop: &OrderRecord) -> f64 {
 mod tests {
     use super::*;
 
+    /// 2 at 100 closed by the rules' stop at 95, fees 0.1 %.
     fn trade(is_short: bool) -> Trade {
-        let mut t: Trade = serde_json::from_value(serde_json::json!({
-            "pair": "ETH/USDT", "open_date": "2018-01-10T00:00:00+00:00", "close_date": "2018-01-10T01:00:00+00:00",
-            "open_rate": 100.0, "close_rate": 95.0, "amount": 2.0, "stake_amount": 200.0, "profit_abs": 0.0, "profit_ratio": 0.0,
-            "exit_reason": "stop_loss", "is_short": is_short, "open_timestamp": 0, "close_timestamp": 3_600_000, "trade_duration": 60,
-            "leverage": 1.0, "max_stake_amount": 200.0, "fee_open": 0.001, "fee_close": 0.001, "initial_stop_loss_abs": 95.0,
-            "initial_stop_loss_ratio": -0.05, "stop_loss_abs": 95.0, "stop_loss_ratio": -0.05, "min_rate": 94.0, "max_rate": 101.0,
-            "funding_fees": 0.0, "enter_tag": "", "is_open": false, "exit_order_placed": "2018-01-10T01:00:00+00:00",
-            "exit_order_tag": "stop_loss"
-        }))
-        .unwrap();
+        let mut t = crate::risk::tests::closed(0.0);
+        (t.open_rate, t.close_rate, t.amount, t.is_short) = (100.0, 95.0, 2.0, is_short);
+        (t.fee_open, t.fee_close, t.exit_reason) = (0.001, 0.001, ExitReason::StopLoss);
         // Long: 2 × 95 × 0.999 − 2 × 100 × 1.001 = −10.39.
         t.profit_abs = if is_short { 9.61 } else { -10.39 };
         t

@@ -347,17 +347,23 @@ fn the_drawdown_limit_trips_the_kill_switch() {
     assert_eq!(before, some.iter().filter(|t| t["close_timestamp"].as_i64().unwrap() <= stop).collect::<Vec<_>>());
 }
 
+/// The live replays' run (EmaCross on ETH/BTC and LTC/BTC over ten days of the imported store
+/// under `dir`) and the export of its dry-run replay, node "dry".
+fn two_pair_dry_run(dir: &Path) -> (Vec<String>, std::path::PathBuf) {
+    let mut flags: Vec<String> = run_flags(dir.to_str().unwrap(), "EmaCross", "3");
+    let i = flags.iter().position(|f| f == PAIRS).unwrap();
+    flags[i] = "ETH/BTC,LTC/BTC".into();
+    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
+    let dry = dir.join("dry.json");
+    run_ok(&strs(&trade_args(&flags, "dry", &dry)));
+    (flags, dry)
+}
+
 #[test]
 fn a_live_replay_on_a_venue_that_fills_in_full_equals_the_dry_run() {
     use crate::fake_binance::{KEY, SECRET};
     let dir = imported_store();
-    let d = dir.path().to_str().unwrap();
-    let mut flags: Vec<String> = run_flags(d, "EmaCross", "3");
-    let i = flags.iter().position(|f| f == PAIRS).unwrap();
-    flags[i] = "ETH/BTC,LTC/BTC".into();
-    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
-    let dry = dir.path().join("dry.json");
-    run_ok(&strs(&trade_args(&flags, "dry", &dry)));
+    let (flags, dry) = two_pair_dry_run(dir.path());
 
     let fake = crate::fake_binance::start();
     let live = dir.path().join("live.json");
@@ -482,12 +488,7 @@ fn trade_events_name_the_venue_rejections_of_a_live_replay() {
     use tradai_trading::OrderPurpose;
     let dir = imported_store();
     let d = dir.path().to_str().unwrap();
-    let mut flags: Vec<String> = run_flags(d, "EmaCross", "3");
-    let i = flags.iter().position(|f| f == PAIRS).unwrap();
-    flags[i] = "ETH/BTC,LTC/BTC".into();
-    flags.extend(["--timerange".into(), "20180115-20180125".into()]);
-    let dry = dir.path().join("dry.json");
-    run_ok(&strs(&trade_args(&flags, "dry", &dry)));
+    let (flags, dry) = two_pair_dry_run(dir.path());
     let dry = read(&dry);
     let trades = dry["trades"].as_array().unwrap();
     assert!(trades.len() >= 3, "{}", trades.len());
