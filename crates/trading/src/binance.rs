@@ -611,8 +611,8 @@ impl StopOrders for BinanceBroker {
                 v
             }
         };
+        // The record keeps the node's stop price (the rules'), which the next candle compares.
         self.apply(&mut order, &mut v, &symbol)?;
-        order.price = stop;
         Ok(order)
     }
 

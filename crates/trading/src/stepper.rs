@@ -245,8 +245,9 @@ impl<'a> Stepper<'a> {
     /// record (recorded), or `None` when the trade had none.
     ///
     /// # Errors
-    /// [`TradingError::Broker`] when the venue could not say whether the stop filled: the
-    /// exit is not sent then (it could sell what the stop sold), the node stops.
+    /// [`TradingError::Broker`] when the venue could not say whether the stop filled (after
+    /// the exit's retries): the exit is not sent then (it could sell what the stop sold), the
+    /// node stops.
     fn take_stop(
         &mut self,
         broker: &mut dyn Broker,
@@ -255,7 +256,9 @@ impl<'a> Stepper<'a> {
         o: &OrderRecord,
     ) -> Result<Option<OrderRecord>, TradingError> {
         let (Some(stops), Some(venue)) = (self.stops.as_mut(), broker.stop_orders()) else { return Ok(None) };
-        let taken = stops.on_exit(venue, &o.pair, o.trade_open_ms);
+        // Retried like the exit itself while the venue cannot be reached.
+        let taken =
+            exit_retrying(&self.spec.bot_id, self.exit_backoff, &mut self.exit_retries, || stops.on_exit(venue, &o.pair, o.trade_open_ms));
         self.record_events(broker, db, now_ms)?;
         let last = taken.map_err(|source| TradingError::Broker { bot_id: self.spec.bot_id.to_string(), source })?;
         if let Some(stop) = &last {
@@ -323,20 +326,10 @@ impl<'a> Stepper<'a> {
     /// doubling pause (the broker looks it up by its client id first, so it is never placed
     /// twice): the position must go. Entries are sent once.
     fn place(&mut self, broker: &mut dyn Broker, order: OrderRecord) -> Result<OrderRecord, BrokerError> {
-        let mut pause = self.exit_backoff;
-        let mut tries = 1;
-        loop {
-            match broker.place(order.clone()) {
-                Err(e) if e.is_retryable() && order.purpose == OrderPurpose::Exit && tries < EXIT_TRIES => {
-                    tracing::warn!(bot = %self.spec.bot_id, error = %e, pause_ms = pause.as_millis(), "venue unreachable: exit retried");
-                    self.exit_retries += 1;
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(std::time::Duration::from_secs(60));
-                    tries += 1;
-                }
-                r => return r,
-            }
+        if order.purpose != OrderPurpose::Exit {
+            return broker.place(order);
         }
+        exit_retrying(&self.spec.bot_id, self.exit_backoff, &mut self.exit_retries, || broker.place(order.clone()))
     }
 
     /// Commits the state as it is, with everything not committed yet, as `status`.
@@ -471,6 +464,31 @@ fn undo_candle(
 
 /// How often an exit is sent before the node stops (pauses 1, 2, 4, ... s: about 8.5 min).
 const EXIT_TRIES: u32 = 10;
+
+/// Runs `call`, a venue request an exit needs, until the venue answers: while it cannot be
+/// reached the call is made again after a doubling pause (from `first_pause`, at most 60 s),
+/// [`EXIT_TRIES`] times in all; `retries` counts the repeats. The position must go.
+fn exit_retrying<T>(
+    bot: &crate::spec::BotId,
+    first_pause: std::time::Duration,
+    retries: &mut u64,
+    mut call: impl FnMut() -> Result<T, BrokerError>,
+) -> Result<T, BrokerError> {
+    let mut pause = first_pause;
+    let mut tries = 1;
+    loop {
+        match call() {
+            Err(e) if e.is_retryable() && tries < EXIT_TRIES => {
+                tracing::warn!(bot = %bot, error = %e, pause_ms = pause.as_millis(), "venue unreachable: exit retried");
+                *retries += 1;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_secs(60));
+                tries += 1;
+            }
+            r => return r,
+        }
+    }
+}
 
 /// One order of a trade, as the rules decided it.
 struct OrderOf<'t> {
