@@ -136,6 +136,17 @@ impl FakeState {
         hit
     }
 
+    /// The market passes the resting stop whose id starts with `stem` (a trade's), at its
+    /// stop price × `ratio`: it fills there. Its id and the price.
+    // The CLI's tests include this file too and do not move prices.
+    #[allow(dead_code)]
+    pub fn pass_stop_of(&mut self, stem: &str, ratio: f64) -> (String, f64) {
+        let (cid, o) = self.orders.iter().find(|(c, o)| c.starts_with(stem) && o.is_resting_stop()).expect("no resting stop of the trade");
+        let (cid, symbol, price) = (cid.clone(), o.symbol.clone(), o.stop_price * ratio);
+        assert_eq!(self.pass_price(&symbol, price), vec![cid.clone()]);
+        (cid, price)
+    }
+
     /// Fills the resting stop `cid` in full at `price` (its stop price with `None`); `false`
     /// when there is no such resting stop.
     pub fn fill_stop(&mut self, cid: &str, price: Option<f64>) -> bool {

@@ -11,6 +11,7 @@ use tradai_engine::StrategyRegistry;
 use tradai_exchange::{BinanceClient, BinanceConfig, ExchangeClient, RetryPolicy, TransportConfig};
 use tradai_store::{synth, SynthSpec};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
+use tradai_trading::binance::BinanceBroker;
 use tradai_trading::{run_live, BotId, Clock, FeedConfig, NodeControl, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingMode};
 
 use crate::fake_klines::FakeKlines;
@@ -243,26 +244,35 @@ fn stop_with_close_all_exits_every_trade_at_the_next_open_and_opens_none() {
     assert!(snap.entries_stopped && snap.open_trades.is_empty(), "{snap:?}");
 }
 
+/// Runs `spec` on the live feed of `fake` (its jumping clock) through `broker` until it
+/// stepped `candles` candles.
+fn run_on_venue(
+    store: &BlockingCandleStore,
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    broker: &mut BinanceBroker,
+    fake: &FakeKlines,
+    candles: u64,
+) -> tradai_trading::LiveOutcome {
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
+    let registry = StrategyRegistry::builtin();
+    run_live(store, db, spec, &registry, broker, client(&fake.url), &fake.clock(), &hooks, &feed, &NodeControl::new()).unwrap()
+}
+
 /// A node down for 100 candles catches up on them for its indicators and state only: no
 /// trade opens or closes on a candle before the latest at its restart, no order goes to the
 /// venue for one, and what it skipped is in its events. The start-up reconcile runs against
 /// the venue first.
 #[test]
 fn after_downtime_only_the_latest_closed_candle_sends_orders() {
-    use tradai_trading::binance::{BinanceBroker, BinanceConfig};
     let (dir, store, fake, _start, _first_ms) = setup();
     let venue = crate::fake_binance::start();
-    let mut broker = BinanceBroker::connect(BinanceConfig::new(&venue.url, crate::fake_binance::KEY, crate::fake_binance::SECRET)).unwrap();
-    let clock = fake.clock();
+    let mut broker = crate::orders::venue_broker(&venue);
     let mut db = StateStore::open_in(dir.path()).unwrap();
     let live = node("catchup", false, None);
-    let stop = AtomicBool::new(false);
-    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
-    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| {
-        let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
-        run_live(&store, db, &live, &StrategyRegistry::builtin(), broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new())
-            .unwrap()
-    };
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
     let first = run(&mut db, &mut broker, 40);
     let orders_before = db.orders(&live.bot_id).unwrap().len();
     let trades_before = db.trades(&live.bot_id).unwrap().len();
@@ -299,22 +309,14 @@ fn after_downtime_only_the_latest_closed_candle_sends_orders() {
 /// sent for it.
 #[test]
 fn a_live_node_closes_a_trade_whose_stop_filled_while_it_was_down() {
-    use tradai_trading::binance::{BinanceBroker, BinanceConfig};
     use tradai_trading::order::{client_order_id, trade_order_stem};
     let (dir, store, fake, _start, _first_ms) = setup();
     let venue = crate::fake_binance::start();
-    let mut broker = BinanceBroker::connect(BinanceConfig::new(&venue.url, crate::fake_binance::KEY, crate::fake_binance::SECRET)).unwrap();
-    let clock = fake.clock();
+    let mut broker = crate::orders::venue_broker(&venue);
     let mut db = StateStore::open_in(dir.path()).unwrap();
     let mut live = node("stops", false, None);
     live.risk.stoploss_on_exchange = true;
-    let stop = AtomicBool::new(false);
-    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
-    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| {
-        let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
-        run_live(&store, db, &live, &StrategyRegistry::builtin(), broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new())
-            .unwrap()
-    };
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
     // Trade until a trade is open (its stop on the venue), then go down.
     let mut open = None;
     for _ in 0..10 {
@@ -327,14 +329,7 @@ fn a_live_node_closes_a_trade_whose_stop_filled_while_it_was_down() {
     }
     let t = open.expect("no trade open in 200 candles");
     // While the node is down the market passes the stop: the venue fills it.
-    let (cid, price) = {
-        let mut st = venue.state.lock().unwrap();
-        let stem = trade_order_stem("stops", &t.pair, t.open_timestamp);
-        let (cid, o) = st.orders.iter().find(|(c, o)| c.starts_with(&stem) && o.is_resting_stop()).expect("the open trade has no stop");
-        let (cid, symbol, price) = (cid.clone(), o.symbol.clone(), o.stop_price * 0.998);
-        assert_eq!(st.pass_price(&symbol, price), vec![cid.clone()]);
-        (cid, price)
-    };
+    let (cid, price) = venue.state.lock().unwrap().pass_stop_of(&trade_order_stem("stops", &t.pair, t.open_timestamp), 0.998);
     fake.now.fetch_add(30 * TF, std::sync::atomic::Ordering::SeqCst);
     let latest = fake.now.load(std::sync::atomic::Ordering::SeqCst).div_euclid(TF) * TF - TF;
     let second = run(&mut db, &mut broker, 35);

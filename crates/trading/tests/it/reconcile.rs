@@ -46,12 +46,16 @@ fn on_venue(status: &'static str) -> StoredOrder {
     StoredOrder { symbol: "ETHBTC".into(), side: "BUY".into(), qty: 1.0, price: 0.09, status, ..StoredOrder::default() }
 }
 
-#[test]
-fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
-    let fake = fake_binance::start();
+/// A fake venue, and the state database (in the returned directory) of node "rec".
+fn bench() -> (fake_binance::FakeBinance, tempfile::TempDir, StateStore, BotId) {
     let dir = tempfile::tempdir().unwrap();
     let db = StateStore::open_in(dir.path()).unwrap();
-    let bot = BotId::new("rec").unwrap();
+    (fake_binance::start(), dir, db, BotId::new("rec").unwrap())
+}
+
+#[test]
+fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
+    let (fake, _dir, db, bot) = bench();
     // Open locally: one the venue filled meanwhile, one it never had, one still working.
     let (filled, never, working) =
         (local("rec", 1, OrderPurpose::Entry), local("rec", 2, OrderPurpose::Entry), local("rec", 3, OrderPurpose::Exit));
@@ -107,10 +111,7 @@ fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
 #[test]
 fn unknown_stops_are_kept_for_their_open_trade_or_cancelled() {
     use tradai_trading::order::stop_order_id;
-    let fake = fake_binance::start();
-    let dir = tempfile::tempdir().unwrap();
-    let db = StateStore::open_in(dir.path()).unwrap();
-    let bot = BotId::new("rec").unwrap();
+    let (fake, _dir, db, bot) = bench();
     let pair = "ETH/BTC".parse().unwrap();
     // The open trade's stop, placed two candles after its entry; one of a trade since closed.
     let kept = stop_order_id("rec", &pair, T0, T0 + 600_000);

@@ -182,14 +182,7 @@ fn a_stop_filled_while_the_node_was_down_closes_its_trade_at_the_restart() {
     let resume_ms = open.next_candle_ms;
     let t = open.open_trades.first().expect("no trade open where the node stopped: pick another seed");
     // While the node is down, the market passes the trade's stop: the venue fills it.
-    let (cid, price) = {
-        let mut st = fake.state.lock().unwrap();
-        let stem = trade_order_stem("venue", &t.pair, t.open_timestamp);
-        let (cid, o) = st.orders.iter().find(|(c, o)| c.starts_with(&stem) && o.is_resting_stop()).expect("the open trade has no stop");
-        let (cid, symbol, price) = (cid.clone(), o.symbol.clone(), o.stop_price * 0.998);
-        assert_eq!(st.pass_price(&symbol, price), vec![cid.clone()]);
-        (cid, price)
-    };
+    let (cid, price) = fake.state.lock().unwrap().pass_stop_of(&trade_order_stem("venue", &t.pair, t.open_timestamp), 0.998);
     // The restart's reconcile finds it filled; the trade closes with that fill on the first
     // candle stepped, and no exit order is sent for it.
     stop.store(false, Ordering::Relaxed);
