@@ -361,7 +361,7 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
                 "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
             );
         }
-        if kind == "STOP_LOSS_LIMIT" && (price <= 0.0 || p.get("timeInForce").is_none()) {
+        if kind == "STOP_LOSS_LIMIT" && (price <= 0.0 || !p.contains_key("timeInForce")) {
             return api_error(StatusCode::BAD_REQUEST, -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.");
         }
         let passed = st.last_price.get(&symbol).is_some_and(|&last| if sell { last <= stop_price } else { last >= stop_price });
@@ -388,7 +388,7 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
     } else {
         (qty, "FILLED")
     };
-    let order_id = i64::try_from(st.created.values().sum::<u32>()).unwrap() + 1;
+    let order_id = i64::from(st.created.values().sum::<u32>()) + 1;
     let order = StoredOrder {
         order_id,
         futures,
