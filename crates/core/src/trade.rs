@@ -28,6 +28,9 @@ pub enum ExitReason {
     ForceExit,
     /// Liquidated (futures).
     Liquidation,
+    /// A live node's stop order resting on the exchange filled (Freqtrade's
+    /// `stoploss_on_exchange`): the trade closed at the venue's fill.
+    StoplossOnExchange,
 }
 
 impl ExitReason {
@@ -41,6 +44,7 @@ impl ExitReason {
             Self::ExitSignal => "exit_signal",
             Self::ForceExit => "force_exit",
             Self::Liquidation => "liquidation",
+            Self::StoplossOnExchange => "stoploss_on_exchange",
         }
     }
 }
@@ -61,6 +65,7 @@ impl FromStr for ExitReason {
             "exit_signal" => Self::ExitSignal,
             "force_exit" => Self::ForceExit,
             "liquidation" => Self::Liquidation,
+            "stoploss_on_exchange" => Self::StoplossOnExchange,
             other => return Err(format!("unknown exit reason '{other}'")),
         })
     }

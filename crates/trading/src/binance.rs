@@ -14,6 +14,11 @@
 //! grid and checked against `NOTIONAL` / `MIN_NOTIONAL` before sending. A LIMIT entry not
 //! filled within the timeout is cancelled and reported with what did fill.
 //!
+//! Stop orders (`stoploss_on_exchange`): spot `STOP_LOSS_LIMIT` with a limit a little beyond
+//! the stop ([`BinanceConfig::stop_limit_ratio`]), futures `STOP_MARKET` `reduceOnly`, both
+//! with the node's client id, placed (or found) like any order and cancelled with the
+//! venue's last word on what filled.
+//!
 //! Futures orders are one-way (`positionSide=BOTH`), exits `reduceOnly`; an entry's leverage
 //! is set (`POST /fapi/v1/leverage`) before it is sent, and fills' commissions come from
 //! `GET /fapi/v1/userTrades` (a futures order answer carries none).
@@ -25,7 +30,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tradai_core::Pair;
 
-use crate::broker::{Broker, BrokerError};
+use crate::broker::{Broker, BrokerError, StopOrders};
 use crate::order::{OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 use crate::reconcile::{Holdings, VenueAccount, VenueOpenOrder};
 
@@ -98,6 +103,9 @@ pub struct BinanceConfig {
     pub max_attempts: u32,
     /// The longest `Retry-After` waited out.
     pub max_rate_limit_wait: Duration,
+    /// A spot stop order (`STOP_LOSS_LIMIT`) sells at a limit of the stop price times this
+    /// (buys at `2 -` this): Freqtrade's `stoploss_on_exchange_limit_ratio`.
+    pub stop_limit_ratio: f64,
 }
 
 impl BinanceConfig {
@@ -115,6 +123,7 @@ impl BinanceConfig {
             poll_every: Duration::from_millis(500),
             max_attempts: 5,
             max_rate_limit_wait: Duration::from_secs(60),
+            stop_limit_ratio: 0.99,
         }
     }
 
@@ -167,6 +176,9 @@ struct VenueOrder {
     price: String,
     #[serde(default)]
     orig_qty: String,
+    /// A stop order's trigger price ("0" or absent otherwise).
+    #[serde(default)]
+    stop_price: String,
     status: String,
     #[serde(default)]
     executed_qty: String,
@@ -530,6 +542,112 @@ impl BinanceBroker {
     }
 }
 
+impl BinanceBroker {
+    /// Refuses, before sending, an order the symbol's `LOT_SIZE` / `NOTIONAL` filters would
+    /// refuse (`-1013`).
+    fn check_filters(&mut self, cid: &str, qty: f64, price: f64, f: &SymbolFilters) -> Result<(), BrokerError> {
+        if qty < f.min_qty || price * qty < f.min_notional {
+            let reason = format!("-1013 Filter failure: {qty} at {price} is below minQty {} / minNotional {}", f.min_qty, f.min_notional);
+            self.events.push(format!("{cid}: refused before sending: {reason}"));
+            return Err(BrokerError::Rejected { client_order_id: cid.to_owned(), reason });
+        }
+        Ok(())
+    }
+
+    /// `order`'s symbol, client id and symbol filters, with its price (to the nearest tick)
+    /// and amount (down to the lot step) on the symbol's grid.
+    fn on_grid(&mut self, order: &OrderRecord) -> Result<(String, String, SymbolFilters, f64, f64), BrokerError> {
+        let symbol = symbol_of(&order.pair);
+        let f = self.filters(&symbol)?;
+        let (price, qty) = (to_grid(order.price, f.tick_size, true), to_grid(order.amount, f.step_size, false));
+        Ok((symbol, order.client_order_id.clone(), f, price, qty))
+    }
+
+    /// The order of `cid` the venue has (`Some`), adopted as it is, or `None`.
+    fn adopt(&mut self, symbol: &str, cid: &str) -> Result<Option<VenueOrder>, BrokerError> {
+        let found = self.lookup(symbol, cid)?;
+        if let Some(existing) = &found {
+            self.events.push(format!("{cid}: already on the venue ({}); adopted", existing.status));
+        }
+        Ok(found)
+    }
+}
+
+impl StopOrders for BinanceBroker {
+    fn place_stop(&mut self, mut order: OrderRecord) -> Result<OrderRecord, BrokerError> {
+        let (symbol, cid, f, stop, qty) = self.on_grid(&order)?;
+        let side = side_of(order.side);
+        let (query, what) = match self.cfg.market {
+            BinanceMarket::Spot => {
+                // Triggered, the order sells (buys) at no worse than a little beyond the stop.
+                let r = self.cfg.stop_limit_ratio;
+                let limit = match order.side {
+                    OrderSide::Sell => to_grid(stop * r, f.tick_size, false),
+                    OrderSide::Buy => to_grid(stop * (2.0 - r), f.tick_size, true),
+                };
+                self.check_filters(&cid, qty, limit, &f)?;
+                (
+                    format!(
+                        "symbol={symbol}&side={side}&type=STOP_LOSS_LIMIT&timeInForce=GTC&quantity={qty}&price={limit}&stopPrice={stop}&newClientOrderId={cid}"
+                    ),
+                    format!("STOP_LOSS_LIMIT {side} {qty} at stop {stop}, limit {limit}"),
+                )
+            }
+            BinanceMarket::UsdtFutures => {
+                self.check_filters(&cid, qty, stop, &f)?;
+                (
+                    format!(
+                        "symbol={symbol}&side={side}&type=STOP_MARKET&quantity={qty}&stopPrice={stop}&reduceOnly=true&positionSide=BOTH&newClientOrderId={cid}"
+                    ),
+                    format!("STOP_MARKET {side} {qty} at stop {stop}, reduceOnly"),
+                )
+            }
+        };
+        let mut v = match self.adopt(&symbol, &cid)? {
+            Some(existing) => existing,
+            None => {
+                let v = self.submit(&symbol, &query, &cid)?;
+                self.events.push(format!("{cid}: stop placed: {what}"));
+                v
+            }
+        };
+        // The record keeps the node's stop price (the rules'), which the next candle compares.
+        self.apply(&mut order, &mut v, &symbol)?;
+        Ok(order)
+    }
+
+    fn cancel_stop(&mut self, order: &OrderRecord) -> Result<OrderRecord, BrokerError> {
+        let symbol = symbol_of(&order.pair);
+        let cid = order.client_order_id.clone();
+        let mut now = order.clone();
+        let Some(mut v) = self.lookup(&symbol, &cid)? else {
+            self.events.push(format!("{cid}: stop unknown to the venue; nothing to cancel"));
+            return Ok(OrderRecord { status: OrderStatus::Cancelled, error: Some("unknown to the venue".into()), ..now });
+        };
+        self.apply(&mut now, &mut v, &symbol)?;
+        if matches!(now.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+            self.cancel_order(&symbol, &cid)?;
+            // The venue's last word: cancelled, or filled in the meantime.
+            if let Some(mut last) = self.lookup(&symbol, &cid)? {
+                self.apply(&mut now, &mut last, &symbol)?;
+            }
+            if matches!(now.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+                now.status = OrderStatus::Cancelled;
+            }
+        }
+        self.events.push(format!("{cid}: stop taken off the venue: {} ({} of {} filled)", now.status.as_str(), now.filled, now.amount));
+        Ok(now)
+    }
+}
+
+/// `BUY` or `SELL`.
+fn side_of(side: OrderSide) -> &'static str {
+    match side {
+        OrderSide::Buy => "BUY",
+        OrderSide::Sell => "SELL",
+    }
+}
+
 /// The venue's order status as the node records it.
 fn status_of(s: &str) -> OrderStatus {
     match s {
@@ -559,21 +677,14 @@ impl Broker for BinanceBroker {
         Some(self)
     }
 
+    fn stop_orders(&mut self) -> Option<&mut dyn StopOrders> {
+        Some(self)
+    }
+
     fn place(&mut self, mut order: OrderRecord) -> Result<OrderRecord, BrokerError> {
-        let symbol = symbol_of(&order.pair);
-        let cid = order.client_order_id.clone();
-        let f = self.filters(&symbol)?;
-        let price = to_grid(order.price, f.tick_size, true);
-        let qty = to_grid(order.amount, f.step_size, false);
-        if qty < f.min_qty || price * qty < f.min_notional {
-            let reason = format!("-1013 Filter failure: {qty} at {price} is below minQty {} / minNotional {}", f.min_qty, f.min_notional);
-            self.events.push(format!("{cid}: refused before sending: {reason}"));
-            return Err(BrokerError::Rejected { client_order_id: cid, reason });
-        }
-        let side = match order.side {
-            OrderSide::Buy => "BUY",
-            OrderSide::Sell => "SELL",
-        };
+        let (symbol, cid, f, price, qty) = self.on_grid(&order)?;
+        self.check_filters(&cid, qty, price, &f)?;
+        let side = side_of(order.side);
         let mut query =
             format!("symbol={symbol}&side={side}&type=LIMIT&timeInForce=GTC&quantity={qty}&price={price}&newClientOrderId={cid}");
         if self.cfg.market == BinanceMarket::UsdtFutures {
@@ -584,11 +695,8 @@ impl Broker for BinanceBroker {
         }
         // A node that restarts decides the same orders again: one the venue already has (sent
         // before the crash) is adopted, not sent a second time.
-        let mut v = match self.lookup(&symbol, &cid)? {
-            Some(existing) => {
-                self.events.push(format!("{cid}: already on the venue ({}); adopted", existing.status));
-                existing
-            }
+        let mut v = match self.adopt(&symbol, &cid)? {
+            Some(existing) => existing,
             None => {
                 if let (BinanceMarket::UsdtFutures, Some(l)) = (self.cfg.market, order.leverage) {
                     self.set_leverage(&symbol, l, &cid)?;
@@ -639,6 +747,7 @@ impl VenueAccount for BinanceBroker {
                 price: o.price.parse().unwrap_or(0.0),
                 amount: o.orig_qty.parse().unwrap_or(0.0),
                 filled: o.executed_qty.parse().unwrap_or(0.0),
+                stop_price: o.stop_price.parse().ok().filter(|p: &f64| *p > 0.0),
             })
             .collect())
     }

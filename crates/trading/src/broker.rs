@@ -60,6 +60,36 @@ pub trait Broker: Send {
     fn account(&mut self) -> Option<&mut dyn crate::reconcile::VenueAccount> {
         None
     }
+
+    /// Stop orders resting on the venue (`stoploss_on_exchange`). None on paper: there the
+    /// simulator's stop-loss exit is the stop, as in the backtest.
+    fn stop_orders(&mut self) -> Option<&mut dyn StopOrders> {
+        None
+    }
+}
+
+/// Stop orders that rest on the venue at a trade's stop price (Freqtrade's
+/// `stoploss_on_exchange`), so a position is protected between candles and while the node is
+/// down. The node decides the stop price (the rules' stop, trailing included); the broker
+/// turns it into the venue's order type.
+pub trait StopOrders {
+    /// Places `order` (purpose [`crate::order::OrderPurpose::Stop`], `price` the stop price)
+    /// and returns it as the venue holds it (normally `Open`). An order the venue already has
+    /// under its client id (sent before a lost answer or a crash) is taken, not placed again.
+    ///
+    /// # Errors
+    /// [`BrokerError`]: rejected (filters, a stop that would trigger at once), or the venue
+    /// unreachable.
+    fn place_stop(&mut self, order: OrderRecord) -> Result<OrderRecord, BrokerError>;
+
+    /// Takes the stop `order` off the venue: cancelled when still resting. Returns its final
+    /// state: `Filled` (it filled before the cancel: the trade's position is gone, at the
+    /// venue's price and fee), `Cancelled` with what filled of it, or `Cancelled` with
+    /// nothing filled when the venue never had it.
+    ///
+    /// # Errors
+    /// [`BrokerError::Unavailable`] when the venue could not be asked.
+    fn cancel_stop(&mut self, order: &OrderRecord) -> Result<OrderRecord, BrokerError>;
 }
 
 /// Dry-run fills: in full, at the order's price, fee at the configured rate.

@@ -10,6 +10,9 @@
 //!   the trade and purpose, and the [`Broker`] that carries them out ([`PaperBroker`]: the
 //!   backtest's fill model; [`binance::BinanceBroker`]: signed Binance spot and USDT-M futures
 //!   orders, never placed twice);
+//!   A live node may keep a stop order on the venue at each trade's stop price
+//!   (`stoploss_on_exchange`, [`StopOrders`]); the stop's fill, when the venue filled it,
+//!   is the trade's exit;
 //! - [`reconcile`]: a live node's start-up check of the venue's open orders and holdings
 //!   against its state;
 //! - [`state`]: the node's durable state in SQLite, committed before the node goes on, so a
@@ -37,8 +40,9 @@ pub mod risk;
 pub mod spec;
 pub mod state;
 mod stepper;
+mod stops;
 
-pub use broker::{Broker, BrokerError, PaperBroker};
+pub use broker::{Broker, BrokerError, PaperBroker, StopOrders};
 pub use control::{NodeControl, NodeSnapshot, OpenTradeView};
 pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};

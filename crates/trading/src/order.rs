@@ -21,6 +21,9 @@ pub enum OrderPurpose {
     Entry,
     /// Closes a trade.
     Exit,
+    /// A stop order resting on the venue at the trade's stop price (`stoploss_on_exchange`);
+    /// its `price` is the stop price.
+    Stop,
 }
 
 /// Where an order stands.
@@ -113,15 +116,35 @@ pub fn bot_order_prefix(bot_id: &str) -> String {
 /// The `newClientOrderId` of a trade's order: [`bot_order_prefix`] + 16 hex digits of a hash
 /// of bot, pair and the trade's open time, + `e`/`x`. Deterministic, so the same decision
 /// after a restart asks the venue for the same order instead of placing a second one; 26
-/// characters, inside Binance's 36 and its character set.
+/// characters, inside Binance's 36 and its character set. A stop order's id is
+/// [`stop_order_id`] of the trade's entry candle.
 #[must_use]
 pub fn client_order_id(bot_id: &str, pair: &Pair, trade_open_ms: i64, purpose: OrderPurpose) -> String {
+    match purpose {
+        OrderPurpose::Entry => format!("{}e", trade_order_stem(bot_id, pair, trade_open_ms)),
+        OrderPurpose::Exit => format!("{}x", trade_order_stem(bot_id, pair, trade_open_ms)),
+        OrderPurpose::Stop => stop_order_id(bot_id, pair, trade_open_ms, trade_open_ms),
+    }
+}
+
+/// What every order id of a trade starts with: [`bot_order_prefix`] + 16 hex digits of a
+/// hash of bot, pair and the trade's open time.
+#[must_use]
+pub fn trade_order_stem(bot_id: &str, pair: &Pair, trade_open_ms: i64) -> String {
     let h = fnv(&[bot_id.as_bytes(), pair.to_string().as_bytes(), &trade_open_ms.to_le_bytes()]);
-    let tag = match purpose {
-        OrderPurpose::Entry => 'e',
-        OrderPurpose::Exit => 'x',
-    };
-    format!("{}{h:016x}{tag}", bot_order_prefix(bot_id))
+    format!("{}{h:016x}", bot_order_prefix(bot_id))
+}
+
+/// The `newClientOrderId` of a trade's stop order placed on the candle `placed_ms`: the
+/// trade's [`trade_order_stem`] + the seconds from the trade's open to that candle in hex +
+/// `s`. A stop moved by the trailing stop is a new order (cancel + new) with the id of the
+/// candle that moved it; a node re-stepping the same candle after a crash derives the same id
+/// and finds the order instead of placing it again. At most 33 characters for a trade open
+/// ten years.
+#[must_use]
+pub fn stop_order_id(bot_id: &str, pair: &Pair, trade_open_ms: i64, placed_ms: i64) -> String {
+    let secs = u64::try_from((placed_ms - trade_open_ms).max(0) / 1000).unwrap_or(0);
+    format!("{}{secs:x}s", trade_order_stem(bot_id, pair, trade_open_ms))
 }
 
 #[cfg(test)]
@@ -139,5 +162,11 @@ mod tests {
         assert_ne!(a, client_order_id("bot", &p, 1_500_000_000_000, OrderPurpose::Exit));
         assert_ne!(a, client_order_id("bot2", &p, 1_500_000_000_000, OrderPurpose::Entry));
         assert_ne!(a, client_order_id("bot", &p, 1_500_000_300_000, OrderPurpose::Entry));
+        // Stops: one id per candle that placed one, ending in `s`, inside Binance's 36.
+        let s0 = client_order_id("bot", &p, 1_500_000_000_000, OrderPurpose::Stop);
+        let s1 = stop_order_id("bot", &p, 1_500_000_000_000, 1_500_000_300_000);
+        assert_eq!(s0, stop_order_id("bot", &p, 1_500_000_000_000, 1_500_000_000_000));
+        assert!(s0.ends_with("0s") && s1.ends_with("12cs") && s0[..25] == a[..25], "{s0} {s1}");
+        assert!(stop_order_id("bot", &p, 0, 10 * 366 * 86_400_000).len() <= 36);
     }
 }

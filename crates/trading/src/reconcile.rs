@@ -12,6 +12,10 @@
 //!   re-stepped candle decides it again, the lookup finds it cancelled and the trade holds
 //!   what filled (none at all when nothing did). Orders without the node's prefix (other
 //!   nodes, the account's owner) are left alone.
+//! - A stop order (`stoploss_on_exchange`) open locally that filled while the node was down is
+//!   stored filled; the node closes its trade with that fill at its first candle. A stop of the
+//!   node on the venue that it never stored is kept as the stop of its open trade, or
+//!   cancelled when no open trade holds it.
 //! - Holdings short of what the open trades hold (spot: the base asset; futures: the
 //!   position) are warned about by name, beyond a 1% allowance for fees taken in the asset.
 //!
@@ -25,7 +29,7 @@ use tradai_engine::OpenTradeState;
 
 use crate::broker::BrokerError;
 use crate::error::TradingError;
-use crate::order::{bot_order_prefix, OrderRecord, OrderStatus};
+use crate::order::{bot_order_prefix, trade_order_stem, OrderPurpose, OrderRecord, OrderSide, OrderStatus};
 use crate::spec::BotId;
 use crate::state::StateStore;
 
@@ -44,6 +48,8 @@ pub struct VenueOpenOrder {
     pub amount: f64,
     /// Amount filled so far.
     pub filled: f64,
+    /// A stop order's trigger price.
+    pub stop_price: Option<f64>,
 }
 
 /// What the account holds.
@@ -136,12 +142,14 @@ pub fn reconcile(
             None => OrderRecord { status: OrderStatus::Cancelled, error: Some("unknown to the venue at start-up".into()), ..o.clone() },
         };
         db.put_order(bot, &settled)?;
+        let stop_filled = o.purpose == OrderPurpose::Stop && settled.status == OrderStatus::Filled;
         let detail = format!(
-            "{}: open locally, {} on the venue ({} of {} filled)",
+            "{}: open locally, {} on the venue ({} of {} filled){}",
             o.client_order_id,
             settled.status.as_str(),
             settled.filled,
-            o.amount
+            o.amount,
+            if stop_filled { "; a stop that filled while the node was down: its trade closes with that fill" } else { "" }
         );
         note("reconcile_settled", detail, &mut report)?;
     }
@@ -151,7 +159,40 @@ pub fn reconcile(
             continue;
         }
         let what = format!("{}: {} {} {} at {} ({} filled)", v.client_order_id, v.symbol, v.side, v.amount, v.price, v.filled);
-        if v.client_order_id.ends_with('e') {
+        let stop_of = |t: &&OpenTradeState| v.client_order_id.starts_with(&trade_order_stem(bot.as_str(), &t.pair, t.open_timestamp));
+        if v.client_order_id.ends_with('s') {
+            // A stop sent before a restart whose candle was not committed: kept as its
+            // trade's stop (the node replaces it when the stop has moved since), or
+            // cancelled when no open trade of the node holds it.
+            if let Some(t) = open_trades.iter().find(stop_of) {
+                let side = if v.side == "BUY" { OrderSide::Buy } else { OrderSide::Sell };
+                let adopted = OrderRecord {
+                    client_order_id: v.client_order_id.clone(),
+                    pair: t.pair.clone(),
+                    side,
+                    purpose: OrderPurpose::Stop,
+                    price: v.stop_price.unwrap_or(v.price),
+                    amount: v.amount,
+                    filled: v.filled,
+                    average: 0.0,
+                    fee: 0.0,
+                    status: OrderStatus::Open,
+                    trade_open_ms: t.open_timestamp,
+                    placed_ms: now_ms,
+                    error: None,
+                    leverage: None,
+                };
+                db.put_order(bot, &adopted)?;
+                note(
+                    "reconcile_adopted",
+                    format!("{what}: a stop order of an open trade sent before a restart; kept as its stop"),
+                    &mut report,
+                )?;
+            } else {
+                account.cancel(&v.symbol, &v.client_order_id).map_err(venue)?;
+                note("reconcile_cancelled", format!("{what}: a stop order of no open trade of the node; cancelled"), &mut report)?;
+            }
+        } else if v.client_order_id.ends_with('e') {
             account.cancel(&v.symbol, &v.client_order_id).map_err(venue)?;
             note(
                 "reconcile_cancelled",

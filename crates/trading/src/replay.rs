@@ -129,6 +129,10 @@ pub fn replay_with(
         }
     }
 
+    // A live replay checks the venue against its state before it steps, as the live feed does.
+    if let Some(account) = broker.account() {
+        crate::reconcile::reconcile(db, bot, &session.open_trades(), account, (hooks.now_ms)())?;
+    }
     let total = session.remaining();
     let mut run = Stepper::new(spec, session.trades(), session.balance_series().len(), cfg.starting_balance, hooks.commit_every);
     let mut beat = Beat::new(hooks.heartbeat_every_ms);

@@ -1,5 +1,6 @@
 //! Risk limits a node enforces on top of the rules (whose slots and stake limits already
-//! bound every entry): a maximum drawdown that trips the kill switch.
+//! bound every entry): a maximum drawdown that trips the kill switch, and an optional stop
+//! order on the exchange at each trade's stop price.
 
 use serde::{Deserialize, Serialize};
 use tradai_core::Trade;
@@ -9,6 +10,11 @@ use tradai_core::Trade;
 pub struct RiskLimits {
     /// Stop opening trades once realised equity falls this far below its peak (0.2 = 20 %).
     pub max_drawdown: Option<f64>,
+    /// Keep a stop order on the venue at each open trade's stop price (Freqtrade's
+    /// `order_types.stoploss_on_exchange`; live brokers only, off by default). Not written
+    /// when off, so the fingerprint of nodes created before it stays the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stoploss_on_exchange: bool,
 }
 
 impl RiskLimits {
@@ -95,10 +101,11 @@ impl DrawdownGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn closed(profit_abs: f64) -> Trade {
+    /// A closed ETH/BTC trade with `profit_abs` (other crate tests adjust the fields they need).
+    pub(crate) fn closed(profit_abs: f64) -> Trade {
         let mut t: Trade = serde_json::from_value(serde_json::json!({
             "pair": "ETH/BTC", "open_date": "2018-01-10T00:00:00+00:00", "close_date": "2018-01-10T01:00:00+00:00",
             "open_rate": 1.0, "close_rate": 1.0, "amount": 1.0, "stake_amount": 1.0, "profit_abs": 0.0, "profit_ratio": 0.0,
@@ -115,13 +122,13 @@ mod tests {
 
     #[test]
     fn drawdown_from_the_peak_trips_the_limit() {
-        let limits = RiskLimits { max_drawdown: Some(0.1) };
+        let limits = RiskLimits { max_drawdown: Some(0.1), ..RiskLimits::default() };
         let mut g = DrawdownGuard::new(&limits, 100.0, &[closed(20.0)]);
         assert_eq!(g.on_closed(&closed(-6.0)), None); // 114 of peak 120: 5 %
         let dd = g.on_closed(&closed(-6.0)).unwrap(); // 108 of 120: 10 %
         assert!((dd - 0.1).abs() < 1e-12);
         assert_eq!(DrawdownGuard::new(&RiskLimits::default(), 1.0, &[]).on_closed(&closed(-0.9)), None);
-        assert!(RiskLimits { max_drawdown: Some(1.5) }.validate().unwrap_err().contains("1.5"));
+        assert!(RiskLimits { max_drawdown: Some(1.5), ..RiskLimits::default() }.validate().unwrap_err().contains("1.5"));
         assert!(limits.validate().is_ok());
     }
 

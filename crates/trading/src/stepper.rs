@@ -16,6 +16,7 @@ use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderS
 use crate::risk::{DrawdownGuard, RiskStop};
 use crate::spec::NodeSpec;
 use crate::state::{Commit, NodeStatus, StateStore};
+use crate::stops::{close_with_stop_fill, ExchangeStops};
 
 /// What a node did since it started, and what it has not committed yet.
 pub(crate) struct Stepper<'a> {
@@ -48,6 +49,8 @@ pub(crate) struct Stepper<'a> {
     pub(crate) catch_up_before_ms: Option<i64>,
     /// Broker events already logged and recorded.
     events_seen: usize,
+    /// The stop orders on the venue (`stoploss_on_exchange`; `None` when off).
+    stops: Option<ExchangeStops>,
 }
 
 impl<'a> Stepper<'a> {
@@ -72,6 +75,7 @@ impl<'a> Stepper<'a> {
             exit_backoff: std::time::Duration::from_secs(1),
             catch_up_before_ms: None,
             events_seen: 0,
+            stops: spec.risk.stoploss_on_exchange.then(ExchangeStops::default),
         }
     }
 
@@ -91,7 +95,14 @@ impl<'a> Stepper<'a> {
     ) -> Result<bool, TradingError> {
         let catching_up = self.catch_up_before_ms.is_some_and(|b| session.next_candle_ms().is_some_and(|n| n < b));
         let before = catching_up.then(|| session.state());
-        let Some(outcome) = session.step() else { return Ok(false) };
+        // Stop orders on the venue: only with a broker that places them (not on paper).
+        let stops_on = self.stops.is_some() && broker.stop_orders().is_some();
+        if stops_on {
+            if let Some(stops) = self.stops.as_mut() {
+                stops.before_candle(db, &self.spec.bot_id, session)?;
+            }
+        }
+        let Some(mut outcome) = session.step() else { return Ok(false) };
         self.stepped += 1;
         self.since_commit += 1;
         if let Some(before) = before.filter(|_| !outcome.entries.is_empty() || !outcome.exits.is_empty()) {
@@ -115,6 +126,8 @@ impl<'a> Stepper<'a> {
             // What each trade's entry filled, as a ratio of what the rules assumed.
             let mut entry_fill: Vec<((tradai_core::Pair, i64), f64)> = Vec::new();
             let mut venue_down = false;
+            // Trades whose exit is the venue's fill of their stop order.
+            let mut stop_fills: Vec<OrderRecord> = Vec::new();
             for mut o in orders_of(bot, &outcome) {
                 let key = (o.pair.clone(), o.trade_open_ms);
                 let ratio = entry_fill.iter().find(|(k, _)| *k == key).map_or(1.0, |(_, r)| *r);
@@ -124,6 +137,17 @@ impl<'a> Stepper<'a> {
                         continue;
                     }
                     o.amount *= ratio;
+                }
+                if o.purpose == OrderPurpose::Exit && stops_on {
+                    // The trade's stop comes off the venue first; filled, it is the exit.
+                    match self.take_stop(broker, db, now_ms, &o)? {
+                        Some(fill) if fill.status == OrderStatus::Filled => {
+                            stop_fills.push(fill);
+                            continue;
+                        }
+                        Some(part) if part.filled > 0.0 => o.amount = (o.amount - part.filled).max(0.0),
+                        _ => {}
+                    }
                 }
                 if o.purpose == OrderPurpose::Entry && venue_down {
                     // No new positions while the venue is unreachable: the entry is dropped.
@@ -194,6 +218,10 @@ impl<'a> Stepper<'a> {
                 resize_trades(session, &entry_fill)
                     .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
             }
+            if !stop_fills.is_empty() {
+                settle_stop_fills(session, &stop_fills, &mut outcome.exits)
+                    .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
+            }
             for t in &outcome.exits {
                 if let Some(drawdown) = self.guard.on_closed(t) {
                     if session.entries_allowed() {
@@ -204,10 +232,76 @@ impl<'a> Stepper<'a> {
                 }
             }
         }
+        if stops_on && !catching_up {
+            self.keep_stops(broker, db, session, now_ms, outcome.candle_ms)?;
+        }
         if self.dirty && self.since_commit >= self.commit_every {
             self.commit(db, session, NodeStatus::Running, now_ms)?;
         }
         Ok(true)
+    }
+
+    /// Takes the stop of exit `o`'s trade off the venue (`stoploss_on_exchange`): its final
+    /// record (recorded), or `None` when the trade had none.
+    ///
+    /// # Errors
+    /// [`TradingError::Broker`] when the venue could not say whether the stop filled (after
+    /// the exit's retries): the exit is not sent then (it could sell what the stop sold), the
+    /// node stops.
+    fn take_stop(
+        &mut self,
+        broker: &mut dyn Broker,
+        db: &StateStore,
+        now_ms: i64,
+        o: &OrderRecord,
+    ) -> Result<Option<OrderRecord>, TradingError> {
+        let (Some(stops), Some(venue)) = (self.stops.as_mut(), broker.stop_orders()) else { return Ok(None) };
+        // Retried like the exit itself while the venue cannot be reached.
+        let taken =
+            exit_retrying(&self.spec.bot_id, self.exit_backoff, &mut self.exit_retries, || stops.on_exit(venue, &o.pair, o.trade_open_ms));
+        self.record_events(broker, db, now_ms)?;
+        let last = taken.map_err(|source| TradingError::Broker { bot_id: self.spec.bot_id.to_string(), source })?;
+        if let Some(stop) = &last {
+            self.dirty = true;
+            self.orders.push(stop.clone());
+            if stop.status == OrderStatus::Filled {
+                let detail = format!(
+                    "{}: {} closed by its stop on the venue ({} at {}, fee {}); no exit order sent",
+                    stop.client_order_id, stop.pair, stop.filled, stop.average, stop.fee
+                );
+                self.note(db, now_ms, "stoploss_on_exchange", &detail)?;
+            } else if stop.filled > 0.0 {
+                let detail = format!(
+                    "{}: stop filled {} of {} before the exit; the exit sells the rest",
+                    stop.client_order_id, stop.filled, stop.amount
+                );
+                self.note(db, now_ms, "stoploss_on_exchange", &detail)?;
+            }
+        }
+        Ok(last)
+    }
+
+    /// After a candle: a stop order on the venue at each open trade's stop price, replaced
+    /// when the trailing stop moved it (`stoploss_on_exchange`).
+    fn keep_stops(
+        &mut self,
+        broker: &mut dyn Broker,
+        db: &StateStore,
+        session: &mut TradingSession<'_>,
+        now_ms: i64,
+        candle_ms: i64,
+    ) -> Result<(), TradingError> {
+        let (Some(stops), Some(venue)) = (self.stops.as_mut(), broker.stop_orders()) else { return Ok(()) };
+        let done = stops.after_candle(&self.spec.bot_id, venue, session, candle_ms);
+        self.record_events(broker, db, now_ms)?;
+        for n in &done.notes {
+            self.note(db, now_ms, "stoploss_on_exchange", n)?;
+        }
+        if !done.orders.is_empty() {
+            self.dirty = true;
+            self.orders.extend(done.orders);
+        }
+        Ok(())
     }
 
     /// Logs and records something the operator must see.
@@ -232,20 +326,10 @@ impl<'a> Stepper<'a> {
     /// doubling pause (the broker looks it up by its client id first, so it is never placed
     /// twice): the position must go. Entries are sent once.
     fn place(&mut self, broker: &mut dyn Broker, order: OrderRecord) -> Result<OrderRecord, BrokerError> {
-        let mut pause = self.exit_backoff;
-        let mut tries = 1;
-        loop {
-            match broker.place(order.clone()) {
-                Err(e) if e.is_retryable() && order.purpose == OrderPurpose::Exit && tries < EXIT_TRIES => {
-                    tracing::warn!(bot = %self.spec.bot_id, error = %e, pause_ms = pause.as_millis(), "venue unreachable: exit retried");
-                    self.exit_retries += 1;
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(std::time::Duration::from_secs(60));
-                    tries += 1;
-                }
-                r => return r,
-            }
+        if order.purpose != OrderPurpose::Exit {
+            return broker.place(order);
         }
+        exit_retrying(&self.spec.bot_id, self.exit_backoff, &mut self.exit_retries, || broker.place(order.clone()))
     }
 
     /// Commits the state as it is, with everything not committed yet, as `status`.
@@ -287,37 +371,72 @@ impl<'a> Stepper<'a> {
 /// closed profit moving by the difference. The session is restored from the amended state,
 /// so the wallet and later decisions see the position the venue holds.
 fn resize_trades(session: &mut TradingSession<'_>, fills: &[((tradai_core::Pair, i64), f64)]) -> Result<(), tradai_engine::SessionError> {
+    rewrite(session, |state, trades| {
+        let ratio_of =
+            |pair: &tradai_core::Pair, open_ms: i64| fills.iter().find(|((p, t), _)| p == pair && *t == open_ms).map(|(_, r)| *r);
+        state.open_trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
+            None => true,
+            Some(r) if r <= 0.0 => false,
+            Some(r) => {
+                t.amount *= r;
+                t.stake *= r;
+                t.open_trade_value *= r;
+                t.open_value_raw *= r;
+                if let Some(e) = &mut t.exit_order {
+                    e.amount *= r;
+                }
+                true
+            }
+        });
+        let mut profit_delta = 0.0;
+        trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
+            None => true,
+            Some(r) => {
+                profit_delta += t.profit_abs * (r - 1.0);
+                t.amount *= r;
+                t.stake_amount *= r;
+                t.profit_abs *= r;
+                r > 0.0
+            }
+        });
+        state.closed_profit += profit_delta;
+    })
+}
+
+/// Restores `session` from its own state and closed trades as `amend` changes them (the
+/// wallet capture as it is).
+fn rewrite(
+    session: &mut TradingSession<'_>,
+    amend: impl FnOnce(&mut SessionState, &mut Vec<Trade>),
+) -> Result<(), tradai_engine::SessionError> {
     let mut state = session.state();
     let mut trades = session.trades().to_vec();
-    let ratio_of = |pair: &tradai_core::Pair, open_ms: i64| fills.iter().find(|((p, t), _)| p == pair && *t == open_ms).map(|(_, r)| *r);
-    state.open_trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
-        None => true,
-        Some(r) if r <= 0.0 => false,
-        Some(r) => {
-            t.amount *= r;
-            t.stake *= r;
-            t.open_trade_value *= r;
-            t.open_value_raw *= r;
-            if let Some(e) = &mut t.exit_order {
-                e.amount *= r;
-            }
-            true
-        }
-    });
-    let mut profit_delta = 0.0;
-    trades.retain_mut(|t| match ratio_of(&t.pair, t.open_timestamp) {
-        None => true,
-        Some(r) => {
-            profit_delta += t.profit_abs * (r - 1.0);
-            t.amount *= r;
-            t.stake_amount *= r;
-            t.profit_abs *= r;
-            r > 0.0
-        }
-    });
-    state.closed_profit += profit_delta;
+    amend(&mut state, &mut trades);
     let balance = session.balance_series().to_vec();
     session.restore(&state, trades, &balance)
+}
+
+/// The trades of `fills` (stop orders the venue filled) closed by those fills instead of the
+/// rules' exit orders: price, fee and reason from the venue, the profit's change in the
+/// wallet; `exits` (the candle's closed trades) amended alike.
+fn settle_stop_fills(
+    session: &mut TradingSession<'_>,
+    fills: &[OrderRecord],
+    exits: &mut [Trade],
+) -> Result<(), tradai_engine::SessionError> {
+    let of = |t: &Trade| fills.iter().find(|f| f.pair == t.pair && f.trade_open_ms == t.open_timestamp);
+    for t in exits.iter_mut() {
+        if let Some(f) = of(t) {
+            close_with_stop_fill(t, f);
+        }
+    }
+    rewrite(session, |state, trades| {
+        for t in trades.iter_mut().rev().take(exits.len()) {
+            if let Some(f) = of(t) {
+                state.closed_profit += close_with_stop_fill(t, f);
+            }
+        }
+    })
 }
 
 /// Takes back what a catch-up candle did to the trades, keeping its indicators and the
@@ -328,25 +447,48 @@ fn undo_candle(
     before: &SessionState,
     outcome: &CandleOutcome,
 ) -> Result<(), tradai_engine::SessionError> {
-    let mut state = session.state();
-    let mut trades = session.trades().to_vec();
-    let same = |a: &OpenTradeState, pair: &tradai_core::Pair, open_ms: i64| &a.pair == pair && a.open_timestamp == open_ms;
-    state.open_trades.retain(|t| !outcome.entries.iter().any(|e| same(t, &e.trade.pair, e.trade.open_timestamp)));
-    trades.truncate(trades.len().saturating_sub(outcome.exits.len()));
-    for t in &outcome.exits {
-        state.closed_profit -= t.profit_abs;
-        if let Some(prev) = before.open_trades.iter().find(|o| same(o, &t.pair, t.open_timestamp)) {
-            state.open_trades.push(prev.clone());
+    rewrite(session, |state, trades| {
+        let same = |a: &OpenTradeState, pair: &tradai_core::Pair, open_ms: i64| &a.pair == pair && a.open_timestamp == open_ms;
+        state.open_trades.retain(|t| !outcome.entries.iter().any(|e| same(t, &e.trade.pair, e.trade.open_timestamp)));
+        trades.truncate(trades.len().saturating_sub(outcome.exits.len()));
+        for t in &outcome.exits {
+            state.closed_profit -= t.profit_abs;
+            if let Some(prev) = before.open_trades.iter().find(|o| same(o, &t.pair, t.open_timestamp)) {
+                state.open_trades.push(prev.clone());
+            }
         }
-    }
-    let rank = |t: &OpenTradeState| before.open_trades.iter().position(|o| same(o, &t.pair, t.open_timestamp)).unwrap_or(usize::MAX);
-    state.open_trades.sort_by_key(|t| (rank(t), t.open_timestamp));
-    let balance = session.balance_series().to_vec();
-    session.restore(&state, trades, &balance)
+        let rank = |t: &OpenTradeState| before.open_trades.iter().position(|o| same(o, &t.pair, t.open_timestamp)).unwrap_or(usize::MAX);
+        state.open_trades.sort_by_key(|t| (rank(t), t.open_timestamp));
+    })
 }
 
 /// How often an exit is sent before the node stops (pauses 1, 2, 4, ... s: about 8.5 min).
 const EXIT_TRIES: u32 = 10;
+
+/// Runs `call`, a venue request an exit needs, until the venue answers: while it cannot be
+/// reached the call is made again after a doubling pause (from `first_pause`, at most 60 s),
+/// [`EXIT_TRIES`] times in all; `retries` counts the repeats. The position must go.
+fn exit_retrying<T>(
+    bot: &crate::spec::BotId,
+    first_pause: std::time::Duration,
+    retries: &mut u64,
+    mut call: impl FnMut() -> Result<T, BrokerError>,
+) -> Result<T, BrokerError> {
+    let mut pause = first_pause;
+    let mut tries = 1;
+    loop {
+        match call() {
+            Err(e) if e.is_retryable() && tries < EXIT_TRIES => {
+                tracing::warn!(bot = %bot, error = %e, pause_ms = pause.as_millis(), "venue unreachable: exit retried");
+                *retries += 1;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_secs(60));
+                tries += 1;
+            }
+            r => return r,
+        }
+    }
+}
 
 /// One order of a trade, as the rules decided it.
 struct OrderOf<'t> {
@@ -386,6 +528,13 @@ impl OrderOf<'_> {
 /// The orders a candle's decisions need: one entry order per opened trade, one exit order
 /// per closed trade (a trade opened and closed on the candle has both), LIMIT at the price
 /// the rules filled at.
+///
+/// Exits of trades opened before the candle go first, then the entries, then the exits of
+/// trades the candle opened (after their own entry). The backtest settles a candle's exits
+/// before its entries, and the venue must see them in that order too: on a USDT-M one-way
+/// position a short closed and a long opened on the same candle would otherwise net the
+/// entry against the short, and the short's `reduceOnly` exit would then flip the position
+/// (`-2022`); on spot the exit frees the balance the entry spends.
 pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> {
     let entries = outcome.entries.iter().map(|e| OrderOf {
         pair: &e.trade.pair,
@@ -407,5 +556,8 @@ pub(crate) fn orders_of(bot: &str, outcome: &CandleOutcome) -> Vec<OrderRecord> 
         placed_ms: t.exit_order_placed,
         leverage: None,
     });
-    entries.chain(exits).map(|o| o.record(bot)).collect()
+    let opened_here =
+        |o: &OrderOf<'_>| outcome.entries.iter().any(|e| &e.trade.pair == o.pair && e.trade.open_timestamp == o.trade_open_ms);
+    let (late_exits, early_exits): (Vec<_>, Vec<_>) = exits.partition(|o| opened_here(o));
+    early_exits.into_iter().chain(entries).chain(late_exits).map(|o| o.record(bot)).collect()
 }

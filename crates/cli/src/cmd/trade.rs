@@ -31,6 +31,7 @@ pub const EXAMPLES: &str = "Examples (on the sample candles of ./scripts/quickst
 
 On live candles (polls the exchange at each candle close; Ctrl-C stops, a rerun resumes):
   tradai trade -s EmaCross -p BTC/USDT -i 5m --bot-id btc-paper --api-port 8005
+  tradai trade --mode live -s EmaCross --version production --stoploss-on-exchange --max-drawdown 0.2
 
 Strategy, pairs and money take the same flags (and [run] table) as tradai backtest.";
 
@@ -76,6 +77,16 @@ pub struct TradeArgs {
     /// (0.2 = 20%); open trades still exit by the rules.
     #[arg(long, value_name = "RATIO")]
     pub max_drawdown: Option<f64>,
+    /// Live: keep a stop order on the exchange at each open trade's stop price (Freqtrade's
+    /// `stoploss_on_exchange`): placed after the entry fills, replaced when the trailing stop
+    /// moves, cancelled when the trade exits otherwise. Spot: STOP_LOSS_LIMIT; futures:
+    /// STOP_MARKET reduceOnly. A dry-run has no separate order: its stop-loss is the rules'.
+    #[arg(long)]
+    pub stoploss_on_exchange: bool,
+    /// The limit of a spot stop order as a ratio of its stop price (sells at stop × ratio,
+    /// buys at stop × (2 − ratio)); Freqtrade's `stoploss_on_exchange_limit_ratio`.
+    #[arg(long, value_name = "RATIO", default_value_t = 0.99)]
+    pub stoploss_on_exchange_limit_ratio: f64,
     /// Seconds between the node's heartbeats (a node missing 3 is listed as stale).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub heartbeat_interval: f64,
@@ -224,8 +235,13 @@ fn spec_of(a: &TradeArgs, settings: &Settings) -> anyhow::Result<NodeSpec> {
         Some(m) => m.parse().map_err(|e: String| anyhow::anyhow!("invalid --mode: {e}"))?,
         None => TradingMode::DryRun,
     };
-    let risk = RiskLimits { max_drawdown: a.max_drawdown };
+    let risk = RiskLimits { max_drawdown: a.max_drawdown, stoploss_on_exchange: a.stoploss_on_exchange };
     risk.validate().map_err(|e| anyhow::anyhow!("invalid --max-drawdown: {e}"))?;
+    let r = a.stoploss_on_exchange_limit_ratio;
+    anyhow::ensure!(
+        r.is_finite() && r > 0.0 && r <= 1.0,
+        "invalid --stoploss-on-exchange-limit-ratio {r}: must be above 0 and at most 1 (0.99: sell at 1% below the stop)"
+    );
     let (run, strategy_version) = run_spec(&a.run, a, settings)?;
     let bot_id = match &a.bot_id {
         Some(b) => BotId::new(b).context("invalid --bot-id")?,
@@ -342,6 +358,7 @@ fn live_broker(spec: &NodeSpec, a: &TradeArgs, settings: &Settings) -> anyhow::R
         MarketType::Futures => BinanceConfig::futures(&settings.binance.futures_url, key, secret),
     };
     cfg.unfilled_timeout = unfilled_timeout(spec, a)?;
+    cfg.stop_limit_ratio = a.stoploss_on_exchange_limit_ratio;
     let venue = cfg.to_string();
     tracing::info!(bot = %spec.bot_id, keys = %keys.source, "live broker: {venue}");
     let broker = BinanceBroker::connect(cfg).with_context(|| format!("cannot reach {venue}"))?;

@@ -4,7 +4,11 @@
 //! balances and futures positions, refuses a `reduceOnly` order that would grow a position,
 //! records leverage, answers a futures order's commissions from `userTrades`, and injects
 //! faults on request (a lost response, partial fills, orders that never fill, sells that fill
-//! only after some lookups, rejections by code, 429, 418 and 5xx).
+//! only after some lookups, rejections by code, 429, 418 and 5xx). Stop orders (spot
+//! `STOP_LOSS_LIMIT`, futures `STOP_MARKET`) rest until a price passes them
+//! ([`FakeState::pass_price`]) or a test fills them ([`FakeState::fill_stop`], or
+//! [`FakeState::stops_fill_when_asked`]: filled the moment the node asks about them); one that
+//! would trigger at once is refused `-2021`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,6 +40,28 @@ pub struct StoredOrder {
     pub status: &'static str,
     /// Status lookups left before the order fills in full (0: no change on lookups).
     pub fills_after_lookups: u32,
+    /// `LIMIT` (also when empty), `STOP_LOSS_LIMIT` or `STOP_MARKET`.
+    pub kind: &'static str,
+    /// A stop order's trigger price.
+    pub stop_price: f64,
+    /// The price a stop order filled at (fills of other orders are at `price`).
+    pub fill_price: f64,
+}
+
+impl StoredOrder {
+    /// A stop order still resting.
+    pub fn is_resting_stop(&self) -> bool {
+        self.kind.starts_with("STOP") && self.status == "NEW"
+    }
+
+    /// The average price of what filled.
+    fn avg(&self) -> f64 {
+        if self.fill_price > 0.0 {
+            self.fill_price
+        } else {
+            self.price
+        }
+    }
 }
 
 /// What the fake holds and which faults it will inject next.
@@ -52,6 +78,8 @@ pub struct FakeState {
     pub lose_next_response: bool,
     /// Answer the next requests 503 without doing anything.
     pub unavailable_next: u32,
+    /// Answer this many requests normally before the outage of `unavailable_next` starts.
+    pub unavailable_after: u32,
     /// Answer the next requests about exit orders (client ids ending in `x`) 503.
     pub unavailable_exit_requests: u32,
     /// Answer the next requests 429 (Retry-After: 0).
@@ -78,6 +106,66 @@ pub struct FakeState {
     pub futures_fee: f64,
     /// Cancel requests per client id.
     pub cancels: HashMap<String, u32>,
+    /// The last price passed per symbol ([`FakeState::pass_price`]): a new stop it has
+    /// passed already is refused `-2021`.
+    pub last_price: HashMap<String, f64>,
+    /// Stop orders that fill at this price when the node next asks about them (a look-up or
+    /// a cancel): the venue filled them between two candles.
+    pub stops_fill_when_asked: HashMap<String, f64>,
+}
+
+impl FakeState {
+    /// The market trades at `price` on `symbol`: the resting stops it passes trigger (a sell
+    /// stop at or above the price, a buy stop at or below it) and fill at the price (a spot
+    /// stop-limit only when its limit allows it). The ids of the filled stops.
+    // The CLI's tests include this file too and do not move prices.
+    #[allow(dead_code)]
+    pub fn pass_price(&mut self, symbol: &str, price: f64) -> Vec<String> {
+        self.last_price.insert(symbol.to_owned(), price);
+        let hit: Vec<String> = self
+            .orders
+            .iter()
+            .filter(|(_, o)| o.symbol == symbol && o.is_resting_stop())
+            .filter(|(_, o)| if o.side == "SELL" { price <= o.stop_price } else { price >= o.stop_price })
+            .filter(|(_, o)| o.kind == "STOP_MARKET" || if o.side == "SELL" { price >= o.price } else { price <= o.price })
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in &hit {
+            self.fill_stop(cid, Some(price));
+        }
+        hit
+    }
+
+    /// The market passes the resting stop whose id starts with `stem` (a trade's), at its
+    /// stop price × `ratio`: it fills there. Its id and the price.
+    // The CLI's tests include this file too and do not move prices.
+    #[allow(dead_code)]
+    pub fn pass_stop_of(&mut self, stem: &str, ratio: f64) -> (String, f64) {
+        let (cid, o) = self.orders.iter().find(|(c, o)| c.starts_with(stem) && o.is_resting_stop()).expect("no resting stop of the trade");
+        let (cid, symbol, price) = (cid.clone(), o.symbol.clone(), o.stop_price * ratio);
+        assert_eq!(self.pass_price(&symbol, price), vec![cid.clone()]);
+        (cid, price)
+    }
+
+    /// Fills the resting stop `cid` in full at `price` (its stop price with `None`); `false`
+    /// when there is no such resting stop.
+    pub fn fill_stop(&mut self, cid: &str, price: Option<f64>) -> bool {
+        let Some(o) = self.orders.get_mut(cid).filter(|o| o.is_resting_stop()) else { return false };
+        o.fill_price = price.unwrap_or(o.stop_price);
+        (o.executed, o.status) = (o.qty, "FILLED");
+        let o = o.clone();
+        move_position(self, &o, o.qty);
+        true
+    }
+
+    /// A stop of [`FakeState::stops_fill_when_asked`] fills now.
+    fn fill_asked_stop(&mut self, cid: &str) {
+        if self.orders.get(cid).is_some_and(StoredOrder::is_resting_stop) {
+            if let Some(price) = self.stops_fill_when_asked.remove(cid) {
+                self.fill_stop(cid, Some(price));
+            }
+        }
+    }
 }
 
 pub struct FakeBinance {
@@ -121,25 +209,37 @@ fn authenticate(st: &FakeState, headers: &HeaderMap, raw: &str) -> Result<HashMa
 }
 
 fn order_json(cid: &str, o: &StoredOrder) -> serde_json::Value {
-    let quote = o.executed * o.price;
+    let quote = o.executed * o.avg();
+    let kind = if o.kind.is_empty() { "LIMIT" } else { o.kind };
     if o.futures {
         // A futures answer has no fills: commissions come from userTrades.
         return json!({
-            "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
+            "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": kind, "status": o.status,
             "price": o.price.to_string(), "origQty": o.qty.to_string(), "executedQty": o.executed.to_string(),
-            "cumQuote": quote.to_string(), "avgPrice": o.price.to_string(), "reduceOnly": o.reduce_only, "positionSide": "BOTH"
+            "cumQuote": quote.to_string(), "avgPrice": o.avg().to_string(), "reduceOnly": o.reduce_only, "positionSide": "BOTH",
+            "stopPrice": o.stop_price.to_string()
         });
     }
     let fills = if o.executed > 0.0 {
-        json!([{"price": o.price.to_string(), "qty": o.executed.to_string(), "commission": (quote * 0.001).to_string(), "commissionAsset": "BTC"}])
+        json!([{"price": o.avg().to_string(), "qty": o.executed.to_string(), "commission": (quote * 0.001).to_string(), "commissionAsset": quote_asset(&o.symbol)}])
     } else {
         json!([])
     };
     json!({
-        "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": "LIMIT", "status": o.status,
+        "orderId": o.order_id, "symbol": o.symbol, "clientOrderId": cid, "side": o.side, "type": kind, "status": o.status,
         "price": o.price.to_string(), "origQty": o.qty.to_string(), "executedQty": o.executed.to_string(),
-        "cummulativeQuoteQty": quote.to_string(), "fills": fills
+        "cummulativeQuoteQty": quote.to_string(), "fills": fills, "stopPrice": o.stop_price.to_string()
     })
+}
+
+/// The quote asset of a spot symbol of the fake (`ETHBTC` → `BTC`, `BTCUSDT` → `USDT`): the
+/// asset spot commissions are charged in.
+fn quote_asset(symbol: &str) -> &'static str {
+    if symbol.ends_with("USDT") {
+        "USDT"
+    } else {
+        "BTC"
+    }
 }
 
 /// Faults that answer before anything is looked at.
@@ -158,7 +258,9 @@ fn early_fault(st: &mut FakeState) -> Option<Response> {
                 .into_response(),
         );
     }
-    if st.unavailable_next > 0 {
+    if st.unavailable_next > 0 && st.unavailable_after > 0 {
+        st.unavailable_after -= 1;
+    } else if st.unavailable_next > 0 {
         st.unavailable_next -= 1;
         return Some((StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response());
     }
@@ -243,6 +345,30 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
     let sell = p.get("side").is_some_and(|s| s == "SELL");
     let symbol = p.get("symbol").cloned().unwrap_or_default();
     let reduce_only = p.get("reduceOnly").is_some_and(|v| v == "true");
+    let kind: &'static str = match (p.get("type").map(String::as_str), futures) {
+        (Some("LIMIT"), _) => "LIMIT",
+        (Some("STOP_LOSS_LIMIT"), false) => "STOP_LOSS_LIMIT",
+        (Some("STOP_MARKET"), true) => "STOP_MARKET",
+        _ => return api_error(StatusCode::BAD_REQUEST, -1116, "Invalid orderType."),
+    };
+    let stop_price: f64 = p.get("stopPrice").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let stop = kind != "LIMIT";
+    if stop {
+        if stop_price <= 0.0 {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                -1102,
+                "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
+            );
+        }
+        if kind == "STOP_LOSS_LIMIT" && (price <= 0.0 || !p.contains_key("timeInForce")) {
+            return api_error(StatusCode::BAD_REQUEST, -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.");
+        }
+        let passed = st.last_price.get(&symbol).is_some_and(|&last| if sell { last <= stop_price } else { last >= stop_price });
+        if passed {
+            return api_error(StatusCode::BAD_REQUEST, -2021, "Order would immediately trigger.");
+        }
+    }
     if futures {
         if p.get("positionSide").is_some_and(|v| v != "BOTH") {
             return api_error(StatusCode::BAD_REQUEST, -4061, "Order's position side does not match user's setting.");
@@ -253,8 +379,8 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
             return api_error(StatusCode::BAD_REQUEST, -2022, "ReduceOnly Order is rejected.");
         }
     }
-    let fills_after_lookups = if sell { st.sells_fill_after_lookups } else { 0 };
-    let (executed, status) = if st.never_fill.contains(&cid) || fills_after_lookups > 0 {
+    let fills_after_lookups = if sell && !stop { st.sells_fill_after_lookups } else { 0 };
+    let (executed, status) = if stop || st.never_fill.contains(&cid) || fills_after_lookups > 0 {
         (0.0, "NEW")
     } else if st.partial.contains(&cid) || (st.partial_buys && !sell) {
         // Half, on the 0.001 lot grid the venue fills on.
@@ -262,7 +388,7 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
     } else {
         (qty, "FILLED")
     };
-    let order_id = i64::try_from(st.created.values().sum::<u32>()).unwrap() + 1;
+    let order_id = i64::from(st.created.values().sum::<u32>()) + 1;
     let order = StoredOrder {
         order_id,
         futures,
@@ -274,6 +400,9 @@ fn post_order(s: &Mutex<FakeState>, headers: &HeaderMap, q: Option<String>, futu
         executed,
         status,
         fills_after_lookups,
+        kind,
+        stop_price,
+        fill_price: 0.0,
     };
     *st.created.entry(cid.clone()).or_default() += 1;
     let body = order_json(&cid, &order);
@@ -293,6 +422,7 @@ async fn get_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap, R
         Err(r) => return r,
     };
     let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
+    st.fill_asked_stop(&cid);
     let Some(o) = st.orders.get_mut(&cid) else { return api_error(StatusCode::BAD_REQUEST, -2013, "Order does not exist.") };
     let mut filled_now = 0.0;
     if o.fills_after_lookups > 0 && o.status == "NEW" {
@@ -353,8 +483,8 @@ async fn user_trades(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap,
         .values()
         .filter(|o| o.order_id == id && o.executed > 0.0)
         .map(|o| {
-            json!({"orderId": id, "symbol": o.symbol, "price": o.price.to_string(), "qty": o.executed.to_string(),
-                   "commission": (o.executed * o.price * fee).to_string(), "commissionAsset": "USDT"})
+            json!({"orderId": id, "symbol": o.symbol, "price": o.avg().to_string(), "qty": o.executed.to_string(),
+                   "commission": (o.executed * o.avg() * fee).to_string(), "commissionAsset": "USDT"})
         })
         .collect();
     Json(fills).into_response()
@@ -414,6 +544,7 @@ async fn delete_order(State(s): State<Arc<Mutex<FakeState>>>, headers: HeaderMap
     };
     let cid = p.get("origClientOrderId").cloned().unwrap_or_default();
     *st.cancels.entry(cid.clone()).or_default() += 1;
+    st.fill_asked_stop(&cid);
     match st.orders.get_mut(&cid) {
         Some(o) if o.status == "NEW" || o.status == "PARTIALLY_FILLED" => {
             o.status = "CANCELED";

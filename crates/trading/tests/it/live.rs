@@ -11,6 +11,7 @@ use tradai_engine::StrategyRegistry;
 use tradai_exchange::{BinanceClient, BinanceConfig, ExchangeClient, RetryPolicy, TransportConfig};
 use tradai_store::{synth, SynthSpec};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
+use tradai_trading::binance::BinanceBroker;
 use tradai_trading::{run_live, BotId, Clock, FeedConfig, NodeControl, NodeHooks, NodeSpec, PaperBroker, StateStore, TradingMode};
 
 use crate::fake_klines::FakeKlines;
@@ -243,26 +244,35 @@ fn stop_with_close_all_exits_every_trade_at_the_next_open_and_opens_none() {
     assert!(snap.entries_stopped && snap.open_trades.is_empty(), "{snap:?}");
 }
 
+/// Runs `spec` on the live feed of `fake` (its jumping clock) through `broker` until it
+/// stepped `candles` candles.
+fn run_on_venue(
+    store: &BlockingCandleStore,
+    db: &mut StateStore,
+    spec: &NodeSpec,
+    broker: &mut BinanceBroker,
+    fake: &FakeKlines,
+    candles: u64,
+) -> tradai_trading::LiveOutcome {
+    let stop = AtomicBool::new(false);
+    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
+    let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
+    let registry = StrategyRegistry::builtin();
+    run_live(store, db, spec, &registry, broker, client(&fake.url), &fake.clock(), &hooks, &feed, &NodeControl::new()).unwrap()
+}
+
 /// A node down for 100 candles catches up on them for its indicators and state only: no
 /// trade opens or closes on a candle before the latest at its restart, no order goes to the
 /// venue for one, and what it skipped is in its events. The start-up reconcile runs against
 /// the venue first.
 #[test]
 fn after_downtime_only_the_latest_closed_candle_sends_orders() {
-    use tradai_trading::binance::{BinanceBroker, BinanceConfig};
     let (dir, store, fake, _start, _first_ms) = setup();
     let venue = crate::fake_binance::start();
-    let mut broker = BinanceBroker::connect(BinanceConfig::new(&venue.url, crate::fake_binance::KEY, crate::fake_binance::SECRET)).unwrap();
-    let clock = fake.clock();
+    let mut broker = crate::orders::venue_broker(&venue);
     let mut db = StateStore::open_in(dir.path()).unwrap();
     let live = node("catchup", false, None);
-    let stop = AtomicBool::new(false);
-    let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
-    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| {
-        let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
-        run_live(&store, db, &live, &StrategyRegistry::builtin(), broker, client(&fake.url), &clock, &hooks, &feed, &NodeControl::new())
-            .unwrap()
-    };
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
     let first = run(&mut db, &mut broker, 40);
     let orders_before = db.orders(&live.bot_id).unwrap().len();
     let trades_before = db.trades(&live.bot_id).unwrap().len();
@@ -290,4 +300,51 @@ fn after_downtime_only_the_latest_closed_candle_sends_orders() {
     assert_eq!(st.orders.len(), orders.len());
     assert!(st.created.values().all(|n| *n == 1));
     assert!(orders.iter().all(|o| st.orders.contains_key(&o.client_order_id)));
+}
+
+/// A live node with stop orders on the exchange (`stoploss_on_exchange`) whose open trade's
+/// stop filled on the venue while the node was down: the restart's reconcile finds it filled,
+/// the catch-up candles leave the trade as it was, and the latest candle closes it once with
+/// the stop's fill (exit reason `stoploss_on_exchange`, the venue's price); no exit order is
+/// sent for it.
+#[test]
+fn a_live_node_closes_a_trade_whose_stop_filled_while_it_was_down() {
+    use tradai_trading::order::{client_order_id, trade_order_stem};
+    let (dir, store, fake, _start, _first_ms) = setup();
+    let venue = crate::fake_binance::start();
+    let mut broker = crate::orders::venue_broker(&venue);
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let mut live = node("stops", false, None);
+    live.risk.stoploss_on_exchange = true;
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
+    // Trade until a trade is open (its stop on the venue), then go down.
+    let mut open = None;
+    for _ in 0..10 {
+        run(&mut db, &mut broker, 20);
+        let state = db.load(&live.bot_id).unwrap().unwrap().state.unwrap();
+        if let Some(t) = state.open_trades.first() {
+            open = Some(t.clone());
+            break;
+        }
+    }
+    let t = open.expect("no trade open in 200 candles");
+    // While the node is down the market passes the stop: the venue fills it.
+    let (cid, price) = venue.state.lock().unwrap().pass_stop_of(&trade_order_stem("stops", &t.pair, t.open_timestamp), 0.998);
+    fake.now.fetch_add(30 * TF, std::sync::atomic::Ordering::SeqCst);
+    let latest = fake.now.load(std::sync::atomic::Ordering::SeqCst).div_euclid(TF) * TF - TF;
+    let second = run(&mut db, &mut broker, 35);
+    assert!(second.resumed, "{second:?}");
+    let trades = db.trades(&live.bot_id).unwrap();
+    let closed: Vec<_> = trades.iter().filter(|x| x.pair == t.pair && x.open_timestamp == t.open_timestamp).collect();
+    assert_eq!(closed.len(), 1, "closed once: {closed:?}");
+    let c = closed[0];
+    assert_eq!(c.exit_reason, ExitReason::StoplossOnExchange, "{c:?}");
+    assert!(c.close_timestamp >= latest, "closed on a catch-up candle: {c:?}");
+    assert!((c.close_rate - price).abs() < 1e-9, "{} vs {price}", c.close_rate);
+    let st = venue.state.lock().unwrap();
+    assert!(!st.posts.contains_key(&client_order_id("stops", &t.pair, t.open_timestamp, tradai_trading::OrderPurpose::Exit)));
+    assert!(st.created.values().all(|n| *n == 1));
+    drop(st);
+    let events = db.events(&live.bot_id).unwrap();
+    assert!(events.iter().any(|e| e.kind == "reconcile_settled" && e.detail.starts_with(&cid)), "{events:?}");
 }

@@ -9,6 +9,7 @@ mod orders;
 mod reconcile;
 mod report;
 mod state;
+mod stops;
 
 use tradai_trading::{BotId, NodeSpec, TradingMode};
 

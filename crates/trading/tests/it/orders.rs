@@ -17,8 +17,14 @@ use crate::fake_binance::{self, FakeBinance, KEY, SECRET};
 
 /// Two days of synthetic 5m candles of two pairs in a fresh store; the timerange to replay.
 fn market() -> (tempfile::TempDir, BlockingCandleStore, String) {
+    market_of(3, 7)
+}
+
+/// `days` of synthetic 5m candles (seed `seed`) of two pairs in a fresh store; the timerange
+/// to replay (all but the first 300 candles, the warm-up).
+pub(crate) fn market_of(days: u32, seed: u64) -> (tempfile::TempDir, BlockingCandleStore, String) {
     let pairs: Vec<Pair> = vec!["BTC/USDT".parse().unwrap(), "ETH/USDT".parse().unwrap()];
-    let mut spec = SynthSpec::new(pairs, Timeframe::M5, 3, 7);
+    let mut spec = SynthSpec::new(pairs, Timeframe::M5, days, seed);
     spec.annual_volatility = 1.5;
     let all = synth(&spec);
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +48,7 @@ fn node(bot: &str, range: &str) -> NodeSpec {
 }
 
 /// Replays `spec` through `broker` to its end; the trades.
-fn replay(store: &BlockingCandleStore, db: &mut StateStore, spec: &NodeSpec, broker: &mut dyn Broker) -> Vec<Trade> {
+pub(crate) fn replay(store: &BlockingCandleStore, db: &mut StateStore, spec: &NodeSpec, broker: &mut dyn Broker) -> Vec<Trade> {
     let stop = AtomicBool::new(false);
     let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
     tradai_trading::replay(store, db, spec, broker, &hooks).unwrap().report.export.trades
@@ -75,7 +81,7 @@ impl Bench {
     }
 }
 
-fn venue_broker(fake: &FakeBinance) -> BinanceBroker {
+pub(crate) fn venue_broker(fake: &FakeBinance) -> BinanceBroker {
     let mut cfg = BinanceConfig::new(&fake.url, KEY, SECRET);
     cfg.unfilled_timeout = Duration::from_millis(40);
     cfg.poll_every = Duration::from_millis(5);
@@ -128,9 +134,10 @@ fn an_unreachable_venue_drops_entries_and_retries_exits() {
 
     let fake = fake_binance::start();
     {
-        // The first entry's lookups (5 attempts) all fail; the first exit's first round too,
-        // and two requests of its second.
+        // After the start-up reconcile's open-order request, the first entry's lookups (5
+        // attempts) all fail; the first exit's first round too, and two requests of its second.
         let mut st = fake.state.lock().unwrap();
+        st.unavailable_after = 1;
         st.unavailable_next = 5;
         st.unavailable_exit_requests = 7;
     }

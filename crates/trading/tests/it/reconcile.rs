@@ -46,12 +46,16 @@ fn on_venue(status: &'static str) -> StoredOrder {
     StoredOrder { symbol: "ETHBTC".into(), side: "BUY".into(), qty: 1.0, price: 0.09, status, ..StoredOrder::default() }
 }
 
-#[test]
-fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
-    let fake = fake_binance::start();
+/// A fake venue, and the state database (in the returned directory) of node "rec".
+fn bench() -> (fake_binance::FakeBinance, tempfile::TempDir, StateStore, BotId) {
     let dir = tempfile::tempdir().unwrap();
     let db = StateStore::open_in(dir.path()).unwrap();
-    let bot = BotId::new("rec").unwrap();
+    (fake_binance::start(), dir, db, BotId::new("rec").unwrap())
+}
+
+#[test]
+fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
+    let (fake, _dir, db, bot) = bench();
     // Open locally: one the venue filled meanwhile, one it never had, one still working.
     let (filled, never, working) =
         (local("rec", 1, OrderPurpose::Entry), local("rec", 2, OrderPurpose::Entry), local("rec", 3, OrderPurpose::Exit));
@@ -99,4 +103,39 @@ fn a_start_up_reconcile_settles_adopts_cancels_and_warns() {
     fake.state.lock().unwrap().balances.insert("ETH".into(), 2.0);
     let r = reconcile(&db, &bot, &[open_trade("ETH/BTC", 2.0)], broker.account().unwrap(), 43).unwrap();
     assert!(r.warnings.is_empty() && r.cancelled.is_empty() && r.settled.is_empty(), "{r:?}");
+}
+
+/// Stop orders (`stoploss_on_exchange`) of the node on the venue that it never stored: the
+/// open trade's is kept as its stop (stored, with its stop price), one of no open trade is
+/// cancelled.
+#[test]
+fn unknown_stops_are_kept_for_their_open_trade_or_cancelled() {
+    use tradai_trading::order::stop_order_id;
+    let (fake, _dir, db, bot) = bench();
+    let pair = "ETH/BTC".parse().unwrap();
+    // The open trade's stop, placed two candles after its entry; one of a trade since closed.
+    let kept = stop_order_id("rec", &pair, T0, T0 + 600_000);
+    let orphan = stop_order_id("rec", &pair, T0 - 3_600_000, T0 - 3_000_000);
+    let stop = |stop_price| StoredOrder { side: "SELL".into(), kind: "STOP_LOSS_LIMIT", stop_price, price: 0.079, ..on_venue("NEW") };
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.orders.insert(kept.clone(), stop(0.0805));
+        st.orders.insert(orphan.clone(), stop(0.07));
+        st.balances.insert("ETH".into(), 2.0);
+    }
+    let mut broker = BinanceBroker::connect(BinanceConfig::new(&fake.url, KEY, SECRET)).unwrap();
+    let r = reconcile(&db, &bot, &[open_trade("ETH/BTC", 2.0)], broker.account().unwrap(), 42).unwrap();
+    assert!(r.adopted.len() == 1 && r.adopted[0].starts_with(&kept) && r.adopted[0].contains("kept as its stop"), "{r:?}");
+    assert!(r.cancelled.len() == 1 && r.cancelled[0].starts_with(&orphan), "{r:?}");
+    let st = fake.state.lock().unwrap();
+    assert_eq!((st.orders[&kept].status, st.orders[&orphan].status), ("NEW", "CANCELED"));
+    drop(st);
+    let stored = db.orders(&bot).unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let s = &stored[0];
+    assert_eq!(
+        (s.client_order_id.as_str(), s.purpose, s.status, s.trade_open_ms),
+        (kept.as_str(), OrderPurpose::Stop, OrderStatus::Open, T0)
+    );
+    assert_eq!((s.price, s.side, s.amount), (0.0805, OrderSide::Sell, 1.0));
 }
