@@ -1,16 +1,17 @@
 //! The node's live loop (`tradai trade` without `--replay`): closed candles polled from the
-//! exchange a little after each candle's close, appended to the store, and stepped through the
-//! same session as the replay.
+//! exchange a little after each candle's close (every pair at once), stepped through the same
+//! session as the replay, and appended to the store once their orders are out.
 //!
 //! What a candle costs: the node keeps its market in memory between candles (its start-up
-//! candles and every candle since its first start, prepared once), appends the
-//! candles the poll stored (`PreparedMarket::extend`: the preparation's own gap filling and
-//! tick rule, for the new candles only), computes the strategy's signals over the grown
-//! window, and steps the new candles through a session over it with the held state restored.
-//! Nothing is read from the store but the new candles. A strategy's indicators over the grown
-//! window give on the old candles what they gave before (no look-ahead), so the node decides
-//! exactly what a replay over the same stored candles decides. The signals are the one part
-//! whose cost grows with the node's age (see `Window`); docs/BENCHMARKS.md measures it.
+//! candles and every candle since its first start, prepared once) and appends the polled
+//! candles to it (`PreparedMarket::extend`: the preparation's own gap filling and tick rule,
+//! for the new candles only), computes the strategy's signals over the grown window, and
+//! steps the new candles through a session over it with the held state restored. Nothing is
+//! read from the store between candles, and the store's write waits until the orders are
+//! sent. A strategy's indicators over the grown window give on the old candles what they
+//! gave before (no look-ahead), so the node decides exactly what a replay over the same
+//! stored candles decides. The signals are the one part whose cost grows with the node's age
+//! (see `Window`); docs/BENCHMARKS.md measures it.
 //!
 //! A candle the exchange has not published at the first poll after its close is *delayed*;
 //! one still absent after [`FeedConfig::give_up_after_ms`] is *missing*: the node steps on
@@ -247,12 +248,19 @@ pub fn run_live(
             break;
         }
         let in_hand = Instant::now();
-        let arrived = poll_until_closed(&rt, store, client.as_ref(), pairs, &v, want, close, clock, hooks.stop, feed, &mut node)?;
+        let (arrived, fetched) = poll_until_closed(&rt, client.as_ref(), pairs, &v, want, close, clock, hooks.stop, feed, &mut node);
         let n = u64::try_from(pairs.len()).unwrap_or(0);
         node.candles.total += n;
         node.candles.delayed += arrived.iter().filter(|a| **a == Arrival::Later).count() as u64;
         node.candles.missing += arrived.iter().filter(|a| **a == Arrival::Never).count() as u64;
-        node.step_stored(store, db, broker, &hooks, in_hand)?;
+        // The decision and its orders come first; the candles go to the store after them
+        // (a crash in between re-fetches them at the restart's warm-up sync, and the
+        // re-stepped candle finds its orders on the venue by their client ids).
+        node.step_fetched(&fetched, db, broker, &hooks, in_hand)?;
+        for d in &fetched {
+            let key = SeriesKey::new(v.exchange.clone(), d.pair.clone(), v.config.timeframe);
+            store.append(&key, &d.candles).map_err(|source| TradingError::Store { pair: d.pair.to_string(), source })?;
+        }
         db.set_candle_stats(bot, &node.total_stats())?;
         (hooks.progress)(node.stepper.as_ref().map_or(0, |s| s.stepped), 0);
         want = node.next_candle_ms(want + tf).max(want + tf);
@@ -321,11 +329,12 @@ enum Arrival {
 }
 
 /// Polls every pair for the candle opening at `want` until each has it or the node gives up,
-/// storing whatever closed candles come (later ones too, after an outage).
+/// and returns when each came with every closed candle the venue gave (later ones too, after
+/// an outage). The pairs are asked at once, so a poll costs one round trip to the venue, not
+/// one per pair. Nothing is stored here: the caller steps the candles first.
 #[allow(clippy::too_many_arguments)]
 fn poll_until_closed(
     rt: &tokio::runtime::Runtime,
-    store: &BlockingCandleStore,
     client: &dyn ExchangeClient,
     pairs: &[Pair],
     v: &ValidatedRequest,
@@ -335,35 +344,44 @@ fn poll_until_closed(
     stop: &AtomicBool,
     feed: &FeedConfig,
     node: &mut LiveNode<'_>,
-) -> Result<Vec<Arrival>, TradingError> {
+) -> (Vec<Arrival>, Vec<PairData>) {
     let tf = v.config.timeframe;
     let mut arrived: Vec<Option<Arrival>> = vec![None; pairs.len()];
+    let mut fetched: Vec<PairData> = Vec::new();
     let mut first = true;
     loop {
+        let end = clock.now_ms().div_euclid(tf.millis()) * tf.millis();
+        let mut asks = Vec::new();
         for (i, pair) in pairs.iter().enumerate() {
             if arrived[i].is_some() {
                 continue;
             }
-            let key = SeriesKey::new(v.exchange.clone(), pair.clone(), tf);
-            let last = store.series_info(&key).map_err(|source| TradingError::Store { pair: pair.to_string(), source })?.map(|s| s.last_ts);
+            // The newest candle the node holds: fetched in this poll, or in its window.
+            let held = fetched.iter().find(|d| &d.pair == pair).and_then(|d| d.candles.ts.last().copied());
+            let last = held.or_else(|| node.last_candle_ms(pair));
             if last.is_some_and(|l| l >= want) {
                 arrived[i] = Some(if first { Arrival::OnTime } else { Arrival::Later });
                 continue;
             }
             let from = last.map_or(want, |l| (l + tf.millis()).max(want));
-            let end = clock.now_ms().div_euclid(tf.millis()) * tf.millis();
-            if end <= from {
-                continue;
+            if end > from {
+                asks.push((i, CandleRequest { pair: pair.clone(), timeframe: tf, start_ms: from, end_ms: end, kind: PriceKind::Trade }));
             }
-            let req = CandleRequest { pair: pair.clone(), timeframe: tf, start_ms: from, end_ms: end, kind: PriceKind::Trade };
-            match rt.block_on(tradai_exchange::fetch_candles(client, &req)) {
+        }
+        let answers = rt.block_on(futures::future::join_all(asks.iter().map(|(_, req)| tradai_exchange::fetch_candles(client, req))));
+        for ((i, req), answer) in asks.iter().zip(answers) {
+            let pair = &req.pair;
+            match answer {
                 Ok(c) if !c.is_empty() => {
-                    store.append(&key, &c).map_err(|source| TradingError::Store { pair: pair.to_string(), source })?;
                     if c.ts.contains(&want) {
-                        arrived[i] = Some(if first { Arrival::OnTime } else { Arrival::Later });
+                        arrived[*i] = Some(if first { Arrival::OnTime } else { Arrival::Later });
                     } else if c.ts.iter().any(|t| *t > want) {
                         // The exchange skipped it: later candles exist, this one never will.
-                        arrived[i] = Some(Arrival::Never);
+                        arrived[*i] = Some(Arrival::Never);
+                    }
+                    match fetched.iter_mut().find(|d| &d.pair == pair) {
+                        Some(d) => d.candles.extend_from(&c),
+                        None => fetched.push(PairData { pair: pair.clone(), candles: c, instrument: node.instrument(pair) }),
                     }
                 }
                 Ok(_) => {}
@@ -380,7 +398,7 @@ fn poll_until_closed(
         first = false;
         clock.sleep_until((now + feed.retry_every_ms).min(close + feed.give_up_after_ms), stop);
     }
-    Ok(arrived.into_iter().map(|a| a.unwrap_or(Arrival::Never)).collect())
+    (arrived.into_iter().map(|a| a.unwrap_or(Arrival::Never)).collect(), fetched)
 }
 
 /// The node's market between candles: every candle of its window in memory, prepared, and
@@ -426,10 +444,15 @@ impl Window {
                 new.push(PairData { pair: p.pair.clone(), candles, instrument: p.instrument.clone() });
             }
         }
-        if new.is_empty() {
+        self.grow_by(&new, v, registry)
+    }
+
+    /// Appends `new` (candles already prepared are skipped), and computes the signals again
+    /// when any came.
+    fn grow_by(&mut self, new: &[PairData], v: &ValidatedRequest, registry: &StrategyRegistry) -> Result<(), TradingError> {
+        if new.is_empty() || self.market.extend(new).map_err(backtest::engine_error_to_field)? == 0 {
             return Ok(());
         }
-        self.market.extend(&new).map_err(backtest::engine_error_to_field)?;
         (self.run_settings, self.signals) = Self::signals(v, registry, &self.market)?;
         Ok(())
     }
@@ -490,9 +513,22 @@ impl LiveNode<'_> {
         beat.maybe(db, self.spec, facts, status, hooks, true)
     }
 
+    /// The newest candle of `pair` in the node's window.
+    fn last_candle_ms(&self, pair: &Pair) -> Option<i64> {
+        let w = self.window.as_ref()?;
+        w.market.pairs.iter().find(|p| &p.pair == pair).and_then(|p| p.candles.ts.last().copied())
+    }
+
+    /// The instrument (ticks, lot sizes) `pair` was prepared with.
+    fn instrument(&self, pair: &Pair) -> tradai_core::Instrument {
+        self.window
+            .as_ref()
+            .and_then(|w| w.market.pairs.iter().find(|p| &p.pair == pair))
+            .map_or_else(|| tradai_core::Instrument::unknown(pair.clone()), |p| p.instrument.clone())
+    }
+
     /// Grows the node's market by the candles stored since the last call (the whole window
-    /// from the store at the first), restores the held state into a session over it, steps
-    /// what was not stepped yet and commits.
+    /// from the store at the first), then steps as [`Self::step_window`].
     fn step_stored(
         &mut self,
         store: &BlockingCandleStore,
@@ -501,15 +537,48 @@ impl LiveNode<'_> {
         hooks: &NodeHooks<'_>,
         in_hand: Instant,
     ) -> Result<(), TradingError> {
-        let v = self.v;
-        let cfg = &v.config;
         let window = match self.window.take() {
-            None => Window::load(store, v, self.registry, self.startup)?,
+            None => Window::load(store, self.v, self.registry, self.startup)?,
             Some(mut w) => {
-                w.grow(store, v, self.registry)?;
+                w.grow(store, self.v, self.registry)?;
                 w
             }
         };
+        self.step_window(window, db, broker, hooks, in_hand)
+    }
+
+    /// Grows the node's market by candles the poll fetched (not stored yet), then steps as
+    /// [`Self::step_window`].
+    fn step_fetched(
+        &mut self,
+        fetched: &[PairData],
+        db: &mut StateStore,
+        broker: &mut dyn Broker,
+        hooks: &NodeHooks<'_>,
+        in_hand: Instant,
+    ) -> Result<(), TradingError> {
+        let Some(mut window) = self.window.take() else {
+            return Err(TradingError::Spec(backtest::BacktestFailure::InvalidField {
+                field: "window",
+                message: "the live loop polled before its window was loaded".into(),
+            }));
+        };
+        window.grow_by(fetched, self.v, self.registry)?;
+        self.step_window(window, db, broker, hooks, in_hand)
+    }
+
+    /// Restores the held state into a session over `window`, steps what was not stepped yet
+    /// and commits.
+    fn step_window(
+        &mut self,
+        window: Window,
+        db: &mut StateStore,
+        broker: &mut dyn Broker,
+        hooks: &NodeHooks<'_>,
+        in_hand: Instant,
+    ) -> Result<(), TradingError> {
+        let v = self.v;
+        let cfg = &v.config;
         let window = self.window.insert(window);
         let (market, run_settings, signals) = (&window.market, &window.run_settings, &window.signals);
         let mut session = TradingSession::new(&v.strategy, cfg, run_settings, market, signals)

@@ -319,7 +319,8 @@ impl StateStore {
         let conn = tradai_sqlite::open(path, &SCHEMA).map_err(|e| TradingError::Database(Box::new(e)))?;
         // A replay's commits carry thousands of trade and order rows: a page cache that holds
         // them keeps SQLite from spilling half-written pages to the WAL mid-transaction.
-        conn.pragma_update(None, "cache_size", -65_536).map_err(|source| TradingError::State { path: path.display().to_string(), source })?;
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(|source| TradingError::State { path: path.display().to_string(), source })?;
         Ok(Self { conn, path: path.to_owned() })
     }
 
