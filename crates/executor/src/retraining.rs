@@ -129,18 +129,9 @@ impl InProcessRetrain {
 
 impl RetrainRunner for InProcessRetrain {
     fn run(&mut self, spec: &RetrainSpec, ctl: Control<'_, [StepRecord]>) -> Result<RetrainReport, RetrainFailure> {
-        let t = &self.tracking;
         let now = chrono::Utc::now().timestamp_millis();
-        Ok(self.rt.block_on(tradai_app::retraining::run(
-            spec,
-            &self.store,
-            t.tracker.as_ref(),
-            t.registry.as_ref(),
-            &LogNotifier,
-            now,
-            ctl.progress,
-            ctl.cancel,
-        ))?)
+        let run = tradai_app::retraining::run(spec, &self.store, &self.tracking, &LogNotifier, now, ctl.progress, ctl.cancel);
+        Ok(self.rt.block_on(run)?)
     }
 }
 
