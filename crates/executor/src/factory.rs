@@ -98,7 +98,7 @@ impl ExecutorFactory {
             return Err(ExecutorError::Config("a worker needs at least one worker thread (server.workers or --workers)".into()));
         }
         let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints, None)?;
-        WorkerPool::start_fed(settings, jobs, results, kinds, observers, queue)
+        WorkerPool::start_fed(settings, jobs, results, kinds, observers, Some(queue))
     }
 
     /// The backtest and hyperopt job kinds of an embedded mode, and retraining jobs on the
