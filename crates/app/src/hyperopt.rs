@@ -280,7 +280,7 @@ pub fn run(
 ) -> Result<HyperoptResult, BacktestFailure> {
     let registry = StrategyRegistry::builtin();
     let v = req.validate(&registry)?;
-    run_validated(store, &v, &registry, progress, cancel)
+    run_until(store, &v, &registry, progress, cancel, &AtomicBool::new(false), None)
 }
 
 /// [`run`] that resumes the search from a checkpoint of the same run and saves checkpoints as
@@ -298,40 +298,16 @@ pub fn run_resuming(
 ) -> Result<HyperoptResult, BacktestFailure> {
     let registry = StrategyRegistry::builtin();
     let v = req.validate(&registry)?;
-    run_checked(store, &v, &registry, progress, cancel, &AtomicBool::new(false), Some(resume))
+    run_until(store, &v, &registry, progress, cancel, &AtomicBool::new(false), Some(resume))
 }
 
-/// [`run`] for a request already validated against `registry`.
-///
-/// # Errors
-/// As [`run`].
-pub fn run_validated(
-    store: &BlockingCandleStore,
-    v: &ValidatedHyperopt,
-    registry: &StrategyRegistry,
-    progress: &(dyn Fn(&Progress) + Sync),
-    cancel: &AtomicBool,
-) -> Result<HyperoptResult, BacktestFailure> {
-    run_until(store, v, registry, progress, cancel, &AtomicBool::new(false))
-}
-
-/// [`run_validated`] that ends the search early, keeping the epochs done, once `stop` is
-/// set (an interrupted interactive run); `cancel` still discards the run.
+/// [`run`] for a request already validated against `registry`, that ends the search early,
+/// keeping the epochs done, once `stop` is set (an interrupted interactive run; `cancel` still
+/// discards the run), and resumes from `resume` when given (see [`run_resuming`]).
 ///
 /// # Errors
 /// As [`run`].
 pub fn run_until(
-    store: &BlockingCandleStore,
-    v: &ValidatedHyperopt,
-    registry: &StrategyRegistry,
-    progress: &(dyn Fn(&Progress) + Sync),
-    cancel: &AtomicBool,
-    stop: &AtomicBool,
-) -> Result<HyperoptResult, BacktestFailure> {
-    run_checked(store, v, registry, progress, cancel, stop, None)
-}
-
-fn run_checked(
     store: &BlockingCandleStore,
     v: &ValidatedHyperopt,
     registry: &StrategyRegistry,

@@ -5,11 +5,11 @@
 
 use std::sync::atomic::AtomicBool;
 
-use tradai_core::{ExchangeId, Instrument, Pair, TimeRange, Timeframe};
+use tradai_core::{Instrument, TimeRange, Timeframe};
 use tradai_engine::PairData;
 use tradai_ml::{run_retraining, CandleSource, MlError, Notifier, RetrainReport, RetrainSpec, StepRecord};
 use tradai_store::{CandleStore, Columns, SeriesKey};
-use tradai_tracking::{ExperimentTracker, ModelRegistry};
+use tradai_tracking::Tracking;
 
 /// The candle store as a [`CandleSource`].
 #[derive(Debug, Clone, Copy)]
@@ -24,21 +24,15 @@ fn store_error(what: String, e: tradai_store::StoreError) -> MlError {
 
 #[async_trait::async_trait]
 impl CandleSource for StoreCandles<'_> {
-    async fn read(
-        &self,
-        exchange: &ExchangeId,
-        pairs: &[Pair],
-        timeframe: Timeframe,
-        range: TimeRange,
-        warmup: usize,
-    ) -> Result<Vec<PairData>, MlError> {
+    async fn read(&self, spec: &RetrainSpec, timeframe: Timeframe, range: TimeRange, warmup: usize) -> Result<Vec<PairData>, MlError> {
+        let exchange = &spec.exchange;
         // From the start-up candles before the range to one candle past its (inclusive) end,
         // as a backtest reads them.
         let tf_ms = timeframe.millis();
         let startup_ms = i64::try_from(warmup).unwrap_or(0).saturating_mul(tf_ms);
         let read = TimeRange { start_ms: range.start_ms.map(|s| s - startup_ms), end_ms: range.end_ms.map(|e| e + tf_ms) };
-        let mut out = Vec::with_capacity(pairs.len());
-        for pair in pairs {
+        let mut out = Vec::with_capacity(spec.pairs.len());
+        for pair in &spec.pairs {
             let what = format!("{pair} {timeframe} on {exchange} in {range}");
             let key = SeriesKey::new(exchange.clone(), pair.clone(), timeframe);
             let candles = self.store.read(&key, read, Columns::ALL).await.map_err(|e| store_error(what.clone(), e))?;
@@ -62,16 +56,15 @@ impl CandleSource for StoreCandles<'_> {
 ///
 /// # Errors
 /// [`MlError`] from any step, [`MlError::Cancelled`] when `cancel` was set.
-#[allow(clippy::too_many_arguments)]
 pub async fn run(
     spec: &RetrainSpec,
     store: &CandleStore,
-    tracker: &dyn ExperimentTracker,
-    registry: &dyn ModelRegistry,
+    tracking: &Tracking,
     notifier: &dyn Notifier,
     now_ms: i64,
     on_change: &(dyn Fn(&[StepRecord]) + Sync),
     cancel: &AtomicBool,
 ) -> Result<RetrainReport, MlError> {
+    let (tracker, registry) = (tracking.tracker.as_ref(), tracking.registry.as_ref());
     run_retraining(spec, &StoreCandles { store }, tracker, registry, notifier, now_ms, on_change, cancel).await
 }

@@ -238,22 +238,8 @@ impl<'a> PreparedInput<'a> {
 
     /// The view the simulator reads.
     pub(crate) fn view(&self) -> MarketView<'_> {
-        MarketView {
-            pairs: self
-                .pairs
-                .iter()
-                .map(|p| PairView {
-                    pair: p.pair,
-                    candles: &p.candles,
-                    startup_rows: p.startup_rows,
-                    instrument: p.instrument,
-                    ticks: &p.ticks,
-                })
-                .collect(),
-            timeframe: self.timeframe,
-            min_date_ms: self.min_date_ms,
-            max_date_ms: self.max_date_ms,
-        }
+        let pairs = self.pairs.iter().map(|p| PairView::new(p.pair, &p.candles, p.startup_rows, p.instrument, &p.ticks));
+        MarketView::new(pairs, self.timeframe, self.min_date_ms, self.max_date_ms)
     }
 }
 
@@ -267,7 +253,11 @@ pub(crate) struct PairView<'a> {
     pub(crate) ticks: &'a TickSeries,
 }
 
-impl PairView<'_> {
+impl<'a> PairView<'a> {
+    fn new(pair: &'a Pair, candles: &'a Candles, startup_rows: usize, instrument: &'a Instrument, ticks: &'a TickSeries) -> Self {
+        Self { pair, candles, startup_rows, instrument, ticks }
+    }
+
     pub(crate) fn has_window(&self) -> bool {
         self.candles.len() > self.startup_rows
     }
@@ -282,7 +272,11 @@ pub(crate) struct MarketView<'a> {
     pub(crate) max_date_ms: i64,
 }
 
-impl MarketView<'_> {
+impl<'a> MarketView<'a> {
+    fn new(pairs: impl Iterator<Item = PairView<'a>>, timeframe: Timeframe, min_date_ms: i64, max_date_ms: i64) -> Self {
+        Self { pairs: pairs.collect(), timeframe, min_date_ms, max_date_ms }
+    }
+
     /// See [`PreparedMarket::skipped_pairs`].
     pub(crate) fn skipped_pairs(&self) -> Vec<Pair> {
         self.pairs.iter().filter(|p| !p.has_window()).map(|p| p.pair.clone()).collect()
@@ -346,22 +340,8 @@ impl PreparedMarket {
 
     /// The borrowed view the simulator reads.
     pub(crate) fn view(&self) -> MarketView<'_> {
-        MarketView {
-            pairs: self
-                .pairs
-                .iter()
-                .map(|p| PairView {
-                    pair: &p.pair,
-                    candles: &p.candles,
-                    startup_rows: p.startup_rows,
-                    instrument: &p.instrument,
-                    ticks: &p.ticks,
-                })
-                .collect(),
-            timeframe: self.timeframe,
-            min_date_ms: self.min_date_ms,
-            max_date_ms: self.max_date_ms,
-        }
+        let pairs = self.pairs.iter().map(|p| PairView::new(&p.pair, &p.candles, p.startup_rows, &p.instrument, &p.ticks));
+        MarketView::new(pairs, self.timeframe, self.min_date_ms, self.max_date_ms)
     }
 
     /// Pairs without a candle after start-up (Freqtrade skips them with a warning).

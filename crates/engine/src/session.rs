@@ -266,8 +266,10 @@ impl<'a> TradingSession<'a> {
         u64::try_from(self.sim.k_max() - self.next_k + 1).unwrap_or(0)
     }
 
-    /// Steps the next candle; `None` when none is left.
-    pub fn step(&mut self) -> Option<CandleOutcome> {
+    /// The start of [`TradingSession::step`] and [`TradingSession::step_quiet`]: the next
+    /// candle's index and the number of trades closed before it, after the forced exits asked
+    /// for since the last step; `None` when no candle is left.
+    fn begin_step(&mut self) -> Option<(i64, usize)> {
         let k = self.next_k;
         if k > self.sim.k_max() {
             return None;
@@ -276,6 +278,12 @@ impl<'a> TradingSession<'a> {
         for p in std::mem::take(&mut self.forced) {
             self.sim.force_exit(p, k);
         }
+        Some((k, closed_before))
+    }
+
+    /// Steps the next candle; `None` when none is left.
+    pub fn step(&mut self) -> Option<CandleOutcome> {
+        let (k, closed_before) = self.begin_step()?;
         let entered = self.sim.step(k, &mut self.processed).to_vec();
         self.next_k += 1;
         let mut outcome = CandleOutcome { candle_ms: self.candle_ms(k), entries: Vec::new(), exits: Vec::new() };
@@ -298,14 +306,7 @@ impl<'a> TradingSession<'a> {
     /// Steps the next candle and reports only whether anything opened or closed (the fast
     /// path of a replay that stores state only when it changes).
     pub fn step_quiet(&mut self) -> Option<bool> {
-        let k = self.next_k;
-        if k > self.sim.k_max() {
-            return None;
-        }
-        let closed_before = self.sim.trades().len();
-        for p in std::mem::take(&mut self.forced) {
-            self.sim.force_exit(p, k);
-        }
+        let (k, closed_before) = self.begin_step()?;
         let entered = !self.sim.step(k, &mut self.processed).is_empty();
         self.next_k += 1;
         Some(entered || self.sim.trades().len() != closed_before)

@@ -331,27 +331,7 @@ mod tests {
         }
         let mut checked = 0;
         for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "feather")) {
-            let bytes = std::fs::read(path).unwrap();
-            let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
-            let mut c = tradai_core::Candles::default();
-            for batch in reader {
-                let batch = batch.unwrap();
-                let col = |name: &str| batch.column_by_name(name).unwrap().clone();
-                let date = col("date");
-                let date = date.as_any().downcast_ref::<arrow_array::TimestampNanosecondArray>().unwrap();
-                let f = |name: &str| col(name).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap().values().to_vec();
-                let (o, h, l, cl) = (f("open"), f("high"), f("low"), f("close"));
-                for i in 0..batch.num_rows() {
-                    c.push(tradai_core::CandleRow {
-                        ts: date.value(i) / 1_000_000,
-                        open: o[i],
-                        high: h[i],
-                        low: l[i],
-                        close: cl[i],
-                        volume: 1.0,
-                    });
-                }
-            }
+            let c = tradai_store::read_candle_file(path, tradai_store::SourceFormat::Feather).unwrap();
             check_same(&c);
             checked += 1;
         }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tradai_core::{ExchangeId, Instrument, MarketType, Pair, Timeframe};
 
 use crate::client::{check_progress, normalise};
-use crate::http::{base_url, excerpt, header_u32, RawResponse, Transport, TransportConfig};
+use crate::http::{base_url, excerpt, exchange_id, header_u32, RawResponse, Transport, TransportConfig};
 use crate::kline::{decode_list, opt_decimal, KlineList, Ms, Num};
 use crate::ratelimit::{LimiterConfig, WindowLimiter};
 use crate::{CandlePage, CandleRequest, ExchangeClient, ExchangeError, FundingRate, Market, PriceKind, RateLimitState, VenueSymbol};
@@ -86,11 +86,7 @@ impl BinanceClient {
     /// [`ExchangeError::Config`] for an unusable URL (or https without the `tls` feature).
     pub fn new(config: BinanceConfig) -> Result<Self, ExchangeError> {
         Ok(Self {
-            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config {
-                exchange: EXCHANGE.into(),
-                url: String::new(),
-                reason: e.to_string(),
-            })?,
+            id: exchange_id(EXCHANGE)?,
             spot_url: base_url(EXCHANGE, &config.spot_url)?,
             futures_url: base_url(EXCHANGE, &config.futures_url)?,
             spot: WindowLimiter::new("binance spot", config.spot_limit),
@@ -361,11 +357,9 @@ impl ExchangeClient for BinanceClient {
 
     fn venue_symbol(&self, pair: &Pair) -> Result<VenueSymbol, ExchangeError> {
         match pair.settle() {
-            None => Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote()))),
+            None => Ok(VenueSymbol::concatenated(pair)),
             // USDⓈ-M perpetuals settle in their quote asset; coin-margined ones live on dapi.
-            Some(s) if s == pair.quote() && matches!(s, "USDT" | "USDC") => {
-                Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote())))
-            }
+            Some(s) if s == pair.quote() && matches!(s, "USDT" | "USDC") => Ok(VenueSymbol::concatenated(pair)),
             Some(_) => Err(self.unsupported(format!("pair {pair} (only USDT- and USDC-margined futures, BASE/USDT:USDT)"))),
         }
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tradai_core::{ExchangeId, Instrument, MarketType, Pair, Timeframe};
 
 use crate::client::{check_progress, normalise};
-use crate::http::{base_url, excerpt, header_u32, RawResponse, Transport, TransportConfig};
+use crate::http::{base_url, excerpt, exchange_id, header_u32, RawResponse, Transport, TransportConfig};
 use crate::kline::{opt_decimal, KlineList, Ms, Num};
 use crate::ratelimit::{LimiterConfig, WindowLimiter};
 use crate::{CandlePage, CandleRequest, ExchangeClient, ExchangeError, FundingRate, Market, PriceKind, RateLimitState, VenueSymbol};
@@ -205,11 +205,7 @@ impl BybitClient {
     /// [`ExchangeError::Config`] for an unusable URL (or https without the `tls` feature).
     pub fn new(config: BybitConfig) -> Result<Self, ExchangeError> {
         Ok(Self {
-            id: ExchangeId::new(EXCHANGE).map_err(|e| ExchangeError::Config {
-                exchange: EXCHANGE.into(),
-                url: String::new(),
-                reason: e.to_string(),
-            })?,
+            id: exchange_id(EXCHANGE)?,
             url: base_url(EXCHANGE, &config.url)?,
             limiter: WindowLimiter::new("bybit", config.limit),
             page_size: config.page_size.clamp(1, 1000),
@@ -371,8 +367,8 @@ impl ExchangeClient for BybitClient {
 
     fn venue_symbol(&self, pair: &Pair) -> Result<VenueSymbol, ExchangeError> {
         match pair.settle() {
-            None => Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote()))),
-            Some("USDT") if pair.quote() == "USDT" => Ok(VenueSymbol::new(format!("{}{}", pair.base(), pair.quote()))),
+            None => Ok(VenueSymbol::concatenated(pair)),
+            Some("USDT") if pair.quote() == "USDT" => Ok(VenueSymbol::concatenated(pair)),
             Some(_) => Err(self.unsupported(format!("pair {pair} (only USDT perpetuals, BASE/USDT:USDT)"))),
         }
     }

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::ratelimit::WindowLimiter;
 use crate::ExchangeError;
+use tradai_core::ExchangeId;
 use tradai_resilience::{BreakerConfig, CircuitBreaker, RetryPolicy};
 
 /// Timeouts, retries, breaker and rate-limit patience of one exchange client.
@@ -61,6 +62,12 @@ pub(crate) struct Transport {
     config: TransportConfig,
     breaker: CircuitBreaker,
     used_weight: UsedWeight,
+}
+
+/// The [`ExchangeId`] of an adapter's own exchange name (a constant of the adapter, so an error
+/// here is a bug, reported as a configuration error rather than a panic).
+pub(crate) fn exchange_id(exchange: &str) -> Result<ExchangeId, ExchangeError> {
+    ExchangeId::new(exchange).map_err(|e| ExchangeError::Config { exchange: exchange.into(), url: String::new(), reason: e.to_string() })
 }
 
 /// Checks and normalises a base URL (no trailing slash).

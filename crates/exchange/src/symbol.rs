@@ -24,6 +24,14 @@ impl VenueSymbol {
         Self(symbol.into())
     }
 
+    /// Base and quote written together (`ETH/BTC` → `ETHBTC`, `BTC/USDT:USDT` → `BTCUSDT`):
+    /// how Binance and Bybit name spot pairs and quote-settled perpetuals; the inverse of
+    /// [`split_concatenated`].
+    #[must_use]
+    pub fn concatenated(pair: &Pair) -> Self {
+        Self(format!("{}{}", pair.base(), pair.quote()))
+    }
+
     /// The symbol text.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -59,36 +59,7 @@ impl ExecutorFactory {
         results: ResultStore,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::create_ensuring(settings, jobs, results, None, observers)
-    }
-
-    /// [`ExecutorFactory::create`], with backtests whose `ensure_data` step syncs from the
-    /// exchanges at `endpoints` (`None`: such jobs fail, naming the reason).
-    ///
-    /// # Errors
-    /// [`ExecutorError::Config`] naming the missing or wrong setting.
-    pub fn create_ensuring(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-        endpoints: Option<tradai_exchange::Endpoints>,
-        observers: Vec<Arc<dyn JobObserver>>,
-    ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints, tracking: None })
-    }
-
-    /// [`ExecutorFactory::create`], plus retraining jobs on the model registry of `tracking`.
-    ///
-    /// # Errors
-    /// [`ExecutorError::Config`] naming the missing or wrong setting.
-    pub fn create_with_tracking(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-        observers: Vec<Arc<dyn JobObserver>>,
-        tracking: Option<Tracking>,
-    ) -> Result<Arc<WorkerPool>, ExecutorError> {
-        Self::create_backend(settings, jobs, results, observers, BackendJobs { endpoints: None, tracking })
+        Self::create_backend(settings, jobs, results, observers, BackendJobs::default())
     }
 
     /// The backend's worker pool with the optional job kinds `extra` enables.
@@ -127,7 +98,7 @@ impl ExecutorFactory {
             return Err(ExecutorError::Config("a worker needs at least one worker thread (server.workers or --workers)".into()));
         }
         let kinds = Self::kinds(&settings, ExecutorMode::Local, endpoints, None)?;
-        WorkerPool::start_fed(settings, jobs, results, kinds, observers, queue)
+        WorkerPool::start_fed(settings, jobs, results, kinds, observers, Some(queue))
     }
 
     /// The backtest and hyperopt job kinds of an embedded mode, and retraining jobs on the

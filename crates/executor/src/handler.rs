@@ -20,6 +20,15 @@ pub trait JobHandler: Send {
     fn run(&mut self, job: &Job, ctx: &JobContext<'_>) -> JobOutcome;
 }
 
+/// What a job handler hands its runner: where to report progress (in the runner's own terms,
+/// `P`) and the flag that tells it to stop.
+pub struct Control<'a, P: ?Sized> {
+    /// Called with the runner's progress (after a batch of evaluations, a workflow step).
+    pub progress: &'a (dyn Fn(&P) + Sync),
+    /// Set when the job must stop: the runner then returns its "cancelled" error.
+    pub cancel: &'a AtomicBool,
+}
+
 /// What a running job may use.
 pub struct JobContext<'a> {
     /// Set when the job must stop: cancelled by a client, shutdown, or taken over elsewhere.

@@ -4,7 +4,6 @@
 //! a finished run's documents and reports epochs done and the best loss as progress.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tradai_jobs::Job;
 
 use crate::backtest::backtest_flags;
 use crate::child::{run_child, ChildError};
-use crate::handler::{failure_outcome, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::handler::{failure_outcome, invalid_config, job_error, Control, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of hyperopt runs in the repository.
 pub const HYPEROPT: &str = "hyperopt";
@@ -57,20 +56,15 @@ pub struct HyperoptArtifacts {
 
 /// Runs one hyperopt request; honours `cancel` between evaluations.
 pub trait HyperoptRunner: Send {
-    /// Runs `req`, reporting progress after every batch of evaluations, resuming from
+    /// Runs `req`, reporting progress to `ctl` after every batch of evaluations (and stopping
+    /// when its cancel flag is set), resuming from
     /// `resume.from` and saving checkpoints through `resume.save` where the runner can (the
     /// in-process one does; a child process starts over).
     ///
     /// # Errors
     /// [`BacktestFailure`]: invalid fields name the field, a cancel is
     /// [`BacktestFailure::Cancelled`].
-    fn run(
-        &mut self,
-        req: &HyperoptRequest,
-        progress: &(dyn Fn(&Progress) + Sync),
-        cancel: &AtomicBool,
-        resume: Resume<'_>,
-    ) -> Result<HyperoptArtifacts, BacktestFailure>;
+    fn run(&mut self, req: &HyperoptRequest, ctl: Control<'_, Progress>, resume: Resume<'_>) -> Result<HyperoptArtifacts, BacktestFailure>;
 }
 
 /// How often a running hyperopt job saves its checkpoint: what a `kill -9` can cost at most
@@ -140,7 +134,7 @@ impl JobHandler for HyperoptHandler {
             Err(e) => tracing::warn!(job_id = %job.id, error = %e, "cannot encode the hyperopt checkpoint"),
         };
         let resume = Resume { from, save: &save, every: CHECKPOINT_EVERY };
-        let out = match self.runner.run(&cfg.request, &report, ctx.cancel, resume) {
+        let out = match self.runner.run(&cfg.request, Control { progress: &report, cancel: ctx.cancel }, resume) {
             Ok(out) => out,
             Err(e) => return failure_outcome(e),
         };
@@ -167,19 +161,14 @@ impl JobHandler for HyperoptHandler {
 }
 
 /// Runs the use case in this process.
-pub(crate) struct InProcessHyperopt {
+pub struct InProcessHyperopt {
+    /// The candle store the runs read.
     pub store: tradai_store::BlockingCandleStore,
 }
 
 impl HyperoptRunner for InProcessHyperopt {
-    fn run(
-        &mut self,
-        req: &HyperoptRequest,
-        progress: &(dyn Fn(&Progress) + Sync),
-        cancel: &AtomicBool,
-        resume: Resume<'_>,
-    ) -> Result<HyperoptArtifacts, BacktestFailure> {
-        let r = tradai_app::hyperopt::run_resuming(&self.store, req, progress, cancel, resume)?;
+    fn run(&mut self, req: &HyperoptRequest, ctl: Control<'_, Progress>, resume: Resume<'_>) -> Result<HyperoptArtifacts, BacktestFailure> {
+        let r = tradai_app::hyperopt::run_resuming(&self.store, req, ctl.progress, ctl.cancel, resume)?;
         Ok(HyperoptArtifacts {
             report: pretty(&r.report)?,
             best_config: pretty(&r.report.best_config)?,
@@ -241,8 +230,7 @@ impl HyperoptRunner for SubprocessHyperopt {
     fn run(
         &mut self,
         req: &HyperoptRequest,
-        progress: &(dyn Fn(&Progress) + Sync),
-        cancel: &AtomicBool,
+        ctl: Control<'_, Progress>,
         _resume: Resume<'_>,
     ) -> Result<HyperoptArtifacts, BacktestFailure> {
         let engine = |m: String| BacktestFailure::Engine(m.into());
@@ -252,10 +240,10 @@ impl HyperoptRunner for SubprocessHyperopt {
             let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).and_then(|x| usize::try_from(x).ok());
             if let (Some(done), Some(total)) = (n("epochs_done"), n("epochs_total")) {
                 let best_loss = v.get("best_loss").and_then(serde_json::Value::as_f64).unwrap_or(f64::INFINITY);
-                progress(&Progress { done, total, best_loss });
+                (ctl.progress)(&Progress { done, total, best_loss });
             }
         };
-        let out = match run_child(&self.bin, &self.args(req, tmp.path()), &[], cancel, &on_line) {
+        let out = match run_child(&self.bin, &self.args(req, tmp.path()), &[], ctl.cancel, &on_line) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(BacktestFailure::Cancelled),
             Err(ChildError::Io(m)) => return Err(engine(m)),

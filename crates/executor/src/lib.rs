@@ -36,8 +36,10 @@ pub mod tracking;
 pub use backtest::{BacktestJobConfig, BacktestRunner, RunnerFactory, BACKTEST};
 pub use error::ExecutorError;
 pub use factory::{BackendJobs, ExecutorFactory};
-pub use handler::{HandlerFactory, JobContext, JobHandler, JobKind, JobOutcome};
-pub use hyperopt::{HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, CHECKPOINT_EVERY, EPOCHS_JSON, HYPEROPT};
+pub use handler::{Control, HandlerFactory, JobContext, JobHandler, JobKind, JobOutcome};
+pub use hyperopt::{
+    HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, HyperoptRunnerFactory, InProcessHyperopt, CHECKPOINT_EVERY, EPOCHS_JSON, HYPEROPT,
+};
 pub use mode::ExecutorMode;
 pub use observer::JobObserver;
 pub use pool::WorkerPool;

@@ -226,26 +226,12 @@ impl WorkerPool {
         kinds: Vec<JobKind>,
         observers: Vec<Arc<dyn JobObserver>>,
     ) -> Result<Arc<Self>, ExecutorError> {
-        Self::start_with(settings, jobs, results, kinds, observers, None)
+        Self::start_fed(settings, jobs, results, kinds, observers, None)
     }
 
-    /// As [`WorkerPool::start`], but each worker runs the jobs `queue` delivers (claimed by
-    /// id) instead of the oldest PENDING one: the pool of a `tradai worker` process.
-    ///
-    /// # Errors
-    /// [`ExecutorError::Spawn`].
-    pub fn start_fed(
-        settings: ExecutorSettings,
-        jobs: Arc<dyn JobRepository>,
-        results: ResultStore,
-        kinds: Vec<JobKind>,
-        observers: Vec<Arc<dyn JobObserver>>,
-        queue: Arc<dyn JobQueue>,
-    ) -> Result<Arc<Self>, ExecutorError> {
-        Self::start_with(settings, jobs, results, kinds, observers, Some(queue))
-    }
-
-    fn start_with(
+    /// As [`WorkerPool::start`], but with a `queue` each worker runs the jobs it delivers
+    /// (claimed by id) instead of the oldest PENDING one: the pool of a `tradai worker` process.
+    pub(crate) fn start_fed(
         settings: ExecutorSettings,
         jobs: Arc<dyn JobRepository>,
         results: ResultStore,

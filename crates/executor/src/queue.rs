@@ -1,6 +1,6 @@
 //! [`JobQueue`]: jobs handed over as messages (the `sqs` executor mode). The backend sends a
 //! committed job's id through [`QueueSubmitter`]; `tradai worker` processes feed their pool
-//! from the queue ([`crate::WorkerPool::start_fed`]) instead of polling the repository.
+//! from the queue ([`crate::ExecutorFactory::create_worker`]) instead of polling the repository.
 //!
 //! A queue delivers at least once, so the job repository's conditional claim is what makes a
 //! job run once: a delivery whose job another worker holds, or that already finished, is

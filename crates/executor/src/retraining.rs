@@ -5,7 +5,6 @@
 //! progress and keeps the workflow's report (the decision) as the job's result.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +13,7 @@ use tradai_ml::{LogNotifier, MlError, RetrainReport, RetrainSpec, RetrainStep, S
 use tradai_tracking::Tracking;
 
 use crate::child::{run_child, ChildError};
-use crate::handler::{chain, invalid_config, job_error, JobContext, JobHandler, JobKind, JobOutcome};
+use crate::handler::{chain, invalid_config, job_error, Control, JobContext, JobHandler, JobKind, JobOutcome};
 
 /// Job type of retraining runs in the repository.
 pub const RETRAINING: &str = "retraining";
@@ -48,19 +47,14 @@ impl RetrainFailure {
     }
 }
 
-/// Runs one retraining workflow. Both runners honour `cancel` between steps (the subprocess
+/// Runs one retraining workflow. Both runners honour the cancel flag between steps (the subprocess
 /// runner at once).
 pub trait RetrainRunner: Send {
-    /// Runs `spec`, calling `progress` with the step log after every change.
+    /// Runs `spec`, reporting the step log to `ctl` after every change.
     ///
     /// # Errors
-    /// [`RetrainFailure`]; [`MlError::Cancelled`] inside it when `cancel` was set.
-    fn run(
-        &mut self,
-        spec: &RetrainSpec,
-        progress: &(dyn Fn(&[StepRecord]) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<RetrainReport, RetrainFailure>;
+    /// [`RetrainFailure`]; [`MlError::Cancelled`] inside it when `ctl`'s cancel flag was set.
+    fn run(&mut self, spec: &RetrainSpec, ctl: Control<'_, [StepRecord]>) -> Result<RetrainReport, RetrainFailure>;
 }
 
 /// Makes one runner per worker thread.
@@ -96,7 +90,7 @@ impl JobHandler for RetrainHandler {
             let (fraction, detail) = progress_detail(log);
             ctx.progress(fraction, Some(detail));
         };
-        match self.runner.run(&cfg.spec, &progress, ctx.cancel) {
+        match self.runner.run(&cfg.spec, Control { progress: &progress, cancel: ctx.cancel }) {
             Ok(report) => match serde_json::to_value(&report) {
                 Ok(v) => JobOutcome::Completed(v),
                 Err(e) => JobOutcome::Failed(job_error("result_store", format!("cannot serialise the report: {e}"), false)),
@@ -134,24 +128,10 @@ impl InProcessRetrain {
 }
 
 impl RetrainRunner for InProcessRetrain {
-    fn run(
-        &mut self,
-        spec: &RetrainSpec,
-        progress: &(dyn Fn(&[StepRecord]) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<RetrainReport, RetrainFailure> {
-        let t = &self.tracking;
+    fn run(&mut self, spec: &RetrainSpec, ctl: Control<'_, [StepRecord]>) -> Result<RetrainReport, RetrainFailure> {
         let now = chrono::Utc::now().timestamp_millis();
-        Ok(self.rt.block_on(tradai_app::retraining::run(
-            spec,
-            &self.store,
-            t.tracker.as_ref(),
-            t.registry.as_ref(),
-            &LogNotifier,
-            now,
-            progress,
-            cancel,
-        ))?)
+        let run = tradai_app::retraining::run(spec, &self.store, &self.tracking, &LogNotifier, now, ctl.progress, ctl.cancel);
+        Ok(self.rt.block_on(run)?)
     }
 }
 
@@ -164,12 +144,7 @@ pub(crate) struct SubprocessRetrain {
 }
 
 impl RetrainRunner for SubprocessRetrain {
-    fn run(
-        &mut self,
-        spec: &RetrainSpec,
-        progress: &(dyn Fn(&[StepRecord]) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<RetrainReport, RetrainFailure> {
+    fn run(&mut self, spec: &RetrainSpec, ctl: Control<'_, [StepRecord]>) -> Result<RetrainReport, RetrainFailure> {
         let failed = |message: String| RetrainFailure::process(message, true);
         let tmp = tempfile::tempdir().map_err(|e| failed(format!("no temp dir: {e}")))?;
         let path = tmp.path().join("retrain_spec.json");
@@ -187,11 +162,11 @@ impl RetrainRunner for SubprocessRetrain {
         ];
         let on_line = |line: &str| {
             if let Ok(log) = serde_json::from_str::<Vec<StepRecord>>(line) {
-                progress(&log);
+                (ctl.progress)(&log);
             }
         };
         let env = [("TRADAI_TRACKING__URI".to_owned(), self.tracking_uri.clone())];
-        let out = match run_child(&self.bin, &args, &env, cancel, &on_line) {
+        let out = match run_child(&self.bin, &args, &env, ctl.cancel, &on_line) {
             Ok(o) => o,
             Err(ChildError::Cancelled) => return Err(MlError::Cancelled { step: "next".into() }.into()),
             Err(ChildError::Io(m)) => return Err(failed(m)),

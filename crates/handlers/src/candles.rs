@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use tradai_core::{Candles, ExchangeId, Pair, TimeRange, Timeframe};
+use tradai_ml::ModelArtifact;
 use tradai_store::{CandleStore, Columns, SeriesKey};
 
 use crate::ports::CandleSource;
@@ -31,14 +32,8 @@ impl StoreCandles {
 
 #[async_trait]
 impl CandleSource for StoreCandles {
-    async fn recent(
-        &self,
-        pairs: &[String],
-        timeframe: &str,
-        window_ms: i64,
-        warmup: usize,
-        now_ms: i64,
-    ) -> Result<Vec<(Pair, Candles)>, HandlerError> {
+    async fn recent(&self, model: &ModelArtifact, window_ms: i64, now_ms: i64) -> Result<Vec<(Pair, Candles)>, HandlerError> {
+        let (pairs, timeframe, warmup) = (&model.pairs, &model.timeframe, model.warmup());
         let tf: Timeframe = timeframe.parse().map_err(|e| HandlerError::dependency(format!("model timeframe '{timeframe}'"), false, e))?;
         let warm_ms = i64::try_from(warmup).unwrap_or(0).saturating_mul(tf.millis());
         let range = TimeRange { start_ms: Some(now_ms - window_ms - warm_ms), end_ms: Some(now_ms) };

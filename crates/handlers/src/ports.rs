@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tradai_core::{Candles, Pair};
+use tradai_ml::ModelArtifact;
 
 use crate::settings::ServiceTarget;
 use crate::HandlerError;
@@ -216,19 +217,12 @@ impl HeartbeatSource for TradingStateHeartbeats {
 /// Recent candles for drift checks.
 #[async_trait]
 pub trait CandleSource: Send + Sync {
-    /// Candles of `pairs` at `timeframe` over the last `window_ms` before `now_ms`, with
-    /// `warmup` candles before the window for the features.
+    /// Candles of `model`'s pairs at its timeframe over the last `window_ms` before `now_ms`,
+    /// with the warm-up its features need before the window.
     ///
     /// # Errors
     /// A dependency error, or [`HandlerError::NotFound`] for a pair without data.
-    async fn recent(
-        &self,
-        pairs: &[String],
-        timeframe: &str,
-        window_ms: i64,
-        warmup: usize,
-        now_ms: i64,
-    ) -> Result<Vec<(Pair, Candles)>, HandlerError>;
+    async fn recent(&self, model: &ModelArtifact, window_ms: i64, now_ms: i64) -> Result<Vec<(Pair, Candles)>, HandlerError>;
 }
 
 /// What pointing a default route did.

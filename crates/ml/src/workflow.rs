@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tradai_core::{Candles, ExchangeId, Pair, TimeRange, Timeframe};
+use tradai_core::{Candles, Pair, TimeRange, Timeframe};
 use tradai_engine::{BacktestConfig, PairData, ParamValue, ParamValues};
 use tradai_tracking::strategy::VersionSelector;
 use tradai_tracking::{ExperimentTracker, ModelRegistry};
@@ -28,19 +28,12 @@ use crate::MlError;
 /// Where the workflow's candles come from (the candle store, in the CLI and the job workers).
 #[async_trait::async_trait]
 pub trait CandleSource: Send + Sync {
-    /// Candles of every pair from `warmup` candles before `range` to its end (inclusive), with
-    /// the pair's instrument.
+    /// Candles of every pair of `spec` on its exchange from `warmup` candles before `range` to
+    /// its end (inclusive), with the pair's instrument.
     ///
     /// # Errors
     /// [`MlError::Candles`] when a pair has no candles there or the source fails.
-    async fn read(
-        &self,
-        exchange: &ExchangeId,
-        pairs: &[Pair],
-        timeframe: Timeframe,
-        range: TimeRange,
-        warmup: usize,
-    ) -> Result<Vec<PairData>, MlError>;
+    async fn read(&self, spec: &RetrainSpec, timeframe: Timeframe, range: TimeRange, warmup: usize) -> Result<Vec<PairData>, MlError>;
 }
 
 /// A step of the workflow, in order.
@@ -217,7 +210,7 @@ pub async fn oos_evaluator(
     timeframe: Timeframe,
     warmup: usize,
 ) -> Result<EngineEvaluator, MlError> {
-    let data = source.read(&spec.exchange, &spec.pairs, timeframe, spec.oos_range, warmup + 1).await?;
+    let data = source.read(spec, timeframe, spec.oos_range, warmup + 1).await?;
     let mut config = BacktestConfig::new(spec.pairs.clone(), timeframe);
     config.timerange = spec.oos_range;
     config.fee = spec.fee;
@@ -260,7 +253,7 @@ pub async fn run_retraining(
     steps.start(RetrainStep::Check)?;
     let check = match champ_artifact {
         Some(c) => {
-            let recent = source.read(&spec.exchange, &spec.pairs, config.timeframe, spec.oos_range, c.warmup()).await?;
+            let recent = source.read(spec, config.timeframe, spec.oos_range, c.warmup()).await?;
             let recent: Vec<(Pair, Candles)> = recent.into_iter().map(|d| (d.pair, d.candles)).collect();
             let check = check_retraining_needed(c, &recent, now_ms, &spec.policy);
             let msg = if check.needed { format!("retraining needed: {}", check.reasons.join("; ")) } else { "no reason to retrain".into() };
@@ -290,7 +283,7 @@ pub async fn run_retraining(
     }
 
     steps.start(RetrainStep::Train)?;
-    let train_data = source.read(&spec.exchange, &spec.pairs, config.timeframe, spec.train_range, 0).await?;
+    let train_data = source.read(spec, config.timeframe, spec.train_range, 0).await?;
     let trained = train_challenger(tracker, registry, &config, &cut(train_data, spec.train_range)).await?;
     steps.end(
         RetrainStep::Train,

@@ -163,7 +163,7 @@ impl BackendState {
 
     /// Accepts retraining jobs (`POST /api/v1/retraining`), their thresholds defaulting to
     /// `ml` and their exchange to `exchange`; the worker pool must run them
-    /// (`ExecutorFactory::create_with_tracking`).
+    /// (`ExecutorFactory::create_backend` with [`tradai_executor::BackendJobs::tracking`]).
     ///
     /// # Panics
     /// When the state was already cloned (call this right after [`BackendState::new`]).

@@ -16,8 +16,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::filter::{self, Key, Op, Value};
 use crate::model::{
-    now_ms, Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, RegisteredModel, Run, RunInfo,
-    RunQuery, RunStatus, Stage, Tags, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
+    now_ms, Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, OtherVersions, Params,
+    RegisteredModel, Run, RunInfo, RunQuery, RunStatus, Stage, Tags, TAG_PARENT_RUN_ID, TAG_RUN_NAME,
 };
 use crate::registry::{validate_alias, validate_model_name};
 use crate::tracker::{parse_query, validate_artifact_path, validate_batch};
@@ -553,13 +553,7 @@ impl ExperimentTracker for EmbeddedStore {
         self.read(move |inner, tx| load_run(inner, tx, &run_id)).await
     }
 
-    async fn log_batch(
-        &self,
-        run_id: &str,
-        params: &BTreeMap<String, String>,
-        metrics: &[Metric],
-        tags: &Tags,
-    ) -> Result<(), TrackingError> {
+    async fn log_batch(&self, run_id: &str, params: &Params, metrics: &[Metric], tags: &Tags) -> Result<(), TrackingError> {
         validate_batch(params, metrics, tags)?;
         let (run_id, params, metrics, tags) = (run_id.to_owned(), params.clone(), metrics.to_vec(), tags.clone());
         self.tx(move |_, tx| {
@@ -947,18 +941,12 @@ impl ModelRegistry for EmbeddedStore {
         .await
     }
 
-    async fn transition_stage(
-        &self,
-        name: &str,
-        version: u64,
-        stage: Stage,
-        archive_existing_versions: bool,
-    ) -> Result<ModelVersion, TrackingError> {
+    async fn transition_stage(&self, name: &str, version: u64, stage: Stage, others: OtherVersions) -> Result<ModelVersion, TrackingError> {
         let name = name.to_owned();
         self.tx(move |_, tx| {
             load_version(tx, &name, version)?;
             let now = now_ms();
-            if archive_existing_versions && matches!(stage, Stage::Staging | Stage::Production) {
+            if others == OtherVersions::Archive && matches!(stage, Stage::Staging | Stage::Production) {
                 tx.execute(
                     "UPDATE model_versions SET current_stage = 'Archived', last_updated_timestamp = ?3 \
                      WHERE name = ?1 AND current_stage = ?2 AND version != ?4",

@@ -44,9 +44,9 @@ pub use error::{BoxError, Entity, TrackingError};
 #[cfg(feature = "mlflow")]
 pub use mlflow::{MlflowClient, MlflowConfig};
 pub use model::{
-    now_ms, Artifact, Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, ProductionEntry,
-    RegisteredModel, Run, RunInfo, RunQuery, RunRecord, RunStatus, Stage, Tags, ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_PARENT_RUN_ID,
-    TAG_PRODUCTION_HISTORY, TAG_RECORD_ID, TAG_RUN_NAME,
+    now_ms, Artifact, Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, OtherVersions, Params,
+    ProductionEntry, RegisteredModel, Run, RunInfo, RunQuery, RunRecord, RunStatus, Stage, Tags, ALIAS_CHALLENGER, ALIAS_CHAMPION,
+    TAG_PARENT_RUN_ID, TAG_PRODUCTION_HISTORY, TAG_RECORD_ID, TAG_RUN_NAME,
 };
 pub use outbox::{FlushReport, Outbox, OutboxEntry, OutboxSender, OUTBOX_DATABASE};
 pub use registry::{ModelRegistry, PRODUCTION_HISTORY_LEN};

@@ -22,8 +22,8 @@ use serde_json::{json, Value as Json};
 use tradai_settings::Secret;
 
 use crate::model::{
-    Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, RegisteredModel, Run, RunInfo, RunQuery,
-    RunStatus, Stage, Tags, TAG_PARENT_RUN_ID,
+    Experiment, FileInfo, Metric, ModelVersion, NewModelVersion, NewRegisteredModel, NewRun, OtherVersions, Params, RegisteredModel, Run,
+    RunInfo, RunQuery, RunStatus, Stage, Tags, TAG_PARENT_RUN_ID,
 };
 use crate::redact;
 use crate::registry::{validate_alias, validate_model_name};
@@ -749,13 +749,7 @@ impl ExperimentTracker for MlflowClient {
         r.run.try_into()
     }
 
-    async fn log_batch(
-        &self,
-        run_id: &str,
-        params: &BTreeMap<String, String>,
-        metrics: &[Metric],
-        tags: &Tags,
-    ) -> Result<(), TrackingError> {
+    async fn log_batch(&self, run_id: &str, params: &Params, metrics: &[Metric], tags: &Tags) -> Result<(), TrackingError> {
         validate_batch(params, metrics, tags)?;
         let mut params: Vec<Json> = params.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
         let mut tags: Vec<Json> = tags.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
@@ -1080,18 +1074,12 @@ impl ModelRegistry for MlflowClient {
         }
     }
 
-    async fn transition_stage(
-        &self,
-        name: &str,
-        version: u64,
-        stage: Stage,
-        archive_existing_versions: bool,
-    ) -> Result<ModelVersion, TrackingError> {
+    async fn transition_stage(&self, name: &str, version: u64, stage: Stage, others: OtherVersions) -> Result<ModelVersion, TrackingError> {
         let body = json!({
             "name": name,
             "version": version.to_string(),
             "stage": stage.as_str(),
-            "archive_existing_versions": archive_existing_versions,
+            "archive_existing_versions": others == OtherVersions::Archive,
         });
         #[derive(Deserialize)]
         struct R {

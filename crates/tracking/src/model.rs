@@ -12,6 +12,9 @@ use crate::TrackingError;
 /// Key/value tags of an experiment, run, registered model or model version.
 pub type Tags = BTreeMap<String, String>;
 
+/// A run's parameters, by name (immutable once logged).
+pub type Params = BTreeMap<String, String>;
+
 /// The tag that makes a run the child of another (MLflow's own convention, shown as nesting in
 /// its UI).
 pub const TAG_PARENT_RUN_ID: &str = "mlflow.parentRunId";
@@ -169,7 +172,7 @@ pub struct Run {
     /// Metadata.
     pub info: RunInfo,
     /// Parameters (immutable once logged).
-    pub params: BTreeMap<String, String>,
+    pub params: Params,
     /// The latest value of each metric (highest step, then timestamp, then value — MLflow's
     /// rule).
     pub metrics: BTreeMap<String, Metric>,
@@ -299,7 +302,7 @@ pub struct RunRecord {
     /// Final status (usually FINISHED or FAILED).
     pub status: RunStatus,
     /// Parameters.
-    pub params: BTreeMap<String, String>,
+    pub params: Params,
     /// Metrics (several entries with one key make a series over steps).
     pub metrics: Vec<Metric>,
     /// Tags.
@@ -331,6 +334,17 @@ impl RunRecord {
 }
 
 // --- model registry -----------------------------------------------------------------------------
+
+/// What a stage transition ([`crate::ModelRegistry::transition_stage`]) does with the other
+/// versions already in the target stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherVersions {
+    /// They stay where they are.
+    Keep,
+    /// Those in the target stage, when it is Staging or Production, become Archived (MLflow's
+    /// `archive_existing_versions`).
+    Archive,
+}
 
 /// MLflow's model stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

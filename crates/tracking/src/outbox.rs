@@ -295,16 +295,17 @@ impl Outbox {
 
 const ENTRY_COLUMNS: &str = "record_id, experiment, run_id, experiment_id, attempts, last_error, created_at, delivered_at";
 
+/// An entry of a row of [`ENTRY_COLUMNS`], read by column name.
 fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
-        record_id: r.get(0)?,
-        experiment: r.get(1)?,
-        run_id: r.get(2)?,
-        experiment_id: r.get(3)?,
-        attempts: r.get(4)?,
-        last_error: r.get(5)?,
-        created_at: r.get(6)?,
-        delivered_at: r.get(7)?,
+        record_id: r.get("record_id")?,
+        experiment: r.get("experiment")?,
+        run_id: r.get("run_id")?,
+        experiment_id: r.get("experiment_id")?,
+        attempts: r.get("attempts")?,
+        last_error: r.get("last_error")?,
+        created_at: r.get("created_at")?,
+        delivered_at: r.get("delivered_at")?,
     })
 }
 

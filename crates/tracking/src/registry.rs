@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    now_ms, ModelVersion, NewModelVersion, NewRegisteredModel, ProductionEntry, RegisteredModel, Stage, ALIAS_CHALLENGER, ALIAS_CHAMPION,
-    TAG_PRODUCTION_HISTORY,
+    now_ms, ModelVersion, NewModelVersion, NewRegisteredModel, OtherVersions, ProductionEntry, RegisteredModel, Stage, ALIAS_CHALLENGER,
+    ALIAS_CHAMPION, TAG_PRODUCTION_HISTORY,
 };
 use crate::TrackingError;
 
@@ -94,18 +94,12 @@ pub trait ModelRegistry: Send + Sync {
     /// [`TrackingError::NotFound`] naming the alias (or the model).
     async fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion, TrackingError>;
 
-    /// Moves a version to a stage. With `archive_existing_versions` and a target of Staging or
+    /// Moves a version to a stage; with [`OtherVersions::Archive`] and a target of Staging or
     /// Production, the other versions in that stage become Archived.
     ///
     /// # Errors
     /// [`TrackingError::NotFound`] naming the model and version.
-    async fn transition_stage(
-        &self,
-        name: &str,
-        version: u64,
-        stage: Stage,
-        archive_existing_versions: bool,
-    ) -> Result<ModelVersion, TrackingError>;
+    async fn transition_stage(&self, name: &str, version: u64, stage: Stage, others: OtherVersions) -> Result<ModelVersion, TrackingError>;
 
     // --- provided ---------------------------------------------------------------------------
 
@@ -144,7 +138,7 @@ pub trait ModelRegistry: Send + Sync {
         let model = self.get_registered_model(name).await?;
         let mv = self.get_model_version(name, version).await?;
         let mut history = parse_history(name, model.tags.get(TAG_PRODUCTION_HISTORY))?;
-        self.transition_stage(name, version, Stage::Production, true).await?;
+        self.transition_stage(name, version, Stage::Production, OtherVersions::Archive).await?;
         self.set_alias(name, ALIAS_CHAMPION, version).await?;
         if mv.aliases.iter().any(|a| a == ALIAS_CHALLENGER) {
             self.delete_alias(name, ALIAS_CHALLENGER).await?;
@@ -188,7 +182,7 @@ pub trait ModelRegistry: Send + Sync {
                 },
             }
         };
-        self.transition_stage(name, target.version, Stage::Production, true).await?;
+        self.transition_stage(name, target.version, Stage::Production, OtherVersions::Archive).await?;
         self.set_alias(name, ALIAS_CHAMPION, target.version).await?;
         self.set_registered_model_tag(name, TAG_PRODUCTION_HISTORY, &render_history(&history)).await?;
         self.get_model_version(name, target.version).await

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::filter::{Filter, OrderBy};
 use crate::model::{
-    now_ms, Experiment, FileInfo, Metric, NewRun, Run, RunQuery, RunRecord, RunStatus, Tags, TAG_PARENT_RUN_ID, TAG_RECORD_ID,
+    now_ms, Experiment, FileInfo, Metric, NewRun, Params, Run, RunQuery, RunRecord, RunStatus, Tags, TAG_PARENT_RUN_ID, TAG_RECORD_ID,
 };
 use crate::{Entity, TrackingError};
 
@@ -74,13 +74,7 @@ pub trait ExperimentTracker: Send + Sync {
     ///
     /// # Errors
     /// [`TrackingError::NotFound`], [`TrackingError::Invalid`].
-    async fn log_batch(
-        &self,
-        run_id: &str,
-        params: &BTreeMap<String, String>,
-        metrics: &[Metric],
-        tags: &Tags,
-    ) -> Result<(), TrackingError>;
+    async fn log_batch(&self, run_id: &str, params: &Params, metrics: &[Metric], tags: &Tags) -> Result<(), TrackingError>;
 
     /// Every logged value of one metric, by step then timestamp.
     ///
@@ -281,7 +275,7 @@ fn validate_record(r: &RunRecord) -> Result<(), TrackingError> {
 }
 
 /// Checks keys and values against MLflow's limits, so both back ends refuse the same input.
-pub(crate) fn validate_batch(params: &BTreeMap<String, String>, metrics: &[Metric], tags: &Tags) -> Result<(), TrackingError> {
+pub(crate) fn validate_batch(params: &Params, metrics: &[Metric], tags: &Tags) -> Result<(), TrackingError> {
     let key = |kind: &str, k: &str| -> Result<(), TrackingError> {
         if k.is_empty() || k.len() > MAX_KEY_LEN {
             return Err(TrackingError::invalid(format!("{kind} key"), format!("'{k}' must be 1 to {MAX_KEY_LEN} bytes")));

@@ -238,6 +238,7 @@ pub fn run(a: HyperoptArgs, settings: &Settings, ui: Ui) -> anyhow::Result<ExitC
         },
         &cancel,
         &stop,
+        None,
     )
     .map_err(flag_error)?;
     pb.finish_and_clear();

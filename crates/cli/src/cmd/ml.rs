@@ -570,16 +570,7 @@ fn run_spec(
     };
     let never = std::sync::atomic::AtomicBool::new(false);
     let now = chrono::Utc::now().timestamp_millis();
-    let report = rt.block_on(tradai_app::retraining::run(
-        spec,
-        &store,
-        t.tracker.as_ref(),
-        t.registry.as_ref(),
-        &LogNotifier,
-        now,
-        &on_change,
-        &never,
-    ))?;
+    let report = rt.block_on(tradai_app::retraining::run(spec, &store, &t, &LogNotifier, now, &on_change, &never))?;
     if json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

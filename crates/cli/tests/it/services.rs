@@ -322,16 +322,21 @@ fn submit_long_job(data: &Path, up: &Up) -> String {
     id
 }
 
+/// Starts `tradai up` on a data dir in `tmp` with `env`, catches a long backtest job running,
+/// stops the services with `stop` and starts them again: returns the new services and the job.
+fn restart_during_a_long_job(tmp: &Path, env: &[(&str, &str)], stop: impl FnOnce(&mut Up)) -> (Up, String) {
+    let data = tmp.join("data");
+    let mut up = Up::start(&data, env);
+    let id = submit_long_job(&data, &up);
+    stop(&mut up);
+    (Up::start(&data, env), id)
+}
+
 #[test]
 fn a_sigkill_during_a_running_job_never_loses_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
     let short = [("TRADAI_SERVER__ORPHAN_AFTER_SECS", "2"), ("TRADAI_SERVER__WORKERS", "1")];
-    let mut up = Up::start(&data, &short);
-    let id = submit_long_job(&data, &up);
-    up.kill();
-
-    let up = Up::start(&data, &short);
+    let (up, id) = restart_during_a_long_job(tmp.path(), &short, |up| up.kill());
     let done = wait_final(&up.backend, &id, Duration::from_secs(300));
     match done["status"].as_str() {
         Some("COMPLETED") => assert_eq!(done["attempts"], 2, "completed on the retry: {done}"),
@@ -346,16 +351,14 @@ fn a_sigkill_during_a_running_job_never_loses_it() {
 #[test]
 fn sigterm_hands_a_running_job_back_and_the_next_start_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
     let env = [("TRADAI_SERVER__SHUTDOWN_GRACE_SECS", "0"), ("TRADAI_SERVER__WORKERS", "1")];
-    let mut up = Up::start(&data, &env);
-    let id = submit_long_job(&data, &up);
-    let pid = up.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = up.child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0: {status:?}\n{}", up.log());
-    assert!(up.log().contains("handed back"), "{}", up.log());
-    let up = Up::start(&data, &env);
+    let (up, id) = restart_during_a_long_job(tmp.path(), &env, |up| {
+        let pid = up.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = up.child.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status:?}\n{}", up.log());
+        assert!(up.log().contains("handed back"), "{}", up.log());
+    });
     let done = wait_final(&up.backend, &id, Duration::from_secs(300));
     assert_eq!(done["status"], "COMPLETED", "{done}");
     assert_eq!(done["attempts"], 1, "a job handed back by a graceful shutdown did not use up an attempt");
@@ -473,6 +476,15 @@ fn three_sigkills_during_one_hyperopt_job_do_not_fail_it() {
     assert_ends_like_an_uninterrupted_run(&up, &path, "crashes change nothing in the result");
 }
 
+/// Starts `cmd` (stderr discarded) and returns it with the first line it prints (a server's
+/// address).
+fn first_line(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line)
+}
+
 #[test]
 fn a_damaged_or_emptied_job_database_stops_the_start_with_one_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -528,18 +540,8 @@ fn a_damaged_or_emptied_job_database_stops_the_start_with_one_line() {
 
     // --init starts over on an empty file.
     std::fs::write(&db, b"").unwrap();
-    let mut child = tradai()
-        .arg("--data-dir")
-        .arg(&data)
-        .args(up_args)
-        .arg("--init")
-        .env("TRADAI_SERVER__WORKERS", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (mut child, line) =
+        first_line(tradai().arg("--data-dir").arg(&data).args(up_args).arg("--init").env("TRADAI_SERVER__WORKERS", "0"));
     let _ = child.kill();
     let _ = child.wait();
     assert!(line.contains("http://"), "--init starts: {line}");
@@ -549,16 +551,8 @@ fn a_damaged_or_emptied_job_database_stops_the_start_with_one_line() {
 fn serve_runs_one_service_alone() {
     use std::io::{Read, Write};
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = tradai()
-        .arg("--data-dir")
-        .arg(tmp.path().join("data"))
-        .args(["serve", "strategy-service", "--strategy-service-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let serve = ["serve", "strategy-service", "--strategy-service-port", "0"];
+    let (mut child, line) = first_line(tradai().arg("--data-dir").arg(tmp.path().join("data")).args(serve));
     let addr = line.trim().strip_prefix("strategy-service: http://").unwrap_or_else(|| panic!("{line}")).to_owned();
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     write!(conn, "GET /api/v1/strategies/EmaCross HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();

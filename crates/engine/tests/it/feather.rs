@@ -1,8 +1,7 @@
-//! Test-only reader for Freqtrade's feather candle files and the conformance fixtures.
+//! Freqtrade's feather candle files (read by the store's importer) and the conformance fixtures.
 
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, Float64Array, RecordBatch, TimestampNanosecondArray};
 use tradai_core::{Candles, Instrument, Pair};
 use tradai_engine::PairData;
 
@@ -11,31 +10,11 @@ pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-/// Reads a feather (Arrow IPC) file with columns date (ns), open, high, low, close, volume.
+/// Reads a feather (Arrow IPC) file with columns date (ns), open, high, low, close, volume, as
+/// the store's importer reads it.
 pub fn read_feather(path: &Path) -> Candles {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None).expect("arrow ipc file");
-    let mut out = Candles::default();
-    for batch in reader {
-        let batch: RecordBatch = batch.expect("record batch");
-        let col = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("column {name}")).clone();
-        let date = col("date");
-        let date = date.as_any().downcast_ref::<TimestampNanosecondArray>().expect("date is ns timestamps");
-        let f = |name: &str| col(name).as_any().downcast_ref::<Float64Array>().expect("f64 column").values().to_vec();
-        let (o, h, l, c, v) = (f("open"), f("high"), f("low"), f("close"), f("volume"));
-        for i in 0..batch.num_rows() {
-            assert!(!date.is_null(i));
-            out.push(tradai_core::CandleRow {
-                ts: date.value(i) / 1_000_000,
-                open: o[i],
-                high: h[i],
-                low: l[i],
-                close: c[i],
-                volume: v[i],
-            });
-        }
-    }
-    out
+    tradai_store::read_candle_file(path, tradai_store::SourceFormat::Feather)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// Candles of a spot pair from `testdata/freqtrade`.

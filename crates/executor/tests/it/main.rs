@@ -14,8 +14,8 @@ use tradai_app::backtest::BacktestFailure;
 use tradai_app::hyperopt::HyperoptRequest;
 use tradai_core::{ExchangeId, Timeframe};
 use tradai_executor::{
-    ExecutorMode, ExecutorSettings, HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, JobKind, ResultStore, WorkerPool, EPOCHS_JSON,
-    HYPEROPT,
+    Control, ExecutorMode, ExecutorSettings, HyperoptArtifacts, HyperoptJobConfig, HyperoptRunner, InProcessHyperopt, JobKind, ResultStore,
+    WorkerPool, EPOCHS_JSON, HYPEROPT,
 };
 use tradai_hyperopt::{Progress, Resume};
 use tradai_jobs::{JobRepository, JobStatus, NewJob, SqliteJobRepository};
@@ -40,42 +40,15 @@ fn request() -> HyperoptRequest {
 }
 
 /// The in-process runner, slowed down between batches so a test can stop it mid-run.
-struct Slowed {
-    store: BlockingCandleStore,
-}
+struct Slowed(InProcessHyperopt);
 
 impl HyperoptRunner for Slowed {
-    fn run(
-        &mut self,
-        req: &HyperoptRequest,
-        progress: &(dyn Fn(&Progress) + Sync),
-        cancel: &AtomicBool,
-        resume: Resume<'_>,
-    ) -> Result<HyperoptArtifacts, BacktestFailure> {
+    fn run(&mut self, req: &HyperoptRequest, ctl: Control<'_, Progress>, resume: Resume<'_>) -> Result<HyperoptArtifacts, BacktestFailure> {
         let slow = |p: &Progress| {
-            progress(p);
+            (ctl.progress)(p);
             std::thread::sleep(Duration::from_millis(15));
         };
-        let r = tradai_app::hyperopt::run_resuming(&self.store, req, &slow, cancel, resume)?;
-        let text = |v: &dyn erased::Json| v.json();
-        Ok(HyperoptArtifacts {
-            report: text(&r.report),
-            best_config: text(&r.report.best_config),
-            epochs: text(&r.outcome),
-            heatmap_svg: r.heatmap_svg,
-        })
-    }
-}
-
-/// `serde_json::to_string` behind a trait object, for the three documents above.
-mod erased {
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap()
-        }
+        self.0.run(req, Control { progress: &slow, cancel: ctl.cancel }, resume)
     }
 }
 
@@ -97,7 +70,8 @@ fn settings(loc: &str) -> ExecutorSettings {
 fn pool(loc: &str, jobs: &Arc<SqliteJobRepository>, results: &ResultStore) -> Arc<WorkerPool> {
     let l = loc.to_owned();
     let kind = JobKind::hyperopt(Arc::new(move || {
-        Ok(Box::new(Slowed { store: BlockingCandleStore::open(&l).map_err(|e| e.to_string())? }) as Box<dyn HyperoptRunner>)
+        let store = BlockingCandleStore::open(&l).map_err(|e| e.to_string())?;
+        Ok(Box::new(Slowed(InProcessHyperopt { store })) as Box<dyn HyperoptRunner>)
     }));
     WorkerPool::start(settings(loc), Arc::clone(jobs) as Arc<dyn JobRepository>, results.clone(), vec![kind], Vec::new()).unwrap()
 }

@@ -298,7 +298,7 @@ pub(super) async fn drift_monitor(ctx: &Ctx<'_>, event: &Value) -> Result<Value,
             };
         let a = &loaded.artifact;
         #[allow(clippy::cast_possible_truncation)]
-        let recent = candles.recent(&a.pairs, &a.timeframe, (window_days * DAY_MS) as i64, a.warmup(), ctx.now_ms).await?;
+        let recent = candles.recent(a, (window_days * DAY_MS) as i64, ctx.now_ms).await?;
         let check =
             DriftCheck { model: name.clone(), version: VersionSelector::Number(loaded.version.version), detector, at_ms: ctx.now_ms };
         let collect = Collect::default();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use tradai_core::{ExchangeId, TimeRange, Timeframe};
 use tradai_exchange::Endpoints;
-use tradai_executor::ExecutorFactory;
+use tradai_executor::{BackendJobs, ExecutorFactory};
 use tradai_store::{CandleStore, Columns, SeriesKey};
 
 use crate::fake::{expected, FakeExchange, Fault, Venue};
@@ -29,7 +29,8 @@ async fn a_backtest_syncs_what_is_missing_before_it_runs_and_fails_clearly_when_
     let fake = FakeExchange::start(NOW).await;
     let endpoints = Endpoints { binance_spot: fake.url(), binance_futures: fake.url(), bybit: fake.url() };
     let e = env_with(move |loc, jobs, results| {
-        ExecutorFactory::create_ensuring(settings(loc, 1), jobs, results, Some(endpoints), Vec::new()).unwrap()
+        let extra = BackendJobs { endpoints: Some(endpoints), tracking: None };
+        ExecutorFactory::create_backend(settings(loc, 1), jobs, results, Vec::new(), extra).unwrap()
     })
     .await;
     // Without ensure_data the pair is refused: nothing is stored for it.

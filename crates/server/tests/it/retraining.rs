@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use tradai_core::{ExchangeId, Timeframe};
-use tradai_executor::ExecutorFactory;
+use tradai_executor::{BackendJobs, ExecutorFactory};
 use tradai_jobs::JobRepository;
 use tradai_store::{BlockingCandleStore, SeriesKey, SynthSpec};
 use tradai_tracking::{RunQuery, Stage, Tracking};
@@ -32,7 +32,8 @@ async fn env_retraining(tracking: Tracking) -> Env {
             // The store blocks on its own runtime: off this async test's thread.
             let l = loc.to_owned();
             std::thread::spawn(move || add_hourly(&l)).join().unwrap();
-            ExecutorFactory::create_with_tracking(settings(loc, 1), jobs, results, Vec::new(), Some(t)).unwrap()
+            ExecutorFactory::create_backend(settings(loc, 1), jobs, results, Vec::new(), BackendJobs { endpoints: None, tracking: Some(t) })
+                .unwrap()
         },
         |s, _| s.with_retraining(tradai_settings::MlSettings::default(), "binance".into()),
     )

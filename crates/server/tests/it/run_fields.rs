@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use tradai_jobs::JobRepository;
 use tradai_tracking::strategy::{register_strategy, StrategyRegistration};
-use tradai_tracking::Stage;
+use tradai_tracking::{OtherVersions, Stage};
 
 use crate::{call, env, env_local, wait_status, Env};
 
@@ -135,7 +135,7 @@ async fn a_registered_version_config_drives_the_run_and_overrides_merge_over_it(
     assert_eq!(register(&e, v1.clone()).await, 1);
     assert_eq!(register(&e, v2).await, 2);
     e.tracking.registry.promote("EmaCross", 1).await.unwrap();
-    e.tracking.registry.transition_stage("EmaCross", 2, Stage::Staging, false).await.unwrap();
+    e.tracking.registry.transition_stage("EmaCross", 2, Stage::Staging, OtherVersions::Keep).await.unwrap();
 
     let plain = run(&e, PLATFORM).await;
     let by_number = run(&e, &with(r#"{"strategy_version": 1}"#)).await;

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use tradai_tracking::{
-    Artifact, Entity, Metric, NewModelVersion, NewRegisteredModel, NewRun, RunQuery, RunRecord, RunStatus, Stage, Tags, TrackingError,
-    ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_RECORD_ID,
+    Artifact, Entity, Metric, NewModelVersion, NewRegisteredModel, NewRun, OtherVersions, RunQuery, RunRecord, RunStatus, Stage, Tags,
+    TrackingError, ALIAS_CHALLENGER, ALIAS_CHAMPION, TAG_RECORD_ID,
 };
 
 use crate::harness::{uniq, Backend};
@@ -456,11 +456,11 @@ pub async fn registry_models_versions_aliases_and_stages(b: &Backend) {
     assert!(matches!(reg.set_alias(&name, "v2", 1).await.unwrap_err(), TrackingError::Invalid { .. }));
 
     // Stages.
-    let staged = reg.transition_stage(&name, 1, Stage::Staging, false).await.unwrap();
+    let staged = reg.transition_stage(&name, 1, Stage::Staging, OtherVersions::Keep).await.unwrap();
     assert_eq!(staged.current_stage, Stage::Staging);
-    reg.transition_stage(&name, 2, Stage::Staging, false).await.unwrap();
+    reg.transition_stage(&name, 2, Stage::Staging, OtherVersions::Keep).await.unwrap();
     assert_eq!(reg.get_model_version(&name, 1).await.unwrap().current_stage, Stage::Staging, "no archiving without the flag");
-    reg.transition_stage(&name, 3, Stage::Staging, true).await.unwrap();
+    reg.transition_stage(&name, 3, Stage::Staging, OtherVersions::Archive).await.unwrap();
     let stages: Vec<Stage> = reg.list_model_versions(&name).await.unwrap().iter().map(|v| v.current_stage).collect();
     assert_eq!(stages, [Stage::Archived, Stage::Archived, Stage::Staging, Stage::None], "{}", b.kind);
     assert!(reg.production_version(&name).await.unwrap().is_none());
@@ -531,7 +531,7 @@ pub async fn unknown_model_and_version_are_named(b: &Backend) {
     nf(reg.get_model_version(&ghost, 1).await.unwrap_err());
     nf(reg.set_alias(&ghost, ALIAS_CHAMPION, 1).await.unwrap_err());
     nf(reg.get_version_by_alias(&ghost, ALIAS_CHAMPION).await.unwrap_err());
-    nf(reg.transition_stage(&ghost, 1, Stage::Production, true).await.unwrap_err());
+    nf(reg.transition_stage(&ghost, 1, Stage::Production, OtherVersions::Archive).await.unwrap_err());
     nf(reg.promote(&ghost, 1).await.unwrap_err());
     nf(reg.rollback(&ghost).await.unwrap_err());
     nf(reg.set_registered_model_tag(&ghost, "k", "v").await.unwrap_err());
@@ -541,7 +541,7 @@ pub async fn unknown_model_and_version_are_named(b: &Backend) {
     let v = |e: TrackingError| assert_not_found(&e, Entity::ModelVersion, &format!("7 of '{name}'"), b.kind);
     v(reg.get_model_version(&name, 7).await.unwrap_err());
     v(reg.set_alias(&name, ALIAS_CHAMPION, 7).await.unwrap_err());
-    v(reg.transition_stage(&name, 7, Stage::Production, false).await.unwrap_err());
+    v(reg.transition_stage(&name, 7, Stage::Production, OtherVersions::Keep).await.unwrap_err());
     v(reg.set_model_version_tag(&name, 7, "k", "v").await.unwrap_err());
     let e = reg.rollback(&name).await.unwrap_err();
     assert!(matches!(e, TrackingError::NoRollbackTarget { .. }), "{e:?}");
