@@ -44,15 +44,10 @@ impl Environment {
                 vpc_second_octet: 0,
                 drawdown_alarm_pct: 25.0,
             },
-            Self::Staging => EnvProfile {
-                log_retention_days: 30,
-                results_expire_days: Some(90),
-                backend_desired_count: 1,
-                protect_data: false,
-                queue_retention_secs: 4 * 24 * 3600,
-                vpc_second_octet: 1,
-                drawdown_alarm_pct: 20.0,
-            },
+            // Staging is dev with results kept longer, its own network and a tighter alarm.
+            Self::Staging => {
+                EnvProfile { results_expire_days: Some(90), vpc_second_octet: 1, drawdown_alarm_pct: 20.0, ..Self::Dev.profile() }
+            }
             Self::Prod => EnvProfile {
                 log_retention_days: 90,
                 results_expire_days: None,

@@ -105,34 +105,15 @@ fn commits_come_back_exactly_and_nodes_stay_apart() {
     let trades: Vec<Trade> = (0..3).map(trade).collect();
     let balance: Vec<(i64, f64)> = (0..5).map(|k| (1_515_974_400_000 + k * 300_000, 1.0 / (k as f64 + 3.0))).collect();
     let s1 = state(1_515_975_000_000);
-    db.commit(
-        &a.bot_id,
-        &tradai_trading::state::Commit {
-            state: &s1,
-            first_trade_seq: 0,
-            new_trades: &trades[..2],
-            orders: &[order(&trades[0], OrderPurpose::Entry), order(&trades[0], OrderPurpose::Exit)],
-            balance: &balance[..2],
-            status: NodeStatus::Running,
-            now_ms: 2,
-        },
-    )
-    .unwrap();
+    let orders = [order(&trades[0], OrderPurpose::Entry), order(&trades[0], OrderPurpose::Exit)];
+    let commit = |db: &mut StateStore, state, first_trade_seq, new_trades, orders, balance, status, now_ms| {
+        let c = tradai_trading::state::Commit { state, first_trade_seq, new_trades, orders, balance, status, now_ms };
+        db.commit(&a.bot_id, &c).unwrap();
+    };
+    commit(&mut db, &s1, 0, &trades[..2], &orders, &balance[..2], NodeStatus::Running, 2);
     let s2 = state(1_515_976_000_000);
-    db.commit(
-        &a.bot_id,
-        &tradai_trading::state::Commit {
-            state: &s2,
-            first_trade_seq: 2,
-            new_trades: &trades[2..],
-            // The same order again (a status update) replaces it.
-            orders: &[order(&trades[0], OrderPurpose::Exit)],
-            balance: &balance[2..],
-            status: NodeStatus::Finished,
-            now_ms: 3,
-        },
-    )
-    .unwrap();
+    // The same order again (a status update) replaces it.
+    commit(&mut db, &s2, 2, &trades[2..], &orders[1..], &balance[2..], NodeStatus::Finished, 3);
     drop(db);
 
     let db = StateStore::open_in(dir.path()).unwrap();
