@@ -283,7 +283,9 @@ export async function hyperopt(view, { id }, ctx) {
 
 // ---------------------------------------------------------------- Submit
 
-const BACKTEST_FIELDS = [
+// The submit form's fields: [name, label, input type, default], then `true` for the ones only
+// a hyperopt run has (a hyperopt run takes every backtest field too).
+const SUBMIT_FIELDS = [
   ['strategy', 'Strategy', 'select'],
   ['strategy_version', 'Registered version (production, a number or an alias; optional)', 'text', ''],
   ['pairs', 'Pairs (comma-separated)', 'text', 'ETH/BTC'],
@@ -300,18 +302,16 @@ const BACKTEST_FIELDS = [
   ['leverage', 'Leverage (futures)', 'number', ''],
   ['experiment_name', 'Experiment (tracking)', 'text', ''],
   ['ensure_data', 'Download missing candles first', 'checkbox'],
-];
-const HYPEROPT_FIELDS = [
-  ['epochs', 'Epochs (empty: 100)', 'number', ''],
-  ['spaces', 'Spaces (comma-separated; empty: buy)', 'text', ''],
-  ['loss', 'Loss function (empty: sharpe)', 'text', ''],
-  ['sampler', 'Sampler', 'choice', ['tpe', 'random', 'grid']],
-  ['seed', 'Seed', 'number', '0'],
-  ['oos_timerange', 'Out-of-sample range (optional)', 'text', ''],
-  ['split', 'Or in-sample share, e.g. 0.7', 'number', ''],
-  ['walk_forward', 'Walk-forward folds', 'number', ''],
-  ['jobs', 'Parallel evaluations', 'number', ''],
-  ['top', 'Top epochs kept', 'number', ''],
+  ['epochs', 'Epochs (empty: 100)', 'number', '', true],
+  ['spaces', 'Spaces (comma-separated; empty: buy)', 'text', '', true],
+  ['loss', 'Loss function (empty: sharpe)', 'text', '', true],
+  ['sampler', 'Sampler', 'choice', ['tpe', 'random', 'grid'], true],
+  ['seed', 'Seed', 'number', '0', true],
+  ['oos_timerange', 'Out-of-sample range (optional)', 'text', '', true],
+  ['split', 'Or in-sample share, e.g. 0.7', 'number', '', true],
+  ['walk_forward', 'Walk-forward folds', 'number', '', true],
+  ['jobs', 'Parallel evaluations', 'number', '', true],
+  ['top', 'Top epochs kept', 'number', '', true],
 ];
 
 export async function submit(view, { params }, ctx) {
@@ -334,7 +334,7 @@ export async function submit(view, { params }, ctx) {
     input.setAttribute('aria-describedby', id + '-err');
     return h('div', { class: 'field' }, h('label', { for: id }, label), input, h('p', { id: id + '-err', class: 'field-error' }));
   };
-  const fields = kind === 'hyperopt' ? [...BACKTEST_FIELDS, ...HYPEROPT_FIELDS] : BACKTEST_FIELDS;
+  const fields = SUBMIT_FIELDS.filter((f) => kind === 'hyperopt' || !f[4]);
   const form = h('form', { id: 'submit-form', class: 'grid-form', novalidate: true }, fields.map(field),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, kind === 'hyperopt' ? 'Start hyperopt' : 'Run backtest')));
   view.append(
