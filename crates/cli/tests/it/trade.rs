@@ -110,10 +110,16 @@ fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
     let d = dir.path().to_str().unwrap();
     let flags = run_flags(d, "RsiMeanReversion", "-1");
     let whole = dir.path().join("whole.json");
+    let started = std::time::Instant::now();
     run_ok(&strs(&trade_args(&flags, "whole", &whole)));
+    // Kill points are fractions of how long a whole run takes on this machine.
+    let whole_ms = u64::try_from(started.elapsed().as_millis()).unwrap().max(20);
 
     let resumed = dir.path().join("resumed.json");
-    let args = trade_args(&flags, "killed", &resumed);
+    // A commit at every candle with a fill (a live node's rule; a dry-run's default batches
+    // 1000 candles, the second half below), so kills land between many commits.
+    let mut args = trade_args(&flags, "killed", &resumed);
+    args.extend(["--commit-every".into(), "1".into()]);
     // Kill points spread over the run by a small LCG (fixed seed: the test is reproducible
     // in its choices, not in where the process happens to be when the signal lands).
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -122,7 +128,7 @@ fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
     let db = dir.path().join("_tradai/trading.sqlite");
     for _ in 0..12 {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(40 + (seed >> 33) % 400);
+        let delay = Duration::from_millis(whole_ms / 5 + (seed >> 33) % (whole_ms * 7 / 10));
         let mut child = tradai().args(strs(&args)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(delay);
         let finished = child.try_wait().unwrap().is_some();
