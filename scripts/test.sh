@@ -12,6 +12,7 @@
 #     (TRADAI_TEST_DEPLOY_LINT);
 #   - `cargo test --workspace --locked --no-fail-fast` with any extra arguments passed through
 #     (every failing test binary is reported, not only the first);
+#   - the benchmarks built (not run: they are measured by hand, docs/BENCHMARKS.md);
 #   - the dashboard's browser test (scripts/browser-test.sh: headless Chromium, playwright-core).
 #
 # Python venvs live in `.venv/` inside the project (ignored by git); the first run takes minutes.
@@ -39,6 +40,8 @@ TRADAI_TEST_DEPLOY_LINT="$(scripts/deploy-lint-venv.sh)"
 export TRADAI_TEST_DEPLOY_LINT
 
 cargo test --workspace --locked --no-fail-fast "$@"
+# The benchmarks are run by hand (docs/BENCHMARKS.md), but they must keep compiling.
+cargo test --workspace --locked --benches --no-run
 # The dashboard in headless Chromium against a real `tradai up` (installs Chromium and the pinned
 # playwright-core when missing; fails when a check fails).
 scripts/browser-test.sh
