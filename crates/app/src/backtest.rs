@@ -359,33 +359,77 @@ impl BacktestReport {
 /// `trades` as the elements of the export's `trades` array: pretty JSON objects indented two
 /// levels deep, separated by `,\n`.
 fn pretty_trades(trades: &[Trade]) -> Result<Vec<u8>, serde_json::Error> {
-    /// Adds two levels of indentation after every line break (JSON strings escape theirs).
-    struct Indented<'a>(&'a mut Vec<u8>);
-    impl std::io::Write for Indented<'_> {
-        fn write(&mut self, mut b: &[u8]) -> std::io::Result<usize> {
-            let n = b.len();
-            while let Some(i) = b.iter().position(|&c| c == b'\n') {
-                self.0.extend_from_slice(&b[..=i]);
-                self.0.extend_from_slice(INDENT);
-                b = &b[i + 1..];
-            }
-            self.0.extend_from_slice(b);
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    const INDENT: &[u8] = b"    ";
+    use serde::Serialize;
     let mut buf = Vec::with_capacity(trades.len() * 1_024);
     for (n, t) in trades.iter().enumerate() {
-        if n > 0 {
-            buf.extend_from_slice(b",\n");
-        }
-        buf.extend_from_slice(INDENT);
-        serde_json::to_writer_pretty(Indented(&mut buf), t)?;
+        buf.extend_from_slice(if n > 0 { b",\n    " } else { b"    " });
+        t.serialize(&mut serde_json::Serializer::with_formatter(&mut buf, PrettyAt { depth: 2, has_value: false }))?;
     }
     Ok(buf)
+}
+
+/// The layout of `serde_json::to_writer_pretty` (two spaces per level, `": "` after keys) for a
+/// value that starts `depth` levels deep in an enclosing pretty document, so a part of the
+/// document is written on its own without re-indenting its bytes.
+struct PrettyAt {
+    depth: usize,
+    has_value: bool,
+}
+
+impl PrettyAt {
+    fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+        self.depth -= 1;
+        if self.has_value {
+            self.line(w, b"\n")?;
+        }
+        w.write_all(bracket)
+    }
+
+    /// `sep`, then the indentation of the current level.
+    fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, sep: &[u8]) -> std::io::Result<()> {
+        w.write_all(sep)?;
+        for _ in 0..self.depth {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for PrettyAt {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.line(w, if first { b"\n" } else { b",\n" })
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        self.begin_array_value(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.end_array_value(w)
+    }
 }
 
 /// [`run`] up to the typed export (progress stops short of 1).

@@ -24,4 +24,4 @@ pub use money::{check_money, StakeAmount, MAX_MONEY};
 pub use roi::{minutes_map, RoiTable};
 pub use settings::{DeclaredSettings, InvalidSetting, StrategySettings};
 pub use time::{format_ts_ms, parse_date_ms, TimeRange, Timeframe};
-pub use trade::{iso_ts_ms, ExitReason, OpenExitOrder, Trade, UnclosedTrade};
+pub use trade::{iso_ts_ms, ExitReason, IsoTs, OpenExitOrder, Trade, UnclosedTrade};

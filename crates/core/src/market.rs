@@ -101,8 +101,8 @@ impl FromStr for MarketType {
 }
 
 /// A trading pair in CCXT notation: `BTC/USDT` (spot) or `BTC/USDT:USDT` (settled futures).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Pair {
     base: String,
     quote: String,
@@ -209,6 +209,14 @@ impl TryFrom<String> for Pair {
     type Error = ParseError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         s.parse()
+    }
+}
+
+/// Serialised as its text form, written straight from the parts (an export writes one per
+/// trade; no clone and no intermediate `String`).
+impl Serialize for Pair {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

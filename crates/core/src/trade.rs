@@ -74,28 +74,46 @@ impl FromStr for ExitReason {
 /// Formats epoch milliseconds as Freqtrade's ISO form, `2018-01-10T08:25:00+00:00`.
 #[must_use]
 pub fn iso_ts_ms(ms: i64) -> String {
-    let Some(d) = DateTime::<Utc>::from_timestamp_millis(ms) else { return ms.to_string() };
-    let year = d.year();
-    if !(0..=9999).contains(&year) {
-        return d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
-    }
-    // Written by hand: an export formats three dates per trade, and chrono's format string
-    // machinery costs ~20 times more than this.
-    let mut b = *b"0000-00-00T00:00:00+00:00";
-    let mut put = |at: usize, v: u32, width: usize| {
-        let mut v = v;
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
+    IsoTs(ms).to_string()
+}
+
+/// Epoch milliseconds displayed (and serialised) as Freqtrade's ISO form, see [`iso_ts_ms`]:
+/// written straight into the output, without a `String` of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsoTs(pub i64);
+
+impl fmt::Display for IsoTs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(d) = DateTime::<Utc>::from_timestamp_millis(self.0) else { return write!(f, "{}", self.0) };
+        let year = d.year();
+        if !(0..=9999).contains(&year) {
+            return write!(f, "{}", d.format("%Y-%m-%dT%H:%M:%S+00:00"));
         }
-    };
-    put(0, year.unsigned_abs(), 4);
-    put(5, d.month(), 2);
-    put(8, d.day(), 2);
-    put(11, d.hour(), 2);
-    put(14, d.minute(), 2);
-    put(17, d.second(), 2);
-    b.iter().map(|&c| char::from(c)).collect()
+        // Written by hand: an export formats three dates per trade, and chrono's format string
+        // machinery costs ~20 times more than this.
+        let mut b = *b"0000-00-00T00:00:00+00:00";
+        let mut put = |at: usize, v: u32, width: usize| {
+            let mut v = v;
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, year.unsigned_abs(), 4);
+        put(5, d.month(), 2);
+        put(8, d.day(), 2);
+        put(11, d.hour(), 2);
+        put(14, d.minute(), 2);
+        put(17, d.second(), 2);
+        // Only ASCII digits and separators were written.
+        f.write_str(std::str::from_utf8(&b).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Serialize for IsoTs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn parse_iso(s: &str) -> Result<i64, String> {
@@ -175,18 +193,21 @@ impl Trade {
     }
 }
 
+/// A trade's JSON form (Freqtrade's export fields). `P`, `D` and `S` hold the pair, the
+/// dates and the texts: owned when a trade is read back, borrowed or formatted in place when
+/// one is written (an export writes ~50k of them; no field is copied into a `String`).
 #[derive(Serialize, Deserialize)]
-struct TradeJson {
-    pair: Pair,
-    open_date: String,
-    close_date: String,
+struct TradeJson<P, D, S> {
+    pair: P,
+    open_date: D,
+    close_date: D,
     open_rate: f64,
     close_rate: f64,
     amount: f64,
     stake_amount: f64,
     profit_abs: f64,
     profit_ratio: f64,
-    exit_reason: String,
+    exit_reason: S,
     is_short: bool,
     open_timestamp: i64,
     close_timestamp: i64,
@@ -202,25 +223,25 @@ struct TradeJson {
     min_rate: f64,
     max_rate: f64,
     funding_fees: f64,
-    enter_tag: String,
+    enter_tag: S,
     is_open: bool,
-    exit_order_placed: String,
-    exit_order_tag: String,
+    exit_order_placed: D,
+    exit_order_tag: S,
 }
 
 impl Serialize for Trade {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         TradeJson {
-            pair: self.pair.clone(),
-            open_date: iso_ts_ms(self.open_timestamp),
-            close_date: iso_ts_ms(self.close_timestamp),
+            pair: &self.pair,
+            open_date: IsoTs(self.open_timestamp),
+            close_date: IsoTs(self.close_timestamp),
             open_rate: self.open_rate,
             close_rate: self.close_rate,
             amount: self.amount,
             stake_amount: self.stake_amount,
             profit_abs: self.profit_abs,
             profit_ratio: self.profit_ratio,
-            exit_reason: self.exit_reason_label().to_owned(),
+            exit_reason: self.exit_reason_label(),
             is_short: self.is_short,
             open_timestamp: self.open_timestamp,
             close_timestamp: self.close_timestamp,
@@ -236,10 +257,10 @@ impl Serialize for Trade {
             min_rate: self.min_rate,
             max_rate: self.max_rate,
             funding_fees: self.funding_fees,
-            enter_tag: self.enter_tag.clone(),
+            enter_tag: self.enter_tag.as_str(),
             is_open: false,
-            exit_order_placed: iso_ts_ms(self.exit_order_placed),
-            exit_order_tag: self.exit_reason_label().to_owned(),
+            exit_order_placed: IsoTs(self.exit_order_placed),
+            exit_order_tag: self.exit_reason_label(),
         }
         .serialize(s)
     }
@@ -247,7 +268,7 @@ impl Serialize for Trade {
 
 impl<'de> Deserialize<'de> for Trade {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let j = TradeJson::deserialize(d)?;
+        let j = TradeJson::<Pair, String, String>::deserialize(d)?;
         let placed = parse_iso(&j.exit_order_placed).map_err(serde::de::Error::custom)?;
         // A name that is no exit reason is the exit tag of an exit signal (Freqtrade's export).
         let (exit_reason, exit_tag) = match j.exit_reason.parse::<ExitReason>() {

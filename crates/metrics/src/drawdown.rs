@@ -23,38 +23,6 @@ pub(crate) struct Drawdown {
     pub relative_account_drawdown: f64,
 }
 
-/// First index of the minimum, skipping NaN (pandas `idxmin`).
-fn idxmin(v: &[f64]) -> usize {
-    let mut best = 0;
-    let mut best_v = f64::NAN;
-    for (i, &x) in v.iter().enumerate() {
-        if x.is_nan() {
-            continue;
-        }
-        if best_v.is_nan() || x < best_v {
-            best = i;
-            best_v = x;
-        }
-    }
-    best
-}
-
-/// First index of the maximum, skipping NaN (pandas `idxmax`).
-fn idxmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    let mut best_v = f64::NAN;
-    for (i, &x) in v.iter().enumerate() {
-        if x.is_nan() {
-            continue;
-        }
-        if best_v.is_nan() || x > best_v {
-            best = i;
-            best_v = x;
-        }
-    }
-    best
-}
-
 /// Worst drawdown of the running sum of `values` (already in date order; `dates` parallel).
 ///
 /// `relative` picks the trough by the largest relative drawdown instead of the largest
@@ -63,48 +31,149 @@ pub(crate) fn max_drawdown(dates: &[i64], values: &[f64], starting_balance: f64,
     if values.is_empty() || dates.len() != values.len() {
         return None;
     }
-    let n = values.len() + 1;
-    let mut cumulative = Vec::with_capacity(n);
-    let mut high = Vec::with_capacity(n);
-    let mut drawdown = Vec::with_capacity(n);
-    let mut rel = Vec::with_capacity(n);
-    // The zero row Freqtrade prepends.
-    cumulative.push(0.0);
-    high.push(0.0);
-    drawdown.push(0.0);
-    rel.push(0.0);
+    // One pass over Freqtrade's columns (cumulative sum, its running high, drawdown, relative
+    // drawdown, with the zero row it prepends as row 0), keeping only what the answer needs:
+    // a year of minute balances is ~0.5M rows, and four columns of them cost more in fresh
+    // pages than the arithmetic. The trough is the first extreme with NaN skipped (pandas
+    // `idxmin` / `idxmax`); the running high never decreases and is never NaN, so its first
+    // maximum up to the trough is where it last rose before it.
+    #[derive(Clone, Copy)]
+    struct Row {
+        k: usize,
+        cum: f64,
+        drawdown: f64,
+        rel: f64,
+        /// First row of the running high in force at this row, and the sum there.
+        high_k: usize,
+        high_cum: f64,
+    }
+    let mut low = Row { k: 0, cum: 0.0, drawdown: 0.0, rel: 0.0, high_k: 0, high_cum: 0.0 };
+    let (mut high_k, mut high_cum, mut high_v) = (0usize, 0.0, 0.0);
     let mut cum = 0.0;
     let mut cummax = f64::NEG_INFINITY;
-    for &v in values {
+    for (i, &v) in values.iter().enumerate() {
+        let k = i + 1;
         cum += v;
         cummax = cummax.max(cum);
         let hv = cummax.max(0.0);
-        cumulative.push(cum);
-        high.push(hv);
-        drawdown.push(cum - hv);
-        rel.push(if starting_balance != 0.0 {
+        if hv > high_v {
+            (high_k, high_cum, high_v) = (k, cum, hv);
+        }
+        let drawdown = cum - hv;
+        let rel = if starting_balance != 0.0 {
             let max_balance = starting_balance + hv;
             let cumulative_balance = starting_balance + cum;
             (max_balance - cumulative_balance) / max_balance
         } else {
             (hv - cum) / hv
-        });
+        };
+        let better = if relative { !rel.is_nan() && rel > low.rel } else { !drawdown.is_nan() && drawdown < low.drawdown };
+        if better {
+            low = Row { k, cum, drawdown, rel, high_k, high_cum };
+        }
     }
-    let low_idx = if relative { idxmax(&rel) } else { idxmin(&drawdown) };
-    let high_idx = idxmax(&high[..=low_idx]);
     Some(Drawdown {
-        drawdown_abs: drawdown[low_idx].abs(),
-        high_date: dates[high_idx.saturating_sub(1)],
-        low_date: dates[low_idx.saturating_sub(1)],
-        high_value: cumulative[high_idx],
-        low_value: cumulative[low_idx],
-        relative_account_drawdown: rel[low_idx],
+        drawdown_abs: low.drawdown.abs(),
+        high_date: dates[low.high_k.saturating_sub(1)],
+        low_date: dates[low.k.saturating_sub(1)],
+        high_value: low.high_cum,
+        low_value: low.cum,
+        relative_account_drawdown: low.rel,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// First index of the minimum, skipping NaN (pandas `idxmin`).
+    fn idxmin(v: &[f64]) -> usize {
+        let mut best = 0;
+        let mut best_v = f64::NAN;
+        for (i, &x) in v.iter().enumerate() {
+            if x.is_nan() {
+                continue;
+            }
+            if best_v.is_nan() || x < best_v {
+                best = i;
+                best_v = x;
+            }
+        }
+        best
+    }
+
+    /// First index of the maximum, skipping NaN (pandas `idxmax`).
+    fn idxmax(v: &[f64]) -> usize {
+        let mut best = 0;
+        let mut best_v = f64::NAN;
+        for (i, &x) in v.iter().enumerate() {
+            if x.is_nan() {
+                continue;
+            }
+            if best_v.is_nan() || x > best_v {
+                best = i;
+                best_v = x;
+            }
+        }
+        best
+    }
+
+    /// The column form [`max_drawdown`] replaced (Freqtrade's series, then pandas' first
+    /// extremes), kept as the reference it must equal.
+    fn reference(dates: &[i64], values: &[f64], starting_balance: f64, relative: bool) -> Drawdown {
+        let mut cumulative = vec![0.0];
+        let mut high = vec![0.0];
+        let mut drawdown = vec![0.0];
+        let mut rel = vec![0.0];
+        let (mut cum, mut cummax) = (0.0, f64::NEG_INFINITY);
+        for &v in values {
+            cum += v;
+            cummax = f64::max(cummax, cum);
+            let hv = f64::max(cummax, 0.0);
+            cumulative.push(cum);
+            high.push(hv);
+            drawdown.push(cum - hv);
+            rel.push(if starting_balance != 0.0 {
+                ((starting_balance + hv) - (starting_balance + cum)) / (starting_balance + hv)
+            } else {
+                (hv - cum) / hv
+            });
+        }
+        let low_idx = if relative { idxmax(&rel) } else { idxmin(&drawdown) };
+        let high_idx = idxmax(&high[..=low_idx]);
+        Drawdown {
+            drawdown_abs: drawdown[low_idx].abs(),
+            high_date: dates[high_idx.saturating_sub(1)],
+            low_date: dates[low_idx.saturating_sub(1)],
+            high_value: cumulative[high_idx],
+            low_value: cumulative[low_idx],
+            relative_account_drawdown: rel[low_idx],
+        }
+    }
+
+    #[test]
+    fn one_pass_equals_the_column_form() {
+        let mut x = 7u64;
+        let mut next = move || {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((x >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+        };
+        for case in 0..400 {
+            let n = 1 + case % 97;
+            let mut values: Vec<f64> = (0..n).map(|_| (next() * 100.0).round() / 10.0).collect();
+            if case % 7 == 0 {
+                values[case % n] = f64::NAN;
+            }
+            let dates: Vec<i64> = (0..n as i64).map(|d| 1_000 + d).collect();
+            for start in [0.0, 1.0, 50.0] {
+                for relative in [false, true] {
+                    let got = max_drawdown(&dates, &values, start, relative).unwrap();
+                    let want = reference(&dates, &values, start, relative);
+                    assert_eq!(format!("{got:?}"), format!("{want:?}"), "case {case} start {start} relative {relative}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn peak_then_trough() {

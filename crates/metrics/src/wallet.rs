@@ -139,8 +139,13 @@ pub fn wallet_stats(balance_series: &[(i64, f64)]) -> WalletStats {
     if clean.is_empty() {
         return WalletStats::default();
     }
-    let keys: Vec<i64> = clean.iter().map(|p| p.0).collect();
-    let series: Vec<(i64, f64)> = numpy_argsort(&keys).into_iter().map(|i| clean[i]).collect();
+    // Strictly increasing dates (the engine's series always are) sort to themselves.
+    let series: Vec<(i64, f64)> = if clean.windows(2).all(|w| w[0].0 < w[1].0) {
+        clean
+    } else {
+        let keys: Vec<i64> = clean.iter().map(|p| p.0).collect();
+        numpy_argsort(&keys).into_iter().map(|i| clean[i]).collect()
+    };
 
     let mut stats = WalletStats::default();
     let (first_ts, start) = series[0];

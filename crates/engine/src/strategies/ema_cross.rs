@@ -41,24 +41,24 @@ fn cross(prev: (f64, f64), cur: (f64, f64)) -> (bool, bool) {
 
 /// Calls `f(t, up, down)` for every candle `t >= 1` with the crossings of EMA(close, fast)
 /// over EMA(close, slow), both EMAs advanced in the same pass (their dependency chains
-/// overlap) and never stored. `false` when the close has a NaN: then the caller takes the
-/// column path, whose NaN rules this pass does not implement.
+/// overlap) and never stored. `false` when the close has a NaN: then the caller discards what
+/// `f` was given and takes the column path, whose NaN rules this pass does not implement.
+/// The NaN test rides along in the same pass (a separate scan read the column twice).
 fn for_each_cross(close: &[f64], fast: usize, slow: usize, mut f: impl FnMut(usize, bool, bool)) -> bool {
-    if close.iter().any(|v| v.is_nan()) {
-        return false;
-    }
     let Some(&first) = close.first() else { return true };
     // `ind::ema` is `ewm_mean(Span(span))`; the step is its recurrence, bit for bit.
     let (sf, ss) = (EwmStep::new(EwmSpec::Span(fast as f64)), EwmStep::new(EwmSpec::Span(slow as f64)));
     let (mut yf, mut ys) = (first, first);
+    let mut nan = first.is_nan();
     for (t, &x) in close.iter().enumerate().skip(1) {
+        nan |= x.is_nan();
         let prev = (yf, ys);
         yf = sf.next(yf, x);
         ys = ss.next(ys, x);
         let (up, down) = cross(prev, (yf, ys));
         f(t, up, down);
     }
-    true
+    !nan
 }
 
 /// Long when EMA(close, fast) crosses above EMA(close, slow) on a candle with volume; exit
