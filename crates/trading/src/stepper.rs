@@ -140,13 +140,26 @@ impl<'a> Stepper<'a> {
                 }
                 if o.purpose == OrderPurpose::Exit && stops_on {
                     // The trade's stop comes off the venue first; filled, it is the exit.
-                    match self.take_stop(broker, db, now_ms, &o)? {
-                        Some(fill) if fill.status == OrderStatus::Filled => {
-                            stop_fills.push(fill);
+                    let taken = self.take_stop(broker, db, now_ms, &o)?;
+                    // What stops replaced earlier sold of the position is not the exit's to sell.
+                    let sold = self.stops.as_mut().and_then(|s| s.take_sold(&o.pair, o.trade_open_ms));
+                    match (taken, sold) {
+                        (Some(fill), sold) if fill.status == OrderStatus::Filled => {
+                            stop_fills.push(merge_fills(fill, sold));
                             continue;
                         }
-                        Some(part) if part.filled > 0.0 => o.amount = (o.amount - part.filled).max(0.0),
-                        _ => {}
+                        (taken, sold) => {
+                            let part = taken.filter(|t| t.filled > 0.0);
+                            let sold_before = sold.as_ref().map_or(0.0, |s| s.filled);
+                            o.amount = (o.amount - part.as_ref().map_or(0.0, |p| p.filled) - sold_before).max(0.0);
+                            if o.amount <= 1e-12 {
+                                // The stops sold all of it: they are the exit.
+                                if let Some(all) = sold.map(|s| merge_fills(s, part)) {
+                                    stop_fills.push(OrderRecord { status: OrderStatus::Filled, ..all });
+                                }
+                                continue;
+                            }
+                        }
                     }
                 }
                 if o.purpose == OrderPurpose::Entry && venue_down {
@@ -414,6 +427,15 @@ fn rewrite(
     amend(&mut state, &mut trades);
     let balance = session.balance_series().to_vec();
     session.restore(&state, trades, &balance)
+}
+
+/// One record of two fills of a trade's stops: the quantities and fees summed, the average
+/// price weighted (the first record's id and status).
+fn merge_fills(a: OrderRecord, b: Option<OrderRecord>) -> OrderRecord {
+    let Some(b) = b.filter(|b| b.filled > 0.0) else { return a };
+    let filled = a.filled + b.filled;
+    let average = (a.average * a.filled + b.average * b.filled) / filled;
+    OrderRecord { filled, average, fee: a.fee + b.fee, ..a }
 }
 
 /// The trades of `fills` (stop orders the venue filled) closed by those fills instead of the

@@ -8,6 +8,9 @@
 //! - Before a trade's exit order goes out, its stop is taken off the venue. When the venue
 //!   had filled it already, that fill is the trade's exit (reason `stoploss_on_exchange`, the
 //!   venue's price and fee) and no exit order is sent.
+//! - A stop that sold part of the position before it came off (a stop-limit partly filled,
+//!   then replaced) leaves the rest to its replacement and to the trade's exit; at the exit
+//!   the parts count as the stop's fill when the stop sold everything.
 //! - A stop found filled outside an exit (when replacing it, or by the start-up reconcile
 //!   after downtime) closes its trade at the next candle: the session force-exits it, and the
 //!   exit is recorded with the stop's fill.
@@ -35,6 +38,10 @@ pub(crate) struct ExchangeStops {
     filled: Vec<OrderRecord>,
     /// Stop prices the venue refused, per trade: sent again only once the stop moves.
     refused: Vec<(Pair, i64, f64)>,
+    /// What replaced stops sold before they came off the venue, per trade (one record: the
+    /// quantities and fees summed, the average price weighted): the trade's next stop and
+    /// its exit cover only the rest.
+    sold: Vec<OrderRecord>,
 }
 
 /// What keeping the stops did after a candle.
@@ -65,6 +72,8 @@ impl ExchangeStops {
                 match o.status {
                     OrderStatus::Open | OrderStatus::PartiallyFilled => self.resting.push(o),
                     OrderStatus::Filled => self.filled.push(o),
+                    // A replaced stop that sold part of the position before it came off.
+                    OrderStatus::Cancelled if o.filled > 0.0 => self.add_sold(&o),
                     OrderStatus::Cancelled | OrderStatus::Rejected => {}
                 }
             }
@@ -95,6 +104,30 @@ impl ExchangeStops {
         let last = venue.cancel_stop(&self.resting[i])?;
         self.resting.remove(i);
         Ok(Some(last))
+    }
+
+    /// What the trade's replaced stops sold (see `sold`), taken: its exit sells the rest.
+    pub(crate) fn take_sold(&mut self, pair: &Pair, open_ms: i64) -> Option<OrderRecord> {
+        let i = self.sold.iter().position(|o| of_trade(o, pair, open_ms))?;
+        Some(self.sold.remove(i))
+    }
+
+    /// Adds what a replaced stop sold to its trade's `sold` record.
+    fn add_sold(&mut self, stop: &OrderRecord) {
+        match self.sold.iter_mut().find(|o| of_trade(o, &stop.pair, stop.trade_open_ms)) {
+            Some(s) => {
+                let filled = s.filled + stop.filled;
+                s.average = (s.average * s.filled + stop.average * stop.filled) / filled;
+                (s.filled, s.fee) = (filled, s.fee + stop.fee);
+            }
+            None => self.sold.push(stop.clone()),
+        }
+    }
+
+    /// The trade's amount less what its replaced stops sold.
+    fn unsold(&self, t: &OpenTradeState) -> f64 {
+        let sold = self.sold.iter().find(|o| of_trade(o, &t.pair, t.open_timestamp)).map_or(0.0, |o| o.filled);
+        (t.amount - sold).max(0.0)
     }
 
     /// After candle `candle_ms`: a stop at each open trade's stop price, moved stops
@@ -128,9 +161,10 @@ impl ExchangeStops {
                         }
                         if last.filled > 0.0 {
                             done.notes.push(format!(
-                                "{}: stop filled {} of {} before it was replaced; the trade's exit still sells its whole amount",
+                                "{}: stop filled {} of {} before it was replaced; its replacement and the trade's exit cover the rest",
                                 last.client_order_id, last.filled, last.amount
                             ));
+                            self.add_sold(&last);
                         }
                         replaced = Some(old.client_order_id);
                     }
@@ -143,7 +177,7 @@ impl ExchangeStops {
             if self.refused.iter().any(|(p, o, price)| p == &t.pair && *o == t.open_timestamp && *price == want) {
                 continue;
             }
-            let order = stop_of(bot, &t, candle_ms);
+            let order = OrderRecord { amount: self.unsold(&t), ..stop_of(bot, &t, candle_ms) };
             if replaced.as_deref() == Some(order.client_order_id.as_str()) {
                 continue;
             }

@@ -112,6 +112,9 @@ pub struct FakeState {
     /// Stop orders that fill at this price when the node next asks about them (a look-up or
     /// a cancel): the venue filled them between two candles.
     pub stops_fill_when_asked: HashMap<String, f64>,
+    /// Stop orders of which this quantity fills at this price when the node next asks about
+    /// them: the market touched the stop and the limit order took part of the position.
+    pub stops_fill_part_when_asked: HashMap<String, (f64, f64)>,
 }
 
 impl FakeState {
@@ -158,11 +161,17 @@ impl FakeState {
         true
     }
 
-    /// A stop of [`FakeState::stops_fill_when_asked`] fills now.
+    /// A stop of [`FakeState::stops_fill_when_asked`] fills now; one of
+    /// [`FakeState::stops_fill_part_when_asked`] fills in part and rests on.
     fn fill_asked_stop(&mut self, cid: &str) {
         if self.orders.get(cid).is_some_and(StoredOrder::is_resting_stop) {
             if let Some(price) = self.stops_fill_when_asked.remove(cid) {
                 self.fill_stop(cid, Some(price));
+            } else if let Some((qty, price)) = self.stops_fill_part_when_asked.remove(cid) {
+                let Some(o) = self.orders.get_mut(cid) else { return };
+                (o.fill_price, o.executed, o.status) = (price, qty.min(o.qty), "PARTIALLY_FILLED");
+                let o = o.clone();
+                move_position(self, &o, o.executed);
             }
         }
     }

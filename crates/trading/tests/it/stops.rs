@@ -206,3 +206,54 @@ fn a_stop_filled_while_the_node_was_down_closes_its_trade_at_the_restart() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_stop_that_sold_part_of_a_position_before_it_was_replaced_leaves_the_rest_to_the_next_stop_and_the_exit() {
+    let (dir, store, range) = market_of(3, 7);
+    let mut db = StateStore::open_in(dir.path()).unwrap();
+    let dry = paper(&store, &mut db, &node("paper", &range, true));
+    // A trade whose first stop the trailing stop replaced and that the rules closed by ROI or
+    // signal (its last stop is cancelled before the exit order), found on a first venue run.
+    let probe = fake_binance::start();
+    let probe_db = tempfile::tempdir().unwrap();
+    replay(&store, &mut StateStore::open_in(probe_db.path()).unwrap(), &node("venue", &range, true), &mut venue_broker(&probe));
+    let t = {
+        let st = probe.state.lock().unwrap();
+        dry.iter()
+            .find(|t| {
+                stops_of(&st, "venue", t).len() >= 2
+                    && matches!(t.exit_reason, ExitReason::Roi | ExitReason::ExitSignal)
+                    && t.amount >= 0.003
+            })
+            .expect("no trade with a replaced stop closed by ROI or signal")
+    };
+    let part = (t.amount / 3.0 * 1000.0).floor() / 1000.0;
+    let fake = fake_binance::start();
+    // When the node takes the first stop off to replace it, a third of the position has sold.
+    let first = client_order_id("venue", &t.pair, t.open_timestamp, OrderPurpose::Stop);
+    fake.state.lock().unwrap().stops_fill_part_when_asked.insert(first.clone(), (part, t.initial_stop_loss_abs));
+    let spec = node("venue", &range, true);
+    let trades = replay(&store, &mut db, &spec, &mut venue_broker(&fake));
+    let key = |t: &Trade| (t.pair.clone(), t.open_timestamp, t.close_timestamp, t.exit_reason);
+    assert_eq!(trades.iter().map(key).collect::<Vec<_>>(), dry.iter().map(key).collect::<Vec<_>>());
+    let st = fake.state.lock().unwrap();
+    let stops = stops_of(&st, "venue", t);
+    assert!(stops.len() >= 2, "the first stop was not replaced");
+    let entry = &st.orders[&client_order_id("venue", &t.pair, t.open_timestamp, OrderPurpose::Entry)];
+    assert_eq!((stops[0].0, stops[0].1.status, stops[0].1.executed), (&first, "CANCELED", part));
+    // Every later stop and the exit cover only what is left.
+    let rest = entry.executed - part;
+    for (cid, s) in &stops[1..] {
+        assert!((s.qty - rest).abs() < 1e-9, "{cid}: {} vs {rest}", s.qty);
+    }
+    let exit = &st.orders[&client_order_id("venue", &t.pair, t.open_timestamp, OrderPurpose::Exit)];
+    assert!((exit.qty - rest).abs() < 1e-9 && exit.status == "FILLED", "exit {} vs {rest}", exit.qty);
+    assert!(st.created.values().all(|n| *n == 1));
+    drop(st);
+    let events = db.events(&spec.bot_id).unwrap();
+    assert!(events.iter().any(|e| e.detail.contains(&first) && e.detail.contains("before it was replaced")), "{events:?}");
+    // Restarted, the node still knows what that stop sold (from its stored final record).
+    let stored = db.orders(&spec.bot_id).unwrap();
+    let o = stored.iter().find(|o| o.client_order_id == first).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Cancelled, part));
+}
