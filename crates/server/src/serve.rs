@@ -343,6 +343,8 @@ pub fn check_databases(cfg: &ServerConfig) -> Result<(), ServeError> {
     }
     tradai_sqlite::check_file(&db, "service database (jobs and API keys)").map_err(ServeError::Damaged)?;
     tradai_sqlite::check_file(&cfg.outbox_path(), tradai_tracking::OUTBOX_DATABASE).map_err(ServeError::Damaged)?;
+    // The trading nodes' state, which `GET /api/v1/trading` reads.
+    tradai_sqlite::check_file(&cfg.state_dir.join("trading.sqlite"), tradai_trading::state::STATE_DATABASE).map_err(ServeError::Damaged)?;
     if let Some(t) = &cfg.tracking {
         if let Ok(tradai_tracking::TrackingUri::Embedded { db, .. }) = tradai_tracking::TrackingUri::parse(&t.uri) {
             tradai_sqlite::check_file(&db, tradai_tracking::TRACKING_DATABASE).map_err(ServeError::Damaged)?;

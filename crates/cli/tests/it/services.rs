@@ -522,6 +522,14 @@ fn a_damaged_or_emptied_job_database_stops_the_start_with_one_line() {
         (status.code(), std::fs::read_to_string(&log).unwrap_or_default())
     };
 
+    // The trading nodes' state damaged: named too.
+    let trading = data.join("_tradai/trading.sqlite");
+    std::fs::write(&trading, vec![0x42u8; 16384]).unwrap();
+    let (code, err) = start(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("trading.sqlite") && err.contains("trading state database") && err.contains("damaged"), "{err}");
+    std::fs::remove_file(&trading).unwrap();
+
     std::fs::write(&db, b"").unwrap();
     let (code, err) = start(&[]);
     assert_eq!(code, Some(2), "{err}");
