@@ -82,6 +82,23 @@ pub struct OpenTradeBody {
     pub current_profit: f64,
     /// Profit in the stake currency at `current_rate`, before the exit fee.
     pub current_profit_abs: f64,
+    /// The trade's stop order resting on the exchange (`--stoploss-on-exchange`); absent
+    /// without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_order: Option<StopOrderBody>,
+}
+
+/// A stop order resting on the exchange for an open trade.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StopOrderBody {
+    /// Its client order id on the exchange.
+    pub client_order_id: String,
+    /// The stop (trigger) price.
+    pub stop_price: f64,
+    /// The amount it sells (buys back, for a short).
+    pub amount: f64,
+    /// `open` or `partially_filled`.
+    pub status: String,
 }
 
 /// `GET /api/v1/status`.
@@ -238,6 +255,12 @@ fn open_trades(st: &NodeApiState) -> (Vec<OpenTradeBody>, tradai_trading::NodeSn
             current_rate: t.current_rate,
             current_profit: t.current_profit_ratio,
             current_profit_abs: t.current_profit_abs,
+            stop_order: t.stop_order.as_ref().map(|o| StopOrderBody {
+                client_order_id: o.client_order_id.clone(),
+                stop_price: o.stop_price,
+                amount: o.amount,
+                status: o.status.clone(),
+            }),
         })
         .collect();
     (open, snap)
@@ -408,7 +431,7 @@ fn node_routes(state: NodeApiState) -> Router {
 #[openapi(
     info(title = "TradAI trading node", description = "One trading node (`tradai trade`): status, trades, profit, balance, forced exits and the kill switch. Commands need `Authorization: Bearer <key>` once API keys exist."),
     paths(health, status, trades, profit, balance, forceexit, stop),
-    components(schemas(NodeHealth, OpenTradeBody, NodeStatusBody, ClosedTradeBody, NodeTrades, NodeProfit, NodeBalance,
+    components(schemas(NodeHealth, OpenTradeBody, StopOrderBody, NodeStatusBody, ClosedTradeBody, NodeTrades, NodeProfit, NodeBalance,
         ForceExitRequest, StopRequest, CommandAnswer, crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerKey)
 )]

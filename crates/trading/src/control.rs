@@ -35,6 +35,22 @@ pub struct OpenTradeView {
     pub current_profit_ratio: f64,
     /// Profit in the stake currency at `current_rate`, before the exit fee.
     pub current_profit_abs: f64,
+    /// The trade's stop order resting on the venue (`stoploss_on_exchange`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_order: Option<StopOrderView>,
+}
+
+/// A stop order resting on the venue, as the node's API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StopOrderView {
+    /// Its client order id on the venue.
+    pub client_order_id: String,
+    /// The stop (trigger) price.
+    pub stop_price: f64,
+    /// The amount it sells (buys back, for a short).
+    pub amount: f64,
+    /// `open` or `partially_filled`.
+    pub status: String,
 }
 
 /// What a running node last showed of itself (after its last candle).
@@ -115,8 +131,14 @@ impl NodeControl {
         }
     }
 
-    /// Publishes what the node holds after a candle; `last_close` gives a pair's last close.
-    pub(crate) fn publish(&self, session: &TradingSession<'_>, last_close: &dyn Fn(&Pair) -> Option<f64>) {
+    /// Publishes what the node holds after a candle; `last_close` gives a pair's last close,
+    /// `stop_of` the stop order resting on the venue for a trade (pair, open time).
+    pub(crate) fn publish(
+        &self,
+        session: &TradingSession<'_>,
+        last_close: &dyn Fn(&Pair) -> Option<f64>,
+        stop_of: &dyn Fn(&Pair, i64) -> Option<StopOrderView>,
+    ) {
         let open_trades = session
             .open_trades()
             .into_iter()
@@ -135,6 +157,7 @@ impl NodeControl {
                     current_rate,
                     current_profit_ratio: ratio,
                     current_profit_abs: t.stake * ratio,
+                    stop_order: stop_of(&t.pair, t.open_timestamp),
                 }
             })
             .collect();

@@ -43,7 +43,7 @@ mod stepper;
 mod stops;
 
 pub use broker::{Broker, BrokerError, PaperBroker, StopOrders};
-pub use control::{NodeControl, NodeSnapshot, OpenTradeView};
+pub use control::{NodeControl, NodeSnapshot, OpenTradeView, StopOrderView};
 pub use error::TradingError;
 pub use golive::{go_live_report, GoLiveFacts, GoLiveValidationReport};
 pub use live::{run_live, Clock, FeedConfig, LiveOutcome, SystemClock};

@@ -609,7 +609,12 @@ impl LiveNode<'_> {
             self.held =
                 Held { state: Some(session.state()), trades: session.trades().to_vec(), balance: session.balance_series().to_vec() };
         }
-        self.control.publish(&session, &|p| market.pairs.iter().find(|x| &x.pair == p).and_then(|x| x.candles.close.last().copied()));
+        let stepper = &*stepper;
+        self.control.publish(
+            &session,
+            &|p| market.pairs.iter().find(|x| &x.pair == p).and_then(|x| x.candles.close.last().copied()),
+            &|p, open_ms| stepper.stop_view(p, open_ms),
+        );
         Ok(())
     }
 }

@@ -317,6 +317,18 @@ impl<'a> Stepper<'a> {
         Ok(())
     }
 
+    /// The stop order of the trade (`pair`, `open_ms`) resting on the venue, as the node's
+    /// API shows it.
+    pub(crate) fn stop_view(&self, pair: &tradai_core::Pair, open_ms: i64) -> Option<crate::control::StopOrderView> {
+        let o = self.stops.as_ref()?.resting(pair, open_ms)?;
+        Some(crate::control::StopOrderView {
+            client_order_id: o.client_order_id.clone(),
+            stop_price: o.price,
+            amount: o.amount,
+            status: o.status.as_str().to_owned(),
+        })
+    }
+
     /// Logs and records something the operator must see.
     fn note(&self, db: &StateStore, now_ms: i64, kind: &str, detail: &str) -> Result<(), TradingError> {
         tracing::warn!(bot = %self.spec.bot_id, kind, "{detail}");

@@ -106,6 +106,11 @@ impl ExchangeStops {
         Ok(Some(last))
     }
 
+    /// The stop order resting on the venue for the trade (`pair`, `open_ms`).
+    pub(crate) fn resting(&self, pair: &Pair, open_ms: i64) -> Option<&OrderRecord> {
+        self.resting.iter().find(|o| of_trade(o, pair, open_ms))
+    }
+
     /// What the trade's replaced stops sold (see `sold`), taken: its exit sells the rest.
     pub(crate) fn take_sold(&mut self, pair: &Pair, open_ms: i64) -> Option<OrderRecord> {
         let i = self.sold.iter().position(|o| of_trade(o, pair, open_ms))?;

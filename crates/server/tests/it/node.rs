@@ -23,6 +23,7 @@ fn open_trade(pair: &str, open_rate: f64, current_rate: f64) -> OpenTradeView {
         current_rate,
         current_profit_ratio: current_rate / open_rate - 1.0,
         current_profit_abs: 0.05 * (current_rate / open_rate - 1.0),
+        stop_order: None,
     }
 }
 
@@ -57,7 +58,18 @@ async fn node_routes_show_the_node_and_take_commands_with_a_key() {
 
     control.set_snapshot(NodeSnapshot {
         last_candle_ms: Some(1_515_974_700_000),
-        open_trades: vec![open_trade("ETH/BTC", 0.05, 0.055), open_trade("LTC/BTC", 0.01, 0.009)],
+        open_trades: vec![
+            OpenTradeView {
+                stop_order: Some(tradai_trading::StopOrderView {
+                    client_order_id: "tb0123456789abcdefs".into(),
+                    stop_price: 0.0475,
+                    amount: 1.0,
+                    status: "open".into(),
+                }),
+                ..open_trade("ETH/BTC", 0.05, 0.055)
+            },
+            open_trade("LTC/BTC", 0.01, 0.009),
+        ],
         wallet: Some(tradai_engine::WalletState { starting_balance: 1.0, closed_profit: 0.0, tied: 0.1, free: 0.9, total: 1.0 }),
         entries_stopped: false,
     });
@@ -65,6 +77,10 @@ async fn node_routes_show_the_node_and_take_commands_with_a_key() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(st["open_trades"].as_array().unwrap().len(), 2);
     assert_eq!(st["open_trades"][0]["trade_id"], "ETH/BTC");
+    // The stop resting on the exchange, shown with its trade; none for the other.
+    let stop = &st["open_trades"][0]["stop_order"];
+    assert_eq!((stop["client_order_id"].as_str(), stop["stop_price"].as_f64()), (Some("tb0123456789abcdefs"), Some(0.0475)), "{st}");
+    assert!(st["open_trades"][1].get("stop_order").is_none(), "{st}");
     assert!((st["open_trades"][0]["current_profit"].as_f64().unwrap() - 0.1).abs() < 1e-12, "{st}");
     assert!((st["current_profit_abs"].as_f64().unwrap() - (0.005 - 0.005)).abs() < 1e-12, "{st}");
     assert_eq!(st["last_candle"], "2018-01-15T00:05:00+00:00");

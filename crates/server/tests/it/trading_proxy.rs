@@ -57,6 +57,7 @@ async fn backend_reaches_a_node_through_its_registered_address() {
             current_rate: 0.055,
             current_profit_ratio: 0.1,
             current_profit_abs: 0.005,
+            stop_order: None,
         }],
         wallet: None,
         entries_stopped: false,

@@ -253,12 +253,13 @@ fn run_on_venue(
     broker: &mut BinanceBroker,
     fake: &FakeKlines,
     candles: u64,
+    control: &NodeControl,
 ) -> tradai_trading::LiveOutcome {
     let stop = AtomicBool::new(false);
     let hooks = NodeHooks { progress: &|_, _| {}, stop: &stop, now_ms: &|| 0, heartbeat_every_ms: 60_000, commit_every: 1 };
     let feed = FeedConfig { poll_delay_ms: 1_500, retry_every_ms: 3_000, give_up_after_ms: 30_000, max_candles: Some(candles) };
     let registry = StrategyRegistry::builtin();
-    run_live(store, db, spec, &registry, broker, client(&fake.url), &fake.clock(), &hooks, &feed, &NodeControl::new()).unwrap()
+    run_live(store, db, spec, &registry, broker, client(&fake.url), &fake.clock(), &hooks, &feed, control).unwrap()
 }
 
 /// A node down for 100 candles catches up on them for its indicators and state only: no
@@ -272,7 +273,9 @@ fn after_downtime_only_the_latest_closed_candle_sends_orders() {
     let mut broker = crate::orders::venue_broker(&venue);
     let mut db = StateStore::open_in(dir.path()).unwrap();
     let live = node("catchup", false, None);
-    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
+    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| {
+        run_on_venue(&store, db, &live, broker, &fake, candles, &NodeControl::new())
+    };
     let first = run(&mut db, &mut broker, 40);
     let orders_before = db.orders(&live.bot_id).unwrap().len();
     let trades_before = db.trades(&live.bot_id).unwrap().len();
@@ -316,7 +319,9 @@ fn a_live_node_closes_a_trade_whose_stop_filled_while_it_was_down() {
     let mut db = StateStore::open_in(dir.path()).unwrap();
     let mut live = node("stops", false, None);
     live.risk.stoploss_on_exchange = true;
-    let run = |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles);
+    let control = NodeControl::new();
+    let run =
+        |db: &mut StateStore, broker: &mut BinanceBroker, candles: u64| run_on_venue(&store, db, &live, broker, &fake, candles, &control);
     // Trade until a trade is open (its stop on the venue), then go down.
     let mut open = None;
     for _ in 0..10 {
@@ -328,6 +333,12 @@ fn a_live_node_closes_a_trade_whose_stop_filled_while_it_was_down() {
         }
     }
     let t = open.expect("no trade open in 200 candles");
+    // The node's status shows the stop resting on the venue with its trade.
+    let snap = control.snapshot();
+    let shown = snap.open_trades.iter().find(|o| o.open_timestamp == t.open_timestamp).expect("the open trade in the status");
+    let stop = shown.stop_order.as_ref().expect("its stop order in the status");
+    let resting = venue.state.lock().unwrap().orders[&stop.client_order_id].clone();
+    assert!(resting.is_resting_stop() && (resting.stop_price - stop.stop_price).abs() < 1e-9, "{stop:?} vs {resting:?}");
     // While the node is down the market passes the stop: the venue fills it.
     let (cid, price) = venue.state.lock().unwrap().pass_stop_of(&trade_order_stem("stops", &t.pair, t.open_timestamp), 0.998);
     fake.now.fetch_add(30 * TF, std::sync::atomic::Ordering::SeqCst);
