@@ -16,7 +16,7 @@ use crate::order::{client_order_id, OrderPurpose, OrderRecord, OrderSide, OrderS
 use crate::risk::{DrawdownGuard, RiskStop};
 use crate::spec::NodeSpec;
 use crate::state::{Commit, NodeStatus, StateStore};
-use crate::stops::{close_with_stop_fill, ExchangeStops};
+use crate::stops::{close_with_stop_fill, count_stop_part, ExchangeStops};
 
 /// What a node did since it started, and what it has not committed yet.
 pub(crate) struct Stepper<'a> {
@@ -128,6 +128,8 @@ impl<'a> Stepper<'a> {
             let mut venue_down = false;
             // Trades whose exit is the venue's fill of their stop order.
             let mut stop_fills: Vec<OrderRecord> = Vec::new();
+            // What stops sold of positions whose exit orders sell the rest.
+            let mut stop_parts: Vec<OrderRecord> = Vec::new();
             for mut o in orders_of(bot, &outcome) {
                 let key = (o.pair.clone(), o.trade_open_ms);
                 let ratio = entry_fill.iter().find(|(k, _)| *k == key).map_or(1.0, |(_, r)| *r);
@@ -152,13 +154,15 @@ impl<'a> Stepper<'a> {
                             let part = taken.filter(|t| t.filled > 0.0);
                             let sold_before = sold.as_ref().map_or(0.0, |s| s.filled);
                             o.amount = (o.amount - part.as_ref().map_or(0.0, |p| p.filled) - sold_before).max(0.0);
+                            let stops_sold = sold.map(|s| merge_fills(s, part.clone())).or(part);
                             if o.amount <= 1e-12 {
                                 // The stops sold all of it: they are the exit.
-                                if let Some(all) = sold.map(|s| merge_fills(s, part)) {
+                                if let Some(all) = stops_sold {
                                     stop_fills.push(OrderRecord { status: OrderStatus::Filled, ..all });
                                 }
                                 continue;
                             }
+                            stop_parts.extend(stops_sold);
                         }
                     }
                 }
@@ -231,9 +235,13 @@ impl<'a> Stepper<'a> {
                 resize_trades(session, &entry_fill)
                     .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
             }
-            if !stop_fills.is_empty() {
-                settle_stop_fills(session, &stop_fills, &mut outcome.exits)
-                    .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
+            for (fills, settle) in
+                [(&stop_fills, close_with_stop_fill as fn(&mut Trade, &OrderRecord) -> f64), (&stop_parts, count_stop_part)]
+            {
+                if !fills.is_empty() {
+                    settle_stop_fills(session, fills, &mut outcome.exits, settle)
+                        .map_err(|source| TradingError::Resume { bot_id: bot.to_owned(), source: Box::new(source) })?;
+                }
             }
             for t in &outcome.exits {
                 if let Some(drawdown) = self.guard.on_closed(t) {
@@ -450,24 +458,26 @@ fn merge_fills(a: OrderRecord, b: Option<OrderRecord>) -> OrderRecord {
     OrderRecord { filled, average, fee: a.fee + b.fee, ..a }
 }
 
-/// The trades of `fills` (stop orders the venue filled) closed by those fills instead of the
-/// rules' exit orders: price, fee and reason from the venue, the profit's change in the
-/// wallet; `exits` (the candle's closed trades) amended alike.
+/// The trades of `fills` (what stop orders sold on the venue) settled by `settle` (the whole
+/// exit: [`close_with_stop_fill`]; a part before the exit order: [`count_stop_part`]): price
+/// and fee from the venue, the profit's change in the wallet; `exits` (the candle's closed
+/// trades) amended alike.
 fn settle_stop_fills(
     session: &mut TradingSession<'_>,
     fills: &[OrderRecord],
     exits: &mut [Trade],
+    settle: fn(&mut Trade, &OrderRecord) -> f64,
 ) -> Result<(), tradai_engine::SessionError> {
     let of = |t: &Trade| fills.iter().find(|f| f.pair == t.pair && f.trade_open_ms == t.open_timestamp);
     for t in exits.iter_mut() {
         if let Some(f) = of(t) {
-            close_with_stop_fill(t, f);
+            settle(t, f);
         }
     }
     rewrite(session, |state, trades| {
         for t in trades.iter_mut().rev().take(exits.len()) {
             if let Some(f) = of(t) {
-                state.closed_profit += close_with_stop_fill(t, f);
+                state.closed_profit += settle(t, f);
             }
         }
     })

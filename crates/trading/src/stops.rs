@@ -243,11 +243,33 @@ fn stop_of(bot: &BotId, t: &OpenTradeState, candle_ms: i64) -> OrderRecord {
 /// `stoploss_on_exchange`. The profit moves by the difference between what the fill and the
 /// rules' exit gave (after fees); the change is returned, for the wallet.
 pub(crate) fn close_with_stop_fill(t: &mut Trade, stop: &OrderRecord) -> f64 {
-    let rules_fee = t.amount * t.close_rate * t.fee_close;
+    let change = account_venue_fill(t, stop, t.amount);
+    t.close_rate = stop.average;
+    t.exit_reason = ExitReason::StoplossOnExchange;
+    t.exit_tag.clear();
+    change
+}
+
+/// Closed trade `t` of which stops sold `part` before its exit order sold the rest: that part
+/// counts at the venue's price and fee instead of the rules' exit price, the close rate is the
+/// average of both, the exit reason stays the rules'. The profit's change is returned.
+pub(crate) fn count_stop_part(t: &mut Trade, part: &OrderRecord) -> f64 {
+    let sold = part.filled.min(t.amount);
+    let change = account_venue_fill(t, part, sold);
+    if t.amount > 0.0 {
+        t.close_rate = (sold * part.average + (t.amount - sold) * t.close_rate) / t.amount;
+    }
+    change
+}
+
+/// Moves `t`'s profit from the rules' exit of `amount` at its close rate to what the venue's
+/// `fill` gave (its quantity, average price and fee); returns the change.
+fn account_venue_fill(t: &mut Trade, fill: &OrderRecord, amount: f64) -> f64 {
+    let rules_fee = amount * t.close_rate * t.fee_close;
     let (rules, venue) = if t.is_short {
-        (-(t.amount * t.close_rate + rules_fee), -(stop.filled * stop.average + stop.fee))
+        (-(amount * t.close_rate + rules_fee), -(fill.filled * fill.average + fill.fee))
     } else {
-        (t.amount * t.close_rate - rules_fee, stop.filled * stop.average - stop.fee)
+        (amount * t.close_rate - rules_fee, fill.filled * fill.average - fill.fee)
     };
     let before = t.profit_abs;
     t.profit_abs = ((before + venue - rules) * 1e8).round() / 1e8;
@@ -256,9 +278,6 @@ pub(crate) fn close_with_stop_fill(t: &mut Trade, stop: &OrderRecord) -> f64 {
     if open_value > 0.0 {
         t.profit_ratio = t.profit_abs / open_value * t.leverage;
     }
-    t.close_rate = stop.average;
-    t.exit_reason = ExitReason::StoplossOnExchange;
-    t.exit_tag.clear();
     t.profit_abs - before
 }
 
@@ -309,5 +328,16 @@ mod tests {
         let mut s = trade(true);
         assert!((close_with_stop_fill(&mut s, &fill(94.0, 0.19)) - 2.0).abs() < 1e-9);
         assert_eq!(s.exit_reason.as_str(), "stoploss_on_exchange");
+    }
+
+    #[test]
+    fn a_stop_part_counts_at_the_venue_price_and_leaves_the_reason() {
+        // Half sold by a stop at 94 (fee 0.094) before the rules' exit sold the rest at 95.
+        let mut t = trade(false);
+        let part = OrderRecord { filled: 1.0, average: 94.0, fee: 0.094, status: OrderStatus::Cancelled, ..fill(94.0, 0.094) };
+        let d = count_stop_part(&mut t, &part);
+        // 1 × 94 − 0.094 = 93.906 instead of 1 × 95 − 0.095 = 94.905: 0.999 less.
+        assert!((d + 0.999).abs() < 1e-9 && (t.profit_abs + 10.39 + 0.999).abs() < 1e-9, "{d} {}", t.profit_abs);
+        assert_eq!((t.exit_reason, t.close_rate), (ExitReason::StopLoss, 94.5));
     }
 }

@@ -252,6 +252,13 @@ fn a_stop_that_sold_part_of_a_position_before_it_was_replaced_leaves_the_rest_to
     drop(st);
     let events = db.events(&spec.bot_id).unwrap();
     assert!(events.iter().any(|e| e.detail.contains(&first) && e.detail.contains("before it was replaced")), "{events:?}");
+    // The part the stop sold counts at the venue's price: the close rate is the average of
+    // both fills, the profit lower than the rules' (the stop sold below the exit), the
+    // reason the rules'.
+    let v = trades.iter().find(|x| key(x) == key(t)).unwrap();
+    let want = (part * t.initial_stop_loss_abs + (v.amount - part) * t.close_rate) / v.amount;
+    assert!((v.close_rate - want).abs() <= want * 1e-9, "close rate {} vs {want}", v.close_rate);
+    assert!(v.profit_abs < t.profit_abs * v.amount / t.amount, "{} vs {}", v.profit_abs, t.profit_abs);
     // Restarted, the node still knows what that stop sold (from its stored final record).
     let stored = db.orders(&spec.bot_id).unwrap();
     let o = stored.iter().find(|o| o.client_order_id == first).unwrap();
