@@ -5,7 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tradai_core::{format_ts_ms, ExchangeId, Instrument, TimeRange, Timeframe};
 use tradai_core::{StrategySettings, Trade};
-use tradai_engine::{BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, StrategyRegistry, WithSettings};
+use tradai_engine::{
+    BacktestConfig, BacktestError, BacktestResult, BacktestRunner, PairData, ParamValues, PreparedMarket, Signals, StrategyRegistry,
+    WithSettings,
+};
 use tradai_metrics::{render_equity_svg, render_text_report, run_summary, BacktestExport, PlotOptions, ReportOptions};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey, StoreError};
 
@@ -460,6 +463,22 @@ pub fn run_report(
         return Err(BacktestFailure::Cancelled);
     }
     Ok(report(v, result, candles))
+}
+
+/// What a trading session over `market` needs to run `v`: the run's strategy settings and
+/// every pair's signals (the strategy looked up in `registry`, with the run's settings and
+/// parameters) — a trading node's replay and its live window both start from these.
+///
+/// # Errors
+/// [`BacktestFailure::InvalidField`] for an unknown strategy or signals that do not fit.
+pub fn session_inputs(
+    v: &ValidatedRequest,
+    registry: &StrategyRegistry,
+    market: &PreparedMarket,
+) -> Result<(StrategySettings, Vec<Signals>), BacktestFailure> {
+    let strategy = registry.get(&v.strategy).map_err(|e| field("strategy", e.to_string()))?;
+    let wrapped = WithSettings::new(strategy, v.settings.clone());
+    BacktestRunner::new(&wrapped).with_params(&v.params).session_inputs(&v.config, market).map_err(engine_error_to_field)
 }
 
 /// The report of a finished run of `v` over `candles` candles: summary, text report, equity

@@ -28,7 +28,7 @@ use std::time::Instant;
 use tradai_app::backtest::{self, ValidatedRequest};
 use tradai_core::StrategySettings;
 use tradai_core::{Pair, TimeRange, Trade};
-use tradai_engine::{BacktestRunner, PairData, PreparedMarket, SessionState, Signals, StrategyRegistry, TradingSession, WithSettings};
+use tradai_engine::{PairData, PreparedMarket, SessionState, Signals, StrategyRegistry, TradingSession};
 use tradai_exchange::{CandleRequest, ExchangeClient, PriceKind, SyncOptions, SyncRequest};
 use tradai_store::{BlockingCandleStore, Columns, SeriesKey};
 
@@ -210,9 +210,8 @@ pub fn run_live(
         spec,
         v: &v,
         registry,
-        startup,
         held,
-        window: None,
+        window: Window::load(store, &v, registry, startup)?,
         stepper: None,
         stats: db.candle_stats(bot)?.unwrap_or_default(),
         candles: CandleStats::default(),
@@ -402,8 +401,8 @@ fn poll_until_closed(
 }
 
 /// The node's market between candles: every candle of its window in memory, prepared, and
-/// the strategy's signals over it. A new candle is read back from the store (where the poll
-/// put it) and appended; the window is never read or prepared again.
+/// the strategy's signals over it. New candles are appended as the poll fetched them (or, at
+/// a start, as the warm-up sync stored them); the window is never read or prepared again.
 ///
 /// The signals are the strategy's over the whole window, computed again when candles were
 /// appended: indicators with memory (EMAs, RSI, running sums) give on a candle what they
@@ -425,7 +424,7 @@ impl Window {
         let cfg = &v.config;
         let market =
             PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_error_to_field)?;
-        let (run_settings, signals) = Self::signals(v, registry, &market)?;
+        let (run_settings, signals) = backtest::session_inputs(v, registry, &market)?;
         Ok(Self { market, run_settings, signals })
     }
 
@@ -453,21 +452,8 @@ impl Window {
         if new.is_empty() || self.market.extend(new).map_err(backtest::engine_error_to_field)? == 0 {
             return Ok(());
         }
-        (self.run_settings, self.signals) = Self::signals(v, registry, &self.market)?;
+        (self.run_settings, self.signals) = backtest::session_inputs(v, registry, &self.market)?;
         Ok(())
-    }
-
-    /// The strategy's settings for the run and its signals over `market`.
-    fn signals(
-        v: &ValidatedRequest,
-        registry: &StrategyRegistry,
-        market: &PreparedMarket,
-    ) -> Result<(StrategySettings, Vec<Signals>), TradingError> {
-        let strategy =
-            registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
-        let wrapped = WithSettings::new(strategy, v.settings.clone());
-        let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
-        Ok(runner.session_inputs(&v.config, market).map_err(backtest::engine_error_to_field)?)
     }
 }
 
@@ -476,10 +462,9 @@ struct LiveNode<'a> {
     spec: &'a NodeSpec,
     v: &'a ValidatedRequest,
     registry: &'a StrategyRegistry,
-    startup: usize,
     held: Held,
-    /// The market and signals, from the first step on.
-    window: Option<Window>,
+    /// The market and signals.
+    window: Window,
     stepper: Option<Stepper<'a>>,
     /// Candle statistics stored before this process.
     stats: CandleStats,
@@ -515,20 +500,21 @@ impl LiveNode<'_> {
 
     /// The newest candle of `pair` in the node's window.
     fn last_candle_ms(&self, pair: &Pair) -> Option<i64> {
-        let w = self.window.as_ref()?;
-        w.market.pairs.iter().find(|p| &p.pair == pair).and_then(|p| p.candles.ts.last().copied())
+        self.window.market.pairs.iter().find(|p| &p.pair == pair).and_then(|p| p.candles.ts.last().copied())
     }
 
     /// The instrument (ticks, lot sizes) `pair` was prepared with.
     fn instrument(&self, pair: &Pair) -> tradai_core::Instrument {
         self.window
-            .as_ref()
-            .and_then(|w| w.market.pairs.iter().find(|p| &p.pair == pair))
+            .market
+            .pairs
+            .iter()
+            .find(|p| &p.pair == pair)
             .map_or_else(|| tradai_core::Instrument::unknown(pair.clone()), |p| p.instrument.clone())
     }
 
-    /// Grows the node's market by the candles stored since the last call (the whole window
-    /// from the store at the first), then steps as [`Self::step_window`].
+    /// Grows the node's market by the candles stored since the last call, then steps as
+    /// [`Self::step_window`].
     fn step_stored(
         &mut self,
         store: &BlockingCandleStore,
@@ -537,14 +523,8 @@ impl LiveNode<'_> {
         hooks: &NodeHooks<'_>,
         in_hand: Instant,
     ) -> Result<(), TradingError> {
-        let window = match self.window.take() {
-            None => Window::load(store, self.v, self.registry, self.startup)?,
-            Some(mut w) => {
-                w.grow(store, self.v, self.registry)?;
-                w
-            }
-        };
-        self.step_window(window, db, broker, hooks, in_hand)
+        self.window.grow(store, self.v, self.registry)?;
+        self.step_window(db, broker, hooks, in_hand)
     }
 
     /// Grows the node's market by candles the poll fetched (not stored yet), then steps as
@@ -557,21 +537,14 @@ impl LiveNode<'_> {
         hooks: &NodeHooks<'_>,
         in_hand: Instant,
     ) -> Result<(), TradingError> {
-        let Some(mut window) = self.window.take() else {
-            return Err(TradingError::Spec(backtest::BacktestFailure::InvalidField {
-                field: "window",
-                message: "the live loop polled before its window was loaded".into(),
-            }));
-        };
-        window.grow_by(fetched, self.v, self.registry)?;
-        self.step_window(window, db, broker, hooks, in_hand)
+        self.window.grow_by(fetched, self.v, self.registry)?;
+        self.step_window(db, broker, hooks, in_hand)
     }
 
-    /// Restores the held state into a session over `window`, steps what was not stepped yet
-    /// and commits.
+    /// Restores the held state into a session over the window, steps what was not stepped
+    /// yet and commits.
     fn step_window(
         &mut self,
-        window: Window,
         db: &mut StateStore,
         broker: &mut dyn Broker,
         hooks: &NodeHooks<'_>,
@@ -579,7 +552,7 @@ impl LiveNode<'_> {
     ) -> Result<(), TradingError> {
         let v = self.v;
         let cfg = &v.config;
-        let window = self.window.insert(window);
+        let window = &self.window;
         let (market, run_settings, signals) = (&window.market, &window.run_settings, &window.signals);
         let mut session = TradingSession::new(&v.strategy, cfg, run_settings, market, signals)
             .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source: Box::new(source) })?;

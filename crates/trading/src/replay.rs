@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tradai_app::backtest::{self, BacktestReport};
-use tradai_engine::{BacktestRunner, PreparedMarket, StrategyRegistry, TradingSession, WithSettings};
+use tradai_engine::{PreparedMarket, StrategyRegistry, TradingSession};
 use tradai_store::BlockingCandleStore;
 
 use crate::broker::Broker;
@@ -106,16 +106,12 @@ pub fn replay_with(
         db.create(spec, (hooks.now_ms)())?;
     }
 
-    let strategy =
-        registry.get(&v.strategy).map_err(|e| backtest::BacktestFailure::InvalidField { field: "strategy", message: e.to_string() })?;
-    let wrapped = WithSettings::new(strategy, v.settings.clone());
-    let runner = BacktestRunner::new(&wrapped).with_params(&v.params);
     let cfg = &v.config;
     let market = PreparedMarket::new(&cfg.pairs, cfg.timeframe, &cfg.timerange, &data, startup).map_err(backtest::engine_error_to_field)?;
     let stats = candle_stats(&data, &market);
     drop(data);
     db.set_candle_stats(bot, &stats)?;
-    let (run_settings, signals) = runner.session_inputs(cfg, &market).map_err(backtest::engine_error_to_field)?;
+    let (run_settings, signals) = backtest::session_inputs(&v, registry, &market)?;
     let mut session = TradingSession::new(&v.strategy, cfg, &run_settings, &market, &signals)
         .map_err(|source| TradingError::Strategy { strategy: v.strategy.clone(), source: Box::new(source) })?;
 

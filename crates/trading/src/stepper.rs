@@ -151,10 +151,13 @@ impl<'a> Stepper<'a> {
                             continue;
                         }
                         (taken, sold) => {
+                            // Earlier stops' parts and what this one filled before it came off.
                             let part = taken.filter(|t| t.filled > 0.0);
-                            let sold_before = sold.as_ref().map_or(0.0, |s| s.filled);
-                            o.amount = (o.amount - part.as_ref().map_or(0.0, |p| p.filled) - sold_before).max(0.0);
-                            let stops_sold = sold.map(|s| merge_fills(s, part.clone())).or(part);
+                            let stops_sold = match sold {
+                                Some(s) => Some(merge_fills(s, part)),
+                                None => part,
+                            };
+                            o.amount = (o.amount - stops_sold.as_ref().map_or(0.0, |s| s.filled)).max(0.0);
                             if o.amount <= 1e-12 {
                                 // The stops sold all of it: they are the exit.
                                 if let Some(all) = stops_sold {
