@@ -110,28 +110,53 @@ fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
     let d = dir.path().to_str().unwrap();
     let flags = run_flags(d, "RsiMeanReversion", "-1");
     let whole = dir.path().join("whole.json");
-    let started = std::time::Instant::now();
     run_ok(&strs(&trade_args(&flags, "whole", &whole)));
-    // Kill points are fractions of how long a whole run takes on this machine.
-    let whole_ms = u64::try_from(started.elapsed().as_millis()).unwrap().max(20);
+
+    let total = read(&whole)["trades"].as_array().unwrap().len();
+    assert!(total >= 10, "too few trades to kill between: {total}");
 
     let resumed = dir.path().join("resumed.json");
     // A commit at every candle with a fill (a live node's rule; a dry-run's default batches
     // 1000 candles, the second half below), so kills land between many commits.
     let mut args = trade_args(&flags, "killed", &resumed);
     args.extend(["--commit-every".into(), "1".into()]);
-    // Kill points spread over the run by a small LCG (fixed seed: the test is reproducible
-    // in its choices, not in where the process happens to be when the signal lands).
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut kills = 0;
-    let mut mid_run_kills = 0;
+    // Kill points are picked by progress, not by the clock (a run takes ~0.1 s here, and most
+    // of it can be start-up on a slow machine): the first run is killed during its start-up,
+    // each later one once the node has committed its next target count of closed trades —
+    // targets spread over the run by a small LCG (fixed seed: the test is reproducible in its
+    // choices, not in where the process happens to be when the signal lands).
     let db = dir.path().join("_tradai/trading.sqlite");
-    for _ in 0..12 {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(whole_ms / 5 + (seed >> 33) % (whole_ms * 7 / 10));
+    let committed = || -> usize {
+        let Ok(c) = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c.query_row("SELECT count(*) FROM trades WHERE bot_id = 'killed'", [], |r| r.get::<_, i64>(0))
+            .map_or(0, |n| usize::try_from(n).unwrap())
+    };
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut targets: Vec<usize> = (0..8)
+        .map(|_| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            1 + usize::try_from(seed >> 33).unwrap() % (total - 1)
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let (mut kills, mut mid_run_kills) = (0, 0);
+    for target in std::iter::once(None).chain(targets.into_iter().map(Some)) {
         let mut child = tradai().args(strs(&args)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-        std::thread::sleep(delay);
-        let finished = child.try_wait().unwrap().is_some();
+        let started = std::time::Instant::now();
+        let finished = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            match target {
+                None if started.elapsed() >= Duration::from_millis(5) => break false,
+                Some(n) if committed() >= n => break false,
+                _ => {}
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "the replay neither finished nor reached {target:?} trades");
+            std::thread::sleep(Duration::from_millis(1));
+        };
         if finished {
             break;
         }
@@ -139,16 +164,14 @@ fn a_replay_killed_anywhere_resumes_to_the_uninterrupted_export() {
         child.wait().unwrap();
         kills += 1;
         // What the killed process left committed: a node part-way through.
-        if db.exists() {
-            let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
-            if list
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| n["bot_id"] == "killed" && n["status"] == "running" && n["closed_trades"].as_u64().unwrap() > 0)
-            {
-                mid_run_kills += 1;
-            }
+        let list = json_of(&run_ok(&["--data-dir", d, "trade", "list", "--json"]));
+        if list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["bot_id"] == "killed" && n["status"] == "running" && n["closed_trades"].as_u64().unwrap() > 0)
+        {
+            mid_run_kills += 1;
         }
     }
     let out = run_ok(&strs(&[args.clone(), vec!["--json".into()]].concat()));
