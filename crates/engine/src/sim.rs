@@ -340,7 +340,8 @@ impl Sim<'_> {
                 if let Some(&(next, _)) = per_pair[p].get(cursor[p]) {
                     events.push(Reverse((next, p)));
                     self.prefetch_row(p, next);
-                    // The pair's candidates are read in order but far apart in time.
+                    // The pair's candidates are read in order but far apart in time (an
+                    // index past the end is only a hint on an address, never read).
                     prefetch_index(&per_pair[p], cursor[p] + 4);
                 }
                 if processed_at[p] == kn {
@@ -670,11 +671,13 @@ impl Sim<'_> {
     /// candles on average; its exit scan reads them). Entries land at random places in
     /// hundreds of MB of candles, and each is known about ten events before it is processed;
     /// waiting on those loads was the simulation's largest cost. A candidate that falls
-    /// inside the pair's open trade opens nothing and is not fetched.
+    /// inside the pair's open trade, or on the candle it closes, opens nothing (the close
+    /// handles that candle) and is not fetched. A prefetch reads nothing and cannot fault, so
+    /// an address past a column's end would be harmless; the rows are checked anyway.
     fn prefetch_row(&self, p: usize, k: i64) {
         let pv = &self.pairs[p];
         let Ok(i) = usize::try_from(k - pv.k0) else { return };
-        if i == 0 || i + 32 >= pv.n || self.open[p].as_ref().is_some_and(|tr| tr.close_k.is_none_or(|c| c > k)) {
+        if i == 0 || i + 32 >= pv.n || self.open[p].as_ref().is_some_and(|tr| tr.close_k.is_none_or(|c| c >= k)) {
             return;
         }
         // Eight f64 rows to a 64-byte cache line.
