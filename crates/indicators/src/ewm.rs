@@ -59,9 +59,30 @@ impl EwmStep {
     #[inline]
     #[must_use]
     pub fn next(self, y: f64, x: f64) -> f64 {
+        if self.denom != 1.0 {
+            self.next_with::<true>(y, x)
+        } else {
+            self.next_with::<false>(y, x)
+        }
+    }
+
+    /// Whether `keep + alpha` is exactly 1, so that the step never divides.
+    #[must_use]
+    pub fn unit_denom(self) -> bool {
+        self.denom == 1.0
+    }
+
+    /// [`EwmStep::next`] with the division decided by the caller: `DIVIDE` may be `false`
+    /// only when [`EwmStep::unit_denom`] holds (dividing by an exact 1 changes nothing either
+    /// way). For loops that test once instead of at every step: a division in the recurrence
+    /// is the slowest part of it, and whether the compiler hoists the test itself varies from
+    /// build to build.
+    #[inline(always)]
+    #[must_use]
+    pub fn next_with<const DIVIDE: bool>(self, y: f64, x: f64) -> f64 {
         if y != x {
             let v = self.keep * y + self.alpha * x;
-            if self.denom != 1.0 {
+            if DIVIDE {
                 v / self.denom
             } else {
                 v

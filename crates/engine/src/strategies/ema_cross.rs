@@ -44,17 +44,28 @@ fn cross(prev: (f64, f64), cur: (f64, f64)) -> (bool, bool) {
 /// overlap) and never stored. `false` when the close has a NaN: then the caller discards what
 /// `f` was given and takes the column path, whose NaN rules this pass does not implement.
 /// The NaN test rides along in the same pass (a separate scan read the column twice).
-fn for_each_cross(close: &[f64], fast: usize, slow: usize, mut f: impl FnMut(usize, bool, bool)) -> bool {
+fn for_each_cross(close: &[f64], fast: usize, slow: usize, f: impl FnMut(usize, bool, bool)) -> bool {
+    let (sf, ss) = (EwmStep::new(EwmSpec::Span(fast as f64)), EwmStep::new(EwmSpec::Span(slow as f64)));
+    // The division test is made once here, not at every step (see `EwmStep::next_with`).
+    match (sf.unit_denom(), ss.unit_denom()) {
+        (true, true) => cross_loop::<false, false>(close, sf, ss, f),
+        (true, false) => cross_loop::<false, true>(close, sf, ss, f),
+        (false, true) => cross_loop::<true, false>(close, sf, ss, f),
+        (false, false) => cross_loop::<true, true>(close, sf, ss, f),
+    }
+}
+
+/// The loop of [`for_each_cross`], for one choice of divisions.
+fn cross_loop<const DF: bool, const DS: bool>(close: &[f64], sf: EwmStep, ss: EwmStep, mut f: impl FnMut(usize, bool, bool)) -> bool {
     let Some(&first) = close.first() else { return true };
     // `ind::ema` is `ewm_mean(Span(span))`; the step is its recurrence, bit for bit.
-    let (sf, ss) = (EwmStep::new(EwmSpec::Span(fast as f64)), EwmStep::new(EwmSpec::Span(slow as f64)));
     let (mut yf, mut ys) = (first, first);
     let mut nan = first.is_nan();
     for (t, &x) in close.iter().enumerate().skip(1) {
         nan |= x.is_nan();
         let prev = (yf, ys);
-        yf = sf.next(yf, x);
-        ys = ss.next(ys, x);
+        yf = sf.next_with::<DF>(yf, x);
+        ys = ss.next_with::<DS>(ys, x);
         let (up, down) = cross(prev, (yf, ys));
         f(t, up, down);
     }

@@ -279,3 +279,28 @@ fn strategies_produce_one_signal_per_candle() {
         }
     }
 }
+
+#[test]
+fn one_pass_signals_equal_the_column_path() {
+    // `populate` may take a fused one-pass path (EmaCross: both EMAs and the crossings in one
+    // loop, the division test hoisted out of it); it must give the columns' signals exactly.
+    let c = spot_candles("ETH/BTC", "5m");
+    let r = StrategyRegistry::builtin();
+    for name in r.names() {
+        let s: &dyn Strategy = r.get(name).unwrap();
+        let mut params = vec![ParamValues::defaults(&s.parameters())];
+        if name.starts_with("EmaCross") {
+            for (fast, slow) in [(2, 26), (5, 200), (25, 27)] {
+                let mut p = ParamValues::defaults(&s.parameters());
+                p.set("fast", ParamValue::Int(fast));
+                p.set("slow", ParamValue::Int(slow));
+                params.push(p);
+            }
+        }
+        for p in &params {
+            let fused = s.populate(&c, p);
+            let columns = s.populate_with_cache(&c, p, &mut IndicatorCache::new());
+            assert!(fused == columns, "{name} {p:?}");
+        }
+    }
+}
