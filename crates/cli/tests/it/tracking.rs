@@ -138,14 +138,16 @@ fn backtest_jobs_are_tracked_and_strategies_load_from_the_registry() {
     assert_eq!(p["run"]["params"]["sampler"], "tpe", "{p}");
     let best_loss = done["result"]["best_loss"].as_f64().unwrap();
     assert!((p["run"]["metrics"]["best_loss"]["value"].as_f64().unwrap() - best_loss).abs() < 1e-12, "{p}");
-    // Children are sent right after their parent; wait for the last one.
+    // Children are sent right after their parent; wait for the last one, metrics included (a
+    // run exists on the server before its metrics are logged to it).
     let filter = format!("tags.%60mlflow.parentRunId%60%20%3D%20%27{parent}%27");
     let start = Instant::now();
     let children = loop {
         let (status, c) = http(&up.backend, "GET", &format!("/api/v1/runs?experiment=hyperopt/EmaCross&filter={filter}"), None);
         assert_eq!(status, 200, "{c}");
-        let n = c["runs"].as_array().unwrap().len();
-        if n == 6 {
+        let runs = c["runs"].as_array().unwrap();
+        let n = runs.len();
+        if n == 6 && runs.iter().all(|r| r["metrics"]["loss"]["value"].is_f64()) {
             break c;
         }
         assert!(start.elapsed() < Duration::from_secs(30), "{n} child runs: {c}");
