@@ -225,7 +225,8 @@ pub fn run_live(
     let mut beat = Beat::new(hooks.heartbeat_every_ms);
     node.beat(db, &mut beat, &hooks, true)?;
     // Catch up on what is stored already (a restart, or the candles of the warm-up sync).
-    node.step_stored(store, db, broker, &hooks, Instant::now())?;
+    node.window.grow(store, node.v, node.registry)?;
+    node.step_window(db, broker, &hooks, Instant::now())?;
     let mut want = node.next_candle_ms(min_date_ms + tf);
     let pairs = &v.config.pairs;
     loop {
@@ -255,7 +256,8 @@ pub fn run_live(
         // The decision and its orders come first; the candles go to the store after them
         // (a crash in between re-fetches them at the restart's warm-up sync, and the
         // re-stepped candle finds its orders on the venue by their client ids).
-        node.step_fetched(&fetched, db, broker, &hooks, in_hand)?;
+        node.window.grow_by(&fetched, node.v, node.registry)?;
+        node.step_window(db, broker, &hooks, in_hand)?;
         for d in &fetched {
             let key = SeriesKey::new(v.exchange.clone(), d.pair.clone(), v.config.timeframe);
             store.append(&key, &d.candles).map_err(|source| TradingError::Store { pair: d.pair.to_string(), source })?;
@@ -511,34 +513,6 @@ impl LiveNode<'_> {
             .iter()
             .find(|p| &p.pair == pair)
             .map_or_else(|| tradai_core::Instrument::unknown(pair.clone()), |p| p.instrument.clone())
-    }
-
-    /// Grows the node's market by the candles stored since the last call, then steps as
-    /// [`Self::step_window`].
-    fn step_stored(
-        &mut self,
-        store: &BlockingCandleStore,
-        db: &mut StateStore,
-        broker: &mut dyn Broker,
-        hooks: &NodeHooks<'_>,
-        in_hand: Instant,
-    ) -> Result<(), TradingError> {
-        self.window.grow(store, self.v, self.registry)?;
-        self.step_window(db, broker, hooks, in_hand)
-    }
-
-    /// Grows the node's market by candles the poll fetched (not stored yet), then steps as
-    /// [`Self::step_window`].
-    fn step_fetched(
-        &mut self,
-        fetched: &[PairData],
-        db: &mut StateStore,
-        broker: &mut dyn Broker,
-        hooks: &NodeHooks<'_>,
-        in_hand: Instant,
-    ) -> Result<(), TradingError> {
-        self.window.grow_by(fetched, self.v, self.registry)?;
-        self.step_window(db, broker, hooks, in_hand)
     }
 
     /// Restores the held state into a session over the window, steps what was not stepped
