@@ -59,10 +59,10 @@ impl EwmStep {
     #[inline]
     #[must_use]
     pub fn next(self, y: f64, x: f64) -> f64 {
-        if self.denom != 1.0 {
-            self.next_with::<true>(y, x)
-        } else {
+        if self.unit_denom() {
             self.next_with::<false>(y, x)
+        } else {
+            self.next_with::<true>(y, x)
         }
     }
 
@@ -157,10 +157,20 @@ pub fn ewm_mean_into(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
 /// The same recurrence for input without NaN: the old weight is always exactly `1 - a`.
 fn ewm_no_nan(x: &[f64], spec: EwmSpec, out: &mut [f64]) {
     let step = EwmStep::new(spec);
+    // The division test once, not at every step (see `EwmStep::next_with`).
+    if step.unit_denom() {
+        ewm_no_nan_with::<false>(x, step, out);
+    } else {
+        ewm_no_nan_with::<true>(x, step, out);
+    }
+}
+
+/// The loop of [`ewm_no_nan`], for one choice of division.
+fn ewm_no_nan_with<const DIVIDE: bool>(x: &[f64], step: EwmStep, out: &mut [f64]) {
     let mut weighted = x[0];
     out[0] = weighted;
     for (o, &cur) in out[1..].iter_mut().zip(&x[1..]) {
-        weighted = step.next(weighted, cur);
+        weighted = step.next_with::<DIVIDE>(weighted, cur);
         *o = weighted;
     }
 }
